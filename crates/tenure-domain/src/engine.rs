@@ -1,0 +1,582 @@
+//! The permission engine: "may this actor take this action on this resource?" and
+//! "which resources of a kind does this actor reach?", both answered from one set of
+//! rules over a [`World`].
+//!
+//! A decision runs in three stages:
+//!
+//! 1. **The actor.** Unknown, deactivated, or in a deactivated organisation: denied
+//!    everything.
+//! 2. **Grants.** One of the actor's roles must hold a grant for the action whose
+//!    [`Reach`] covers the resource (and, for `user.invite` and `user.change_role`, may
+//!    give the requested role). Nothing matching means deny: the default.
+//! 3. **Rules no role can override**, checked after a grant matched: nobody deactivates,
+//!    deletes or changes the role of themselves; nobody changes another person's
+//!    password; nobody manages a user who outranks them or gives a role above their own;
+//!    state preconditions (only a deactivated user can be deleted, ...); and every
+//!    organisation keeps an active holder of the guarded role (CORE: a data coordinator).
+//!
+//! Every denial also says whether the actor may see the resource at all. If not, the
+//! caller must answer "not found", never "forbidden", so nobody learns what exists.
+//!
+//! [`scope`] is the list side: the union of the reaches of the grants for an action, as
+//! data a storage adapter turns into a `WHERE` clause. For the `*.view` actions it agrees
+//! exactly with [`decide`], since no stage-3 rule applies to viewing.
+
+use std::fmt;
+
+use crate::action::{Action, ResourceKind};
+use crate::id::{LogId, OrgId, RoleId, UserId};
+use crate::log::Log;
+use crate::organisation::Organisation;
+use crate::role::{Grant, Reach, Role};
+use crate::user::User;
+use crate::world::{OrgNode, World};
+
+/// What a request is about.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Resource {
+    /// A user.
+    User(UserId),
+    /// An organisation.
+    Organisation(OrgId),
+    /// A log.
+    Log(LogId),
+    /// The service as a whole.
+    Service,
+}
+
+impl Resource {
+    /// Its kind.
+    pub const fn kind(self) -> ResourceKind {
+        match self {
+            Self::User(_) => ResourceKind::User,
+            Self::Organisation(_) => ResourceKind::Organisation,
+            Self::Log(_) => ResourceKind::Log,
+            Self::Service => ResourceKind::Service,
+        }
+    }
+}
+
+/// "May `actor` take `action` on `resource`?"
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Request {
+    /// Who asks.
+    pub actor: UserId,
+    /// What they want to do.
+    pub action: Action,
+    /// To what.
+    pub resource: Resource,
+    /// For `user.invite` and `user.change_role`: the role to give.
+    pub role: Option<RoleId>,
+}
+
+impl Request {
+    /// A request with no role.
+    pub const fn new(actor: UserId, action: Action, resource: Resource) -> Self {
+        Self { actor, action, resource, role: None }
+    }
+
+    /// The same request, giving this role.
+    #[must_use]
+    pub const fn giving(mut self, role: RoleId) -> Self {
+        self.role = Some(role);
+        self
+    }
+}
+
+/// The engine's answer. A denial is a value, not an error.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Decision {
+    /// Allowed by this grant.
+    Allow {
+        /// The role holding the grant.
+        role: RoleId,
+        /// The grant's position in the role's grants.
+        grant: usize,
+    },
+    /// Denied.
+    Deny {
+        /// Why.
+        reason: DenyReason,
+        /// Whether the actor may not even see the resource: answer "not found".
+        conceal: bool,
+    },
+}
+
+/// Why a request was denied.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DenyReason {
+    /// The actor is not in the world.
+    UnknownActor,
+    /// The actor's account is deactivated.
+    ActorInactive,
+    /// The actor's organisation is deactivated or unknown.
+    ActorOrganisationInactive,
+    /// The action is about another kind of resource.
+    WrongResourceKind {
+        /// The kind the action takes.
+        expected: ResourceKind,
+    },
+    /// The resource does not exist.
+    NotFound,
+    /// None of the actor's roles grants the action over this resource.
+    NoGrant,
+    /// Nobody deactivates, deletes or changes the role of their own account.
+    OwnAccount,
+    /// Nobody changes another person's password.
+    OthersPassword,
+    /// The target user holds a role ranked above all of the actor's.
+    TargetOutranksActor,
+    /// `user.invite` and `user.change_role` must name the role to give.
+    RoleMissing,
+    /// The role named does not exist.
+    UnknownRole(RoleId),
+    /// The role named ranks above every role the actor holds.
+    RoleAboveOwn(RoleId),
+    /// A grant covers the resource but may not give this role.
+    RoleNotAssignable(RoleId),
+    /// The resource is not in the state the action needs.
+    Precondition(Precondition),
+    /// The change would leave an organisation without an active holder of the guarded
+    /// role.
+    LastGuardedHolder(OrgId),
+}
+
+/// A state an action needs its resource to be in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Precondition {
+    /// The user must be active (to deactivate them).
+    UserMustBeActive,
+    /// The user must be deactivated (to reactivate or delete them).
+    UserMustBeDeactivated,
+    /// The organisation must be active (to invite into it, reactivate its users, or
+    /// deactivate it).
+    OrganisationMustBeActive,
+    /// The organisation must be deactivated (to reactivate it).
+    OrganisationMustBeDeactivated,
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    #[inline]
+    pub const fn is_allowed(&self) -> bool {
+        matches!(self, Self::Allow { .. })
+    }
+
+    /// Whether a caller must answer "not found" rather than "forbidden".
+    pub const fn conceals(&self) -> bool {
+        matches!(self, Self::Deny { conceal: true, .. })
+    }
+
+    /// A sentence saying why, naming roles from the world.
+    pub fn explain<'w>(&self, world: &'w World) -> Explanation<'w> {
+        Explanation { decision: *self, world }
+    }
+}
+
+/// A decision with the world it came from, to display.
+#[derive(Debug)]
+pub struct Explanation<'w> {
+    decision: Decision,
+    world: &'w World,
+}
+
+impl fmt::Display for Explanation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let role_name = |id: RoleId| {
+            self.world.roles().get(id).map_or_else(|| id.to_string(), |r| r.name.clone())
+        };
+        match self.decision {
+            Decision::Allow { role, grant } => {
+                let grant = self.world.roles().get(role).and_then(|r| r.grants.get(grant));
+                match grant {
+                    Some(g) => write!(
+                        f,
+                        "allowed: role `{}` grants this over {}",
+                        role_name(role),
+                        g.reach.describe()
+                    ),
+                    None => write!(f, "allowed: role `{}`", role_name(role)),
+                }
+            }
+            Decision::Deny { reason, conceal } => {
+                f.write_str(if conceal { "denied (not found): " } else { "denied (forbidden): " })?;
+                match reason {
+                    DenyReason::UnknownActor => f.write_str("the actor does not exist"),
+                    DenyReason::ActorInactive => f.write_str("the actor's account is deactivated"),
+                    DenyReason::ActorOrganisationInactive => {
+                        f.write_str("the actor's organisation is deactivated")
+                    }
+                    DenyReason::WrongResourceKind { expected } => {
+                        write!(f, "this action takes a {expected} resource")
+                    }
+                    DenyReason::NotFound => f.write_str("the resource does not exist"),
+                    DenyReason::NoGrant => f.write_str(
+                        "none of the actor's roles grants this action over this resource",
+                    ),
+                    DenyReason::OwnAccount => {
+                        f.write_str("nobody can do this to their own account")
+                    }
+                    DenyReason::OthersPassword => {
+                        f.write_str("nobody can set another person's password")
+                    }
+                    DenyReason::TargetOutranksActor => {
+                        f.write_str("the user holds a role above the actor's")
+                    }
+                    DenyReason::RoleMissing => {
+                        f.write_str("the request must name the role to give")
+                    }
+                    DenyReason::UnknownRole(id) => write!(f, "role `{id}` does not exist"),
+                    DenyReason::RoleAboveOwn(id) => {
+                        write!(f, "role `{}` ranks above the actor's own", role_name(id))
+                    }
+                    DenyReason::RoleNotAssignable(id) => {
+                        write!(f, "the actor's roles cannot give role `{}` here", role_name(id))
+                    }
+                    DenyReason::Precondition(p) => f.write_str(match p {
+                        Precondition::UserMustBeActive => "the user is already deactivated",
+                        Precondition::UserMustBeDeactivated => "the user must be deactivated first",
+                        Precondition::OrganisationMustBeActive => "the organisation is deactivated",
+                        Precondition::OrganisationMustBeDeactivated => {
+                            "the organisation is already active"
+                        }
+                    }),
+                    DenyReason::LastGuardedHolder(org) => {
+                        let org = self
+                            .world
+                            .organisation(org)
+                            .map_or_else(|| org.to_string(), |o| o.name.to_string());
+                        let role = self.world.roles().guarded().map_or_else(String::new, role_name);
+                        write!(f, "`{org}` must keep at least one active `{role}`")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The records of one kind that an actor's grants for an action reach.
+///
+/// It is data, not a closure, so a storage adapter can turn it into a `WHERE` clause:
+///
+/// | kind | matches when |
+/// | --- | --- |
+/// | user | `everything` or its organisation is in `organisations` or (`own` and it is the actor) |
+/// | organisation | `everything` or it is in `organisations` |
+/// | log | `everything` or its owning or managing organisation is in `organisations` or (`own` and it is assigned to the actor) |
+/// | service | `everything` |
+///
+/// For `*.view` actions it is exact: a record matches if and only if [`decide`] allows
+/// viewing it. For other actions it is the candidates before stage-3 rules (self,
+/// rank, preconditions, the guard), which [`decide`] applies record by record.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Scope {
+    /// The actor.
+    pub actor: UserId,
+    /// Everything of the kind.
+    pub everything: bool,
+    /// Organisations whose records match, sorted, without duplicates.
+    pub organisations: Vec<OrgId>,
+    /// Whether the actor's own records match (themselves; logs assigned to them).
+    pub own: bool,
+}
+
+impl Scope {
+    /// A scope matching nothing.
+    pub const fn nothing(actor: UserId) -> Self {
+        Self { actor, everything: false, organisations: Vec::new(), own: false }
+    }
+
+    /// Whether it matches nothing at all.
+    pub fn is_nothing(&self) -> bool {
+        !self.everything && !self.own && self.organisations.is_empty()
+    }
+
+    fn has(&self, org: OrgId) -> bool {
+        self.organisations.binary_search(&org).is_ok()
+    }
+
+    /// Whether a user matches.
+    pub fn matches_user(&self, user: &User) -> bool {
+        self.everything || self.has(user.organisation) || (self.own && user.id == self.actor)
+    }
+
+    /// Whether an organisation matches.
+    pub fn matches_organisation(&self, organisation: &Organisation) -> bool {
+        self.everything || self.has(organisation.id)
+    }
+
+    /// Whether a log matches.
+    pub fn matches_log(&self, log: &Log) -> bool {
+        self.everything
+            || self.has(log.owning_organisation)
+            || self.has(log.managing_organisation)
+            || (self.own && log.assigned_to == Some(self.actor))
+    }
+}
+
+/// The actor, checked usable (stage 1).
+struct Actor<'w> {
+    user: &'w User,
+    org: &'w OrgNode,
+}
+
+/// The resource, looked up.
+#[derive(Clone, Copy)]
+enum Target<'w> {
+    User(&'w User),
+    Organisation(&'w Organisation),
+    Log(&'w Log),
+    Service,
+}
+
+/// Decides a request against a world. See the module docs for the stages.
+pub fn decide(world: &World, request: &Request) -> Decision {
+    let actor = match actor(world, request.actor) {
+        Ok(actor) => actor,
+        Err(reason) => return Decision::Deny { reason, conceal: true },
+    };
+    let expected = request.action.resource_kind();
+    if request.resource.kind() != expected {
+        return Decision::Deny {
+            reason: DenyReason::WrongResourceKind { expected },
+            conceal: false,
+        };
+    }
+    let Some(target) = target(world, request.resource) else {
+        return Decision::Deny { reason: DenyReason::NotFound, conceal: true };
+    };
+    let deny = |reason| Decision::Deny { reason, conceal: !can_view(world, &actor, target) };
+
+    // Stage 2: a grant whose reach covers the target.
+    let giving = if request.action.takes_role() {
+        let Some(role) = request.role else { return deny(DenyReason::RoleMissing) };
+        let Some(given) = world.roles().get(role) else {
+            return deny(DenyReason::UnknownRole(role));
+        };
+        Some(given)
+    } else {
+        None
+    };
+    let mut allowed = None;
+    let mut reached = false;
+    'roles: for role in actor_roles(world, actor.user) {
+        for (index, grant) in role.grants_for(request.action) {
+            if reaches(world, &actor, grant.reach, target) {
+                reached = true;
+                if giving.is_none_or(|given| grant.assignable.contains(&given.id)) {
+                    allowed = Some(Decision::Allow { role: role.id, grant: index });
+                    break 'roles;
+                }
+            }
+        }
+    }
+    let Some(allowed) = allowed else {
+        return match giving {
+            Some(given) if reached => deny(DenyReason::RoleNotAssignable(given.id)),
+            _ => deny(DenyReason::NoGrant),
+        };
+    };
+
+    // Stage 3: rules no grant overrides.
+    if let Some(reason) = universal_rules(world, &actor, request.action, target, giving) {
+        return deny(reason);
+    }
+    allowed
+}
+
+/// The records of `action`'s resource kind that `actor`'s grants reach. See [`Scope`].
+pub fn scope(world: &World, actor_id: UserId, action: Action) -> Scope {
+    let Ok(actor) = actor(world, actor_id) else { return Scope::nothing(actor_id) };
+    let kind = action.resource_kind();
+    let mut scope = Scope::nothing(actor_id);
+    let home = actor.user.organisation;
+    for role in actor_roles(world, actor.user) {
+        for (_, grant) in role.grants_for(action) {
+            match (grant.reach, kind) {
+                (Reach::Everything, _) => scope.everything = true,
+                (_, ResourceKind::Service) => {}
+                (Reach::Own, ResourceKind::Organisation) => scope.organisations.push(home),
+                (Reach::Own, _) => scope.own = true,
+                (Reach::Organisation, _) => scope.organisations.push(home),
+                (Reach::ManagingAgents, _) => {
+                    scope.organisations.push(home);
+                    scope.organisations.extend_from_slice(&actor.org.managing_agents);
+                }
+                (Reach::Related, _) => {
+                    scope.organisations.push(home);
+                    scope.organisations.extend_from_slice(&actor.org.managing_agents);
+                    scope.organisations.extend_from_slice(&actor.org.stock_owners);
+                }
+            }
+        }
+    }
+    if scope.everything {
+        scope.organisations.clear();
+        scope.own = false;
+    } else {
+        scope.organisations.sort_unstable();
+        scope.organisations.dedup();
+    }
+    scope
+}
+
+fn actor(world: &World, id: UserId) -> Result<Actor<'_>, DenyReason> {
+    let user = world.user(id).ok_or(DenyReason::UnknownActor)?;
+    if !user.active {
+        return Err(DenyReason::ActorInactive);
+    }
+    let org = world
+        .node(user.organisation)
+        .filter(|n| n.organisation.active)
+        .ok_or(DenyReason::ActorOrganisationInactive)?;
+    Ok(Actor { user, org })
+}
+
+fn target(world: &World, resource: Resource) -> Option<Target<'_>> {
+    Some(match resource {
+        Resource::User(id) => Target::User(world.user(id)?),
+        Resource::Organisation(id) => Target::Organisation(world.organisation(id)?),
+        Resource::Log(id) => Target::Log(world.log(id)?),
+        Resource::Service => Target::Service,
+    })
+}
+
+fn actor_roles<'w>(world: &'w World, user: &'w User) -> impl Iterator<Item = &'w Role> {
+    user.roles.iter().filter_map(|id| world.roles().get(*id))
+}
+
+fn rank(world: &World, user: &User) -> u8 {
+    actor_roles(world, user).map(|r| r.rank).max().unwrap_or(0)
+}
+
+/// Whether an organisation is within reach of the actor's organisation.
+#[inline]
+fn org_in_reach(world: &World, home: OrgId, reach: Reach, org: OrgId) -> bool {
+    match reach {
+        Reach::Everything => true,
+        Reach::Own | Reach::Organisation => org == home,
+        Reach::ManagingAgents => org == home || world.has_relationship(home, org),
+        Reach::Related => {
+            org == home || world.has_relationship(home, org) || world.has_relationship(org, home)
+        }
+    }
+}
+
+#[inline]
+fn reaches(world: &World, actor: &Actor<'_>, reach: Reach, target: Target<'_>) -> bool {
+    let home = actor.user.organisation;
+    match target {
+        Target::Service => reach == Reach::Everything,
+        Target::User(user) => match reach {
+            Reach::Own => user.id == actor.user.id,
+            _ => org_in_reach(world, home, reach, user.organisation),
+        },
+        Target::Organisation(org) => org_in_reach(world, home, reach, org.id),
+        Target::Log(log) => match reach {
+            Reach::Own => log.assigned_to == Some(actor.user.id),
+            _ => {
+                org_in_reach(world, home, reach, log.owning_organisation)
+                    || org_in_reach(world, home, reach, log.managing_organisation)
+            }
+        },
+    }
+}
+
+fn can_view(world: &World, actor: &Actor<'_>, target: Target<'_>) -> bool {
+    let view = match target {
+        Target::User(_) => Action::UserView,
+        Target::Organisation(_) => Action::OrganisationView,
+        Target::Log(_) => Action::LogView,
+        Target::Service => return true,
+    };
+    actor_roles(world, actor.user)
+        .flat_map(|role| role.grants_for(view))
+        .any(|(_, grant): (usize, &Grant)| reaches(world, actor, grant.reach, target))
+}
+
+fn universal_rules(
+    world: &World,
+    actor: &Actor<'_>,
+    action: Action,
+    target: Target<'_>,
+    giving: Option<&Role>,
+) -> Option<DenyReason> {
+    use Action::*;
+    if let Some(given) = giving {
+        if given.rank > rank(world, actor.user) {
+            return Some(DenyReason::RoleAboveOwn(given.id));
+        }
+    }
+    match target {
+        Target::User(user) => {
+            let own = user.id == actor.user.id;
+            match action {
+                UserDeactivate | UserDelete | UserChangeRole if own => {
+                    return Some(DenyReason::OwnAccount);
+                }
+                UserChangePassword if !own => return Some(DenyReason::OthersPassword),
+                _ => {}
+            }
+            let manages = matches!(
+                action,
+                UserEditDetails
+                    | UserSetFlags
+                    | UserChangeRole
+                    | UserDeactivate
+                    | UserReactivate
+                    | UserDelete
+                    | UserMoveOrganisation
+            );
+            if manages && !own && rank(world, user) > rank(world, actor.user) {
+                return Some(DenyReason::TargetOutranksActor);
+            }
+            let precondition = match action {
+                UserDeactivate if !user.active => Some(Precondition::UserMustBeActive),
+                UserReactivate | UserDelete if user.active => {
+                    Some(Precondition::UserMustBeDeactivated)
+                }
+                UserReactivate
+                    if !world.organisation(user.organisation).is_some_and(|o| o.active) =>
+                {
+                    Some(Precondition::OrganisationMustBeActive)
+                }
+                _ => None,
+            };
+            if let Some(p) = precondition {
+                return Some(DenyReason::Precondition(p));
+            }
+            let leaves_guard = match action {
+                UserDeactivate | UserMoveOrganisation => true,
+                UserChangeRole => giving.is_some_and(|g| Some(g.id) != world.roles().guarded()),
+                _ => false,
+            };
+            if leaves_guard && is_last_guarded_holder(world, user) {
+                return Some(DenyReason::LastGuardedHolder(user.organisation));
+            }
+            None
+        }
+        Target::Organisation(org) => {
+            let precondition = match action {
+                UserInvite | OrganisationDeactivate if !org.active => {
+                    Some(Precondition::OrganisationMustBeActive)
+                }
+                OrganisationReactivate if org.active => {
+                    Some(Precondition::OrganisationMustBeDeactivated)
+                }
+                _ => None,
+            };
+            precondition.map(DenyReason::Precondition)
+        }
+        Target::Log(_) | Target::Service => None,
+    }
+}
+
+/// Whether the user is the only active holder of the guarded role in their organisation.
+fn is_last_guarded_holder(world: &World, user: &User) -> bool {
+    let Some(guarded) = world.roles().guarded() else { return false };
+    user.active && user.roles.contains(&guarded) && world.guarded_holders(user.organisation) <= 1
+}
+
+#[cfg(test)]
+mod tests;

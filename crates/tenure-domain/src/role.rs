@@ -1,0 +1,155 @@
+//! Roles: named sets of grants. CORE's three roles are built-in definitions in the same
+//! model that custom roles use, not special code paths.
+
+pub mod builtin;
+
+use std::fmt;
+
+use crate::action::{Action, ActionSet};
+use crate::fasthash::IdMap;
+use crate::id::RoleId;
+
+/// How far a grant reaches from the actor.
+///
+/// Each reach is defined for every resource kind:
+///
+/// | reach | user | organisation | log |
+/// | --- | --- | --- | --- |
+/// | `Own` | the actor | the actor's organisation | logs assigned to the actor |
+/// | `Organisation` | users of the actor's organisation | the actor's organisation | logs it owns or manages |
+/// | `ManagingAgents` | ... and of its direct managing agents | ... and its direct managing agents | logs they own or manage |
+/// | `Related` | ... and of its direct stock owners too | ... and its direct stock owners | logs they own or manage |
+/// | `Everything` | every user | every organisation | every log |
+///
+/// Service-wide actions match only `Everything`. Relationships count one hop only: a
+/// managing agent's own managing agents are not reached.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum Reach {
+    /// The actor themselves.
+    Own,
+    /// The actor's organisation.
+    Organisation,
+    /// The actor's organisation and its direct managing agents.
+    ManagingAgents,
+    /// The actor's organisation and every organisation directly related to it.
+    Related,
+    /// Everything in the service.
+    Everything,
+}
+
+impl Reach {
+    /// The words used in explanations.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Own => "their own",
+            Self::Organisation => "their organisation",
+            Self::ManagingAgents => "their organisation and its managing agents",
+            Self::Related => "their organisation and its related organisations",
+            Self::Everything => "everything",
+        }
+    }
+}
+
+/// Permission to take some actions over some reach.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Grant {
+    /// The actions allowed.
+    pub actions: ActionSet,
+    /// Over what.
+    pub reach: Reach,
+    /// For `user.invite` and `user.change_role`: the roles this grant may give. Other
+    /// actions ignore it.
+    pub assignable: Vec<RoleId>,
+}
+
+/// A named set of grants.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Role {
+    /// Its id.
+    pub id: RoleId,
+    /// A stable handle such as `data_coordinator`, used in policy files and the CLI.
+    pub key: String,
+    /// Its display name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Its rank. Nobody may give a role ranked above their own, nor manage a user who
+    /// outranks them.
+    pub rank: u8,
+    /// What it allows.
+    pub grants: Vec<Grant>,
+}
+
+impl Role {
+    /// The grants that cover an action, with their positions in [`Role::grants`].
+    pub fn grants_for(&self, action: Action) -> impl Iterator<Item = (usize, &Grant)> {
+        self.grants.iter().enumerate().filter(move |(_, g)| g.actions.contains(action))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// The roles known to a world.
+#[derive(Clone, Debug)]
+pub struct RoleCatalogue {
+    roles: IdMap<RoleId, Role>,
+    guarded: Option<RoleId>,
+}
+
+impl RoleCatalogue {
+    /// An empty catalogue: no roles, so nobody may do anything.
+    pub fn empty() -> Self {
+        Self { roles: IdMap::default(), guarded: None }
+    }
+
+    /// CORE's administrator, data coordinator and data provider, with the guard that every
+    /// organisation keeps an active data coordinator.
+    pub fn core() -> Self {
+        let mut catalogue = Self::empty();
+        for role in builtin::core_roles() {
+            catalogue.insert(role);
+        }
+        catalogue.guarded = Some(builtin::DATA_COORDINATOR);
+        catalogue
+    }
+
+    /// Adds or replaces a role.
+    pub fn insert(&mut self, role: Role) {
+        self.roles.insert(role.id, role);
+    }
+
+    /// The role with this id.
+    #[inline]
+    pub fn get(&self, id: RoleId) -> Option<&Role> {
+        self.roles.get(&id)
+    }
+
+    /// The role with this key.
+    pub fn by_key(&self, key: &str) -> Option<&Role> {
+        self.roles.values().find(|r| r.key == key)
+    }
+
+    /// Every role, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Role> {
+        self.roles.values()
+    }
+
+    /// The role every active organisation must keep at least one active holder of, if any.
+    pub fn guarded(&self) -> Option<RoleId> {
+        self.guarded
+    }
+
+    /// Sets or clears the guarded role.
+    pub fn set_guarded(&mut self, role: Option<RoleId>) {
+        self.guarded = role;
+    }
+}

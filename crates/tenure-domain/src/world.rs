@@ -1,0 +1,373 @@
+//! A snapshot of the data decisions need: roles, organisations and their relationships,
+//! users and logs, indexed for fast lookups.
+//!
+//! A world may hold everything (an embedder's in-memory directory, a policy file, the
+//! benchmark) or just the rows one decision needs, loaded by a storage adapter: the
+//! engine treats anything missing as not there.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+use crate::action::Action;
+use crate::email::Email;
+use crate::engine::{Decision, Request, Scope};
+use crate::fasthash::{IdMap, IdSet};
+use crate::id::{LogId, OrgId, RoleId, UserId};
+use crate::log::Log;
+use crate::organisation::{Organisation, Relationship};
+use crate::role::RoleCatalogue;
+use crate::user::User;
+
+/// The snapshot the permission engine decides against.
+#[derive(Clone, Debug)]
+pub struct World {
+    roles: RoleCatalogue,
+    organisations: IdMap<OrgId, OrgNode>,
+    edges: IdSet<Relationship>,
+    users: IdMap<UserId, User>,
+    emails: HashMap<Email, UserId>,
+    logs: IdMap<LogId, Log>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct OrgNode {
+    pub(crate) organisation: Organisation,
+    pub(crate) managing_agents: Vec<OrgId>,
+    pub(crate) stock_owners: Vec<OrgId>,
+    /// Active users holding the catalogue's guarded role.
+    pub(crate) guarded_holders: u32,
+}
+
+/// Why a change to the world was refused. The world is unchanged after any error.
+#[derive(Clone, PartialEq, Eq, Debug, Error)]
+pub enum WorldError {
+    /// The id is taken.
+    #[error("{kind} `{id}` already exists")]
+    Duplicate {
+        /// What kind of thing.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A reference to an organisation the world does not hold.
+    #[error("organisation `{0}` does not exist")]
+    UnknownOrganisation(OrgId),
+    /// A reference to a role the catalogue does not hold.
+    #[error("role `{0}` does not exist")]
+    UnknownRole(RoleId),
+    /// A reference to a user the world does not hold.
+    #[error("user `{0}` does not exist")]
+    UnknownUser(UserId),
+    /// Another user already has this email address.
+    #[error("email address `{0}` is already in use")]
+    EmailInUse(String),
+}
+
+/// Why a relationship could not be added or removed. The world is unchanged after any
+/// error.
+#[derive(Clone, PartialEq, Eq, Debug, Error)]
+pub enum RelationshipError {
+    /// An organisation cannot manage its own stock through a relationship.
+    #[error("an organisation cannot be its own stock owner or managing agent")]
+    SelfRelationship,
+    /// The edge exists already.
+    #[error("`{stock_owner}` is already a stock owner of `{managing_agent}`")]
+    Duplicate {
+        /// The parent's name.
+        stock_owner: String,
+        /// The child's name.
+        managing_agent: String,
+    },
+    /// Only an organisation holding stock can be a stock owner.
+    #[error("`{0}` does not hold its own stock, so it cannot be a stock owner")]
+    DoesNotHoldStock(String),
+    /// An end of the edge is not in the world.
+    #[error("organisation `{0}` does not exist")]
+    UnknownOrganisation(OrgId),
+    /// Removing an edge that is not there.
+    #[error("`{stock_owner}` is not a stock owner of `{managing_agent}`")]
+    NotFound {
+        /// The parent's name.
+        stock_owner: String,
+        /// The child's name.
+        managing_agent: String,
+    },
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl World {
+    /// An empty world with CORE's built-in roles.
+    pub fn new() -> Self {
+        Self::with_roles(RoleCatalogue::core())
+    }
+
+    /// An empty world with these roles.
+    pub fn with_roles(roles: RoleCatalogue) -> Self {
+        Self {
+            roles,
+            organisations: IdMap::default(),
+            edges: IdSet::default(),
+            users: IdMap::default(),
+            emails: HashMap::new(),
+            logs: IdMap::default(),
+        }
+    }
+
+    /// Reserves room for this many organisations, users and logs, for bulk loads.
+    pub fn reserve(&mut self, organisations: usize, users: usize, logs: usize) {
+        self.organisations.reserve(organisations);
+        self.users.reserve(users);
+        self.emails.reserve(users);
+        self.logs.reserve(logs);
+    }
+
+    /// The role catalogue.
+    pub fn roles(&self) -> &RoleCatalogue {
+        &self.roles
+    }
+
+    /// Adds a new organisation.
+    ///
+    /// # Errors
+    /// [`WorldError::Duplicate`] if its id is taken.
+    pub fn insert_organisation(&mut self, organisation: Organisation) -> Result<(), WorldError> {
+        if self.organisations.contains_key(&organisation.id) {
+            return Err(WorldError::Duplicate {
+                kind: "organisation",
+                id: organisation.id.to_string(),
+            });
+        }
+        self.organisations.insert(
+            organisation.id,
+            OrgNode {
+                organisation,
+                managing_agents: Vec::new(),
+                stock_owners: Vec::new(),
+                guarded_holders: 0,
+            },
+        );
+        Ok(())
+    }
+
+    /// Replaces an organisation's details (name, flags, `active`), keeping its
+    /// relationships and users.
+    ///
+    /// # Errors
+    /// [`WorldError::UnknownOrganisation`] if it is not in the world.
+    pub fn update_organisation(&mut self, organisation: Organisation) -> Result<(), WorldError> {
+        let node = self
+            .organisations
+            .get_mut(&organisation.id)
+            .ok_or(WorldError::UnknownOrganisation(organisation.id))?;
+        node.organisation = organisation;
+        Ok(())
+    }
+
+    /// Adds a stock owner -> managing agent relationship. Reciprocal pairs (A -> B and
+    /// B -> A) are allowed: reach is one hop, so they cannot loop.
+    ///
+    /// # Errors
+    /// Self-relationships, duplicates, unknown organisations and stock owners that hold no
+    /// stock are refused.
+    pub fn add_relationship(&mut self, rel: Relationship) -> Result<(), RelationshipError> {
+        if rel.stock_owner == rel.managing_agent {
+            return Err(RelationshipError::SelfRelationship);
+        }
+        let owner = self
+            .organisations
+            .get(&rel.stock_owner)
+            .ok_or(RelationshipError::UnknownOrganisation(rel.stock_owner))?;
+        let agent = self
+            .organisations
+            .get(&rel.managing_agent)
+            .ok_or(RelationshipError::UnknownOrganisation(rel.managing_agent))?;
+        if !owner.organisation.holds_stock {
+            return Err(RelationshipError::DoesNotHoldStock(owner.organisation.name.to_string()));
+        }
+        if self.edges.contains(&rel) {
+            return Err(RelationshipError::Duplicate {
+                stock_owner: owner.organisation.name.to_string(),
+                managing_agent: agent.organisation.name.to_string(),
+            });
+        }
+        self.edges.insert(rel);
+        if let Some(owner) = self.organisations.get_mut(&rel.stock_owner) {
+            owner.managing_agents.push(rel.managing_agent);
+        }
+        if let Some(agent) = self.organisations.get_mut(&rel.managing_agent) {
+            agent.stock_owners.push(rel.stock_owner);
+        }
+        Ok(())
+    }
+
+    /// Removes a relationship.
+    ///
+    /// # Errors
+    /// [`RelationshipError::NotFound`] if it is not there.
+    pub fn remove_relationship(&mut self, rel: Relationship) -> Result<(), RelationshipError> {
+        if !self.edges.remove(&rel) {
+            let name = |id: OrgId| {
+                self.organisations
+                    .get(&id)
+                    .map_or_else(|| id.to_string(), |n| n.organisation.name.to_string())
+            };
+            return Err(RelationshipError::NotFound {
+                stock_owner: name(rel.stock_owner),
+                managing_agent: name(rel.managing_agent),
+            });
+        }
+        if let Some(owner) = self.organisations.get_mut(&rel.stock_owner) {
+            owner.managing_agents.retain(|id| *id != rel.managing_agent);
+        }
+        if let Some(agent) = self.organisations.get_mut(&rel.managing_agent) {
+            agent.stock_owners.retain(|id| *id != rel.stock_owner);
+        }
+        Ok(())
+    }
+
+    /// Adds a user, or replaces the user with the same id.
+    ///
+    /// # Errors
+    /// Unknown organisations and roles are refused, and so is an email address another
+    /// user has.
+    pub fn upsert_user(&mut self, user: User) -> Result<(), WorldError> {
+        if !self.organisations.contains_key(&user.organisation) {
+            return Err(WorldError::UnknownOrganisation(user.organisation));
+        }
+        if let Some(role) = user.roles.iter().find(|r| self.roles.get(**r).is_none()) {
+            return Err(WorldError::UnknownRole(*role));
+        }
+        if self.emails.get(&user.email).is_some_and(|owner| *owner != user.id) {
+            return Err(WorldError::EmailInUse(user.email.to_string()));
+        }
+        if let Some(old) = self.users.remove(&user.id) {
+            self.emails.remove(&old.email);
+            self.count_guarded(&old, -1);
+        }
+        self.count_guarded(&user, 1);
+        self.emails.insert(user.email.clone(), user.id);
+        self.users.insert(user.id, user);
+        Ok(())
+    }
+
+    /// Removes a user (a deletion). Their logs stay.
+    ///
+    /// # Errors
+    /// [`WorldError::UnknownUser`] if they are not in the world.
+    pub fn remove_user(&mut self, id: UserId) -> Result<User, WorldError> {
+        let user = self.users.remove(&id).ok_or(WorldError::UnknownUser(id))?;
+        self.emails.remove(&user.email);
+        self.count_guarded(&user, -1);
+        Ok(user)
+    }
+
+    /// Adds a log, or replaces the log with the same id.
+    ///
+    /// # Errors
+    /// Unknown organisations are refused.
+    pub fn upsert_log(&mut self, log: Log) -> Result<(), WorldError> {
+        for org in [log.owning_organisation, log.managing_organisation] {
+            if !self.organisations.contains_key(&org) {
+                return Err(WorldError::UnknownOrganisation(org));
+            }
+        }
+        self.logs.insert(log.id, log);
+        Ok(())
+    }
+
+    /// An organisation.
+    #[inline]
+    pub fn organisation(&self, id: OrgId) -> Option<&Organisation> {
+        self.organisations.get(&id).map(|n| &n.organisation)
+    }
+
+    /// The user with this email address.
+    pub fn user_by_email(&self, email: &Email) -> Option<&User> {
+        self.emails.get(email).and_then(|id| self.users.get(id))
+    }
+
+    /// A user.
+    #[inline]
+    pub fn user(&self, id: UserId) -> Option<&User> {
+        self.users.get(&id)
+    }
+
+    /// A log.
+    #[inline]
+    pub fn log(&self, id: LogId) -> Option<&Log> {
+        self.logs.get(&id)
+    }
+
+    /// An organisation's direct managing agents (children).
+    pub fn managing_agents(&self, id: OrgId) -> &[OrgId] {
+        self.organisations.get(&id).map_or(&[], |n| &n.managing_agents)
+    }
+
+    /// An organisation's direct stock owners (parents).
+    pub fn stock_owners(&self, id: OrgId) -> &[OrgId] {
+        self.organisations.get(&id).map_or(&[], |n| &n.stock_owners)
+    }
+
+    /// Whether the relationship exists.
+    #[inline]
+    pub fn has_relationship(&self, stock_owner: OrgId, managing_agent: OrgId) -> bool {
+        self.edges.contains(&Relationship { stock_owner, managing_agent })
+    }
+
+    /// How many active users in the organisation hold the catalogue's guarded role.
+    pub fn guarded_holders(&self, id: OrgId) -> u32 {
+        self.organisations.get(&id).map_or(0, |n| n.guarded_holders)
+    }
+
+    /// Every organisation, in no particular order.
+    pub fn organisations(&self) -> impl Iterator<Item = &Organisation> {
+        self.organisations.values().map(|n| &n.organisation)
+    }
+
+    /// Every relationship, in no particular order.
+    pub fn relationships(&self) -> impl Iterator<Item = &Relationship> {
+        self.edges.iter()
+    }
+
+    /// Every user, in no particular order.
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+
+    /// Every log, in no particular order.
+    pub fn logs(&self) -> impl Iterator<Item = &Log> {
+        self.logs.values()
+    }
+
+    /// Decides a request. See [`crate::engine`].
+    pub fn decide(&self, request: &Request) -> Decision {
+        crate::engine::decide(self, request)
+    }
+
+    /// The records of one kind an actor reaches with an action. See [`crate::engine`].
+    pub fn scope(&self, actor: UserId, action: Action) -> Scope {
+        crate::engine::scope(self, actor, action)
+    }
+
+    pub(crate) fn node(&self, id: OrgId) -> Option<&OrgNode> {
+        self.organisations.get(&id)
+    }
+
+    fn count_guarded(&mut self, user: &User, delta: i32) {
+        let Some(guarded) = self.roles.guarded() else { return };
+        if user.active && user.roles.contains(&guarded) {
+            if let Some(node) = self.organisations.get_mut(&user.organisation) {
+                node.guarded_holders = node.guarded_holders.saturating_add_signed(delta);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
