@@ -1,0 +1,223 @@
+//! Properties over random worlds.
+
+use proptest::prelude::*;
+use tenure_domain::{
+    Action, Decision, Name, OrgId, Organisation, Relationship, Request, Resource, RoleCatalogue,
+    User, World,
+};
+
+use crate::reference;
+use crate::spec::{CoreRole, Spec, org_id, spec, user_id};
+
+fn config() -> ProptestConfig {
+    ProptestConfig { cases: 96, ..ProptestConfig::default() }
+}
+
+fn allowed_set(world: &World, requests: &[Request]) -> Vec<bool> {
+    requests.iter().map(|r| world.decide(r).is_allowed()).collect()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The engine gives exactly the reference evaluator's answer, "not found" included,
+    /// for every request in the world.
+    #[test]
+    fn engine_matches_the_reference(spec in spec()) {
+        let world = spec.build();
+        for request in spec.requests() {
+            let decision = world.decide(&request);
+            let expected = reference::decide(&spec, &request);
+            prop_assert_eq!(
+                (decision.is_allowed(), decision.conceals()),
+                expected,
+                "{:?}: {}", request, decision.explain(&world)
+            );
+        }
+    }
+
+    /// With no roles defined, nothing is allowed.
+    #[test]
+    fn deny_by_default(spec in spec()) {
+        let mut world = World::with_roles(RoleCatalogue::empty());
+        for (i, _) in spec.orgs.iter().enumerate() {
+            world.insert_organisation(Organisation::new(org_id(i), Name::parse("O").unwrap())).unwrap();
+        }
+        for i in 0..spec.users.len() {
+            let User { roles: _, ..} = spec.user(i);
+            let mut user = spec.user(i);
+            user.roles.clear();
+            world.upsert_user(user).unwrap();
+        }
+        for request in spec.requests() {
+            prop_assert!(!world.decide(&request).is_allowed(), "{:?}", request);
+        }
+    }
+
+    /// A deactivated actor, or one in a deactivated organisation, gets nothing, and every
+    /// refusal reads "not found".
+    #[test]
+    fn inactive_actors_get_nothing(spec in spec()) {
+        let world = spec.build();
+        for request in spec.requests() {
+            let actor = world.user(request.actor).unwrap();
+            let org_active = world.organisation(actor.organisation).unwrap().active;
+            if !actor.active || !org_active {
+                let decision = world.decide(&request);
+                prop_assert!(!decision.is_allowed() && decision.conceals());
+            }
+        }
+    }
+
+    /// Nobody gives a role ranked above their own.
+    #[test]
+    fn no_role_above_ones_own(spec in spec()) {
+        let world = spec.build();
+        for request in spec.requests().iter().filter(|r| r.action.takes_role()) {
+            if world.decide(request).is_allowed() {
+                let actor = world.user(request.actor).unwrap();
+                let own = actor.roles.iter().map(|r| world.roles().get(*r).unwrap().rank).max().unwrap_or(0);
+                let given = world.roles().get(request.role.unwrap()).unwrap().rank;
+                prop_assert!(given <= own);
+            }
+        }
+    }
+
+    /// A coordinator reaches users of their organisation and its direct managing agents,
+    /// never an agent's agents, their stock owners, or unrelated organisations.
+    #[test]
+    fn coordinators_reach_direct_managing_agents_only(spec in spec()) {
+        let world = spec.build();
+        for (i, u) in spec.users.iter().enumerate() {
+            if u.role != CoreRole::Coordinator { continue; }
+            let reach: Vec<OrgId> = std::iter::once(org_id(u.org))
+                .chain(world.managing_agents(org_id(u.org)).iter().copied())
+                .collect();
+            for target in world.users() {
+                let d = world.decide(&Request::new(user_id(i), Action::UserDeactivate, Resource::User(target.id)));
+                if d.is_allowed() {
+                    prop_assert!(reach.contains(&target.organisation));
+                }
+            }
+        }
+    }
+
+    /// Removing a relationship never allows anything that was denied.
+    #[test]
+    fn removing_a_relationship_never_widens_access(spec in spec(), pick in any::<prop::sample::Index>()) {
+        prop_assume!(!spec.edges.is_empty());
+        let (p, c) = spec.edges[pick.index(spec.edges.len())];
+        let mut world = spec.build();
+        let requests = spec.requests();
+        let before = allowed_set(&world, &requests);
+        world.remove_relationship(Relationship { stock_owner: org_id(p), managing_agent: org_id(c) }).unwrap();
+        let after = allowed_set(&world, &requests);
+        for ((b, a), r) in before.iter().zip(&after).zip(&requests) {
+            prop_assert!(!a || *b, "{:?} became allowed", r);
+        }
+    }
+
+    /// Taking a role away from an actor never widens what that actor may do.
+    #[test]
+    fn removing_a_role_never_widens_the_actors_access(spec in spec(), pick in any::<prop::sample::Index>()) {
+        let actor = pick.index(spec.users.len());
+        let mut world = spec.build();
+        let requests: Vec<_> = spec.requests().into_iter().filter(|r| r.actor == user_id(actor)).collect();
+        let before = allowed_set(&world, &requests);
+        let mut user = world.user(user_id(actor)).unwrap().clone();
+        user.roles.clear();
+        world.upsert_user(user).unwrap();
+        let after = allowed_set(&world, &requests);
+        for ((b, a), r) in before.iter().zip(&after).zip(&requests) {
+            prop_assert!(!a || *b, "{:?} became allowed", r);
+        }
+    }
+
+    /// Decisions do not depend on the order the world was built in.
+    #[test]
+    fn decisions_ignore_insertion_order(
+        (spec, shuffled) in spec().prop_flat_map(|s| { let steps = s.steps(); (Just(s), Just(steps).prop_shuffle()) })
+    ) {
+        let a = spec.build();
+        let b = spec.build_in(&shuffled);
+        for request in spec.requests() {
+            prop_assert_eq!(a.decide(&request), b.decide(&request));
+        }
+        for i in 0..spec.users.len() {
+            for action in [Action::UserView, Action::OrganisationView, Action::LogView, Action::UserDeactivate] {
+                prop_assert_eq!(a.scope(user_id(i), action), b.scope(user_id(i), action));
+            }
+        }
+    }
+
+    /// "Which may X see" agrees exactly with "may X see this", for every kind.
+    #[test]
+    fn lists_agree_with_view_checks(spec in spec()) {
+        let world = spec.build();
+        for i in 0..spec.users.len() {
+            let actor = user_id(i);
+            let users = world.scope(actor, Action::UserView);
+            for u in world.users() {
+                let d = world.decide(&Request::new(actor, Action::UserView, Resource::User(u.id)));
+                prop_assert_eq!(users.matches_user(u), d.is_allowed());
+            }
+            let orgs = world.scope(actor, Action::OrganisationView);
+            for o in world.organisations() {
+                let d = world.decide(&Request::new(actor, Action::OrganisationView, Resource::Organisation(o.id)));
+                prop_assert_eq!(orgs.matches_organisation(o), d.is_allowed());
+            }
+            let logs = world.scope(actor, Action::LogView);
+            for l in world.logs() {
+                let d = world.decide(&Request::new(actor, Action::LogView, Resource::Log(l.id)));
+                prop_assert_eq!(logs.matches_log(l), d.is_allowed());
+            }
+        }
+    }
+
+    /// For other actions a scope holds every allowed record (it is the candidate set).
+    #[test]
+    fn scopes_hold_every_allowed_record(spec in spec()) {
+        let world = spec.build();
+        for request in spec.requests() {
+            if !world.decide(&request).is_allowed() { continue; }
+            let scope = world.scope(request.actor, request.action);
+            let covered = match request.resource {
+                Resource::User(id) => scope.matches_user(world.user(id).unwrap()),
+                Resource::Organisation(id) => scope.matches_organisation(world.organisation(id).unwrap()),
+                Resource::Log(id) => scope.matches_log(world.log(id).unwrap()),
+                Resource::Service => scope.everything,
+            };
+            prop_assert!(covered, "{:?}", request);
+        }
+    }
+}
+
+/// Relationships may form rings and reciprocal pairs; decisions still terminate and reach
+/// one hop only.
+#[test]
+fn cycles_terminate_and_reach_one_hop() {
+    let n = 50;
+    let mut spec = Spec { orgs: vec![], edges: vec![], users: vec![], logs: vec![] };
+    for i in 0..n {
+        spec.orgs.push(crate::spec::OrgSpec { holds_stock: true, active: true });
+        spec.edges.push((i, (i + 1) % n));
+        spec.edges.push(((i + 1) % n, i));
+        spec.users.push(crate::spec::UserSpec {
+            org: i,
+            role: CoreRole::Coordinator,
+            active: true,
+        });
+    }
+    let world = spec.build();
+    let scope = world.scope(user_id(0), Action::UserView);
+    assert_eq!(scope.organisations, {
+        let mut v = vec![org_id(0), org_id(1), org_id(n - 1)];
+        v.sort();
+        v
+    });
+    for request in spec.requests().into_iter().take(5_000) {
+        let expected = reference::decide(&spec, &request);
+        let d: Decision = world.decide(&request);
+        assert_eq!((d.is_allowed(), d.conceals()), expected, "{request:?}");
+    }
+}
