@@ -1,0 +1,246 @@
+//! Loading and running policy files: good files run, bad files are refused with the file,
+//! line and what was expected.
+
+use tenure_policy::load;
+
+/// A file must be refused with exactly these `line:column: message` errors.
+#[track_caller]
+fn check_errors(source: &str, expected: &[&str]) {
+    let errors = load("f.toml", source).expect_err("the file must be refused");
+    let got: Vec<String> =
+        errors.iter().map(|e| format!("{}:{}: {}", e.line, e.column, e.message)).collect();
+    assert_eq!(got, expected);
+    for e in &errors {
+        assert!(e.to_string().starts_with("f.toml:"), "errors name the file: {e}");
+    }
+}
+
+const WORLD: &str = r#"
+[[organisations]]
+key = "alpha"
+name = "Alpha Homes"
+
+[[organisations]]
+key = "beta"
+name = "Beta Lettings"
+
+[[relationships]]
+stock_owner = "alpha"
+managing_agent = "beta"
+
+[[users]]
+key = "alice"
+organisation = "alpha"
+role = "data_coordinator"
+
+[[users]]
+key = "bob"
+organisation = "beta"
+role = "data_provider"
+"#;
+
+#[test]
+fn unknown_fields_and_tables() {
+    check_errors(
+        "[[organisations]]\nkey = \"a\"\nname = \"A\"\ncolour = \"red\"\n",
+        &["4:1: unknown field `colour`, expected one of `key`, `name`, `holds_stock`, `active`"],
+    );
+    check_errors(
+        "[[organization]]\nkey = \"a\"\n",
+        &[
+            "1:3: unknown field `organization`, expected one of `organisations`, `relationships`, `users`, `logs`, `checks`, `lists`, `entities`, `groups`, `datasets`, `roles`",
+        ],
+    );
+}
+
+#[test]
+fn syntax_errors() {
+    check_errors("[[checks]\nactor = 1\n", &["1:10: unclosed array table, expected `]`"]);
+    check_errors("[[checks]]\nactor = 1\n", &["2:9: invalid type: integer `1`, expected a string"]);
+}
+
+#[test]
+fn bad_references_each_say_what_is_accepted() {
+    let source = format!(
+        "{WORLD}\n{}",
+        r#"
+[[users]]
+key = "alice"
+organisation = "gamma"
+role = "boss"
+
+[[checks]]
+actor = "alice"
+action = "user.fly"
+resource = "user:bob"
+expect = "allow"
+
+[[checks]]
+actor = "zed"
+action = "user.view"
+resource = "organisation:alpha"
+expect = "maybe"
+
+[[checks]]
+actor = "alice"
+action = "user.invite"
+resource = "organisation:alpha"
+expect = "allow"
+
+[[lists]]
+actor = "alice"
+kind = "group"
+expect = []
+"#
+    );
+    check_errors(
+        &source,
+        &[
+            "26:7: user key `alice` is used twice",
+            "32:10: unknown action `user.fly`; expected one of: user.view, user.edit_details, user.set_flags, user.change_role, user.change_password, user.deactivate, user.reactivate, user.delete, user.move_organisation, user.invite, organisation.view, organisation.edit_details, organisation.edit_all, organisation.list_users, organisation.manage_relationships, organisation.deactivate, organisation.reactivate, organisation.merge, organisation.create, organisation.list_all, user.list_all, log.view, log.edit, log.delete",
+            "37:9: unknown user `zed`; expected one of `alice`, `bob`",
+            "39:12: resource `organisation:alpha` does not fit this action; expected `user:KEY`",
+            "40:10: unknown expectation `maybe`; expected `allow` or `deny`",
+            "42:1: `user.invite` needs `role`: the role given",
+            "50:8: unknown list kind `group`; expected `user`, `organisation` or `log`",
+        ],
+    );
+}
+
+#[test]
+fn every_problem_in_a_user_is_reported() {
+    check_errors(
+        "[[organisations]]\nkey = \"a\"\nname = \"A\"\n\n[[users]]\nkey = \"u\"\norganisation = \"b\"\nrole = \"boss\"\n",
+        &[
+            "7:16: unknown organisation `b`; expected one of `a`",
+            "8:8: unknown role `boss`; expected one of `administrator`, `data_coordinator`, `data_provider`, `none`",
+        ],
+    );
+}
+
+#[test]
+fn worlds_the_domain_refuses() {
+    let source = r#"
+[[organisations]]
+key = "a"
+name = "A"
+holds_stock = false
+
+[[organisations]]
+key = "b"
+name = "B"
+
+[[organisations]]
+key = "a"
+name = "Again"
+
+[[relationships]]
+stock_owner = "b"
+managing_agent = "b"
+
+[[relationships]]
+stock_owner = "a"
+managing_agent = "b"
+
+[[relationships]]
+stock_owner = "b"
+managing_agent = "a"
+
+[[relationships]]
+stock_owner = "b"
+managing_agent = "a"
+
+[[organisations]]
+key = "bad key"
+name = "   "
+"#;
+    check_errors(
+        source,
+        &[
+            "12:7: organisation key `a` is used twice",
+            "15:1: an organisation cannot be its own stock owner or managing agent",
+            "19:1: `A` does not hold its own stock, so it cannot be a stock owner",
+            "27:1: `B` is already a stock owner of `A`",
+            "32:7: key `bad key` must be 1 to 64 letters, digits, `_`, `-` or `.`",
+        ],
+    );
+}
+
+#[test]
+fn corterum_tables_are_refused_until_supported() {
+    check_errors(
+        "[[entities]]\nkey = \"joe\"\n\n[[users]]\nkey = \"jane\"\nusername = \"jane@example.com\"\norganisation = \"x\"\nrole = \"none\"\n\n[[checks]]\nactor = \"jane\"\naction = \"dataset.read\"\nresource = \"instance:training/joe\"\nexpect = \"allow\"\n",
+        &[
+            "1:1: `[[entities]]` is part of the Corterum tables, which are not supported yet",
+            "6:12: user field `username` is part of the Corterum tables, which are not supported yet",
+            "7:16: unknown organisation `x`; the file defines no organisations",
+            "11:9: unknown user `jane`; the file defines no users",
+            "12:10: action `dataset.read` is part of the Corterum tables, which are not supported yet",
+        ],
+    );
+}
+
+#[test]
+fn wrong_expectations_fail_with_the_engines_explanation() {
+    let source = format!(
+        "{WORLD}\n{}",
+        r#"
+[[checks]]
+actor = "bob"
+action = "user.view"
+resource = "user:alice"
+expect = "allow"
+
+[[checks]]
+actor = "alice"
+action = "user.deactivate"
+resource = "user:bob"
+expect = "allow"
+
+[[checks]]
+actor = "alice"
+action = "user.invite"
+resource = "organisation:beta"
+role = "administrator"
+expect = "allow"
+
+[[lists]]
+actor = "alice"
+kind = "user"
+expect = ["alice"]
+"#
+    );
+    let file = load("f.toml", &source).unwrap();
+    assert_eq!(file.len(), 4);
+    let report = file.run();
+    assert_eq!(report.passed, 1);
+    let lines: Vec<String> = report.failures.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "f.toml:25: bob user.view user:alice: expected allow, got deny: denied (not found): none of the actor's roles grants this action over this resource",
+            "f.toml:37: alice user.invite organisation:beta giving administrator: expected allow, got deny: denied (forbidden): the actor's roles cannot give role `Administrator` here",
+            "f.toml:44: list alice user: expected [alice], got [alice, bob]: `bob` unexpected (allowed: role `Data coordinator` grants this over their organisation and its managing agents)",
+        ]
+    );
+    assert_eq!(report.summary(), "1 passed, 3 failed");
+}
+
+#[test]
+fn the_projects_example_files_pass() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policies");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let source = std::fs::read_to_string(&path).unwrap();
+            let file =
+                load(&path.display().to_string(), &source).unwrap_or_else(|e| panic!("{e:?}"));
+            let report = file.run();
+            assert!(report.failures.is_empty(), "{:#?}", report.failures);
+            assert!(report.passed > 0);
+            count += 1;
+        }
+    }
+    assert!(count >= 3, "docs/policies holds the CORE examples");
+}
