@@ -1,1 +1,19 @@
-//! placeholder
+//! Tenure's ports and use-case services.
+//!
+//! Role in the workspace: the application core of the hexagon. Services here load what
+//! the domain needs through ports, ask the domain, and hand results back; adapters
+//! (storage, mail) implement the ports, and apps (web, CLI) wire them.
+//!
+//! Allowed dependencies: `tenure-domain`, `async-trait`, `thiserror`, `uuid`.
+//!
+//! Forbidden knowledge: tokio or any runtime, sea-orm, axum, the real clock and random
+//! numbers (those come through the [`Clock`] and [`IdGen`] ports).
+#![warn(missing_docs)]
+
+pub mod authorizer;
+pub mod error;
+pub mod ports;
+
+pub use authorizer::{Authorizer, Checked};
+pub use error::BackendError;
+pub use ports::{Clock, Directory, IdGen, Page, Timestamp};

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::action::Action;
 use crate::email::Email;
-use crate::engine::{Decision, Request, Scope};
+use crate::engine::{Decision, Request, Resource, Scope};
 use crate::fasthash::{IdMap, IdSet};
 use crate::id::{LogId, OrgId, RoleId, UserId};
 use crate::log::Log;
@@ -36,7 +36,7 @@ pub(crate) struct OrgNode {
     pub(crate) managing_agents: Vec<OrgId>,
     pub(crate) stock_owners: Vec<OrgId>,
     /// Active users holding the catalogue's guarded role.
-    pub(crate) guarded_holders: u32,
+    pub(crate) guarded_holders: Vec<UserId>,
 }
 
 /// Why a change to the world was refused. The world is unchanged after any error.
@@ -149,7 +149,7 @@ impl World {
                 organisation,
                 managing_agents: Vec::new(),
                 stock_owners: Vec::new(),
-                guarded_holders: 0,
+                guarded_holders: Vec::new(),
             },
         );
         Ok(())
@@ -248,9 +248,9 @@ impl World {
         }
         if let Some(old) = self.users.remove(&user.id) {
             self.emails.remove(&old.email);
-            self.count_guarded(&old, -1);
+            self.count_guarded(&old, false);
         }
-        self.count_guarded(&user, 1);
+        self.count_guarded(&user, true);
         self.emails.insert(user.email.clone(), user.id);
         self.users.insert(user.id, user);
         Ok(())
@@ -263,7 +263,7 @@ impl World {
     pub fn remove_user(&mut self, id: UserId) -> Result<User, WorldError> {
         let user = self.users.remove(&id).ok_or(WorldError::UnknownUser(id))?;
         self.emails.remove(&user.email);
-        self.count_guarded(&user, -1);
+        self.count_guarded(&user, false);
         Ok(user)
     }
 
@@ -321,8 +321,87 @@ impl World {
     }
 
     /// How many active users in the organisation hold the catalogue's guarded role.
-    pub fn guarded_holders(&self, id: OrgId) -> u32 {
-        self.organisations.get(&id).map_or(0, |n| n.guarded_holders)
+    pub fn guarded_holders(&self, id: OrgId) -> usize {
+        self.organisations.get(&id).map_or(0, |n| n.guarded_holders.len())
+    }
+
+    /// The smallest world in which `actor`'s requests about `resource` are decided exactly
+    /// as here, and in which `actor`'s scopes are the same: the actor, their organisation
+    /// and its direct relationships; the resource and its organisations; and the active
+    /// holders of the guarded role in the resource's organisation. A storage adapter
+    /// loads the same rows.
+    pub fn slice(&self, actor: UserId, resource: Resource) -> World {
+        let mut out = World::with_roles(self.roles.clone());
+        let mut orgs: Vec<OrgId> = Vec::new();
+        let mut users: Vec<UserId> = Vec::new();
+        let mut edges: Vec<Relationship> = Vec::new();
+        if let Some(a) = self.users.get(&actor) {
+            let home = a.organisation;
+            users.push(a.id);
+            orgs.push(home);
+            for agent in self.managing_agents(home) {
+                orgs.push(*agent);
+                edges.push(Relationship { stock_owner: home, managing_agent: *agent });
+            }
+            for owner in self.stock_owners(home) {
+                orgs.push(*owner);
+                edges.push(Relationship { stock_owner: *owner, managing_agent: home });
+            }
+        }
+        match resource {
+            Resource::User(id) => {
+                if let Some(u) = self.users.get(&id) {
+                    users.push(u.id);
+                    orgs.push(u.organisation);
+                    if let Some(node) = self.organisations.get(&u.organisation) {
+                        users.extend_from_slice(&node.guarded_holders);
+                    }
+                }
+            }
+            Resource::Organisation(id) => orgs.push(id),
+            Resource::Log(id) => {
+                if let Some(l) = self.logs.get(&id) {
+                    orgs.push(l.owning_organisation);
+                    orgs.push(l.managing_organisation);
+                    out.logs.insert(l.id, l.clone());
+                }
+            }
+            Resource::Service => {}
+        }
+        for id in orgs {
+            if let (Some(node), false) =
+                (self.organisations.get(&id), out.organisations.contains_key(&id))
+            {
+                let organisation = node.organisation.clone();
+                out.organisations.insert(
+                    id,
+                    OrgNode {
+                        organisation,
+                        managing_agents: Vec::new(),
+                        stock_owners: Vec::new(),
+                        guarded_holders: Vec::new(),
+                    },
+                );
+            }
+        }
+        for rel in edges {
+            if out.edges.insert(rel) {
+                if let Some(n) = out.organisations.get_mut(&rel.stock_owner) {
+                    n.managing_agents.push(rel.managing_agent);
+                }
+                if let Some(n) = out.organisations.get_mut(&rel.managing_agent) {
+                    n.stock_owners.push(rel.stock_owner);
+                }
+            }
+        }
+        for id in users {
+            if let (Some(u), false) = (self.users.get(&id), out.users.contains_key(&id)) {
+                out.count_guarded(u, true);
+                out.emails.insert(u.email.clone(), u.id);
+                out.users.insert(u.id, u.clone());
+            }
+        }
+        out
     }
 
     /// Every organisation, in no particular order.
@@ -359,11 +438,15 @@ impl World {
         self.organisations.get(&id)
     }
 
-    fn count_guarded(&mut self, user: &User, delta: i32) {
+    /// Adds (`holds`) or removes the user from their organisation's guarded holders.
+    fn count_guarded(&mut self, user: &User, holds: bool) {
         let Some(guarded) = self.roles.guarded() else { return };
         if user.active && user.roles.contains(&guarded) {
             if let Some(node) = self.organisations.get_mut(&user.organisation) {
-                node.guarded_holders = node.guarded_holders.saturating_add_signed(delta);
+                node.guarded_holders.retain(|id| *id != user.id);
+                if holds {
+                    node.guarded_holders.push(user.id);
+                }
             }
         }
     }

@@ -174,6 +174,22 @@ proptest! {
         }
     }
 
+    /// A slice decides exactly as the whole world, so adapters may load only those rows.
+    #[test]
+    fn slices_decide_as_the_whole_world(spec in spec()) {
+        let world = spec.build();
+        for request in spec.requests() {
+            let slice = world.slice(request.actor, request.resource);
+            prop_assert_eq!(slice.decide(&request), world.decide(&request), "{:?}", request);
+        }
+        for i in 0..spec.users.len() {
+            let slice = world.slice(user_id(i), Resource::Service);
+            for &action in Action::ALL {
+                prop_assert_eq!(slice.scope(user_id(i), action), world.scope(user_id(i), action));
+            }
+        }
+    }
+
     /// For other actions a scope holds every allowed record (it is the candidate set).
     #[test]
     fn scopes_hold_every_allowed_record(spec in spec()) {

@@ -1,0 +1,80 @@
+//! The ports: what the core needs from the outside world.
+
+use async_trait::async_trait;
+use tenure_domain::{Log, Organisation, Resource, Scope, User, UserId, World};
+use uuid::Uuid;
+
+use crate::error::BackendError;
+
+/// A moment, in milliseconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Timestamp(pub i64);
+
+/// The time. The only source of "now" in the core.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// Fresh ids. The only source of new ids in the core (UUID v7 in production).
+pub trait IdGen: Send + Sync + 'static {
+    /// A new, never-used id.
+    fn next_id(&self) -> Uuid;
+}
+
+/// A page of a list: `limit` records after skipping `offset`, in a stable order (by name,
+/// then id).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Page {
+    /// How many to skip.
+    pub offset: usize,
+    /// How many at most.
+    pub limit: usize,
+}
+
+impl Page {
+    /// The most a page may hold, so no request loads a whole table.
+    pub const MAX_LIMIT: usize = 100;
+
+    /// Page `number` (from 1) of `size` records, with the size clamped to 1..=100.
+    pub fn numbered(number: usize, size: usize) -> Self {
+        let limit = size.clamp(1, Self::MAX_LIMIT);
+        Self { offset: number.saturating_sub(1).saturating_mul(limit), limit }
+    }
+}
+
+/// Read access to the directory: organisations, relationships, users, logs.
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
+    /// A world holding at least what the engine needs to decide requests by `actor` about
+    /// `resource`: the actor, their organisation and its relationships, the resource and
+    /// its organisations, and the active holders of the guarded role in the resource's
+    /// organisation. Anything missing is treated as not there.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures; an unknown actor or resource is
+    /// simply absent from the world.
+    async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError>;
+
+    /// The users a scope matches, one page, ordered by name then id.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn users(&self, scope: &Scope, page: Page) -> Result<Vec<User>, BackendError>;
+
+    /// The organisations a scope matches, one page, ordered by name then id.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn organisations(
+        &self,
+        scope: &Scope,
+        page: Page,
+    ) -> Result<Vec<Organisation>, BackendError>;
+
+    /// The logs a scope matches, one page, ordered by id.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn logs(&self, scope: &Scope, page: Page) -> Result<Vec<Log>, BackendError>;
+}
