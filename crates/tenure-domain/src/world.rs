@@ -28,6 +28,7 @@ pub struct World {
     users: IdMap<UserId, User>,
     emails: HashMap<Email, UserId>,
     logs: IdMap<LogId, Log>,
+    assigned: IdMap<UserId, Vec<LogId>>,
 }
 
 #[derive(Clone, Debug)]
@@ -37,6 +38,23 @@ pub(crate) struct OrgNode {
     pub(crate) stock_owners: Vec<OrgId>,
     /// Active users holding the catalogue's guarded role.
     pub(crate) guarded_holders: Vec<UserId>,
+    /// Every user of the organisation.
+    pub(crate) members: Vec<UserId>,
+    /// Every log it owns or manages.
+    pub(crate) logs: Vec<LogId>,
+}
+
+impl OrgNode {
+    fn new(organisation: Organisation) -> Self {
+        Self {
+            organisation,
+            managing_agents: Vec::new(),
+            stock_owners: Vec::new(),
+            guarded_holders: Vec::new(),
+            members: Vec::new(),
+            logs: Vec::new(),
+        }
+    }
 }
 
 /// Why a change to the world was refused. The world is unchanged after any error.
@@ -116,6 +134,7 @@ impl World {
             users: IdMap::default(),
             emails: HashMap::new(),
             logs: IdMap::default(),
+            assigned: IdMap::default(),
         }
     }
 
@@ -143,15 +162,7 @@ impl World {
                 id: organisation.id.to_string(),
             });
         }
-        self.organisations.insert(
-            organisation.id,
-            OrgNode {
-                organisation,
-                managing_agents: Vec::new(),
-                stock_owners: Vec::new(),
-                guarded_holders: Vec::new(),
-            },
-        );
+        self.organisations.insert(organisation.id, OrgNode::new(organisation));
         Ok(())
     }
 
@@ -249,8 +260,10 @@ impl World {
         if let Some(old) = self.users.remove(&user.id) {
             self.emails.remove(&old.email);
             self.count_guarded(&old, false);
+            self.index_member(&old, false);
         }
         self.count_guarded(&user, true);
+        self.index_member(&user, true);
         self.emails.insert(user.email.clone(), user.id);
         self.users.insert(user.id, user);
         Ok(())
@@ -264,6 +277,7 @@ impl World {
         let user = self.users.remove(&id).ok_or(WorldError::UnknownUser(id))?;
         self.emails.remove(&user.email);
         self.count_guarded(&user, false);
+        self.index_member(&user, false);
         Ok(user)
     }
 
@@ -277,6 +291,10 @@ impl World {
                 return Err(WorldError::UnknownOrganisation(org));
             }
         }
+        if let Some(old) = self.logs.remove(&log.id) {
+            self.index_log(&old, false);
+        }
+        self.index_log(&log, true);
         self.logs.insert(log.id, log);
         Ok(())
     }
@@ -373,15 +391,7 @@ impl World {
                 (self.organisations.get(&id), out.organisations.contains_key(&id))
             {
                 let organisation = node.organisation.clone();
-                out.organisations.insert(
-                    id,
-                    OrgNode {
-                        organisation,
-                        managing_agents: Vec::new(),
-                        stock_owners: Vec::new(),
-                        guarded_holders: Vec::new(),
-                    },
-                );
+                out.organisations.insert(id, OrgNode::new(organisation));
             }
         }
         for rel in edges {
@@ -424,6 +434,52 @@ impl World {
         self.logs.values()
     }
 
+    /// The users a scope matches, found through the world's indexes: only a scope of
+    /// everything walks every user.
+    pub fn users_in<'a>(&'a self, scope: &'a Scope) -> Box<dyn Iterator<Item = &'a User> + 'a> {
+        if scope.everything {
+            return Box::new(self.users.values());
+        }
+        let members = scope
+            .organisations
+            .iter()
+            .filter_map(|org| self.organisations.get(org))
+            .flat_map(|node| node.members.iter())
+            .filter_map(|id| self.users.get(id));
+        let own = self
+            .users
+            .get(&scope.actor)
+            .filter(|u| scope.own && !scope.organisations.contains(&u.organisation));
+        Box::new(members.chain(own))
+    }
+
+    /// The logs a scope matches, found through the world's indexes, each once: a log
+    /// whose owning and managing organisations are both in scope is listed under its owner.
+    pub fn logs_in<'a>(&'a self, scope: &'a Scope) -> Box<dyn Iterator<Item = &'a Log> + 'a> {
+        if scope.everything {
+            return Box::new(self.logs.values());
+        }
+        let in_scope = |org: &OrgId| scope.organisations.binary_search(org).is_ok();
+        let by_org = scope
+            .organisations
+            .iter()
+            .filter_map(|org| self.organisations.get(org).map(|node| (*org, node)))
+            .flat_map(move |(org, node)| {
+                node.logs.iter().filter_map(|id| self.logs.get(id)).filter(move |l| {
+                    l.owning_organisation == org || !in_scope(&l.owning_organisation)
+                })
+            });
+        let assigned = if scope.own {
+            self.assigned.get(&scope.actor).map_or(&[][..], Vec::as_slice)
+        } else {
+            &[]
+        };
+        let own = assigned.iter().filter_map(|id| self.logs.get(id)).filter(move |l| {
+            !in_scope(&l.owning_organisation) && !in_scope(&l.managing_organisation)
+        });
+        Box::new(by_org.chain(own))
+    }
+
     /// Decides a request. See [`crate::engine`].
     pub fn decide(&self, request: &Request) -> Decision {
         crate::engine::decide(self, request)
@@ -436,6 +492,38 @@ impl World {
 
     pub(crate) fn node(&self, id: OrgId) -> Option<&OrgNode> {
         self.organisations.get(&id)
+    }
+
+    fn index_member(&mut self, user: &User, present: bool) {
+        if let Some(node) = self.organisations.get_mut(&user.organisation) {
+            if present {
+                node.members.push(user.id);
+            } else {
+                node.members.retain(|id| *id != user.id);
+            }
+        }
+    }
+
+    fn index_log(&mut self, log: &Log, present: bool) {
+        let managing = (log.managing_organisation != log.owning_organisation)
+            .then_some(log.managing_organisation);
+        for org in std::iter::once(log.owning_organisation).chain(managing) {
+            if let Some(node) = self.organisations.get_mut(&org) {
+                if present {
+                    node.logs.push(log.id);
+                } else {
+                    node.logs.retain(|id| *id != log.id);
+                }
+            }
+        }
+        if let Some(user) = log.assigned_to {
+            let list = self.assigned.entry(user).or_default();
+            if present {
+                list.push(log.id);
+            } else {
+                list.retain(|id| *id != log.id);
+            }
+        }
     }
 
     /// Adds (`holds`) or removes the user from their organisation's guarded holders.

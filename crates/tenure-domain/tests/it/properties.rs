@@ -190,6 +190,27 @@ proptest! {
         }
     }
 
+    /// The world's indexes list exactly what a scope matches, each record once.
+    #[test]
+    fn indexed_lists_match_scopes(spec in spec()) {
+        let world = spec.build();
+        for i in 0..spec.users.len() {
+            for &action in Action::ALL {
+                let scope = world.scope(user_id(i), action);
+                let mut indexed: Vec<_> = world.users_in(&scope).map(|u| u.id).collect();
+                let mut scanned: Vec<_> = world.users().filter(|u| scope.matches_user(u)).map(|u| u.id).collect();
+                indexed.sort();
+                scanned.sort();
+                prop_assert_eq!(indexed, scanned);
+                let mut indexed: Vec<_> = world.logs_in(&scope).map(|l| l.id).collect();
+                let mut scanned: Vec<_> = world.logs().filter(|l| scope.matches_log(l)).map(|l| l.id).collect();
+                indexed.sort();
+                scanned.sort();
+                prop_assert_eq!(indexed, scanned, "{:?}", scope);
+            }
+        }
+    }
+
     /// For other actions a scope holds every allowed record (it is the candidate set).
     #[test]
     fn scopes_hold_every_allowed_record(spec in spec()) {
