@@ -1,1 +1,141 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <task>`.
+//!
+//! Tasks: `ci` (everything CI checks), `deps` (the layer rules), `tidy` (file headers and
+//! lint settings), `policy` (the example policy files) and `bench engine` (the benchmark
+//! against Cedar).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail, ensure};
+use xshell::{Shell, cmd};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sh = Shell::new()?;
+    sh.change_dir(root());
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    match args.first().map(String::as_str) {
+        Some("ci") => ci(&sh, &cargo),
+        Some("deps") => deps(&sh, &cargo),
+        Some("tidy") => tidy(&root()),
+        Some("policy") => policy(&sh, &cargo),
+        Some("bench") => {
+            let rest = &args[1..];
+            ensure!(
+                rest.first().map(String::as_str) == Some("engine"),
+                "usage: cargo xtask bench engine [--scale F]"
+            );
+            cmd!(sh, "{cargo} run --release --quiet -p tenure-bench -- {rest...}").run()?;
+            Ok(())
+        }
+        _ => bail!("usage: cargo xtask <ci | deps | tidy | policy | bench engine [--scale F]>"),
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Everything CI checks, in order, stopping at the first failure.
+fn ci(sh: &Shell, cargo: &str) -> anyhow::Result<()> {
+    cmd!(sh, "{cargo} fmt --all -- --check").run().context("formatting: run `cargo fmt --all`")?;
+    cmd!(sh, "{cargo} clippy --workspace --all-targets --locked -- -D warnings").run()?;
+    cmd!(sh, "{cargo} test --workspace --locked").run()?;
+    cmd!(sh, "{cargo} doc --workspace --no-deps --locked")
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .run()?;
+    deps(sh, cargo)?;
+    tidy(&root())?;
+    policy(sh, cargo)
+}
+
+/// The example policy files, through the real command line.
+fn policy(sh: &Shell, cargo: &str) -> anyhow::Result<()> {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("docs/policies"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    cmd!(sh, "{cargo} run --quiet --locked -p tenure-cli -- policy test {files...}").run()?;
+    Ok(())
+}
+
+/// The layer rules: the domain and core never reach a runtime, a database, HTTP or anyhow.
+fn deps(sh: &Shell, cargo: &str) -> anyhow::Result<()> {
+    const FORBIDDEN: &[&str] =
+        &["tokio", "sea-orm", "sqlx", "axum", "hyper", "anyhow", "cedar-policy"];
+    for krate in ["tenure-domain", "tenure-core"] {
+        let tree = cmd!(sh, "{cargo} tree -e normal -p {krate} --prefix none --locked").read()?;
+        let names: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        for bad in FORBIDDEN {
+            ensure!(
+                !names.contains(bad),
+                "{krate} must not depend on {bad}, but its tree holds it"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Every Rust file starts with a `//!` doc, and every crate takes the workspace lints.
+fn tidy(root: &Path) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    let mut manifests = vec![root.join("xtask/Cargo.toml")];
+    for entry in std::fs::read_dir(root.join("crates"))? {
+        manifests.push(entry?.path().join("Cargo.toml"));
+    }
+    for manifest in &manifests {
+        let text =
+            std::fs::read_to_string(manifest).with_context(|| manifest.display().to_string())?;
+        if !text.contains("[lints]\nworkspace = true") {
+            problems.push(format!("{}: add `[lints] workspace = true`", manifest.display()));
+        }
+        let dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+        for file in rust_files(&dir)? {
+            let text = std::fs::read_to_string(&file)?;
+            let first = text.lines().next().unwrap_or("");
+            if !first.starts_with("//!") {
+                problems.push(format!(
+                    "{}: start the file with a `//!` doc saying what it is for",
+                    file.display()
+                ));
+            }
+            if file.file_name().is_some_and(|n| n == "mod.rs") {
+                problems
+                    .push(format!("{}: use `foo.rs` with `foo/`, not `mod.rs`", file.display()));
+            }
+        }
+    }
+    ensure!(problems.is_empty(), "tidy found problems:\n{}", problems.join("\n"));
+    Ok(())
+}
+
+fn rust_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target") {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tidy() {
+        crate::tidy(&crate::root()).unwrap();
+    }
+}

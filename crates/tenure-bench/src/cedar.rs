@@ -12,8 +12,8 @@ use std::str::FromStr;
 
 use anyhow::Context as _;
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request as CedarRequest,
-    RestrictedExpression, Schema, ValidationMode, Validator,
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    PolicySet, Request as CedarRequest, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
 use tenure_domain::{OrgId, Organisation, Request, Resource, World};
@@ -152,7 +152,8 @@ impl CedarWorld {
 
     #[inline]
     pub(crate) fn is_allowed(&self, request: &CedarRequest) -> bool {
-        self.authorizer.is_authorized(request, &self.policies, &self.entities).decision() == Decision::Allow
+        self.authorizer.is_authorized(request, &self.policies, &self.entities).decision()
+            == Decision::Allow
     }
 
     /// Applies a relationship change to the organisations it touches, as an embedder of
@@ -182,7 +183,10 @@ fn org_entity(world: &World, o: &Organisation, t: &Types) -> anyhow::Result<Enti
     }
     let attrs = HashMap::from([
         ("active".to_owned(), RestrictedExpression::new_bool(o.active)),
-        ("active_coordinators".to_owned(), RestrictedExpression::new_long(world.guarded_holders(o.id) as i64)),
+        (
+            "active_coordinators".to_owned(),
+            RestrictedExpression::new_long(world.guarded_holders(o.id) as i64),
+        ),
     ]);
     Ok(Entity::new(Types::uid(&t.org, o.id), attrs, parents)?)
 }
@@ -202,9 +206,18 @@ fn entities(world: &World, t: &Types) -> anyhow::Result<Vec<Entity>> {
             _ => ("none", 0),
         };
         let attrs = HashMap::from([
-            ("organisation".to_owned(), RestrictedExpression::new_entity_uid(Types::uid(&t.org, u.organisation))),
-            ("agent_reach".to_owned(), RestrictedExpression::new_entity_uid(Types::uid(&t.agent, u.organisation))),
-            ("related_reach".to_owned(), RestrictedExpression::new_entity_uid(Types::uid(&t.related, u.organisation))),
+            (
+                "organisation".to_owned(),
+                RestrictedExpression::new_entity_uid(Types::uid(&t.org, u.organisation)),
+            ),
+            (
+                "agent_reach".to_owned(),
+                RestrictedExpression::new_entity_uid(Types::uid(&t.agent, u.organisation)),
+            ),
+            (
+                "related_reach".to_owned(),
+                RestrictedExpression::new_entity_uid(Types::uid(&t.related, u.organisation)),
+            ),
             ("role".to_owned(), RestrictedExpression::new_string(role.to_owned())),
             ("rank".to_owned(), RestrictedExpression::new_long(rank)),
             ("active".to_owned(), RestrictedExpression::new_bool(u.active)),
@@ -213,11 +226,20 @@ fn entities(world: &World, t: &Types) -> anyhow::Result<Vec<Entity>> {
     }
     for l in world.logs() {
         let mut attrs = HashMap::from([
-            ("owning".to_owned(), RestrictedExpression::new_entity_uid(Types::uid(&t.org, l.owning_organisation))),
-            ("managing".to_owned(), RestrictedExpression::new_entity_uid(Types::uid(&t.org, l.managing_organisation))),
+            (
+                "owning".to_owned(),
+                RestrictedExpression::new_entity_uid(Types::uid(&t.org, l.owning_organisation)),
+            ),
+            (
+                "managing".to_owned(),
+                RestrictedExpression::new_entity_uid(Types::uid(&t.org, l.managing_organisation)),
+            ),
         ]);
         if let Some(a) = l.assigned_to {
-            attrs.insert("assigned_to".to_owned(), RestrictedExpression::new_entity_uid(Types::uid(&t.user, a)));
+            attrs.insert(
+                "assigned_to".to_owned(),
+                RestrictedExpression::new_entity_uid(Types::uid(&t.user, a)),
+            );
         }
         out.push(Entity::new(Types::uid(&t.log, l.id), attrs, HashSet::new())?);
     }

@@ -22,10 +22,17 @@ const FULL: Size = Size { organisations: 10_000, users: 100_000, logs: 1_000_000
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let scale = match args.iter().position(|a| a == "--scale") {
-        Some(i) => args.get(i + 1).context("--scale needs a number, such as 0.1")?.parse::<f64>().context("--scale takes a number, such as 0.1")?,
+        Some(i) => args
+            .get(i + 1)
+            .context("--scale needs a number, such as 0.1")?
+            .parse::<f64>()
+            .context("--scale takes a number, such as 0.1")?,
         None => 1.0,
     };
-    anyhow::ensure!(scale > 0.0 && scale <= 1.0, "--scale takes a number above 0 and at most 1, not {scale}");
+    anyhow::ensure!(
+        scale > 0.0 && scale <= 1.0,
+        "--scale takes a number above 0 and at most 1, not {scale}"
+    );
     match args.first().map(String::as_str) {
         Some("engine") => engine(scale_size(scale)),
         _ => {
@@ -86,10 +93,18 @@ fn engine(size: Size) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         std::fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+            .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l
+                .split(':')
+                .nth(1)
+                .unwrap_or("")
+                .trim()
+                .to_owned()))
             .unwrap_or_default()
     );
-    println!("world: {} organisations, {} users, {} logs", size.organisations, size.users, size.logs);
+    println!(
+        "world: {} organisations, {} users, {} logs",
+        size.organisations, size.users, size.logs
+    );
 
     let before = rss();
     let t = Instant::now();
@@ -108,18 +123,28 @@ fn engine(size: Size) -> anyhow::Result<()> {
     let mut cedar = CedarWorld::build(&synth.world)?;
     let cedar_build = t.elapsed();
     let cedar_mem = rss().saturating_sub(before);
-    println!("cedar: entities built in {:.2} s, memory {:.0} MiB", cedar_build.as_secs_f64(), mib(cedar_mem));
+    println!(
+        "cedar: entities built in {:.2} s, memory {:.0} MiB",
+        cedar_build.as_secs_f64(),
+        mib(cedar_mem)
+    );
 
     // Same answers first, on every request that will be timed.
     let requests = synth::requests(&synth, 100_000, 11);
-    let cedar_requests: Vec<_> = requests.iter().map(|r| cedar.request(r)).collect::<anyhow::Result<_>>()?;
+    let cedar_requests: Vec<_> =
+        requests.iter().map(|r| cedar.request(r)).collect::<anyhow::Result<_>>()?;
     let mut allowed = 0;
     for (ours, theirs) in requests.iter().zip(&cedar_requests) {
         let a = synth.world.decide(ours).is_allowed();
         anyhow::ensure!(a == cedar.is_allowed(theirs), "engines disagree on {ours:?}");
         allowed += usize::from(a);
     }
-    println!("agreement: {} requests, identical answers ({} allowed, {} denied)", requests.len(), allowed, requests.len() - allowed);
+    println!(
+        "agreement: {} requests, identical answers ({} allowed, {} denied)",
+        requests.len(),
+        allowed,
+        requests.len() - allowed
+    );
 
     let ours = time_each(&requests, |r| synth.world.decide(r).is_allowed());
     let theirs = time_each(&cedar_requests, |r| cedar.is_allowed(r));
@@ -182,7 +207,9 @@ fn lists(synth: &Synth, cedar: &CedarWorld) -> anyhow::Result<()> {
     let coordinator = |i: usize| -> Option<UserId> {
         let u = synth.world.user(synth.users[i])?;
         let org_active = synth.world.organisation(u.organisation)?.active;
-        (u.active && org_active && u.roles.first() == Some(&tenure_domain::role::builtin::DATA_COORDINATOR)
+        (u.active
+            && org_active
+            && u.roles.first() == Some(&tenure_domain::role::builtin::DATA_COORDINATOR)
             && !synth.world.managing_agents(u.organisation).is_empty())
         .then_some(u.id)
     };
@@ -198,18 +225,30 @@ fn lists(synth: &Synth, cedar: &CedarWorld) -> anyhow::Result<()> {
         let mut ours: Vec<UserId> = synth
             .world
             .users_in(&scope)
-            .filter(|u| synth.world.decide(&Request::new(*actor, Action::UserDeactivate, Resource::User(u.id))).is_allowed())
+            .filter(|u| {
+                synth
+                    .world
+                    .decide(&Request::new(*actor, Action::UserDeactivate, Resource::User(u.id)))
+                    .is_allowed()
+            })
             .map(|u| u.id)
             .collect();
         ours_users += t.elapsed();
         let requests: Vec<_> = synth
             .users
             .iter()
-            .map(|u| cedar.request(&Request::new(*actor, Action::UserDeactivate, Resource::User(*u))))
+            .map(|u| {
+                cedar.request(&Request::new(*actor, Action::UserDeactivate, Resource::User(*u)))
+            })
             .collect::<anyhow::Result<_>>()?;
         let t = Instant::now();
-        let mut theirs: Vec<UserId> =
-            synth.users.iter().zip(&requests).filter(|(_, r)| cedar.is_allowed(r)).map(|(u, _)| *u).collect();
+        let mut theirs: Vec<UserId> = synth
+            .users
+            .iter()
+            .zip(&requests)
+            .filter(|(_, r)| cedar.is_allowed(r))
+            .map(|(u, _)| *u)
+            .collect();
         cedar_users += t.elapsed();
         ours.sort();
         theirs.sort();
@@ -236,7 +275,13 @@ fn lists(synth: &Synth, cedar: &CedarWorld) -> anyhow::Result<()> {
         .map(|l| cedar.request(&Request::new(actor, Action::LogView, Resource::Log(*l))))
         .collect::<anyhow::Result<_>>()?;
     let t = Instant::now();
-    let mut theirs: Vec<_> = synth.logs.iter().zip(&requests).filter(|(_, r)| cedar.is_allowed(r)).map(|(l, _)| *l).collect();
+    let mut theirs: Vec<_> = synth
+        .logs
+        .iter()
+        .zip(&requests)
+        .filter(|(_, r)| cedar.is_allowed(r))
+        .map(|(l, _)| *l)
+        .collect();
     let cedar_logs = t.elapsed();
     ours.sort();
     theirs.sort();
@@ -267,9 +312,17 @@ mod tests {
         let mut allowed = 0;
         for r in &requests {
             let ours = s.world.decide(r).is_allowed();
-            assert_eq!(ours, cedar.is_allowed(&cedar.request(r).unwrap()), "{r:?}: {}", s.world.decide(r).explain(&s.world));
+            assert_eq!(
+                ours,
+                cedar.is_allowed(&cedar.request(r).unwrap()),
+                "{r:?}: {}",
+                s.world.decide(r).explain(&s.world)
+            );
             allowed += usize::from(ours);
         }
-        assert!(allowed > 2_000 && allowed < 18_000, "the mix exercises both answers: {allowed} allowed");
+        assert!(
+            allowed > 2_000 && allowed < 18_000,
+            "the mix exercises both answers: {allowed} allowed"
+        );
     }
 }

@@ -5,7 +5,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
 use tenure_domain::{
-    Action, Email, Log, LogId, Name, OrgId, Organisation, Relationship, Request, Resource, User, UserId, World,
+    Action, Email, Log, LogId, Name, OrgId, Organisation, Relationship, Request, Resource, User,
+    UserId, World,
 };
 use uuid::Uuid;
 
@@ -59,9 +60,14 @@ pub(crate) fn build(size: Size, seed: u64) -> anyhow::Result<Synth> {
         if !holds[p] {
             continue;
         }
-        let agents = if rng.random_bool(0.01) { rng.random_range(10..40) } else { rng.random_range(0..4) };
+        let agents =
+            if rng.random_bool(0.01) { rng.random_range(10..40) } else { rng.random_range(0..4) };
         for _ in 0..agents {
-            let c = if rng.random_bool(0.7) { (p + rng.random_range(1..20)) % n } else { rng.random_range(0..n) };
+            let c = if rng.random_bool(0.7) {
+                (p + rng.random_range(1..20)) % n
+            } else {
+                rng.random_range(0..n)
+            };
             let rel = Relationship { stock_owner: org_id(p), managing_agent: org_id(c) };
             if world.add_relationship(rel).is_ok() {
                 edges.push(rel);
@@ -83,7 +89,8 @@ pub(crate) fn build(size: Size, seed: u64) -> anyhow::Result<Synth> {
             _ => DATA_PROVIDER,
         };
         let email = Email::parse(&format!("user{u}@example.com"))?;
-        let mut user = User::new(user_id(u), Name::parse(&format!("User {u}"))?, email, org_id(o), vec![role]);
+        let mut user =
+            User::new(user_id(u), Name::parse(&format!("User {u}"))?, email, org_id(o), vec![role]);
         user.active = rng.random_bool(0.97);
         world.upsert_user(user)?;
         members[o].push(u);
@@ -98,7 +105,8 @@ pub(crate) fn build(size: Size, seed: u64) -> anyhow::Result<Synth> {
         };
         let managing_index = (managing.as_uuid().as_u128() & 0xffff_ffff) as usize;
         let pool = &members[managing_index];
-        let assigned_to = (!pool.is_empty() && rng.random_bool(0.5)).then(|| user_id(pool[rng.random_range(0..pool.len())]));
+        let assigned_to = (!pool.is_empty() && rng.random_bool(0.5))
+            .then(|| user_id(pool[rng.random_range(0..pool.len())]));
         world.upsert_log(Log {
             id: log_id(l),
             owning_organisation: org_id(owner),
@@ -137,7 +145,17 @@ pub(crate) fn requests(s: &Synth, count: usize, seed: u64) -> Vec<Request> {
             let actor_index = rng.random_range(0..s.users.len());
             let actor = s.users[actor_index];
             let mut pick = rng.random_range(0..total);
-            let action = MIX.iter().find(|(_, w)| if pick < *w { true } else { pick -= w; false }).map_or(Action::UserView, |(a, _)| *a);
+            let action = MIX
+                .iter()
+                .find(|(_, w)| {
+                    if pick < *w {
+                        true
+                    } else {
+                        pick -= w;
+                        false
+                    }
+                })
+                .map_or(Action::UserView, |(a, _)| *a);
             let home = s.world.user(actor).map_or(s.orgs[0], |u| u.organisation);
             let near = {
                 let mut related: Vec<OrgId> = vec![home];
@@ -145,7 +163,8 @@ pub(crate) fn requests(s: &Synth, count: usize, seed: u64) -> Vec<Request> {
                 related.extend_from_slice(s.world.stock_owners(home));
                 related[rng.random_range(0..related.len())]
             };
-            let org = if rng.random_bool(0.5) { near } else { s.orgs[rng.random_range(0..s.orgs.len())] };
+            let org =
+                if rng.random_bool(0.5) { near } else { s.orgs[rng.random_range(0..s.orgs.len())] };
             let org_index = (org.as_uuid().as_u128() & 0xffff_ffff) as usize;
             let resource = match action.resource_kind() {
                 tenure_domain::ResourceKind::User => {

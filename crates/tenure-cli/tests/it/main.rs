@@ -1,4 +1,9 @@
 //! The `tenure` binary, driven as a user would: exit codes and output.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,3 +1,5 @@
+//! Data-driven tests of the engine's CORE rules on a fixture world.
+
 use uuid::Uuid;
 
 use crate::action::Action::{self, *};

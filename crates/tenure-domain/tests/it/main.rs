@@ -1,5 +1,10 @@
 //! Integration tests of the engine on random worlds: the invariants from the security
 //! checklist and a differential test against a deliberately naive reference evaluator.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 mod properties;
 mod reference;

@@ -1,5 +1,10 @@
 //! Loading and running policy files: good files run, bad files are refused with the file,
 //! line and what was expected.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 use tenure_policy::load;
 

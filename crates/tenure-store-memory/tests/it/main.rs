@@ -1,5 +1,10 @@
 //! The in-memory directory behind the core's `Authorizer`: decisions, lists and pages
 //! agree with the engine, and changes are seen by the very next request.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
 
 use std::sync::Arc;
 
