@@ -159,6 +159,21 @@ fn engine(size: Size) -> anyhow::Result<()> {
         theirs.p99_ns
     );
 
+    for (action, _) in synth::MIX {
+        let (ours_group, cedar_group): (Vec<_>, Vec<_>) =
+            requests.iter().zip(&cedar_requests).filter(|(r, _)| r.action == *action).unzip();
+        let o = time_each(&ours_group, |r| synth.world.decide(r).is_allowed());
+        let c = time_each(&cedar_group, |r| cedar.is_allowed(r));
+        println!(
+            "  {:<18} ours mean {:>4.0} ns p99 {:>5} ns; cedar mean {:>6.0} ns ({:.0}x)",
+            action.as_str(),
+            o.mean_ns,
+            o.p99_ns,
+            c.mean_ns,
+            c.mean_ns / o.mean_ns
+        );
+    }
+
     // One relationship change, then the next decision.
     let mut world = synth.world.clone();
     let rounds = 200.min(synth.edges.len());

@@ -98,17 +98,24 @@ impl fmt::Display for Role {
     }
 }
 
+/// A catalogue holds at most 65,535 roles.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("a role catalogue holds at most 65,535 roles")]
+pub struct CatalogueFullError;
+
 /// The roles known to a world.
 #[derive(Clone, Debug)]
 pub struct RoleCatalogue {
-    roles: IdMap<RoleId, Role>,
+    /// Roles in insertion order; a role's position is its index, which never changes.
+    roles: Vec<Role>,
+    index: IdMap<RoleId, u16>,
     guarded: Option<RoleId>,
 }
 
 impl RoleCatalogue {
     /// An empty catalogue: no roles, so nobody may do anything.
     pub fn empty() -> Self {
-        Self { roles: IdMap::default(), guarded: None }
+        Self { roles: Vec::new(), index: IdMap::default(), guarded: None }
     }
 
     /// CORE's administrator, data coordinator and data provider, with the guard that every
@@ -116,31 +123,54 @@ impl RoleCatalogue {
     pub fn core() -> Self {
         let mut catalogue = Self::empty();
         for role in builtin::core_roles() {
-            catalogue.insert(role);
+            // INVARIANT: three roles never fill a catalogue.
+            let _ = catalogue.insert(role);
         }
         catalogue.guarded = Some(builtin::DATA_COORDINATOR);
         catalogue
     }
 
-    /// Adds or replaces a role.
-    pub fn insert(&mut self, role: Role) {
-        self.roles.insert(role.id, role);
+    /// Adds a role, or replaces the role with the same id in place.
+    ///
+    /// # Errors
+    /// [`CatalogueFullError`] past 65,535 roles.
+    pub fn insert(&mut self, role: Role) -> Result<(), CatalogueFullError> {
+        if let Some(&i) = self.index.get(&role.id) {
+            self.roles[usize::from(i)] = role;
+            return Ok(());
+        }
+        let i = u16::try_from(self.roles.len()).map_err(|_| CatalogueFullError)?;
+        self.index.insert(role.id, i);
+        self.roles.push(role);
+        Ok(())
     }
 
     /// The role with this id.
     #[inline]
     pub fn get(&self, id: RoleId) -> Option<&Role> {
-        self.roles.get(&id)
+        self.index.get(&id).map(|&i| &self.roles[usize::from(i)])
+    }
+
+    /// The role's position, which the world stores instead of its id.
+    #[inline]
+    pub(crate) fn index_of(&self, id: RoleId) -> Option<u16> {
+        self.index.get(&id).copied()
+    }
+
+    /// The role at a position from [`RoleCatalogue::index_of`].
+    #[inline]
+    pub(crate) fn at(&self, index: u16) -> Option<&Role> {
+        self.roles.get(usize::from(index))
     }
 
     /// The role with this key.
     pub fn by_key(&self, key: &str) -> Option<&Role> {
-        self.roles.values().find(|r| r.key == key)
+        self.roles.iter().find(|r| r.key == key)
     }
 
-    /// Every role, in no particular order.
+    /// Every role, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = &Role> {
-        self.roles.values()
+        self.roles.iter()
     }
 
     /// The role every active organisation must keep at least one active holder of, if any.

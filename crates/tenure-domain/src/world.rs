@@ -26,6 +26,7 @@ pub struct World {
     organisations: IdMap<OrgId, OrgNode>,
     edges: IdSet<Relationship>,
     users: IdMap<UserId, User>,
+    facts: IdMap<UserId, Facts>,
     emails: HashMap<Email, UserId>,
     logs: IdMap<LogId, Log>,
     assigned: IdMap<UserId, Vec<LogId>>,
@@ -53,6 +54,47 @@ impl OrgNode {
             guarded_holders: Vec::new(),
             members: Vec::new(),
             logs: Vec::new(),
+        }
+    }
+}
+
+/// What the engine reads about a user, kept in a table of its own: full `User` records are
+/// several times larger, and a decision probes this table two or three times, so keeping
+/// it small keeps those probes in cache.
+#[derive(Clone, Debug)]
+pub(crate) struct Facts {
+    pub(crate) id: UserId,
+    pub(crate) organisation: OrgId,
+    pub(crate) active: bool,
+    /// The highest rank among the user's roles, 0 with none.
+    pub(crate) rank: u8,
+    pub(crate) roles: RoleIndexes,
+}
+
+/// A user's roles as catalogue positions, inline for up to six.
+#[derive(Clone, Debug)]
+pub(crate) enum RoleIndexes {
+    Inline { len: u8, items: [u16; 6] },
+    Spilled(Box<[u16]>),
+}
+
+impl RoleIndexes {
+    fn new(items: &[u16]) -> Self {
+        match u8::try_from(items.len()) {
+            Ok(len) if items.len() <= 6 => {
+                let mut inline = [0; 6];
+                inline[..items.len()].copy_from_slice(items);
+                Self::Inline { len, items: inline }
+            }
+            _ => Self::Spilled(items.into()),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[u16] {
+        match self {
+            Self::Inline { len, items } => &items[..usize::from(*len)],
+            Self::Spilled(items) => items,
         }
     }
 }
@@ -132,6 +174,7 @@ impl World {
             organisations: IdMap::default(),
             edges: IdSet::default(),
             users: IdMap::default(),
+            facts: IdMap::default(),
             emails: HashMap::new(),
             logs: IdMap::default(),
             assigned: IdMap::default(),
@@ -142,6 +185,7 @@ impl World {
     pub fn reserve(&mut self, organisations: usize, users: usize, logs: usize) {
         self.organisations.reserve(organisations);
         self.users.reserve(users);
+        self.facts.reserve(users);
         self.emails.reserve(users);
         self.logs.reserve(logs);
     }
@@ -264,6 +308,19 @@ impl World {
         }
         self.count_guarded(&user, true);
         self.index_member(&user, true);
+        let indexes: Vec<u16> = user.roles.iter().filter_map(|r| self.roles.index_of(*r)).collect();
+        let rank =
+            indexes.iter().filter_map(|i| self.roles.at(*i)).map(|r| r.rank).max().unwrap_or(0);
+        self.facts.insert(
+            user.id,
+            Facts {
+                id: user.id,
+                organisation: user.organisation,
+                active: user.active,
+                rank,
+                roles: RoleIndexes::new(&indexes),
+            },
+        );
         self.emails.insert(user.email.clone(), user.id);
         self.users.insert(user.id, user);
         Ok(())
@@ -278,6 +335,7 @@ impl World {
         self.emails.remove(&user.email);
         self.count_guarded(&user, false);
         self.index_member(&user, false);
+        self.facts.remove(&id);
         Ok(user)
     }
 
@@ -408,6 +466,9 @@ impl World {
             if let (Some(u), false) = (self.users.get(&id), out.users.contains_key(&id)) {
                 out.count_guarded(u, true);
                 out.emails.insert(u.email.clone(), u.id);
+                if let Some(f) = self.facts.get(&id) {
+                    out.facts.insert(id, f.clone());
+                }
                 out.users.insert(u.id, u.clone());
             }
         }
@@ -490,6 +551,12 @@ impl World {
         crate::engine::scope(self, actor, action)
     }
 
+    #[inline]
+    pub(crate) fn facts(&self, id: UserId) -> Option<&Facts> {
+        self.facts.get(&id)
+    }
+
+    #[inline]
     pub(crate) fn node(&self, id: OrgId) -> Option<&OrgNode> {
         self.organisations.get(&id)
     }
