@@ -19,6 +19,19 @@ fn main() -> anyhow::Result<()> {
         Some("deps") => deps(&sh, &cargo),
         Some("tidy") => tidy(&root()),
         Some("policy") => policy(&sh, &cargo),
+        Some("postgres") => {
+            // Runs the rest of the line with TENURE_TEST_POSTGRES_URL set to a throwaway
+            // cluster, e.g. `cargo xtask postgres cargo test -p tenure-store-seaorm`.
+            let rest = &args[1..];
+            let (program, rest) =
+                rest.split_first().context("usage: cargo xtask postgres COMMAND...")?;
+            with_postgres(&sh, |url| {
+                cmd!(sh, "{program} {rest...}")
+                    .env("TENURE_TEST_POSTGRES_URL", url)
+                    .run()
+                    .map_err(Into::into)
+            })
+        }
         Some("bench") => {
             let rest = &args[1..];
             ensure!(
@@ -28,7 +41,9 @@ fn main() -> anyhow::Result<()> {
             cmd!(sh, "{cargo} run --release --quiet -p tenure-bench -- {rest...}").run()?;
             Ok(())
         }
-        _ => bail!("usage: cargo xtask <ci | deps | tidy | policy | bench engine [--scale F]>"),
+        _ => bail!(
+            "usage: cargo xtask <ci | deps | tidy | policy | postgres COMMAND... | bench engine [--scale F]>"
+        ),
     }
 }
 
@@ -42,13 +57,105 @@ fn root() -> PathBuf {
 fn ci(sh: &Shell, cargo: &str) -> anyhow::Result<()> {
     cmd!(sh, "{cargo} fmt --all -- --check").run().context("formatting: run `cargo fmt --all`")?;
     cmd!(sh, "{cargo} clippy --workspace --all-targets --locked -- -D warnings").run()?;
-    cmd!(sh, "{cargo} test --workspace --locked").run()?;
+    with_postgres(sh, |url| {
+        cmd!(sh, "{cargo} test --workspace --locked")
+            .env("TENURE_TEST_POSTGRES_URL", url)
+            .run()
+            .map_err(Into::into)
+    })?;
     cmd!(sh, "{cargo} doc --workspace --no-deps --locked")
         .env("RUSTDOCFLAGS", "-D warnings")
         .run()?;
     deps(sh, cargo)?;
     tidy(&root())?;
     policy(sh, cargo)
+}
+
+/// Starts a throwaway PostgreSQL cluster (initdb and pg_ctl from Debian's `postgresql`
+/// package) in a temp folder, listening on loopback only, runs `f` with its URL, and
+/// stops it whatever `f` returned.
+fn with_postgres(sh: &Shell, f: impl FnOnce(&str) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let bin = postgres_bin().context(
+        "PostgreSQL's server is not installed: `apt-get install -y postgresql` (.ci/run does this)",
+    )?;
+    let initdb = bin.join("initdb");
+    let pg_ctl = bin.join("pg_ctl");
+    let dir = std::env::temp_dir().join(format!("tenure-pg-{}", std::process::id()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&dir)?;
+    // initdb refuses to run as root; the Debian package's `postgres` user runs it then.
+    let as_root = cmd!(sh, "id -u").read()?.trim() == "0";
+    if as_root {
+        cmd!(sh, "chown -R postgres {dir}").run()?;
+    }
+    let run = |args: Vec<String>| -> anyhow::Result<()> {
+        let (program, rest) = args.split_first().context("a command to run")?;
+        if as_root {
+            cmd!(sh, "runuser -u postgres -- {program} {rest...}").quiet().run()?;
+        } else {
+            cmd!(sh, "{program} {rest...}").quiet().run()?;
+        }
+        Ok(())
+    };
+    let port = free_port()?;
+    let s = |p: &Path| p.display().to_string();
+    run(vec![
+        s(&initdb),
+        "-D".into(),
+        s(&data),
+        "-A".into(),
+        "trust".into(),
+        "-U".into(),
+        "postgres".into(),
+        "--no-sync".into(),
+        "-E".into(),
+        "UTF8".into(),
+    ])?;
+    let options = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        s(&dir)
+    );
+    run(vec![
+        s(&pg_ctl),
+        "-D".into(),
+        s(&data),
+        "-l".into(),
+        s(&dir.join("server.log")),
+        "-o".into(),
+        options,
+        "-w".into(),
+        "start".into(),
+    ])?;
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let result = f(&url);
+    let stopped = run(vec![
+        s(&pg_ctl),
+        "-D".into(),
+        s(&data),
+        "-m".into(),
+        "fast".into(),
+        "-w".into(),
+        "stop".into(),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    result.and(stopped)
+}
+
+/// The newest PostgreSQL server's binaries.
+fn postgres_bin() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+/// A loopback port nobody is listening on.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// The example policy files, through the real command line.

@@ -124,3 +124,9 @@ async fn a_change_is_seen_by_the_next_request() {
     .unwrap();
     assert!(auth.visible_users(user(0), Page::numbered(1, 20)).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn passes_the_directory_contract() {
+    tenure_testkit::contract::directory(|world| async move { Arc::new(MemoryDirectory::new(world)) as Arc<dyn tenure_core::Directory> }, 1)
+        .await;
+}

@@ -1,0 +1,247 @@
+//! The `Directory` port over SQL: snapshots hold only the rows a decision needs (the rows
+//! `World::slice` keeps), and lists run the engine's `Scope` as a `WHERE` clause.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tenure_core::{BackendError, Directory, Page};
+use tenure_domain::{
+    Log, OrgId, Organisation, Relationship, Resource, RoleId, Scope, User, UserId, World,
+};
+use uuid::Uuid;
+
+use crate::SeaOrmStore;
+use crate::convert;
+use crate::entity::{logs, organisations, relationships, user_roles, users};
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+    BackendError::new(e)
+}
+
+impl SeaOrmStore {
+    /// The roles of these users, by user.
+    async fn roles_of(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<RoleId>>, BackendError> {
+        let mut roles: HashMap<Uuid, Vec<RoleId>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(roles);
+        }
+        let rows = user_roles::Entity::find()
+            .filter(user_roles::Column::UserId.is_in(ids.iter().copied()))
+            .order_by_asc(user_roles::Column::RoleId)
+            .all(self.db())
+            .await
+            .map_err(backend)?;
+        for row in rows {
+            roles.entry(row.user_id).or_default().push(RoleId::from_uuid(row.role_id));
+        }
+        Ok(roles)
+    }
+
+    /// Users with their roles, in the order given.
+    async fn with_roles(&self, rows: Vec<users::Model>) -> Result<Vec<User>, BackendError> {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut roles = self.roles_of(&ids).await?;
+        rows.into_iter()
+            .map(|row| {
+                let r = roles.remove(&row.id).unwrap_or_default();
+                convert::user(&row, r)
+            })
+            .collect()
+    }
+}
+
+/// The scope as a condition on an organisation column (or two) and an "own" column.
+/// `None` means everything.
+fn scope_condition<C: ColumnTrait>(
+    scope: &Scope,
+    org_columns: &[C],
+    own_column: C,
+) -> Option<Condition> {
+    if scope.everything {
+        return None;
+    }
+    let orgs: Vec<Uuid> = scope.organisations.iter().map(|o| *o.as_uuid()).collect();
+    let mut condition = Condition::any();
+    if !orgs.is_empty() {
+        for col in org_columns {
+            condition = condition.add(col.is_in(orgs.iter().copied()));
+        }
+    }
+    if scope.own {
+        condition = condition.add(own_column.eq(*scope.actor.as_uuid()));
+    }
+    Some(condition)
+}
+
+#[async_trait]
+impl Directory for SeaOrmStore {
+    async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError> {
+        let db = self.db();
+        let mut world = World::new();
+        let mut org_ids: Vec<Uuid> = Vec::new();
+        let mut user_rows: Vec<users::Model> = Vec::new();
+        let mut edges: Vec<relationships::Model> = Vec::new();
+
+        if let Some(a) =
+            users::Entity::find_by_id(*actor.as_uuid()).one(db).await.map_err(backend)?
+        {
+            let home = a.organisation_id;
+            org_ids.push(home);
+            edges = relationships::Entity::find()
+                .filter(
+                    Condition::any()
+                        .add(relationships::Column::StockOwnerId.eq(home))
+                        .add(relationships::Column::ManagingAgentId.eq(home)),
+                )
+                .all(db)
+                .await
+                .map_err(backend)?;
+            org_ids.extend(edges.iter().flat_map(|e| [e.stock_owner_id, e.managing_agent_id]));
+            user_rows.push(a);
+        }
+
+        let mut log_row = None;
+        match resource {
+            Resource::User(id) => {
+                if let Some(t) =
+                    users::Entity::find_by_id(*id.as_uuid()).one(db).await.map_err(backend)?
+                {
+                    org_ids.push(t.organisation_id);
+                    if let Some(guarded) = world.roles().guarded() {
+                        let holders = users::Entity::find()
+                            .filter(users::Column::OrganisationId.eq(t.organisation_id))
+                            .filter(users::Column::Active.eq(true))
+                            .filter(
+                                users::Column::Id.in_subquery(
+                                    Query::select()
+                                        .column(user_roles::Column::UserId)
+                                        .from(user_roles::Entity)
+                                        .and_where(
+                                            user_roles::Column::RoleId.eq(*guarded.as_uuid()),
+                                        )
+                                        .to_owned(),
+                                ),
+                            )
+                            .all(db)
+                            .await
+                            .map_err(backend)?;
+                        user_rows.extend(holders);
+                    }
+                    user_rows.push(t);
+                }
+            }
+            Resource::Organisation(id) => org_ids.push(*id.as_uuid()),
+            Resource::Log(id) => {
+                if let Some(l) =
+                    logs::Entity::find_by_id(*id.as_uuid()).one(db).await.map_err(backend)?
+                {
+                    org_ids.push(l.owning_organisation_id);
+                    org_ids.push(l.managing_organisation_id);
+                    log_row = Some(l);
+                }
+            }
+            Resource::Service => {}
+        }
+
+        org_ids.sort_unstable();
+        org_ids.dedup();
+        if !org_ids.is_empty() {
+            let orgs = organisations::Entity::find()
+                .filter(organisations::Column::Id.is_in(org_ids.iter().copied()))
+                .all(db)
+                .await
+                .map_err(backend)?;
+            for row in orgs {
+                world.insert_organisation(convert::organisation(row)?).map_err(backend)?;
+            }
+        }
+        for e in edges {
+            let rel = Relationship {
+                stock_owner: OrgId::from_uuid(e.stock_owner_id),
+                managing_agent: OrgId::from_uuid(e.managing_agent_id),
+            };
+            world.add_relationship(rel).map_err(backend)?;
+        }
+        user_rows.sort_unstable_by_key(|u| u.id);
+        user_rows.dedup_by_key(|u| u.id);
+        for user in self.with_roles(user_rows).await? {
+            world.upsert_user(user).map_err(backend)?;
+        }
+        if let Some(l) = log_row {
+            world.upsert_log(convert::log(&l)).map_err(backend)?;
+        }
+        Ok(world)
+    }
+
+    async fn users(&self, scope: &Scope, page: Page) -> Result<Vec<User>, BackendError> {
+        if scope.is_nothing() {
+            return Ok(Vec::new());
+        }
+        let mut query = users::Entity::find();
+        if let Some(condition) =
+            scope_condition(scope, &[users::Column::OrganisationId], users::Column::Id)
+        {
+            query = query.filter(condition);
+        }
+        let rows = query
+            .order_by_asc(users::Column::SortName)
+            .order_by_asc(users::Column::Id)
+            .offset(page.offset as u64)
+            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .all(self.db())
+            .await
+            .map_err(backend)?;
+        self.with_roles(rows).await
+    }
+
+    async fn organisations(
+        &self,
+        scope: &Scope,
+        page: Page,
+    ) -> Result<Vec<Organisation>, BackendError> {
+        if scope.is_nothing() {
+            return Ok(Vec::new());
+        }
+        let mut query = organisations::Entity::find();
+        if let Some(condition) =
+            scope_condition(scope, &[organisations::Column::Id], organisations::Column::Id)
+        {
+            query = query.filter(condition);
+        }
+        query
+            .order_by_asc(organisations::Column::SortName)
+            .order_by_asc(organisations::Column::Id)
+            .offset(page.offset as u64)
+            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .all(self.db())
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(convert::organisation)
+            .collect()
+    }
+
+    async fn logs(&self, scope: &Scope, page: Page) -> Result<Vec<Log>, BackendError> {
+        if scope.is_nothing() {
+            return Ok(Vec::new());
+        }
+        let mut query = logs::Entity::find();
+        let org_columns =
+            [logs::Column::OwningOrganisationId, logs::Column::ManagingOrganisationId];
+        if let Some(condition) = scope_condition(scope, &org_columns, logs::Column::AssignedTo) {
+            query = query.filter(condition);
+        }
+        Ok(query
+            .order_by_asc(logs::Column::Id)
+            .offset(page.offset as u64)
+            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .all(self.db())
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(|row| convert::log(&row))
+            .collect())
+    }
+}

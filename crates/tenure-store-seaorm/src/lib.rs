@@ -1,0 +1,161 @@
+//! Tenure's storage adapter: sea-orm on SQLite (the embedded default) and PostgreSQL
+//! (for scale), with one migration set for both.
+//!
+//! Role in the workspace: an adapter. It implements the core's ports over a database and
+//! translates rows to domain types at its edge; no business rule lives here. Lists run
+//! the engine's `Scope` as SQL, so nothing loads a table to filter it.
+//!
+//! Allowed dependencies: `tenure-core`, `tenure-domain`, `sea-orm`. Forbidden
+//! knowledge: HTTP, email.
+
+mod convert;
+mod directory;
+mod entity;
+pub mod migration;
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use tenure_core::BackendError;
+use tenure_domain::World;
+use thiserror::Error;
+
+use crate::migration::Migrator;
+
+/// A connection pool to a Tenure database.
+#[derive(Clone, Debug)]
+pub struct SeaOrmStore {
+    db: DatabaseConnection,
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    /// The URL names a database Tenure does not support.
+    #[error(
+        "database url `{0}` is not supported; use `sqlite://PATH?mode=rwc`, `sqlite::memory:` or `postgres://USER@HOST/DB`"
+    )]
+    Unsupported(String),
+    /// The database could not be reached or opened.
+    #[error("cannot open the database")]
+    Open(#[source] DbErr),
+    /// The schema could not be brought up to date.
+    #[error("cannot migrate the database")]
+    Migrate(#[source] DbErr),
+}
+
+impl SeaOrmStore {
+    /// Opens a pool. SQLite connections use WAL, a 5 s busy timeout, foreign keys and
+    /// `synchronous = NORMAL` (durable across process crashes; the last commits may be
+    /// lost on power failure, see docs/adr/0003-sqlite-settings.md).
+    ///
+    /// # Errors
+    /// [`ConnectError`] if the URL is not SQLite or PostgreSQL, or the database cannot
+    /// be opened.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
+        if url.starts_with("sqlite:") {
+            if url.contains(":memory:") {
+                // Each connection to `:memory:` is a database of its own: keep one.
+                options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None::<Duration>)
+                    .max_lifetime(None::<Duration>);
+            } else {
+                options.max_connections(8);
+            }
+            options.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+            });
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            options.max_connections(16);
+        } else {
+            return Err(ConnectError::Unsupported(url.to_owned()));
+        }
+        let db = Database::connect(options).await.map_err(ConnectError::Open)?;
+        Ok(Self { db })
+    }
+
+    /// Opens a pool and brings the schema up to date.
+    ///
+    /// # Errors
+    /// As [`SeaOrmStore::connect`], and [`ConnectError::Migrate`].
+    pub async fn open(url: &str) -> Result<Self, ConnectError> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// [`ConnectError::Migrate`] if a migration fails; it is rolled back where the
+    /// database allows.
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        Migrator::up(&self.db, None).await.map_err(ConnectError::Migrate)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Loads a whole world in one transaction: for seeding, imports of a directory kept
+    /// elsewhere, tests and benchmarks. Nothing is written if any row fails.
+    ///
+    /// # Errors
+    /// [`BackendError`] on any database failure, including a duplicate id or email.
+    pub async fn import(&self, world: &World) -> Result<(), BackendError> {
+        const BATCH: usize = 1_000;
+        let txn = self.db.begin().await.map_err(BackendError::new)?;
+        let orgs: Vec<_> = world.organisations().map(convert::organisation_row).collect();
+        for chunk in orgs.chunks(BATCH) {
+            entity::organisations::Entity::insert_many(chunk.iter().cloned())
+                .exec(&txn)
+                .await
+                .map_err(BackendError::new)?;
+        }
+        let rels: Vec<_> = world.relationships().map(convert::relationship_row).collect();
+        for chunk in rels.chunks(BATCH) {
+            entity::relationships::Entity::insert_many(chunk.iter().cloned())
+                .exec(&txn)
+                .await
+                .map_err(BackendError::new)?;
+        }
+        let users: Vec<_> = world.users().collect();
+        for chunk in users.chunks(BATCH) {
+            entity::users::Entity::insert_many(chunk.iter().map(|u| convert::user_row(u)))
+                .exec(&txn)
+                .await
+                .map_err(BackendError::new)?;
+            let roles: Vec<_> = chunk.iter().flat_map(|u| convert::user_role_rows(u)).collect();
+            if !roles.is_empty() {
+                entity::user_roles::Entity::insert_many(roles)
+                    .exec(&txn)
+                    .await
+                    .map_err(BackendError::new)?;
+            }
+        }
+        let logs: Vec<_> = world.logs().map(convert::log_row).collect();
+        for chunk in logs.chunks(BATCH) {
+            entity::logs::Entity::insert_many(chunk.iter().cloned())
+                .exec(&txn)
+                .await
+                .map_err(BackendError::new)?;
+        }
+        txn.commit().await.map_err(BackendError::new)
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}

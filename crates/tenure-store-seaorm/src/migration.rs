@@ -1,0 +1,16 @@
+//! Schema migrations: one set for SQLite and PostgreSQL.
+
+mod m0001_directory;
+
+use sea_orm_migration::prelude::*;
+
+/// Every migration, in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_directory::Migration)]
+    }
+}

@@ -1,0 +1,140 @@
+//! Worlds to run contract suites on: a hand-made CORE world and seeded random ones.
+
+use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
+use tenure_domain::{
+    Email, Log, LogId, Name, OrgId, Organisation, Relationship, RoleId, User, UserId, World,
+};
+use uuid::Uuid;
+
+/// A small deterministic generator (xorshift64*), so worlds are the same on every run
+/// without a dependency.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number below `n` (which must not be 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// True with probability `percent` / 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+
+    /// A random version-4-shaped UUID.
+    pub fn uuid(&mut self) -> Uuid {
+        let hi = u128::from(self.next_u64());
+        let lo = u128::from(self.next_u64());
+        Uuid::from_u128((hi << 64 | lo) & !(0xF000 << 64) | (0x4000 << 64))
+    }
+}
+
+/// Names that sort differently under byte order, case folding and locales, so any backend
+/// that orders by anything but the lower-cased bytes shows up.
+const NAMES: &[&str] = &[
+    "alpha",
+    "Alpha",
+    "Émile",
+    "zoë",
+    "Zed",
+    "bob",
+    "Bob Jones",
+    "ørsted",
+    "Anne-Marie",
+    "anne marie",
+    "O'Brien",
+    "李",
+];
+
+/// A random CORE world: organisations with relationships (reciprocal pairs included),
+/// users of every role, some deactivated, and logs across the relationships.
+pub fn random(seed: u64, organisations: usize, users: usize, logs: usize) -> World {
+    let mut rng = Rng::new(seed);
+    let mut world = World::new();
+    let orgs: Vec<OrgId> =
+        (0..organisations.max(1)).map(|_| OrgId::from_uuid(rng.uuid())).collect();
+    for (i, id) in orgs.iter().enumerate() {
+        let name = format!("{} {i}", NAMES[rng.below(NAMES.len())]);
+        let mut o = Organisation::new(
+            *id,
+            Name::parse(&name).unwrap_or_else(|_| unreachable!("fixture names are valid")),
+        );
+        o.holds_stock = rng.chance(85);
+        o.active = rng.chance(90);
+        // INVARIANT: fresh random ids do not collide.
+        let _ = world.insert_organisation(o);
+    }
+    for _ in 0..organisations * 2 {
+        let rel = Relationship {
+            stock_owner: orgs[rng.below(orgs.len())],
+            managing_agent: orgs[rng.below(orgs.len())],
+        };
+        // Self-edges, duplicates and owners without stock are refused; that is fine here.
+        let _ = world.add_relationship(rel);
+    }
+    let mut user_ids = Vec::new();
+    for i in 0..users {
+        let role: Vec<RoleId> = match rng.below(10) {
+            0 => vec![ADMINISTRATOR],
+            1..=4 => vec![DATA_COORDINATOR],
+            5..=8 => vec![DATA_PROVIDER],
+            _ => vec![],
+        };
+        let name = format!("{} {i}", NAMES[rng.below(NAMES.len())]);
+        let email = format!("user{i}@example.com");
+        let mut u = User::new(
+            UserId::from_uuid(rng.uuid()),
+            Name::parse(&name).unwrap_or_else(|_| unreachable!("fixture names are valid")),
+            Email::parse(&email).unwrap_or_else(|_| unreachable!("fixture emails are valid")),
+            orgs[rng.below(orgs.len())],
+            role,
+        );
+        u.active = rng.chance(85);
+        u.data_protection_officer = rng.chance(10);
+        user_ids.push(u.id);
+        let _ = world.upsert_user(u);
+    }
+    for _ in 0..logs {
+        let owning = orgs[rng.below(orgs.len())];
+        let agents = world.managing_agents(owning);
+        let managing = if agents.is_empty() || rng.chance(40) {
+            owning
+        } else {
+            agents[rng.below(agents.len())]
+        };
+        let assigned_to =
+            (!user_ids.is_empty() && rng.chance(60)).then(|| user_ids[rng.below(user_ids.len())]);
+        let log = Log {
+            id: LogId::from_uuid(rng.uuid()),
+            owning_organisation: owning,
+            managing_organisation: managing,
+            assigned_to,
+            created_by: assigned_to,
+        };
+        let _ = world.upsert_log(log);
+    }
+    world
+}
+
+/// The worlds the contract suites run on.
+pub fn standard() -> Vec<(String, World)> {
+    vec![
+        ("small".to_owned(), random(1, 4, 10, 8)),
+        ("medium".to_owned(), random(2, 9, 24, 30)),
+        ("hub".to_owned(), random(3, 3, 30, 12)),
+    ]
+}
