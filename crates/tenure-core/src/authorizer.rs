@@ -7,6 +7,7 @@ use tenure_domain::{Action, Decision, Log, Organisation, Request, Resource, User
 
 use crate::error::BackendError;
 use crate::ports::{Directory, Page};
+use crate::query::{OrganisationQuery, UserQuery};
 
 /// A decision that apps map to a response.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -65,7 +66,7 @@ impl Authorizer {
         self.decide(request).await.map(Checked::from)
     }
 
-    /// One page of the users the actor may see.
+    /// One page of the users the actor may see, in name order.
     ///
     /// # Errors
     /// [`BackendError`] if the directory fails.
@@ -74,21 +75,47 @@ impl Authorizer {
         actor: UserId,
         page: Page,
     ) -> Result<Vec<User>, BackendError> {
+        self.find_users(actor, &UserQuery::default(), page).await
+    }
+
+    /// One page of the users the actor may see that match a query.
+    ///
+    /// # Errors
+    /// [`BackendError`] if the directory fails.
+    pub async fn find_users(
+        &self,
+        actor: UserId,
+        query: &UserQuery,
+        page: Page,
+    ) -> Result<Vec<User>, BackendError> {
         let scope =
             self.directory.snapshot(actor, Resource::Service).await?.scope(actor, Action::UserView);
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
-        self.directory.users(&scope, page).await
+        self.directory.users(&scope, query, page).await
     }
 
-    /// One page of the organisations the actor may see.
+    /// One page of the organisations the actor may see, in name order.
     ///
     /// # Errors
     /// [`BackendError`] if the directory fails.
     pub async fn visible_organisations(
         &self,
         actor: UserId,
+        page: Page,
+    ) -> Result<Vec<Organisation>, BackendError> {
+        self.find_organisations(actor, &OrganisationQuery::default(), page).await
+    }
+
+    /// One page of the organisations the actor may see that match a query.
+    ///
+    /// # Errors
+    /// [`BackendError`] if the directory fails.
+    pub async fn find_organisations(
+        &self,
+        actor: UserId,
+        query: &OrganisationQuery,
         page: Page,
     ) -> Result<Vec<Organisation>, BackendError> {
         let scope = self
@@ -99,7 +126,7 @@ impl Authorizer {
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
-        self.directory.organisations(&scope, page).await
+        self.directory.organisations(&scope, query, page).await
     }
 
     /// One page of the logs the actor may see.

@@ -13,7 +13,9 @@
 pub mod authorizer;
 pub mod error;
 pub mod ports;
+pub mod query;
 
 pub use authorizer::{Authorizer, Checked};
 pub use error::BackendError;
 pub use ports::{Clock, Directory, IdGen, Page, Timestamp};
+pub use query::{OrganisationQuery, Search, UserQuery, UserSort};

@@ -5,6 +5,7 @@ use tenure_domain::{Log, Organisation, Resource, Scope, User, UserId, World};
 use uuid::Uuid;
 
 use crate::error::BackendError;
+use crate::query::{OrganisationQuery, UserQuery};
 
 /// A moment, in milliseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -36,6 +37,9 @@ impl Page {
     /// The most a page may hold, so no request loads a whole table.
     pub const MAX_LIMIT: usize = 100;
 
+    /// The page size list screens use.
+    pub const SCREEN: usize = 20;
+
     /// Page `number` (from 1) of `size` records, with the size clamped to 1..=100.
     pub fn numbered(number: usize, size: usize) -> Self {
         let limit = size.clamp(1, Self::MAX_LIMIT);
@@ -56,19 +60,27 @@ pub trait Directory: Send + Sync + 'static {
     /// simply absent from the world.
     async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError>;
 
-    /// The users a scope matches, one page, ordered by name then id.
+    /// The users a scope and a query both match, one page, in the query's order
+    /// ([`UserQuery::sort_key`]).
     ///
     /// # Errors
     /// [`BackendError`] only for unexpected failures.
-    async fn users(&self, scope: &Scope, page: Page) -> Result<Vec<User>, BackendError>;
+    async fn users(
+        &self,
+        scope: &Scope,
+        query: &UserQuery,
+        page: Page,
+    ) -> Result<Vec<User>, BackendError>;
 
-    /// The organisations a scope matches, one page, ordered by name then id.
+    /// The organisations a scope and a query both match, one page, ordered by
+    /// [`OrganisationQuery::sort_key`].
     ///
     /// # Errors
     /// [`BackendError`] only for unexpected failures.
     async fn organisations(
         &self,
         scope: &Scope,
+        query: &OrganisationQuery,
         page: Page,
     ) -> Result<Vec<Organisation>, BackendError>;
 

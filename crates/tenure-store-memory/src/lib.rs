@@ -10,7 +10,7 @@
 use std::sync::RwLock;
 
 use async_trait::async_trait;
-use tenure_core::{BackendError, Directory, Page};
+use tenure_core::{BackendError, Directory, OrganisationQuery, Page, UserQuery};
 use tenure_domain::{Log, Organisation, Resource, Scope, User, UserId, World};
 
 /// A directory held in memory.
@@ -46,7 +46,7 @@ impl MemoryDirectory {
     }
 }
 
-fn page<T>(mut rows: Vec<T>, page: Page, key: impl Fn(&T) -> (String, String)) -> Vec<T> {
+fn page<T, K: Ord>(mut rows: Vec<T>, page: Page, key: impl Fn(&T) -> K) -> Vec<T> {
     rows.sort_by_cached_key(key);
     rows.into_iter().skip(page.offset).take(page.limit.min(Page::MAX_LIMIT)).collect()
 }
@@ -59,24 +59,34 @@ impl Directory for MemoryDirectory {
         self.read(|w| w.slice(actor, resource))
     }
 
-    async fn users(&self, scope: &Scope, p: Page) -> Result<Vec<User>, BackendError> {
-        let rows = self.read(|w| w.users().filter(|u| scope.matches_user(u)).cloned().collect())?;
-        Ok(page(rows, p, |u: &User| (u.name.as_str().to_lowercase(), u.id.to_string())))
+    async fn users(
+        &self,
+        scope: &Scope,
+        query: &UserQuery,
+        p: Page,
+    ) -> Result<Vec<User>, BackendError> {
+        let rows =
+            self.read(|w| w.users_in(scope).filter(|u| query.matches(u)).cloned().collect())?;
+        Ok(page(rows, p, |u: &User| query.sort_key(u)))
     }
 
     async fn organisations(
         &self,
         scope: &Scope,
+        query: &OrganisationQuery,
         p: Page,
     ) -> Result<Vec<Organisation>, BackendError> {
         let rows = self.read(|w| {
-            w.organisations().filter(|o| scope.matches_organisation(o)).cloned().collect()
+            w.organisations()
+                .filter(|o| scope.matches_organisation(o) && query.matches(o))
+                .cloned()
+                .collect()
         })?;
-        Ok(page(rows, p, |o: &Organisation| (o.name.as_str().to_lowercase(), o.id.to_string())))
+        Ok(page(rows, p, OrganisationQuery::sort_key))
     }
 
     async fn logs(&self, scope: &Scope, p: Page) -> Result<Vec<Log>, BackendError> {
-        let rows = self.read(|w| w.logs().filter(|l| scope.matches_log(l)).cloned().collect())?;
-        Ok(page(rows, p, |l: &Log| (String::new(), l.id.to_string())))
+        let rows = self.read(|w| w.logs_in(scope).cloned().collect())?;
+        Ok(page(rows, p, |l: &Log| *l.id.as_uuid().as_bytes()))
     }
 }

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{LikeExpr, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use tenure_core::{BackendError, Directory, Page};
+use tenure_core::{BackendError, Directory, OrganisationQuery, Page, Search, UserQuery, UserSort};
 use tenure_domain::{
     Log, OrgId, Organisation, Relationship, Resource, RoleId, Scope, User, UserId, World,
 };
@@ -50,6 +50,20 @@ impl SeaOrmStore {
             })
             .collect()
     }
+}
+
+/// `text LIKE '%term%'`, with the term's own `%`, `_` and `\` matched literally.
+fn contains(search: &Search) -> LikeExpr {
+    let mut pattern = String::with_capacity(search.as_str().len() + 2);
+    pattern.push('%');
+    for c in search.as_str().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    LikeExpr::new(pattern).escape('\\')
 }
 
 /// The scope as a condition on an organisation column (or two) and an "own" column.
@@ -175,7 +189,12 @@ impl Directory for SeaOrmStore {
         Ok(world)
     }
 
-    async fn users(&self, scope: &Scope, page: Page) -> Result<Vec<User>, BackendError> {
+    async fn users(
+        &self,
+        scope: &Scope,
+        filter: &UserQuery,
+        page: Page,
+    ) -> Result<Vec<User>, BackendError> {
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
@@ -185,8 +204,39 @@ impl Directory for SeaOrmStore {
         {
             query = query.filter(condition);
         }
+        if let Some(search) = &filter.search {
+            query = query.filter(
+                Condition::any()
+                    .add(users::Column::SortName.like(contains(search)))
+                    .add(users::Column::Email.like(contains(search))),
+            );
+        }
+        if let Some(active) = filter.active {
+            query = query.filter(users::Column::Active.eq(active));
+        }
+        if let Some(dpo) = filter.data_protection_officer {
+            query = query.filter(users::Column::DataProtectionOfficer.eq(dpo));
+        }
+        if let Some(key_contact) = filter.key_contact {
+            query = query.filter(users::Column::KeyContact.eq(key_contact));
+        }
+        if let Some(role) = filter.role {
+            query = query.filter(
+                users::Column::Id.in_subquery(
+                    Query::select()
+                        .column(user_roles::Column::UserId)
+                        .from(user_roles::Entity)
+                        .and_where(user_roles::Column::RoleId.eq(*role.as_uuid()))
+                        .to_owned(),
+                ),
+            );
+        }
+        let sort = match filter.sort {
+            UserSort::Name => users::Column::SortName,
+            UserSort::Email => users::Column::Email,
+        };
         let rows = query
-            .order_by_asc(users::Column::SortName)
+            .order_by_asc(sort)
             .order_by_asc(users::Column::Id)
             .offset(page.offset as u64)
             .limit(page.limit.min(Page::MAX_LIMIT) as u64)
@@ -199,6 +249,7 @@ impl Directory for SeaOrmStore {
     async fn organisations(
         &self,
         scope: &Scope,
+        filter: &OrganisationQuery,
         page: Page,
     ) -> Result<Vec<Organisation>, BackendError> {
         if scope.is_nothing() {
@@ -209,6 +260,12 @@ impl Directory for SeaOrmStore {
             scope_condition(scope, &[organisations::Column::Id], organisations::Column::Id)
         {
             query = query.filter(condition);
+        }
+        if let Some(search) = &filter.search {
+            query = query.filter(organisations::Column::SortName.like(contains(search)));
+        }
+        if let Some(active) = filter.active {
+            query = query.filter(organisations::Column::Active.eq(active));
         }
         query
             .order_by_asc(organisations::Column::SortName)

@@ -8,7 +8,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use tenure_core::{Authorizer, Directory, Page};
+use tenure_core::{Authorizer, Directory, OrganisationQuery, Page, Search, UserQuery, UserSort};
+use tenure_domain::role::builtin::DATA_COORDINATOR;
 use tenure_domain::{Action, Request, Resource, ResourceKind, Scope, UserId, World};
 use uuid::Uuid;
 
@@ -60,8 +61,38 @@ where
     out
 }
 
-fn sort_key(name: &str, id: &Uuid) -> (String, [u8; 16]) {
-    (name.to_lowercase(), *id.as_bytes())
+/// Queries that each test one part of the filter's meaning. `%` and `_` appear in no name
+/// or email, so an adapter that forgets to escape them returns rows where none match.
+fn user_queries() -> Vec<UserQuery> {
+    let search = |s: &str| UserQuery { search: Search::parse(s), ..UserQuery::default() };
+    vec![
+        UserQuery::default(),
+        search("AL"),
+        search("é"),
+        search("user1"),
+        search("%"),
+        search("_"),
+        UserQuery { active: Some(true), ..UserQuery::default() },
+        UserQuery { active: Some(false), ..UserQuery::default() },
+        UserQuery { role: Some(DATA_COORDINATOR), ..UserQuery::default() },
+        UserQuery { data_protection_officer: Some(true), ..UserQuery::default() },
+        UserQuery { key_contact: Some(false), sort: UserSort::Email, ..UserQuery::default() },
+        UserQuery {
+            search: Search::parse("a"),
+            active: Some(true),
+            sort: UserSort::Email,
+            ..UserQuery::default()
+        },
+    ]
+}
+
+fn organisation_queries() -> Vec<OrganisationQuery> {
+    vec![
+        OrganisationQuery::default(),
+        OrganisationQuery { search: Search::parse("ALPHA"), active: None },
+        OrganisationQuery { search: Search::parse("_"), active: None },
+        OrganisationQuery { search: None, active: Some(false) },
+    ]
 }
 
 /// The `Directory` contract: `make` turns a world into a directory holding it. Every
@@ -109,32 +140,45 @@ where
 
 async fn check_lists(name: &str, world: &World, auth: &Authorizer, actor: UserId) {
     let scope: Scope = world.scope(actor, Action::UserView);
-    let mut expected: Vec<_> = world.users().filter(|u| scope.matches_user(u)).collect();
-    expected.sort_by_key(|u| sort_key(u.name.as_str(), u.id.as_uuid()));
-    let expected: Vec<_> = expected.into_iter().cloned().collect();
-    for size in [1, 2, 100] {
-        let got =
-            all_pages(
-                size,
-                |p| async move { auth.visible_users(actor, p).await.expect("list users") },
-            )
+    for (i, query) in user_queries().into_iter().enumerate() {
+        let mut expected: Vec<_> =
+            world.users().filter(|u| scope.matches_user(u) && query.matches(u)).cloned().collect();
+        expected.sort_by_key(|u| query.sort_key(u));
+        // Every page size on the plain list; the others once, in pages of 2.
+        let sizes: &[usize] = if i == 0 { &[1, 2, 100] } else { &[2] };
+        for &size in sizes {
+            let query = &query;
+            let got = all_pages(size, |p| async move {
+                auth.find_users(actor, query, p).await.expect("list users")
+            })
             .await;
-        assert_eq!(got, expected, "world {name}: users visible to {actor}, pages of {size}");
+            assert_eq!(
+                got, expected,
+                "world {name}: users visible to {actor} matching {query:?}, pages of {size}"
+            );
+        }
     }
 
     let scope = world.scope(actor, Action::OrganisationView);
-    let mut expected: Vec<_> =
-        world.organisations().filter(|o| scope.matches_organisation(o)).cloned().collect();
-    expected.sort_by_key(|o| sort_key(o.name.as_str(), o.id.as_uuid()));
-    for size in [1, 2, 100] {
-        let got = all_pages(size, |p| async move {
-            auth.visible_organisations(actor, p).await.expect("list organisations")
-        })
-        .await;
-        assert_eq!(
-            got, expected,
-            "world {name}: organisations visible to {actor}, pages of {size}"
-        );
+    for (i, query) in organisation_queries().into_iter().enumerate() {
+        let mut expected: Vec<_> = world
+            .organisations()
+            .filter(|o| scope.matches_organisation(o) && query.matches(o))
+            .cloned()
+            .collect();
+        expected.sort_by_key(OrganisationQuery::sort_key);
+        let sizes: &[usize] = if i == 0 { &[1, 2, 100] } else { &[100] };
+        for &size in sizes {
+            let query = &query;
+            let got = all_pages(size, |p| async move {
+                auth.find_organisations(actor, query, p).await.expect("list organisations")
+            })
+            .await;
+            assert_eq!(
+                got, expected,
+                "world {name}: organisations visible to {actor} matching {query:?}, pages of {size}"
+            );
+        }
     }
 
     let scope = world.scope(actor, Action::LogView);

@@ -186,7 +186,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Users::OrganisationId).uuid().not_null())
                     .col(ColumnDef::new(Users::Name).string().not_null())
                     .col(sort_key(backend, Users::SortName))
-                    .col(ColumnDef::new(Users::Email).string().not_null())
+                    .col(sort_key(backend, Users::Email))
                     .col(ColumnDef::new(Users::Telephone).string().null())
                     .col(ColumnDef::new(Users::DataProtectionOfficer).boolean().not_null())
                     .col(ColumnDef::new(Users::KeyContact).boolean().not_null())
