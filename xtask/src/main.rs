@@ -34,15 +34,25 @@ fn main() -> anyhow::Result<()> {
         }
         Some("bench") => {
             let rest = &args[1..];
-            ensure!(
-                rest.first().map(String::as_str) == Some("engine"),
-                "usage: cargo xtask bench engine [--scale F]"
-            );
-            cmd!(sh, "{cargo} run --release --quiet -p tenure-bench -- {rest...}").run()?;
+            match rest.first().map(String::as_str) {
+                Some("engine") => {
+                    cmd!(sh, "{cargo} run --release --quiet -p tenure-bench -- {rest...}").run()?;
+                }
+                Some("store") => {
+                    cmd!(sh, "{cargo} build --release --quiet -p tenure-bench").run()?;
+                    with_postgres(&sh, |url| {
+                        cmd!(sh, "{cargo} run --release --quiet -p tenure-bench -- {rest...}")
+                            .env("TENURE_TEST_POSTGRES_URL", url)
+                            .run()
+                            .map_err(Into::into)
+                    })?;
+                }
+                _ => bail!("usage: cargo xtask bench <engine | store> [--scale F]"),
+            }
             Ok(())
         }
         _ => bail!(
-            "usage: cargo xtask <ci | deps | tidy | policy | postgres COMMAND... | bench engine [--scale F]>"
+            "usage: cargo xtask <ci | deps | tidy | policy | postgres COMMAND... | bench <engine | store> [--scale F]>"
         ),
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! Role in the workspace: measurement only. `engine` compares Tenure's permission engine
 //! with the `cedar-policy` crate on the same synthetic CORE world, after asserting that
-//! both give identical answers. Figures are recorded in `docs/performance.md`.
+//! both give identical answers; `store` times first pages through the SQL stack on SQLite
+//! and PostgreSQL against load-and-filter. Figures are recorded in `docs/performance.md`.
 
 mod cedar;
+mod store;
 mod synth;
 
 use std::hint::black_box;
@@ -35,9 +37,10 @@ fn main() -> anyhow::Result<()> {
     );
     match args.first().map(String::as_str) {
         Some("engine") => engine(scale_size(scale)),
+        Some("store") => store::run(scale_size(scale)),
         _ => {
-            println!("usage: tenure-bench engine [--scale F]");
-            anyhow::bail!("unknown or missing benchmark; expected `engine`")
+            println!("usage: tenure-bench <engine | store> [--scale F]");
+            anyhow::bail!("unknown or missing benchmark; expected `engine` or `store`")
         }
     }
 }

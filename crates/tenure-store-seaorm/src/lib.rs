@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use tenure_core::BackendError;
@@ -152,7 +153,10 @@ impl SeaOrmStore {
                 .await
                 .map_err(BackendError::new)?;
         }
-        txn.commit().await.map_err(BackendError::new)
+        txn.commit().await.map_err(BackendError::new)?;
+        // Fresh statistics, so the planner picks the indexes for the new row counts.
+        self.db.execute_unprepared("ANALYZE").await.map_err(BackendError::new)?;
+        Ok(())
     }
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
