@@ -3,7 +3,8 @@
 //!
 //! Role in the workspace: the innermost layer. Everything else depends on it.
 //!
-//! Allowed dependencies: `thiserror`, `uuid` (as a type only) and, behind the optional
+//! Allowed dependencies: `thiserror`, `uuid` (as a type only), `unicode-normalization`
+//! (NFKC for passwords, see docs/adr/0004-password-policy.md) and, behind the optional
 //! `serde` feature for embedders, `serde`.
 //!
 //! Forbidden knowledge: async, IO, the clock, randomness, storage, HTTP. Every function
@@ -51,6 +52,7 @@ pub mod id;
 pub mod log;
 pub mod name;
 pub mod organisation;
+pub mod password;
 pub mod role;
 pub mod telephone;
 pub mod user;
@@ -63,6 +65,7 @@ pub use id::{LogId, OrgId, RoleId, UserId};
 pub use log::Log;
 pub use name::{Name, NameError};
 pub use organisation::{Organisation, ProviderType, Relationship};
+pub use password::{NewPassword, PasswordContext, PasswordError, PasswordPolicy};
 pub use role::{Grant, Reach, Role, RoleCatalogue};
 pub use telephone::{Telephone, TelephoneError};
 pub use user::User;

@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{LikeExpr, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, LikeExpr, Query};
+use sea_orm::{
+    ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use tenure_core::{BackendError, Directory, OrganisationQuery, Page, Search, UserQuery, UserSort};
 use tenure_domain::{
     Log, OrgId, Organisation, Relationship, Resource, RoleId, Scope, User, UserId, World,
@@ -210,6 +212,21 @@ impl Directory for SeaOrmStore {
                     .add(users::Column::SortName.like(contains(search)))
                     .add(users::Column::Email.like(contains(search))),
             );
+            // Across everyone, SQLite needs the trigram table named to avoid walking every
+            // user (PostgreSQL's `LIKE` finds its trigram indexes by itself). Within a
+            // scope the organisation index already narrows the rows, and the trigram
+            // lists of common fragments would cost more than they save. Trigrams need
+            // at least three characters.
+            if scope.everything
+                && self.backend() == DbBackend::Sqlite
+                && search.as_str().chars().count() >= 3
+            {
+                let phrase = format!("\"{}\"", search.as_str().replace('"', "\"\""));
+                query = query.filter(Expr::cust_with_values(
+                    "\"users\".\"rowid\" IN (SELECT rowid FROM users_search WHERE users_search MATCH ?)",
+                    [phrase],
+                ));
+            }
         }
         if let Some(active) = filter.active {
             query = query.filter(users::Column::Active.eq(active));

@@ -1,6 +1,7 @@
 //! Schema migrations: one set for SQLite and PostgreSQL.
 
 mod m0001_directory;
+mod m0002_user_search;
 
 use sea_orm_migration::prelude::*;
 
@@ -11,6 +12,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_directory::Migration)]
+        vec![Box::new(m0001_directory::Migration), Box::new(m0002_user_search::Migration)]
     }
 }

@@ -70,6 +70,13 @@ fn user_queries() -> Vec<UserQuery> {
         search("AL"),
         search("é"),
         search("user1"),
+        // Three characters or more: backends may answer these from a trigram index.
+        search("o'b"),
+        search("émil"),
+        search("XAMPLE.C"),
+        search("a\"b"),
+        search("100%"),
+        search("ice 1"),
         search("%"),
         search("_"),
         UserQuery { active: Some(true), ..UserQuery::default() },
