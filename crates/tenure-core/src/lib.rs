@@ -17,5 +17,5 @@ pub mod query;
 
 pub use authorizer::{Authorizer, Checked};
 pub use error::BackendError;
-pub use ports::{Clock, Directory, IdGen, Page, Timestamp};
+pub use ports::{Clock, Directory, IdGen, Page, PasswordHasher, Timestamp, Verified};
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};

@@ -1,7 +1,7 @@
 //! The ports: what the core needs from the outside world.
 
 use async_trait::async_trait;
-use tenure_domain::{Log, Organisation, Resource, Scope, User, UserId, World};
+use tenure_domain::{Log, NewPassword, Organisation, Resource, Scope, User, UserId, World};
 use uuid::Uuid;
 
 use crate::error::BackendError;
@@ -10,6 +10,38 @@ use crate::query::{OrganisationQuery, UserQuery};
 /// A moment, in milliseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Timestamp(pub i64);
+
+/// What checking a password against a stored hash found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Verified {
+    /// The password is right and the hash uses the current parameters.
+    Match,
+    /// The password is right but the hash was made with other (older or weaker)
+    /// parameters: store a fresh hash now, while the password is at hand.
+    MatchNeedsRehash,
+    /// The password is wrong, or the stored hash is not one this hasher reads.
+    NoMatch,
+}
+
+/// Hashes and checks passwords. Deliberately slow and CPU-bound, so implementations
+/// run the work off the async executor, behind a limit on how many run at once.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// Hashes a new, policy-checked password with a fresh random salt, as a PHC string.
+    ///
+    /// # Errors
+    /// [`BackendError`] if no random salt could be had or the worker failed.
+    async fn hash(&self, password: &NewPassword) -> Result<String, BackendError>;
+
+    /// Checks a typed password (normalised as new passwords are) against a stored hash.
+    /// Anything unexpected (a malformed hash, a failed worker) is
+    /// [`Verified::NoMatch`]: failing closed.
+    async fn verify(&self, password: &str, stored: &str) -> Verified;
+
+    /// A hash of a random password made at start-up. Checking a sign-in for an unknown
+    /// email against it costs what a real check costs, so timing reveals nothing.
+    fn dummy(&self) -> &str;
+}
 
 /// The time. The only source of "now" in the core.
 pub trait Clock: Send + Sync + 'static {
