@@ -10,11 +10,17 @@
 //! numbers (those come through the [`Clock`] and [`IdGen`] ports).
 #![warn(missing_docs)]
 
+pub mod accounts;
+pub mod audit;
 pub mod authorizer;
 pub mod error;
 pub mod ports;
 pub mod query;
 
+pub use accounts::{
+    AccountStore, Accounts, FailureRecorded, LockoutPolicy, SignInError, SignInRecord,
+};
+pub use audit::{AuditEvent, AuditName, Outcome};
 pub use authorizer::{Authorizer, Checked};
 pub use error::BackendError;
 pub use ports::{Clock, Directory, IdGen, Page, PasswordHasher, Timestamp, Verified};

@@ -59,6 +59,13 @@ impl NewPassword {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// A password that has just verified against its stored hash, normalised, so it can be
+    /// hashed again with current parameters. It may predate the current policy, so this is
+    /// for rehashing only, never for setting a password.
+    pub fn verified(password: &str) -> Self {
+        Self(normalise(password))
+    }
 }
 
 impl fmt::Debug for NewPassword {

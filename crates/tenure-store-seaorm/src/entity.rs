@@ -1,11 +1,12 @@
 //! sea-orm entities: one module a table. Rows convert to and from domain types in
-//! `convert.rs`; nothing outside this crate sees them. (`audit_events` gets its entity
-//! with the account services that write it; the migration creates the table.)
+//! `convert.rs` and `accounts.rs`; nothing outside this crate sees them.
 #![allow(
     unreachable_pub,
     reason = "sea-orm's derives generate `pub` items; this module is private"
 )]
 
+pub(crate) mod audit_events;
+pub(crate) mod credentials;
 pub(crate) mod logs;
 pub(crate) mod organisations;
 pub(crate) mod relationships;

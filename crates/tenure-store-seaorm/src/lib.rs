@@ -8,6 +8,7 @@
 //! Allowed dependencies: `tenure-core`, `tenure-domain`, `sea-orm`. Forbidden
 //! knowledge: HTTP, email.
 
+mod accounts;
 mod convert;
 mod directory;
 mod entity;

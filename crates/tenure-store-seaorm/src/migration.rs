@@ -2,6 +2,7 @@
 
 mod m0001_directory;
 mod m0002_user_search;
+mod m0003_credentials;
 
 use sea_orm_migration::prelude::*;
 
@@ -12,6 +13,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_directory::Migration), Box::new(m0002_user_search::Migration)]
+        vec![
+            Box::new(m0001_directory::Migration),
+            Box::new(m0002_user_search::Migration),
+            Box::new(m0003_credentials::Migration),
+        ]
     }
 }

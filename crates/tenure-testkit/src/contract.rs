@@ -5,6 +5,8 @@
     reason = "a contract suite fails the test that runs it, loudly, on the first difference"
 )]
 
+pub mod accounts;
+
 use std::future::Future;
 use std::sync::Arc;
 

@@ -7,4 +7,5 @@
 //! bring the database and hand the suite a way to make a directory.
 
 pub mod contract;
+pub mod fakes;
 pub mod worlds;

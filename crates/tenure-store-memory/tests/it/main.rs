@@ -130,3 +130,19 @@ async fn passes_the_directory_contract() {
     tenure_testkit::contract::directory(|world| async move { Arc::new(MemoryDirectory::new(world)) as Arc<dyn tenure_core::Directory> }, 1)
         .await;
 }
+
+#[tokio::test]
+async fn passes_the_account_store_contract() {
+    tenure_testkit::contract::accounts::account_store(|w| async move {
+        Arc::new(MemoryDirectory::new(w)) as Arc<dyn tenure_core::AccountStore>
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn signs_in_through_the_accounts_service() {
+    tenure_testkit::contract::accounts::sign_in(|w| async move {
+        Arc::new(MemoryDirectory::new(w)) as Arc<dyn tenure_core::AccountStore>
+    })
+    .await;
+}

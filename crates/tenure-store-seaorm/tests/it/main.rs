@@ -165,3 +165,40 @@ async fn unsupported_urls_say_what_is_accepted() {
         "database url `mysql://localhost/tenure` is not supported; use `sqlite://PATH?mode=rwc`, `sqlite::memory:` or `postgres://USER@HOST/DB`"
     );
 }
+
+async fn accounts_at(url: &str, world: &World) -> Arc<dyn tenure_core::AccountStore> {
+    let store = SeaOrmStore::open(url).await.unwrap();
+    store.import(world).await.unwrap();
+    Arc::new(store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_account_contracts() {
+    tenure_testkit::contract::accounts::account_store(|w| async move {
+        accounts_at("sqlite::memory:", &w).await
+    })
+    .await;
+    tenure_testkit::contract::accounts::account_store(|w| async move {
+        accounts_at(&temp_sqlite().0, &w).await
+    })
+    .await;
+    tenure_testkit::contract::accounts::sign_in(|w| async move {
+        accounts_at(&temp_sqlite().0, &w).await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_account_contracts() {
+    if temp_postgres().await.is_none() {
+        return;
+    }
+    tenure_testkit::contract::accounts::account_store(|w| async move {
+        accounts_at(&temp_postgres().await.unwrap(), &w).await
+    })
+    .await;
+    tenure_testkit::contract::accounts::sign_in(|w| async move {
+        accounts_at(&temp_postgres().await.unwrap(), &w).await
+    })
+    .await;
+}

@@ -1,0 +1,226 @@
+//! The `AccountStore` port over SQL. Each method is one transaction, so a change and its
+//! audit entry are kept together or not at all; counting failures is one atomic
+//! `UPDATE ... SET failed_attempts = failed_attempts + 1`, safe under concurrency.
+
+use async_trait::async_trait;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+use tenure_core::{
+    AccountStore, AuditEvent, AuditName, BackendError, FailureRecorded, Outcome, SignInRecord,
+    Timestamp,
+};
+use tenure_domain::{Email, OrgId, UserId};
+use uuid::Uuid;
+
+use crate::SeaOrmStore;
+use crate::entity::{audit_events, credentials, organisations, users};
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+    BackendError::new(e)
+}
+
+fn audit_row(e: AuditEvent) -> audit_events::ActiveModel {
+    audit_events::ActiveModel {
+        id: Set(e.id),
+        at: Set(e.at.0),
+        actor_id: Set(e.actor.map(|u| *u.as_uuid())),
+        event: Set(e.name.as_str().to_owned()),
+        outcome: Set(e.outcome.as_str().to_owned()),
+        target_user_id: Set(e.target_user.map(|u| *u.as_uuid())),
+        organisation_id: Set(e.organisation.map(|o| *o.as_uuid())),
+        detail: Set(e.detail),
+    }
+}
+
+fn audit_event(row: audit_events::Model) -> Result<AuditEvent, BackendError> {
+    let name = AuditName::parse(&row.event).ok_or_else(|| {
+        BackendError::new(format!(
+            "stored audit event `{}` has unknown name `{}`",
+            row.id, row.event
+        ))
+    })?;
+    let outcome =
+        if row.outcome == Outcome::Success.as_str() { Outcome::Success } else { Outcome::Failure };
+    Ok(AuditEvent {
+        id: row.id,
+        at: Timestamp(row.at),
+        actor: row.actor_id.map(UserId::from_uuid),
+        name,
+        outcome,
+        target_user: row.target_user_id.map(UserId::from_uuid),
+        organisation: row.organisation_id.map(OrgId::from_uuid),
+        detail: row.detail,
+    })
+}
+
+/// Makes sure the user has a credentials row (none until a first password or failure).
+async fn ensure_row(db: &impl ConnectionTrait, user: Uuid) -> Result<(), BackendError> {
+    let insert = Query::insert()
+        .into_table(credentials::Entity)
+        .columns([
+            credentials::Column::UserId,
+            credentials::Column::FailedAttempts,
+            credentials::Column::Version,
+        ])
+        .values_panic([user.into(), 0i32.into(), 1i64.into()])
+        .on_conflict(OnConflict::column(credentials::Column::UserId).do_nothing().to_owned())
+        .to_owned();
+    db.execute(&insert).await.map_err(backend)?;
+    Ok(())
+}
+
+#[async_trait]
+impl AccountStore for SeaOrmStore {
+    async fn sign_in_record(&self, email: &Email) -> Result<Option<SignInRecord>, BackendError> {
+        let db = self.db();
+        let Some(user) = users::Entity::find()
+            .filter(users::Column::Email.eq(email.as_str()))
+            .one(db)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let org_active = organisations::Entity::find_by_id(user.organisation_id)
+            .one(db)
+            .await
+            .map_err(backend)?
+            .is_some_and(|o| o.active);
+        let creds = credentials::Entity::find_by_id(user.id).one(db).await.map_err(backend)?;
+        let failed_attempts =
+            creds.as_ref().map_or(0, |c| u32::try_from(c.failed_attempts).unwrap_or(0));
+        Ok(Some(SignInRecord {
+            user: UserId::from_uuid(user.id),
+            organisation: OrgId::from_uuid(user.organisation_id),
+            password_hash: creds.as_ref().and_then(|c| c.password_hash.clone()),
+            failed_attempts,
+            locked_until: creds.and_then(|c| c.locked_until).map(Timestamp),
+            active: user.active && org_active,
+        }))
+    }
+
+    async fn record_failure(
+        &self,
+        user: UserId,
+        lock_after: u32,
+        lock_until: Timestamp,
+        audit: AuditEvent,
+        lock_audit: AuditEvent,
+    ) -> Result<FailureRecorded, BackendError> {
+        let id = *user.as_uuid();
+        let txn = self.db().begin().await.map_err(backend)?;
+        ensure_row(&txn, id).await?;
+        // One statement reads and writes the counter, so concurrent failures all count;
+        // reaching the limit locks and restarts the count in the same statement.
+        let threshold = i64::from(lock_after);
+        let next = Expr::col(credentials::Column::FailedAttempts).add(1);
+        let update = Query::update()
+            .table(credentials::Entity)
+            .value(
+                credentials::Column::LockedUntil,
+                Expr::case(next.clone().gte(threshold), lock_until.0)
+                    .finally(Expr::col(credentials::Column::LockedUntil)),
+            )
+            .value(
+                credentials::Column::FailedAttempts,
+                Expr::case(next.clone().gte(threshold), 0).finally(next),
+            )
+            .value(credentials::Column::Version, Expr::col(credentials::Column::Version).add(1))
+            .and_where(credentials::Column::UserId.eq(id))
+            .to_owned();
+        txn.execute(&update).await.map_err(backend)?;
+        let row = credentials::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| BackendError::new(format!("credentials for `{user}` vanished")))?;
+        let locked = row.failed_attempts == 0 && row.locked_until == Some(lock_until.0);
+        audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
+        if locked {
+            audit_events::Entity::insert(audit_row(lock_audit))
+                .exec(&txn)
+                .await
+                .map_err(backend)?;
+        }
+        txn.commit().await.map_err(backend)?;
+        Ok(FailureRecorded {
+            failed_attempts: u32::try_from(row.failed_attempts).unwrap_or(0),
+            locked,
+        })
+    }
+
+    async fn record_success(
+        &self,
+        user: UserId,
+        rehash: Option<String>,
+        audit: AuditEvent,
+    ) -> Result<(), BackendError> {
+        let id = *user.as_uuid();
+        let txn = self.db().begin().await.map_err(backend)?;
+        ensure_row(&txn, id).await?;
+        let mut update = Query::update();
+        update
+            .table(credentials::Entity)
+            .value(credentials::Column::FailedAttempts, 0)
+            .value(credentials::Column::LockedUntil, Option::<i64>::None)
+            .value(credentials::Column::Version, Expr::col(credentials::Column::Version).add(1))
+            .and_where(credentials::Column::UserId.eq(id));
+        if let Some(hash) = rehash {
+            update.value(credentials::Column::PasswordHash, hash);
+        }
+        txn.execute(&update).await.map_err(backend)?;
+        audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
+        txn.commit().await.map_err(backend)
+    }
+
+    async fn set_password(
+        &self,
+        user: UserId,
+        hash: String,
+        audit: AuditEvent,
+    ) -> Result<(), BackendError> {
+        let id = *user.as_uuid();
+        let txn = self.db().begin().await.map_err(backend)?;
+        if users::Entity::find_by_id(id).one(&txn).await.map_err(backend)?.is_none() {
+            return Err(BackendError::new(format!("user `{user}` does not exist")));
+        }
+        ensure_row(&txn, id).await?;
+        let update = Query::update()
+            .table(credentials::Entity)
+            .value(credentials::Column::PasswordHash, hash)
+            .value(credentials::Column::FailedAttempts, 0)
+            .value(credentials::Column::LockedUntil, Option::<i64>::None)
+            .value(credentials::Column::Version, Expr::col(credentials::Column::Version).add(1))
+            .and_where(credentials::Column::UserId.eq(id))
+            .to_owned();
+        txn.execute(&update).await.map_err(backend)?;
+        audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
+        txn.commit().await.map_err(backend)
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> Result<(), BackendError> {
+        audit_events::Entity::insert(audit_row(event)).exec(self.db()).await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn audit_for_user(&self, user: UserId) -> Result<Vec<AuditEvent>, BackendError> {
+        let id = *user.as_uuid();
+        audit_events::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(audit_events::Column::ActorId.eq(id))
+                    .add(audit_events::Column::TargetUserId.eq(id)),
+            )
+            .order_by_asc(audit_events::Column::At)
+            .order_by_asc(audit_events::Column::Id)
+            .all(self.db())
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(audit_event)
+            .collect()
+    }
+}

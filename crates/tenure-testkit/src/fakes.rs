@@ -1,0 +1,117 @@
+//! Fakes for the ports with no real IO: a clock the test moves, ids in sequence, and a
+//! password hasher that counts its checks.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use tenure_core::{BackendError, Clock, IdGen, PasswordHasher, Timestamp, Verified};
+use tenure_domain::NewPassword;
+use tenure_domain::password::normalise;
+use uuid::Uuid;
+
+/// A clock that stands still until the test moves it.
+#[derive(Debug, Default)]
+pub struct FixedClock(AtomicI64);
+
+impl FixedClock {
+    /// A clock at this many milliseconds since the epoch.
+    pub fn at(ms: i64) -> Self {
+        Self(AtomicI64::new(ms))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// Ids 1, 2, 3, ... (as UUIDs), so test output is deterministic.
+#[derive(Debug, Default)]
+pub struct SequentialIds(AtomicU64);
+
+impl IdGen for SequentialIds {
+    fn next_id(&self) -> Uuid {
+        Uuid::from_u128(
+            0xA000_0000_0000_0000_0000_0000_0000_0000
+                | u128::from(self.0.fetch_add(1, Ordering::SeqCst) + 1),
+        )
+    }
+}
+
+/// A fast stand-in for Argon2 that counts its checks, for the structural timing tests
+/// (every sign-in branch costs exactly one check). Hashes look like `fake$COST$password`;
+/// a hash with another cost verifies and asks to be rehashed.
+#[derive(Debug)]
+pub struct CountingHasher {
+    cost: u32,
+    verifies: AtomicUsize,
+    hashes: AtomicUsize,
+    dummy: String,
+    log: Mutex<Vec<String>>,
+}
+
+impl CountingHasher {
+    /// A hasher whose current cost is `cost`.
+    pub fn with_cost(cost: u32) -> Self {
+        Self {
+            cost,
+            verifies: AtomicUsize::new(0),
+            hashes: AtomicUsize::new(0),
+            dummy: format!("fake${cost}$\u{0}dummy"),
+            log: Mutex::default(),
+        }
+    }
+
+    /// How many checks ran.
+    pub fn verifies(&self) -> usize {
+        self.verifies.load(Ordering::SeqCst)
+    }
+
+    /// How many hashes were made.
+    pub fn hashes(&self) -> usize {
+        self.hashes.load(Ordering::SeqCst)
+    }
+
+    /// The stored hash for a password at this hasher's cost.
+    pub fn hash_of(&self, password: &str) -> String {
+        format!("fake${}${}", self.cost, normalise(password))
+    }
+}
+
+#[async_trait]
+impl PasswordHasher for CountingHasher {
+    async fn hash(&self, password: &NewPassword) -> Result<String, BackendError> {
+        self.hashes.fetch_add(1, Ordering::SeqCst);
+        Ok(self.hash_of(password.expose()))
+    }
+
+    async fn verify(&self, password: &str, stored: &str) -> Verified {
+        self.verifies.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut log) = self.log.lock() {
+            log.push(stored.to_owned());
+        }
+        let mut parts = stored.splitn(3, '$');
+        let (Some("fake"), Some(cost), Some(plain)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Verified::NoMatch;
+        };
+        if plain != normalise(password) {
+            Verified::NoMatch
+        } else if cost == self.cost.to_string() {
+            Verified::Match
+        } else {
+            Verified::MatchNeedsRehash
+        }
+    }
+
+    fn dummy(&self) -> &str {
+        &self.dummy
+    }
+}
