@@ -1,4 +1,5 @@
-//! Account use cases: signing in, with a per-account lockout.
+//! Account use cases: signing in with a per-account lockout, and resetting a password by
+//! email.
 //!
 //! Every way a sign-in can fail (unknown email, wrong password, locked, deactivated) gives
 //! the same error and costs exactly one password check, so neither the answer nor its
@@ -13,7 +14,7 @@ use thiserror::Error;
 
 use crate::audit::{AuditEvent, AuditName, Outcome};
 use crate::error::BackendError;
-use crate::ports::{Clock, IdGen, PasswordHasher, Timestamp, Verified};
+use crate::ports::{Clock, IdGen, Mailer, Message, PasswordHasher, Secrets, Timestamp, Verified};
 
 /// What signing in needs to know about the account holding an email address.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -100,6 +101,110 @@ pub trait AccountStore: Send + Sync + 'static {
     /// # Errors
     /// [`BackendError`] only for unexpected failures.
     async fn audit_for_user(&self, user: UserId) -> Result<Vec<AuditEvent>, BackendError>;
+
+    /// How many reset links were issued to the user at or after `since`.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn resets_issued_since(
+        &self,
+        user: UserId,
+        since: Timestamp,
+    ) -> Result<u32, BackendError>;
+
+    /// Stores a new reset link's digest, valid until `expires`, and kills every earlier
+    /// unused link of the user, with `audit`, in one transaction.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures; nothing is kept then.
+    async fn issue_reset(
+        &self,
+        user: UserId,
+        digest: String,
+        issued: Timestamp,
+        expires: Timestamp,
+        audit: AuditEvent,
+    ) -> Result<(), BackendError>;
+
+    /// Who an unused, unexpired reset link belongs to, without using it.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn reset_holder(
+        &self,
+        digest: &str,
+        now: Timestamp,
+    ) -> Result<Option<ResetHolder>, BackendError>;
+
+    /// Uses a reset link, once: marks it used only if it is unused, unexpired and the
+    /// user's, and in the same transaction stores the new password hash, clears the
+    /// failure count and lock, kills the user's other links and appends `audit`. Of
+    /// concurrent uses of one link exactly one returns `true`.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures; nothing is kept then.
+    async fn consume_reset(
+        &self,
+        digest: &str,
+        user: UserId,
+        now: Timestamp,
+        hash: String,
+        audit: AuditEvent,
+    ) -> Result<bool, BackendError>;
+}
+
+/// Whose reset link it is, with the details a new password must not contain.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ResetHolder {
+    /// The user.
+    pub user: UserId,
+    /// Their email address.
+    pub email: Email,
+    /// Their name.
+    pub name: tenure_domain::Name,
+    /// Their organisation's name.
+    pub organisation: tenure_domain::Name,
+    /// Their organisation.
+    pub organisation_id: OrgId,
+}
+
+/// How password resets behave.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ResetPolicy {
+    /// How long a link lives: 3 hours, as the seed says.
+    pub lifetime_ms: i64,
+    /// At most this many links an hour per account; past it the answer is the same and
+    /// no email is sent.
+    pub per_hour: u32,
+    /// Where links point: the configured public address, never one taken from a request.
+    pub base_url: String,
+    /// New passwords must satisfy this.
+    pub passwords: tenure_domain::PasswordPolicy,
+}
+
+impl Default for ResetPolicy {
+    fn default() -> Self {
+        Self {
+            lifetime_ms: 3 * 60 * 60 * 1000,
+            per_hour: 3,
+            base_url: "http://127.0.0.1:3000".to_owned(),
+            passwords: tenure_domain::PasswordPolicy::default(),
+        }
+    }
+}
+
+/// Why a reset was refused.
+#[derive(Debug, Error)]
+pub enum ResetError {
+    /// The link is unknown, used, replaced by a newer one, or past its 3 hours.
+    #[error("this link has expired or has already been used; request a new one")]
+    LinkInvalid,
+    /// The new password does not meet the policy; the link still works.
+    #[error(transparent)]
+    Password(#[from] tenure_domain::PasswordError),
+    /// Something broke.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
 }
 
 /// When to lock an account.
@@ -139,6 +244,15 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     lockout: LockoutPolicy,
+    resets: Option<Resets>,
+}
+
+/// What resets need beyond sign-in.
+#[derive(Clone)]
+struct Resets {
+    secrets: Arc<dyn Secrets>,
+    mailer: Arc<dyn Mailer>,
+    policy: ResetPolicy,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -156,7 +270,98 @@ impl Accounts {
         ids: Arc<dyn IdGen>,
         lockout: LockoutPolicy,
     ) -> Self {
-        Self { store, hasher, clock, ids, lockout }
+        Self { store, hasher, clock, ids, lockout, resets: None }
+    }
+
+    /// The same services, able to reset passwords by email.
+    #[must_use]
+    pub fn with_resets(
+        mut self,
+        secrets: Arc<dyn Secrets>,
+        mailer: Arc<dyn Mailer>,
+        policy: ResetPolicy,
+    ) -> Self {
+        self.resets = Some(Resets { secrets, mailer, policy });
+        self
+    }
+
+    /// Asks for a password reset. The answer is the same whatever was typed (unknown,
+    /// deactivated, rate-limited or real), so it says nothing about who has an account;
+    /// only an active account gets an email, holding a link that works once, for 3 hours.
+    ///
+    /// # Errors
+    /// [`BackendError`] when storage or mail fails, or resets are not configured.
+    pub async fn request_reset(&self, email: &str) -> Result<(), BackendError> {
+        let resets = self
+            .resets
+            .as_ref()
+            .ok_or_else(|| BackendError::new("password resets are not configured"))?;
+        let now = self.clock.now();
+        let Ok(email) = Email::parse(email) else { return Ok(()) };
+        let Some(record) = self.store.sign_in_record(&email).await? else { return Ok(()) };
+        if !record.active {
+            return Ok(());
+        }
+        let hour_ago = Timestamp(now.0.saturating_sub(60 * 60 * 1000));
+        if self.store.resets_issued_since(record.user, hour_ago).await? >= resets.policy.per_hour {
+            return Ok(());
+        }
+        let token = resets.secrets.token()?;
+        let expires = Timestamp(now.0.saturating_add(resets.policy.lifetime_ms));
+        let (user, org) = (Some(record.user), Some(record.organisation));
+        let audit = self.event(now, AuditName::ResetRequest, Outcome::Success, user, org, "{}");
+        self.store.issue_reset(record.user, token.digest, now, expires, audit).await?;
+        let link = format!(
+            "{}/account/reset-password?token={}",
+            resets.policy.base_url.trim_end_matches('/'),
+            token.plain
+        );
+        let text = format!(
+            "Someone asked to reset the password for your Tenure account.\n\n\
+             To choose a new password, open this link within 3 hours:\n\n{link}\n\n\
+             The link works once. If you did not ask for this, you can ignore this email: \
+             your password has not changed.\n"
+        );
+        resets
+            .mailer
+            .send(Message { to: email, subject: "Reset your password".to_owned(), text })
+            .await
+    }
+
+    /// Sets a new password with a reset link. The link is checked, the password is checked
+    /// against the policy and the person's details, and only then is the link used, once,
+    /// with the new password, in one transaction. A successful reset also clears any
+    /// lockout. Nobody is signed in by it.
+    ///
+    /// # Errors
+    /// [`ResetError::LinkInvalid`] for an unknown, used, replaced or expired link;
+    /// [`ResetError::Password`] for a password the policy refuses (the link still works).
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+    ) -> Result<UserId, ResetError> {
+        let resets = self
+            .resets
+            .as_ref()
+            .ok_or_else(|| BackendError::new("password resets are not configured"))?;
+        let now = self.clock.now();
+        let digest = resets.secrets.digest(token);
+        let holder = self.store.reset_holder(&digest, now).await?.ok_or(ResetError::LinkInvalid)?;
+        let context = tenure_domain::PasswordContext {
+            email: Some(&holder.email),
+            name: Some(&holder.name),
+            organisation: Some(&holder.organisation),
+        };
+        let password = resets.policy.passwords.check(new_password, &context)?;
+        let hash = self.hasher.hash(&password).await?;
+        let (user, org) = (Some(holder.user), Some(holder.organisation_id));
+        let audit = self.event(now, AuditName::ResetComplete, Outcome::Success, user, org, "{}");
+        if self.store.consume_reset(&digest, holder.user, now, hash, audit).await? {
+            Ok(holder.user)
+        } else {
+            Err(ResetError::LinkInvalid)
+        }
     }
 
     fn event(

@@ -18,6 +18,10 @@ pub enum AuditName {
     LoginLock,
     /// A password set or changed.
     PasswordChange,
+    /// A password reset asked for (an email with a link was sent).
+    ResetRequest,
+    /// A password reset with a link.
+    ResetComplete,
 }
 
 impl AuditName {
@@ -28,15 +32,25 @@ impl AuditName {
             Self::LoginFail => "authn_login_fail",
             Self::LoginLock => "authn_login_lock",
             Self::PasswordChange => "authn_password_change",
+            Self::ResetRequest => "authn_reset_request",
+            Self::ResetComplete => "authn_reset_complete",
         }
     }
 
     /// The name from its stored form.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::LoginSuccess, Self::LoginFail, Self::LoginLock, Self::PasswordChange]
-            .into_iter()
-            .find(|n| n.as_str() == s)
+        Self::ALL.iter().copied().find(|n| n.as_str() == s)
     }
+
+    /// Every name, so nothing can be stored that cannot be read back.
+    pub const ALL: &'static [Self] = &[
+        Self::LoginSuccess,
+        Self::LoginFail,
+        Self::LoginLock,
+        Self::PasswordChange,
+        Self::ResetRequest,
+        Self::ResetComplete,
+    ];
 }
 
 /// How it ended.
@@ -77,4 +91,17 @@ pub struct AuditEvent {
     pub organisation: Option<OrgId>,
     /// Before and after values or a reason, as JSON text; never a secret.
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::AuditName;
+
+    #[test]
+    fn every_name_reads_back() {
+        for name in AuditName::ALL {
+            assert_eq!(AuditName::parse(name.as_str()), Some(*name));
+        }
+        assert_eq!(AuditName::parse("authn_unknown"), None);
+    }
 }

@@ -18,10 +18,14 @@ pub mod ports;
 pub mod query;
 
 pub use accounts::{
-    AccountStore, Accounts, FailureRecorded, LockoutPolicy, SignInError, SignInRecord,
+    AccountStore, Accounts, FailureRecorded, LockoutPolicy, ResetError, ResetHolder, ResetPolicy,
+    SignInError, SignInRecord,
 };
 pub use audit::{AuditEvent, AuditName, Outcome};
 pub use authorizer::{Authorizer, Checked};
 pub use error::BackendError;
-pub use ports::{Clock, Directory, IdGen, Page, PasswordHasher, Timestamp, Verified};
+pub use ports::{
+    Clock, Directory, IdGen, Mailer, Message, Page, PasswordHasher, Secrets, Timestamp, Token,
+    Verified,
+};
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};

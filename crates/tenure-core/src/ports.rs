@@ -43,6 +43,55 @@ pub trait PasswordHasher: Send + Sync + 'static {
     fn dummy(&self) -> &str;
 }
 
+/// A secret token to send someone, and the digest of it that is stored instead.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The token itself: goes in the email, never in storage or logs.
+    pub plain: String,
+    /// Its digest: what storage holds and looks up.
+    pub digest: String,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token").field("digest", &self.digest).finish_non_exhaustive()
+    }
+}
+
+/// Secrets: fresh tokens with at least 128 bits from the operating system's generator,
+/// and digests of them (a plain hash suffices at that entropy).
+pub trait Secrets: Send + Sync + 'static {
+    /// A fresh token and its digest.
+    ///
+    /// # Errors
+    /// [`BackendError`] if the operating system gives no randomness.
+    fn token(&self) -> Result<Token, BackendError>;
+
+    /// The digest of a token someone presented.
+    fn digest(&self, plain: &str) -> String;
+}
+
+/// An email to send.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Message {
+    /// The recipient.
+    pub to: tenure_domain::Email,
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+}
+
+/// Sends email.
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    /// Sends (or queues) one message.
+    ///
+    /// # Errors
+    /// [`BackendError`] if it could not be handed over.
+    async fn send(&self, message: Message) -> Result<(), BackendError>;
+}
+
 /// The time. The only source of "now" in the core.
 pub trait Clock: Send + Sync + 'static {
     /// The current time.

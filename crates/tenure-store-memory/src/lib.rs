@@ -13,7 +13,7 @@ use std::sync::{Mutex, RwLock};
 use async_trait::async_trait;
 use tenure_core::{
     AccountStore, AuditEvent, BackendError, Directory, FailureRecorded, OrganisationQuery, Page,
-    SignInRecord, Timestamp, UserQuery,
+    ResetHolder, SignInRecord, Timestamp, UserQuery,
 };
 use tenure_domain::{Email, Log, Organisation, Resource, Scope, User, UserId, World};
 use uuid::Uuid;
@@ -30,6 +30,16 @@ struct Accounts {
     credentials: HashMap<UserId, Credentials>,
     audit: Vec<AuditEvent>,
     audit_ids: HashSet<Uuid>,
+    resets: Vec<Reset>,
+}
+
+#[derive(Debug, Clone)]
+struct Reset {
+    digest: String,
+    user: UserId,
+    issued: Timestamp,
+    expires: Timestamp,
+    used: Option<Timestamp>,
 }
 
 impl Accounts {
@@ -242,5 +252,87 @@ impl AccountStore for MemoryDirectory {
                 .cloned()
                 .collect()
         })
+    }
+
+    async fn resets_issued_since(
+        &self,
+        user: UserId,
+        since: Timestamp,
+    ) -> Result<u32, BackendError> {
+        self.accounts(|a| {
+            a.resets.iter().filter(|r| r.user == user && r.issued >= since).count() as u32
+        })
+    }
+
+    async fn issue_reset(
+        &self,
+        user: UserId,
+        digest: String,
+        issued: Timestamp,
+        expires: Timestamp,
+        audit: AuditEvent,
+    ) -> Result<(), BackendError> {
+        self.accounts(|a| {
+            a.check_ids(&[&audit])?;
+            for r in a.resets.iter_mut().filter(|r| r.user == user && r.used.is_none()) {
+                r.used = Some(issued);
+            }
+            a.resets.push(Reset { digest, user, issued, expires, used: None });
+            a.append(audit);
+            Ok(())
+        })?
+    }
+
+    async fn reset_holder(
+        &self,
+        digest: &str,
+        now: Timestamp,
+    ) -> Result<Option<ResetHolder>, BackendError> {
+        let user = self.accounts(|a| {
+            a.resets
+                .iter()
+                .find(|r| r.digest == digest && r.used.is_none() && now < r.expires)
+                .map(|r| r.user)
+        })?;
+        let Some(user) = user else { return Ok(None) };
+        self.read(|w| {
+            let u = w.user(user)?;
+            let org = w.organisation(u.organisation)?;
+            Some(ResetHolder {
+                user,
+                email: u.email.clone(),
+                name: u.name.clone(),
+                organisation: org.name.clone(),
+                organisation_id: org.id,
+            })
+        })
+    }
+
+    async fn consume_reset(
+        &self,
+        digest: &str,
+        user: UserId,
+        now: Timestamp,
+        hash: String,
+        audit: AuditEvent,
+    ) -> Result<bool, BackendError> {
+        self.accounts(|a| {
+            a.check_ids(&[&audit])?;
+            let Some(reset) = a.resets.iter_mut().find(|r| {
+                r.digest == digest && r.user == user && r.used.is_none() && now < r.expires
+            }) else {
+                return Ok(false);
+            };
+            reset.used = Some(now);
+            for r in a.resets.iter_mut().filter(|r| r.user == user && r.used.is_none()) {
+                r.used = Some(now);
+            }
+            a.credentials.insert(
+                user,
+                Credentials { password_hash: Some(hash), failed_attempts: 0, locked_until: None },
+            );
+            a.append(audit);
+            Ok(true)
+        })?
     }
 }

@@ -6,17 +6,19 @@ use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use tenure_core::{
-    AccountStore, AuditEvent, AuditName, BackendError, FailureRecorded, Outcome, SignInRecord,
-    Timestamp,
+    AccountStore, AuditEvent, AuditName, BackendError, FailureRecorded, Outcome, ResetHolder,
+    SignInRecord, Timestamp,
 };
 use tenure_domain::{Email, OrgId, UserId};
 use uuid::Uuid;
 
 use crate::SeaOrmStore;
-use crate::entity::{audit_events, credentials, organisations, users};
+use crate::convert;
+use crate::entity::{audit_events, credentials, organisations, reset_tokens, users};
 
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
     BackendError::new(e)
@@ -222,5 +224,133 @@ impl AccountStore for SeaOrmStore {
             .into_iter()
             .map(audit_event)
             .collect()
+    }
+
+    async fn resets_issued_since(
+        &self,
+        user: UserId,
+        since: Timestamp,
+    ) -> Result<u32, BackendError> {
+        let count = reset_tokens::Entity::find()
+            .filter(reset_tokens::Column::UserId.eq(*user.as_uuid()))
+            .filter(reset_tokens::Column::IssuedAt.gte(since.0))
+            .count(self.db())
+            .await
+            .map_err(backend)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    async fn issue_reset(
+        &self,
+        user: UserId,
+        digest: String,
+        issued: Timestamp,
+        expires: Timestamp,
+        audit: AuditEvent,
+    ) -> Result<(), BackendError> {
+        let id = *user.as_uuid();
+        let txn = self.db().begin().await.map_err(backend)?;
+        let kill = Query::update()
+            .table(reset_tokens::Entity)
+            .value(reset_tokens::Column::UsedAt, issued.0)
+            .and_where(reset_tokens::Column::UserId.eq(id))
+            .and_where(reset_tokens::Column::UsedAt.is_null())
+            .to_owned();
+        txn.execute(&kill).await.map_err(backend)?;
+        reset_tokens::Entity::insert(reset_tokens::ActiveModel {
+            digest: Set(digest),
+            user_id: Set(id),
+            issued_at: Set(issued.0),
+            expires_at: Set(expires.0),
+            used_at: Set(None),
+        })
+        .exec(&txn)
+        .await
+        .map_err(backend)?;
+        audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
+        txn.commit().await.map_err(backend)
+    }
+
+    async fn reset_holder(
+        &self,
+        digest: &str,
+        now: Timestamp,
+    ) -> Result<Option<ResetHolder>, BackendError> {
+        let db = self.db();
+        let Some(token) = reset_tokens::Entity::find_by_id(digest.to_owned())
+            .filter(reset_tokens::Column::UsedAt.is_null())
+            .filter(reset_tokens::Column::ExpiresAt.gt(now.0))
+            .one(db)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let Some(user) = users::Entity::find_by_id(token.user_id).one(db).await.map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let Some(org) = organisations::Entity::find_by_id(user.organisation_id)
+            .one(db)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let user = convert::user(&user, Vec::new())?;
+        let org = convert::organisation(org)?;
+        Ok(Some(ResetHolder {
+            user: user.id,
+            email: user.email,
+            name: user.name,
+            organisation: org.name,
+            organisation_id: org.id,
+        }))
+    }
+
+    async fn consume_reset(
+        &self,
+        digest: &str,
+        user: UserId,
+        now: Timestamp,
+        hash: String,
+        audit: AuditEvent,
+    ) -> Result<bool, BackendError> {
+        let id = *user.as_uuid();
+        let txn = self.db().begin().await.map_err(backend)?;
+        // The guarded update is the single point of truth: of concurrent uses, one sees
+        // the row unused and marks it; the others update nothing.
+        let used = Query::update()
+            .table(reset_tokens::Entity)
+            .value(reset_tokens::Column::UsedAt, now.0)
+            .and_where(reset_tokens::Column::Digest.eq(digest))
+            .and_where(reset_tokens::Column::UserId.eq(id))
+            .and_where(reset_tokens::Column::UsedAt.is_null())
+            .and_where(reset_tokens::Column::ExpiresAt.gt(now.0))
+            .to_owned();
+        if txn.execute(&used).await.map_err(backend)?.rows_affected() != 1 {
+            txn.rollback().await.map_err(backend)?;
+            return Ok(false);
+        }
+        let others = Query::update()
+            .table(reset_tokens::Entity)
+            .value(reset_tokens::Column::UsedAt, now.0)
+            .and_where(reset_tokens::Column::UserId.eq(id))
+            .and_where(reset_tokens::Column::UsedAt.is_null())
+            .to_owned();
+        txn.execute(&others).await.map_err(backend)?;
+        ensure_row(&txn, id).await?;
+        let update = Query::update()
+            .table(credentials::Entity)
+            .value(credentials::Column::PasswordHash, hash)
+            .value(credentials::Column::FailedAttempts, 0)
+            .value(credentials::Column::LockedUntil, Option::<i64>::None)
+            .value(credentials::Column::Version, Expr::col(credentials::Column::Version).add(1))
+            .and_where(credentials::Column::UserId.eq(id))
+            .to_owned();
+        txn.execute(&update).await.map_err(backend)?;
+        audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
+        txn.commit().await.map_err(backend)?;
+        Ok(true)
     }
 }

@@ -10,5 +10,6 @@ pub(crate) mod credentials;
 pub(crate) mod logs;
 pub(crate) mod organisations;
 pub(crate) mod relationships;
+pub(crate) mod reset_tokens;
 pub(crate) mod user_roles;
 pub(crate) mod users;

@@ -3,6 +3,7 @@
 mod m0001_directory;
 mod m0002_user_search;
 mod m0003_credentials;
+mod m0004_reset_tokens;
 
 use sea_orm_migration::prelude::*;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_directory::Migration),
             Box::new(m0002_user_search::Migration),
             Box::new(m0003_credentials::Migration),
+            Box::new(m0004_reset_tokens::Migration),
         ]
     }
 }

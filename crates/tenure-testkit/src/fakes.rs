@@ -115,3 +115,49 @@ impl PasswordHasher for CountingHasher {
         &self.dummy
     }
 }
+
+/// Tokens `token-1`, `token-2`, ... with digests `digest(token-N)`: predictable, so a test
+/// can check storage never holds the token itself.
+#[derive(Debug, Default)]
+pub struct SequentialSecrets(AtomicU64);
+
+impl tenure_core::Secrets for SequentialSecrets {
+    fn token(&self) -> Result<tenure_core::Token, BackendError> {
+        let plain = format!("token-{}", self.0.fetch_add(1, Ordering::SeqCst) + 1);
+        Ok(tenure_core::Token { digest: self.digest(&plain), plain })
+    }
+
+    fn digest(&self, plain: &str) -> String {
+        format!("digest({plain})")
+    }
+}
+
+/// A mailer that keeps what it was given, for tests to read links out of.
+#[derive(Debug, Default)]
+pub struct MemoryMailer(Mutex<Vec<tenure_core::Message>>);
+
+impl MemoryMailer {
+    /// Everything sent so far.
+    pub fn sent(&self) -> Vec<tenure_core::Message> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// The value of `token=` in the last message to this address.
+    pub fn last_token_for(&self, to: &str) -> Option<String> {
+        let sent = self.sent();
+        let message = sent.iter().rev().find(|m| m.to.as_str() == to)?;
+        let at = message.text.find("token=")? + "token=".len();
+        Some(message.text[at..].chars().take_while(|c| !c.is_whitespace()).collect())
+    }
+}
+
+#[async_trait]
+impl tenure_core::Mailer for MemoryMailer {
+    async fn send(&self, message: tenure_core::Message) -> Result<(), BackendError> {
+        self.0
+            .lock()
+            .map_err(|_| BackendError::new("the memory mailer's lock is poisoned"))?
+            .push(message);
+        Ok(())
+    }
+}

@@ -146,3 +146,11 @@ async fn signs_in_through_the_accounts_service() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn resets_passwords_through_the_accounts_service() {
+    tenure_testkit::contract::accounts::reset(|w| async move {
+        Arc::new(MemoryDirectory::new(w)) as Arc<dyn tenure_core::AccountStore>
+    })
+    .await;
+}

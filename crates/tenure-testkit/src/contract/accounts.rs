@@ -315,3 +315,160 @@ where
     assert!(sign_ins.clone().all(|e| e.at.0 >= 1_000_000), "times come from the clock");
     assert_eq!(sign_ins.clone().next_back().map(|e| e.at), Some(clock.now()));
 }
+
+/// Password resets through the service: the same answer whatever was typed, links that
+/// are stored only as digests, work once, die after 3 hours or when replaced, refuse weak
+/// passwords without being used up, unlock a locked account, are rate-limited, and of 20
+/// concurrent uses exactly one wins.
+///
+/// # Panics
+/// On the first broken promise.
+pub async fn reset<F, Fut>(make: F)
+where
+    F: Fn(World) -> Fut,
+    Fut: Future<Output = Arc<dyn AccountStore>>,
+{
+    use crate::fakes::{MemoryMailer, SequentialSecrets};
+    use tenure_core::{ResetError, ResetPolicy};
+
+    let store = make(world()).await;
+    let clock = Arc::new(FixedClock::at(5_000_000));
+    let hasher = Arc::new(CountingHasher::with_cost(2));
+    let mailer = Arc::new(MemoryMailer::default());
+    let policy =
+        ResetPolicy { base_url: "https://tenure.example/".to_owned(), ..ResetPolicy::default() };
+    let accounts = Accounts::new(
+        store.clone(),
+        hasher.clone(),
+        clock.clone(),
+        Arc::new(SequentialIds::default()),
+        LockoutPolicy::default(),
+    )
+    .with_resets(Arc::new(SequentialSecrets::default()), mailer.clone(), policy);
+    store
+        .set_password(
+            user(ALICE),
+            hasher.hash_of(PASSWORD),
+            event(1, AuditName::PasswordChange, user(ALICE)),
+        )
+        .await
+        .expect("set");
+
+    // The same answer whatever was typed; mail only for an active account.
+    for typed in ["nobody@example.com", "not an email", "bob@example.com", "xena@example.com"] {
+        accounts.request_reset(typed).await.expect("same answer");
+    }
+    assert!(mailer.sent().is_empty(), "no mail for unknown or deactivated accounts");
+    accounts.request_reset(" ALICE@example.com").await.expect("same answer");
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].subject, "Reset your password");
+    assert!(
+        sent[0].text.contains("https://tenure.example/account/reset-password?token=token-1"),
+        "{}",
+        sent[0].text
+    );
+    let first = mailer.last_token_for("alice@example.com").expect("a link");
+    // Storage holds the digest, not the token.
+    assert!(store.reset_holder(&first, clock.now()).await.expect("read").is_none());
+    assert!(
+        store.reset_holder(&format!("digest({first})"), clock.now()).await.expect("read").is_some()
+    );
+
+    // A newer link replaces the older.
+    accounts.request_reset("alice@example.com").await.expect("same answer");
+    let second = mailer.last_token_for("alice@example.com").expect("a link");
+    assert_ne!(first, second);
+    assert!(matches!(
+        accounts.reset_password(&first, "brand new passphrase here").await,
+        Err(ResetError::LinkInvalid)
+    ));
+
+    // A refused password leaves the link usable, and says why.
+    match accounts.reset_password(&second, "short").await {
+        Err(ResetError::Password(e)) => assert!(e.to_string().contains("at least 15 characters")),
+        other => panic!("expected a password error, got {other:?}"),
+    }
+    assert!(matches!(
+        accounts.reset_password(&second, "alice example passphrase").await,
+        Err(ResetError::Password(_))
+    ));
+
+    // Lock the account, then reset: the reset unlocks it, and the old password stops working.
+    for _ in 0..5 {
+        let _ = accounts.sign_in("alice@example.com", "wrong wrong wrong").await;
+    }
+    assert!(accounts.sign_in("alice@example.com", PASSWORD).await.is_err(), "locked");
+    // The link expires 3 hours after it was issued: valid a millisecond before.
+    clock.advance(3 * 60 * 60 * 1000 - 1);
+    assert_eq!(
+        accounts.reset_password(&second, "brand new passphrase here").await.expect("reset"),
+        user(ALICE)
+    );
+    assert_eq!(
+        accounts.sign_in("alice@example.com", "brand new passphrase here").await.expect("unlocked"),
+        user(ALICE)
+    );
+    assert!(
+        accounts.sign_in("alice@example.com", PASSWORD).await.is_err(),
+        "the old password is gone"
+    );
+    // Single use.
+    assert!(matches!(
+        accounts.reset_password(&second, "another passphrase here").await,
+        Err(ResetError::LinkInvalid)
+    ));
+
+    // Exactly at 3 hours a link is dead, and the password is unchanged.
+    accounts.request_reset("alice@example.com").await.expect("same answer");
+    let third = mailer.last_token_for("alice@example.com").expect("a link");
+    clock.advance(3 * 60 * 60 * 1000);
+    assert!(matches!(
+        accounts.reset_password(&third, "another passphrase here").await,
+        Err(ResetError::LinkInvalid)
+    ));
+    assert!(accounts.sign_in("alice@example.com", "brand new passphrase here").await.is_ok());
+    assert_eq!(
+        ResetError::LinkInvalid.to_string(),
+        "this link has expired or has already been used; request a new one"
+    );
+
+    // Rate limit: at most 3 links an hour; past it the same answer and no mail.
+    let before = mailer.sent().len();
+    for _ in 0..5 {
+        accounts.request_reset("alice@example.com").await.expect("same answer");
+    }
+    assert_eq!(mailer.sent().len(), before + 3);
+    // A link issued exactly an hour ago still counts; a millisecond later it does not.
+    clock.advance(60 * 60 * 1000);
+    accounts.request_reset("alice@example.com").await.expect("same answer");
+    assert_eq!(mailer.sent().len(), before + 3);
+    clock.advance(1);
+    accounts.request_reset("alice@example.com").await.expect("same answer");
+    assert_eq!(mailer.sent().len(), before + 4, "an hour later, links flow again");
+
+    // Twenty concurrent uses of one link: exactly one wins.
+    let last = mailer.last_token_for("alice@example.com").expect("a link");
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let accounts = accounts.clone();
+        let token = last.clone();
+        tasks.push(async move {
+            accounts.reset_password(&token, &format!("concurrent passphrase number {i}")).await
+        });
+    }
+    let mut wins = 0;
+    for task in tasks {
+        match task.await {
+            Ok(_) => wins += 1,
+            Err(ResetError::LinkInvalid) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(wins, 1, "exactly one use of a link succeeds");
+
+    // The trail tells the story, and holds no token or password.
+    let trail = store.audit_for_user(user(ALICE)).await.expect("audit");
+    assert_eq!(trail.iter().filter(|e| e.name == AuditName::ResetComplete).count(), 2);
+    assert!(trail.iter().all(|e| !e.detail.contains("token-") && !e.detail.contains("passphrase")));
+}

@@ -1,0 +1,128 @@
+//! Tenure's `Mailer` port for local use: every message becomes one readable file in an
+//! outbox folder, named in sending order (`0001-alice@example.com.eml`), so a newcomer
+//! can open the invitation or reset email and follow its link.
+//!
+//! Role in the workspace: an adapter. Allowed dependencies: `tenure-core`, `tokio` (its
+//! file system and a lock). Forbidden knowledge: storage, HTTP. A message is written to a
+//! temporary name and renamed, so a reader never sees half of one.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use tenure_core::{BackendError, Mailer, Message};
+use tokio::sync::Mutex;
+
+/// A folder of sent messages.
+#[derive(Debug)]
+pub struct Outbox {
+    dir: PathBuf,
+    next: Mutex<Option<u32>>,
+}
+
+impl Outbox {
+    /// An outbox in this folder (created when the first message is sent).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into(), next: Mutex::new(None) }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Keeps a recipient usable in a file name.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '-' | '_' | '+') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Mailer for Outbox {
+    async fn send(&self, message: Message) -> Result<(), BackendError> {
+        let mut next = self.next.lock().await;
+        tokio::fs::create_dir_all(&self.dir).await.map_err(BackendError::new)?;
+        let n = match *next {
+            Some(n) => n,
+            None => {
+                // Carry on after what an earlier run left, so nothing is overwritten.
+                let mut count = 0u32;
+                let mut entries =
+                    tokio::fs::read_dir(&self.dir).await.map_err(BackendError::new)?;
+                while let Some(entry) = entries.next_entry().await.map_err(BackendError::new)? {
+                    if entry.file_name().to_string_lossy().ends_with(".eml") {
+                        count += 1;
+                    }
+                }
+                count + 1
+            }
+        };
+        let name = format!("{n:04}-{}.eml", file_safe(message.to.as_str()));
+        let text = format!(
+            "To: {}\nSubject: {}\nContent-Type: text/plain; charset=utf-8\n\n{}",
+            message.to,
+            message.subject.replace(['\r', '\n'], " "),
+            message.text
+        );
+        let temporary = self.dir.join(format!(".{name}.tmp"));
+        tokio::fs::write(&temporary, text).await.map_err(BackendError::new)?;
+        tokio::fs::rename(&temporary, self.dir.join(&name)).await.map_err(BackendError::new)?;
+        *next = Some(n + 1);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tenure_core::{Mailer, Message};
+    use tenure_domain::Email;
+
+    use crate::Outbox;
+
+    fn message(to: &str, subject: &str) -> Message {
+        Message {
+            to: Email::parse(to).unwrap(),
+            subject: subject.to_owned(),
+            text: "Open https://x.example/?token=abc\n".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_readable_file_per_message_in_order_and_never_overwritten() {
+        let dir = std::env::temp_dir().join(format!("tenure-outbox-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let outbox = Outbox::new(&dir);
+        outbox.send(message("alice@example.com", "Reset your password")).await.unwrap();
+        outbox.send(message("bob@example.com", "Line\nbreak")).await.unwrap();
+        // A later run carries on numbering.
+        Outbox::new(&dir).send(message("alice@example.com", "Again")).await.unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "0001-alice@example.com.eml",
+                "0002-bob@example.com.eml",
+                "0003-alice@example.com.eml"
+            ]
+        );
+        let first = std::fs::read_to_string(dir.join("0001-alice@example.com.eml")).unwrap();
+        assert_eq!(
+            first,
+            "To: alice@example.com\nSubject: Reset your password\nContent-Type: text/plain; charset=utf-8\n\nOpen https://x.example/?token=abc\n"
+        );
+        let second = std::fs::read_to_string(dir.join("0002-bob@example.com.eml")).unwrap();
+        assert!(second.contains("Subject: Line break\n"), "no header injection: {second}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
