@@ -74,6 +74,28 @@ async fn ensure_row(db: &impl ConnectionTrait, user: Uuid) -> Result<(), Backend
     Ok(())
 }
 
+/// Clears the failure count and any lock, and stores `hash` if given: what a success, a
+/// new password and a reset all do to a user's credentials.
+async fn clear_lockout(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    hash: Option<String>,
+) -> Result<(), BackendError> {
+    ensure_row(db, user).await?;
+    let mut update = Query::update();
+    update
+        .table(credentials::Entity)
+        .value(credentials::Column::FailedAttempts, 0)
+        .value(credentials::Column::LockedUntil, Option::<i64>::None)
+        .value(credentials::Column::Version, Expr::col(credentials::Column::Version).add(1))
+        .and_where(credentials::Column::UserId.eq(user));
+    if let Some(hash) = hash {
+        update.value(credentials::Column::PasswordHash, hash);
+    }
+    db.execute(&update).await.map_err(backend)?;
+    Ok(())
+}
+
 #[async_trait]
 impl AccountStore for SeaOrmStore {
     async fn sign_in_record(&self, email: &Email) -> Result<Option<SignInRecord>, BackendError> {
@@ -162,18 +184,7 @@ impl AccountStore for SeaOrmStore {
     ) -> Result<(), BackendError> {
         let id = *user.as_uuid();
         let txn = self.db().begin().await.map_err(backend)?;
-        ensure_row(&txn, id).await?;
-        let mut update = Query::update();
-        update
-            .table(credentials::Entity)
-            .value(credentials::Column::FailedAttempts, 0)
-            .value(credentials::Column::LockedUntil, Option::<i64>::None)
-            .value(credentials::Column::Version, Expr::col(credentials::Column::Version).add(1))
-            .and_where(credentials::Column::UserId.eq(id));
-        if let Some(hash) = rehash {
-            update.value(credentials::Column::PasswordHash, hash);
-        }
-        txn.execute(&update).await.map_err(backend)?;
+        clear_lockout(&txn, id, rehash).await?;
         audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
         txn.commit().await.map_err(backend)
     }
@@ -189,16 +200,7 @@ impl AccountStore for SeaOrmStore {
         if users::Entity::find_by_id(id).one(&txn).await.map_err(backend)?.is_none() {
             return Err(BackendError::new(format!("user `{user}` does not exist")));
         }
-        ensure_row(&txn, id).await?;
-        let update = Query::update()
-            .table(credentials::Entity)
-            .value(credentials::Column::PasswordHash, hash)
-            .value(credentials::Column::FailedAttempts, 0)
-            .value(credentials::Column::LockedUntil, Option::<i64>::None)
-            .value(credentials::Column::Version, Expr::col(credentials::Column::Version).add(1))
-            .and_where(credentials::Column::UserId.eq(id))
-            .to_owned();
-        txn.execute(&update).await.map_err(backend)?;
+        clear_lockout(&txn, id, Some(hash)).await?;
         audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
         txn.commit().await.map_err(backend)
     }
@@ -339,16 +341,7 @@ impl AccountStore for SeaOrmStore {
             .and_where(reset_tokens::Column::UsedAt.is_null())
             .to_owned();
         txn.execute(&others).await.map_err(backend)?;
-        ensure_row(&txn, id).await?;
-        let update = Query::update()
-            .table(credentials::Entity)
-            .value(credentials::Column::PasswordHash, hash)
-            .value(credentials::Column::FailedAttempts, 0)
-            .value(credentials::Column::LockedUntil, Option::<i64>::None)
-            .value(credentials::Column::Version, Expr::col(credentials::Column::Version).add(1))
-            .and_where(credentials::Column::UserId.eq(id))
-            .to_owned();
-        txn.execute(&update).await.map_err(backend)?;
+        clear_lockout(&txn, id, Some(hash)).await?;
         audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
         txn.commit().await.map_err(backend)?;
         Ok(true)
