@@ -102,6 +102,12 @@ pub trait AccountStore: Send + Sync + 'static {
     /// [`BackendError`] only for unexpected failures.
     async fn audit_for_user(&self, user: UserId) -> Result<Vec<AuditEvent>, BackendError>;
 
+    /// The user's password hash and the details a new password must not contain.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn password_holder(&self, user: UserId) -> Result<Option<PasswordHolder>, BackendError>;
+
     /// How many reset links were issued to the user at or after `since`.
     ///
     /// # Errors
@@ -166,6 +172,32 @@ pub struct ResetHolder {
     pub organisation: tenure_domain::Name,
     /// Their organisation.
     pub organisation_id: OrgId,
+}
+
+/// A user's password hash with their details.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PasswordHolder {
+    /// Who they are.
+    pub person: ResetHolder,
+    /// Their password hash, if they have set one.
+    pub password_hash: Option<String>,
+    /// Consecutive failures, and any lock, as for signing in.
+    pub locked_until: Option<Timestamp>,
+}
+
+/// Why a password change was refused.
+#[derive(Debug, Error)]
+pub enum ChangePasswordError {
+    /// The current password given is wrong (or the account is locked): it counts as a
+    /// failed attempt, like a sign-in.
+    #[error("your current password is incorrect")]
+    CurrentIncorrect,
+    /// The new password does not meet the policy.
+    #[error(transparent)]
+    Password(#[from] tenure_domain::PasswordError),
+    /// Something broke.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
 }
 
 /// How password resets behave.
@@ -283,6 +315,66 @@ impl Accounts {
     ) -> Self {
         self.resets = Some(Resets { secrets, mailer, policy });
         self
+    }
+
+    /// Changes one's own password: the current one is required and checked like a sign-in
+    /// (a wrong one counts towards the lockout), and the new one must meet the policy and
+    /// not contain the person's details. Audited with the change.
+    ///
+    /// # Errors
+    /// [`ChangePasswordError::CurrentIncorrect`] for a wrong current password, an unknown
+    /// user or a locked account; [`ChangePasswordError::Password`] for a refused new one.
+    pub async fn change_password(
+        &self,
+        user: UserId,
+        current: &str,
+        new_password: &str,
+        policy: &tenure_domain::PasswordPolicy,
+    ) -> Result<(), ChangePasswordError> {
+        let now = self.clock.now();
+        let Some(holder) = self.store.password_holder(user).await? else {
+            self.hasher.verify(current, self.hasher.dummy()).await;
+            return Err(ChangePasswordError::CurrentIncorrect);
+        };
+        let org = Some(holder.person.organisation_id);
+        if holder.locked_until.is_some_and(|until| until > now) {
+            self.hasher.verify(current, self.hasher.dummy()).await;
+            return Err(ChangePasswordError::CurrentIncorrect);
+        }
+        let verified = match holder.password_hash.as_deref() {
+            Some(hash) => self.hasher.verify(current, hash).await,
+            None => {
+                self.hasher.verify(current, self.hasher.dummy()).await;
+                Verified::NoMatch
+            }
+        };
+        if verified == Verified::NoMatch {
+            let until = Timestamp(now.0.saturating_add(self.lockout.lock_for_ms));
+            let reason = r#"{"reason":"wrong current password"}"#;
+            let event =
+                self.event(now, AuditName::LoginFail, Outcome::Failure, Some(user), org, reason);
+            let lock = self.event(
+                now,
+                AuditName::LoginLock,
+                Outcome::Success,
+                Some(user),
+                org,
+                &format!(r#"{{"until":{}}}"#, until.0),
+            );
+            self.store.record_failure(user, self.lockout.lock_after, until, event, lock).await?;
+            return Err(ChangePasswordError::CurrentIncorrect);
+        }
+        let context = tenure_domain::PasswordContext {
+            email: Some(&holder.person.email),
+            name: Some(&holder.person.name),
+            organisation: Some(&holder.person.organisation),
+        };
+        let password = policy.check(new_password, &context)?;
+        let hash = self.hasher.hash(&password).await?;
+        let event =
+            self.event(now, AuditName::PasswordChange, Outcome::Success, Some(user), org, "{}");
+        self.store.set_password(user, hash, event).await?;
+        Ok(())
     }
 
     /// Asks for a password reset. The answer is the same whatever was typed (unknown,

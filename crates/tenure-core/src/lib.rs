@@ -18,8 +18,8 @@ pub mod ports;
 pub mod query;
 
 pub use accounts::{
-    AccountStore, Accounts, FailureRecorded, LockoutPolicy, ResetError, ResetHolder, ResetPolicy,
-    SignInError, SignInRecord,
+    AccountStore, Accounts, ChangePasswordError, FailureRecorded, LockoutPolicy, PasswordHolder,
+    ResetError, ResetHolder, ResetPolicy, SignInError, SignInRecord,
 };
 pub use audit::{AuditEvent, AuditName, Outcome};
 pub use authorizer::{Authorizer, Checked};

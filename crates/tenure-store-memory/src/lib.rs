@@ -13,7 +13,7 @@ use std::sync::{Mutex, RwLock};
 use async_trait::async_trait;
 use tenure_core::{
     AccountStore, AuditEvent, BackendError, Directory, FailureRecorded, OrganisationQuery, Page,
-    ResetHolder, SignInRecord, Timestamp, UserQuery,
+    PasswordHolder, ResetHolder, SignInRecord, Timestamp, UserQuery,
 };
 use tenure_domain::{Email, Log, Organisation, Resource, Scope, User, UserId, World};
 use uuid::Uuid;
@@ -252,6 +252,28 @@ impl AccountStore for MemoryDirectory {
                 .cloned()
                 .collect()
         })
+    }
+
+    async fn password_holder(&self, user: UserId) -> Result<Option<PasswordHolder>, BackendError> {
+        let person = self.read(|w| {
+            let u = w.user(user)?;
+            let org = w.organisation(u.organisation)?;
+            Some(ResetHolder {
+                user,
+                email: u.email.clone(),
+                name: u.name.clone(),
+                organisation: org.name.clone(),
+                organisation_id: org.id,
+            })
+        })?;
+        let Some(person) = person else { return Ok(None) };
+        let credentials =
+            self.accounts(|a| a.credentials.get(&user).cloned().unwrap_or_default())?;
+        Ok(Some(PasswordHolder {
+            person,
+            password_hash: credentials.password_hash,
+            locked_until: credentials.locked_until,
+        }))
     }
 
     async fn resets_issued_since(

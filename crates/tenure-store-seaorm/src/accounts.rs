@@ -10,8 +10,8 @@ use sea_orm::{
     TransactionTrait,
 };
 use tenure_core::{
-    AccountStore, AuditEvent, AuditName, BackendError, FailureRecorded, Outcome, ResetHolder,
-    SignInRecord, Timestamp,
+    AccountStore, AuditEvent, AuditName, BackendError, FailureRecorded, Outcome, PasswordHolder,
+    ResetHolder, SignInRecord, Timestamp,
 };
 use tenure_domain::{Email, OrgId, UserId};
 use uuid::Uuid;
@@ -226,6 +226,36 @@ impl AccountStore for SeaOrmStore {
             .into_iter()
             .map(audit_event)
             .collect()
+    }
+
+    async fn password_holder(&self, user: UserId) -> Result<Option<PasswordHolder>, BackendError> {
+        let db = self.db();
+        let Some(row) =
+            users::Entity::find_by_id(*user.as_uuid()).one(db).await.map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let Some(org) = organisations::Entity::find_by_id(row.organisation_id)
+            .one(db)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let creds = credentials::Entity::find_by_id(row.id).one(db).await.map_err(backend)?;
+        let person = convert::user(&row, Vec::new())?;
+        let org = convert::organisation(org)?;
+        Ok(Some(PasswordHolder {
+            person: ResetHolder {
+                user: person.id,
+                email: person.email,
+                name: person.name,
+                organisation: org.name,
+                organisation_id: org.id,
+            },
+            password_hash: creds.as_ref().and_then(|c| c.password_hash.clone()),
+            locked_until: creds.and_then(|c| c.locked_until).map(Timestamp),
+        }))
     }
 
     async fn resets_issued_since(

@@ -154,3 +154,11 @@ async fn resets_passwords_through_the_accounts_service() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn changes_passwords_through_the_accounts_service() {
+    tenure_testkit::contract::accounts::change_password(|w| async move {
+        Arc::new(MemoryDirectory::new(w)) as Arc<dyn tenure_core::AccountStore>
+    })
+    .await;
+}

@@ -190,6 +190,10 @@ async fn sqlite_passes_the_account_contracts() {
         accounts_at(&temp_sqlite().0, &w).await
     })
     .await;
+    tenure_testkit::contract::accounts::change_password(|w| async move {
+        accounts_at(&temp_sqlite().0, &w).await
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,6 +210,10 @@ async fn postgres_passes_the_account_contracts() {
     })
     .await;
     tenure_testkit::contract::accounts::reset(|w| async move {
+        accounts_at(&temp_postgres().await.unwrap(), &w).await
+    })
+    .await;
+    tenure_testkit::contract::accounts::change_password(|w| async move {
         accounts_at(&temp_postgres().await.unwrap(), &w).await
     })
     .await;

@@ -472,3 +472,93 @@ where
     assert_eq!(trail.iter().filter(|e| e.name == AuditName::ResetComplete).count(), 2);
     assert!(trail.iter().all(|e| !e.detail.contains("token-") && !e.detail.contains("passphrase")));
 }
+
+/// Changing one's own password: the current one is required and a wrong one counts like
+/// a failed sign-in; the new one meets the policy; the change is audited.
+///
+/// # Panics
+/// On the first broken promise.
+pub async fn change_password<F, Fut>(make: F)
+where
+    F: Fn(World) -> Fut,
+    Fut: Future<Output = Arc<dyn AccountStore>>,
+{
+    use tenure_core::ChangePasswordError;
+    use tenure_domain::PasswordPolicy;
+
+    let store = make(world()).await;
+    let hasher = Arc::new(CountingHasher::with_cost(2));
+    let clock = Arc::new(FixedClock::at(9_000_000));
+    let accounts = Accounts::new(
+        store.clone(),
+        hasher.clone(),
+        clock.clone(),
+        Arc::new(SequentialIds::default()),
+        LockoutPolicy::default(),
+    );
+    store
+        .set_password(
+            user(ALICE),
+            hasher.hash_of(PASSWORD),
+            event(1, AuditName::PasswordChange, user(ALICE)),
+        )
+        .await
+        .expect("set");
+    let policy = PasswordPolicy::default();
+
+    let checks = hasher.verifies();
+    let unknown =
+        accounts.change_password(user(999), PASSWORD, "a brand new passphrase", &policy).await;
+    assert!(matches!(unknown, Err(ChangePasswordError::CurrentIncorrect)));
+    assert_eq!(hasher.verifies(), checks + 1, "an unknown user costs one check too");
+
+    let wrong = accounts
+        .change_password(user(ALICE), "not my password", "a brand new passphrase", &policy)
+        .await;
+    assert!(matches!(wrong, Err(ChangePasswordError::CurrentIncorrect)));
+    let record =
+        store.sign_in_record(&email("alice@example.com")).await.expect("read").expect("alice");
+    assert_eq!(record.failed_attempts, 1, "a wrong current password counts towards the lockout");
+
+    match accounts.change_password(user(ALICE), PASSWORD, "alice@example.com 2026", &policy).await {
+        Err(ChangePasswordError::Password(e)) => {
+            assert!(e.to_string().contains("contains your name"))
+        }
+        other => panic!("expected a policy refusal, got {other:?}"),
+    }
+    let record =
+        store.sign_in_record(&email("alice@example.com")).await.expect("read").expect("alice");
+    assert_eq!(
+        record.password_hash,
+        Some(hasher.hash_of(PASSWORD)),
+        "a refused change changes nothing"
+    );
+
+    accounts
+        .change_password(user(ALICE), PASSWORD, "a brand new passphrase", &policy)
+        .await
+        .expect("changed");
+    assert_eq!(
+        accounts.sign_in("alice@example.com", "a brand new passphrase").await.expect("new works"),
+        user(ALICE)
+    );
+    assert!(accounts.sign_in("alice@example.com", PASSWORD).await.is_err(), "the old one does not");
+    let trail = store.audit_for_user(user(ALICE)).await.expect("audit");
+    assert_eq!(
+        trail.iter().filter(|e| e.name == AuditName::PasswordChange && e.at == clock.now()).count(),
+        1
+    );
+
+    // While locked, even the right current password is refused.
+    for _ in 0..5 {
+        let _ = accounts.sign_in("alice@example.com", "wrong wrong wrong").await;
+    }
+    let locked = accounts
+        .change_password(user(ALICE), "a brand new passphrase", "another new passphrase", &policy)
+        .await;
+    assert!(matches!(locked, Err(ChangePasswordError::CurrentIncorrect)));
+    assert_eq!(
+        ChangePasswordError::CurrentIncorrect.to_string(),
+        "your current password is incorrect"
+    );
+}
