@@ -349,19 +349,7 @@ impl Accounts {
             }
         };
         if verified == Verified::NoMatch {
-            let until = Timestamp(now.0.saturating_add(self.lockout.lock_for_ms));
-            let reason = r#"{"reason":"wrong current password"}"#;
-            let event =
-                self.event(now, AuditName::LoginFail, Outcome::Failure, Some(user), org, reason);
-            let lock = self.event(
-                now,
-                AuditName::LoginLock,
-                Outcome::Success,
-                Some(user),
-                org,
-                &format!(r#"{{"until":{}}}"#, until.0),
-            );
-            self.store.record_failure(user, self.lockout.lock_after, until, event, lock).await?;
+            self.count_failure(now, user, org, r#"{"reason":"wrong current password"}"#).await?;
             return Err(ChangePasswordError::CurrentIncorrect);
         }
         let context = tenure_domain::PasswordContext {
@@ -477,6 +465,25 @@ impl Accounts {
         }
     }
 
+    /// Counts a wrong password against the user's lockout, with its audit entry and, when it
+    /// locks the account, a lock entry.
+    async fn count_failure(
+        &self,
+        now: Timestamp,
+        user: UserId,
+        org: Option<OrgId>,
+        reason: &str,
+    ) -> Result<(), BackendError> {
+        let until = Timestamp(now.0.saturating_add(self.lockout.lock_for_ms));
+        let event =
+            self.event(now, AuditName::LoginFail, Outcome::Failure, Some(user), org, reason);
+        let lock_detail = format!(r#"{{"until":{}}}"#, until.0);
+        let lock =
+            self.event(now, AuditName::LoginLock, Outcome::Success, Some(user), org, &lock_detail);
+        self.store.record_failure(user, self.lockout.lock_after, until, event, lock).await?;
+        Ok(())
+    }
+
     /// Signs in with an email address and a password.
     ///
     /// # Errors
@@ -537,26 +544,7 @@ impl Accounts {
                 Ok(record.user)
             }
             Verified::NoMatch => {
-                let until = Timestamp(now.0.saturating_add(self.lockout.lock_for_ms));
-                let event = self.event(
-                    now,
-                    AuditName::LoginFail,
-                    Outcome::Failure,
-                    user,
-                    org,
-                    r#"{"reason":"wrong password"}"#,
-                );
-                let lock = self.event(
-                    now,
-                    AuditName::LoginLock,
-                    Outcome::Success,
-                    user,
-                    org,
-                    &format!(r#"{{"until":{}}}"#, until.0),
-                );
-                self.store
-                    .record_failure(record.user, self.lockout.lock_after, until, event, lock)
-                    .await?;
+                self.count_failure(now, record.user, org, r#"{"reason":"wrong password"}"#).await?;
                 Err(SignInError::Refused)
             }
         }

@@ -77,6 +77,21 @@ impl MemoryDirectory {
         Self { world: RwLock::new(world), accounts: Mutex::default() }
     }
 
+    /// A user's details with their organisation's name, as password checks need them.
+    fn person(&self, user: UserId) -> Result<Option<ResetHolder>, BackendError> {
+        self.read(|w| {
+            let u = w.user(user)?;
+            let org = w.organisation(u.organisation)?;
+            Some(ResetHolder {
+                user,
+                email: u.email.clone(),
+                name: u.name.clone(),
+                organisation: org.name.clone(),
+                organisation_id: org.id,
+            })
+        })
+    }
+
     /// Runs `f` on the account data under its lock: one critical section is one
     /// transaction.
     fn accounts<T>(&self, f: impl FnOnce(&mut Accounts) -> T) -> Result<T, BackendError> {
@@ -255,18 +270,7 @@ impl AccountStore for MemoryDirectory {
     }
 
     async fn password_holder(&self, user: UserId) -> Result<Option<PasswordHolder>, BackendError> {
-        let person = self.read(|w| {
-            let u = w.user(user)?;
-            let org = w.organisation(u.organisation)?;
-            Some(ResetHolder {
-                user,
-                email: u.email.clone(),
-                name: u.name.clone(),
-                organisation: org.name.clone(),
-                organisation_id: org.id,
-            })
-        })?;
-        let Some(person) = person else { return Ok(None) };
+        let Some(person) = self.person(user)? else { return Ok(None) };
         let credentials =
             self.accounts(|a| a.credentials.get(&user).cloned().unwrap_or_default())?;
         Ok(Some(PasswordHolder {
@@ -317,17 +321,7 @@ impl AccountStore for MemoryDirectory {
                 .map(|r| r.user)
         })?;
         let Some(user) = user else { return Ok(None) };
-        self.read(|w| {
-            let u = w.user(user)?;
-            let org = w.organisation(u.organisation)?;
-            Some(ResetHolder {
-                user,
-                email: u.email.clone(),
-                name: u.name.clone(),
-                organisation: org.name.clone(),
-                organisation_id: org.id,
-            })
-        })
+        self.person(user)
     }
 
     async fn consume_reset(

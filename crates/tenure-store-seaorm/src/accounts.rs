@@ -96,6 +96,30 @@ async fn clear_lockout(
     Ok(())
 }
 
+/// A user's details with their organisation's name, as password checks need them.
+async fn person(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+) -> Result<Option<ResetHolder>, BackendError> {
+    let Some(row) = users::Entity::find_by_id(user).one(db).await.map_err(backend)? else {
+        return Ok(None);
+    };
+    let Some(org) =
+        organisations::Entity::find_by_id(row.organisation_id).one(db).await.map_err(backend)?
+    else {
+        return Ok(None);
+    };
+    let row = convert::user(&row, Vec::new())?;
+    let org = convert::organisation(org)?;
+    Ok(Some(ResetHolder {
+        user: row.id,
+        email: row.email,
+        name: row.name,
+        organisation: org.name,
+        organisation_id: org.id,
+    }))
+}
+
 #[async_trait]
 impl AccountStore for SeaOrmStore {
     async fn sign_in_record(&self, email: &Email) -> Result<Option<SignInRecord>, BackendError> {
@@ -229,30 +253,13 @@ impl AccountStore for SeaOrmStore {
     }
 
     async fn password_holder(&self, user: UserId) -> Result<Option<PasswordHolder>, BackendError> {
-        let db = self.db();
-        let Some(row) =
-            users::Entity::find_by_id(*user.as_uuid()).one(db).await.map_err(backend)?
-        else {
-            return Ok(None);
-        };
-        let Some(org) = organisations::Entity::find_by_id(row.organisation_id)
-            .one(db)
+        let Some(person) = person(self.db(), *user.as_uuid()).await? else { return Ok(None) };
+        let creds = credentials::Entity::find_by_id(*user.as_uuid())
+            .one(self.db())
             .await
-            .map_err(backend)?
-        else {
-            return Ok(None);
-        };
-        let creds = credentials::Entity::find_by_id(row.id).one(db).await.map_err(backend)?;
-        let person = convert::user(&row, Vec::new())?;
-        let org = convert::organisation(org)?;
+            .map_err(backend)?;
         Ok(Some(PasswordHolder {
-            person: ResetHolder {
-                user: person.id,
-                email: person.email,
-                name: person.name,
-                organisation: org.name,
-                organisation_id: org.id,
-            },
+            person,
             password_hash: creds.as_ref().and_then(|c| c.password_hash.clone()),
             locked_until: creds.and_then(|c| c.locked_until).map(Timestamp),
         }))
@@ -318,26 +325,7 @@ impl AccountStore for SeaOrmStore {
         else {
             return Ok(None);
         };
-        let Some(user) = users::Entity::find_by_id(token.user_id).one(db).await.map_err(backend)?
-        else {
-            return Ok(None);
-        };
-        let Some(org) = organisations::Entity::find_by_id(user.organisation_id)
-            .one(db)
-            .await
-            .map_err(backend)?
-        else {
-            return Ok(None);
-        };
-        let user = convert::user(&user, Vec::new())?;
-        let org = convert::organisation(org)?;
-        Ok(Some(ResetHolder {
-            user: user.id,
-            email: user.email,
-            name: user.name,
-            organisation: org.name,
-            organisation_id: org.id,
-        }))
+        person(db, token.user_id).await
     }
 
     async fn consume_reset(
