@@ -333,22 +333,16 @@ impl Accounts {
     ) -> Result<(), ChangePasswordError> {
         let now = self.clock.now();
         let Some(holder) = self.store.password_holder(user).await? else {
-            self.hasher.verify(current, self.hasher.dummy()).await;
+            self.check_password(current, None).await;
             return Err(ChangePasswordError::CurrentIncorrect);
         };
         let org = Some(holder.person.organisation_id);
         if holder.locked_until.is_some_and(|until| until > now) {
-            self.hasher.verify(current, self.hasher.dummy()).await;
+            self.check_password(current, None).await;
             return Err(ChangePasswordError::CurrentIncorrect);
         }
-        let verified = match holder.password_hash.as_deref() {
-            Some(hash) => self.hasher.verify(current, hash).await,
-            None => {
-                self.hasher.verify(current, self.hasher.dummy()).await;
-                Verified::NoMatch
-            }
-        };
-        if verified == Verified::NoMatch {
+        if self.check_password(current, holder.password_hash.as_deref()).await == Verified::NoMatch
+        {
             self.count_failure(now, user, org, r#"{"reason":"wrong current password"}"#).await?;
             return Err(ChangePasswordError::CurrentIncorrect);
         }
@@ -465,6 +459,19 @@ impl Accounts {
         }
     }
 
+    /// Checks a typed password against a stored hash. Without one (no such account, a
+    /// locked or deactivated one, or no password set yet) it checks against the dummy hash
+    /// instead, so every path costs exactly one check, and answers no match.
+    async fn check_password(&self, password: &str, stored: Option<&str>) -> Verified {
+        match stored {
+            Some(hash) => self.hasher.verify(password, hash).await,
+            None => {
+                self.hasher.verify(password, self.hasher.dummy()).await;
+                Verified::NoMatch
+            }
+        }
+    }
+
     /// Counts a wrong password against the user's lockout, with its audit entry and, when it
     /// locks the account, a lock entry.
     async fn count_failure(
@@ -497,7 +504,7 @@ impl Accounts {
         };
         let Some(record) = record else {
             // Unknown email: the same work as a real check, then the same answer.
-            self.hasher.verify(password, self.hasher.dummy()).await;
+            self.check_password(password, None).await;
             let event = self.event(
                 now,
                 AuditName::LoginFail,
@@ -514,23 +521,16 @@ impl Accounts {
             self.event(now, AuditName::LoginFail, Outcome::Failure, user, org, reason)
         };
         if record.locked_until.is_some_and(|until| until > now) {
-            self.hasher.verify(password, self.hasher.dummy()).await;
+            self.check_password(password, None).await;
             self.store.append_audit(refuse_without_counting(r#"{"reason":"locked"}"#)).await?;
             return Err(SignInError::Refused);
         }
         if !record.active {
-            self.hasher.verify(password, self.hasher.dummy()).await;
+            self.check_password(password, None).await;
             self.store.append_audit(refuse_without_counting(r#"{"reason":"deactivated"}"#)).await?;
             return Err(SignInError::Refused);
         }
-        let stored = record.password_hash.as_deref().unwrap_or_else(|| self.hasher.dummy());
-        let verified = if record.password_hash.is_some() {
-            self.hasher.verify(password, stored).await
-        } else {
-            // No password yet (invited, not accepted): nothing typed can match.
-            self.hasher.verify(password, stored).await;
-            Verified::NoMatch
-        };
+        let verified = self.check_password(password, record.password_hash.as_deref()).await;
         match verified {
             Verified::Match | Verified::MatchNeedsRehash => {
                 let rehash = if verified == Verified::MatchNeedsRehash {

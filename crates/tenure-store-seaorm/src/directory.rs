@@ -54,6 +54,22 @@ impl SeaOrmStore {
     }
 }
 
+/// `users.id IN (SELECT user_id FROM user_roles WHERE role_id = ?)`.
+fn holds_role(role: RoleId) -> sea_orm::sea_query::SimpleExpr {
+    users::Column::Id.in_subquery(
+        Query::select()
+            .column(user_roles::Column::UserId)
+            .from(user_roles::Entity)
+            .and_where(user_roles::Column::RoleId.eq(*role.as_uuid()))
+            .to_owned(),
+    )
+}
+
+/// A page's row limit, never above [`Page::MAX_LIMIT`].
+fn page_limit(page: Page) -> u64 {
+    page.limit.min(Page::MAX_LIMIT) as u64
+}
+
 /// `text LIKE '%term%'`, with the term's own `%`, `_` and `\` matched literally.
 fn contains(search: &Search) -> LikeExpr {
     let mut pattern = String::with_capacity(search.as_str().len() + 2);
@@ -129,17 +145,7 @@ impl Directory for SeaOrmStore {
                         let holders = users::Entity::find()
                             .filter(users::Column::OrganisationId.eq(t.organisation_id))
                             .filter(users::Column::Active.eq(true))
-                            .filter(
-                                users::Column::Id.in_subquery(
-                                    Query::select()
-                                        .column(user_roles::Column::UserId)
-                                        .from(user_roles::Entity)
-                                        .and_where(
-                                            user_roles::Column::RoleId.eq(*guarded.as_uuid()),
-                                        )
-                                        .to_owned(),
-                                ),
-                            )
+                            .filter(holds_role(guarded))
                             .all(db)
                             .await
                             .map_err(backend)?;
@@ -238,15 +244,7 @@ impl Directory for SeaOrmStore {
             query = query.filter(users::Column::KeyContact.eq(key_contact));
         }
         if let Some(role) = filter.role {
-            query = query.filter(
-                users::Column::Id.in_subquery(
-                    Query::select()
-                        .column(user_roles::Column::UserId)
-                        .from(user_roles::Entity)
-                        .and_where(user_roles::Column::RoleId.eq(*role.as_uuid()))
-                        .to_owned(),
-                ),
-            );
+            query = query.filter(holds_role(role));
         }
         let sort = match filter.sort {
             UserSort::Name => users::Column::SortName,
@@ -256,7 +254,7 @@ impl Directory for SeaOrmStore {
             .order_by_asc(sort)
             .order_by_asc(users::Column::Id)
             .offset(page.offset as u64)
-            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .limit(page_limit(page))
             .all(self.db())
             .await
             .map_err(backend)?;
@@ -288,7 +286,7 @@ impl Directory for SeaOrmStore {
             .order_by_asc(organisations::Column::SortName)
             .order_by_asc(organisations::Column::Id)
             .offset(page.offset as u64)
-            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .limit(page_limit(page))
             .all(self.db())
             .await
             .map_err(backend)?
@@ -310,7 +308,7 @@ impl Directory for SeaOrmStore {
         Ok(query
             .order_by_asc(logs::Column::Id)
             .offset(page.offset as u64)
-            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .limit(page_limit(page))
             .all(self.db())
             .await
             .map_err(backend)?
