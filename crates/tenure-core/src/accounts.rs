@@ -14,7 +14,8 @@ use thiserror::Error;
 
 use crate::audit::{AuditEvent, AuditName, Outcome};
 use crate::error::BackendError;
-use crate::ports::{Clock, IdGen, Mailer, Message, PasswordHasher, Secrets, Timestamp, Verified};
+use crate::mail::{self, Block};
+use crate::ports::{Clock, IdGen, Mailer, PasswordHasher, Secrets, Timestamp, Verified};
 
 /// What signing in needs to know about the account holding an email address.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -385,21 +386,24 @@ impl Accounts {
         let (user, org) = (Some(record.user), Some(record.organisation));
         let audit = self.event(now, AuditName::ResetRequest, Outcome::Success, user, org, "{}");
         self.store.issue_reset(record.user, token.digest, now, expires, audit).await?;
-        let link = format!(
-            "{}/account/reset-password?token={}",
-            resets.policy.base_url.trim_end_matches('/'),
-            token.plain
+        let link = mail::link(&resets.policy.base_url, "/account/reset-password", &token.plain);
+        let message = mail::message(
+            email,
+            "Reset your password",
+            &[
+                Block::Text(
+                    "Someone asked to reset the password for your Tenure account.".to_owned(),
+                ),
+                Block::Text("To choose a new password, open this link within 3 hours:".to_owned()),
+                Block::Link(link),
+                Block::Text(
+                    "The link works once. If you did not ask for this, you can ignore this \
+                     email: your password has not changed."
+                        .to_owned(),
+                ),
+            ],
         );
-        let text = format!(
-            "Someone asked to reset the password for your Tenure account.\n\n\
-             To choose a new password, open this link within 3 hours:\n\n{link}\n\n\
-             The link works once. If you did not ask for this, you can ignore this email: \
-             your password has not changed.\n"
-        );
-        resets
-            .mailer
-            .send(Message { to: email, subject: "Reset your password".to_owned(), text })
-            .await
+        resets.mailer.send(message).await
     }
 
     /// Sets a new password with a reset link. The link is checked, the password is checked

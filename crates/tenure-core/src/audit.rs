@@ -22,6 +22,48 @@ pub enum AuditName {
     ResetRequest,
     /// A password reset with a link.
     ResetComplete,
+    /// An invitation (or a reactivation link) sent.
+    InviteSend,
+    /// An invitation accepted: password set, role given.
+    InviteAccept,
+    /// An invitation withdrawn.
+    InviteRevoke,
+    /// A user's personal details changed (field names only, no values: they are personal data).
+    UserUpdate,
+    /// A user's role or flags changed (before and after).
+    RoleChange,
+    /// A new email address waiting for confirmation.
+    EmailChangeRequest,
+    /// A new email address confirmed.
+    EmailChange,
+    /// A user moved to another organisation.
+    UserMove,
+    /// A user deactivated.
+    UserDeactivate,
+    /// A user reactivated (a fresh invitation sent).
+    UserReactivate,
+    /// A user's account and personal data deleted.
+    UserDelete,
+    /// An organisation created.
+    OrganisationCreate,
+    /// An organisation's details changed (before and after).
+    OrganisationUpdate,
+    /// An organisation deactivated.
+    OrganisationDeactivate,
+    /// An organisation reactivated.
+    OrganisationReactivate,
+    /// An organisation merged into another.
+    OrganisationMerge,
+    /// A stock owner -> managing agent relationship added.
+    RelationshipAdd,
+    /// A relationship removed.
+    RelationshipRemove,
+    /// A session started (after a sign-in).
+    SessionCreate,
+    /// Sessions ended (sign out, deactivation, password change).
+    SessionRevoke,
+    /// A request refused by the permission engine.
+    AuthzFail,
 }
 
 impl AuditName {
@@ -34,6 +76,27 @@ impl AuditName {
             Self::PasswordChange => "authn_password_change",
             Self::ResetRequest => "authn_reset_request",
             Self::ResetComplete => "authn_reset_complete",
+            Self::InviteSend => "user_invite_send",
+            Self::InviteAccept => "user_invite_accept",
+            Self::InviteRevoke => "user_invite_revoke",
+            Self::UserUpdate => "user_updated",
+            Self::RoleChange => "authz_role_change",
+            Self::EmailChangeRequest => "user_email_change_request",
+            Self::EmailChange => "user_email_changed",
+            Self::UserMove => "user_moved",
+            Self::UserDeactivate => "user_deactivated",
+            Self::UserReactivate => "user_reactivated",
+            Self::UserDelete => "user_deleted",
+            Self::OrganisationCreate => "organisation_created",
+            Self::OrganisationUpdate => "organisation_updated",
+            Self::OrganisationDeactivate => "organisation_deactivated",
+            Self::OrganisationReactivate => "organisation_reactivated",
+            Self::OrganisationMerge => "organisation_merged",
+            Self::RelationshipAdd => "relationship_added",
+            Self::RelationshipRemove => "relationship_removed",
+            Self::SessionCreate => "session_created",
+            Self::SessionRevoke => "session_revoked",
+            Self::AuthzFail => "authz_fail",
         }
     }
 
@@ -50,6 +113,27 @@ impl AuditName {
         Self::PasswordChange,
         Self::ResetRequest,
         Self::ResetComplete,
+        Self::InviteSend,
+        Self::InviteAccept,
+        Self::InviteRevoke,
+        Self::UserUpdate,
+        Self::RoleChange,
+        Self::EmailChangeRequest,
+        Self::EmailChange,
+        Self::UserMove,
+        Self::UserDeactivate,
+        Self::UserReactivate,
+        Self::UserDelete,
+        Self::OrganisationCreate,
+        Self::OrganisationUpdate,
+        Self::OrganisationDeactivate,
+        Self::OrganisationReactivate,
+        Self::OrganisationMerge,
+        Self::RelationshipAdd,
+        Self::RelationshipRemove,
+        Self::SessionCreate,
+        Self::SessionRevoke,
+        Self::AuthzFail,
     ];
 }
 

@@ -13,7 +13,10 @@
 pub mod accounts;
 pub mod audit;
 pub mod authorizer;
+pub mod changes;
 pub mod error;
+mod mail;
+pub mod manage;
 pub mod ports;
 pub mod query;
 
@@ -23,7 +26,14 @@ pub use accounts::{
 };
 pub use audit::{AuditEvent, AuditName, Outcome};
 pub use authorizer::{Authorizer, Checked};
+pub use changes::{
+    AuditQuery, ChangeError, ChangeStore, Link, LinkPurpose, LinkState, Versioned, Write,
+};
 pub use error::BackendError;
+pub use manage::{
+    AccountStatus, Edited, FieldError, InvitationView, Invite, Manage, ManageError, ManagePolicy,
+    ManagePorts, OrganisationInput, PersonInput, UserChanges,
+};
 pub use ports::{
     Clock, Directory, IdGen, Mailer, Message, Page, PasswordHasher, Secrets, Timestamp, Token,
     Verified,

@@ -80,6 +80,8 @@ pub struct Message {
     pub subject: String,
     /// The plain-text body.
     pub text: String,
+    /// The same body as HTML (escaped; links as anchors), for mail clients that show it.
+    pub html: String,
 }
 
 /// Sends email.

@@ -12,10 +12,14 @@ use std::sync::{Mutex, RwLock};
 
 use async_trait::async_trait;
 use tenure_core::{
-    AccountStore, AuditEvent, BackendError, Directory, FailureRecorded, OrganisationQuery, Page,
-    PasswordHolder, ResetHolder, SignInRecord, Timestamp, UserQuery,
+    AccountStore, AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Directory,
+    FailureRecorded, Link, LinkState, OrganisationQuery, Page, PasswordHolder, ResetHolder,
+    SignInRecord, Timestamp, UserQuery, Versioned, Write,
 };
-use tenure_domain::{Email, Log, Organisation, Resource, Scope, User, UserId, World};
+use tenure_domain::{
+    Email, Log, OrgId, Organisation, Relationship, RelationshipError, Resource, RoleId, Scope,
+    User, UserId, World, WorldError,
+};
 use uuid::Uuid;
 
 /// A directory held in memory, with credentials and an audit trail.
@@ -25,12 +29,15 @@ pub struct MemoryDirectory {
     accounts: Mutex<Accounts>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Accounts {
     credentials: HashMap<UserId, Credentials>,
     audit: Vec<AuditEvent>,
     audit_ids: HashSet<Uuid>,
     resets: Vec<Reset>,
+    /// Versions of users and organisations (by id); absent means 1.
+    versions: HashMap<Uuid, i64>,
+    links: Vec<Link>,
 }
 
 #[derive(Debug, Clone)]
@@ -350,5 +357,268 @@ impl AccountStore for MemoryDirectory {
             a.append(audit);
             Ok(true)
         })?
+    }
+}
+
+impl Accounts {
+    fn version(&self, id: Uuid) -> i64 {
+        self.versions.get(&id).copied().unwrap_or(1)
+    }
+
+    /// Moves a version on if it is still `expected`.
+    fn bump(&mut self, id: Uuid, expected: i64) -> Result<(), ChangeError> {
+        if self.version(id) != expected {
+            return Err(ChangeError::Conflict);
+        }
+        self.versions.insert(id, expected + 1);
+        Ok(())
+    }
+}
+
+fn world_error(e: WorldError) -> ChangeError {
+    match e {
+        WorldError::EmailInUse(_) => ChangeError::EmailInUse,
+        WorldError::Duplicate { .. } => ChangeError::Duplicate,
+        WorldError::UnknownUser(_) | WorldError::UnknownOrganisation(_) => ChangeError::Conflict,
+        other @ WorldError::UnknownRole(_) => ChangeError::Backend(BackendError::new(other)),
+    }
+}
+
+fn relationship_error(e: RelationshipError) -> ChangeError {
+    match e {
+        RelationshipError::Duplicate { .. } => ChangeError::Duplicate,
+        RelationshipError::NotFound { .. } | RelationshipError::UnknownOrganisation(_) => {
+            ChangeError::Conflict
+        }
+        other => ChangeError::Backend(BackendError::new(other)),
+    }
+}
+
+/// Applies one write to copies of the world and the account data.
+fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), ChangeError> {
+    match write {
+        Write::InsertOrganisation(o) => w.insert_organisation(o).map_err(world_error)?,
+        Write::UpdateOrganisation { organisation, version } => {
+            a.bump(*organisation.id.as_uuid(), version)?;
+            w.update_organisation(organisation).map_err(world_error)?;
+        }
+        Write::TouchOrganisation { id, version } => {
+            if w.organisation(id).is_none() {
+                return Err(ChangeError::Conflict);
+            }
+            a.bump(*id.as_uuid(), version)?;
+        }
+        Write::InsertRelationship(r) => w.add_relationship(r).map_err(relationship_error)?,
+        Write::DeleteRelationship(r) => w.remove_relationship(r).map_err(relationship_error)?,
+        Write::MergeOrganisation { from, into } => merge(w, from, into)?,
+        Write::InsertUser(u) => {
+            if w.user(u.id).is_some() {
+                return Err(ChangeError::Duplicate);
+            }
+            w.upsert_user(u).map_err(world_error)?;
+        }
+        Write::UpdateUser { user, version } => {
+            if w.user(user.id).is_none() {
+                return Err(ChangeError::Conflict);
+            }
+            a.bump(*user.id.as_uuid(), version)?;
+            w.upsert_user(user).map_err(world_error)?;
+        }
+        Write::DeleteUser { id, version } => {
+            if w.user(id).is_none() {
+                return Err(ChangeError::Conflict);
+            }
+            a.bump(*id.as_uuid(), version)?;
+            w.remove_user(id).map_err(world_error)?;
+            a.credentials.remove(&id);
+            a.links.retain(|l| l.user != id);
+            a.resets.retain(|r| r.user != id);
+        }
+        Write::SetPassword { user, hash } => {
+            if w.user(user).is_none() {
+                return Err(ChangeError::Conflict);
+            }
+            a.credentials.insert(
+                user,
+                Credentials { password_hash: hash, failed_attempts: 0, locked_until: None },
+            );
+        }
+        Write::IssueLink(link) => {
+            if a.links.iter().any(|l| l.digest == link.digest) {
+                return Err(ChangeError::Duplicate);
+            }
+            for l in a.links.iter_mut().filter(|l| {
+                l.user == link.user && l.purpose == link.purpose && l.state == LinkState::Pending
+            }) {
+                l.state = LinkState::Replaced;
+            }
+            a.links.push(link);
+        }
+        Write::ConsumeLink { digest, purpose, now } => {
+            let link = a
+                .links
+                .iter_mut()
+                .find(|l| l.digest == digest && l.purpose == purpose && l.usable(now))
+                .ok_or(ChangeError::LinkUnusable)?;
+            link.state = LinkState::Accepted;
+        }
+        Write::RevokeLinks { user, purposes } => {
+            for l in a.links.iter_mut().filter(|l| {
+                l.user == user && purposes.contains(&l.purpose) && l.state == LinkState::Pending
+            }) {
+                l.state = LinkState::Revoked;
+            }
+            for r in a.resets.iter_mut().filter(|r| r.user == user && r.used.is_none()) {
+                r.used = Some(r.issued);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves `from`'s users, logs and relationships to `into`.
+fn merge(w: &mut World, from: OrgId, into: OrgId) -> Result<(), ChangeError> {
+    if w.organisation(from).is_none() || w.organisation(into).is_none() {
+        return Err(ChangeError::Conflict);
+    }
+    let users: Vec<User> = w.users().filter(|u| u.organisation == from).cloned().collect();
+    for mut u in users {
+        u.organisation = into;
+        w.upsert_user(u).map_err(world_error)?;
+    }
+    let logs: Vec<Log> = w
+        .logs()
+        .filter(|l| l.owning_organisation == from || l.managing_organisation == from)
+        .cloned()
+        .collect();
+    for mut l in logs {
+        if l.owning_organisation == from {
+            l.owning_organisation = into;
+        }
+        if l.managing_organisation == from {
+            l.managing_organisation = into;
+        }
+        w.upsert_log(l).map_err(world_error)?;
+    }
+    let edges: Vec<Relationship> = w
+        .relationships()
+        .filter(|r| r.stock_owner == from || r.managing_agent == from)
+        .copied()
+        .collect();
+    for r in edges {
+        w.remove_relationship(r).map_err(relationship_error)?;
+        let moved = Relationship {
+            stock_owner: if r.stock_owner == from { into } else { r.stock_owner },
+            managing_agent: if r.managing_agent == from { into } else { r.managing_agent },
+        };
+        if moved.stock_owner != moved.managing_agent
+            && !w.has_relationship(moved.stock_owner, moved.managing_agent)
+        {
+            w.add_relationship(moved).map_err(relationship_error)?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ChangeStore for MemoryDirectory {
+    /// Applies the writes to copies of the data and swaps them in only if all succeed:
+    /// all or nothing, at the cost of a copy per change (fine for tests and small
+    /// directories; the SQL adapter is the one for scale).
+    async fn apply(&self, writes: Vec<Write>, audit: Vec<AuditEvent>) -> Result<(), ChangeError> {
+        let mut world = self.world.write().map_err(|_| poisoned())?;
+        let mut accounts = self.accounts.lock().map_err(|_| poisoned())?;
+        let refs: Vec<&AuditEvent> = audit.iter().collect();
+        accounts.check_ids(&refs)?;
+        let (mut w, mut a) = if writes.is_empty() {
+            (None, None)
+        } else {
+            (Some(world.clone()), Some(accounts.clone()))
+        };
+        if let (Some(w), Some(a)) = (w.as_mut(), a.as_mut()) {
+            for write in writes {
+                apply_one(w, a, write)?;
+            }
+        }
+        if let (Some(w), Some(a)) = (w, a) {
+            *world = w;
+            *accounts = a;
+        }
+        for e in audit {
+            accounts.append(e);
+        }
+        Ok(())
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<Versioned<User>>, BackendError> {
+        let user = self.read(|w| w.user(id).cloned())?;
+        let Some(user) = user else { return Ok(None) };
+        let version = self.accounts(|a| a.version(*id.as_uuid()))?;
+        Ok(Some(Versioned { value: user, version }))
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<Versioned<User>>, BackendError> {
+        let id = self.read(|w| w.user_by_email(email).map(|u| u.id))?;
+        match id {
+            Some(id) => ChangeStore::user(self, id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn organisation(
+        &self,
+        id: OrgId,
+    ) -> Result<Option<Versioned<Organisation>>, BackendError> {
+        let org = self.read(|w| w.organisation(id).cloned())?;
+        let Some(org) = org else { return Ok(None) };
+        let version = self.accounts(|a| a.version(*id.as_uuid()))?;
+        Ok(Some(Versioned { value: org, version }))
+    }
+
+    async fn organisation_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<Versioned<Organisation>>, BackendError> {
+        let wanted = name.trim().to_lowercase();
+        let id = self.read(|w| {
+            w.organisations().find(|o| o.name.as_str().to_lowercase() == wanted).map(|o| o.id)
+        })?;
+        match id {
+            Some(id) => ChangeStore::organisation(self, id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn link(&self, digest: &str) -> Result<Option<Link>, BackendError> {
+        self.accounts(|a| a.links.iter().find(|l| l.digest == digest).cloned())
+    }
+
+    async fn links_for_user(&self, user: UserId) -> Result<Vec<Link>, BackendError> {
+        self.accounts(|a| {
+            let mut links: Vec<Link> = a.links.iter().filter(|l| l.user == user).cloned().collect();
+            links.sort_by_key(|l| std::cmp::Reverse((l.issued, l.id)));
+            links
+        })
+    }
+
+    async fn audit(&self, query: &AuditQuery, page: Page) -> Result<Vec<AuditEvent>, BackendError> {
+        self.accounts(|a| {
+            let mut rows: Vec<AuditEvent> = a
+                .audit
+                .iter()
+                .filter(|e| {
+                    query.organisation.is_none_or(|o| e.organisation == Some(o))
+                        && query.user.is_none_or(|u| e.actor == Some(u) || e.target_user == Some(u))
+                        && query.name.is_none_or(|n| e.name == n)
+                })
+                .cloned()
+                .collect();
+            rows.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
+            rows.into_iter().skip(page.offset).take(page.limit.min(Page::MAX_LIMIT)).collect()
+        })
+    }
+
+    async fn anyone_holds(&self, role: RoleId) -> Result<bool, BackendError> {
+        self.read(|w| w.users().any(|u| u.roles.contains(&role)))
     }
 }

@@ -7,7 +7,6 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use tenure_core::{
     AccountStore, AuditEvent, AuditName, BackendError, FailureRecorded, Outcome, PasswordHolder,
@@ -24,7 +23,7 @@ fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
     BackendError::new(e)
 }
 
-fn audit_row(e: AuditEvent) -> audit_events::ActiveModel {
+pub(crate) fn audit_row(e: AuditEvent) -> audit_events::ActiveModel {
     audit_events::ActiveModel {
         id: Set(e.id),
         at: Set(e.at.0),
@@ -37,7 +36,7 @@ fn audit_row(e: AuditEvent) -> audit_events::ActiveModel {
     }
 }
 
-fn audit_event(row: audit_events::Model) -> Result<AuditEvent, BackendError> {
+pub(crate) fn audit_event(row: audit_events::Model) -> Result<AuditEvent, BackendError> {
     let name = AuditName::parse(&row.event).ok_or_else(|| {
         BackendError::new(format!(
             "stored audit event `{}` has unknown name `{}`",
@@ -59,7 +58,7 @@ fn audit_event(row: audit_events::Model) -> Result<AuditEvent, BackendError> {
 }
 
 /// Makes sure the user has a credentials row (none until a first password or failure).
-async fn ensure_row(db: &impl ConnectionTrait, user: Uuid) -> Result<(), BackendError> {
+pub(crate) async fn ensure_row(db: &impl ConnectionTrait, user: Uuid) -> Result<(), BackendError> {
     let insert = Query::insert()
         .into_table(credentials::Entity)
         .columns([
@@ -159,7 +158,7 @@ impl AccountStore for SeaOrmStore {
         lock_audit: AuditEvent,
     ) -> Result<FailureRecorded, BackendError> {
         let id = *user.as_uuid();
-        let txn = self.db().begin().await.map_err(backend)?;
+        let txn = self.write_transaction().await?;
         ensure_row(&txn, id).await?;
         // One statement reads and writes the counter, so concurrent failures all count;
         // reaching the limit locks and restarts the count in the same statement.
@@ -207,7 +206,7 @@ impl AccountStore for SeaOrmStore {
         audit: AuditEvent,
     ) -> Result<(), BackendError> {
         let id = *user.as_uuid();
-        let txn = self.db().begin().await.map_err(backend)?;
+        let txn = self.write_transaction().await?;
         clear_lockout(&txn, id, rehash).await?;
         audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
         txn.commit().await.map_err(backend)
@@ -220,7 +219,7 @@ impl AccountStore for SeaOrmStore {
         audit: AuditEvent,
     ) -> Result<(), BackendError> {
         let id = *user.as_uuid();
-        let txn = self.db().begin().await.map_err(backend)?;
+        let txn = self.write_transaction().await?;
         if users::Entity::find_by_id(id).one(&txn).await.map_err(backend)?.is_none() {
             return Err(BackendError::new(format!("user `{user}` does not exist")));
         }
@@ -288,7 +287,7 @@ impl AccountStore for SeaOrmStore {
         audit: AuditEvent,
     ) -> Result<(), BackendError> {
         let id = *user.as_uuid();
-        let txn = self.db().begin().await.map_err(backend)?;
+        let txn = self.write_transaction().await?;
         let kill = Query::update()
             .table(reset_tokens::Entity)
             .value(reset_tokens::Column::UsedAt, issued.0)
@@ -337,7 +336,7 @@ impl AccountStore for SeaOrmStore {
         audit: AuditEvent,
     ) -> Result<bool, BackendError> {
         let id = *user.as_uuid();
-        let txn = self.db().begin().await.map_err(backend)?;
+        let txn = self.write_transaction().await?;
         // The guarded update is the single point of truth: of concurrent uses, one sees
         // the row unused and marks it; the others update nothing.
         let used = Query::update()

@@ -42,7 +42,10 @@ impl SeaOrmStore {
     }
 
     /// Users with their roles, in the order given.
-    async fn with_roles(&self, rows: Vec<users::Model>) -> Result<Vec<User>, BackendError> {
+    pub(crate) async fn with_roles(
+        &self,
+        rows: Vec<users::Model>,
+    ) -> Result<Vec<User>, BackendError> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut roles = self.roles_of(&ids).await?;
         rows.into_iter()

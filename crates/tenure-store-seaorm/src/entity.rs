@@ -7,6 +7,7 @@
 
 pub(crate) mod audit_events;
 pub(crate) mod credentials;
+pub(crate) mod links;
 pub(crate) mod logs;
 pub(crate) mod organisations;
 pub(crate) mod relationships;

@@ -9,6 +9,7 @@
 //! knowledge: HTTP, email.
 
 mod accounts;
+mod changes;
 mod convert;
 mod directory;
 mod entity;
@@ -18,8 +19,8 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, EntityTrait, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use tenure_core::BackendError;
@@ -118,7 +119,7 @@ impl SeaOrmStore {
     /// [`BackendError`] on any database failure, including a duplicate id or email.
     pub async fn import(&self, world: &World) -> Result<(), BackendError> {
         const BATCH: usize = 1_000;
-        let txn = self.db.begin().await.map_err(BackendError::new)?;
+        let txn = self.write_transaction().await?;
         let orgs: Vec<_> = world.organisations().map(convert::organisation_row).collect();
         for chunk in orgs.chunks(BATCH) {
             entity::organisations::Entity::insert_many(chunk.iter().cloned())
@@ -162,5 +163,18 @@ impl SeaOrmStore {
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: it takes the write
+    /// lock at once (waiting up to the busy timeout), so a transaction that reads and then
+    /// writes cannot fail with `SQLITE_BUSY` halfway.
+    pub(crate) async fn write_transaction(&self) -> Result<DatabaseTransaction, BackendError> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+            .map_err(BackendError::new)
     }
 }

@@ -4,6 +4,7 @@ mod m0001_directory;
 mod m0002_user_search;
 mod m0003_credentials;
 mod m0004_reset_tokens;
+mod m0005_links;
 
 use sea_orm_migration::prelude::*;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_user_search::Migration),
             Box::new(m0003_credentials::Migration),
             Box::new(m0004_reset_tokens::Migration),
+            Box::new(m0005_links::Migration),
         ]
     }
 }

@@ -1,0 +1,1562 @@
+//! Managing people and organisations: invitations, edits, deactivation, reactivation,
+//! deletion, organisations, relationships and the audit trail.
+//!
+//! Every use case follows one shape: read the versions it will write against, load a
+//! snapshot, ask the engine, describe the change as [`Write`]s with their audit entries,
+//! and apply them in one transaction. No rule lives here that the engine already knows
+//! (who may do what, the last data coordinator, states); this module adds only what is
+//! about data: parsing, uniqueness, links and email.
+
+use std::sync::Arc;
+
+use tenure_domain::role::builtin::ADMINISTRATOR;
+use tenure_domain::{
+    Action, Decision, Email, Name, OrgId, Organisation, PasswordError, PasswordPolicy,
+    ProviderType, Relationship, RelationshipError, Request, Resource, RoleId, Telephone, User,
+    UserId, World,
+};
+use thiserror::Error;
+
+use crate::audit::{AuditEvent, AuditName, Outcome};
+use crate::changes::{
+    AuditQuery, ChangeError, ChangeStore, Link, LinkPurpose, LinkState, Versioned, Write,
+};
+use crate::error::BackendError;
+use crate::mail::{self, Block};
+use crate::ports::{Clock, Directory, IdGen, Mailer, Page, PasswordHasher, Secrets, Timestamp};
+
+/// A field of a form and what is wrong with it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct FieldError {
+    /// The field's name, as forms and CSV headers spell it.
+    pub field: &'static str,
+    /// What is wrong and what is accepted.
+    pub message: String,
+}
+
+/// Why a change was refused. Nothing was written.
+#[derive(Debug, Error)]
+pub enum ManageError {
+    /// The record does not exist, or the actor may not see it: the same answer.
+    #[error("not found")]
+    NotFound,
+    /// The actor may see the record but not do this; the text says why.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Some fields are wrong.
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// The record changed since it was read.
+    #[error("this record was changed by someone else since you opened it; reload it and try again")]
+    Conflict,
+    /// The email address belongs to another account.
+    #[error("this email address is already used by another account")]
+    EmailInUse,
+    /// The link is unknown, used, replaced, revoked or expired.
+    #[error("this link has expired or has already been used; ask for a new one")]
+    LinkInvalid,
+    /// The new password does not meet the policy.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// The relationship is not allowed.
+    #[error(transparent)]
+    Relationship(#[from] RelationshipError),
+    /// Something broke.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl From<ChangeError> for ManageError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::Conflict => Self::Conflict,
+            ChangeError::EmailInUse => Self::EmailInUse,
+            ChangeError::Duplicate => Self::Forbidden("this already exists".to_owned()),
+            ChangeError::LinkUnusable => Self::LinkInvalid,
+            ChangeError::Backend(e) => Self::Backend(e),
+        }
+    }
+}
+
+/// A person's details as typed.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct PersonInput {
+    /// Full name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Telephone number; empty for none.
+    pub telephone: String,
+}
+
+/// Whom to invite, where, with what role.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Invite {
+    /// Their details.
+    pub person: PersonInput,
+    /// The organisation: the inviter's own, or one of its managing agents.
+    pub organisation: OrgId,
+    /// The role they get when they accept.
+    pub role: RoleId,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct UserChanges {
+    /// Full name.
+    pub name: Option<String>,
+    /// Email address: changes only once the new address confirms it.
+    pub email: Option<String>,
+    /// Telephone number; empty removes it.
+    pub telephone: Option<String>,
+    /// The role (`user.change_role`).
+    pub role: Option<RoleId>,
+    /// The data protection officer flag (`user.set_flags`).
+    pub data_protection_officer: Option<bool>,
+    /// The key contact flag (`user.set_flags`).
+    pub key_contact: Option<bool>,
+}
+
+/// An organisation's details as typed. Coordinators may change the first three;
+/// the rest need `organisation.edit_all`.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct OrganisationInput {
+    /// Name.
+    pub name: String,
+    /// Postal address; empty for none.
+    pub address: String,
+    /// Telephone number; empty for none.
+    pub telephone: String,
+    /// Kind of provider.
+    pub provider_type: ProviderType,
+    /// Regulator's registration number; empty for none.
+    pub registration_number: String,
+    /// Whether it holds its own stock.
+    pub holds_stock: bool,
+}
+
+/// What happened to an edit.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Edited {
+    /// A confirmation link went to the new email address; the address changes when it is
+    /// opened.
+    pub email_confirmation_sent: bool,
+}
+
+/// Where a user's account stands, for lists and profiles.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AccountStatus {
+    /// Can sign in.
+    Active,
+    /// Invited (or reactivated) and not yet accepted.
+    Invited {
+        /// The link is past its time: resend it.
+        expired: bool,
+    },
+    /// The invitation was withdrawn.
+    InvitationRevoked,
+    /// Deactivated.
+    Deactivated,
+}
+
+impl AccountStatus {
+    /// How screens name it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Invited { expired: false } => "Invited",
+            Self::Invited { expired: true } => "Invitation expired",
+            Self::InvitationRevoked => "Invitation revoked",
+            Self::Deactivated => "Deactivated",
+        }
+    }
+}
+
+/// An invitation as its link shows it, before it is accepted.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct InvitationView {
+    /// The invited person.
+    pub user: UserId,
+    /// Their name.
+    pub name: Name,
+    /// Their email address.
+    pub email: Email,
+    /// The organisation's name.
+    pub organisation: Name,
+    /// Invitation or reactivation.
+    pub purpose: LinkPurpose,
+}
+
+/// How links behave.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ManagePolicy {
+    /// Where links point: the configured public address.
+    pub base_url: String,
+    /// How long an invitation or reactivation link lives (3 days).
+    pub invitation_lifetime_ms: i64,
+    /// How long an email confirmation link lives (3 hours).
+    pub email_change_lifetime_ms: i64,
+    /// Passwords set when accepting.
+    pub passwords: PasswordPolicy,
+}
+
+impl Default for ManagePolicy {
+    fn default() -> Self {
+        Self {
+            base_url: "http://127.0.0.1:3000".to_owned(),
+            invitation_lifetime_ms: 3 * 24 * 60 * 60 * 1000,
+            email_change_lifetime_ms: 3 * 60 * 60 * 1000,
+            passwords: PasswordPolicy::default(),
+        }
+    }
+}
+
+/// The ports the management services use.
+#[derive(Clone)]
+pub struct ManagePorts {
+    /// Snapshots for the engine.
+    pub directory: Arc<dyn Directory>,
+    /// Versioned reads and transactional writes.
+    pub changes: Arc<dyn ChangeStore>,
+    /// Hashing passwords set on acceptance.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Link tokens.
+    pub secrets: Arc<dyn Secrets>,
+    /// Email.
+    pub mailer: Arc<dyn Mailer>,
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+    /// Ids for users, organisations, links and audit entries.
+    pub ids: Arc<dyn IdGen>,
+}
+
+impl std::fmt::Debug for ManagePorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagePorts").finish_non_exhaustive()
+    }
+}
+
+/// The management services.
+#[derive(Clone)]
+pub struct Manage {
+    ports: ManagePorts,
+    policy: ManagePolicy,
+}
+
+impl std::fmt::Debug for Manage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manage").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+fn optional<T, E: std::fmt::Display>(
+    input: &str,
+    field: &'static str,
+    parse: impl Fn(&str) -> Result<T, E>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    match parse(trimmed) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(FieldError { field, message: e.to_string() });
+            None
+        }
+    }
+}
+
+fn required<T, E: std::fmt::Display>(
+    input: &str,
+    field: &'static str,
+    parse: impl Fn(&str) -> Result<T, E>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    match parse(input) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(FieldError { field, message: e.to_string() });
+            None
+        }
+    }
+}
+
+fn text_or_none(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// A JSON string literal (for audit details).
+fn json(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Manage {
+    /// The services over these ports.
+    pub fn new(ports: ManagePorts, policy: ManagePolicy) -> Self {
+        Self { ports, policy }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &ManagePolicy {
+        &self.policy
+    }
+
+    fn now(&self) -> Timestamp {
+        self.ports.clock.now()
+    }
+
+    fn event(
+        &self,
+        name: AuditName,
+        actor: Option<UserId>,
+        target: Option<UserId>,
+        org: Option<OrgId>,
+        detail: String,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: self.ports.ids.next_id(),
+            at: self.now(),
+            actor,
+            name,
+            outcome: Outcome::Success,
+            target_user: target,
+            organisation: org,
+            detail,
+        }
+    }
+
+    /// Asks the engine; a denial is audited and mapped to "not found" or "forbidden".
+    async fn require(&self, world: &World, request: Request) -> Result<(), ManageError> {
+        let decision = world.decide(&request);
+        let Decision::Deny { conceal, .. } = decision else { return Ok(()) };
+        let why = decision.explain(world).to_string();
+        let why = why.split_once(": ").map_or(why.as_str(), |(_, w)| w).to_owned();
+        let target = match request.resource {
+            Resource::User(u) => Some(u),
+            _ => None,
+        };
+        let org = match request.resource {
+            Resource::Organisation(o) => Some(o),
+            _ => None,
+        };
+        let mut event = self.event(
+            AuditName::AuthzFail,
+            Some(request.actor),
+            target,
+            org,
+            format!(r#"{{"action":{},"reason":{}}}"#, json(request.action.as_str()), json(&why)),
+        );
+        event.outcome = Outcome::Failure;
+        self.ports.changes.apply(Vec::new(), vec![event]).await?;
+        if conceal {
+            return Err(ManageError::NotFound);
+        }
+        let mut chars = why.chars();
+        let why =
+            chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect());
+        Err(ManageError::Forbidden(why))
+    }
+
+    async fn org(&self, id: OrgId) -> Result<Versioned<Organisation>, ManageError> {
+        self.ports.changes.organisation(id).await?.ok_or(ManageError::NotFound)
+    }
+
+    async fn user(&self, id: UserId) -> Result<Versioned<User>, ManageError> {
+        self.ports.changes.user(id).await?.ok_or(ManageError::NotFound)
+    }
+
+    async fn email_free(&self, email: &Email, except: Option<UserId>) -> Result<(), ManageError> {
+        match self.ports.changes.user_by_email(email).await? {
+            Some(other) if Some(other.value.id) != except => Err(ManageError::EmailInUse),
+            _ => Ok(()),
+        }
+    }
+
+    fn parse_person(input: &PersonInput) -> Result<(Name, Email, Option<Telephone>), ManageError> {
+        let mut errors = Vec::new();
+        let name = required(&input.name, "name", Name::parse, &mut errors);
+        let email = required(&input.email, "email", Email::parse, &mut errors);
+        let telephone = optional(&input.telephone, "telephone", Telephone::parse, &mut errors);
+        match (name, email) {
+            (Some(n), Some(e)) if errors.is_empty() => Ok((n, e, telephone)),
+            _ => Err(ManageError::Invalid(errors)),
+        }
+    }
+
+    /// A fresh link for `user`, with the email that carries it.
+    #[allow(clippy::too_many_arguments, reason = "a link has this many parts")]
+    fn new_link(
+        &self,
+        purpose: LinkPurpose,
+        user: &User,
+        role: Option<RoleId>,
+        email: Email,
+        issued_by: Option<UserId>,
+        lifetime_ms: i64,
+    ) -> Result<(Link, String), BackendError> {
+        let token = self.ports.secrets.token()?;
+        let now = self.now();
+        let link = Link {
+            id: self.ports.ids.next_id(),
+            digest: token.digest,
+            purpose,
+            user: user.id,
+            organisation: user.organisation,
+            role,
+            email,
+            issued_by,
+            issued: now,
+            expires: Timestamp(now.0.saturating_add(lifetime_ms)),
+            state: LinkState::Pending,
+        };
+        Ok((link, token.plain))
+    }
+
+    async fn send_invitation(
+        &self,
+        link: &Link,
+        plain: &str,
+        name: &Name,
+        organisation: &Name,
+    ) -> Result<(), BackendError> {
+        let url = mail::link(&self.policy.base_url, "/account/create", plain);
+        let days = self.policy.invitation_lifetime_ms / (24 * 60 * 60 * 1000);
+        let (subject, opening) = match link.purpose {
+            LinkPurpose::Reactivation => (
+                "Your account has been reactivated",
+                format!(
+                    "Hello {name}, your Tenure account for {organisation} has been reactivated."
+                ),
+            ),
+            _ => (
+                "You have been invited to Tenure",
+                format!("Hello {name}, you have been invited to join {organisation} on Tenure."),
+            ),
+        };
+        let message = mail::message(
+            link.email.clone(),
+            subject,
+            &[
+                Block::Text(opening),
+                Block::Text(format!(
+                    "To set your password and sign in, open this link within {days} days:"
+                )),
+                Block::Link(url),
+                Block::Text(
+                    "The link works once. If you were not expecting this email, you can ignore it."
+                        .to_owned(),
+                ),
+            ],
+        );
+        self.ports.mailer.send(message).await
+    }
+
+    /// Invites a person: an account with no password and no role yet, and a link to set a
+    /// password; the role is given when they accept, if the inviter may still give it.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`] for bad details, [`ManageError::EmailInUse`],
+    /// [`ManageError::NotFound`] or [`ManageError::Forbidden`] as the engine decides.
+    pub async fn invite(&self, actor: UserId, invite: &Invite) -> Result<UserId, ManageError> {
+        let (name, email, telephone) = Self::parse_person(&invite.person)?;
+        let org = self.org(invite.organisation).await?;
+        let world =
+            self.ports.directory.snapshot(actor, Resource::Organisation(org.value.id)).await?;
+        self.require(
+            &world,
+            Request::new(actor, Action::UserInvite, Resource::Organisation(org.value.id))
+                .giving(invite.role),
+        )
+        .await?;
+        self.email_free(&email, None).await?;
+        let id = UserId::from_uuid(self.ports.ids.next_id());
+        let mut user = User::new(id, name, email.clone(), org.value.id, Vec::new());
+        user.telephone = telephone;
+        let (link, plain) = self.new_link(
+            LinkPurpose::Invitation,
+            &user,
+            Some(invite.role),
+            email,
+            Some(actor),
+            self.policy.invitation_lifetime_ms,
+        )?;
+        let role_key = world.roles().get(invite.role).map_or("", |r| r.key.as_str());
+        let audit = self.event(
+            AuditName::InviteSend,
+            Some(actor),
+            Some(id),
+            Some(org.value.id),
+            format!(r#"{{"role":{}}}"#, json(role_key)),
+        );
+        self.ports
+            .changes
+            .apply(
+                vec![
+                    Write::TouchOrganisation { id: org.value.id, version: org.version },
+                    Write::InsertUser(user.clone()),
+                    Write::IssueLink(link.clone()),
+                ],
+                vec![audit],
+            )
+            .await?;
+        self.send_invitation(&link, &plain, &user.name, &org.value.name).await?;
+        Ok(id)
+    }
+
+    /// Creates the first administrator (from the command line), in an organisation
+    /// found or created by name, and emails them an invitation. Refused once anyone
+    /// holds the administrator role.
+    ///
+    /// # Errors
+    /// [`ManageError::Forbidden`] if an administrator exists; [`ManageError::Invalid`]
+    /// for bad details; [`ManageError::EmailInUse`].
+    pub async fn create_first_administrator(
+        &self,
+        person: &PersonInput,
+        organisation: &str,
+    ) -> Result<UserId, ManageError> {
+        if self.ports.changes.anyone_holds(ADMINISTRATOR).await? {
+            return Err(ManageError::Forbidden(
+                "an administrator already exists; ask them to invite you".to_owned(),
+            ));
+        }
+        let (name, email, telephone) = Self::parse_person(person)?;
+        let mut errors = Vec::new();
+        let org_name = required(organisation, "organisation", Name::parse, &mut errors);
+        let Some(org_name) = org_name else { return Err(ManageError::Invalid(errors)) };
+        self.email_free(&email, None).await?;
+        let mut writes = Vec::new();
+        let mut audit = Vec::new();
+        let org = match self.ports.changes.organisation_by_name(org_name.as_str()).await? {
+            Some(o) => o.value,
+            None => {
+                let org = Organisation::new(OrgId::from_uuid(self.ports.ids.next_id()), org_name);
+                writes.push(Write::InsertOrganisation(org.clone()));
+                audit.push(self.event(
+                    AuditName::OrganisationCreate,
+                    None,
+                    None,
+                    Some(org.id),
+                    format!(r#"{{"name":{}}}"#, json(org.name.as_str())),
+                ));
+                org
+            }
+        };
+        let id = UserId::from_uuid(self.ports.ids.next_id());
+        let mut user = User::new(id, name, email.clone(), org.id, Vec::new());
+        user.telephone = telephone;
+        let (link, plain) = self.new_link(
+            LinkPurpose::Invitation,
+            &user,
+            Some(ADMINISTRATOR),
+            email,
+            None,
+            self.policy.invitation_lifetime_ms,
+        )?;
+        writes.push(Write::InsertUser(user.clone()));
+        writes.push(Write::IssueLink(link.clone()));
+        audit.push(self.event(
+            AuditName::InviteSend,
+            None,
+            Some(id),
+            Some(org.id),
+            r#"{"role":"administrator","first":true}"#.to_owned(),
+        ));
+        self.ports.changes.apply(writes, audit).await?;
+        self.send_invitation(&link, &plain, &user.name, &org.name).await?;
+        Ok(id)
+    }
+
+    async fn usable_link(
+        &self,
+        token: &str,
+        purposes: &[LinkPurpose],
+    ) -> Result<(Link, String), ManageError> {
+        let digest = self.ports.secrets.digest(token);
+        match self.ports.changes.link(&digest).await? {
+            Some(link) if purposes.contains(&link.purpose) && link.usable(self.now()) => {
+                Ok((link, digest))
+            }
+            _ => Err(ManageError::LinkInvalid),
+        }
+    }
+
+    /// What an invitation link is for, without using it (mail scanners open links).
+    ///
+    /// # Errors
+    /// [`ManageError::LinkInvalid`] for an unknown, used, revoked, replaced or expired
+    /// link.
+    pub async fn invitation(&self, token: &str) -> Result<InvitationView, ManageError> {
+        let (link, _) =
+            self.usable_link(token, &[LinkPurpose::Invitation, LinkPurpose::Reactivation]).await?;
+        let user = self.ports.changes.user(link.user).await?.ok_or(ManageError::LinkInvalid)?;
+        let org = self
+            .ports
+            .changes
+            .organisation(user.value.organisation)
+            .await?
+            .ok_or(ManageError::LinkInvalid)?;
+        Ok(InvitationView {
+            user: user.value.id,
+            name: user.value.name,
+            email: user.value.email,
+            organisation: org.value.name,
+            purpose: link.purpose,
+        })
+    }
+
+    /// Accepts an invitation or reactivation: sets the password and gives the role, once.
+    /// The inviter's authority to give the role is checked again now: an inviter demoted
+    /// since sending makes the link give nothing.
+    ///
+    /// # Errors
+    /// [`ManageError::LinkInvalid`] for an unusable link (or one whose inviter can no
+    /// longer give the role, or whose account or organisation was deactivated);
+    /// [`ManageError::Password`] for a refused password (the link still works).
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        password: &str,
+    ) -> Result<UserId, ManageError> {
+        let (link, digest) =
+            self.usable_link(token, &[LinkPurpose::Invitation, LinkPurpose::Reactivation]).await?;
+        let user = self.ports.changes.user(link.user).await?.ok_or(ManageError::LinkInvalid)?;
+        let org = self
+            .ports
+            .changes
+            .organisation(user.value.organisation)
+            .await?
+            .ok_or(ManageError::LinkInvalid)?;
+        if !user.value.active || !org.value.active || org.value.id != link.organisation {
+            return Err(ManageError::LinkInvalid);
+        }
+        let role = link.role.ok_or(ManageError::LinkInvalid)?;
+        if let Some(issuer) = link.issued_by {
+            let resource = Resource::Organisation(org.value.id);
+            let world = self.ports.directory.snapshot(issuer, resource).await?;
+            let request = Request::new(issuer, Action::UserInvite, resource).giving(role);
+            if !world.decide(&request).is_allowed() {
+                return Err(ManageError::LinkInvalid);
+            }
+        }
+        let context = tenure_domain::PasswordContext {
+            email: Some(&user.value.email),
+            name: Some(&user.value.name),
+            organisation: Some(&org.value.name),
+        };
+        let password = self.policy.passwords.check(password, &context)?;
+        let hash = self.ports.hasher.hash(&password).await?;
+        let mut accepted = user.value.clone();
+        accepted.roles = vec![role];
+        let audit = self.event(
+            AuditName::InviteAccept,
+            Some(user.value.id),
+            Some(user.value.id),
+            Some(org.value.id),
+            format!(r#"{{"purpose":{}}}"#, json(link.purpose.as_str())),
+        );
+        self.ports
+            .changes
+            .apply(
+                vec![
+                    Write::ConsumeLink { digest, purpose: link.purpose, now: self.now() },
+                    Write::TouchOrganisation { id: org.value.id, version: org.version },
+                    Write::UpdateUser { user: accepted, version: user.version },
+                    Write::SetPassword { user: user.value.id, hash: Some(hash) },
+                ],
+                vec![audit],
+            )
+            .await?;
+        Ok(user.value.id)
+    }
+
+    /// The newest invitation or reactivation link of a user, if they have not accepted it.
+    async fn open_invitation(&self, user: UserId) -> Result<Option<Link>, BackendError> {
+        let links = self.ports.changes.links_for_user(user).await?;
+        Ok(links
+            .into_iter()
+            .find(|l| matches!(l.purpose, LinkPurpose::Invitation | LinkPurpose::Reactivation))
+            .filter(|l| l.state != LinkState::Accepted))
+    }
+
+    /// Where a user's account stands.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    pub async fn status(&self, user: &User) -> Result<AccountStatus, BackendError> {
+        if !user.active {
+            return Ok(AccountStatus::Deactivated);
+        }
+        Ok(match self.open_invitation(user.id).await? {
+            None => AccountStatus::Active,
+            Some(l) if l.state == LinkState::Revoked => AccountStatus::InvitationRevoked,
+            Some(l) => AccountStatus::Invited { expired: !l.usable(self.now()) },
+        })
+    }
+
+    /// Sends a fresh invitation (or reactivation) link; the old one stops working.
+    ///
+    /// # Errors
+    /// [`ManageError::Forbidden`] if the user has no open invitation or the actor may
+    /// not give its role; [`ManageError::NotFound`].
+    pub async fn resend_invitation(&self, actor: UserId, id: UserId) -> Result<(), ManageError> {
+        let user = self.user(id).await?;
+        let org = self.org(user.value.organisation).await?;
+        let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
+        self.require(&world, Request::new(actor, Action::UserView, Resource::User(id))).await?;
+        let Some(open) = self.open_invitation(id).await? else {
+            return Err(ManageError::Forbidden(
+                "this user has already accepted their invitation".to_owned(),
+            ));
+        };
+        let role = open.role.ok_or(ManageError::NotFound)?;
+        let org_world =
+            self.ports.directory.snapshot(actor, Resource::Organisation(org.value.id)).await?;
+        self.require(
+            &org_world,
+            Request::new(actor, Action::UserInvite, Resource::Organisation(org.value.id))
+                .giving(role),
+        )
+        .await?;
+        let (link, plain) = self.new_link(
+            open.purpose,
+            &user.value,
+            Some(role),
+            user.value.email.clone(),
+            Some(actor),
+            self.policy.invitation_lifetime_ms,
+        )?;
+        let audit = self.event(
+            AuditName::InviteSend,
+            Some(actor),
+            Some(id),
+            Some(org.value.id),
+            r#"{"resend":true}"#.to_owned(),
+        );
+        self.ports.changes.apply(vec![Write::IssueLink(link.clone())], vec![audit]).await?;
+        self.send_invitation(&link, &plain, &user.value.name, &org.value.name).await?;
+        Ok(())
+    }
+
+    /// Withdraws a user's open invitation: the link stops working.
+    ///
+    /// # Errors
+    /// As [`Manage::resend_invitation`].
+    pub async fn revoke_invitation(&self, actor: UserId, id: UserId) -> Result<(), ManageError> {
+        let user = self.user(id).await?;
+        let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
+        self.require(&world, Request::new(actor, Action::UserView, Resource::User(id))).await?;
+        let Some(open) = self.open_invitation(id).await? else {
+            return Err(ManageError::Forbidden("this user has no open invitation".to_owned()));
+        };
+        let role = open.role.ok_or(ManageError::NotFound)?;
+        let org = user.value.organisation;
+        let org_world = self.ports.directory.snapshot(actor, Resource::Organisation(org)).await?;
+        self.require(
+            &org_world,
+            Request::new(actor, Action::UserInvite, Resource::Organisation(org)).giving(role),
+        )
+        .await?;
+        let audit =
+            self.event(AuditName::InviteRevoke, Some(actor), Some(id), Some(org), "{}".to_owned());
+        let revoke = Write::RevokeLinks {
+            user: id,
+            purposes: vec![LinkPurpose::Invitation, LinkPurpose::Reactivation],
+        };
+        self.ports.changes.apply(vec![revoke], vec![audit]).await?;
+        Ok(())
+    }
+
+    /// Changes a user's details, role or flags, each checked with its own action. A new
+    /// email address is not set at once: a link goes to it, and a notice to the old one.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`], [`ManageError::Conflict`] for a stale `version`,
+    /// [`ManageError::EmailInUse`], or the engine's refusal.
+    pub async fn edit_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+        changes: &UserChanges,
+    ) -> Result<Edited, ManageError> {
+        let current = self.user(id).await?;
+        let org = self.org(current.value.organisation).await?;
+        let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
+        self.require(&world, Request::new(actor, Action::UserView, Resource::User(id))).await?;
+        if current.version != version {
+            return Err(ManageError::Conflict);
+        }
+        let mut errors = Vec::new();
+        let mut next = current.value.clone();
+        let mut fields = Vec::new();
+        if let Some(name) = &changes.name {
+            if let Some(name) = required(name, "name", Name::parse, &mut errors) {
+                if name != next.name {
+                    fields.push("name");
+                    next.name = name;
+                }
+            }
+        }
+        if let Some(telephone) = &changes.telephone {
+            let telephone = optional(telephone, "telephone", Telephone::parse, &mut errors);
+            if telephone != next.telephone {
+                fields.push("telephone");
+                next.telephone = telephone;
+            }
+        }
+        let new_email = match &changes.email {
+            Some(e) => required(e, "email", Email::parse, &mut errors).filter(|e| *e != next.email),
+            None => None,
+        };
+        if !errors.is_empty() {
+            return Err(ManageError::Invalid(errors));
+        }
+        let resource = Resource::User(id);
+        if !fields.is_empty() || new_email.is_some() {
+            self.require(&world, Request::new(actor, Action::UserEditDetails, resource)).await?;
+        }
+        let mut audit = Vec::new();
+        let mut role_detail = Vec::new();
+        if let Some(role) = changes.role.filter(|r| !next.roles.contains(r)) {
+            self.require(
+                &world,
+                Request::new(actor, Action::UserChangeRole, resource).giving(role),
+            )
+            .await?;
+            let key = |r: &RoleId| world.roles().get(*r).map_or("", |r| r.key.as_str()).to_owned();
+            let before: Vec<_> = next.roles.iter().map(key).collect();
+            role_detail.push(format!(
+                r#""role":{{"before":{},"after":{}}}"#,
+                json(&before.join(",")),
+                json(&key(&role))
+            ));
+            next.roles = vec![role];
+        }
+        let flags = [
+            (
+                "data_protection_officer",
+                changes.data_protection_officer,
+                next.data_protection_officer,
+            ),
+            ("key_contact", changes.key_contact, next.key_contact),
+        ];
+        for (field, wanted, before) in flags {
+            if let Some(after) = wanted.filter(|w| *w != before) {
+                self.require(&world, Request::new(actor, Action::UserSetFlags, resource)).await?;
+                role_detail.push(format!(r#""{field}":{{"before":{before},"after":{after}}}"#));
+            }
+        }
+        if let Some(v) = changes.data_protection_officer {
+            next.data_protection_officer = v;
+        }
+        if let Some(v) = changes.key_contact {
+            next.key_contact = v;
+        }
+        let org_id = Some(org.value.id);
+        if !fields.is_empty() {
+            let names: Vec<_> = fields.iter().map(|f| json(f)).collect();
+            audit.push(self.event(
+                AuditName::UserUpdate,
+                Some(actor),
+                Some(id),
+                org_id,
+                format!(r#"{{"fields":[{}]}}"#, names.join(",")),
+            ));
+        }
+        if !role_detail.is_empty() {
+            audit.push(self.event(
+                AuditName::RoleChange,
+                Some(actor),
+                Some(id),
+                org_id,
+                format!("{{{}}}", role_detail.join(",")),
+            ));
+        }
+        let mut writes = Vec::new();
+        let mut confirmation = None;
+        if let Some(new_email) = new_email {
+            self.email_free(&new_email, Some(id)).await?;
+            let (link, plain) = self.new_link(
+                LinkPurpose::EmailChange,
+                &next,
+                None,
+                new_email,
+                Some(actor),
+                self.policy.email_change_lifetime_ms,
+            )?;
+            audit.push(self.event(
+                AuditName::EmailChangeRequest,
+                Some(actor),
+                Some(id),
+                org_id,
+                "{}".to_owned(),
+            ));
+            writes.push(Write::IssueLink(link.clone()));
+            confirmation = Some((link, plain));
+        }
+        if next != current.value {
+            writes.insert(0, Write::UpdateUser { user: next.clone(), version });
+            writes.insert(0, Write::TouchOrganisation { id: org.value.id, version: org.version });
+        }
+        if writes.is_empty() {
+            return Ok(Edited { email_confirmation_sent: false });
+        }
+        self.ports.changes.apply(writes, audit).await?;
+        let sent = confirmation.is_some();
+        if let Some((link, plain)) = confirmation {
+            self.send_email_change(&next, &link, &plain).await?;
+        }
+        Ok(Edited { email_confirmation_sent: sent })
+    }
+
+    async fn send_email_change(
+        &self,
+        user: &User,
+        link: &Link,
+        plain: &str,
+    ) -> Result<(), BackendError> {
+        let url = mail::link(&self.policy.base_url, "/account/confirm-email", plain);
+        let confirm = mail::message(
+            link.email.clone(),
+            "Confirm your new email address",
+            &[
+                Block::Text(format!(
+                    "Hello {}, this address was given as the new email address for your Tenure account.",
+                    user.name
+                )),
+                Block::Text("To confirm it, open this link within 3 hours:".to_owned()),
+                Block::Link(url),
+                Block::Text(
+                    "Until you do, your account keeps its old address. If you did not ask for \
+                     this, ignore this email."
+                        .to_owned(),
+                ),
+            ],
+        );
+        let notice = mail::message(
+            user.email.clone(),
+            "Your email address is being changed",
+            &[
+                Block::Text(format!(
+                    "Hello {}, someone asked to change the email address of your Tenure account to {}.",
+                    user.name, link.email
+                )),
+                Block::Text(
+                    "The change happens only when the new address confirms it. If you did not \
+                     ask for this, tell your data coordinator and change your password."
+                        .to_owned(),
+                ),
+            ],
+        );
+        self.ports.mailer.send(confirm).await?;
+        self.ports.mailer.send(notice).await
+    }
+
+    /// Confirms a new email address with the link sent to it, once.
+    ///
+    /// # Errors
+    /// [`ManageError::LinkInvalid`]; [`ManageError::EmailInUse`] if another account took
+    /// the address meanwhile.
+    pub async fn confirm_email(&self, token: &str) -> Result<UserId, ManageError> {
+        let (link, digest) = self.usable_link(token, &[LinkPurpose::EmailChange]).await?;
+        let user = self.ports.changes.user(link.user).await?.ok_or(ManageError::LinkInvalid)?;
+        self.email_free(&link.email, Some(user.value.id)).await?;
+        let mut next = user.value.clone();
+        next.email = link.email.clone();
+        let audit = self.event(
+            AuditName::EmailChange,
+            Some(user.value.id),
+            Some(user.value.id),
+            Some(user.value.organisation),
+            "{}".to_owned(),
+        );
+        self.ports
+            .changes
+            .apply(
+                vec![
+                    Write::ConsumeLink {
+                        digest,
+                        purpose: LinkPurpose::EmailChange,
+                        now: self.now(),
+                    },
+                    Write::UpdateUser { user: next, version: user.version },
+                ],
+                vec![audit],
+            )
+            .await?;
+        Ok(user.value.id)
+    }
+
+    /// Moves a user to another organisation the actor may invite into with the user's
+    /// role.
+    ///
+    /// # Errors
+    /// As [`Manage::edit_user`].
+    pub async fn move_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+        to: OrgId,
+    ) -> Result<(), ManageError> {
+        let user = self.user(id).await?;
+        let from = self.org(user.value.organisation).await?;
+        let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
+        self.require(&world, Request::new(actor, Action::UserMoveOrganisation, Resource::User(id)))
+            .await?;
+        let target = self.org(to).await?;
+        let to_world = self.ports.directory.snapshot(actor, Resource::Organisation(to)).await?;
+        for role in &user.value.roles {
+            self.require(
+                &to_world,
+                Request::new(actor, Action::UserInvite, Resource::Organisation(to)).giving(*role),
+            )
+            .await?;
+        }
+        if to == from.value.id {
+            return Ok(());
+        }
+        let mut next = user.value.clone();
+        next.organisation = to;
+        let audit = self.event(
+            AuditName::UserMove,
+            Some(actor),
+            Some(id),
+            Some(from.value.id),
+            format!(r#"{{"from":"{}","to":"{}"}}"#, from.value.id, to),
+        );
+        self.ports
+            .changes
+            .apply(
+                vec![
+                    Write::TouchOrganisation { id: from.value.id, version: from.version },
+                    Write::TouchOrganisation { id: to, version: target.version },
+                    Write::UpdateUser { user: next, version },
+                ],
+                vec![audit],
+            )
+            .await?;
+        let notice = mail::message(
+            user.value.email.clone(),
+            "Your organisation has changed",
+            &[
+                Block::Text(format!(
+                    "Hello {}, your Tenure account has moved from {} to {}.",
+                    user.value.name, from.value.name, target.value.name
+                )),
+                Block::Text(
+                    "You now see the logs and users of your new organisation. Your password \
+                     has not changed."
+                        .to_owned(),
+                ),
+            ],
+        );
+        self.ports.mailer.send(notice).await?;
+        Ok(())
+    }
+
+    /// Deactivates a user: they cannot sign in, and their open links stop working.
+    ///
+    /// # Errors
+    /// As [`Manage::edit_user`]; the engine refuses one's own account, users ranked
+    /// above, and the last active data coordinator.
+    pub async fn deactivate_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+    ) -> Result<(), ManageError> {
+        self.lifecycle(actor, id, version, Action::UserDeactivate).await
+    }
+
+    /// Reactivates a user: their account is active again with no password and no role,
+    /// and a fresh link lets them set a password and gives their role back.
+    ///
+    /// # Errors
+    /// As [`Manage::edit_user`].
+    pub async fn reactivate_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+    ) -> Result<(), ManageError> {
+        self.lifecycle(actor, id, version, Action::UserReactivate).await
+    }
+
+    /// Deletes a deactivated user's account and personal data. Their logs and every
+    /// audit entry stay, naming them by id only.
+    ///
+    /// # Errors
+    /// As [`Manage::edit_user`].
+    pub async fn delete_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+    ) -> Result<(), ManageError> {
+        self.lifecycle(actor, id, version, Action::UserDelete).await
+    }
+
+    async fn lifecycle(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+        action: Action,
+    ) -> Result<(), ManageError> {
+        let user = self.user(id).await?;
+        let org = self.org(user.value.organisation).await?;
+        let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
+        self.require(&world, Request::new(actor, action, Resource::User(id))).await?;
+        if user.version != version {
+            return Err(ManageError::Conflict);
+        }
+        let touch = Write::TouchOrganisation { id: org.value.id, version: org.version };
+        let all_links =
+            vec![LinkPurpose::Invitation, LinkPurpose::Reactivation, LinkPurpose::EmailChange];
+        let org_id = Some(org.value.id);
+        match action {
+            Action::UserDeactivate => {
+                let mut next = user.value.clone();
+                next.active = false;
+                let audit = self.event(
+                    AuditName::UserDeactivate,
+                    Some(actor),
+                    Some(id),
+                    org_id,
+                    "{}".to_owned(),
+                );
+                self.ports
+                    .changes
+                    .apply(
+                        vec![
+                            touch,
+                            Write::UpdateUser { user: next, version },
+                            Write::RevokeLinks { user: id, purposes: all_links },
+                        ],
+                        vec![audit],
+                    )
+                    .await?;
+            }
+            Action::UserReactivate => {
+                let role = user.value.roles.first().copied().ok_or_else(|| {
+                    ManageError::Forbidden("this user has no role to give back".to_owned())
+                })?;
+                let mut next = user.value.clone();
+                next.active = true;
+                next.roles = Vec::new();
+                let (link, plain) = self.new_link(
+                    LinkPurpose::Reactivation,
+                    &next,
+                    Some(role),
+                    next.email.clone(),
+                    Some(actor),
+                    self.policy.invitation_lifetime_ms,
+                )?;
+                let audit = self.event(
+                    AuditName::UserReactivate,
+                    Some(actor),
+                    Some(id),
+                    org_id,
+                    "{}".to_owned(),
+                );
+                self.ports
+                    .changes
+                    .apply(
+                        vec![
+                            touch,
+                            Write::UpdateUser { user: next.clone(), version },
+                            Write::SetPassword { user: id, hash: None },
+                            Write::RevokeLinks { user: id, purposes: all_links },
+                            Write::IssueLink(link.clone()),
+                        ],
+                        vec![audit],
+                    )
+                    .await?;
+                self.send_invitation(&link, &plain, &next.name, &org.value.name).await?;
+            }
+            _ => {
+                let audit = self.event(
+                    AuditName::UserDelete,
+                    Some(actor),
+                    Some(id),
+                    org_id,
+                    "{}".to_owned(),
+                );
+                self.ports
+                    .changes
+                    .apply(vec![touch, Write::DeleteUser { id, version }], vec![audit])
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_organisation(
+        input: &OrganisationInput,
+        id: OrgId,
+        active: bool,
+    ) -> Result<Organisation, ManageError> {
+        let mut errors = Vec::new();
+        let name = required(&input.name, "name", Name::parse, &mut errors);
+        let telephone = optional(&input.telephone, "telephone", Telephone::parse, &mut errors);
+        let Some(name) = name.filter(|_| errors.is_empty()) else {
+            return Err(ManageError::Invalid(errors));
+        };
+        Ok(Organisation {
+            id,
+            name,
+            address: text_or_none(&input.address),
+            telephone,
+            provider_type: input.provider_type,
+            registration_number: text_or_none(&input.registration_number),
+            holds_stock: input.holds_stock,
+            active,
+        })
+    }
+
+    /// Creates an organisation.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`], or the engine's refusal.
+    pub async fn create_organisation(
+        &self,
+        actor: UserId,
+        input: &OrganisationInput,
+    ) -> Result<OrgId, ManageError> {
+        let world = self.ports.directory.snapshot(actor, Resource::Service).await?;
+        self.require(&world, Request::new(actor, Action::OrganisationCreate, Resource::Service))
+            .await?;
+        let id = OrgId::from_uuid(self.ports.ids.next_id());
+        let org = Self::parse_organisation(input, id, true)?;
+        let audit = self.event(
+            AuditName::OrganisationCreate,
+            Some(actor),
+            None,
+            Some(id),
+            format!(r#"{{"name":{}}}"#, json(org.name.as_str())),
+        );
+        self.ports.changes.apply(vec![Write::InsertOrganisation(org)], vec![audit]).await?;
+        Ok(id)
+    }
+
+    /// Changes an organisation's details: name, address and telephone need
+    /// `organisation.edit_details`, anything else `organisation.edit_all`. Audited with
+    /// before and after values.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`], [`ManageError::Conflict`], or the engine's refusal.
+    pub async fn edit_organisation(
+        &self,
+        actor: UserId,
+        id: OrgId,
+        version: i64,
+        input: &OrganisationInput,
+    ) -> Result<(), ManageError> {
+        let current = self.org(id).await?;
+        let resource = Resource::Organisation(id);
+        let world = self.ports.directory.snapshot(actor, resource).await?;
+        self.require(&world, Request::new(actor, Action::OrganisationView, resource)).await?;
+        let next = Self::parse_organisation(input, id, current.value.active)?;
+        let before = &current.value;
+        let details_only = next.provider_type == before.provider_type
+            && next.registration_number == before.registration_number
+            && next.holds_stock == before.holds_stock;
+        let action = if details_only {
+            Action::OrganisationEditDetails
+        } else {
+            Action::OrganisationEditAll
+        };
+        self.require(&world, Request::new(actor, action, resource)).await?;
+        if current.version != version {
+            return Err(ManageError::Conflict);
+        }
+        if next == current.value {
+            return Ok(());
+        }
+        let audit = self.event(
+            AuditName::OrganisationUpdate,
+            Some(actor),
+            None,
+            Some(id),
+            format!(
+                r#"{{"before":{},"after":{}}}"#,
+                organisation_json(before),
+                organisation_json(&next)
+            ),
+        );
+        self.ports
+            .changes
+            .apply(vec![Write::UpdateOrganisation { organisation: next, version }], vec![audit])
+            .await?;
+        Ok(())
+    }
+
+    /// Deactivates an organisation: its users are denied everything until it is
+    /// reactivated, which restores exactly those who were active before (individually
+    /// deactivated users stay deactivated).
+    ///
+    /// # Errors
+    /// [`ManageError::Conflict`], or the engine's refusal.
+    pub async fn deactivate_organisation(
+        &self,
+        actor: UserId,
+        id: OrgId,
+        version: i64,
+    ) -> Result<(), ManageError> {
+        self.set_organisation_active(actor, id, version, false).await
+    }
+
+    /// Reactivates an organisation.
+    ///
+    /// # Errors
+    /// As [`Manage::deactivate_organisation`].
+    pub async fn reactivate_organisation(
+        &self,
+        actor: UserId,
+        id: OrgId,
+        version: i64,
+    ) -> Result<(), ManageError> {
+        self.set_organisation_active(actor, id, version, true).await
+    }
+
+    async fn set_organisation_active(
+        &self,
+        actor: UserId,
+        id: OrgId,
+        version: i64,
+        active: bool,
+    ) -> Result<(), ManageError> {
+        let current = self.org(id).await?;
+        let resource = Resource::Organisation(id);
+        let world = self.ports.directory.snapshot(actor, resource).await?;
+        let (action, name) = if active {
+            (Action::OrganisationReactivate, AuditName::OrganisationReactivate)
+        } else {
+            (Action::OrganisationDeactivate, AuditName::OrganisationDeactivate)
+        };
+        self.require(&world, Request::new(actor, action, resource)).await?;
+        if current.version != version {
+            return Err(ManageError::Conflict);
+        }
+        let mut next = current.value.clone();
+        next.active = active;
+        let audit = self.event(name, Some(actor), None, Some(id), "{}".to_owned());
+        self.ports
+            .changes
+            .apply(vec![Write::UpdateOrganisation { organisation: next, version }], vec![audit])
+            .await?;
+        Ok(())
+    }
+
+    /// Merges `from` into `into`: users, logs and relationships move; `from` is
+    /// deactivated and its history stays.
+    ///
+    /// # Errors
+    /// [`ManageError::Forbidden`] for merging into itself or into a deactivated
+    /// organisation; [`ManageError::Conflict`]; the engine's refusal.
+    pub async fn merge_organisation(
+        &self,
+        actor: UserId,
+        from: OrgId,
+        version: i64,
+        into: OrgId,
+    ) -> Result<(), ManageError> {
+        let source = self.org(from).await?;
+        let world = self.ports.directory.snapshot(actor, Resource::Organisation(from)).await?;
+        self.require(
+            &world,
+            Request::new(actor, Action::OrganisationMerge, Resource::Organisation(from)),
+        )
+        .await?;
+        let target = self.org(into).await?;
+        let into_world = self.ports.directory.snapshot(actor, Resource::Organisation(into)).await?;
+        self.require(
+            &into_world,
+            Request::new(actor, Action::OrganisationEditAll, Resource::Organisation(into)),
+        )
+        .await?;
+        if from == into {
+            return Err(ManageError::Forbidden(
+                "an organisation cannot be merged into itself".to_owned(),
+            ));
+        }
+        if !target.value.active {
+            return Err(ManageError::Forbidden(format!(
+                "{} is deactivated; reactivate it before merging into it",
+                target.value.name
+            )));
+        }
+        if source.version != version {
+            return Err(ManageError::Conflict);
+        }
+        let mut merged = source.value.clone();
+        merged.active = false;
+        let audit = self.event(
+            AuditName::OrganisationMerge,
+            Some(actor),
+            None,
+            Some(from),
+            format!(r#"{{"into":"{into}","into_name":{}}}"#, json(target.value.name.as_str())),
+        );
+        let audit_into = self.event(
+            AuditName::OrganisationMerge,
+            Some(actor),
+            None,
+            Some(into),
+            format!(r#"{{"from":"{from}","from_name":{}}}"#, json(source.value.name.as_str())),
+        );
+        self.ports
+            .changes
+            .apply(
+                vec![
+                    Write::TouchOrganisation { id: into, version: target.version },
+                    Write::MergeOrganisation { from, into },
+                    Write::UpdateOrganisation { organisation: merged, version },
+                ],
+                vec![audit, audit_into],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Checks that the actor manages relationships of one end, and returns a world
+    /// holding both ends.
+    async fn relationship_world(
+        &self,
+        actor: UserId,
+        rel: Relationship,
+    ) -> Result<World, ManageError> {
+        let owner = self.org(rel.stock_owner).await?;
+        let agent = self.org(rel.managing_agent).await?;
+        let action = Action::OrganisationManageRelationships;
+        let mut world =
+            self.ports.directory.snapshot(actor, Resource::Organisation(owner.value.id)).await?;
+        let owner_req = Request::new(actor, action, Resource::Organisation(owner.value.id));
+        if !world.decide(&owner_req).is_allowed() {
+            let agent_world = self
+                .ports
+                .directory
+                .snapshot(actor, Resource::Organisation(agent.value.id))
+                .await?;
+            let agent_req = Request::new(actor, action, Resource::Organisation(agent.value.id));
+            if !agent_world.decide(&agent_req).is_allowed() {
+                self.require(&world, owner_req).await?;
+            }
+            world = agent_world;
+        }
+        for org in [owner.value, agent.value] {
+            if world.organisation(org.id).is_none() {
+                world.insert_organisation(org).map_err(BackendError::new)?;
+            }
+        }
+        Ok(world)
+    }
+
+    /// Adds a stock owner -> managing agent relationship. A coordinator of either end
+    /// may; the stock owner must hold its own stock; no self-relationships, no duplicates.
+    ///
+    /// # Errors
+    /// [`ManageError::Relationship`] saying which rule; the engine's refusal.
+    pub async fn add_relationship(
+        &self,
+        actor: UserId,
+        rel: Relationship,
+    ) -> Result<(), ManageError> {
+        let mut world = self.relationship_world(actor, rel).await?;
+        world.add_relationship(rel)?;
+        let audit = self.relationship_event(AuditName::RelationshipAdd, actor, rel);
+        self.ports.changes.apply(vec![Write::InsertRelationship(rel)], audit).await?;
+        Ok(())
+    }
+
+    /// Removes a relationship.
+    ///
+    /// # Errors
+    /// As [`Manage::add_relationship`].
+    pub async fn remove_relationship(
+        &self,
+        actor: UserId,
+        rel: Relationship,
+    ) -> Result<(), ManageError> {
+        let mut world = self.relationship_world(actor, rel).await?;
+        world.remove_relationship(rel)?;
+        let audit = self.relationship_event(AuditName::RelationshipRemove, actor, rel);
+        self.ports.changes.apply(vec![Write::DeleteRelationship(rel)], audit).await?;
+        Ok(())
+    }
+
+    fn relationship_event(
+        &self,
+        name: AuditName,
+        actor: UserId,
+        rel: Relationship,
+    ) -> Vec<AuditEvent> {
+        let detail = format!(
+            r#"{{"stock_owner":"{}","managing_agent":"{}"}}"#,
+            rel.stock_owner, rel.managing_agent
+        );
+        vec![
+            self.event(name, Some(actor), None, Some(rel.stock_owner), detail.clone()),
+            self.event(name, Some(actor), None, Some(rel.managing_agent), detail),
+        ]
+    }
+
+    /// One page of the audit trail, newest first, for those allowed `audit.view`.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] for anyone else.
+    pub async fn audit(
+        &self,
+        actor: UserId,
+        query: &AuditQuery,
+        page: Page,
+    ) -> Result<Vec<AuditEvent>, ManageError> {
+        let world = self.ports.directory.snapshot(actor, Resource::Service).await?;
+        if !world.decide(&Request::new(actor, Action::AuditView, Resource::Service)).is_allowed() {
+            return Err(ManageError::NotFound);
+        }
+        Ok(self.ports.changes.audit(query, page).await?)
+    }
+}
+
+fn organisation_json(o: &Organisation) -> String {
+    let opt = |s: Option<&str>| s.map_or_else(|| "null".to_owned(), json);
+    format!(
+        r#"{{"name":{},"address":{},"telephone":{},"provider_type":"{}","registration_number":{},"holds_stock":{},"active":{}}}"#,
+        json(o.name.as_str()),
+        opt(o.address.as_deref()),
+        opt(o.telephone.as_ref().map(Telephone::as_str)),
+        match o.provider_type {
+            ProviderType::LocalAuthority => "local_authority",
+            ProviderType::PrivateRegisteredProvider => "private_registered_provider",
+        },
+        opt(o.registration_number.as_deref()),
+        o.holds_stock,
+        o.active
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json;
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_line_breaks() {
+        assert_eq!(json("a\"b\\c\nd\re"), r#""a\"b\\c\u000ad\u000de""#);
+    }
+}
