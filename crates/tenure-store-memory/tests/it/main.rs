@@ -162,3 +162,11 @@ async fn changes_passwords_through_the_accounts_service() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn passes_the_management_contract() {
+    let make = |w| async move { Arc::new(MemoryDirectory::new(w)) };
+    tenure_testkit::contract::manage::invitations(make).await;
+    tenure_testkit::contract::manage::lifecycle(make).await;
+    tenure_testkit::contract::manage::organisations(make).await;
+}

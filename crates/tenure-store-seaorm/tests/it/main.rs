@@ -218,3 +218,29 @@ async fn postgres_passes_the_account_contracts() {
     })
     .await;
 }
+
+async fn store_at(url: String, world: World) -> Arc<SeaOrmStore> {
+    let store = SeaOrmStore::open(&url).await.unwrap();
+    store.import(&world).await.unwrap();
+    Arc::new(store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_management_contract() {
+    use tenure_testkit::contract::manage;
+    manage::invitations(|w| store_at("sqlite::memory:".to_owned(), w)).await;
+    manage::lifecycle(|w| store_at(temp_sqlite().0, w)).await;
+    manage::organisations(|w| store_at(temp_sqlite().0, w)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_management_contract() {
+    use tenure_testkit::contract::manage;
+    if temp_postgres().await.is_none() {
+        return;
+    }
+    manage::invitations(|w| async move { store_at(temp_postgres().await.unwrap(), w).await }).await;
+    manage::lifecycle(|w| async move { store_at(temp_postgres().await.unwrap(), w).await }).await;
+    manage::organisations(|w| async move { store_at(temp_postgres().await.unwrap(), w).await })
+        .await;
+}
