@@ -44,6 +44,26 @@ fn file_safe(s: &str) -> String {
         .collect()
 }
 
+/// The boundary between the plain-text and HTML parts. Bodies are ours, built by
+/// `tenure-core`, and never contain it.
+const BOUNDARY: &str = "tenure-alternative-7c1f0e";
+
+/// A MIME message (multipart/alternative, 8-bit) whose plain-text part comes first and
+/// stays readable as it is, links unbroken.
+fn format_message(message: &Message) -> String {
+    format!(
+        "To: {to}\nSubject: {subject}\nMIME-Version: 1.0\n\
+         Content-Type: multipart/alternative; boundary=\"{BOUNDARY}\"\n\n\
+         --{BOUNDARY}\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n\
+         {text}\n--{BOUNDARY}\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n\
+         {html}\n--{BOUNDARY}--\n",
+        to = message.to,
+        subject = message.subject.replace(['\r', '\n'], " "),
+        text = message.text,
+        html = message.html,
+    )
+}
+
 #[async_trait]
 impl Mailer for Outbox {
     async fn send(&self, message: Message) -> Result<(), BackendError> {
@@ -65,12 +85,7 @@ impl Mailer for Outbox {
             }
         };
         let name = format!("{n:04}-{}.eml", file_safe(message.to.as_str()));
-        let text = format!(
-            "To: {}\nSubject: {}\nContent-Type: text/plain; charset=utf-8\n\n{}",
-            message.to,
-            message.subject.replace(['\r', '\n'], " "),
-            message.text
-        );
+        let text = format_message(&message);
         let temporary = self.dir.join(format!(".{name}.tmp"));
         tokio::fs::write(&temporary, text).await.map_err(BackendError::new)?;
         tokio::fs::rename(&temporary, self.dir.join(&name)).await.map_err(BackendError::new)?;
@@ -91,6 +106,7 @@ mod tests {
             to: Email::parse(to).unwrap(),
             subject: subject.to_owned(),
             text: "Open https://x.example/?token=abc\n".to_owned(),
+            html: "<p><a href=\"https://x.example/?token=abc\">Open</a></p>".to_owned(),
         }
     }
 
@@ -119,7 +135,13 @@ mod tests {
         let first = std::fs::read_to_string(dir.join("0001-alice@example.com.eml")).unwrap();
         assert_eq!(
             first,
-            "To: alice@example.com\nSubject: Reset your password\nContent-Type: text/plain; charset=utf-8\n\nOpen https://x.example/?token=abc\n"
+            "To: alice@example.com\nSubject: Reset your password\nMIME-Version: 1.0\n\
+             Content-Type: multipart/alternative; boundary=\"tenure-alternative-7c1f0e\"\n\n\
+             --tenure-alternative-7c1f0e\nContent-Type: text/plain; charset=utf-8\n\
+             Content-Transfer-Encoding: 8bit\n\nOpen https://x.example/?token=abc\n\n\
+             --tenure-alternative-7c1f0e\nContent-Type: text/html; charset=utf-8\n\
+             Content-Transfer-Encoding: 8bit\n\n<p><a href=\"https://x.example/?token=abc\">Open</a></p>\n\
+             --tenure-alternative-7c1f0e--\n"
         );
         let second = std::fs::read_to_string(dir.join("0002-bob@example.com.eml")).unwrap();
         assert!(second.contains("Subject: Line break\n"), "no header injection: {second}");

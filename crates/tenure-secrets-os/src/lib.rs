@@ -2,15 +2,44 @@
 //! written as 64 lower-case hex characters, and their SHA-256 digests (a plain hash is
 //! enough at this entropy: ASVS 5 11.5.1, 6.5.2).
 //!
+//! It also holds the other two ports the operating system answers: [`SystemClock`] and
+//! [`UuidV7`] ids. This crate is the only place that may read the real time or make a
+//! random id; `clippy.toml` forbids both everywhere else.
+//!
 //! Role in the workspace: an adapter. Allowed dependencies: `tenure-core`, `rand` (its OS
-//! generator), `sha2`. Forbidden knowledge: storage, HTTP.
+//! generator), `sha2`, `uuid`. Forbidden knowledge: storage, HTTP.
 
 use std::fmt::Write as _;
 
 use rand::TryRng as _;
 use rand::rngs::SysRng;
 use sha2::{Digest as _, Sha256};
-use tenure_core::{BackendError, Secrets, Token};
+use tenure_core::{BackendError, Clock, IdGen, Secrets, Timestamp, Token};
+
+/// The system's clock, in milliseconds since the Unix epoch (UTC).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods, reason = "this is the one real clock")]
+    fn now(&self) -> Timestamp {
+        let since =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Timestamp(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+    }
+}
+
+/// UUID v7 ids: time-ordered (so new rows append to indexes, and the audit trail sorts by
+/// id within a millisecond) with 74 random bits.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UuidV7;
+
+impl IdGen for UuidV7 {
+    #[allow(clippy::disallowed_methods, reason = "this is the one id generator")]
+    fn next_id(&self) -> uuid::Uuid {
+        uuid::Uuid::now_v7()
+    }
+}
 
 /// Secrets from the operating system.
 #[derive(Debug, Default, Clone, Copy)]
@@ -69,5 +98,15 @@ mod tests {
             !format!("{:?}", OsSecrets.token().unwrap()).contains("plain"),
             "Debug hides the token"
         );
+    }
+
+    #[test]
+    fn ids_are_v7_unique_and_ordered_and_the_clock_is_now() {
+        use tenure_core::{Clock, IdGen};
+        let ids: Vec<uuid::Uuid> = (0..1000).map(|_| crate::UuidV7.next_id()).collect();
+        assert!(ids.iter().all(|id| id.get_version_num() == 7));
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "monotonic within a process");
+        // 2026-01-01 in milliseconds: the clock is not stuck at the epoch.
+        assert!(crate::SystemClock.now().0 > 1_767_225_600_000);
     }
 }
