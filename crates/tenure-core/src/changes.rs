@@ -295,7 +295,8 @@ pub trait ChangeStore: Send + Sync + 'static {
         page: crate::ports::Page,
     ) -> Result<Vec<AuditEvent>, BackendError>;
 
-    /// Whether any user holds this role (so the first administrator is created once).
+    /// Whether any user holds this role or has a pending link that would give it (so the
+    /// first administrator is created once).
     ///
     /// # Errors
     /// [`BackendError`] only for unexpected failures.

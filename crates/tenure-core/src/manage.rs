@@ -528,12 +528,41 @@ impl Manage {
         person: &PersonInput,
         organisation: &str,
     ) -> Result<UserId, ManageError> {
+        let (name, email, telephone) = Self::parse_person(person)?;
+        // Running the command again for the same person sends a fresh link (the first
+        // may have expired).
+        if let Some(existing) = self.ports.changes.user_by_email(&email).await? {
+            let open = self.open_invitation(existing.value.id).await?;
+            if let Some(open) =
+                open.filter(|l| l.issued_by.is_none() && l.role == Some(ADMINISTRATOR))
+            {
+                let org = self.org(existing.value.organisation).await?;
+                let (link, plain) = self.new_link(
+                    open.purpose,
+                    &existing.value,
+                    Some(ADMINISTRATOR),
+                    existing.value.email.clone(),
+                    None,
+                    self.policy.invitation_lifetime_ms,
+                )?;
+                let audit = self.event(
+                    AuditName::InviteSend,
+                    None,
+                    Some(existing.value.id),
+                    Some(org.value.id),
+                    r#"{"role":"administrator","first":true,"resend":true}"#.to_owned(),
+                );
+                self.ports.changes.apply(vec![Write::IssueLink(link.clone())], vec![audit]).await?;
+                self.send_invitation(&link, &plain, &existing.value.name, &org.value.name).await?;
+                return Ok(existing.value.id);
+            }
+        }
         if self.ports.changes.anyone_holds(ADMINISTRATOR).await? {
             return Err(ManageError::Forbidden(
-                "an administrator already exists; ask them to invite you".to_owned(),
+                "an administrator already exists or has been invited; ask them to invite you"
+                    .to_owned(),
             ));
         }
-        let (name, email, telephone) = Self::parse_person(person)?;
         let mut errors = Vec::new();
         let org_name = required(organisation, "organisation", Name::parse, &mut errors);
         let Some(org_name) = org_name else { return Err(ManageError::Invalid(errors)) };
@@ -699,6 +728,11 @@ impl Manage {
     pub async fn status(&self, user: &User) -> Result<AccountStatus, BackendError> {
         if !user.active {
             return Ok(AccountStatus::Deactivated);
+        }
+        if !user.roles.is_empty() {
+            // A role is given only on acceptance (and taken away on reactivation), so a
+            // user holding one has no open invitation: no need to look.
+            return Ok(AccountStatus::Active);
         }
         Ok(match self.open_invitation(user.id).await? {
             None => AccountStatus::Active,

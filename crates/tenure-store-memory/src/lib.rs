@@ -619,6 +619,11 @@ impl ChangeStore for MemoryDirectory {
     }
 
     async fn anyone_holds(&self, role: RoleId) -> Result<bool, BackendError> {
-        self.read(|w| w.users().any(|u| u.roles.contains(&role)))
+        if self.read(|w| w.users().any(|u| u.roles.contains(&role)))? {
+            return Ok(true);
+        }
+        self.accounts(|a| {
+            a.links.iter().any(|l| l.role == Some(role) && l.state == LinkState::Pending)
+        })
     }
 }

@@ -448,6 +448,16 @@ impl ChangeStore for SeaOrmStore {
             .count(self.db())
             .await
             .map_err(BackendError::new)?;
-        Ok(n > 0)
+        if n > 0 {
+            return Ok(true);
+        }
+        let pending = links::Entity::find()
+            .filter(links::Column::RoleId.eq(*role.as_uuid()))
+            .filter(links::Column::State.eq(LinkState::Pending.as_str()))
+            .limit(1)
+            .count(self.db())
+            .await
+            .map_err(BackendError::new)?;
+        Ok(pending > 0)
     }
 }

@@ -5,6 +5,8 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod batch;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

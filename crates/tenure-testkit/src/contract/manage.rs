@@ -607,6 +607,27 @@ where
         .create_first_administrator(&person("Root", "root@example.com"), "Tenure Support")
         .await
         .expect("first admin");
+    assert!(
+        matches!(
+            fresh
+                .manage
+                .create_first_administrator(&person("Two", "two@example.com"), "Tenure Support")
+                .await,
+            Err(ManageError::Forbidden(_))
+        ),
+        "a pending first administrator counts"
+    );
+    let first = fresh.token("root@example.com");
+    let again = fresh
+        .manage
+        .create_first_administrator(&person("Root", "root@example.com"), "Tenure Support")
+        .await
+        .expect("the same person again: a fresh link");
+    assert_eq!(again, root);
+    assert!(matches!(
+        fresh.manage.accept_invitation(&first, GOOD).await,
+        Err(ManageError::LinkInvalid)
+    ));
     fresh.manage.accept_invitation(&fresh.token("root@example.com"), GOOD).await.expect("accept");
     assert_eq!(fresh.user(root).await.expect("root").roles, [ADMINISTRATOR]);
     assert!(matches!(

@@ -1,0 +1,114 @@
+//! Wiring: the configuration every command shares, and the services built from it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use tenure_core::{
+    Accounts, Authorizer, ChangeStore, LockoutPolicy, Mailer, Manage, ManagePolicy, ManagePorts,
+    ResetPolicy,
+};
+use tenure_domain::{Email, UserId};
+use tenure_hash_argon2::Argon2id;
+use tenure_mail_outbox::Outbox;
+use tenure_mail_smtp::SmtpMailer;
+use tenure_secrets_os::{OsSecrets, SystemClock, UuidV7};
+use tenure_store_seaorm::SeaOrmStore;
+
+/// Where the data lives.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct StoreArgs {
+    /// Database URL: `sqlite://PATH?mode=rwc` (the default, a file in the current folder)
+    /// or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "TENURE_DATABASE_URL", default_value = "sqlite://tenure.db?mode=rwc")]
+    pub(crate) database: String,
+}
+
+/// How mail goes out and where its links point.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct MailArgs {
+    /// Folder where the file outbox writes one readable file per email (used unless
+    /// `--smtp-url` is given).
+    #[arg(long, env = "TENURE_OUTBOX", default_value = "outbox")]
+    pub(crate) outbox: PathBuf,
+    /// Send through this SMTP server instead: `smtps://USER:PASSWORD@HOST`,
+    /// `smtp://USER:PASSWORD@HOST?tls=required` or `smtp://HOST:PORT`.
+    #[arg(long, env = "TENURE_SMTP_URL")]
+    pub(crate) smtp_url: Option<String>,
+    /// The sender of every email.
+    #[arg(long, env = "TENURE_MAIL_FROM", default_value = "Tenure <no-reply@tenure.invalid>")]
+    pub(crate) mail_from: String,
+    /// The public address of the web application, for links in emails.
+    #[arg(long, env = "TENURE_BASE_URL", default_value = "http://127.0.0.1:3000")]
+    pub(crate) base_url: String,
+}
+
+/// Everything a command needs, over one database.
+pub(crate) struct Services {
+    pub(crate) store: Arc<SeaOrmStore>,
+    pub(crate) manage: Manage,
+    pub(crate) authorizer: Authorizer,
+    #[allow(dead_code, reason = "used by `tenure serve`")]
+    pub(crate) accounts: Accounts,
+}
+
+/// Argon2id with OWASP's parameters, or cheap ones when `TENURE_INSECURE_FAST_HASHING=1`
+/// (tests only: the variable's name says why).
+pub(crate) fn hasher() -> Result<Argon2id> {
+    let cheap = std::env::var("TENURE_INSECURE_FAST_HASHING").is_ok_and(|v| v == "1");
+    let hasher = if cheap { Argon2id::cheap_for_tests() } else { Argon2id::owasp() };
+    hasher.context("cannot set up password hashing")
+}
+
+impl Services {
+    /// Opens the database (bringing its schema up to date) and builds the services.
+    pub(crate) async fn open(store: &StoreArgs, mail: &MailArgs) -> Result<Self> {
+        let db = SeaOrmStore::open(&store.database)
+            .await
+            .with_context(|| format!("cannot open the database `{}`", store.database))?;
+        let store = Arc::new(db);
+        let mailer: Arc<dyn Mailer> = match &mail.smtp_url {
+            Some(url) => Arc::new(SmtpMailer::new(url, &mail.mail_from)?),
+            None => Arc::new(Outbox::new(&mail.outbox)),
+        };
+        let hasher = Arc::new(hasher()?);
+        let clock = Arc::new(SystemClock);
+        let ids = Arc::new(UuidV7);
+        let ports = ManagePorts {
+            directory: store.clone(),
+            changes: store.clone(),
+            hasher: hasher.clone(),
+            secrets: Arc::new(OsSecrets),
+            mailer: mailer.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+        };
+        let policy = ManagePolicy { base_url: mail.base_url.clone(), ..ManagePolicy::default() };
+        let manage = Manage::new(ports, policy);
+        let accounts = Accounts::new(store.clone(), hasher, clock, ids, LockoutPolicy::default())
+            .with_resets(
+                Arc::new(OsSecrets),
+                mailer,
+                ResetPolicy { base_url: mail.base_url.clone(), ..ResetPolicy::default() },
+            );
+        let authorizer = Authorizer::new(store.clone());
+        Ok(Self { store, manage, authorizer, accounts })
+    }
+
+    /// The user acting, by email address.
+    pub(crate) async fn actor(&self, email: &str) -> Result<UserId> {
+        let parsed = Email::parse(email).with_context(|| format!("--as `{email}`"))?;
+        let Some(user) = ChangeStore::user_by_email(&*self.store, &parsed).await? else {
+            bail!("--as `{email}`: no user has this email address");
+        };
+        let status = self.manage.status(&user.value).await?;
+        if status != tenure_core::AccountStatus::Active {
+            bail!(
+                "--as `{email}`: this account cannot act ({}); it must be active, with its \
+                 invitation accepted",
+                status.label().to_lowercase()
+            );
+        }
+        Ok(user.value.id)
+    }
+}
