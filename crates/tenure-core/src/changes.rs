@@ -192,6 +192,8 @@ pub enum Write {
         /// Now.
         now: Timestamp,
     },
+    /// Ends every session of the user (deactivation).
+    EndSessions(UserId),
     /// Revokes the user's pending links of these purposes, and any unused reset links.
     RevokeLinks {
         /// The user.

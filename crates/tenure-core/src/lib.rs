@@ -19,6 +19,7 @@ mod mail;
 pub mod manage;
 pub mod ports;
 pub mod query;
+pub mod sessions;
 
 pub use accounts::{
     AccountStore, Accounts, ChangePasswordError, FailureRecorded, LockoutPolicy, PasswordHolder,
@@ -39,3 +40,4 @@ pub use ports::{
     Verified,
 };
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};
+pub use sessions::{Live, SessionPolicy, SessionRecord, SessionStore, Sessions};

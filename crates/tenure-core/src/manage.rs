@@ -1181,6 +1181,7 @@ impl Manage {
                             touch,
                             Write::UpdateUser { user: next, version },
                             Write::RevokeLinks { user: id, purposes: all_links },
+                            Write::EndSessions(id),
                         ],
                         vec![audit],
                     )

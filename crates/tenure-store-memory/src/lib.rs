@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use tenure_core::{
     AccountStore, AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Directory,
     FailureRecorded, Link, LinkState, OrganisationQuery, Page, PasswordHolder, ResetHolder,
-    SignInRecord, Timestamp, UserQuery, Versioned, Write,
+    SessionRecord, SessionStore, SignInRecord, Timestamp, UserQuery, Versioned, Write,
 };
 use tenure_domain::{
     Email, Log, OrgId, Organisation, Relationship, RelationshipError, Resource, RoleId, Scope,
@@ -38,6 +38,7 @@ struct Accounts {
     /// Versions of users and organisations (by id); absent means 1.
     versions: HashMap<Uuid, i64>,
     links: Vec<Link>,
+    sessions: HashMap<String, SessionRecord>,
 }
 
 #[derive(Debug, Clone)]
@@ -432,6 +433,7 @@ fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), Change
             w.remove_user(id).map_err(world_error)?;
             a.credentials.remove(&id);
             a.links.retain(|l| l.user != id);
+            a.sessions.retain(|_, s| s.user != id);
             a.resets.retain(|r| r.user != id);
         }
         Write::SetPassword { user, hash } => {
@@ -462,6 +464,7 @@ fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), Change
                 .ok_or(ChangeError::LinkUnusable)?;
             link.state = LinkState::Accepted;
         }
+        Write::EndSessions(user) => a.sessions.retain(|_, s| s.user != user),
         Write::RevokeLinks { user, purposes } => {
             for l in a.links.iter_mut().filter(|l| {
                 l.user == user && purposes.contains(&l.purpose) && l.state == LinkState::Pending
@@ -625,5 +628,55 @@ impl ChangeStore for MemoryDirectory {
         self.accounts(|a| {
             a.links.iter().any(|l| l.role == Some(role) && l.state == LinkState::Pending)
         })
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryDirectory {
+    async fn create_session(
+        &self,
+        digest: &str,
+        record: SessionRecord,
+        audit: AuditEvent,
+    ) -> Result<(), BackendError> {
+        self.accounts(|a| {
+            a.check_ids(&[&audit])?;
+            a.sessions.insert(digest.to_owned(), record);
+            a.append(audit);
+            Ok(())
+        })?
+    }
+
+    async fn session(&self, digest: &str) -> Result<Option<SessionRecord>, BackendError> {
+        self.accounts(|a| a.sessions.get(digest).cloned())
+    }
+
+    async fn touch_session(&self, digest: &str, now: Timestamp) -> Result<(), BackendError> {
+        self.accounts(|a| {
+            if let Some(s) = a.sessions.get_mut(digest) {
+                s.last_seen = now;
+            }
+        })
+    }
+
+    async fn end_session(&self, digest: &str) -> Result<(), BackendError> {
+        self.accounts(|a| {
+            a.sessions.remove(digest);
+        })
+    }
+
+    async fn end_sessions(
+        &self,
+        user: UserId,
+        except: Option<&str>,
+        audit: AuditEvent,
+    ) -> Result<u64, BackendError> {
+        self.accounts(|a| {
+            a.check_ids(&[&audit])?;
+            let before = a.sessions.len();
+            a.sessions.retain(|d, s| s.user != user || Some(d.as_str()) == except);
+            a.append(audit);
+            Ok((before - a.sessions.len()) as u64)
+        })?
     }
 }

@@ -21,8 +21,8 @@ use crate::SeaOrmStore;
 use crate::accounts::{audit_event, audit_row, ensure_row};
 use crate::convert;
 use crate::entity::{
-    audit_events, credentials, links, logs, organisations, relationships, reset_tokens, user_roles,
-    users,
+    audit_events, credentials, links, logs, organisations, relationships, reset_tokens, sessions,
+    user_roles, users,
 };
 
 fn backend(e: DbErr) -> ChangeError {
@@ -239,6 +239,11 @@ async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), Change
                 .exec(txn)
                 .await
                 .map_err(backend)?;
+            sessions::Entity::delete_many()
+                .filter(sessions::Column::UserId.eq(id))
+                .exec(txn)
+                .await
+                .map_err(backend)?;
             let result = users::Entity::delete_many()
                 .filter(users::Column::Id.eq(id))
                 .filter(users::Column::Version.eq(version))
@@ -287,6 +292,13 @@ async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), Change
             if result.rows_affected != 1 {
                 return Err(ChangeError::LinkUnusable);
             }
+        }
+        Write::EndSessions(user) => {
+            sessions::Entity::delete_many()
+                .filter(sessions::Column::UserId.eq(*user.as_uuid()))
+                .exec(txn)
+                .await
+                .map_err(backend)?;
         }
         Write::RevokeLinks { user, purposes } => {
             let user = *user.as_uuid();

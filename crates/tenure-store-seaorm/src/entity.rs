@@ -12,5 +12,6 @@ pub(crate) mod logs;
 pub(crate) mod organisations;
 pub(crate) mod relationships;
 pub(crate) mod reset_tokens;
+pub(crate) mod sessions;
 pub(crate) mod user_roles;
 pub(crate) mod users;

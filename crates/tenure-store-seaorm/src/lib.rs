@@ -14,6 +14,7 @@ mod convert;
 mod directory;
 mod entity;
 pub mod migration;
+mod sessions;
 
 use std::time::Duration;
 

@@ -5,6 +5,7 @@ mod m0002_user_search;
 mod m0003_credentials;
 mod m0004_reset_tokens;
 mod m0005_links;
+mod m0006_sessions;
 
 use sea_orm_migration::prelude::*;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_credentials::Migration),
             Box::new(m0004_reset_tokens::Migration),
             Box::new(m0005_links::Migration),
+            Box::new(m0006_sessions::Migration),
         ]
     }
 }

@@ -169,4 +169,5 @@ async fn passes_the_management_contract() {
     tenure_testkit::contract::manage::invitations(make).await;
     tenure_testkit::contract::manage::lifecycle(make).await;
     tenure_testkit::contract::manage::organisations(make).await;
+    tenure_testkit::contract::manage::sessions(make).await;
 }

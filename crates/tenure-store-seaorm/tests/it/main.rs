@@ -231,6 +231,7 @@ async fn sqlite_passes_the_management_contract() {
     manage::invitations(|w| store_at("sqlite::memory:".to_owned(), w)).await;
     manage::lifecycle(|w| store_at(temp_sqlite().0, w)).await;
     manage::organisations(|w| store_at(temp_sqlite().0, w)).await;
+    manage::sessions(|w| store_at(temp_sqlite().0, w)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,6 +244,7 @@ async fn postgres_passes_the_management_contract() {
     manage::lifecycle(|w| async move { store_at(temp_postgres().await.unwrap(), w).await }).await;
     manage::organisations(|w| async move { store_at(temp_postgres().await.unwrap(), w).await })
         .await;
+    manage::sessions(|w| async move { store_at(temp_postgres().await.unwrap(), w).await }).await;
 }
 
 /// Many writers doing read-then-write transactions on one SQLite file: every one is

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use tenure_core::{
     AccountStatus, AccountStore, AuditName, AuditQuery, ChangeStore, Directory, Invite, Manage,
-    ManageError, ManagePolicy, ManagePorts, OrganisationInput, Page, PersonInput, UserChanges,
+    ManageError, ManagePolicy, ManagePorts, OrganisationInput, Page, PersonInput, SessionPolicy,
+    SessionStore, Sessions, UserChanges,
 };
 use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
 use tenure_domain::{
@@ -20,8 +21,8 @@ use uuid::Uuid;
 use crate::fakes::{CountingHasher, FixedClock, MemoryMailer, SequentialIds, SequentialSecrets};
 
 /// What the suite needs of a store.
-pub trait FullStore: Directory + ChangeStore + AccountStore {}
-impl<T: Directory + ChangeStore + AccountStore> FullStore for T {}
+pub trait FullStore: Directory + ChangeStore + AccountStore + SessionStore {}
+impl<T: Directory + ChangeStore + AccountStore + SessionStore> FullStore for T {}
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
 const GOOD: &str = "correct horse battery staple";
@@ -90,23 +91,27 @@ struct Harness<S> {
     manage: Manage,
     clock: Arc<FixedClock>,
     mailer: Arc<MemoryMailer>,
+    ids: Arc<SequentialIds>,
+    secrets: Arc<SequentialSecrets>,
 }
 
 fn harness<S: FullStore>(store: Arc<S>) -> Harness<S> {
     let clock = Arc::new(FixedClock::at(1_000_000));
     let mailer = Arc::new(MemoryMailer::default());
+    let ids = Arc::new(SequentialIds::default());
+    let secrets = Arc::new(SequentialSecrets::default());
     let ports = ManagePorts {
         directory: store.clone(),
         changes: store.clone(),
         hasher: Arc::new(CountingHasher::with_cost(2)),
-        secrets: Arc::new(SequentialSecrets::default()),
+        secrets: secrets.clone(),
         mailer: mailer.clone(),
         clock: clock.clone(),
-        ids: Arc::new(SequentialIds::default()),
+        ids: ids.clone(),
     };
     let policy =
         ManagePolicy { base_url: "https://tenure.example".to_owned(), ..ManagePolicy::default() };
-    Harness { store, manage: Manage::new(ports, policy), clock, mailer }
+    Harness { store, manage: Manage::new(ports, policy), clock, mailer, ids, secrets }
 }
 
 fn person(name: &str, email: &str) -> PersonInput {
@@ -637,6 +642,72 @@ where
             .await,
         Err(ManageError::Forbidden(_))
     ));
+}
+
+/// Sessions: fresh tokens stored as digests, idle and absolute timeouts, signing out,
+/// signing out everywhere else, and deactivation or deletion ending them all.
+///
+/// # Panics
+/// On the first broken promise.
+pub async fn sessions<S, F, Fut>(make: F)
+where
+    S: FullStore,
+    F: Fn(World) -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    let h = harness(make(world()).await);
+    let policy = SessionPolicy { idle_ms: 30 * 60 * 1000, absolute_ms: 12 * 60 * 60 * 1000 };
+    let sessions = Sessions::new(
+        h.store.clone(),
+        h.secrets.clone(),
+        h.clock.clone(),
+        h.ids.clone(),
+        policy,
+    );
+    let a = sessions.start(user(PETE)).await.expect("start");
+    let b = sessions.start(user(PETE)).await.expect("start");
+    assert_ne!(a, b, "a fresh token every time");
+    assert!(h.store.session(&a).await.expect("read").is_none(), "stored as a digest");
+    let live = sessions.resume(&a).await.expect("resume").expect("live");
+    assert_eq!(live.user, user(PETE));
+    assert!(sessions.resume("token-404").await.expect("resume").is_none());
+
+    // Idle: 29 minutes apart is fine, 30 is not.
+    h.clock.advance(29 * 60 * 1000);
+    assert!(sessions.resume(&a).await.expect("resume").is_some());
+    h.clock.advance(29 * 60 * 1000);
+    assert!(sessions.resume(&a).await.expect("resume").is_some(), "use restarts the idle clock");
+    assert!(sessions.resume(&b).await.expect("resume").is_none(), "b sat idle for 58 minutes");
+    // Absolute: 12 hours after signing in, however busy.
+    let c = sessions.start(user(PETE)).await.expect("start");
+    for _ in 0..25 {
+        h.clock.advance(29 * 60 * 1000);
+        let _ = sessions.resume(&c).await.expect("resume");
+    }
+    assert!(sessions.resume(&c).await.expect("resume").is_none(), "past 12 hours");
+
+    // Everywhere else: the current one stays.
+    let d = sessions.start(user(PETE)).await.expect("start");
+    let e = sessions.start(user(PETE)).await.expect("start");
+    let keep = sessions.resume(&d).await.expect("resume").expect("live");
+    assert!(sessions.end_all(user(PETE), Some(&keep)).await.expect("end") >= 1);
+    assert!(sessions.resume(&d).await.expect("resume").is_some());
+    assert!(sessions.resume(&e).await.expect("resume").is_none());
+    sessions.end(&keep).await.expect("sign out");
+    assert!(sessions.resume(&d).await.expect("resume").is_none());
+
+    // Deactivation ends every session at once; so does deletion.
+    let f = sessions.start(user(PETE)).await.expect("start");
+    let v = h.version(user(PETE)).await;
+    h.manage.deactivate_user(user(CORA), user(PETE), v).await.expect("deactivate");
+    assert!(sessions.resume(&f).await.expect("resume").is_none());
+    let g = sessions.start(user(PETE)).await.expect("start");
+    h.manage.delete_user(user(CORA), user(PETE), v + 1).await.expect("delete");
+    assert!(sessions.resume(&g).await.expect("resume").is_none());
+    let names = h
+        .audit_names(AuditQuery { name: Some(AuditName::SessionCreate), ..AuditQuery::default() })
+        .await;
+    assert_eq!(names.len(), 7);
 }
 
 /// Runs two futures concurrently on the current task.

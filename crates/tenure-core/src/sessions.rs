@@ -1,0 +1,193 @@
+//! Signed-in sessions: a random token in a cookie, stored only as its digest, with a
+//! fresh id at every sign-in, idle and absolute timeouts, and a CSRF token of its own.
+//! Ending sessions (sign out, sign out everywhere, password change, reset,
+//! deactivation) deletes their rows, so an old cookie stops working at once.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tenure_domain::UserId;
+
+use crate::audit::{AuditEvent, AuditName, Outcome};
+use crate::error::BackendError;
+use crate::ports::{Clock, IdGen, Secrets, Timestamp};
+
+/// A stored session.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SessionRecord {
+    /// Whose.
+    pub user: UserId,
+    /// The token forms must carry back (compared in constant time).
+    pub csrf: String,
+    /// When it started: the absolute timeout counts from here.
+    pub created: Timestamp,
+    /// When it was last used: the idle timeout counts from here.
+    pub last_seen: Timestamp,
+}
+
+/// Storage for sessions, keyed by the digest of the cookie's token.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session, with its audit entry.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn create_session(
+        &self,
+        digest: &str,
+        record: SessionRecord,
+        audit: AuditEvent,
+    ) -> Result<(), BackendError>;
+
+    /// The session with this digest.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn session(&self, digest: &str) -> Result<Option<SessionRecord>, BackendError>;
+
+    /// Records that the session was used now.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn touch_session(&self, digest: &str, now: Timestamp) -> Result<(), BackendError>;
+
+    /// Ends one session.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn end_session(&self, digest: &str) -> Result<(), BackendError>;
+
+    /// Ends every session of a user but `except` (the digest of the one in use, if any),
+    /// with an audit entry; returns how many ended.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn end_sessions(
+        &self,
+        user: UserId,
+        except: Option<&str>,
+        audit: AuditEvent,
+    ) -> Result<u64, BackendError>;
+}
+
+/// How long sessions live.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SessionPolicy {
+    /// Ends after this long unused (30 minutes; ASVS level 2 asks for at most 30).
+    pub idle_ms: i64,
+    /// Ends this long after signing in, however busy (12 hours).
+    pub absolute_ms: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self { idle_ms: 30 * 60 * 1000, absolute_ms: 12 * 60 * 60 * 1000 }
+    }
+}
+
+/// A live session, as a request sees it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Live {
+    /// Whose.
+    pub user: UserId,
+    /// The digest of its token (to end it, or to keep it when ending the others).
+    pub digest: String,
+    /// Its CSRF token.
+    pub csrf: String,
+}
+
+/// The session service.
+#[derive(Clone)]
+pub struct Sessions {
+    store: Arc<dyn SessionStore>,
+    secrets: Arc<dyn Secrets>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
+    policy: SessionPolicy,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+impl Sessions {
+    /// The service over these ports.
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        secrets: Arc<dyn Secrets>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+        policy: SessionPolicy,
+    ) -> Self {
+        Self { store, secrets, clock, ids, policy }
+    }
+
+    fn event(&self, name: AuditName, user: UserId, detail: &str) -> AuditEvent {
+        AuditEvent {
+            id: self.ids.next_id(),
+            at: self.clock.now(),
+            actor: Some(user),
+            name,
+            outcome: Outcome::Success,
+            target_user: Some(user),
+            organisation: None,
+            detail: detail.to_owned(),
+        }
+    }
+
+    /// Starts a session with a fresh token (never one the browser already had); returns
+    /// the token for the cookie.
+    ///
+    /// # Errors
+    /// [`BackendError`] when storage or randomness fails.
+    pub async fn start(&self, user: UserId) -> Result<String, BackendError> {
+        let token = self.secrets.token()?;
+        let csrf = self.secrets.token()?.plain;
+        let now = self.clock.now();
+        let record = SessionRecord { user, csrf, created: now, last_seen: now };
+        let audit = self.event(AuditName::SessionCreate, user, "{}");
+        self.store.create_session(&token.digest, record, audit).await?;
+        Ok(token.plain)
+    }
+
+    /// The live session for a cookie's token, if it exists and has timed out neither way.
+    /// A timed-out session is ended. Use is recorded at most once a minute.
+    ///
+    /// # Errors
+    /// [`BackendError`] when storage fails.
+    pub async fn resume(&self, token: &str) -> Result<Option<Live>, BackendError> {
+        let digest = self.secrets.digest(token);
+        let Some(record) = self.store.session(&digest).await? else { return Ok(None) };
+        let now = self.clock.now();
+        if now.0 - record.last_seen.0 >= self.policy.idle_ms
+            || now.0 - record.created.0 >= self.policy.absolute_ms
+        {
+            self.store.end_session(&digest).await?;
+            return Ok(None);
+        }
+        if now.0 - record.last_seen.0 >= 60_000 {
+            self.store.touch_session(&digest, now).await?;
+        }
+        Ok(Some(Live { user: record.user, digest, csrf: record.csrf }))
+    }
+
+    /// Ends one session (signing out).
+    ///
+    /// # Errors
+    /// [`BackendError`] when storage fails.
+    pub async fn end(&self, live: &Live) -> Result<(), BackendError> {
+        self.store.end_session(&live.digest).await
+    }
+
+    /// Ends every session of a user except `keep` (sign out everywhere else, password
+    /// change); `None` ends them all (reset, deactivation).
+    ///
+    /// # Errors
+    /// [`BackendError`] when storage fails.
+    pub async fn end_all(&self, user: UserId, keep: Option<&Live>) -> Result<u64, BackendError> {
+        let audit = self.event(AuditName::SessionRevoke, user, r#"{"all":true}"#);
+        self.store.end_sessions(user, keep.map(|l| l.digest.as_str()), audit).await
+    }
+}
