@@ -48,8 +48,8 @@ pub(crate) struct Services {
     pub(crate) store: Arc<SeaOrmStore>,
     pub(crate) manage: Manage,
     pub(crate) authorizer: Authorizer,
-    #[allow(dead_code, reason = "used by `tenure serve`")]
     pub(crate) accounts: Accounts,
+    pub(crate) hasher: Arc<Argon2id>,
 }
 
 /// Argon2id with OWASP's parameters, or cheap ones when `TENURE_INSECURE_FAST_HASHING=1`
@@ -72,12 +72,13 @@ impl Services {
             None => Arc::new(Outbox::new(&mail.outbox)),
         };
         let hasher = Arc::new(hasher()?);
+        let accounts_hasher: Arc<dyn tenure_core::PasswordHasher> = hasher.clone();
         let clock = Arc::new(SystemClock);
         let ids = Arc::new(UuidV7);
         let ports = ManagePorts {
             directory: store.clone(),
             changes: store.clone(),
-            hasher: hasher.clone(),
+            hasher: accounts_hasher.clone(),
             secrets: Arc::new(OsSecrets),
             mailer: mailer.clone(),
             clock: clock.clone(),
@@ -85,14 +86,36 @@ impl Services {
         };
         let policy = ManagePolicy { base_url: mail.base_url.clone(), ..ManagePolicy::default() };
         let manage = Manage::new(ports, policy);
-        let accounts = Accounts::new(store.clone(), hasher, clock, ids, LockoutPolicy::default())
-            .with_resets(
-                Arc::new(OsSecrets),
-                mailer,
-                ResetPolicy { base_url: mail.base_url.clone(), ..ResetPolicy::default() },
-            );
+        let accounts =
+            Accounts::new(store.clone(), accounts_hasher, clock, ids, LockoutPolicy::default())
+                .with_resets(
+                    Arc::new(OsSecrets),
+                    mailer,
+                    ResetPolicy { base_url: mail.base_url.clone(), ..ResetPolicy::default() },
+                );
         let authorizer = Authorizer::new(store.clone());
-        Ok(Self { store, manage, authorizer, accounts })
+        Ok(Self { store, manage, authorizer, accounts, hasher })
+    }
+
+    /// The services the web application runs on.
+    pub(crate) fn web(&self) -> tenure_web::Services {
+        tenure_web::Services {
+            accounts: self.accounts.clone(),
+            manage: self.manage.clone(),
+            authorizer: self.authorizer.clone(),
+            sessions: tenure_core::Sessions::new(
+                self.store.clone(),
+                Arc::new(OsSecrets),
+                Arc::new(SystemClock),
+                Arc::new(UuidV7),
+                tenure_core::SessionPolicy::default(),
+            ),
+            changes: self.store.clone(),
+            directory: self.store.clone(),
+            secrets: Arc::new(OsSecrets),
+            clock: Arc::new(SystemClock),
+            hasher: self.hasher.clone(),
+        }
     }
 
     /// The user acting, by email address.

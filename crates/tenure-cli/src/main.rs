@@ -11,6 +11,7 @@
 mod app;
 mod audit;
 mod policy;
+mod serve;
 mod users;
 
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the web application (on 127.0.0.1:3000, SQLite and the file outbox by default).
+    Serve(serve::ServeArgs),
     /// Check rules written down as examples (see docs/policy-tests.md).
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -125,6 +128,10 @@ enum AuditCommand {
 async fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Policy(command) => Ok(policy::run(command)),
+        Command::Serve(args) => {
+            serve::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate { store } => {
             let db = tenure_store_seaorm::SeaOrmStore::connect(&store.database).await?;
             db.migrate().await?;

@@ -406,6 +406,20 @@ impl Accounts {
         resets.mailer.send(message).await
     }
 
+    /// Whether a reset link can still be used, without using it (opening the link shows
+    /// a form; only submitting it uses the link, because mail scanners open links).
+    ///
+    /// # Errors
+    /// [`BackendError`] when storage fails or resets are not configured.
+    pub async fn reset_link_usable(&self, token: &str) -> Result<bool, BackendError> {
+        let resets = self
+            .resets
+            .as_ref()
+            .ok_or_else(|| BackendError::new("password resets are not configured"))?;
+        let digest = resets.secrets.digest(token);
+        Ok(self.store.reset_holder(&digest, self.clock.now()).await?.is_some())
+    }
+
     /// Sets a new password with a reset link. The link is checked, the password is checked
     /// against the policy and the person's details, and only then is the link used, once,
     /// with the new password, in one transaction. A successful reset also clears any

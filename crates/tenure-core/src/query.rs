@@ -2,7 +2,7 @@
 //! meaning is defined here, once, by [`UserQuery::matches`] and friends; storage adapters
 //! translate it and the contract suite holds them to it.
 
-use tenure_domain::{Organisation, RoleId, User};
+use tenure_domain::{OrgId, Organisation, RoleId, User};
 
 /// The most characters a search term may have.
 pub const SEARCH_MAX_CHARS: usize = 100;
@@ -50,6 +50,8 @@ pub struct UserQuery {
     pub active: Option<bool>,
     /// Only holders of this role.
     pub role: Option<RoleId>,
+    /// Only users of this organisation.
+    pub organisation: Option<OrgId>,
     /// Only data protection officers (or only others).
     pub data_protection_officer: Option<bool>,
     /// Only key contacts (or only others).
@@ -66,6 +68,7 @@ impl UserQuery {
             .is_none_or(|s| s.found_in(user.name.as_str()) || s.found_in(user.email.as_str()))
             && self.active.is_none_or(|a| user.active == a)
             && self.role.is_none_or(|r| user.roles.contains(&r))
+            && self.organisation.is_none_or(|o| user.organisation == o)
             && self.data_protection_officer.is_none_or(|d| user.data_protection_officer == d)
             && self.key_contact.is_none_or(|k| user.key_contact == k)
     }

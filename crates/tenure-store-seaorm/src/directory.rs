@@ -240,6 +240,9 @@ impl Directory for SeaOrmStore {
         if let Some(active) = filter.active {
             query = query.filter(users::Column::Active.eq(active));
         }
+        if let Some(org) = filter.organisation {
+            query = query.filter(users::Column::OrganisationId.eq(*org.as_uuid()));
+        }
         if let Some(dpo) = filter.data_protection_officer {
             query = query.filter(users::Column::DataProtectionOfficer.eq(dpo));
         }

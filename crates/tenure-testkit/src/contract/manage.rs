@@ -657,13 +657,8 @@ where
 {
     let h = harness(make(world()).await);
     let policy = SessionPolicy { idle_ms: 30 * 60 * 1000, absolute_ms: 12 * 60 * 60 * 1000 };
-    let sessions = Sessions::new(
-        h.store.clone(),
-        h.secrets.clone(),
-        h.clock.clone(),
-        h.ids.clone(),
-        policy,
-    );
+    let sessions =
+        Sessions::new(h.store.clone(), h.secrets.clone(), h.clock.clone(), h.ids.clone(), policy);
     let a = sessions.start(user(PETE)).await.expect("start");
     let b = sessions.start(user(PETE)).await.expect("start");
     assert_ne!(a, b, "a fresh token every time");

@@ -1,0 +1,235 @@
+//! `tenure serve`: the web application, configured by flags, environment and an optional
+//! file (in that order of precedence), with `--demo` to seed a small world to look around.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use serde::Deserialize;
+use tenure_core::{AccountStore, AuditEvent, AuditName, ChangeStore, Outcome};
+use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
+use tenure_domain::{
+    Email, Log, LogId, Name, NewPassword, OrgId, Organisation, ProviderType, Relationship, RoleId,
+    User, UserId, World,
+};
+use tenure_secrets_os::UuidV7;
+
+use crate::app::{MailArgs, Services, StoreArgs};
+
+/// Flags for `tenure serve`; each may also come from the environment or the file.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Seed a small demo world (when the database has no users) and print how to sign in.
+    #[arg(long)]
+    demo: bool,
+    /// Address to listen on.
+    #[arg(long, env = "TENURE_LISTEN")]
+    listen: Option<String>,
+    /// A TOML file with any of: database, listen, base_url, outbox, smtp_url, mail_from,
+    /// secure_cookies.
+    #[arg(long, env = "TENURE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL (default `sqlite://tenure.db?mode=rwc`).
+    #[arg(long, env = "TENURE_DATABASE_URL")]
+    database: Option<String>,
+    /// Outbox folder (default `outbox`).
+    #[arg(long, env = "TENURE_OUTBOX")]
+    outbox: Option<PathBuf>,
+    /// SMTP server URL, instead of the outbox.
+    #[arg(long, env = "TENURE_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Sender of emails.
+    #[arg(long, env = "TENURE_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// Public address for links in emails (default `http://` + the listen address).
+    #[arg(long, env = "TENURE_BASE_URL")]
+    base_url: Option<String>,
+    /// Mark cookies `Secure` (default: yes unless the base URL is plain-HTTP localhost).
+    #[arg(long, env = "TENURE_SECURE_COOKIES")]
+    secure_cookies: Option<bool>,
+}
+
+/// The optional configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database: Option<String>,
+    listen: Option<String>,
+    base_url: Option<String>,
+    outbox: Option<PathBuf>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    secure_cookies: Option<bool>,
+}
+
+const DEMO_PASSWORD: &str = "kettle harbour violin 42";
+
+pub(crate) async fn run(args: ServeArgs) -> Result<()> {
+    let file = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?;
+            toml::from_str::<FileConfig>(&text).with_context(|| {
+                format!("`{}` is not a valid configuration file", path.display())
+            })?
+        }
+        None => FileConfig::default(),
+    };
+    let listen = args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+    let store = StoreArgs {
+        database: args
+            .database
+            .or(file.database)
+            .unwrap_or_else(|| "sqlite://tenure.db?mode=rwc".to_owned()),
+    };
+    let mail = MailArgs {
+        outbox: args.outbox.or(file.outbox).unwrap_or_else(|| PathBuf::from("outbox")),
+        smtp_url: args.smtp_url.or(file.smtp_url),
+        mail_from: args
+            .mail_from
+            .or(file.mail_from)
+            .unwrap_or_else(|| "Tenure <no-reply@tenure.invalid>".to_owned()),
+        base_url: args.base_url.or(file.base_url).unwrap_or_else(|| format!("http://{listen}")),
+    };
+    let services = Services::open(&store, &mail).await?;
+    if args.demo {
+        seed_demo(&services).await?;
+    }
+    let mut config = tenure_web::WebConfig::new(&mail.base_url);
+    if let Some(secure) = args.secure_cookies.or(file.secure_cookies) {
+        config.secure_cookies = secure;
+    }
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on `{listen}`"))?;
+    let mail_to = match &mail.smtp_url {
+        Some(_) => "sent by SMTP".to_owned(),
+        None => format!("written to the folder `{}`", mail.outbox.display()),
+    };
+    println!(
+        "Tenure is running at {} (emails are {mail_to}). Press Ctrl+C to stop.",
+        mail.base_url
+    );
+    tenure_web::serve(listener, tenure_web::router(services.web(), config)).await?;
+    Ok(())
+}
+
+/// A demo world: an administrator; Northbridge Homes (a stock owner) with its managing
+/// agent Riverside Lettings; Eastfield Council, unrelated; coordinators, providers and
+/// logs. Seeded once, into an empty database.
+async fn seed_demo(services: &Services) -> Result<()> {
+    let admin = Email::parse("admin@example.com")?;
+    if services.store.user_by_email(&admin).await?.is_some() {
+        println!("Demo data is already there.");
+        print_demo();
+        return Ok(());
+    }
+    if services.store.anyone_holds(ADMINISTRATOR).await? {
+        anyhow::bail!("--demo seeds only an empty database; this one already has users");
+    }
+    let ids = UuidV7;
+    let id = || tenure_core::IdGen::next_id(&ids);
+    let mut world = World::new();
+    let org = |name: &str, kind: ProviderType, stock: bool| -> Result<Organisation> {
+        let mut o = Organisation::new(OrgId::from_uuid(id()), Name::parse(name)?);
+        o.provider_type = kind;
+        o.holds_stock = stock;
+        o.address = Some(format!("1 High Street, {}", name.split(' ').next().unwrap_or(name)));
+        Ok(o)
+    };
+    let support = org("Tenure support", ProviderType::PrivateRegisteredProvider, false)?;
+    let north = org("Northbridge Homes", ProviderType::PrivateRegisteredProvider, true)?;
+    let river = org("Riverside Lettings", ProviderType::PrivateRegisteredProvider, false)?;
+    let east = org("Eastfield Council", ProviderType::LocalAuthority, true)?;
+    for o in [&support, &north, &river, &east] {
+        world.insert_organisation(o.clone())?;
+    }
+    world.add_relationship(Relationship { stock_owner: north.id, managing_agent: river.id })?;
+    let people: [(&str, &str, OrgId, RoleId); 7] = [
+        ("Ada Administrator", "admin@example.com", support.id, ADMINISTRATOR),
+        ("Cora Coordinator", "coordinator@example.com", north.id, DATA_COORDINATOR),
+        ("Pete Provider", "provider@example.com", north.id, DATA_PROVIDER),
+        ("Rita Riverside", "rita@example.com", river.id, DATA_COORDINATOR),
+        ("Ravi Riverside", "ravi@example.com", river.id, DATA_PROVIDER),
+        ("Eve Eastfield", "eve@example.com", east.id, DATA_COORDINATOR),
+        ("Ed Eastfield", "ed@example.com", east.id, DATA_PROVIDER),
+    ];
+    let mut with_password = Vec::new();
+    for (name, email, o, role) in people {
+        let user = User::new(
+            UserId::from_uuid(id()),
+            Name::parse(name)?,
+            Email::parse(email)?,
+            o,
+            vec![role],
+        );
+        with_password.push(user.id);
+        world.upsert_user(user)?;
+    }
+    let first = ["Alex", "Sam", "Jo", "Priya", "Tom", "Mina", "Leon", "Grace", "Omar", "Zoe"];
+    let last = ["Brown", "Khan", "Evans", "Patel", "Wright", "Hughes"];
+    let mut n = 0;
+    for f in first {
+        for l in last.iter().take(3) {
+            n += 1;
+            let user = User::new(
+                UserId::from_uuid(id()),
+                Name::parse(&format!("{f} {l}"))?,
+                Email::parse(&format!(
+                    "{}.{}{n}@northbridge.example",
+                    f.to_lowercase(),
+                    l.to_lowercase()
+                ))?,
+                north.id,
+                vec![DATA_PROVIDER],
+            );
+            world.upsert_user(user)?;
+        }
+    }
+    let pete = with_password[2];
+    let ravi = with_password[4];
+    for i in 0..45 {
+        let (owner, manager, assignee) = match i % 3 {
+            0 => (north.id, north.id, Some(pete)),
+            1 => (north.id, river.id, Some(ravi)),
+            _ => (east.id, east.id, None),
+        };
+        world.upsert_log(Log {
+            id: LogId::from_uuid(id()),
+            owning_organisation: owner,
+            managing_organisation: manager,
+            assigned_to: assignee,
+            created_by: assignee,
+        })?;
+    }
+    services.store.import(&world).await?;
+    let hash =
+        tenure_core::PasswordHasher::hash(&*services.hasher, &NewPassword::verified(DEMO_PASSWORD))
+            .await?;
+    for user in with_password {
+        let event = AuditEvent {
+            id: id(),
+            at: tenure_core::Clock::now(&tenure_secrets_os::SystemClock),
+            actor: None,
+            name: AuditName::PasswordChange,
+            outcome: Outcome::Success,
+            target_user: Some(user),
+            organisation: None,
+            detail: r#"{"demo":true}"#.to_owned(),
+        };
+        services.store.set_password(user, hash.clone(), event).await?;
+    }
+    println!("Seeded the demo world.");
+    print_demo();
+    Ok(())
+}
+
+fn print_demo() {
+    println!(
+        "Sign in with any of these, password \"{DEMO_PASSWORD}\":\n  \
+         admin@example.com        administrator\n  \
+         coordinator@example.com  data coordinator, Northbridge Homes (stock owner of Riverside Lettings)\n  \
+         provider@example.com     data provider, Northbridge Homes\n  \
+         rita@example.com         data coordinator, Riverside Lettings\n  \
+         eve@example.com          data coordinator, Eastfield Council (unrelated)"
+    );
+}

@@ -1,0 +1,613 @@
+//! The account pages: sign in and out, create an account from an invitation, reset a
+//! password, your account, your details and password, confirming a new email address.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use tenure_core::{ChangePasswordError, ManageError, ResetError, SignInError, UserChanges};
+use tenure_domain::RoleCatalogue;
+
+use crate::App;
+use crate::security::{self, ClientIp, MaybeSigned, Signed};
+use crate::view::{self, Chrome, Errors};
+
+/// A success message chosen by a fixed key, so nothing typed is ever reflected.
+fn done_message(done: Option<&str>) -> &'static str {
+    match done {
+        Some("created") => "Your account has been created. Sign in to continue.",
+        Some("reset") => "Your password has been reset. Sign in with your new password.",
+        Some("signed-out") => "You have been signed out.",
+        Some("everywhere") => "You have been signed out on every device.",
+        Some("email") => "Your email address has been changed.",
+        Some("details") => "Your details have been updated.",
+        Some("email-sent") => {
+            "Check your new email address: we have sent a link to confirm it. Your old address stays until you do."
+        }
+        Some("password") => {
+            "Your password has been changed. You have been signed out on other devices."
+        }
+        _ => "",
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Done {
+    done: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenQuery {
+    token: Option<String>,
+}
+
+/// The home page: logs for the signed in, sign in for everyone else.
+pub(crate) async fn home(viewer: MaybeSigned) -> Redirect {
+    if viewer.0.is_some() { Redirect::to("/logs") } else { Redirect::to("/account/sign-in") }
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    chrome: Chrome,
+    errors: Errors,
+    email: String,
+    banner: &'static str,
+}
+
+pub(crate) async fn sign_in_page(viewer: MaybeSigned, Query(q): Query<Done>) -> Response {
+    if viewer.0.is_some() && q.done.is_none() {
+        return Redirect::to("/logs").into_response();
+    }
+    view::render(&SignInPage {
+        chrome: viewer.chrome("Sign in"),
+        errors: Errors::default(),
+        email: String::new(),
+        banner: done_message(q.done.as_deref()),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignInForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    email: String,
+    password: String,
+}
+
+pub(crate) async fn sign_in(
+    State(app): State<App>,
+    ip: ClientIp,
+    viewer: MaybeSigned,
+    jar: CookieJar,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if !app.limits.sign_in(ip.0) {
+        return security::too_many(viewer.chrome("Too many attempts"));
+    }
+    let errors = |field: &str, message: &str| {
+        let errors = Errors::one(field, message);
+        view::render(&SignInPage {
+            chrome: viewer.chrome("Sign in").with_errors(&errors),
+            errors,
+            email: form.email.clone(),
+            banner: "",
+        })
+    };
+    if form.email.trim().is_empty() {
+        return errors("email", "Enter your email address");
+    }
+    if form.password.is_empty() {
+        return errors("password", "Enter your password");
+    }
+    match app.services.accounts.sign_in(&form.email, &form.password).await {
+        Ok(user) => {
+            // A new session id at every sign-in; any old session ends.
+            if let Some(old) = &viewer.0 {
+                let _ = app.services.sessions.end(&old.live).await;
+            }
+            match app.services.sessions.start(user).await {
+                Ok(token) => {
+                    (jar.add(security::session_cookie(&app, token)), Redirect::to("/logs"))
+                        .into_response()
+                }
+                Err(e) => view::backend(viewer.chrome("Sign in"), &e),
+            }
+        }
+        Err(SignInError::Refused) => errors("email", "Enter a correct email address and password"),
+        Err(SignInError::Backend(e)) => view::backend(viewer.chrome("Sign in"), &e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CsrfOnly {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+}
+
+pub(crate) async fn sign_out(
+    State(app): State<App>,
+    viewer: Signed,
+    jar: CookieJar,
+    Form(_): Form<CsrfOnly>,
+) -> Response {
+    let _ = app.services.sessions.end(&viewer.0.live).await;
+    (
+        jar.add(security::removed_session_cookie(&app)),
+        Redirect::to("/account/sign-in?done=signed-out"),
+    )
+        .into_response()
+}
+
+pub(crate) async fn sign_out_everywhere(
+    State(app): State<App>,
+    viewer: Signed,
+    jar: CookieJar,
+    Form(_): Form<CsrfOnly>,
+) -> Response {
+    if let Err(e) = app.services.sessions.end_all(viewer.0.user.id, None).await {
+        return view::backend(viewer.chrome("Sign out"), &e);
+    }
+    (
+        jar.add(security::removed_session_cookie(&app)),
+        Redirect::to("/account/sign-in?done=everywhere"),
+    )
+        .into_response()
+}
+
+const PASSWORD_HINT: &str = "Use at least 15 characters. Three or four random words make a good password that is easy to remember. Do not use your name, email address or organisation.";
+
+#[derive(Template)]
+#[template(path = "set_password.html")]
+struct SetPasswordPage {
+    chrome: Chrome,
+    errors: Errors,
+    heading: String,
+    intro: String,
+    action: &'static str,
+    token: String,
+    button: &'static str,
+    hint: &'static str,
+}
+
+pub(crate) async fn create_page(
+    State(app): State<App>,
+    viewer: MaybeSigned,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let token = q.token.unwrap_or_default();
+    match app.services.manage.invitation(&token).await {
+        Ok(invitation) => view::render(&SetPasswordPage {
+            chrome: viewer.chrome("Create your account"),
+            errors: Errors::default(),
+            heading: "Create your account".to_owned(),
+            intro: format!(
+                "{}, you have been invited to join {} with the email address {}. Choose a password to finish setting up your account.",
+                invitation.name, invitation.organisation, invitation.email
+            ),
+            action: "/account/create",
+            token,
+            button: "Create account",
+            hint: PASSWORD_HINT,
+        }),
+        Err(ManageError::LinkInvalid) => Redirect::to("/account/link-expired").into_response(),
+        Err(e) => view::refusal(viewer.chrome("Create your account"), &e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewPasswordForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    token: String,
+    password: String,
+    confirm: String,
+}
+
+fn password_errors(form: &NewPasswordForm) -> Option<Errors> {
+    if form.password.is_empty() {
+        Some(Errors::one("password", "Enter a password"))
+    } else if form.password != form.confirm {
+        Some(Errors::one("confirm", "The passwords do not match"))
+    } else {
+        None
+    }
+}
+
+pub(crate) async fn create(
+    State(app): State<App>,
+    viewer: MaybeSigned,
+    Form(form): Form<NewPasswordForm>,
+) -> Response {
+    let again = |errors: Errors| {
+        view::render(&SetPasswordPage {
+            chrome: viewer.chrome("Create your account").with_errors(&errors),
+            errors,
+            heading: "Create your account".to_owned(),
+            intro: "Choose a password to finish setting up your account.".to_owned(),
+            action: "/account/create",
+            token: form.token.clone(),
+            button: "Create account",
+            hint: PASSWORD_HINT,
+        })
+    };
+    if let Some(errors) = password_errors(&form) {
+        return again(errors);
+    }
+    match app.services.manage.accept_invitation(&form.token, &form.password).await {
+        Ok(_) => Redirect::to("/account/sign-in?done=created").into_response(),
+        Err(ManageError::Password(e)) => {
+            again(Errors::one("password", &view::sentence(&e.to_string())))
+        }
+        Err(ManageError::LinkInvalid) => Redirect::to("/account/link-expired").into_response(),
+        Err(e) => view::refusal(viewer.chrome("Create your account"), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reset_request.html")]
+struct ResetRequestPage {
+    chrome: Chrome,
+    errors: Errors,
+    email: String,
+}
+
+pub(crate) async fn reset_page(
+    State(app): State<App>,
+    viewer: MaybeSigned,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let Some(token) = q.token else {
+        return view::render(&ResetRequestPage {
+            chrome: viewer.chrome("Reset your password"),
+            errors: Errors::default(),
+            email: String::new(),
+        });
+    };
+    match app.services.accounts.reset_link_usable(&token).await {
+        Ok(true) => view::render(&SetPasswordPage {
+            chrome: viewer.chrome("Reset your password"),
+            errors: Errors::default(),
+            heading: "Reset your password".to_owned(),
+            intro: "Choose a new password. Once it is set, you will be signed out everywhere and can sign in with it."
+                .to_owned(),
+            action: "/account/reset-password/new",
+            token,
+            button: "Reset password",
+            hint: PASSWORD_HINT,
+        }),
+        Ok(false) => Redirect::to("/account/link-expired").into_response(),
+        Err(e) => view::backend(viewer.chrome("Reset your password"), &e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EmailForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    email: String,
+}
+
+/// Asks for a reset. The answer is the same whatever was typed, and the email goes out
+/// in the background, so the response takes the same time too.
+pub(crate) async fn reset_request(
+    State(app): State<App>,
+    ip: ClientIp,
+    viewer: MaybeSigned,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    if form.email.trim().is_empty() {
+        let errors = Errors::one("email", "Enter your email address");
+        return view::render(&ResetRequestPage {
+            chrome: viewer.chrome("Reset your password").with_errors(&errors),
+            errors,
+            email: String::new(),
+        });
+    }
+    // Past the per-address limit the answer stays the same; no email is sent.
+    if app.limits.reset(ip.0) {
+        let accounts = app.services.accounts;
+        tokio::spawn(async move {
+            let _ = accounts.request_reset(&form.email).await;
+        });
+    }
+    Redirect::to("/account/check-email").into_response()
+}
+
+pub(crate) async fn reset(
+    State(app): State<App>,
+    ip: ClientIp,
+    viewer: MaybeSigned,
+    Form(form): Form<NewPasswordForm>,
+) -> Response {
+    if !app.limits.reset(ip.0) {
+        return security::too_many(viewer.chrome("Too many attempts"));
+    }
+    let again = |errors: Errors| {
+        view::render(&SetPasswordPage {
+            chrome: viewer.chrome("Reset your password").with_errors(&errors),
+            errors,
+            heading: "Reset your password".to_owned(),
+            intro: "Choose a new password.".to_owned(),
+            action: "/account/reset-password/new",
+            token: form.token.clone(),
+            button: "Reset password",
+            hint: PASSWORD_HINT,
+        })
+    };
+    if let Some(errors) = password_errors(&form) {
+        return again(errors);
+    }
+    match app.services.accounts.reset_password(&form.token, &form.password).await {
+        Ok(user) => {
+            let _ = app.services.sessions.end_all(user, None).await;
+            Redirect::to("/account/sign-in?done=reset").into_response()
+        }
+        Err(ResetError::Password(e)) => {
+            again(Errors::one("password", &view::sentence(&e.to_string())))
+        }
+        Err(ResetError::LinkInvalid) => Redirect::to("/account/link-expired").into_response(),
+        Err(ResetError::Backend(e)) => view::backend(viewer.chrome("Reset your password"), &e),
+    }
+}
+
+pub(crate) async fn check_email(viewer: MaybeSigned) -> Response {
+    view::render(&view::Message {
+        chrome: viewer.chrome("Check your email"),
+        heading: "Check your email".to_owned(),
+        body: vec![
+            "If an account exists for the email address you gave, we have sent it a link to reset your password."
+                .to_owned(),
+            "The link works once and stops working after 3 hours. If no email arrives within a few minutes, check your spam folder or ask again."
+                .to_owned(),
+        ],
+    })
+}
+
+pub(crate) async fn link_expired(viewer: MaybeSigned) -> Response {
+    view::render(&view::Message {
+        chrome: viewer.chrome("This link has expired"),
+        heading: "This link has expired or has already been used".to_owned(),
+        body: vec![
+            "Links in our emails work once, for a limited time.".to_owned(),
+            "To reset your password, go to the sign in page and choose “Forgot your password?” to get a new link."
+                .to_owned(),
+            "If you were invited to create an account, ask your data coordinator to send you a new invitation."
+                .to_owned(),
+        ],
+    })
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    banner: &'static str,
+    name: String,
+    email: String,
+    telephone: String,
+    organisation: String,
+    role: String,
+    data_protection_officer: bool,
+    key_contact: bool,
+}
+
+pub(crate) async fn your_account(
+    State(app): State<App>,
+    viewer: Signed,
+    Query(q): Query<Done>,
+) -> Response {
+    let user = &viewer.0.user;
+    let organisation = match app.services.changes.organisation(user.organisation).await {
+        Ok(o) => o.map(|o| o.value.name.to_string()).unwrap_or_default(),
+        Err(e) => return view::backend(viewer.chrome("Your account"), &e),
+    };
+    let roles = RoleCatalogue::core();
+    let role = user.roles.iter().filter_map(|r| roles.get(*r)).map(|r| r.name.clone()).collect();
+    view::render(&AccountPage {
+        chrome: viewer.chrome("Your account"),
+        banner: done_message(q.done.as_deref()),
+        name: user.name.to_string(),
+        email: user.email.to_string(),
+        telephone: user.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
+        organisation,
+        role,
+        data_protection_officer: user.data_protection_officer,
+        key_contact: user.key_contact,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "details.html")]
+struct DetailsPage {
+    chrome: Chrome,
+    errors: Errors,
+    name: String,
+    email: String,
+    telephone: String,
+    version: i64,
+}
+
+pub(crate) async fn details_page(viewer: Signed) -> Response {
+    let user = &viewer.0.user;
+    view::render(&DetailsPage {
+        chrome: viewer.chrome("Change your personal details"),
+        errors: Errors::default(),
+        name: user.name.to_string(),
+        email: user.email.to_string(),
+        telephone: user.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
+        version: viewer.0.version,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DetailsForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    name: String,
+    email: String,
+    telephone: String,
+    version: i64,
+}
+
+pub(crate) async fn details(
+    State(app): State<App>,
+    viewer: Signed,
+    Form(form): Form<DetailsForm>,
+) -> Response {
+    let me = viewer.0.user.id;
+    let changes = UserChanges {
+        name: Some(form.name.clone()),
+        email: Some(form.email.clone()),
+        telephone: Some(form.telephone.clone()),
+        ..UserChanges::default()
+    };
+    match app.services.manage.edit_user(me, me, form.version, &changes).await {
+        Ok(edited) if edited.email_confirmation_sent => {
+            Redirect::to("/account?done=email-sent").into_response()
+        }
+        Ok(_) => Redirect::to("/account?done=details").into_response(),
+        Err(ManageError::Invalid(fields)) => {
+            let errors = Errors::from_fields(&fields);
+            view::render(&DetailsPage {
+                chrome: viewer.chrome("Change your personal details").with_errors(&errors),
+                errors,
+                name: form.name,
+                email: form.email,
+                telephone: form.telephone,
+                version: form.version,
+            })
+        }
+        Err(ManageError::EmailInUse) => {
+            let errors =
+                Errors::one("email", "This email address is already used by another account");
+            view::render(&DetailsPage {
+                chrome: viewer.chrome("Change your personal details").with_errors(&errors),
+                errors,
+                name: form.name,
+                email: form.email,
+                telephone: form.telephone,
+                version: form.version,
+            })
+        }
+        Err(e) => view::refusal(viewer.chrome("Change your personal details"), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    chrome: Chrome,
+    errors: Errors,
+    hint: &'static str,
+}
+
+pub(crate) async fn password_page(viewer: Signed) -> Response {
+    view::render(&PasswordPage {
+        chrome: viewer.chrome("Change your password"),
+        errors: Errors::default(),
+        hint: PASSWORD_HINT,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    current: String,
+    password: String,
+    confirm: String,
+}
+
+pub(crate) async fn password(
+    State(app): State<App>,
+    viewer: Signed,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let again = |errors: Errors| {
+        view::render(&PasswordPage {
+            chrome: viewer.chrome("Change your password").with_errors(&errors),
+            errors,
+            hint: PASSWORD_HINT,
+        })
+    };
+    if form.current.is_empty() {
+        return again(Errors::one("current", "Enter your current password"));
+    }
+    if form.password.is_empty() {
+        return again(Errors::one("password", "Enter a new password"));
+    }
+    if form.password != form.confirm {
+        return again(Errors::one("confirm", "The new passwords do not match"));
+    }
+    let me = viewer.0.user.id;
+    let policy = &app.config.passwords;
+    match app.services.accounts.change_password(me, &form.current, &form.password, policy).await {
+        Ok(()) => {
+            let _ = app.services.sessions.end_all(me, Some(&viewer.0.live)).await;
+            Redirect::to("/account?done=password").into_response()
+        }
+        Err(ChangePasswordError::CurrentIncorrect) => {
+            again(Errors::one("current", "Your current password is incorrect"))
+        }
+        Err(ChangePasswordError::Password(e)) => {
+            again(Errors::one("password", &view::sentence(&e.to_string())))
+        }
+        Err(ChangePasswordError::Backend(e)) => {
+            view::backend(viewer.chrome("Change your password"), &e)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm_email.html")]
+struct ConfirmEmailPage {
+    chrome: Chrome,
+    token: String,
+}
+
+pub(crate) async fn confirm_email_page(
+    viewer: MaybeSigned,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    view::render(&ConfirmEmailPage {
+        chrome: viewer.chrome("Confirm your new email address"),
+        token: q.token.unwrap_or_default(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    token: String,
+}
+
+pub(crate) async fn confirm_email(
+    State(app): State<App>,
+    ip: ClientIp,
+    viewer: MaybeSigned,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if !app.limits.reset(ip.0) {
+        return security::too_many(viewer.chrome("Too many attempts"));
+    }
+    match app.services.manage.confirm_email(&form.token).await {
+        Ok(_) if viewer.0.is_some() => Redirect::to("/account?done=email").into_response(),
+        Ok(_) => Redirect::to("/account/sign-in?done=email").into_response(),
+        Err(ManageError::EmailInUse) => view::forbidden_page(
+            viewer.chrome("Confirm your new email address"),
+            "this email address is now used by another account",
+        ),
+        Err(e) => view::refusal(viewer.chrome("Confirm your new email address"), &e),
+    }
+}

@@ -1,0 +1,175 @@
+//! Tenure's web application: server-rendered pages in the GOV.UK Frontend style over the
+//! core services. It works without JavaScript and sends none.
+//!
+//! Role in the workspace: an app. Handlers parse forms, call a service, and render the
+//! outcome; every permission is the engine's (through the services and the
+//! [`Authorizer`]), so no rule lives in a handler. Anything outside the user's reach is
+//! "Page not found", exactly like a page that does not exist.
+//!
+//! Allowed dependencies: `tenure-core`, `tenure-domain`, axum, askama. Forbidden
+//! knowledge: SQL, SMTP, the real clock (time comes through the core's ports).
+//!
+//! Security, by construction rather than by handler:
+//! - every `POST` passes the CSRF check in [`security::guard`] before any handler runs;
+//! - every response carries the security headers (CSP without inline script, no framing,
+//!   no referrer, no caching of pages);
+//! - the session cookie is `HttpOnly`, `SameSite=Lax`, and `Secure` outside localhost.
+
+mod account;
+mod admin;
+mod logs;
+mod organisations;
+mod security;
+mod users;
+mod view;
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tenure_core::{
+    Accounts, Authorizer, ChangeStore, Clock, Directory, Manage, PasswordHasher, Secrets, Sessions,
+};
+use tenure_domain::PasswordPolicy;
+
+pub use crate::security::RateLimits;
+
+/// How the web application behaves.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// The public address, for links in emails and to decide whether cookies are `Secure`.
+    pub base_url: String,
+    /// Mark cookies `Secure`. On by default unless the base URL is `http://localhost` or
+    /// `http://127.0.0.1`.
+    pub secure_cookies: bool,
+    /// Passwords people choose.
+    pub passwords: PasswordPolicy,
+    /// Per-IP limits on signing in and asking for resets.
+    pub rate_limits: RateLimits,
+}
+
+impl WebConfig {
+    /// Defaults for a public address.
+    pub fn new(base_url: &str) -> Self {
+        let local = base_url.starts_with("http://127.0.0.1")
+            || base_url.starts_with("http://localhost")
+            || base_url.starts_with("http://[::1]");
+        Self {
+            base_url: base_url.to_owned(),
+            secure_cookies: !local,
+            passwords: PasswordPolicy::default(),
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+/// The services the web application runs on.
+#[derive(Clone)]
+pub struct Services {
+    /// Signing in, password changes and resets.
+    pub accounts: Accounts,
+    /// Invitations, edits, organisations.
+    pub manage: Manage,
+    /// Decisions and lists.
+    pub authorizer: Authorizer,
+    /// Sessions.
+    pub sessions: Sessions,
+    /// Versioned reads.
+    pub changes: Arc<dyn ChangeStore>,
+    /// Snapshots for the engine.
+    pub directory: Arc<dyn Directory>,
+    /// Tokens for the anonymous CSRF cookie.
+    pub secrets: Arc<dyn Secrets>,
+    /// Now, for dates on screens.
+    pub clock: Arc<dyn Clock>,
+    /// The password hasher (its concurrency limit bounds sign-in throughput).
+    pub hasher: Arc<dyn PasswordHasher>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
+/// Shared state of the application.
+#[derive(Clone, Debug)]
+pub(crate) struct App {
+    pub(crate) services: Services,
+    pub(crate) config: Arc<WebConfig>,
+    pub(crate) limits: Arc<security::Limiters>,
+}
+
+/// The application's routes, with the security layers.
+pub fn router(services: Services, config: WebConfig) -> Router {
+    let limits = Arc::new(security::Limiters::new(&config.rate_limits));
+    let app = App { services, config: Arc::new(config), limits };
+    Router::new()
+        .route("/", get(account::home))
+        .route("/assets/{file}", get(view::asset))
+        // Account.
+        .route("/account/sign-in", get(account::sign_in_page).post(account::sign_in))
+        .route("/account/sign-out", post(account::sign_out))
+        .route("/account/sign-out-everywhere", post(account::sign_out_everywhere))
+        .route("/account/create", get(account::create_page).post(account::create))
+        .route("/account/reset-password", get(account::reset_page).post(account::reset_request))
+        .route("/account/reset-password/new", post(account::reset))
+        .route("/account/check-email", get(account::check_email))
+        .route("/account/link-expired", get(account::link_expired))
+        .route("/account", get(account::your_account))
+        .route("/account/details", get(account::details_page).post(account::details))
+        .route("/account/password", get(account::password_page).post(account::password))
+        .route(
+            "/account/confirm-email",
+            get(account::confirm_email_page).post(account::confirm_email),
+        )
+        // Users.
+        .route("/users", get(users::list))
+        .route("/users/download", get(users::download))
+        .route("/users/invite", get(users::invite_page).post(users::invite_details))
+        .route("/users/invite/organisation", post(users::invite_organisation))
+        .route("/users/invite/role", post(users::invite_role))
+        .route("/users/{id}", get(users::profile))
+        .route("/users/{id}/edit", get(users::edit_page).post(users::edit))
+        .route("/users/{id}/move", get(users::move_page).post(users::move_user))
+        .route("/users/{id}/{action}", get(users::confirm_page).post(users::confirm))
+        // Organisations.
+        .route("/organisation", get(organisations::own))
+        .route("/organisations", get(organisations::list))
+        .route("/organisations/new", get(organisations::new_page).post(organisations::create))
+        .route("/organisations/{id}", get(organisations::profile))
+        .route("/organisations/{id}/edit", get(organisations::edit_page).post(organisations::edit))
+        .route(
+            "/organisations/{id}/relationships",
+            get(organisations::relationships).post(organisations::change_relationship),
+        )
+        .route(
+            "/organisations/{id}/merge",
+            get(organisations::merge_page).post(organisations::merge),
+        )
+        .route(
+            "/organisations/{id}/{action}",
+            get(organisations::confirm_page).post(organisations::confirm),
+        )
+        // Logs and the audit trail.
+        .route("/logs", get(logs::list))
+        .route("/logs/{id}", get(logs::page))
+        .route("/audit", get(admin::audit))
+        .fallback(view::not_found)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), security::guard))
+        .with_state(app)
+}
+
+/// Serves the application on `listener` until the process ends.
+///
+/// # Errors
+/// If the server fails.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+}
+
+pub(crate) fn per_minute(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}

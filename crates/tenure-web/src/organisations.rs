@@ -1,0 +1,705 @@
+//! Organisations: the list (administrators), an organisation's page, editing,
+//! deactivating and reactivating, merging, and its stock owners and managing agents.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tenure_core::{ManageError, OrganisationInput, OrganisationQuery, Page, Search};
+use tenure_domain::{Action, OrgId, Organisation, ProviderType, Relationship, Resource, World};
+
+use crate::App;
+use crate::security::Signed;
+use crate::users::{ConfirmForm, ConfirmPage, allowed, parse_org, world};
+use crate::view::{self, Chrome, Errors};
+
+/// "Your organisation".
+pub(crate) async fn own(viewer: Signed) -> Redirect {
+    Redirect::to(&format!("/organisations/{}", viewer.0.user.organisation))
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    q: String,
+    page: Option<usize>,
+    done: Option<String>,
+}
+
+pub(crate) struct OrgRow {
+    id: String,
+    name: String,
+    kind: &'static str,
+    active: bool,
+}
+
+fn kind(t: ProviderType) -> &'static str {
+    match t {
+        ProviderType::LocalAuthority => "Local authority",
+        ProviderType::PrivateRegisteredProvider => "Private registered provider",
+    }
+}
+
+fn row(o: &Organisation) -> OrgRow {
+    OrgRow {
+        id: o.id.to_string(),
+        name: o.name.to_string(),
+        kind: kind(o.provider_type),
+        active: o.active,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "organisations.html")]
+struct ListPage {
+    chrome: Chrome,
+    banner: &'static str,
+    q: String,
+    rows: Vec<OrgRow>,
+    can_create: bool,
+    previous: String,
+    next: String,
+    page: usize,
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub(crate) async fn list(
+    State(app): State<App>,
+    viewer: Signed,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let chrome = viewer.chrome("Organisations");
+    let number = query.page.unwrap_or(1).max(1);
+    let mut page = Page::numbered(number, Page::SCREEN);
+    page.limit += 1;
+    let filter =
+        OrganisationQuery { search: Search::parse(&query.q), ..OrganisationQuery::default() };
+    let me = viewer.0.user.id;
+    let mut orgs = match app.services.authorizer.find_organisations(me, &filter, page).await {
+        Ok(o) => o,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    let more = orgs.len() > Page::SCREEN;
+    orgs.truncate(Page::SCREEN);
+    let w = match world(&app, &viewer.0, Resource::Service).await {
+        Ok(w) => w,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    let link = |n: usize| format!("/organisations?q={}&page={n}", enc(&query.q));
+    view::render(&ListPage {
+        chrome,
+        banner: if query.done.as_deref() == Some("created") {
+            "The organisation has been created."
+        } else {
+            ""
+        },
+        rows: orgs.iter().map(row).collect(),
+        can_create: allowed(&w, &viewer.0, Action::OrganisationCreate, Resource::Service),
+        previous: if number > 1 { link(number - 1) } else { String::new() },
+        next: if more { link(number + 1) } else { String::new() },
+        page: number,
+        q: query.q,
+    })
+}
+
+/// Loads an organisation the viewer may see, or answers "Page not found".
+async fn visible(
+    app: &App,
+    viewer: &Signed,
+    id: &str,
+) -> Result<(Organisation, i64, World), Response> {
+    let chrome = || viewer.chrome("Page not found");
+    let Some(id) = parse_org(id) else { return Err(view::not_found_page(chrome())) };
+    let resource = Resource::Organisation(id);
+    let w = world(app, &viewer.0, resource).await.map_err(|e| view::backend(chrome(), &e))?;
+    if !allowed(&w, &viewer.0, Action::OrganisationView, resource) {
+        return Err(view::not_found_page(chrome()));
+    }
+    match app.services.changes.organisation(id).await {
+        Ok(Some(o)) => Ok((o.value, o.version, w)),
+        Ok(None) => Err(view::not_found_page(chrome())),
+        Err(e) => Err(view::backend(chrome(), &e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "organisation.html")]
+struct ProfilePage {
+    chrome: Chrome,
+    banner: &'static str,
+    name: String,
+    address: String,
+    telephone: String,
+    kind: &'static str,
+    registration_number: String,
+    holds_stock: bool,
+    active: bool,
+    stock_owners: Vec<OrgRow>,
+    managing_agents: Vec<OrgRow>,
+    actions: Vec<(String, &'static str)>,
+}
+
+fn org_done(done: Option<&str>) -> &'static str {
+    match done {
+        Some("updated") => "The organisation's details have been updated.",
+        Some("deactivated") => "The organisation and its users have been deactivated.",
+        Some("reactivated") => {
+            "The organisation has been reactivated, with the users it had before."
+        }
+        Some("merged") => "The organisation has been merged.",
+        Some("added") => "The relationship has been added.",
+        Some("removed") => "The relationship has been removed.",
+        _ => "",
+    }
+}
+
+async fn related(app: &App, w: &World, ids: &[OrgId]) -> Vec<OrgRow> {
+    let mut rows = Vec::new();
+    for id in ids {
+        let found = match w.organisation(*id) {
+            Some(o) => Some(o.clone()),
+            None => app.services.changes.organisation(*id).await.ok().flatten().map(|o| o.value),
+        };
+        if let Some(o) = found {
+            rows.push(row(&o));
+        }
+    }
+    rows.sort_by_key(|a| a.name.to_lowercase());
+    rows
+}
+
+pub(crate) async fn profile(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let (org, _, w) = match visible(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let resource = Resource::Organisation(org.id);
+    let may = |a| allowed(&w, &viewer.0, a, resource);
+    let base = format!("/organisations/{}", org.id);
+    let mut actions = Vec::new();
+    if may(Action::OrganisationListUsers) {
+        actions.push((format!("/users?organisation={}", org.id), "View users"));
+    }
+    if may(Action::OrganisationEditDetails) || may(Action::OrganisationEditAll) {
+        actions.push((format!("{base}/edit"), "Change details"));
+    }
+    if may(Action::OrganisationManageRelationships) {
+        actions.push((format!("{base}/relationships"), "Manage stock owners and managing agents"));
+    }
+    if may(Action::OrganisationDeactivate) {
+        actions.push((format!("{base}/deactivate"), "Deactivate organisation"));
+    }
+    if may(Action::OrganisationReactivate) {
+        actions.push((format!("{base}/reactivate"), "Reactivate organisation"));
+    }
+    if may(Action::OrganisationMerge) && org.active {
+        actions.push((format!("{base}/merge"), "Merge into another organisation"));
+    }
+    let stock_owners = related(&app, &w, w.stock_owners(org.id)).await;
+    let managing_agents = related(&app, &w, w.managing_agents(org.id)).await;
+    view::render(&ProfilePage {
+        chrome: viewer.chrome(org.name.as_str()),
+        banner: org_done(q.done.as_deref()),
+        name: org.name.to_string(),
+        address: org.address.clone().unwrap_or_default(),
+        telephone: org.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
+        kind: kind(org.provider_type),
+        registration_number: org.registration_number.clone().unwrap_or_default(),
+        holds_stock: org.holds_stock,
+        active: org.active,
+        stock_owners,
+        managing_agents,
+        actions,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "organisation_form.html")]
+struct FormPage {
+    chrome: Chrome,
+    errors: Errors,
+    heading: String,
+    action: String,
+    back: String,
+    version: i64,
+    all: bool,
+    name: String,
+    address: String,
+    telephone: String,
+    local_authority: bool,
+    registration_number: String,
+    holds_stock: bool,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OrgForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    #[serde(default)]
+    version: i64,
+    name: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    telephone: String,
+    provider_type: Option<String>,
+    registration_number: Option<String>,
+    holds_stock: Option<String>,
+    all: Option<String>,
+}
+
+impl OrgForm {
+    fn input(&self, current: Option<&Organisation>) -> OrganisationInput {
+        let all = self.all.is_some();
+        OrganisationInput {
+            name: self.name.clone(),
+            address: self.address.clone(),
+            telephone: self.telephone.clone(),
+            provider_type: if all {
+                if self.provider_type.as_deref() == Some("local_authority") {
+                    ProviderType::LocalAuthority
+                } else {
+                    ProviderType::PrivateRegisteredProvider
+                }
+            } else {
+                current.map_or(ProviderType::PrivateRegisteredProvider, |c| c.provider_type)
+            },
+            registration_number: if all {
+                self.registration_number.clone().unwrap_or_default()
+            } else {
+                current.and_then(|c| c.registration_number.clone()).unwrap_or_default()
+            },
+            holds_stock: if all {
+                self.holds_stock.is_some()
+            } else {
+                current.is_none_or(|c| c.holds_stock)
+            },
+        }
+    }
+
+    fn page(
+        &self,
+        chrome: Chrome,
+        errors: Errors,
+        heading: String,
+        action: String,
+        back: String,
+    ) -> FormPage {
+        FormPage {
+            chrome: chrome.with_errors(&errors),
+            errors,
+            heading,
+            action,
+            back,
+            version: self.version,
+            all: self.all.is_some(),
+            name: self.name.clone(),
+            address: self.address.clone(),
+            telephone: self.telephone.clone(),
+            local_authority: self.provider_type.as_deref() == Some("local_authority"),
+            registration_number: self.registration_number.clone().unwrap_or_default(),
+            holds_stock: self.holds_stock.is_some(),
+        }
+    }
+}
+
+pub(crate) async fn new_page(State(app): State<App>, viewer: Signed) -> Response {
+    let chrome = viewer.chrome("Create an organisation");
+    let w = match world(&app, &viewer.0, Resource::Service).await {
+        Ok(w) => w,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    if !allowed(&w, &viewer.0, Action::OrganisationCreate, Resource::Service) {
+        return view::not_found_page(chrome);
+    }
+    view::render(&FormPage {
+        chrome,
+        errors: Errors::default(),
+        heading: "Create an organisation".to_owned(),
+        action: "/organisations/new".to_owned(),
+        back: "/organisations".to_owned(),
+        version: 0,
+        all: true,
+        name: String::new(),
+        address: String::new(),
+        telephone: String::new(),
+        local_authority: false,
+        registration_number: String::new(),
+        holds_stock: true,
+    })
+}
+
+pub(crate) async fn create(
+    State(app): State<App>,
+    viewer: Signed,
+    Form(form): Form<OrgForm>,
+) -> Response {
+    match app.services.manage.create_organisation(viewer.0.user.id, &form.input(None)).await {
+        Ok(id) => Redirect::to(&format!("/organisations/{id}")).into_response(),
+        Err(ManageError::Invalid(fields)) => view::render(&form.page(
+            viewer.chrome("Create an organisation"),
+            Errors::from_fields(&fields),
+            "Create an organisation".to_owned(),
+            "/organisations/new".to_owned(),
+            "/organisations".to_owned(),
+        )),
+        Err(e) => view::refusal(viewer.chrome("Create an organisation"), &e),
+    }
+}
+
+pub(crate) async fn edit_page(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    let (org, version, w) = match visible(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let resource = Resource::Organisation(org.id);
+    let all = allowed(&w, &viewer.0, Action::OrganisationEditAll, resource);
+    if !all && !allowed(&w, &viewer.0, Action::OrganisationEditDetails, resource) {
+        return view::forbidden_page(
+            viewer.chrome("Change details"),
+            "you cannot change this organisation's details",
+        );
+    }
+    view::render(&FormPage {
+        chrome: viewer.chrome(&format!("Change {}", org.name)),
+        errors: Errors::default(),
+        heading: format!("Change {}'s details", org.name),
+        action: format!("/organisations/{}/edit", org.id),
+        back: format!("/organisations/{}", org.id),
+        version,
+        all,
+        name: org.name.to_string(),
+        address: org.address.clone().unwrap_or_default(),
+        telephone: org.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
+        local_authority: org.provider_type == ProviderType::LocalAuthority,
+        registration_number: org.registration_number.clone().unwrap_or_default(),
+        holds_stock: org.holds_stock,
+    })
+}
+
+pub(crate) async fn edit(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<OrgForm>,
+) -> Response {
+    let (org, _, _) = match visible(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let input = form.input(Some(&org));
+    match app
+        .services
+        .manage
+        .edit_organisation(viewer.0.user.id, org.id, form.version, &input)
+        .await
+    {
+        Ok(()) => Redirect::to(&format!("/organisations/{}?done=updated", org.id)).into_response(),
+        Err(ManageError::Invalid(fields)) => view::render(&form.page(
+            viewer.chrome(&format!("Change {}", org.name)),
+            Errors::from_fields(&fields),
+            format!("Change {}'s details", org.name),
+            format!("/organisations/{}/edit", org.id),
+            format!("/organisations/{}", org.id),
+        )),
+        Err(e) => view::refusal(viewer.chrome("Change details"), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "relationships.html")]
+struct RelationshipsPage {
+    chrome: Chrome,
+    errors: Errors,
+    banner: &'static str,
+    id: String,
+    name: String,
+    stock_owners: Vec<OrgRow>,
+    managing_agents: Vec<OrgRow>,
+    stock_owner: String,
+    managing_agent: String,
+}
+
+async fn relationships_page(
+    app: &App,
+    viewer: &Signed,
+    org: &Organisation,
+    w: &World,
+    errors: Errors,
+    banner: &'static str,
+    typed: (String, String),
+) -> Response {
+    let chrome = viewer.chrome("Stock owners and managing agents").with_errors(&errors);
+    if !allowed(
+        w,
+        &viewer.0,
+        Action::OrganisationManageRelationships,
+        Resource::Organisation(org.id),
+    ) {
+        return view::forbidden_page(chrome, "you cannot change this organisation's relationships");
+    }
+    view::render(&RelationshipsPage {
+        chrome,
+        errors,
+        banner,
+        id: org.id.to_string(),
+        name: org.name.to_string(),
+        stock_owners: related(app, w, w.stock_owners(org.id)).await,
+        managing_agents: related(app, w, w.managing_agents(org.id)).await,
+        stock_owner: typed.0,
+        managing_agent: typed.1,
+    })
+}
+
+pub(crate) async fn relationships(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let (org, _, w) = match visible(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    relationships_page(
+        &app,
+        &viewer,
+        &org,
+        &w,
+        Errors::default(),
+        org_done(q.done.as_deref()),
+        Default::default(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RelationshipForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    /// `add-stock-owner`, `add-managing-agent`, `remove-stock-owner` or
+    /// `remove-managing-agent`.
+    change: String,
+    /// The other organisation's name (to add) or id (to remove).
+    other: String,
+}
+
+pub(crate) async fn change_relationship(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<RelationshipForm>,
+) -> Response {
+    let (org, _, w) = match visible(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let field = if form.change.ends_with("stock-owner") { "stock_owner" } else { "managing_agent" };
+    let typed = if field == "stock_owner" {
+        (form.other.clone(), String::new())
+    } else {
+        (String::new(), form.other.clone())
+    };
+    let again = |message: String| {
+        let errors = Errors::one(field, &message);
+        relationships_page(&app, &viewer, &org, &w, errors, "", typed.clone())
+    };
+    let other = if form.change.starts_with("add") {
+        match app.services.changes.organisation_by_name(&form.other).await {
+            Ok(Some(o)) => o.value.id,
+            Ok(None) => {
+                return again("Enter the name of an existing organisation".to_owned()).await;
+            }
+            Err(e) => return view::backend(viewer.chrome("Stock owners and managing agents"), &e),
+        }
+    } else {
+        match parse_org(&form.other) {
+            Some(o) => o,
+            None => return view::not_found_page(viewer.chrome("Page not found")),
+        }
+    };
+    let rel = if field == "stock_owner" {
+        Relationship { stock_owner: other, managing_agent: org.id }
+    } else {
+        Relationship { stock_owner: org.id, managing_agent: other }
+    };
+    let me = viewer.0.user.id;
+    let (result, done) = if form.change.starts_with("add") {
+        (app.services.manage.add_relationship(me, rel).await, "added")
+    } else {
+        (app.services.manage.remove_relationship(me, rel).await, "removed")
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/organisations/{}/relationships?done={done}", org.id))
+            .into_response(),
+        Err(ManageError::Relationship(e)) => again(view::sentence(&e.to_string())).await,
+        Err(ManageError::NotFound) if done == "added" => {
+            again("Enter the name of an existing organisation".to_owned()).await
+        }
+        Err(e) => view::refusal(viewer.chrome("Stock owners and managing agents"), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "merge.html")]
+struct MergePage {
+    chrome: Chrome,
+    errors: Errors,
+    id: String,
+    name: String,
+    version: i64,
+    into: String,
+}
+
+pub(crate) async fn merge_page(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    let (org, version, w) = match visible(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if !allowed(&w, &viewer.0, Action::OrganisationMerge, Resource::Organisation(org.id)) {
+        return view::forbidden_page(viewer.chrome("Merge"), "you cannot merge this organisation");
+    }
+    view::render(&MergePage {
+        chrome: viewer.chrome(&format!("Merge {}", org.name)),
+        errors: Errors::default(),
+        id: org.id.to_string(),
+        name: org.name.to_string(),
+        version,
+        into: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MergeForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    version: i64,
+    into: String,
+}
+
+pub(crate) async fn merge(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<MergeForm>,
+) -> Response {
+    let (org, _, _) = match visible(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let again = |message: &str| {
+        let errors = Errors::one("into", message);
+        view::render(&MergePage {
+            chrome: viewer.chrome(&format!("Merge {}", org.name)).with_errors(&errors),
+            errors,
+            id: org.id.to_string(),
+            name: org.name.to_string(),
+            version: form.version,
+            into: form.into.clone(),
+        })
+    };
+    let into = match app.services.changes.organisation_by_name(&form.into).await {
+        Ok(Some(o)) => o.value.id,
+        Ok(None) => return again("Enter the name of an existing organisation"),
+        Err(e) => return view::backend(viewer.chrome("Merge"), &e),
+    };
+    match app.services.manage.merge_organisation(viewer.0.user.id, org.id, form.version, into).await
+    {
+        Ok(()) => Redirect::to(&format!("/organisations/{into}?done=merged")).into_response(),
+        Err(ManageError::Forbidden(why)) => again(&view::sentence(&why)),
+        Err(e) => view::refusal(viewer.chrome("Merge"), &e),
+    }
+}
+
+pub(crate) async fn confirm_page(
+    State(app): State<App>,
+    viewer: Signed,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let (org, version, _) = match visible(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let (heading, body, button, warning) = match action.as_str() {
+        "deactivate" => (
+            format!("Are you sure you want to deactivate {}?", org.name),
+            vec![
+                "Its users will be signed out and unable to sign in until it is reactivated."
+                    .to_owned(),
+                "Its users, logs and relationships are kept.".to_owned(),
+            ],
+            "Deactivate organisation",
+            true,
+        ),
+        "reactivate" => (
+            format!("Reactivate {}?", org.name),
+            vec!["Its users who were active before can sign in again.".to_owned()],
+            "Reactivate organisation",
+            false,
+        ),
+        _ => return view::not_found_page(viewer.chrome("Page not found")),
+    };
+    view::render(&ConfirmPage {
+        chrome: viewer.chrome(&heading),
+        heading,
+        body,
+        action: format!("/organisations/{}/{action}", org.id),
+        version,
+        button,
+        warning,
+        back: format!("/organisations/{}", org.id),
+    })
+}
+
+pub(crate) async fn confirm(
+    State(app): State<App>,
+    viewer: Signed,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<ConfirmForm>,
+) -> Response {
+    let (org, _, _) = match visible(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let me = viewer.0.user.id;
+    let (result, done) = match action.as_str() {
+        "deactivate" => (
+            app.services.manage.deactivate_organisation(me, org.id, form.version).await,
+            "deactivated",
+        ),
+        "reactivate" => (
+            app.services.manage.reactivate_organisation(me, org.id, form.version).await,
+            "reactivated",
+        ),
+        _ => return view::not_found_page(viewer.chrome("Page not found")),
+    };
+    match result {
+        Ok(()) => Redirect::to(&format!("/organisations/{}?done={done}", org.id)).into_response(),
+        Err(e) => view::refusal(viewer.chrome("You cannot do this"), &e),
+    }
+}

@@ -1,0 +1,967 @@
+//! Users: the list (search, filters, 20 a page), the CSV download, inviting in three
+//! steps, a user's page, editing, moving, and the confirmation pages for deactivating,
+//! reactivating, deleting and invitations.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tenure_core::{
+    AccountStatus, Invite, ManageError, OrganisationQuery, Page, PersonInput, Search, UserChanges,
+    UserQuery,
+};
+use tenure_domain::{
+    Action, Email, Name, OrgId, Request, Resource, RoleCatalogue, RoleId, Telephone, User, UserId,
+    World,
+};
+
+use crate::App;
+use crate::security::{Signed, Viewer};
+use crate::view::{self, Chrome, Errors};
+
+/// One row of a users table.
+pub(crate) struct UserRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) organisation: String,
+    pub(crate) role: String,
+    pub(crate) status: &'static str,
+    pub(crate) tag: &'static str,
+}
+
+/// The Design System tag colour for a status.
+fn tag(status: AccountStatus) -> &'static str {
+    match status {
+        AccountStatus::Active => "govuk-tag--green",
+        AccountStatus::Invited { expired: false } => "govuk-tag--blue",
+        AccountStatus::Invited { expired: true } | AccountStatus::InvitationRevoked => {
+            "govuk-tag--orange"
+        }
+        AccountStatus::Deactivated => "govuk-tag--grey",
+    }
+}
+
+pub(crate) fn role_names(user: &User) -> String {
+    let roles = RoleCatalogue::core();
+    user.roles
+        .iter()
+        .filter_map(|r| roles.get(*r))
+        .map(|r| r.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn org_names(
+    app: &App,
+    users: &[User],
+) -> Result<HashMap<OrgId, String>, tenure_core::BackendError> {
+    let mut names = HashMap::new();
+    for u in users {
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(u.organisation) {
+            let name = app
+                .services
+                .changes
+                .organisation(u.organisation)
+                .await?
+                .map(|o| o.value.name.to_string())
+                .unwrap_or_default();
+            slot.insert(name);
+        }
+    }
+    Ok(names)
+}
+
+pub(crate) async fn rows(
+    app: &App,
+    users: &[User],
+) -> Result<Vec<UserRow>, tenure_core::BackendError> {
+    let names = org_names(app, users).await?;
+    let mut rows = Vec::with_capacity(users.len());
+    for u in users {
+        let status = app.services.manage.status(u).await?;
+        rows.push(UserRow {
+            id: u.id.to_string(),
+            name: u.name.to_string(),
+            email: u.email.to_string(),
+            organisation: names.get(&u.organisation).cloned().unwrap_or_default(),
+            role: role_names(u),
+            status: status.label(),
+            tag: tag(status),
+        });
+    }
+    Ok(rows)
+}
+
+/// A snapshot for decisions by the viewer about a resource.
+pub(crate) async fn world(
+    app: &App,
+    viewer: &Viewer,
+    resource: Resource,
+) -> Result<World, tenure_core::BackendError> {
+    app.services.directory.snapshot(viewer.user.id, resource).await
+}
+
+pub(crate) fn allowed(world: &World, viewer: &Viewer, action: Action, resource: Resource) -> bool {
+    world.decide(&Request::new(viewer.user.id, action, resource)).is_allowed()
+}
+
+fn parse_user(id: &str) -> Option<UserId> {
+    uuid::Uuid::parse_str(id).ok().map(UserId::from_uuid)
+}
+
+pub(crate) fn parse_org(id: &str) -> Option<OrgId> {
+    uuid::Uuid::parse_str(id).ok().map(OrgId::from_uuid)
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    organisation: String,
+    page: Option<usize>,
+    done: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    banner: &'static str,
+    heading: String,
+    q: String,
+    status: String,
+    role: String,
+    organisation: String,
+    roles: Vec<(String, String)>,
+    rows: Vec<UserRow>,
+    can_invite: bool,
+    can_download: bool,
+    previous: String,
+    next: String,
+    page: usize,
+}
+
+fn list_link(query: &ListQuery, page: usize) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    format!(
+        "/users?q={}&status={}&role={}&organisation={}&page={page}",
+        enc(&query.q),
+        enc(&query.status),
+        enc(&query.role),
+        enc(&query.organisation)
+    )
+}
+
+pub(crate) async fn list(
+    State(app): State<App>,
+    viewer: Signed,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let chrome = viewer.chrome("Users");
+    let roles = RoleCatalogue::core();
+    let mut filter = UserQuery {
+        search: Search::parse(&query.q),
+        active: match query.status.as_str() {
+            "active" => Some(true),
+            "deactivated" => Some(false),
+            _ => None,
+        },
+        role: roles.by_key(&query.role).map(|r| r.id),
+        ..UserQuery::default()
+    };
+    let mut heading = "Users".to_owned();
+    if let Some(org) = parse_org(&query.organisation) {
+        filter.organisation = Some(org);
+        if let Ok(Some(o)) = app.services.changes.organisation(org).await {
+            heading = format!("Users of {}", o.value.name);
+        }
+    }
+    let number = query.page.unwrap_or(1).max(1);
+    let mut page = Page::numbered(number, Page::SCREEN);
+    page.limit += 1;
+    let mut users = match app.services.authorizer.find_users(viewer.0.user.id, &filter, page).await
+    {
+        Ok(u) => u,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    let more = users.len() > Page::SCREEN;
+    users.truncate(Page::SCREEN);
+    let rows = match rows(&app, &users).await {
+        Ok(r) => r,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    let own = Resource::Organisation(viewer.0.user.organisation);
+    let w = match world(&app, &viewer.0, own).await {
+        Ok(w) => w,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    let can_invite = roles.iter().any(|r| {
+        w.decide(&Request::new(viewer.0.user.id, Action::UserInvite, own).giving(r.id)).is_allowed()
+    });
+    let can_download = allowed(&w, &viewer.0, Action::UserListAll, Resource::Service);
+    view::render(&UsersPage {
+        chrome,
+        banner: if query.done.as_deref() == Some("deleted") {
+            "The user has been deleted."
+        } else {
+            ""
+        },
+        heading,
+        previous: if number > 1 { list_link(&query, number - 1) } else { String::new() },
+        next: if more { list_link(&query, number + 1) } else { String::new() },
+        page: number,
+        roles: roles.iter().map(|r| (r.key.clone(), r.name.clone())).collect(),
+        q: query.q,
+        status: query.status,
+        role: query.role,
+        organisation: query.organisation,
+        rows,
+        can_invite,
+        can_download,
+    })
+}
+
+/// Every user, as CSV, for those allowed `user.list_all`.
+pub(crate) async fn download(State(app): State<App>, viewer: Signed) -> Response {
+    let chrome = viewer.chrome("Users");
+    let w = match world(&app, &viewer.0, Resource::Service).await {
+        Ok(w) => w,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    if !allowed(&w, &viewer.0, Action::UserListAll, Resource::Service) {
+        return view::not_found_page(chrome);
+    }
+    let field = |s: &str| {
+        // Quote every field, double inner quotes, and defuse spreadsheet formulas.
+        let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+        format!("\"{}\"", s.replace('"', "\"\""))
+    };
+    let mut csv = String::from("name,email,telephone,organisation,role,status\r\n");
+    let mut number = 1;
+    loop {
+        let page = Page::numbered(number, Page::MAX_LIMIT);
+        let users = match app
+            .services
+            .authorizer
+            .find_users(viewer.0.user.id, &UserQuery::default(), page)
+            .await
+        {
+            Ok(u) => u,
+            Err(e) => return view::backend(chrome, &e),
+        };
+        if users.is_empty() {
+            break;
+        }
+        let rows = match rows(&app, &users).await {
+            Ok(r) => r,
+            Err(e) => return view::backend(chrome, &e),
+        };
+        for (u, r) in users.iter().zip(rows) {
+            let telephone = u.telephone.as_ref().map(ToString::to_string).unwrap_or_default();
+            let line = [&r.name, &r.email, &telephone, &r.organisation, &r.role, r.status]
+                .map(&field)
+                .join(",");
+            csv.push_str(&line);
+            csv.push_str("\r\n");
+        }
+        number += 1;
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"users.csv\""),
+        ],
+        csv,
+    )
+        .into_response()
+}
+
+// Inviting, in three steps; what was typed travels in hidden fields.
+
+#[derive(Deserialize, Default, Clone)]
+pub(crate) struct InviteForm {
+    #[serde(default)]
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    telephone: String,
+    #[serde(default)]
+    organisation: String,
+    #[serde(default)]
+    search: String,
+    #[serde(default)]
+    role: String,
+}
+
+#[derive(Template)]
+#[template(path = "invite_details.html")]
+struct InviteDetailsPage {
+    chrome: Chrome,
+    errors: Errors,
+    form: InviteForm,
+}
+
+#[derive(Template)]
+#[template(path = "invite_organisation.html")]
+struct InviteOrganisationPage {
+    chrome: Chrome,
+    errors: Errors,
+    form: InviteForm,
+    choices: Vec<(String, String)>,
+    admin: bool,
+}
+
+#[derive(Template)]
+#[template(path = "invite_role.html")]
+struct InviteRolePage {
+    chrome: Chrome,
+    errors: Errors,
+    form: InviteForm,
+    organisation_name: String,
+    choices: Vec<(String, String, String)>,
+}
+
+pub(crate) async fn invite_page(viewer: Signed) -> Response {
+    view::render(&InviteDetailsPage {
+        chrome: viewer.chrome("Invite a user – Personal details"),
+        errors: Errors::default(),
+        form: InviteForm::default(),
+    })
+}
+
+fn details_errors(form: &InviteForm) -> Errors {
+    let mut errors = Vec::new();
+    if let Err(e) = Name::parse(&form.name) {
+        errors.push(("name".to_owned(), view::sentence(&e.to_string())));
+    }
+    if let Err(e) = Email::parse(&form.email) {
+        errors.push(("email".to_owned(), view::sentence(&e.to_string())));
+    }
+    if !form.telephone.trim().is_empty() {
+        if let Err(e) = Telephone::parse(form.telephone.trim()) {
+            errors.push(("telephone".to_owned(), view::sentence(&e.to_string())));
+        }
+    }
+    Errors(errors)
+}
+
+/// Step 1 done: check the details, then choose the organisation.
+pub(crate) async fn invite_details(
+    State(app): State<App>,
+    viewer: Signed,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    let errors = details_errors(&form);
+    if !errors.is_empty() {
+        return view::render(&InviteDetailsPage {
+            chrome: viewer.chrome("Invite a user – Personal details").with_errors(&errors),
+            errors,
+            form,
+        });
+    }
+    organisation_step(&app, &viewer, form, Errors::default()).await
+}
+
+/// The organisations the viewer may invite into: their own and its managing agents for a
+/// coordinator; any (searchable) for an administrator.
+async fn organisation_step(
+    app: &App,
+    viewer: &Signed,
+    form: InviteForm,
+    errors: Errors,
+) -> Response {
+    let chrome = viewer.chrome("Invite a user – Organisation").with_errors(&errors);
+    let me = viewer.0.user.id;
+    let w = match world(app, &viewer.0, Resource::Organisation(viewer.0.user.organisation)).await {
+        Ok(w) => w,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    let scope = w.scope(me, Action::UserInvite);
+    let query =
+        OrganisationQuery { search: Search::parse(&form.search), ..OrganisationQuery::default() };
+    let orgs =
+        match app.services.directory.organisations(&scope, &query, Page::numbered(1, 50)).await {
+            Ok(o) => o,
+            Err(e) => return view::backend(chrome, &e),
+        };
+    let choices = orgs
+        .into_iter()
+        .filter(|o| o.active)
+        .map(|o| (o.id.to_string(), o.name.to_string()))
+        .collect();
+    view::render(&InviteOrganisationPage { chrome, errors, form, choices, admin: scope.everything })
+}
+
+/// Step 2 done: check the organisation, then choose the role.
+pub(crate) async fn invite_organisation(
+    State(app): State<App>,
+    viewer: Signed,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    if !details_errors(&form).is_empty() {
+        return Redirect::to("/users/invite").into_response();
+    }
+    let Some(org) = parse_org(&form.organisation) else {
+        let errors = Errors::one("organisation", "Select the organisation the user belongs to");
+        return organisation_step(&app, &viewer, form, errors).await;
+    };
+    role_step(&app, &viewer, form, org, Errors::default()).await
+}
+
+async fn role_step(
+    app: &App,
+    viewer: &Signed,
+    form: InviteForm,
+    org: OrgId,
+    errors: Errors,
+) -> Response {
+    let chrome = viewer.chrome("Invite a user – Role").with_errors(&errors);
+    let resource = Resource::Organisation(org);
+    let w = match world(app, &viewer.0, resource).await {
+        Ok(w) => w,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    let roles = RoleCatalogue::core();
+    let choices: Vec<_> = roles
+        .iter()
+        .filter(|r| {
+            w.decide(&Request::new(viewer.0.user.id, Action::UserInvite, resource).giving(r.id))
+                .is_allowed()
+        })
+        .map(|r| (r.key.clone(), r.name.clone(), r.description.clone()))
+        .collect();
+    if choices.is_empty() {
+        return view::not_found_page(chrome);
+    }
+    let organisation_name = w.organisation(org).map(|o| o.name.to_string()).unwrap_or_default();
+    view::render(&InviteRolePage { chrome, errors, form, organisation_name, choices })
+}
+
+/// Step 3 done: send the invitation.
+pub(crate) async fn invite_role(
+    State(app): State<App>,
+    viewer: Signed,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    let Some(org) = parse_org(&form.organisation) else {
+        return Redirect::to("/users/invite").into_response();
+    };
+    let roles = RoleCatalogue::core();
+    let Some(role) = roles.by_key(&form.role).map(|r| r.id) else {
+        let errors = Errors::one("role", "Select the user's role");
+        return role_step(&app, &viewer, form, org, errors).await;
+    };
+    let invite = Invite {
+        person: PersonInput {
+            name: form.name.clone(),
+            email: form.email.clone(),
+            telephone: form.telephone.clone(),
+        },
+        organisation: org,
+        role,
+    };
+    match app.services.manage.invite(viewer.0.user.id, &invite).await {
+        Ok(id) => Redirect::to(&format!("/users/{id}?done=invited")).into_response(),
+        Err(ManageError::Invalid(fields)) => {
+            let errors = Errors::from_fields(&fields);
+            view::render(&InviteDetailsPage {
+                chrome: viewer.chrome("Invite a user – Personal details").with_errors(&errors),
+                errors,
+                form,
+            })
+        }
+        Err(ManageError::EmailInUse) => {
+            let errors =
+                Errors::one("email", "This email address is already used by another account");
+            view::render(&InviteDetailsPage {
+                chrome: viewer.chrome("Invite a user – Personal details").with_errors(&errors),
+                errors,
+                form,
+            })
+        }
+        Err(e) => view::refusal(viewer.chrome("Invite a user"), &e),
+    }
+}
+
+// A user's page and what can be done there.
+
+#[derive(Template)]
+#[template(path = "user.html")]
+struct UserPage {
+    chrome: Chrome,
+    banner: &'static str,
+    row: UserRow,
+    telephone: String,
+    organisation_id: String,
+    data_protection_officer: bool,
+    key_contact: bool,
+    own: bool,
+    actions: Vec<(String, &'static str)>,
+}
+
+fn user_done(done: Option<&str>) -> &'static str {
+    match done {
+        Some("invited") => "The invitation has been sent.",
+        Some("resent") => "A new invitation has been sent. The old link no longer works.",
+        Some("revoked") => "The invitation has been withdrawn.",
+        Some("updated") => "The user's details have been updated.",
+        Some("email-sent") => "A link has been sent to the new email address to confirm it.",
+        Some("deactivated") => "The user has been deactivated.",
+        Some("reactivated") => {
+            "The user has been reactivated and sent an invitation to set a new password."
+        }
+        Some("moved") => "The user has been moved.",
+        _ => "",
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DoneQuery {
+    done: Option<String>,
+}
+
+/// Loads a user the viewer may see, or answers "Page not found".
+async fn visible_user(
+    app: &App,
+    viewer: &Signed,
+    id: &str,
+) -> Result<(User, i64, World), Response> {
+    let chrome = || viewer.chrome("Page not found");
+    let Some(id) = parse_user(id) else { return Err(view::not_found_page(chrome())) };
+    let w =
+        world(app, &viewer.0, Resource::User(id)).await.map_err(|e| view::backend(chrome(), &e))?;
+    if !allowed(&w, &viewer.0, Action::UserView, Resource::User(id)) {
+        return Err(view::not_found_page(chrome()));
+    }
+    match app.services.changes.user(id).await {
+        Ok(Some(u)) => Ok((u.value, u.version, w)),
+        Ok(None) => Err(view::not_found_page(chrome())),
+        Err(e) => Err(view::backend(chrome(), &e)),
+    }
+}
+
+pub(crate) async fn profile(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let (user, _, w) = match visible_user(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let chrome = viewer.chrome(user.name.as_str());
+    let rows = match rows(&app, std::slice::from_ref(&user)).await {
+        Ok(r) => r,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    let Some(row) = rows.into_iter().next() else { return view::problem_page(chrome) };
+    let status = match app.services.manage.status(&user).await {
+        Ok(s) => s,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    let resource = Resource::User(user.id);
+    let may = |a| allowed(&w, &viewer.0, a, resource);
+    let base = format!("/users/{}", user.id);
+    let own = user.id == viewer.0.user.id;
+    let mut actions = Vec::new();
+    if !own
+        && (may(Action::UserEditDetails)
+            || may(Action::UserSetFlags)
+            || may(Action::UserChangeRole) && user.active)
+    {
+        actions.push((format!("{base}/edit"), "Change details"));
+    }
+    if may(Action::UserMoveOrganisation) {
+        actions.push((format!("{base}/move"), "Move to another organisation"));
+    }
+    let can_invite_here = RoleCatalogue::core().iter().any(|r| {
+        w.decide(
+            &Request::new(
+                viewer.0.user.id,
+                Action::UserInvite,
+                Resource::Organisation(user.organisation),
+            )
+            .giving(r.id),
+        )
+        .is_allowed()
+    });
+    if matches!(status, AccountStatus::Invited { .. } | AccountStatus::InvitationRevoked)
+        && can_invite_here
+    {
+        actions.push((format!("{base}/resend-invitation"), "Resend invitation"));
+    }
+    if matches!(status, AccountStatus::Invited { .. }) && can_invite_here {
+        actions.push((format!("{base}/revoke-invitation"), "Withdraw invitation"));
+    }
+    if may(Action::UserDeactivate) {
+        actions.push((format!("{base}/deactivate"), "Deactivate user"));
+    }
+    if may(Action::UserReactivate) {
+        actions.push((format!("{base}/reactivate"), "Reactivate user"));
+    }
+    if may(Action::UserDelete) {
+        actions.push((format!("{base}/delete"), "Delete user"));
+    }
+    view::render(&UserPage {
+        chrome,
+        banner: user_done(q.done.as_deref()),
+        row,
+        telephone: user.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
+        organisation_id: user.organisation.to_string(),
+        data_protection_officer: user.data_protection_officer,
+        key_contact: user.key_contact,
+        own,
+        actions,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "user_edit.html")]
+struct EditPage {
+    chrome: Chrome,
+    errors: Errors,
+    id: String,
+    version: i64,
+    details: bool,
+    name: String,
+    email: String,
+    telephone: String,
+    roles: Vec<(String, String)>,
+    role: String,
+    flags: bool,
+    data_protection_officer: bool,
+    key_contact: bool,
+}
+
+/// The edit form for what the viewer may change of this user.
+fn edit_form(viewer: &Signed, w: &World, user: &User, version: i64, errors: Errors) -> EditPage {
+    let resource = Resource::User(user.id);
+    let roles = RoleCatalogue::core();
+    let role_choices: Vec<_> = roles
+        .iter()
+        .filter(|r| {
+            user.roles.contains(&r.id)
+                || w.decide(
+                    &Request::new(viewer.0.user.id, Action::UserChangeRole, resource).giving(r.id),
+                )
+                .is_allowed()
+        })
+        .map(|r| (r.key.clone(), r.name.clone()))
+        .collect();
+    let can_change_role = role_choices.len() > 1;
+    EditPage {
+        chrome: viewer.chrome(&format!("Change {}", user.name)).with_errors(&errors),
+        errors,
+        id: user.id.to_string(),
+        version,
+        details: allowed(w, &viewer.0, Action::UserEditDetails, resource),
+        name: user.name.to_string(),
+        email: user.email.to_string(),
+        telephone: user.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
+        roles: if can_change_role { role_choices } else { Vec::new() },
+        role: user
+            .roles
+            .first()
+            .and_then(|r| roles.get(*r))
+            .map(|r| r.key.clone())
+            .unwrap_or_default(),
+        flags: allowed(w, &viewer.0, Action::UserSetFlags, resource),
+        data_protection_officer: user.data_protection_officer,
+        key_contact: user.key_contact,
+    }
+}
+
+async fn edit_page_handler(app: &App, viewer: &Signed, id: &str) -> Response {
+    let (user, version, w) = match visible_user(app, viewer, id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if user.id == viewer.0.user.id {
+        return Redirect::to("/account/details").into_response();
+    }
+    view::render(&edit_form(viewer, &w, &user, version, Errors::default()))
+}
+
+pub(crate) async fn edit_page(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    edit_page_handler(&app, &viewer, &id).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EditForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    version: i64,
+    name: Option<String>,
+    email: Option<String>,
+    telephone: Option<String>,
+    role: Option<String>,
+    data_protection_officer: Option<String>,
+    key_contact: Option<String>,
+    flags: Option<String>,
+}
+
+pub(crate) async fn edit(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<EditForm>,
+) -> Response {
+    let (user, _, w) = match visible_user(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let roles = RoleCatalogue::core();
+    let role: Option<RoleId> = form.role.as_deref().and_then(|k| roles.by_key(k)).map(|r| r.id);
+    let has_flags = form.flags.is_some();
+    let changes = UserChanges {
+        name: form.name.clone(),
+        email: form.email.clone(),
+        telephone: form.telephone.clone(),
+        role: role.filter(|r| !user.roles.contains(r)),
+        data_protection_officer: has_flags.then(|| form.data_protection_officer.is_some()),
+        key_contact: has_flags.then(|| form.key_contact.is_some()),
+    };
+    let again = |errors: Errors| {
+        let mut page = edit_form(&viewer, &w, &user, form.version, errors);
+        if let Some(n) = &form.name {
+            page.name.clone_from(n);
+        }
+        if let Some(e) = &form.email {
+            page.email.clone_from(e);
+        }
+        if let Some(t) = &form.telephone {
+            page.telephone.clone_from(t);
+        }
+        view::render(&page)
+    };
+    match app.services.manage.edit_user(viewer.0.user.id, user.id, form.version, &changes).await {
+        Ok(edited) => {
+            let done = if edited.email_confirmation_sent { "email-sent" } else { "updated" };
+            Redirect::to(&format!("/users/{}?done={done}", user.id)).into_response()
+        }
+        Err(ManageError::Invalid(fields)) => again(Errors::from_fields(&fields)),
+        Err(ManageError::EmailInUse) => {
+            again(Errors::one("email", "This email address is already used by another account"))
+        }
+        Err(e) => view::refusal(viewer.chrome("Change details"), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "move.html")]
+struct MovePage {
+    chrome: Chrome,
+    errors: Errors,
+    id: String,
+    name: String,
+    version: i64,
+    organisation: String,
+}
+
+pub(crate) async fn move_page(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    let (user, version, w) = match visible_user(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if !allowed(&w, &viewer.0, Action::UserMoveOrganisation, Resource::User(user.id)) {
+        return view::forbidden_page(viewer.chrome("Move user"), "you cannot move this user");
+    }
+    view::render(&MovePage {
+        chrome: viewer.chrome("Move user to another organisation"),
+        errors: Errors::default(),
+        id: user.id.to_string(),
+        name: user.name.to_string(),
+        version,
+        organisation: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MoveForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    csrf: String,
+    version: i64,
+    organisation: String,
+}
+
+pub(crate) async fn move_user(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<MoveForm>,
+) -> Response {
+    let (user, _, _) = match visible_user(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let again = |message: &str| {
+        let errors = Errors::one("organisation", message);
+        view::render(&MovePage {
+            chrome: viewer.chrome("Move user to another organisation").with_errors(&errors),
+            errors,
+            id: user.id.to_string(),
+            name: user.name.to_string(),
+            version: form.version,
+            organisation: form.organisation.clone(),
+        })
+    };
+    let target = match app.services.changes.organisation_by_name(&form.organisation).await {
+        Ok(Some(o)) => o.value.id,
+        Ok(None) => return again("Enter the name of an existing organisation"),
+        Err(e) => return view::backend(viewer.chrome("Move user"), &e),
+    };
+    match app.services.manage.move_user(viewer.0.user.id, user.id, form.version, target).await {
+        Ok(()) => Redirect::to(&format!("/users/{}?done=moved", user.id)).into_response(),
+        Err(ManageError::NotFound) => {
+            again("Enter the name of an organisation you can move users into")
+        }
+        Err(e) => view::refusal(viewer.chrome("Move user"), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub(crate) struct ConfirmPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) heading: String,
+    pub(crate) body: Vec<String>,
+    pub(crate) action: String,
+    pub(crate) version: i64,
+    pub(crate) button: &'static str,
+    pub(crate) warning: bool,
+    pub(crate) back: String,
+}
+
+fn confirm_text(action: &str, name: &str) -> Option<(String, Vec<String>, &'static str, bool)> {
+    Some(match action {
+        "deactivate" => (
+            format!("Are you sure you want to deactivate {name}?"),
+            vec![
+                "They will be signed out at once and will not be able to sign in.".to_owned(),
+                "Their account, logs and history are kept. You can reactivate them later.".to_owned(),
+            ],
+            "Deactivate user",
+            true,
+        ),
+        "reactivate" => (
+            format!("Reactivate {name}?"),
+            vec!["We will send them an invitation to set a new password. They get their role back when they accept it.".to_owned()],
+            "Reactivate user",
+            false,
+        ),
+        "delete" => (
+            format!("Are you sure you want to delete {name}?"),
+            vec![
+                "This permanently removes their account and personal details. It cannot be undone.".to_owned(),
+                "Their logs and the audit trail are kept, and will show them as a deleted user.".to_owned(),
+            ],
+            "Delete user",
+            true,
+        ),
+        "resend-invitation" => (
+            format!("Send {name} a new invitation?"),
+            vec!["The link in their earlier invitation will stop working.".to_owned()],
+            "Send invitation",
+            false,
+        ),
+        "revoke-invitation" => (
+            format!("Withdraw {name}'s invitation?"),
+            vec!["The link in their invitation will stop working. You can send a new one later.".to_owned()],
+            "Withdraw invitation",
+            true,
+        ),
+        _ => return None,
+    })
+}
+
+pub(crate) async fn confirm_page(
+    State(app): State<App>,
+    viewer: Signed,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let (user, version, _) = match visible_user(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Some((heading, body, button, warning)) = confirm_text(&action, user.name.as_str()) else {
+        return view::not_found_page(viewer.chrome("Page not found"));
+    };
+    view::render(&ConfirmPage {
+        chrome: viewer.chrome(&heading),
+        heading,
+        body,
+        action: format!("/users/{}/{action}", user.id),
+        version,
+        button,
+        warning,
+        back: format!("/users/{}", user.id),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfirmForm {
+    #[allow(dead_code, reason = "checked by the security layer")]
+    pub(crate) csrf: String,
+    pub(crate) version: i64,
+}
+
+pub(crate) async fn confirm(
+    State(app): State<App>,
+    viewer: Signed,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<ConfirmForm>,
+) -> Response {
+    let (user, _, _) = match visible_user(&app, &viewer, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let (me, m) = (viewer.0.user.id, &app.services.manage);
+    let (result, done) = match action.as_str() {
+        "deactivate" => (m.deactivate_user(me, user.id, form.version).await, "deactivated"),
+        "reactivate" => (m.reactivate_user(me, user.id, form.version).await, "reactivated"),
+        "delete" => (m.delete_user(me, user.id, form.version).await, "deleted"),
+        "resend-invitation" => (m.resend_invitation(me, user.id).await, "resent"),
+        "revoke-invitation" => (m.revoke_invitation(me, user.id).await, "revoked"),
+        _ => return view::not_found_page(viewer.chrome("Page not found")),
+    };
+    match result {
+        Ok(()) if done == "deleted" => Redirect::to("/users?done=deleted").into_response(),
+        Ok(()) => Redirect::to(&format!("/users/{}?done={done}", user.id)).into_response(),
+        Err(e) => view::refusal(viewer.chrome("You cannot do this"), &e),
+    }
+}

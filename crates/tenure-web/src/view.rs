@@ -1,0 +1,197 @@
+//! What every page shares: the header, form errors, dates, rendering, and the pages for
+//! "not found", "forbidden" and other outcomes.
+
+use askama::Template;
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use tenure_core::{BackendError, FieldError, ManageError};
+
+use crate::security::{Csrf, MaybeSigned, Viewer};
+
+/// The parts of the layout that depend on who is looking.
+#[derive(Clone, Debug)]
+pub(crate) struct Chrome {
+    pub(crate) title: String,
+    pub(crate) signed_in: bool,
+    pub(crate) admin: bool,
+    pub(crate) organisation: Option<String>,
+    pub(crate) csrf: String,
+    /// The page shows form errors: the title starts "Error:".
+    pub(crate) errors: bool,
+}
+
+impl Chrome {
+    /// The same chrome, marking a page with form errors.
+    pub(crate) fn with_errors(mut self, errors: &Errors) -> Self {
+        self.errors = !errors.is_empty();
+        self
+    }
+
+    pub(crate) fn new(title: &str, viewer: Option<&Viewer>, csrf: &Csrf) -> Self {
+        Self {
+            title: title.to_owned(),
+            signed_in: viewer.is_some(),
+            admin: viewer.is_some_and(|v| v.nav.admin),
+            organisation: viewer.and_then(|v| v.nav.organisation).map(|o| o.to_string()),
+            csrf: csrf.0.clone(),
+            errors: false,
+        }
+    }
+}
+
+/// Errors of a form: the error summary lists them; each field shows its own.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Errors(pub(crate) Vec<(String, String)>);
+
+impl Errors {
+    pub(crate) fn one(field: &str, message: &str) -> Self {
+        Self(vec![(field.to_owned(), message.to_owned())])
+    }
+
+    pub(crate) fn from_fields(fields: &[FieldError]) -> Self {
+        Self(fields.iter().map(|f| (f.field.to_owned(), sentence(&f.message))).collect())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The message for a field, if it has one.
+    pub(crate) fn get(&self, field: &str) -> Option<&str> {
+        self.0.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
+    }
+
+    /// The Design System's field classes with or without the error state.
+    pub(crate) fn class(&self, field: &str, base: &str) -> String {
+        if self.get(field).is_some() { format!("{base} {base}--error") } else { base.to_owned() }
+    }
+}
+
+/// A message as a sentence: capital first letter.
+pub(crate) fn sentence(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// A moment for people: "22 November 2026 at 5:38pm", UK time.
+pub(crate) fn when(ms: i64) -> String {
+    let Ok(t) = jiff::Timestamp::from_millisecond(ms) else { return String::new() };
+    let zoned = match jiff::tz::TimeZone::get("Europe/London") {
+        Ok(tz) => t.to_zoned(tz),
+        Err(_) => t.to_zoned(jiff::tz::TimeZone::UTC),
+    };
+    let hour = zoned.hour();
+    let (h12, half) = match hour {
+        0 => (12, "am"),
+        1..=11 => (hour, "am"),
+        12 => (12, "pm"),
+        _ => (hour - 12, "pm"),
+    };
+    format!("{} at {}:{:02}{}", zoned.strftime("%-d %B %Y"), h12, zoned.minute(), half)
+}
+
+/// Renders a template, or a plain 500 if the template fails (it cannot, once compiled).
+pub(crate) fn render<T: Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Sorry, there is a problem with the service")
+            .into_response(),
+    }
+}
+
+/// A page with a heading and paragraphs.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct Message {
+    pub(crate) chrome: Chrome,
+    pub(crate) heading: String,
+    pub(crate) body: Vec<String>,
+}
+
+/// "Page not found": for what does not exist and for what the user may not see alike.
+pub(crate) fn not_found_page(chrome: Chrome) -> Response {
+    let page = Message {
+        chrome,
+        heading: "Page not found".to_owned(),
+        body: vec![
+            "If you typed the web address, check it is correct.".to_owned(),
+            "If you pasted the web address, check you copied the entire address.".to_owned(),
+        ],
+    };
+    (StatusCode::NOT_FOUND, render(&page)).into_response()
+}
+
+/// The fallback route.
+pub(crate) async fn not_found(viewer: MaybeSigned) -> Response {
+    not_found_page(viewer.chrome("Page not found"))
+}
+
+/// "You cannot do this", with the engine's reason.
+pub(crate) fn forbidden_page(chrome: Chrome, why: &str) -> Response {
+    let page =
+        Message { chrome, heading: "You cannot do this".to_owned(), body: vec![sentence(why)] };
+    (StatusCode::FORBIDDEN, render(&page)).into_response()
+}
+
+/// The page for a stale edit.
+pub(crate) fn conflict_page(chrome: Chrome) -> Response {
+    let page = Message {
+        chrome,
+        heading: "Someone else changed this".to_owned(),
+        body: vec![
+            "This record was changed by someone else after you opened it, so your change was not saved."
+                .to_owned(),
+            "Go back, reload the page to see the latest version, and make your change again."
+                .to_owned(),
+        ],
+    };
+    (StatusCode::CONFLICT, render(&page)).into_response()
+}
+
+/// The page for anything unexpected. The cause is not shown.
+pub(crate) fn problem_page(chrome: Chrome) -> Response {
+    let page = Message {
+        chrome,
+        heading: "Sorry, there is a problem with the service".to_owned(),
+        body: vec!["Try again later.".to_owned()],
+    };
+    (StatusCode::INTERNAL_SERVER_ERROR, render(&page)).into_response()
+}
+
+/// Maps a refusal from the services to its page (forms handle `Invalid` themselves).
+pub(crate) fn refusal(chrome: Chrome, e: &ManageError) -> Response {
+    match e {
+        ManageError::NotFound => not_found_page(chrome),
+        ManageError::Forbidden(why) => forbidden_page(chrome, why),
+        ManageError::Conflict => conflict_page(chrome),
+        ManageError::LinkInvalid => Redirect::to("/account/link-expired").into_response(),
+        ManageError::Backend(_) => problem_page(chrome),
+        other => forbidden_page(chrome, &other.to_string()),
+    }
+}
+
+/// Maps a backend failure to its page.
+pub(crate) fn backend(chrome: Chrome, _: &BackendError) -> Response {
+    problem_page(chrome)
+}
+
+const GOVUK_CSS: &[u8] = include_bytes!("../assets/govuk-frontend.min.css");
+const TENURE_CSS: &[u8] = include_bytes!("../assets/tenure.css");
+
+/// The stylesheets, cached for a day.
+pub(crate) async fn asset(Path(file): Path<String>) -> Response {
+    let body = match file.as_str() {
+        "govuk-frontend.min.css" => GOVUK_CSS,
+        "tenure.css" => TENURE_CSS,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response()
+}
