@@ -1,0 +1,650 @@
+//! Router tests: every route, signed out and as each role, out of reach, with bad input
+//! and without a CSRF token; driven through the real router and security layer against
+//! the in-memory store, with the fake clock and mailer.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use tenure_core::{
+    AccountStore, Accounts, AuditEvent, AuditName, Authorizer, LockoutPolicy, Manage,
+    ManagePolicy, ManagePorts, Outcome, ResetPolicy, SessionPolicy, Sessions, Timestamp,
+};
+use tenure_domain::{UserId, World};
+use tenure_store_memory::MemoryDirectory;
+use tenure_testkit::contract::manage::world;
+use tenure_testkit::fakes::{
+    CountingHasher, FixedClock, MemoryMailer, SequentialIds, SequentialSecrets,
+};
+use tenure_web::{Services, WebConfig};
+use tower::ServiceExt as _;
+use uuid::Uuid;
+
+pub(crate) const PASSWORD: &str = "quiet river lantern";
+
+pub(crate) fn user(n: u128) -> UserId {
+    UserId::from_uuid(Uuid::from_u128(100 + n))
+}
+
+/// The service over a store, with fakes for time, mail, ids and hashing.
+pub(crate) struct Site {
+    pub(crate) router: Router,
+    pub(crate) store: Arc<MemoryDirectory>,
+    pub(crate) mailer: Arc<MemoryMailer>,
+    pub(crate) clock: Arc<FixedClock>,
+}
+
+pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
+    let store = Arc::new(MemoryDirectory::new(world));
+    let clock = Arc::new(FixedClock::at(1_800_000_000_000));
+    let mailer = Arc::new(MemoryMailer::default());
+    let hasher = Arc::new(CountingHasher::with_cost(1));
+    let secrets = Arc::new(SequentialSecrets::default());
+    let ids = Arc::new(SequentialIds::default());
+    // Everyone in the world gets the same password.
+    let everyone = world_ids(&store);
+    for (i, id) in everyone.iter().enumerate() {
+        let event = AuditEvent {
+            id: Uuid::from_u128(0xF000 + i as u128),
+            at: Timestamp(0),
+            actor: None,
+            name: AuditName::PasswordChange,
+            outcome: Outcome::Success,
+            target_user: Some(*id),
+            organisation: None,
+            detail: "{}".to_owned(),
+        };
+        store.set_password(*id, hasher.hash_of(PASSWORD), event).await.unwrap();
+    }
+    let base = config.base_url.clone();
+    let manage = Manage::new(
+        ManagePorts {
+            directory: store.clone(),
+            changes: store.clone(),
+            hasher: hasher.clone(),
+            secrets: secrets.clone(),
+            mailer: mailer.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+        },
+        ManagePolicy { base_url: base.clone(), ..ManagePolicy::default() },
+    );
+    let accounts = Accounts::new(
+        store.clone(),
+        hasher.clone(),
+        clock.clone(),
+        ids.clone(),
+        LockoutPolicy::default(),
+    )
+    .with_resets(
+        secrets.clone(),
+        mailer.clone(),
+        ResetPolicy { base_url: base, ..ResetPolicy::default() },
+    );
+    let services = Services {
+        accounts,
+        manage,
+        authorizer: Authorizer::new(store.clone()),
+        sessions: Sessions::new(
+            store.clone(),
+            secrets.clone(),
+            clock.clone(),
+            ids.clone(),
+            SessionPolicy::default(),
+        ),
+        changes: store.clone(),
+        directory: store.clone(),
+        secrets,
+        clock: clock.clone(),
+        hasher,
+    };
+    Site { router: tenure_web::router(services, config), store, mailer, clock }
+}
+
+fn world_ids(store: &MemoryDirectory) -> Vec<UserId> {
+    store.update(|w| w.users().map(|u| u.id).collect()).unwrap()
+}
+
+pub(crate) async fn site() -> Site {
+    site_with(world(), WebConfig::new("http://127.0.0.1:3000")).await
+}
+
+/// A browser: keeps cookies, knows the last page's CSRF token.
+pub(crate) struct Client<'a> {
+    site: &'a Site,
+    cookies: HashMap<String, String>,
+    pub(crate) csrf: String,
+}
+
+/// A response, read whole.
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) body: String,
+}
+
+impl Page {
+    pub(crate) fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+impl<'a> Client<'a> {
+    pub(crate) fn new(site: &'a Site) -> Self {
+        Self { site, cookies: HashMap::new(), csrf: String::new() }
+    }
+
+    async fn send(&mut self, request: Request<Body>) -> Page {
+        let response = self.site.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        for value in headers.get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), 10_000_000).await.unwrap();
+        let body = String::from_utf8(bytes.to_vec()).unwrap();
+        if let Some(at) = body.find("name=\"csrf\" value=\"") {
+            let rest = &body[at + 19..];
+            self.csrf = rest[..rest.find('"').unwrap()].to_owned();
+        }
+        Page { status, headers, body }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
+        let request = Request::get(path)
+            .header(header::COOKIE, self.cookie_header())
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Posts a form with the current CSRF token added.
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf.clone();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Posts exactly these fields.
+    pub(crate) async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let request = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub(crate) async fn sign_in(&mut self, email: &str) -> Page {
+        self.get("/account/sign-in").await;
+        let page = self.post("/account/sign-in", &[("email", email), ("password", PASSWORD)]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{email} signs in: {}", page.body);
+        self.get("/logs").await;
+        page
+    }
+
+    pub(crate) fn has_session(&self) -> bool {
+        self.cookies.contains_key("tenure_session")
+    }
+}
+
+const ADA: &str = "ada@example.com";
+const CORA: &str = "cora@example.com";
+const PETE: &str = "pete@example.com";
+const CAT: &str = "cat@example.com";
+
+fn id(n: u128) -> String {
+    user(n).to_string()
+}
+fn org(n: u128) -> String {
+    Uuid::from_u128(n).to_string()
+}
+
+#[tokio::test]
+async fn every_page_sends_the_security_headers() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    for path in ["/", "/account/sign-in", "/nope", "/assets/govuk-frontend.min.css"] {
+        let page = c.get(path).await;
+        let h = &page.headers;
+        let csp = h.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{path}");
+        assert!(!csp.contains("unsafe-inline"), "{path}");
+        assert_eq!(h.get(header::X_FRAME_OPTIONS).unwrap(), "DENY");
+        assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+        assert_eq!(h.get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+    }
+    let page = c.get("/account/sign-in").await;
+    assert!(!page.body.contains("<script"), "no JavaScript at all");
+    assert_eq!(page.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+}
+
+#[tokio::test]
+async fn signed_out_visitors_see_only_the_account_pages() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    for path in [
+        "/logs",
+        "/account",
+        "/account/details",
+        "/account/password",
+        "/users",
+        "/users/download",
+        "/users/invite",
+        &format!("/users/{}", id(4)),
+        &format!("/users/{}/edit", id(4)),
+        &format!("/users/{}/deactivate", id(4)),
+        "/organisations",
+        "/organisation",
+        &format!("/organisations/{}", org(1)),
+        &format!("/organisations/{}/edit", org(1)),
+        &format!("/organisations/{}/relationships", org(1)),
+        "/audit",
+        "/logs/00000000-0000-0000-0000-0000000001f6",
+    ] {
+        let page = c.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(page.location(), "/account/sign-in", "{path}");
+    }
+    for path in [
+        "/account/sign-in",
+        "/account/reset-password",
+        "/account/check-email",
+        "/account/link-expired",
+        "/account/confirm-email?token=x",
+    ] {
+        assert_eq!(c.get(path).await.status, StatusCode::OK, "{path}");
+    }
+    let page = c.get("/nowhere").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("Page not found"));
+    // Links that do not work go to the page that says what to do.
+    assert_eq!(c.get("/account/create?token=bogus").await.location(), "/account/link-expired");
+    assert_eq!(c.get("/account/reset-password?token=bogus").await.location(), "/account/link-expired");
+}
+
+#[tokio::test]
+async fn a_post_without_the_csrf_token_changes_nothing() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.get("/account/sign-in").await;
+    // Missing, wrong, and a cookie-less request.
+    for fields in [
+        vec![("email", CORA), ("password", PASSWORD)],
+        vec![("csrf", "forged"), ("email", CORA), ("password", PASSWORD)],
+    ] {
+        let page = c.post_raw("/account/sign-in", &fields).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+        assert!(page.body.contains("This page has expired"));
+        assert!(!c.has_session());
+    }
+    let mut fresh = Client::new(&site);
+    let page = fresh.post_raw("/account/sign-in", &[("csrf", &c.csrf), ("email", CORA), ("password", PASSWORD)]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "a token without its cookie is refused");
+
+    // Signed in: a state-changing POST without the session's token is refused.
+    c.sign_in(CORA).await;
+    let pete = format!("/users/{}/deactivate", id(4));
+    let page = c.post_raw(&pete, &[("version", "1")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let page = c.post_raw(&pete, &[("csrf", "token-1"), ("version", "1")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "the anonymous token is not the session's");
+    assert_eq!(c.get(&format!("/users/{}", id(4))).await.body.contains("Deactivated"), false);
+    let page = c.post_raw("/account/sign-out", &[]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "even signing out needs the token");
+}
+
+#[tokio::test]
+async fn signing_in_gives_the_same_answer_for_unknown_email_and_wrong_password() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.get("/account/sign-in").await;
+    let wrong = c.post("/account/sign-in", &[("email", CORA), ("password", "not the password")]).await;
+    let unknown = c.post("/account/sign-in", &[("email", "nobody@example.com"), ("password", "x")]).await;
+    assert_eq!(wrong.status, StatusCode::OK);
+    assert_eq!(unknown.status, StatusCode::OK);
+    let strip = |p: &Page| {
+        p.body
+            .replace("nobody@example.com", "EMAIL")
+            .replace(CORA, "EMAIL")
+            .split("name=\"csrf\"")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(strip(&wrong), strip(&unknown));
+    assert!(wrong.body.contains("Enter a correct email address and password"));
+    assert!(wrong.body.contains("<title>Error: Sign in"));
+    assert!(wrong.body.contains("value=\"cora@example.com\""), "what was typed is kept");
+    assert!(!wrong.body.contains("not the password"), "passwords are never echoed");
+    assert!(!c.has_session());
+
+    let page = c.post("/account/sign-in", &[("email", CORA), ("password", PASSWORD)]).await;
+    assert_eq!(page.location(), "/logs");
+    let cookie = page
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("tenure_session="))
+        .unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"));
+}
+
+#[tokio::test]
+async fn cookies_are_secure_outside_localhost() {
+    let site = site_with(world(), WebConfig::new("https://tenure.example")).await;
+    let mut c = Client::new(&site);
+    let page = c.get("/account/sign-in").await;
+    let cookie = page.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn the_header_shows_each_role_its_links() {
+    let site = site().await;
+    for (email, admin, organisation) in [(ADA, true, true), (CORA, false, true), (PETE, false, false)] {
+        let mut c = Client::new(&site);
+        c.sign_in(email).await;
+        let body = c.get("/account").await.body;
+        assert!(body.contains(">Your account</a>"), "{email}");
+        assert_eq!(body.contains(">Users</a>"), admin, "{email}");
+        assert_eq!(body.contains(">Organisations</a>"), admin, "{email}");
+        assert_eq!(body.contains(">Audit trail</a>"), admin, "{email}");
+        assert_eq!(body.contains(">Your organisation</a>"), organisation, "{email}");
+    }
+}
+
+/// (path, anonymous-or-role expectations): provider, coordinator, administrator.
+#[tokio::test]
+async fn every_page_answers_each_role_as_the_rules_say() {
+    let site = site().await;
+    let ok = StatusCode::OK;
+    let nf = StatusCode::NOT_FOUND;
+    let forbidden = StatusCode::FORBIDDEN;
+    let pete = id(4);
+    let cat = id(6);
+    let bea = id(5);
+    let table: Vec<(String, [StatusCode; 3])> = vec![
+        ("/logs".into(), [ok, ok, ok]),
+        ("/account".into(), [ok, ok, ok]),
+        ("/account/details".into(), [ok, ok, ok]),
+        ("/account/password".into(), [ok, ok, ok]),
+        ("/users".into(), [ok, ok, ok]),
+        ("/users/download".into(), [nf, nf, ok]),
+        ("/users/invite".into(), [ok, ok, ok]),
+        (format!("/users/{pete}"), [ok, ok, ok]),
+        (format!("/users/{bea}"), [nf, ok, ok]),
+        (format!("/users/{cat}"), [nf, nf, ok]),
+        (format!("/users/{cat}/edit"), [nf, nf, ok]),
+        (format!("/users/{cat}/deactivate"), [nf, nf, ok]),
+        (format!("/users/{pete}/deactivate"), [ok, ok, ok]),
+        (format!("/users/{pete}/move"), [forbidden, forbidden, ok]),
+        ("/users/not-a-uuid".into(), [nf, nf, nf]),
+        ("/organisations".into(), [ok, ok, ok]),
+        (format!("/organisations/{}", org(1)), [ok, ok, ok]),
+        (format!("/organisations/{}", org(2)), [ok, ok, ok]),
+        (format!("/organisations/{}", org(3)), [nf, nf, ok]),
+        (format!("/organisations/{}/edit", org(1)), [forbidden, ok, ok]),
+        (format!("/organisations/{}/edit", org(3)), [nf, nf, ok]),
+        (format!("/organisations/{}/relationships", org(1)), [forbidden, ok, ok]),
+        (format!("/organisations/{}/merge", org(3)), [nf, nf, ok]),
+        (format!("/organisations/{}/deactivate", org(3)), [nf, nf, ok]),
+        ("/organisations/new".into(), [nf, nf, ok]),
+        ("/audit".into(), [nf, nf, ok]),
+        ("/logs/00000000-0000-0000-0000-0000000001f6".into(), [ok, ok, ok]),
+        ("/logs/00000000-0000-0000-0000-0000000001f5".into(), [nf, nf, ok]),
+    ];
+    for (i, email) in [PETE, CORA, ADA].into_iter().enumerate() {
+        let mut c = Client::new(&site);
+        c.sign_in(email).await;
+        for (path, expected) in &table {
+            let page = c.get(path).await;
+            assert_eq!(page.status, expected[i], "{email} GET {path}");
+            if page.status == nf {
+                assert!(page.body.contains("Page not found"), "{email} GET {path}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_coordinator_invites_in_three_steps_with_only_the_choices_they_may_give() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.sign_in(CORA).await;
+    c.get("/users/invite").await;
+    // Bad input: the errors, with what was typed kept.
+    let page = c.post("/users/invite", &[("name", ""), ("email", "nope"), ("telephone", "")]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("There is a problem"));
+    assert!(page.body.contains("href=\"#name\"") && page.body.contains("href=\"#email\""));
+    assert!(page.body.contains("value=\"nope\""));
+    // Step 2: own organisation and its managing agent, nothing else.
+    let page = c.post("/users/invite", &[("name", "Nina Newcomer"), ("email", "nina@example.com"), ("telephone", "")]).await;
+    assert!(page.body.contains(">Alpha<") && page.body.contains(">Beta<"), "{}", page.body);
+    assert!(!page.body.contains(">Gamma<"));
+    let fields = [("name", "Nina Newcomer"), ("email", "nina@example.com"), ("telephone", "")];
+    let mut step3: Vec<(&str, &str)> = fields.to_vec();
+    let beta = org(2);
+    step3.push(("organisation", &beta));
+    let page = c.post("/users/invite/organisation", &step3).await;
+    assert!(page.body.contains("value=\"data_provider\"") && page.body.contains("value=\"data_coordinator\""));
+    assert!(!page.body.contains("value=\"administrator\""), "no role above her own");
+    // Without a role: the error.
+    let page = c.post("/users/invite/role", &step3).await;
+    assert!(page.body.contains("Select the user&#39;s role") || page.body.contains("Select the user's role"), "{}", page.body);
+    // A forged administrator role is refused by the engine.
+    let mut forged = step3.clone();
+    forged.push(("role", "administrator"));
+    let page = c.post("/users/invite/role", &forged).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let mut good = step3.clone();
+    good.push(("role", "data_provider"));
+    let page = c.post("/users/invite/role", &good).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.location().ends_with("?done=invited"));
+    let profile = c.get(page.location()).await;
+    assert!(profile.body.contains("The invitation has been sent.") && profile.body.contains("Invited"));
+    let mail = site.mailer.sent().pop().unwrap();
+    assert_eq!(mail.to.as_str(), "nina@example.com");
+
+    // Nina creates her account from the link and signs in.
+    let token = site.mailer.last_token_for("nina@example.com").unwrap();
+    let mut nina = Client::new(&site);
+    let page = nina.get(&format!("/account/create?token={token}")).await;
+    assert!(page.body.contains("Nina Newcomer, you have been invited to join Beta"));
+    let page = nina.post("/account/create", &[("token", &token), ("password", "short"), ("confirm", "short")]).await;
+    assert!(page.body.contains("at least 15 characters"), "{}", page.body);
+    let page = nina.post("/account/create", &[("token", &token), ("password", "a b c d e f g h"), ("confirm", "different")]).await;
+    assert!(page.body.contains("The passwords do not match"));
+    let page = nina.post("/account/create", &[("token", &token), ("password", "walnut orbit candle 9"), ("confirm", "walnut orbit candle 9")]).await;
+    assert_eq!(page.location(), "/account/sign-in?done=created");
+    nina.get("/account/sign-in").await;
+    let page = nina.post("/account/sign-in", &[("email", "nina@example.com"), ("password", "walnut orbit candle 9")]).await;
+    assert_eq!(page.location(), "/logs");
+}
+
+#[tokio::test]
+async fn deactivating_ends_sessions_and_a_stale_form_is_a_conflict() {
+    let site = site().await;
+    let mut pete = Client::new(&site);
+    pete.sign_in(PETE).await;
+    let mut cora = Client::new(&site);
+    cora.sign_in(CORA).await;
+    let path = format!("/users/{}/deactivate", id(4));
+    let page = cora.get(&path).await;
+    assert!(page.body.contains("Are you sure you want to deactivate pete?"));
+    let page = cora.post(&path, &[("version", "1")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    // Pete's cookie stops working at once.
+    let page = pete.get("/account").await;
+    assert_eq!(page.location(), "/account/sign-in");
+    // A second tab with the old version: 409.
+    let page = cora.post(&format!("/users/{}/reactivate", id(4)), &[("version", "1")]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("Someone else changed this"));
+    // The last coordinator of Beta: refused with the reason.
+    let page = cora.post(&format!("/users/{}/deactivate", id(5)), &[("version", "1")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.body.contains("must keep at least one active"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn reset_requests_look_the_same_whatever_was_typed_and_links_work_once() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.get("/account/reset-password").await;
+    let mut answers = Vec::new();
+    for email in ["nobody@example.com", PETE] {
+        let page = c.post("/account/reset-password", &[("email", email)]).await;
+        answers.push((page.status, page.location().to_owned()));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].1, "/account/check-email");
+    // The email goes out in the background.
+    let mut token = None;
+    for _ in 0..100 {
+        token = site.mailer.last_token_for(PETE);
+        if token.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let token = token.expect("a reset email for the real account");
+    assert!(site.mailer.sent().iter().all(|m| m.to.as_str() != "nobody@example.com"));
+    let mut signed = Client::new(&site);
+    signed.sign_in(PETE).await;
+    let page = c.get(&format!("/account/reset-password?token={token}")).await;
+    assert!(page.body.contains("Reset your password"));
+    let fields = [("token", token.as_str()), ("password", "maple stone river 7"), ("confirm", "maple stone river 7")];
+    let page = c.post("/account/reset-password/new", &fields).await;
+    assert_eq!(page.location(), "/account/sign-in?done=reset");
+    let page = c.get(page.location()).await;
+    assert!(page.body.contains("Your password has been reset"));
+    assert_eq!(signed.get("/account").await.location(), "/account/sign-in", "a reset ends every session");
+    let page = c.post("/account/reset-password/new", &fields).await;
+    assert_eq!(page.location(), "/account/link-expired", "single use");
+    // Three hours later, a fresh link no longer works.
+    c.post("/account/reset-password", &[("email", PETE)]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let late = site.mailer.last_token_for(PETE).unwrap();
+    assert_ne!(late, token);
+    site.clock.advance(3 * 60 * 60 * 1000);
+    assert_eq!(c.get(&format!("/account/reset-password?token={late}")).await.location(), "/account/link-expired");
+}
+
+#[tokio::test]
+async fn sign_in_is_limited_per_address() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.get("/account/sign-in").await;
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(c.post("/account/sign-in", &[("email", CAT), ("password", "wrong")]).await.status);
+    }
+    assert!(statuses[..10].iter().all(|s| *s == StatusCode::OK));
+    assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_and_password_changes_end_the_others() {
+    let site = site().await;
+    let mut a = Client::new(&site);
+    a.sign_in(PETE).await;
+    let mut b = Client::new(&site);
+    b.sign_in(PETE).await;
+    a.get("/account/password").await;
+    let page = a.post("/account/password", &[("current", "wrong"), ("password", "x"), ("confirm", "x")]).await;
+    assert!(page.body.contains("Your current password is incorrect"));
+    let page = a
+        .post("/account/password", &[("current", PASSWORD), ("password", "amber falcon meadow 3"), ("confirm", "amber falcon meadow 3")])
+        .await;
+    assert_eq!(page.location(), "/account?done=password");
+    assert_eq!(a.get("/account").await.status, StatusCode::OK, "this session stays");
+    assert_eq!(b.get("/account").await.location(), "/account/sign-in", "the others end");
+    let old = a.cookies.clone();
+    a.get("/account").await;
+    let page = a.post("/account/sign-out", &[]).await;
+    assert_eq!(page.location(), "/account/sign-in?done=signed-out");
+    assert!(!a.has_session());
+    a.cookies = old;
+    assert_eq!(a.get("/account").await.location(), "/account/sign-in", "the old cookie is dead");
+}
+
+#[tokio::test]
+async fn an_administrator_edits_and_deactivates_an_organisation() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.sign_in(ADA).await;
+    let gamma = org(3);
+    c.get(&format!("/organisations/{gamma}/edit")).await;
+    let page = c.post(&format!("/organisations/{gamma}/edit"), &[("version", "1"), ("name", ""), ("all", "1")]).await;
+    assert!(page.body.contains("There is a problem"));
+    let page = c
+        .post(
+            &format!("/organisations/{gamma}/edit"),
+            &[("version", "1"), ("name", "Gamma Housing"), ("address", "2 Low Road"), ("telephone", ""), ("all", "1"), ("provider_type", "local_authority"), ("holds_stock", "yes")],
+        )
+        .await;
+    assert_eq!(page.location(), format!("/organisations/{gamma}?done=updated"));
+    let page = c.get(page.location()).await;
+    assert!(page.body.contains("Gamma Housing") && page.body.contains("Local authority"));
+    c.get(&format!("/organisations/{gamma}/deactivate")).await;
+    let page = c.post(&format!("/organisations/{gamma}/deactivate"), &[("version", "2")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    // Cat can no longer sign in.
+    let mut cat = Client::new(&site);
+    cat.get("/account/sign-in").await;
+    let page = cat.post("/account/sign-in", &[("email", CAT), ("password", PASSWORD)]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Enter a correct email address and password"));
+    // The audit trail shows it.
+    let page = c.get("/audit?event=organisation_deactivated").await;
+    assert!(page.body.contains("organisation_deactivated") && page.body.contains("Gamma Housing"));
+    let page = c.get("/users/download").await;
+    assert_eq!(page.headers.get(header::CONTENT_TYPE).unwrap(), "text/csv; charset=utf-8");
+    assert!(page.body.starts_with("name,email,telephone,organisation,role,status\r\n"));
+    assert!(page.body.contains("\"cat\",\"cat@example.com\""));
+}
+
+#[tokio::test]
+async fn a_coordinator_manages_relationships_with_clear_errors() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.sign_in(CORA).await;
+    let alpha = org(1);
+    let path = format!("/organisations/{alpha}/relationships");
+    c.get(&path).await;
+    let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "Nowhere")]).await;
+    assert!(page.body.contains("Enter the name of an existing organisation"));
+    let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "Beta")]).await;
+    assert!(page.body.contains("already a stock owner of"), "{}", page.body);
+    let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "gamma")]).await;
+    assert_eq!(page.location(), format!("{path}?done=added"));
+    let page = c.get(&format!("/organisations/{alpha}")).await;
+    assert!(page.body.contains(">Gamma</a>"));
+    let page = c.post(&path, &[("change", "remove-managing-agent"), ("other", &org(3))]).await;
+    assert_eq!(page.location(), format!("{path}?done=removed"));
+    let _ = site.store.clone();
+}
