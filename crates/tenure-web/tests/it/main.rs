@@ -7,6 +7,8 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod browser;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -14,8 +16,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tenure_core::{
-    AccountStore, Accounts, AuditEvent, AuditName, Authorizer, LockoutPolicy, Manage,
-    ManagePolicy, ManagePorts, Outcome, ResetPolicy, SessionPolicy, Sessions, Timestamp,
+    AccountStore, Accounts, AuditEvent, AuditName, Authorizer, LockoutPolicy, Manage, ManagePolicy,
+    ManagePorts, Outcome, ResetPolicy, SessionPolicy, Sessions, Timestamp,
 };
 use tenure_domain::{UserId, World};
 use tenure_store_memory::MemoryDirectory;
@@ -228,7 +230,10 @@ async fn every_page_sends_the_security_headers() {
         let page = c.get(path).await;
         let h = &page.headers;
         let csp = h.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
-        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{path}");
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{path}"
+        );
         assert!(!csp.contains("unsafe-inline"), "{path}");
         assert_eq!(h.get(header::X_FRAME_OPTIONS).unwrap(), "DENY");
         assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
@@ -280,7 +285,10 @@ async fn signed_out_visitors_see_only_the_account_pages() {
     assert!(page.body.contains("Page not found"));
     // Links that do not work go to the page that says what to do.
     assert_eq!(c.get("/account/create?token=bogus").await.location(), "/account/link-expired");
-    assert_eq!(c.get("/account/reset-password?token=bogus").await.location(), "/account/link-expired");
+    assert_eq!(
+        c.get("/account/reset-password?token=bogus").await.location(),
+        "/account/link-expired"
+    );
 }
 
 #[tokio::test]
@@ -299,7 +307,9 @@ async fn a_post_without_the_csrf_token_changes_nothing() {
         assert!(!c.has_session());
     }
     let mut fresh = Client::new(&site);
-    let page = fresh.post_raw("/account/sign-in", &[("csrf", &c.csrf), ("email", CORA), ("password", PASSWORD)]).await;
+    let page = fresh
+        .post_raw("/account/sign-in", &[("csrf", &c.csrf), ("email", CORA), ("password", PASSWORD)])
+        .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "a token without its cookie is refused");
 
     // Signed in: a state-changing POST without the session's token is refused.
@@ -319,8 +329,10 @@ async fn signing_in_gives_the_same_answer_for_unknown_email_and_wrong_password()
     let site = site().await;
     let mut c = Client::new(&site);
     c.get("/account/sign-in").await;
-    let wrong = c.post("/account/sign-in", &[("email", CORA), ("password", "not the password")]).await;
-    let unknown = c.post("/account/sign-in", &[("email", "nobody@example.com"), ("password", "x")]).await;
+    let wrong =
+        c.post("/account/sign-in", &[("email", CORA), ("password", "not the password")]).await;
+    let unknown =
+        c.post("/account/sign-in", &[("email", "nobody@example.com"), ("password", "x")]).await;
     assert_eq!(wrong.status, StatusCode::OK);
     assert_eq!(unknown.status, StatusCode::OK);
     let strip = |p: &Page| {
@@ -348,7 +360,11 @@ async fn signing_in_gives_the_same_answer_for_unknown_email_and_wrong_password()
         .map(|v| v.to_str().unwrap().to_owned())
         .find(|v| v.starts_with("tenure_session="))
         .unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"));
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && !cookie.contains("Secure")
+    );
 }
 
 #[tokio::test]
@@ -363,7 +379,9 @@ async fn cookies_are_secure_outside_localhost() {
 #[tokio::test]
 async fn the_header_shows_each_role_its_links() {
     let site = site().await;
-    for (email, admin, organisation) in [(ADA, true, true), (CORA, false, true), (PETE, false, false)] {
+    for (email, admin, organisation) in
+        [(ADA, true, true), (CORA, false, true), (PETE, false, false)]
+    {
         let mut c = Client::new(&site);
         c.sign_in(email).await;
         let body = c.get("/account").await.body;
@@ -441,7 +459,12 @@ async fn a_coordinator_invites_in_three_steps_with_only_the_choices_they_may_giv
     assert!(page.body.contains("href=\"#name\"") && page.body.contains("href=\"#email\""));
     assert!(page.body.contains("value=\"nope\""));
     // Step 2: own organisation and its managing agent, nothing else.
-    let page = c.post("/users/invite", &[("name", "Nina Newcomer"), ("email", "nina@example.com"), ("telephone", "")]).await;
+    let page = c
+        .post(
+            "/users/invite",
+            &[("name", "Nina Newcomer"), ("email", "nina@example.com"), ("telephone", "")],
+        )
+        .await;
     assert!(page.body.contains(">Alpha<") && page.body.contains(">Beta<"), "{}", page.body);
     assert!(!page.body.contains(">Gamma<"));
     let fields = [("name", "Nina Newcomer"), ("email", "nina@example.com"), ("telephone", "")];
@@ -449,11 +472,19 @@ async fn a_coordinator_invites_in_three_steps_with_only_the_choices_they_may_giv
     let beta = org(2);
     step3.push(("organisation", &beta));
     let page = c.post("/users/invite/organisation", &step3).await;
-    assert!(page.body.contains("value=\"data_provider\"") && page.body.contains("value=\"data_coordinator\""));
+    assert!(
+        page.body.contains("value=\"data_provider\"")
+            && page.body.contains("value=\"data_coordinator\"")
+    );
     assert!(!page.body.contains("value=\"administrator\""), "no role above her own");
     // Without a role: the error.
     let page = c.post("/users/invite/role", &step3).await;
-    assert!(page.body.contains("Select the user&#39;s role") || page.body.contains("Select the user's role"), "{}", page.body);
+    assert!(
+        page.body.contains("Select the user&#39;s role")
+            || page.body.contains("Select the user's role"),
+        "{}",
+        page.body
+    );
     // A forged administrator role is refused by the engine.
     let mut forged = step3.clone();
     forged.push(("role", "administrator"));
@@ -465,7 +496,9 @@ async fn a_coordinator_invites_in_three_steps_with_only_the_choices_they_may_giv
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert!(page.location().ends_with("?done=invited"));
     let profile = c.get(page.location()).await;
-    assert!(profile.body.contains("The invitation has been sent.") && profile.body.contains("Invited"));
+    assert!(
+        profile.body.contains("The invitation has been sent.") && profile.body.contains("Invited")
+    );
     let mail = site.mailer.sent().pop().unwrap();
     assert_eq!(mail.to.as_str(), "nina@example.com");
 
@@ -474,14 +507,35 @@ async fn a_coordinator_invites_in_three_steps_with_only_the_choices_they_may_giv
     let mut nina = Client::new(&site);
     let page = nina.get(&format!("/account/create?token={token}")).await;
     assert!(page.body.contains("Nina Newcomer, you have been invited to join Beta"));
-    let page = nina.post("/account/create", &[("token", &token), ("password", "short"), ("confirm", "short")]).await;
+    let page = nina
+        .post("/account/create", &[("token", &token), ("password", "short"), ("confirm", "short")])
+        .await;
     assert!(page.body.contains("at least 15 characters"), "{}", page.body);
-    let page = nina.post("/account/create", &[("token", &token), ("password", "a b c d e f g h"), ("confirm", "different")]).await;
+    let page = nina
+        .post(
+            "/account/create",
+            &[("token", &token), ("password", "a b c d e f g h"), ("confirm", "different")],
+        )
+        .await;
     assert!(page.body.contains("The passwords do not match"));
-    let page = nina.post("/account/create", &[("token", &token), ("password", "walnut orbit candle 9"), ("confirm", "walnut orbit candle 9")]).await;
+    let page = nina
+        .post(
+            "/account/create",
+            &[
+                ("token", &token),
+                ("password", "walnut orbit candle 9"),
+                ("confirm", "walnut orbit candle 9"),
+            ],
+        )
+        .await;
     assert_eq!(page.location(), "/account/sign-in?done=created");
     nina.get("/account/sign-in").await;
-    let page = nina.post("/account/sign-in", &[("email", "nina@example.com"), ("password", "walnut orbit candle 9")]).await;
+    let page = nina
+        .post(
+            "/account/sign-in",
+            &[("email", "nina@example.com"), ("password", "walnut orbit candle 9")],
+        )
+        .await;
     assert_eq!(page.location(), "/logs");
 }
 
@@ -537,12 +591,20 @@ async fn reset_requests_look_the_same_whatever_was_typed_and_links_work_once() {
     signed.sign_in(PETE).await;
     let page = c.get(&format!("/account/reset-password?token={token}")).await;
     assert!(page.body.contains("Reset your password"));
-    let fields = [("token", token.as_str()), ("password", "maple stone river 7"), ("confirm", "maple stone river 7")];
+    let fields = [
+        ("token", token.as_str()),
+        ("password", "maple stone river 7"),
+        ("confirm", "maple stone river 7"),
+    ];
     let page = c.post("/account/reset-password/new", &fields).await;
     assert_eq!(page.location(), "/account/sign-in?done=reset");
     let page = c.get(page.location()).await;
     assert!(page.body.contains("Your password has been reset"));
-    assert_eq!(signed.get("/account").await.location(), "/account/sign-in", "a reset ends every session");
+    assert_eq!(
+        signed.get("/account").await.location(),
+        "/account/sign-in",
+        "a reset ends every session"
+    );
     let page = c.post("/account/reset-password/new", &fields).await;
     assert_eq!(page.location(), "/account/link-expired", "single use");
     // Three hours later, a fresh link no longer works.
@@ -551,7 +613,10 @@ async fn reset_requests_look_the_same_whatever_was_typed_and_links_work_once() {
     let late = site.mailer.last_token_for(PETE).unwrap();
     assert_ne!(late, token);
     site.clock.advance(3 * 60 * 60 * 1000);
-    assert_eq!(c.get(&format!("/account/reset-password?token={late}")).await.location(), "/account/link-expired");
+    assert_eq!(
+        c.get(&format!("/account/reset-password?token={late}")).await.location(),
+        "/account/link-expired"
+    );
 }
 
 #[tokio::test]
@@ -561,7 +626,9 @@ async fn sign_in_is_limited_per_address() {
     c.get("/account/sign-in").await;
     let mut statuses = Vec::new();
     for _ in 0..11 {
-        statuses.push(c.post("/account/sign-in", &[("email", CAT), ("password", "wrong")]).await.status);
+        statuses.push(
+            c.post("/account/sign-in", &[("email", CAT), ("password", "wrong")]).await.status,
+        );
     }
     assert!(statuses[..10].iter().all(|s| *s == StatusCode::OK));
     assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS);
@@ -575,10 +642,19 @@ async fn signing_out_ends_the_session_and_password_changes_end_the_others() {
     let mut b = Client::new(&site);
     b.sign_in(PETE).await;
     a.get("/account/password").await;
-    let page = a.post("/account/password", &[("current", "wrong"), ("password", "x"), ("confirm", "x")]).await;
+    let page = a
+        .post("/account/password", &[("current", "wrong"), ("password", "x"), ("confirm", "x")])
+        .await;
     assert!(page.body.contains("Your current password is incorrect"));
     let page = a
-        .post("/account/password", &[("current", PASSWORD), ("password", "amber falcon meadow 3"), ("confirm", "amber falcon meadow 3")])
+        .post(
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("password", "amber falcon meadow 3"),
+                ("confirm", "amber falcon meadow 3"),
+            ],
+        )
         .await;
     assert_eq!(page.location(), "/account?done=password");
     assert_eq!(a.get("/account").await.status, StatusCode::OK, "this session stays");
@@ -599,12 +675,25 @@ async fn an_administrator_edits_and_deactivates_an_organisation() {
     c.sign_in(ADA).await;
     let gamma = org(3);
     c.get(&format!("/organisations/{gamma}/edit")).await;
-    let page = c.post(&format!("/organisations/{gamma}/edit"), &[("version", "1"), ("name", ""), ("all", "1")]).await;
+    let page = c
+        .post(
+            &format!("/organisations/{gamma}/edit"),
+            &[("version", "1"), ("name", ""), ("all", "1")],
+        )
+        .await;
     assert!(page.body.contains("There is a problem"));
     let page = c
         .post(
             &format!("/organisations/{gamma}/edit"),
-            &[("version", "1"), ("name", "Gamma Housing"), ("address", "2 Low Road"), ("telephone", ""), ("all", "1"), ("provider_type", "local_authority"), ("holds_stock", "yes")],
+            &[
+                ("version", "1"),
+                ("name", "Gamma Housing"),
+                ("address", "2 Low Road"),
+                ("telephone", ""),
+                ("all", "1"),
+                ("provider_type", "local_authority"),
+                ("holds_stock", "yes"),
+            ],
         )
         .await;
     assert_eq!(page.location(), format!("/organisations/{gamma}?done=updated"));

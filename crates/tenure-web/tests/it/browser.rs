@@ -1,0 +1,448 @@
+//! End to end in real headless Chromium (Debian's `chromium` and `chromium-driver`),
+//! driven from Rust over WebDriver: the whole stack (SQLite file, file outbox, Argon2id)
+//! with a clock the test moves. Every page visited is checked with axe-core (vendored
+//! from npm) for WCAG 2.2 AA violations.
+//!
+//! With `TENURE_SCREENSHOTS=DIR` it also saves a PNG of every screen, named in the order
+//! of the seed's list (`cargo xtask screenshots` does this into `docs/screenshots/`).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use tenure_core::{
+    AccountStore, Accounts, AuditEvent, AuditName, Authorizer, LockoutPolicy, Manage, ManagePolicy,
+    ManagePorts, Outcome, PasswordHasher as _, ResetPolicy, SessionPolicy, Sessions, Timestamp,
+};
+use tenure_domain::NewPassword;
+use tenure_mail_outbox::Outbox;
+use tenure_store_seaorm::SeaOrmStore;
+use tenure_testkit::fakes::{FixedClock, SequentialIds};
+use tenure_web::{Services, WebConfig};
+use uuid::Uuid;
+
+use crate::{PASSWORD, user};
+
+const AXE: &str = include_str!("../vendor/axe.min.js");
+
+/// The running stack.
+struct Stack {
+    base: String,
+    outbox: PathBuf,
+    clock: Arc<FixedClock>,
+    dir: PathBuf,
+}
+
+async fn stack() -> Stack {
+    let dir = std::env::temp_dir().join(format!("tenure-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("tenure.db").display());
+    let store = Arc::new(SeaOrmStore::open(&url).await.unwrap());
+    let world = tenure_testkit::contract::manage::world();
+    store.import(&world).await.unwrap();
+    let hasher = Arc::new(tenure_hash_argon2::Argon2id::cheap_for_tests().unwrap());
+    let hash = hasher.hash(&NewPassword::verified(PASSWORD)).await.unwrap();
+    for (i, u) in world.users().enumerate() {
+        let event = AuditEvent {
+            id: Uuid::from_u128(0xB000 + i as u128),
+            at: Timestamp(0),
+            actor: None,
+            name: AuditName::PasswordChange,
+            outcome: Outcome::Success,
+            target_user: Some(u.id),
+            organisation: None,
+            detail: "{}".to_owned(),
+        };
+        store.set_password(u.id, hash.clone(), event).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let outbox = dir.join("outbox");
+    let mailer = Arc::new(Outbox::new(&outbox));
+    let clock = Arc::new(FixedClock::at(1_800_000_000_000));
+    let ids = Arc::new(SequentialIds::default());
+    let secrets = Arc::new(tenure_secrets_os::OsSecrets);
+    let manage = Manage::new(
+        ManagePorts {
+            directory: store.clone(),
+            changes: store.clone(),
+            hasher: hasher.clone(),
+            secrets: secrets.clone(),
+            mailer: mailer.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+        },
+        ManagePolicy { base_url: base.clone(), ..ManagePolicy::default() },
+    );
+    let accounts = Accounts::new(
+        store.clone(),
+        hasher.clone(),
+        clock.clone(),
+        ids.clone(),
+        LockoutPolicy::default(),
+    )
+    .with_resets(
+        secrets.clone(),
+        mailer,
+        ResetPolicy { base_url: base.clone(), ..ResetPolicy::default() },
+    );
+    let services = Services {
+        accounts,
+        manage,
+        authorizer: Authorizer::new(store.clone()),
+        sessions: Sessions::new(
+            store.clone(),
+            secrets.clone(),
+            clock.clone(),
+            ids,
+            SessionPolicy::default(),
+        ),
+        changes: store.clone(),
+        directory: store.clone(),
+        secrets,
+        clock: clock.clone(),
+        hasher,
+    };
+    let router = tenure_web::router(services, WebConfig::new(&base));
+    tokio::spawn(async move { tenure_web::serve(listener, router).await });
+    Stack { base, outbox, clock, dir }
+}
+
+/// A browser session with helpers; checks accessibility on every page it lands on.
+struct Browser {
+    client: Client,
+    base: String,
+    shots: Option<PathBuf>,
+    visited: usize,
+}
+
+impl Browser {
+    async fn landed(&mut self) -> String {
+        let url = self.client.current_url().await.unwrap().to_string();
+        let script = format!(
+            "const done = arguments[arguments.length - 1];\n\
+             if (typeof axe === 'undefined') {{ {AXE} }}\n\
+             axe.run(document, {{ runOnly: {{ type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] }} }})\n\
+               .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))\n\
+               .catch(e => done(['axe failed: ' + e]));"
+        );
+        let result = self.client.execute_async(&script, vec![]).await.unwrap();
+        let violations: Vec<String> = serde_json::from_value(result).unwrap();
+        assert!(
+            violations.is_empty(),
+            "WCAG 2.2 AA violations on {url}:\n{}",
+            violations.join("\n")
+        );
+        self.visited += 1;
+        url
+    }
+
+    async fn go(&mut self, path: &str) -> String {
+        let url = if path.starts_with("http") || path.starts_with("file:") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        self.client.goto(&url).await.unwrap();
+        self.landed().await;
+        self.source().await
+    }
+
+    async fn source(&self) -> String {
+        self.client.source().await.unwrap()
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&mut self, css: &str) -> String {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+        self.landed().await;
+        self.source().await
+    }
+
+    async fn click_link(&mut self, text: &str) -> String {
+        self.client.find(Locator::LinkText(text)).await.unwrap().click().await.unwrap();
+        self.landed().await;
+        self.source().await
+    }
+
+    /// Saves a screenshot when asked to.
+    async fn shot(&self, name: &str) {
+        if let Some(dir) = &self.shots {
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        }
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> String {
+        self.go("/account/sign-in").await;
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
+        self.click("button.govuk-button").await
+    }
+
+    async fn sign_out(&mut self) {
+        self.click("form[action='/account/sign-out'] button").await;
+    }
+}
+
+/// The newest message in the outbox to this address, and the link in it.
+fn last_mail(outbox: &Path, to: &str) -> (PathBuf, String) {
+    let mut files: Vec<_> = std::fs::read_dir(outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with(&format!("-{to}.eml")))
+        .collect();
+    files.sort();
+    let file = files.pop().unwrap_or_else(|| panic!("no mail to {to}"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let start = text.find("http://").unwrap();
+    let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    (file, link)
+}
+
+/// Starts chromedriver and a headless Chromium session, or `None` (said aloud) when they
+/// are not installed outside CI.
+async fn browser(base: &str) -> Option<(Browser, tokio::process::Child)> {
+    let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(driver) = driver else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the browser tests: install chromium and chromium-driver (.ci/run does)"
+        );
+        eprintln!("SKIPPED: browser tests need chromium and chromium-driver");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = tokio::process::Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,1000"]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session");
+    client.set_ua("tenure-e2e").await.ok();
+    let shots = std::env::var_os("TENURE_SCREENSHOTS").map(PathBuf::from);
+    if let Some(dir) = &shots {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    Some((Browser { client, base: base.to_owned(), shots, visited: 0 }, child))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journeys_in_a_real_browser_with_no_accessibility_violations() {
+    let stack = stack().await;
+    let Some((mut b, _driver)) = browser(&stack.base).await else { return };
+    let pete = user(4).to_string();
+
+    // A coordinator invites a user in three steps.
+    b.go("/account/sign-in").await;
+    b.shot("02-account-sign-in").await;
+    let page = b.sign_in("cora@example.com", "wrong password here").await;
+    assert!(
+        page.contains("Enter a correct email address and password"),
+        "error summary on a failed sign-in"
+    );
+    let page = b.sign_in("cora@example.com", PASSWORD).await;
+    assert!(page.contains("<h1 class=\"govuk-heading-l\">Logs</h1>"));
+    b.shot("14-coordinator-header").await;
+    let page = b.click_link("Your organisation").await;
+    assert!(page.contains("Alpha"));
+    b.shot("15-coordinator-your-organisation").await;
+    let page = b.click_link("View users").await;
+    assert!(page.contains("Users of Alpha"));
+    b.shot("16-coordinator-your-organisation-users").await;
+    b.go("/users").await;
+    let page = b.click_link("Invite a user").await;
+    assert!(page.contains("Personal details"));
+    b.fill("#email", "not an email").await;
+    let page = b.click("button.govuk-button").await;
+    assert!(page.contains("There is a problem"), "errors on bad input");
+    b.fill("#name", "Nina Newcomer").await;
+    b.fill("#email", "nina@example.com").await;
+    b.shot("17-coordinator-invite-personal-details").await;
+    let page = b.click("button.govuk-button").await;
+    assert!(page.contains("Which organisation does the user belong to?"));
+    b.shot("18-coordinator-invite-organisation").await;
+    b.client
+        .find(Locator::Css(&format!("input[value='{}']", Uuid::from_u128(2))))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let page = b.click("button.govuk-button").await;
+    assert!(page.contains("What role will Nina Newcomer have?"));
+    assert!(!page.contains("value=\"administrator\""));
+    b.shot("19-coordinator-invite-role").await;
+    b.client
+        .find(Locator::Css("input[value='data_provider']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let page = b.click("button.govuk-button").await;
+    assert!(page.contains("The invitation has been sent."));
+    b.sign_out().await;
+
+    // The invitation email in the outbox -> create the account -> sign in.
+    let (_, link) = last_mail(&stack.outbox, "nina@example.com");
+    let page = b.go(&link).await;
+    assert!(page.contains("Create your account"));
+    b.shot("01-account-create").await;
+    b.fill("#password", "violet anchor meadow 8").await;
+    b.fill("#confirm", "violet anchor meadow 8").await;
+    let page = b.click("button.govuk-button").await;
+    assert!(page.contains("Your account has been created"));
+    let page = b.sign_in("nina@example.com", "violet anchor meadow 8").await;
+    assert!(page.contains(">Logs</h1>"));
+    b.shot("08-account-header").await;
+    let page = b.click_link("Your account").await;
+    assert!(page.contains("Nina Newcomer"));
+    b.shot("09-account-your-profile").await;
+    b.go("/account/details").await;
+    b.shot("10-account-change-your-personal-details").await;
+    b.go("/account/password").await;
+    b.shot("11-account-change-your-password").await;
+    b.sign_out().await;
+
+    // Reset, including an expired link.
+    b.go("/account/reset-password").await;
+    b.shot("03-account-reset-password").await;
+    b.fill("#email", "nina@example.com").await;
+    let page = b.click("button.govuk-button").await;
+    assert!(page.contains("Check your email"));
+    b.shot("04-account-check-your-email").await;
+    let mut mail = None;
+    for _ in 0..50 {
+        if std::fs::read_dir(&stack.outbox).unwrap().count() >= 2 {
+            mail = Some(last_mail(&stack.outbox, "nina@example.com"));
+            if mail.as_ref().is_some_and(|(_, l)| l.contains("reset-password")) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (file, link) = mail.unwrap();
+    assert!(link.contains("/account/reset-password?token="));
+    if b.shots.is_some() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let html = &text[text.find("<!DOCTYPE html>").unwrap()..text.rfind("</html>").unwrap() + 7];
+        let page = stack.dir.join("reset-email.html");
+        std::fs::write(&page, html).unwrap();
+        b.client.goto(&format!("file://{}", page.display())).await.unwrap();
+        b.shot("05-account-reset-password-email").await;
+    }
+    let page = b.go(&link).await;
+    assert!(page.contains("Reset your password"));
+    b.shot("06-account-reset-your-password").await;
+    b.fill("#password", "copper lantern willow 5").await;
+    b.fill("#confirm", "copper lantern willow 5").await;
+    let page = b.click("button.govuk-button").await;
+    assert!(page.contains("Your password has been reset"));
+    b.shot("07-account-sign-in-after-reset").await;
+    let page = b.sign_in("nina@example.com", "copper lantern willow 5").await;
+    assert!(page.contains(">Logs</h1>"));
+    b.sign_out().await;
+    b.go("/account/reset-password").await;
+    b.fill("#email", "nina@example.com").await;
+    b.click("button.govuk-button").await;
+    let mut expired = String::new();
+    for _ in 0..50 {
+        let (_, l) = last_mail(&stack.outbox, "nina@example.com");
+        if l != link {
+            expired = l;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!expired.is_empty(), "a second reset email");
+    stack.clock.advance(3 * 60 * 60 * 1000);
+    let page = b.go(&expired).await;
+    assert!(page.contains("This link has expired or has already been used"));
+
+    // A coordinator deactivates, reactivates and deletes a user.
+    b.sign_in("cora@example.com", PASSWORD).await;
+    b.go(&format!("/users/{pete}")).await;
+    let page = b.click_link("Deactivate user").await;
+    assert!(page.contains("Are you sure you want to deactivate pete?"));
+    b.shot("20-coordinator-deactivate-user").await;
+    let page = b.click("button.govuk-button--warning").await;
+    assert!(page.contains("The user has been deactivated."));
+    b.shot("21-coordinator-deactivated-user").await;
+    let page = b.click_link("Reactivate user").await;
+    assert!(page.contains("Reactivate pete?"));
+    b.shot("22-coordinator-reactivate-user").await;
+    let page = b.click("button.govuk-button").await;
+    assert!(page.contains("has been reactivated"));
+    b.click_link("Deactivate user").await;
+    b.click("button.govuk-button--warning").await;
+    let page = b.click_link("Delete user").await;
+    assert!(page.contains("Are you sure you want to delete pete?"));
+    b.shot("23-coordinator-delete-user").await;
+    let page = b.click("button.govuk-button--warning").await;
+    assert!(page.contains("The user has been deleted."));
+    b.sign_out().await;
+
+    // An administrator edits and deactivates an organisation.
+    b.sign_in("ada@example.com", PASSWORD).await;
+    b.shot("24-administrator-header").await;
+    let page = b.click_link("Organisations").await;
+    assert!(page.contains("Gamma"));
+    b.shot("25-administrator-organisations").await;
+    let page = b.click_link("Gamma").await;
+    b.shot("26-administrator-organisation").await;
+    assert!(page.contains("Deactivate organisation"));
+    b.click_link("Change details").await;
+    b.fill("#name", "Gamma Housing").await;
+    b.fill("#address", "2 Low Road").await;
+    let page = b.click("button.govuk-button").await;
+    assert!(
+        page.contains("The organisation's details have been updated.")
+            || page.contains("The organisation&#39;s details have been updated.")
+    );
+    b.click_link("Deactivate organisation").await;
+    let page = b.click("button.govuk-button--warning").await;
+    assert!(page.contains("have been deactivated"));
+    let page = b.click_link("Users").await;
+    assert!(page.contains("Users"));
+    b.shot("27-administrator-users").await;
+    b.go(&format!("/users/{}", user(6))).await;
+    b.shot("28-administrator-user").await;
+    b.go("/audit").await;
+    b.go("/logs").await;
+    b.go("/nowhere").await;
+    assert!(b.visited > 40, "axe ran on {} pages", b.visited);
+    b.client.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&stack.dir);
+}
