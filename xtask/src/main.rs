@@ -1,8 +1,10 @@
 //! Project automation, run as `cargo xtask <task>`.
 //!
 //! Tasks: `ci` (everything CI checks), `deps` (the layer rules), `tidy` (file headers and
-//! lint settings), `policy` (the example policy files) and `bench engine` (the benchmark
-//! against Cedar).
+//! lint settings), `policy` (the example policy files), `bench engine | store` (the
+//! benchmarks), `screenshots` (a PNG of every screen into `docs/screenshots/`) and
+//! `assets` (rebuild the committed GOV.UK Frontend stylesheet and the vendored axe-core
+//! from npm; the only task that needs Node).
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,8 @@ fn main() -> anyhow::Result<()> {
         Some("deps") => deps(&sh, &cargo),
         Some("tidy") => tidy(&root()),
         Some("policy") => policy(&sh, &cargo),
+        Some("screenshots") => screenshots(&sh, &cargo),
+        Some("assets") => assets(&sh),
         Some("postgres") => {
             // Runs the rest of the line with TENURE_TEST_POSTGRES_URL set to a throwaway
             // cluster, e.g. `cargo xtask postgres cargo test -p tenure-store-seaorm`.
@@ -52,7 +56,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: cargo xtask <ci | deps | tidy | policy | postgres COMMAND... | bench <engine | store> [--scale F]>"
+            "usage: cargo xtask <ci | deps | tidy | policy | screenshots | assets | postgres COMMAND... | bench <engine | store> [--scale F]>"
         ),
     }
 }
@@ -66,6 +70,7 @@ fn root() -> PathBuf {
 /// Everything CI checks, in order, stopping at the first failure.
 fn ci(sh: &Shell, cargo: &str) -> anyhow::Result<()> {
     cmd!(sh, "{cargo} fmt --all -- --check").run().context("formatting: run `cargo fmt --all`")?;
+    ensure_browser(sh)?;
     cmd!(sh, "{cargo} clippy --workspace --all-targets --locked -- -D warnings").run()?;
     with_postgres(sh, |url| {
         cmd!(sh, "{cargo} test --workspace --locked")
@@ -189,8 +194,84 @@ fn policy(sh: &Shell, cargo: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Installs Debian's Chromium and ChromeDriver for the browser tests when missing (as
+/// root; otherwise says what to run).
+fn ensure_browser(sh: &Shell) -> anyhow::Result<()> {
+    if Path::new("/usr/bin/chromedriver").exists() {
+        return Ok(());
+    }
+    ensure!(
+        cmd!(sh, "id -u").read()?.trim() == "0",
+        "the browser tests need Chromium: run `sudo apt-get install -y chromium chromium-driver`"
+    );
+    eprintln!("Chromium is missing; installing Debian's `chromium` and `chromium-driver`");
+    cmd!(sh, "apt-get update -qq").env("DEBIAN_FRONTEND", "noninteractive").run()?;
+    cmd!(sh, "apt-get install -y -qq chromium chromium-driver")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()?;
+    Ok(())
+}
+
+/// A PNG of every screen, in the order of the seed's list, from the browser journeys.
+fn screenshots(sh: &Shell, cargo: &str) -> anyhow::Result<()> {
+    ensure_browser(sh)?;
+    let dir = root().join("docs/screenshots");
+    std::fs::create_dir_all(&dir)?;
+    cmd!(sh, "{cargo} test --locked -p tenure-web --test it browser::")
+        .env("TENURE_SCREENSHOTS", &dir)
+        .run()?;
+    eprintln!("screenshots written to {}", dir.display());
+    Ok(())
+}
+
+/// Rebuilds the committed front-end files from npm, pinned: GOV.UK Frontend compiled with
+/// Arial and without font files (GDS Transport and the crown are for GOV.UK services
+/// only), and axe-core for the accessibility checks.
+fn assets(sh: &Shell) -> anyhow::Result<()> {
+    const GOVUK: &str = "govuk-frontend@5.14.0";
+    const SASS: &str = "sass@1.108.2";
+    const AXE: &str = "axe-core@4.14.1";
+    let build = std::env::temp_dir().join("tenure-assets");
+    let _ = std::fs::remove_dir_all(&build);
+    std::fs::create_dir_all(&build)?;
+    let scss = build.join("tenure.scss");
+    std::fs::write(
+        &scss,
+        "$govuk-font-family: arial, sans-serif;\n\
+         $govuk-include-default-font-face: false;\n\
+         $govuk-assets-path: \"/assets/\";\n\
+         @import \"node_modules/govuk-frontend/dist/govuk/index\";\n",
+    )?;
+    let web = root().join("crates/tenure-web");
+    let css = web.join("assets/govuk-frontend.min.css");
+    let _dir = sh.push_dir(&build);
+    cmd!(sh, "npm install --silent --no-audit --no-fund {GOVUK} {SASS} {AXE}").run()?;
+    cmd!(sh, "npx sass --no-source-map --style=compressed --quiet-deps --silence-deprecation=import tenure.scss {css}").run()?;
+    std::fs::copy(
+        build.join("node_modules/axe-core/axe.min.js"),
+        web.join("tests/vendor/axe.min.js"),
+    )?;
+    std::fs::copy(
+        build.join("node_modules/axe-core/LICENSE"),
+        web.join("tests/vendor/axe-LICENSE"),
+    )?;
+    let text = std::fs::read_to_string(&css)?;
+    ensure!(!text.contains("GDS Transport"), "the stylesheet must not name GDS Transport");
+    eprintln!("assets rebuilt: {}", css.display());
+    Ok(())
+}
+
 /// The layer rules: the domain and core never reach a runtime, a database, HTTP or anyhow.
 fn deps(sh: &Shell, cargo: &str) -> anyhow::Result<()> {
+    // The web app knows services, not storage or mail technology.
+    let tree = cmd!(sh, "{cargo} tree -e normal -p tenure-web --prefix none --locked").read()?;
+    let names: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    for bad in ["sea-orm", "sqlx", "lettre"] {
+        ensure!(
+            !names.contains(&bad),
+            "tenure-web must not depend on {bad}, but its tree holds it"
+        );
+    }
     const FORBIDDEN: &[&str] =
         &["tokio", "sea-orm", "sqlx", "axum", "hyper", "anyhow", "cedar-policy"];
     for krate in ["tenure-domain", "tenure-core"] {

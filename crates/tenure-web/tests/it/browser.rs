@@ -274,13 +274,13 @@ async fn journeys_in_a_real_browser_with_no_accessibility_violations() {
     );
     let page = b.sign_in("cora@example.com", PASSWORD).await;
     assert!(page.contains("<h1 class=\"govuk-heading-l\">Logs</h1>"));
-    b.shot("14-coordinator-header").await;
+    b.shot("12-coordinator-header").await;
     let page = b.click_link("Your organisation").await;
     assert!(page.contains("Alpha"));
-    b.shot("15-coordinator-your-organisation").await;
+    b.shot("13-coordinator-your-organisation").await;
     let page = b.click_link("View users").await;
     assert!(page.contains("Users of Alpha"));
-    b.shot("16-coordinator-your-organisation-users").await;
+    b.shot("14-coordinator-your-organisation-users").await;
     b.go("/users").await;
     let page = b.click_link("Invite a user").await;
     assert!(page.contains("Personal details"));
@@ -289,10 +289,10 @@ async fn journeys_in_a_real_browser_with_no_accessibility_violations() {
     assert!(page.contains("There is a problem"), "errors on bad input");
     b.fill("#name", "Nina Newcomer").await;
     b.fill("#email", "nina@example.com").await;
-    b.shot("17-coordinator-invite-personal-details").await;
+    b.shot("15-coordinator-invite-personal-details").await;
     let page = b.click("button.govuk-button").await;
     assert!(page.contains("Which organisation does the user belong to?"));
-    b.shot("18-coordinator-invite-organisation").await;
+    b.shot("16-coordinator-invite-organisation").await;
     b.client
         .find(Locator::Css(&format!("input[value='{}']", Uuid::from_u128(2))))
         .await
@@ -303,7 +303,7 @@ async fn journeys_in_a_real_browser_with_no_accessibility_violations() {
     let page = b.click("button.govuk-button").await;
     assert!(page.contains("What role will Nina Newcomer have?"));
     assert!(!page.contains("value=\"administrator\""));
-    b.shot("19-coordinator-invite-role").await;
+    b.shot("17-coordinator-invite-role").await;
     b.client
         .find(Locator::Css("input[value='data_provider']"))
         .await
@@ -396,32 +396,32 @@ async fn journeys_in_a_real_browser_with_no_accessibility_violations() {
     b.go(&format!("/users/{pete}")).await;
     let page = b.click_link("Deactivate user").await;
     assert!(page.contains("Are you sure you want to deactivate pete?"));
-    b.shot("20-coordinator-deactivate-user").await;
+    b.shot("18-coordinator-deactivate-user").await;
     let page = b.click("button.govuk-button--warning").await;
     assert!(page.contains("The user has been deactivated."));
-    b.shot("21-coordinator-deactivated-user").await;
+    b.shot("19-coordinator-deactivated-user").await;
     let page = b.click_link("Reactivate user").await;
     assert!(page.contains("Reactivate pete?"));
-    b.shot("22-coordinator-reactivate-user").await;
+    b.shot("20-coordinator-reactivate-user").await;
     let page = b.click("button.govuk-button").await;
     assert!(page.contains("has been reactivated"));
     b.click_link("Deactivate user").await;
     b.click("button.govuk-button--warning").await;
     let page = b.click_link("Delete user").await;
     assert!(page.contains("Are you sure you want to delete pete?"));
-    b.shot("23-coordinator-delete-user").await;
+    b.shot("21-coordinator-delete-user").await;
     let page = b.click("button.govuk-button--warning").await;
     assert!(page.contains("The user has been deleted."));
     b.sign_out().await;
 
     // An administrator edits and deactivates an organisation.
     b.sign_in("ada@example.com", PASSWORD).await;
-    b.shot("24-administrator-header").await;
+    b.shot("22-administrator-header").await;
     let page = b.click_link("Organisations").await;
     assert!(page.contains("Gamma"));
-    b.shot("25-administrator-organisations").await;
+    b.shot("23-administrator-organisations").await;
     let page = b.click_link("Gamma").await;
-    b.shot("26-administrator-organisation").await;
+    b.shot("24-administrator-organisation").await;
     assert!(page.contains("Deactivate organisation"));
     b.click_link("Change details").await;
     b.fill("#name", "Gamma Housing").await;
@@ -436,9 +436,9 @@ async fn journeys_in_a_real_browser_with_no_accessibility_violations() {
     assert!(page.contains("have been deactivated"));
     let page = b.click_link("Users").await;
     assert!(page.contains("Users"));
-    b.shot("27-administrator-users").await;
+    b.shot("25-administrator-users").await;
     b.go(&format!("/users/{}", user(6))).await;
-    b.shot("28-administrator-user").await;
+    b.shot("26-administrator-user").await;
     b.go("/audit").await;
     b.go("/logs").await;
     b.go("/nowhere").await;
