@@ -319,7 +319,7 @@ async fn a_post_without_the_csrf_token_changes_nothing() {
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     let page = c.post_raw(&pete, &[("csrf", "token-1"), ("version", "1")]).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "the anonymous token is not the session's");
-    assert_eq!(c.get(&format!("/users/{}", id(4))).await.body.contains("Deactivated"), false);
+    assert!(!c.get(&format!("/users/{}", id(4))).await.body.contains("Deactivated"));
     let page = c.post_raw("/account/sign-out", &[]).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "even signing out needs the token");
 }
