@@ -1551,7 +1551,10 @@ impl Manage {
         ]
     }
 
-    /// One page of the audit trail, newest first, for those allowed `audit.view`.
+    /// One page of the audit trail, newest first. It names every user and organisation,
+    /// so it is for those who may list them all (`user.list_all` and
+    /// `organisation.list_all`: administrators). The policy file format's action list is
+    /// a public interface, so the trail reuses those two rather than adding an action.
     ///
     /// # Errors
     /// [`ManageError::NotFound`] for anyone else.
@@ -1562,7 +1565,9 @@ impl Manage {
         page: Page,
     ) -> Result<Vec<AuditEvent>, ManageError> {
         let world = self.ports.directory.snapshot(actor, Resource::Service).await?;
-        if !world.decide(&Request::new(actor, Action::AuditView, Resource::Service)).is_allowed() {
+        let may =
+            |action| world.decide(&Request::new(actor, action, Resource::Service)).is_allowed();
+        if !may(Action::UserListAll) || !may(Action::OrganisationListAll) {
             return Err(ManageError::NotFound);
         }
         Ok(self.ports.changes.audit(query, page).await?)

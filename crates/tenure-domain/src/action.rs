@@ -123,8 +123,6 @@ actions! {
     OrganisationListAll = "organisation.list_all" on Service,
     /// List every user in the service.
     UserListAll = "user.list_all" on Service,
-    /// Read the audit trail of the whole service.
-    AuditView = "audit.view" on Service,
     /// See a log.
     LogView = "log.view" on Log,
     /// Change a log.
