@@ -10,7 +10,7 @@
 //! knowledge: SQL, SMTP, the real clock (time comes through the core's ports).
 //!
 //! Security, by construction rather than by handler:
-//! - every `POST` passes the CSRF check in [`security::guard`] before any handler runs;
+//! - every `POST` passes the CSRF check in the security layer before any handler runs;
 //! - every response carries the security headers (CSP without inline script, no framing,
 //!   no referrer, no caching of pages);
 //! - the session cookie is `HttpOnly`, `SameSite=Lax`, and `Secure` outside localhost.
