@@ -193,6 +193,9 @@ pub enum ChangePasswordError {
     /// failed attempt, like a sign-in.
     #[error("your current password is incorrect")]
     CurrentIncorrect,
+    /// Too many password checks at once: nothing was checked or changed; try again.
+    #[error("too many people are signing in right now; try again in a minute")]
+    Busy,
     /// The new password does not meet the policy.
     #[error(transparent)]
     Password(#[from] tenure_domain::PasswordError),
@@ -264,6 +267,10 @@ pub enum SignInError {
     /// Unknown email, wrong password, locked or deactivated: all the same to the caller.
     #[error("enter a correct email address and password")]
     Refused,
+    /// Too many sign-ins at once: nothing was checked or counted; try again shortly. The
+    /// same for every account, so it says nothing about who has one.
+    #[error("too many people are signing in right now; try again in a minute")]
+    Busy,
     /// Something broke; deny, and log the cause.
     #[error(transparent)]
     Backend(#[from] BackendError),
@@ -334,16 +341,23 @@ impl Accounts {
     ) -> Result<(), ChangePasswordError> {
         let now = self.clock.now();
         let Some(holder) = self.store.password_holder(user).await? else {
-            self.check_password(current, None).await;
+            if self.check_password(current, None).await == Verified::Unavailable {
+                return Err(ChangePasswordError::Busy);
+            }
             return Err(ChangePasswordError::CurrentIncorrect);
         };
         let org = Some(holder.person.organisation_id);
         if holder.locked_until.is_some_and(|until| until > now) {
-            self.check_password(current, None).await;
+            if self.check_password(current, None).await == Verified::Unavailable {
+                return Err(ChangePasswordError::Busy);
+            }
             return Err(ChangePasswordError::CurrentIncorrect);
         }
-        if self.check_password(current, holder.password_hash.as_deref()).await == Verified::NoMatch
-        {
+        let verified = self.check_password(current, holder.password_hash.as_deref()).await;
+        if verified == Verified::Unavailable {
+            return Err(ChangePasswordError::Busy);
+        }
+        if verified == Verified::NoMatch {
             self.count_failure(now, user, org, r#"{"reason":"wrong current password"}"#).await?;
             return Err(ChangePasswordError::CurrentIncorrect);
         }
@@ -483,10 +497,10 @@ impl Accounts {
     async fn check_password(&self, password: &str, stored: Option<&str>) -> Verified {
         match stored {
             Some(hash) => self.hasher.verify(password, hash).await,
-            None => {
-                self.hasher.verify(password, self.hasher.dummy()).await;
-                Verified::NoMatch
-            }
+            None => match self.hasher.verify(password, self.hasher.dummy()).await {
+                Verified::Unavailable => Verified::Unavailable,
+                _ => Verified::NoMatch,
+            },
         }
     }
 
@@ -522,7 +536,9 @@ impl Accounts {
         };
         let Some(record) = record else {
             // Unknown email: the same work as a real check, then the same answer.
-            self.check_password(password, None).await;
+            if self.check_password(password, None).await == Verified::Unavailable {
+                return Err(SignInError::Busy);
+            }
             let event = self.event(
                 now,
                 AuditName::LoginFail,
@@ -539,17 +555,22 @@ impl Accounts {
             self.event(now, AuditName::LoginFail, Outcome::Failure, user, org, reason)
         };
         if record.locked_until.is_some_and(|until| until > now) {
-            self.check_password(password, None).await;
+            if self.check_password(password, None).await == Verified::Unavailable {
+                return Err(SignInError::Busy);
+            }
             self.store.append_audit(refuse_without_counting(r#"{"reason":"locked"}"#)).await?;
             return Err(SignInError::Refused);
         }
         if !record.active {
-            self.check_password(password, None).await;
+            if self.check_password(password, None).await == Verified::Unavailable {
+                return Err(SignInError::Busy);
+            }
             self.store.append_audit(refuse_without_counting(r#"{"reason":"deactivated"}"#)).await?;
             return Err(SignInError::Refused);
         }
         let verified = self.check_password(password, record.password_hash.as_deref()).await;
         match verified {
+            Verified::Unavailable => Err(SignInError::Busy),
             Verified::Match | Verified::MatchNeedsRehash => {
                 let rehash = if verified == Verified::MatchNeedsRehash {
                     Some(self.hasher.hash(&NewPassword::verified(password)).await?)

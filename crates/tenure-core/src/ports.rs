@@ -21,6 +21,9 @@ pub enum Verified {
     MatchNeedsRehash,
     /// The password is wrong, or the stored hash is not one this hasher reads.
     NoMatch,
+    /// Nothing was checked: the hasher is at its limit of concurrent work and of work
+    /// waiting. Answer "try again shortly" and count nothing against the account.
+    Unavailable,
 }
 
 /// Hashes and checks passwords. Deliberately slow and CPU-bound, so implementations

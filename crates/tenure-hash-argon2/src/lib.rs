@@ -21,9 +21,11 @@ use rand::rngs::SysRng;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tenure_core::{BackendError, PasswordHasher, Verified};
 use tenure_domain::NewPassword;
 use tenure_domain::password::normalise;
+
 use tokio::sync::Semaphore;
 
 /// Argon2id with fixed parameters.
@@ -32,7 +34,23 @@ pub struct Argon2id {
     params: Params,
     dummy: Arc<str>,
     permits: Arc<Semaphore>,
+    /// Checks waiting for a permit, and how many may wait: past that, a check is refused
+    /// at once instead of queueing without bound.
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
 }
+
+/// The hasher is at capacity.
+#[derive(Debug)]
+pub struct Busy;
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the password hasher is at capacity")
+    }
+}
+
+impl std::error::Error for Busy {}
 
 /// How many hashes run at once by default: one per core is the most that helps.
 fn default_permits() -> usize {
@@ -79,7 +97,14 @@ impl Argon2id {
         SysRng.try_fill_bytes(&mut random).map_err(BackendError::new)?;
         let phrase: String = random.iter().map(|b| char::from(b'a' + b % 26)).collect();
         let dummy = hash_str(&params, &phrase)?.into();
-        Ok(Self { params, dummy, permits: Arc::new(Semaphore::new(default_permits())) })
+        let permits = default_permits();
+        Ok(Self {
+            params,
+            dummy,
+            permits: Arc::new(Semaphore::new(permits)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_waiting: permits * 32,
+        })
     }
 
     /// At most this many hashes or checks at once (at least one).
@@ -89,12 +114,28 @@ impl Argon2id {
         self
     }
 
+    /// At most this many waiting for a permit (default 32 per permit: at OWASP's cost of
+    /// about 25 ms a check on this machine, under half a second of queue). Past it,
+    /// checks are refused at once as [`Verified::Unavailable`].
+    #[must_use]
+    pub fn with_max_waiting(mut self, waiting: usize) -> Self {
+        self.max_waiting = waiting;
+        self
+    }
+
     /// Runs CPU-heavy work on the blocking pool, holding a permit.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(Params) -> T + Send + 'static,
     ) -> Result<T, BackendError> {
-        let _permit = self.permits.acquire().await.map_err(BackendError::new)?;
+        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        if queued >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(BackendError::new(Busy));
+        }
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _permit = permit.map_err(BackendError::new)?;
         let params = self.params.clone();
         tokio::task::spawn_blocking(move || work(params)).await.map_err(BackendError::new)
     }
@@ -140,9 +181,14 @@ impl PasswordHasher for Argon2id {
 
     async fn verify(&self, password: &str, stored: &str) -> Verified {
         let (password, stored) = (password.to_owned(), stored.to_owned());
-        self.run(move |params| verify_str(&params, &password, &stored))
-            .await
-            .unwrap_or(Verified::NoMatch)
+        match self.run(move |params| verify_str(&params, &password, &stored)).await {
+            Ok(verified) => verified,
+            Err(e) if std::error::Error::source(&e).is_some_and(|s| s.is::<Busy>()) => {
+                Verified::Unavailable
+            }
+            // A failed worker fails closed.
+            Err(_) => Verified::NoMatch,
+        }
     }
 
     fn dummy(&self) -> &str {

@@ -55,9 +55,16 @@ pub struct CountingHasher {
     hashes: AtomicUsize,
     dummy: String,
     log: Mutex<Vec<String>>,
+    busy: std::sync::atomic::AtomicBool,
 }
 
 impl CountingHasher {
+    /// While busy, every check answers [`Verified::Unavailable`] without checking, as a
+    /// hasher at capacity does.
+    pub fn set_busy(&self, busy: bool) {
+        self.busy.store(busy, Ordering::SeqCst);
+    }
+
     /// A hasher whose current cost is `cost`.
     pub fn with_cost(cost: u32) -> Self {
         Self {
@@ -66,6 +73,7 @@ impl CountingHasher {
             hashes: AtomicUsize::new(0),
             dummy: format!("fake${cost}$\u{0}dummy"),
             log: Mutex::default(),
+            busy: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -93,6 +101,9 @@ impl PasswordHasher for CountingHasher {
     }
 
     async fn verify(&self, password: &str, stored: &str) -> Verified {
+        if self.busy.load(Ordering::SeqCst) {
+            return Verified::Unavailable;
+        }
         self.verifies.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut log) = self.log.lock() {
             log.push(stored.to_owned());

@@ -118,6 +118,7 @@ pub(crate) async fn sign_in(
             }
         }
         Err(SignInError::Refused) => errors("email", "Enter a correct email address and password"),
+        Err(SignInError::Busy) => security::busy(viewer.chrome("Sign in")),
         Err(SignInError::Backend(e)) => view::backend(viewer.chrome("Sign in"), &e),
     }
 }
@@ -555,6 +556,7 @@ pub(crate) async fn password(
             let _ = app.services.sessions.end_all(me, Some(&viewer.0.live)).await;
             Redirect::to("/account?done=password").into_response()
         }
+        Err(ChangePasswordError::Busy) => security::busy(viewer.chrome("Change your password")),
         Err(ChangePasswordError::CurrentIncorrect) => {
             again(Errors::one("current", "Your current password is incorrect"))
         }

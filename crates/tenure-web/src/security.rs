@@ -326,6 +326,21 @@ fn with_headers(mut response: Response) -> Response {
     response
 }
 
+/// The 503 page when password checking is at capacity, with a hint to retry.
+pub(crate) fn busy(chrome: Chrome) -> Response {
+    let page = view::Message {
+        chrome,
+        heading: "Sorry, the service is busy".to_owned(),
+        body: vec![
+            "Too many people are signing in right now. Nothing was changed.".to_owned(),
+            "Wait a minute and try again.".to_owned(),
+        ],
+    };
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, view::render(&page)).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}
+
 /// The 429 page for a rate-limited request.
 pub(crate) fn too_many(chrome: Chrome) -> Response {
     let page = view::Message {

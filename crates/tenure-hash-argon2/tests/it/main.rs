@@ -6,6 +6,8 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+use std::sync::Arc;
+
 use tenure_core::{PasswordHasher, Verified};
 use tenure_domain::NewPassword;
 use tenure_domain::password::{PasswordContext, PasswordPolicy};
@@ -97,4 +99,27 @@ async fn a_burst_of_checks_queues_behind_the_permits_and_all_complete() {
         let expected = if i % 2 == 0 { Verified::Match } else { Verified::NoMatch };
         assert_eq!(verified, expected, "check {i}");
     }
+}
+
+/// Past its limit of work in progress and waiting, the hasher refuses at once instead of
+/// queueing without bound, and recovers when the load passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_queue_it_answers_unavailable_instead_of_waiting() {
+    let hasher = Arc::new(Argon2id::owasp().unwrap().with_permits(1).with_max_waiting(2));
+    let stored = hasher.hash(&NewPassword::verified("river stone lantern")).await.unwrap();
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let (hasher, stored) = (hasher.clone(), stored.clone());
+            tokio::spawn(async move { hasher.verify("river stone lantern", &stored).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    let checked = outcomes.iter().filter(|v| **v == Verified::Match).count();
+    let refused = outcomes.iter().filter(|v| **v == Verified::Unavailable).count();
+    assert_eq!(checked + refused, 12, "{outcomes:?}");
+    assert!(refused >= 1 && checked >= 1, "{outcomes:?}");
+    assert_eq!(hasher.verify("river stone lantern", &stored).await, Verified::Match);
 }

@@ -302,11 +302,34 @@ where
         store.sign_in_record(&email("alice@example.com")).await.expect("read").expect("alice");
     assert_eq!(record.password_hash, Some(hasher.hash_of(PASSWORD)));
 
+    // At capacity: the same "busy" for every account, real or not, and nothing counted.
+    let before = store.audit_for_user(user(ALICE)).await.expect("audit").len();
+    hasher.set_busy(true);
+    for typed in ["alice@example.com", "nobody@example.com", "bob@example.com", "xena@example.com"]
+    {
+        for _ in 0..6 {
+            assert!(
+                matches!(
+                    accounts.sign_in(typed, "wrong wrong wrong").await,
+                    Err(SignInError::Busy)
+                ),
+                "{typed}"
+            );
+        }
+    }
+    hasher.set_busy(false);
+    assert_eq!(store.audit_for_user(user(ALICE)).await.expect("audit").len(), before);
+    expect(
+        accounts.sign_in("alice@example.com", PASSWORD).await,
+        Some(ALICE),
+        "not locked by busy refusals",
+    );
+
     // The trail tells the story, and holds no password.
     let trail = store.audit_for_user(user(ALICE)).await.expect("audit");
     let names: Vec<&str> = trail.iter().map(|e| e.name.as_str()).collect();
     assert!(names.contains(&"authn_login_lock"));
-    assert_eq!(names.iter().filter(|n| **n == "authn_login_success").count(), 5);
+    assert_eq!(names.iter().filter(|n| **n == "authn_login_success").count(), 6);
     assert!(
         trail.iter().all(|e| !e.detail.contains(PASSWORD) && !e.detail.contains("wrong wrong")),
         "{trail:?}"
