@@ -51,12 +51,29 @@ fn main() -> anyhow::Result<()> {
                             .map_err(Into::into)
                     })?;
                 }
-                _ => bail!("usage: cargo xtask bench <engine | store> [--scale F]"),
+                Some("web") => {
+                    if cmd!(sh, "which wrk").quiet().ignore_stderr().read().is_err() {
+                        ensure!(
+                            cmd!(sh, "id -u").read()?.trim() == "0",
+                            "the web benchmark needs wrk: run `sudo apt-get install -y wrk`"
+                        );
+                        cmd!(sh, "apt-get install -y -qq wrk")
+                            .env("DEBIAN_FRONTEND", "noninteractive")
+                            .run()?;
+                    }
+                    cmd!(sh, "{cargo} build --release --quiet -p tenure-cli -p tenure-bench")
+                        .run()?;
+                    let bin = root().join("target/release/tenure");
+                    cmd!(sh, "{cargo} run --release --quiet -p tenure-bench -- {rest...}")
+                        .env("TENURE_BIN", bin)
+                        .run()?;
+                }
+                _ => bail!("usage: cargo xtask bench <engine | store | web> [--scale F]"),
             }
             Ok(())
         }
         _ => bail!(
-            "usage: cargo xtask <ci | deps | tidy | policy | screenshots | assets | postgres COMMAND... | bench <engine | store> [--scale F]>"
+            "usage: cargo xtask <ci | deps | tidy | policy | screenshots | assets | postgres COMMAND... | bench <engine | store | web> [--scale F]>"
         ),
     }
 }

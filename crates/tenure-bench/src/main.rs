@@ -3,11 +3,13 @@
 //! Role in the workspace: measurement only. `engine` compares Tenure's permission engine
 //! with the `cedar-policy` crate on the same synthetic CORE world, after asserting that
 //! both give identical answers; `store` times first pages through the SQL stack on SQLite
-//! and PostgreSQL against load-and-filter. Figures are recorded in `docs/performance.md`.
+//! and PostgreSQL against load-and-filter; `web` loads the real server with `wrk`. Figures
+//! are recorded in `docs/performance.md`.
 
 mod cedar;
 mod store;
 mod synth;
+mod web;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -38,9 +40,10 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("engine") => engine(scale_size(scale)),
         Some("store") => store::run(scale_size(scale)),
+        Some("web") => web::run(scale_size(scale)),
         _ => {
-            println!("usage: tenure-bench <engine | store> [--scale F]");
-            anyhow::bail!("unknown or missing benchmark; expected `engine` or `store`")
+            println!("usage: tenure-bench <engine | store | web> [--scale F]");
+            anyhow::bail!("unknown or missing benchmark; expected `engine`, `store` or `web`")
         }
     }
 }

@@ -27,7 +27,7 @@ fn ms(d: Duration) -> f64 {
 
 /// An active coordinator whose organisation has managing agents, and an active
 /// administrator, both in active organisations.
-fn actors(s: &Synth) -> anyhow::Result<(UserId, UserId)> {
+pub(crate) fn actors(s: &Synth) -> anyhow::Result<(UserId, UserId)> {
     let usable = |role| {
         s.world.users().find(|u| {
             u.active

@@ -435,15 +435,20 @@ struct DetailsPage {
     version: i64,
 }
 
-pub(crate) async fn details_page(viewer: Signed) -> Response {
+pub(crate) async fn details_page(State(app): State<App>, viewer: Signed) -> Response {
     let user = &viewer.0.user;
+    let version = match app.services.changes.user(user.id).await {
+        Ok(Some(u)) => u.version,
+        Ok(None) => return view::not_found_page(viewer.chrome("Page not found")),
+        Err(e) => return view::backend(viewer.chrome("Change your personal details"), &e),
+    };
     view::render(&DetailsPage {
         chrome: viewer.chrome("Change your personal details"),
         errors: Errors::default(),
         name: user.name.to_string(),
         email: user.email.to_string(),
         telephone: user.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
-        version: viewer.0.version,
+        version,
     })
 }
 

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use tenure_core::Page;
-use tenure_domain::{Action, Log, LogId, Resource};
+use tenure_domain::{Action, Log, LogId, Resource, World};
 
 use crate::App;
 use crate::security::Signed;
@@ -20,12 +20,16 @@ pub(crate) struct LogRow {
     assignee: String,
 }
 
-async fn log_rows(app: &App, logs: &[Log]) -> Vec<LogRow> {
+async fn log_rows(app: &App, known: &World, logs: &[Log]) -> Vec<LogRow> {
     let mut names = std::collections::HashMap::new();
     let mut rows = Vec::new();
     for l in logs {
         for org in [l.owning_organisation, l.managing_organisation] {
             if let std::collections::hash_map::Entry::Vacant(e) = names.entry(org) {
+                if let Some(o) = known.organisation(org) {
+                    e.insert(o.name.to_string());
+                    continue;
+                }
                 let name = app.services.changes.organisation(org).await.ok().flatten();
                 e.insert(name.map(|o| o.value.name.to_string()).unwrap_or_default());
             }
@@ -71,7 +75,8 @@ pub(crate) async fn list(
     let number = q.page.unwrap_or(1).max(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
-    let mut logs = match app.services.authorizer.visible_logs(viewer.0.user.id, page).await {
+    let scope = viewer.0.world.scope(viewer.0.user.id, Action::LogView);
+    let mut logs = match app.services.directory.logs(&scope, page).await {
         Ok(l) => l,
         Err(e) => return view::backend(chrome, &e),
     };
@@ -79,7 +84,7 @@ pub(crate) async fn list(
     logs.truncate(Page::SCREEN);
     view::render(&LogsPage {
         chrome,
-        rows: log_rows(&app, &logs).await,
+        rows: log_rows(&app, &viewer.0.world, &logs).await,
         previous: if number > 1 { format!("/logs?page={}", number - 1) } else { String::new() },
         next: if more { format!("/logs?page={}", number + 1) } else { String::new() },
         page: number,
@@ -111,7 +116,7 @@ pub(crate) async fn page(
         return not_found();
     }
     let Some(log) = w.log(id).cloned() else { return not_found() };
-    let rows = log_rows(&app, std::slice::from_ref(&log)).await;
+    let rows = log_rows(&app, &w, std::slice::from_ref(&log)).await;
     let Some(row) = rows.into_iter().next() else { return not_found() };
     view::render(&LogPage {
         chrome: viewer.chrome(&format!("Log {}", row.id)),

@@ -1,6 +1,8 @@
 //! Organisations: the list (administrators), an organisation's page, editing,
 //! deactivating and reactivating, merging, and its stock owners and managing agents.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -85,7 +87,8 @@ pub(crate) async fn list(
     let filter =
         OrganisationQuery { search: Search::parse(&query.q), ..OrganisationQuery::default() };
     let me = viewer.0.user.id;
-    let mut orgs = match app.services.authorizer.find_organisations(me, &filter, page).await {
+    let scope = viewer.0.world.scope(me, Action::OrganisationView);
+    let mut orgs = match app.services.directory.organisations(&scope, &filter, page).await {
         Ok(o) => o,
         Err(e) => return view::backend(chrome, &e),
     };
@@ -117,7 +120,7 @@ async fn visible(
     app: &App,
     viewer: &Signed,
     id: &str,
-) -> Result<(Organisation, i64, World), Response> {
+) -> Result<(Organisation, i64, Arc<World>), Response> {
     let chrome = || viewer.chrome("Page not found");
     let Some(id) = parse_org(id) else { return Err(view::not_found_page(chrome())) };
     let resource = Resource::Organisation(id);

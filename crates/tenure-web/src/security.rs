@@ -3,6 +3,7 @@
 //! emails).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -15,7 +16,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use subtle::ConstantTimeEq;
 use tenure_core::Live;
-use tenure_domain::{Action, OrgId, Request as EngineRequest, Resource, User};
+use tenure_domain::{Action, OrgId, Request as EngineRequest, Resource, User, World};
 
 use crate::App;
 use crate::view::{self, Chrome};
@@ -104,13 +105,15 @@ pub(crate) struct Nav {
     pub(crate) organisation: Option<OrgId>,
 }
 
-/// The signed-in user of a request.
+/// The signed-in user of a request, with the snapshot the layer loaded for them (their
+/// organisation and its relationships): handlers decide about the viewer's own
+/// organisation and the whole service from it without loading again.
 #[derive(Clone, Debug)]
 pub(crate) struct Viewer {
     pub(crate) user: User,
-    pub(crate) version: i64,
     pub(crate) live: Live,
     pub(crate) nav: Nav,
+    pub(crate) world: Arc<World>,
 }
 
 /// The CSRF token forms on this response must carry.
@@ -176,40 +179,33 @@ pub(crate) fn removed_session_cookie(app: &App) -> Cookie<'static> {
 }
 
 /// Loads the signed-in user: the session must be live and its user and organisation
-/// active; otherwise the session is ended and the request is anonymous.
+/// active; otherwise the session is ended and the request is anonymous. One snapshot
+/// serves the check, the header and the handler's decisions about the viewer's own
+/// organisation.
 async fn viewer(app: &App, token: &str) -> Option<Viewer> {
     let live = app.services.sessions.resume(token).await.ok()??;
-    let user = app.services.changes.user(live.user).await.ok()?;
-    let Some(user) = user else {
+    let world = app.services.directory.snapshot(live.user, Resource::Service).await.ok()?;
+    let usable = world.user(live.user).filter(|u| {
+        u.active
+            && !u.roles.is_empty()
+            && world.organisation(u.organisation).is_some_and(|o| o.active)
+    });
+    let Some(user) = usable.cloned() else {
         let _ = app.services.sessions.end(&live).await;
         return None;
     };
-    let org = app.services.changes.organisation(user.value.organisation).await.ok()??;
-    if !user.value.active || !org.value.active || user.value.roles.is_empty() {
-        let _ = app.services.sessions.end(&live).await;
-        return None;
-    }
-    let world = app
-        .services
-        .directory
-        .snapshot(user.value.id, Resource::Organisation(org.value.id))
-        .await
-        .ok()?;
-    let me = user.value.id;
+    let me = user.id;
+    let own = Resource::Organisation(user.organisation);
     let nav = Nav {
         admin: world
             .decide(&EngineRequest::new(me, Action::OrganisationListAll, Resource::Service))
             .is_allowed(),
         organisation: world
-            .decide(&EngineRequest::new(
-                me,
-                Action::OrganisationEditDetails,
-                Resource::Organisation(org.value.id),
-            ))
+            .decide(&EngineRequest::new(me, Action::OrganisationEditDetails, own))
             .is_allowed()
-            .then_some(org.value.id),
+            .then_some(user.organisation),
     };
-    Some(Viewer { user: user.value, version: user.version, live, nav })
+    Some(Viewer { user, live, nav, world: Arc::new(world) })
 }
 
 fn forbidden_form(chrome: Chrome) -> Response {

@@ -3,6 +3,7 @@
 //! reactivating, deleting and invitations.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::Form;
@@ -58,11 +59,16 @@ pub(crate) fn role_names(user: &User) -> String {
 
 async fn org_names(
     app: &App,
+    known: Option<&World>,
     users: &[User],
 ) -> Result<HashMap<OrgId, String>, tenure_core::BackendError> {
     let mut names = HashMap::new();
     for u in users {
         if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(u.organisation) {
+            if let Some(o) = known.and_then(|w| w.organisation(u.organisation)) {
+                slot.insert(o.name.to_string());
+                continue;
+            }
             let name = app
                 .services
                 .changes
@@ -78,9 +84,10 @@ async fn org_names(
 
 pub(crate) async fn rows(
     app: &App,
+    known: Option<&World>,
     users: &[User],
 ) -> Result<Vec<UserRow>, tenure_core::BackendError> {
-    let names = org_names(app, users).await?;
+    let names = org_names(app, known, users).await?;
     let mut rows = Vec::with_capacity(users.len());
     for u in users {
         let status = app.services.manage.status(u).await?;
@@ -97,13 +104,19 @@ pub(crate) async fn rows(
     Ok(rows)
 }
 
-/// A snapshot for decisions by the viewer about a resource.
+/// A snapshot for decisions by the viewer about a resource: the one the security layer
+/// loaded when it covers the resource (the service as a whole, or the viewer's own
+/// organisation), a fresh one otherwise.
 pub(crate) async fn world(
     app: &App,
     viewer: &Viewer,
     resource: Resource,
-) -> Result<World, tenure_core::BackendError> {
-    app.services.directory.snapshot(viewer.user.id, resource).await
+) -> Result<Arc<World>, tenure_core::BackendError> {
+    match resource {
+        Resource::Service => Ok(viewer.world.clone()),
+        Resource::Organisation(o) if o == viewer.user.organisation => Ok(viewer.world.clone()),
+        _ => Ok(Arc::new(app.services.directory.snapshot(viewer.user.id, resource).await?)),
+    }
 }
 
 pub(crate) fn allowed(world: &World, viewer: &Viewer, action: Action, resource: Resource) -> bool {
@@ -199,14 +212,14 @@ pub(crate) async fn list(
     let number = query.page.unwrap_or(1).max(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
-    let mut users = match app.services.authorizer.find_users(viewer.0.user.id, &filter, page).await
-    {
+    let scope = viewer.0.world.scope(viewer.0.user.id, Action::UserView);
+    let mut users = match app.services.directory.users(&scope, &filter, page).await {
         Ok(u) => u,
         Err(e) => return view::backend(chrome, &e),
     };
     let more = users.len() > Page::SCREEN;
     users.truncate(Page::SCREEN);
-    let rows = match rows(&app, &users).await {
+    let rows = match rows(&app, Some(&viewer.0.world), &users).await {
         Ok(r) => r,
         Err(e) => return view::backend(chrome, &e),
     };
@@ -272,7 +285,7 @@ pub(crate) async fn download(State(app): State<App>, viewer: Signed) -> Response
         if users.is_empty() {
             break;
         }
-        let rows = match rows(&app, &users).await {
+        let rows = match rows(&app, Some(&viewer.0.world), &users).await {
             Ok(r) => r,
             Err(e) => return view::backend(chrome, &e),
         };
@@ -549,7 +562,7 @@ async fn visible_user(
     app: &App,
     viewer: &Signed,
     id: &str,
-) -> Result<(User, i64, World), Response> {
+) -> Result<(User, i64, Arc<World>), Response> {
     let chrome = || viewer.chrome("Page not found");
     let Some(id) = parse_user(id) else { return Err(view::not_found_page(chrome())) };
     let w =
@@ -575,7 +588,7 @@ pub(crate) async fn profile(
         Err(response) => return response,
     };
     let chrome = viewer.chrome(user.name.as_str());
-    let rows = match rows(&app, std::slice::from_ref(&user)).await {
+    let rows = match rows(&app, Some(&viewer.0.world), std::slice::from_ref(&user)).await {
         Ok(r) => r,
         Err(e) => return view::backend(chrome, &e),
     };
