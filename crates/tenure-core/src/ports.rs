@@ -133,6 +133,15 @@ impl Page {
     }
 }
 
+/// Display names of users and organisations, by id.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Names {
+    /// Users' names.
+    pub users: std::collections::HashMap<UserId, tenure_domain::Name>,
+    /// Organisations' names.
+    pub organisations: std::collections::HashMap<tenure_domain::OrgId, tenure_domain::Name>,
+}
+
 /// Read access to the directory: organisations, relationships, users, logs.
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
@@ -169,6 +178,18 @@ pub trait Directory: Send + Sync + 'static {
         query: &OrganisationQuery,
         page: Page,
     ) -> Result<Vec<Organisation>, BackendError>;
+
+    /// Names for display, in one go: of these users and organisations, those that exist
+    /// (a deleted user is simply absent: screens call them "a deleted user"). Callers
+    /// show only ids they were allowed to see.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn names(
+        &self,
+        users: &[UserId],
+        organisations: &[tenure_domain::OrgId],
+    ) -> Result<Names, BackendError>;
 
     /// The logs a scope matches, one page, ordered by id.
     ///

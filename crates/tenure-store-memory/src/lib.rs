@@ -167,6 +167,23 @@ impl Directory for MemoryDirectory {
         Ok(page(rows, p, OrganisationQuery::sort_key))
     }
 
+    async fn names(
+        &self,
+        users: &[UserId],
+        organisations: &[OrgId],
+    ) -> Result<tenure_core::Names, BackendError> {
+        self.read(|w| tenure_core::Names {
+            users: users
+                .iter()
+                .filter_map(|id| w.user(*id).map(|u| (*id, u.name.clone())))
+                .collect(),
+            organisations: organisations
+                .iter()
+                .filter_map(|id| w.organisation(*id).map(|o| (*id, o.name.clone())))
+                .collect(),
+        })
+    }
+
     async fn logs(&self, scope: &Scope, p: Page) -> Result<Vec<Log>, BackendError> {
         let rows = self.read(|w| w.logs_in(scope).cloned().collect())?;
         Ok(page(rows, p, |l: &Log| *l.id.as_uuid().as_bytes()))

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use tenure_core::{BackendError, Directory, OrganisationQuery, Page, Search, UserQuery, UserSort};
 use tenure_domain::{
-    Log, OrgId, Organisation, Relationship, Resource, RoleId, Scope, User, UserId, World,
+    Log, Name, OrgId, Organisation, Relationship, Resource, RoleId, Scope, User, UserId, World,
 };
 use uuid::Uuid;
 
@@ -299,6 +299,45 @@ impl Directory for SeaOrmStore {
             .into_iter()
             .map(convert::organisation)
             .collect()
+    }
+
+    async fn names(
+        &self,
+        user_ids: &[UserId],
+        org_ids: &[OrgId],
+    ) -> Result<tenure_core::Names, BackendError> {
+        let mut names = tenure_core::Names::default();
+        let parse = |id: Uuid, name: String| {
+            Name::parse(&name)
+                .map_err(|e| BackendError::new(format!("stored name of `{id}` is invalid: {e}")))
+        };
+        if !user_ids.is_empty() {
+            let rows: Vec<(Uuid, String)> = users::Entity::find()
+                .select_only()
+                .columns([users::Column::Id, users::Column::Name])
+                .filter(users::Column::Id.is_in(user_ids.iter().map(|u| *u.as_uuid())))
+                .into_tuple()
+                .all(self.db())
+                .await
+                .map_err(backend)?;
+            for (id, name) in rows {
+                names.users.insert(UserId::from_uuid(id), parse(id, name)?);
+            }
+        }
+        if !org_ids.is_empty() {
+            let rows: Vec<(Uuid, String)> = organisations::Entity::find()
+                .select_only()
+                .columns([organisations::Column::Id, organisations::Column::Name])
+                .filter(organisations::Column::Id.is_in(org_ids.iter().map(|o| *o.as_uuid())))
+                .into_tuple()
+                .all(self.db())
+                .await
+                .map_err(backend)?;
+            for (id, name) in rows {
+                names.organisations.insert(OrgId::from_uuid(id), parse(id, name)?);
+            }
+        }
+        Ok(names)
     }
 
     async fn logs(&self, scope: &Scope, page: Page) -> Result<Vec<Log>, BackendError> {

@@ -20,35 +20,48 @@ pub(crate) struct LogRow {
     assignee: String,
 }
 
-async fn log_rows(app: &App, known: &World, logs: &[Log]) -> Vec<LogRow> {
-    let mut names = std::collections::HashMap::new();
-    let mut rows = Vec::new();
+/// Rows for these logs, with names from the viewer's snapshot where it has them and the
+/// rest from one query.
+async fn log_rows(
+    app: &App,
+    known: &World,
+    logs: &[Log],
+) -> Result<Vec<LogRow>, tenure_core::BackendError> {
+    let mut orgs = Vec::new();
+    let mut people = Vec::new();
     for l in logs {
         for org in [l.owning_organisation, l.managing_organisation] {
-            if let std::collections::hash_map::Entry::Vacant(e) = names.entry(org) {
-                if let Some(o) = known.organisation(org) {
-                    e.insert(o.name.to_string());
-                    continue;
-                }
-                let name = app.services.changes.organisation(org).await.ok().flatten();
-                e.insert(name.map(|o| o.value.name.to_string()).unwrap_or_default());
+            if known.organisation(org).is_none() && !orgs.contains(&org) {
+                orgs.push(org);
             }
         }
-        let assignee = match l.assigned_to {
-            Some(u) => match app.services.changes.user(u).await.ok().flatten() {
-                Some(u) => u.value.name.to_string(),
-                None => "A deleted user".to_owned(),
-            },
-            None => String::new(),
-        };
-        rows.push(LogRow {
-            id: l.id.to_string(),
-            owner: names.get(&l.owning_organisation).cloned().unwrap_or_default(),
-            manager: names.get(&l.managing_organisation).cloned().unwrap_or_default(),
-            assignee,
-        });
+        if let Some(u) = l.assigned_to.filter(|u| !people.contains(u)) {
+            people.push(u);
+        }
     }
-    rows
+    let names = app.services.directory.names(&people, &orgs).await?;
+    let org_name = |id| {
+        known
+            .organisation(id)
+            .map(|o| o.name.to_string())
+            .or_else(|| names.organisations.get(&id).map(ToString::to_string))
+            .unwrap_or_default()
+    };
+    Ok(logs
+        .iter()
+        .map(|l| LogRow {
+            id: l.id.to_string(),
+            owner: org_name(l.owning_organisation),
+            manager: org_name(l.managing_organisation),
+            assignee: match l.assigned_to {
+                Some(u) => names
+                    .users
+                    .get(&u)
+                    .map_or_else(|| "A deleted user".to_owned(), ToString::to_string),
+                None => String::new(),
+            },
+        })
+        .collect())
 }
 
 #[derive(Deserialize)]
@@ -82,9 +95,13 @@ pub(crate) async fn list(
     };
     let more = logs.len() > Page::SCREEN;
     logs.truncate(Page::SCREEN);
+    let rows = match log_rows(&app, &viewer.0.world, &logs).await {
+        Ok(r) => r,
+        Err(e) => return view::backend(chrome, &e),
+    };
     view::render(&LogsPage {
         chrome,
-        rows: log_rows(&app, &viewer.0.world, &logs).await,
+        rows,
         previous: if number > 1 { format!("/logs?page={}", number - 1) } else { String::new() },
         next: if more { format!("/logs?page={}", number + 1) } else { String::new() },
         page: number,
@@ -116,7 +133,10 @@ pub(crate) async fn page(
         return not_found();
     }
     let Some(log) = w.log(id).cloned() else { return not_found() };
-    let rows = log_rows(&app, &w, std::slice::from_ref(&log)).await;
+    let rows = match log_rows(&app, &w, std::slice::from_ref(&log)).await {
+        Ok(r) => r,
+        Err(e) => return view::backend(viewer.chrome("Log"), &e),
+    };
     let Some(row) = rows.into_iter().next() else { return not_found() };
     view::render(&LogPage {
         chrome: viewer.chrome(&format!("Log {}", row.id)),

@@ -57,27 +57,27 @@ pub(crate) fn role_names(user: &User) -> String {
         .join(", ")
 }
 
+/// Organisation names for these users: from the viewer's snapshot when it has them, the
+/// rest in one query.
 async fn org_names(
     app: &App,
     known: Option<&World>,
     users: &[User],
 ) -> Result<HashMap<OrgId, String>, tenure_core::BackendError> {
     let mut names = HashMap::new();
+    let mut missing = Vec::new();
     for u in users {
-        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(u.organisation) {
-            if let Some(o) = known.and_then(|w| w.organisation(u.organisation)) {
-                slot.insert(o.name.to_string());
-                continue;
+        match known.and_then(|w| w.organisation(u.organisation)) {
+            Some(o) => {
+                names.insert(u.organisation, o.name.to_string());
             }
-            let name = app
-                .services
-                .changes
-                .organisation(u.organisation)
-                .await?
-                .map(|o| o.value.name.to_string())
-                .unwrap_or_default();
-            slot.insert(name);
+            None if !missing.contains(&u.organisation) => missing.push(u.organisation),
+            None => {}
         }
+    }
+    if !missing.is_empty() {
+        let found = app.services.directory.names(&[], &missing).await?;
+        names.extend(found.organisations.into_iter().map(|(id, n)| (id, n.to_string())));
     }
     Ok(names)
 }

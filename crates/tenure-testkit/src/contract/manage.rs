@@ -443,6 +443,16 @@ where
         .find(|l| l.id == LogId::from_uuid(Uuid::from_u128(502)))
         .expect("the log stays");
     assert_eq!(kept.assigned_to, Some(user(PETE)), "named by id only: a deleted user");
+    // Names for display: a deleted user is simply absent; unknown ids too.
+    let names = h
+        .store
+        .names(&[user(PETE), user(ADA), user(99)], &[org(ALPHA), org(77)])
+        .await
+        .expect("names");
+    assert_eq!(names.users.len(), 1);
+    assert_eq!(names.users.get(&user(ADA)).map(Name::as_str), Some("ada"));
+    assert_eq!(names.organisations.get(&org(ALPHA)).map(Name::as_str), Some("Alpha"));
+    assert_eq!(names.organisations.len(), 1);
     // The address is free again.
     m.invite(user(survivor), &invite("Pete", "peter@example.com", ALPHA, DATA_PROVIDER))
         .await
