@@ -43,6 +43,36 @@ pub(crate) struct MailArgs {
     pub(crate) base_url: String,
 }
 
+/// Lockout, link and session times (the defaults are the and the seed's).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timings {
+    /// Consecutive failed sign-ins that lock an account.
+    pub(crate) lockout_attempts: u32,
+    /// How long a lock lasts, in minutes.
+    pub(crate) lockout_minutes: i64,
+    /// How long a password reset link works, in minutes.
+    pub(crate) reset_link_minutes: i64,
+    /// How long an invitation or reactivation link works, in days.
+    pub(crate) invitation_days: i64,
+    /// A session ends after this many minutes unused.
+    pub(crate) session_idle_minutes: i64,
+    /// A session ends this many hours after signing in.
+    pub(crate) session_absolute_hours: i64,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            lockout_attempts: 5,
+            lockout_minutes: 60,
+            reset_link_minutes: 180,
+            invitation_days: 3,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+        }
+    }
+}
+
 /// Everything a command needs, over one database.
 pub(crate) struct Services {
     pub(crate) store: Arc<SeaOrmStore>,
@@ -50,6 +80,7 @@ pub(crate) struct Services {
     pub(crate) authorizer: Authorizer,
     pub(crate) accounts: Accounts,
     pub(crate) hasher: Arc<Argon2id>,
+    pub(crate) timings: Timings,
 }
 
 /// Argon2id with OWASP's parameters, or cheap ones when `TENURE_INSECURE_FAST_HASHING=1`
@@ -63,6 +94,15 @@ pub(crate) fn hasher() -> Result<Argon2id> {
 impl Services {
     /// Opens the database (bringing its schema up to date) and builds the services.
     pub(crate) async fn open(store: &StoreArgs, mail: &MailArgs) -> Result<Self> {
+        Self::open_with(store, mail, Timings::default()).await
+    }
+
+    /// As [`Services::open`], with these times.
+    pub(crate) async fn open_with(
+        store: &StoreArgs,
+        mail: &MailArgs,
+        timings: Timings,
+    ) -> Result<Self> {
         let db = SeaOrmStore::open(&store.database)
             .await
             .with_context(|| format!("cannot open the database `{}`", store.database))?;
@@ -84,17 +124,28 @@ impl Services {
             clock: clock.clone(),
             ids: ids.clone(),
         };
-        let policy = ManagePolicy { base_url: mail.base_url.clone(), ..ManagePolicy::default() };
+        let policy = ManagePolicy {
+            base_url: mail.base_url.clone(),
+            invitation_lifetime_ms: timings.invitation_days * 24 * 60 * 60 * 1000,
+            ..ManagePolicy::default()
+        };
+        let lockout = LockoutPolicy {
+            lock_after: timings.lockout_attempts,
+            lock_for_ms: timings.lockout_minutes * 60 * 1000,
+        };
         let manage = Manage::new(ports, policy);
-        let accounts =
-            Accounts::new(store.clone(), accounts_hasher, clock, ids, LockoutPolicy::default())
-                .with_resets(
-                    Arc::new(OsSecrets),
-                    mailer,
-                    ResetPolicy { base_url: mail.base_url.clone(), ..ResetPolicy::default() },
-                );
+        let accounts = Accounts::new(store.clone(), accounts_hasher, clock, ids, lockout)
+            .with_resets(
+                Arc::new(OsSecrets),
+                mailer,
+                ResetPolicy {
+                    base_url: mail.base_url.clone(),
+                    lifetime_ms: timings.reset_link_minutes * 60 * 1000,
+                    ..ResetPolicy::default()
+                },
+            );
         let authorizer = Authorizer::new(store.clone());
-        Ok(Self { store, manage, authorizer, accounts, hasher })
+        Ok(Self { store, manage, authorizer, accounts, hasher, timings })
     }
 
     /// The services the web application runs on.
@@ -108,7 +159,10 @@ impl Services {
                 Arc::new(OsSecrets),
                 Arc::new(SystemClock),
                 Arc::new(UuidV7),
-                tenure_core::SessionPolicy::default(),
+                tenure_core::SessionPolicy {
+                    idle_ms: self.timings.session_idle_minutes * 60 * 1000,
+                    absolute_ms: self.timings.session_absolute_hours * 60 * 60 * 1000,
+                },
             ),
             changes: self.store.clone(),
             directory: self.store.clone(),

@@ -13,7 +13,7 @@ use tenure_domain::{
 };
 use tenure_secrets_os::UuidV7;
 
-use crate::app::{MailArgs, Services, StoreArgs};
+use crate::app::{MailArgs, Services, StoreArgs, Timings};
 
 /// Flags for `tenure serve`; each may also come from the environment or the file.
 #[derive(Debug, clap::Args)]
@@ -25,7 +25,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "TENURE_LISTEN")]
     listen: Option<String>,
     /// A TOML file with any of: database, listen, base_url, outbox, smtp_url, mail_from,
-    /// secure_cookies.
+    /// secure_cookies, lockout_attempts, lockout_minutes, reset_link_minutes,
+    /// invitation_days, session_idle_minutes, session_absolute_hours.
     #[arg(long, env = "TENURE_CONFIG")]
     config: Option<PathBuf>,
     /// Database URL (default `sqlite://tenure.db?mode=rwc`).
@@ -46,6 +47,24 @@ pub(crate) struct ServeArgs {
     /// Mark cookies `Secure` (default: yes unless the base URL is plain-HTTP localhost).
     #[arg(long, env = "TENURE_SECURE_COOKIES")]
     secure_cookies: Option<bool>,
+    /// Consecutive failed sign-ins that lock an account (default 5).
+    #[arg(long, env = "TENURE_LOCKOUT_ATTEMPTS")]
+    lockout_attempts: Option<u32>,
+    /// Minutes a lock lasts (default 60).
+    #[arg(long, env = "TENURE_LOCKOUT_MINUTES")]
+    lockout_minutes: Option<i64>,
+    /// Minutes a password reset link works (default 180).
+    #[arg(long, env = "TENURE_RESET_LINK_MINUTES")]
+    reset_link_minutes: Option<i64>,
+    /// Days an invitation link works (default 3).
+    #[arg(long, env = "TENURE_INVITATION_DAYS")]
+    invitation_days: Option<i64>,
+    /// Minutes a session may sit unused (default 30).
+    #[arg(long, env = "TENURE_SESSION_IDLE_MINUTES")]
+    session_idle_minutes: Option<i64>,
+    /// Hours a session lasts at most (default 12).
+    #[arg(long, env = "TENURE_SESSION_ABSOLUTE_HOURS")]
+    session_absolute_hours: Option<i64>,
 }
 
 /// The optional configuration file.
@@ -59,6 +78,12 @@ struct FileConfig {
     smtp_url: Option<String>,
     mail_from: Option<String>,
     secure_cookies: Option<bool>,
+    lockout_attempts: Option<u32>,
+    lockout_minutes: Option<i64>,
+    reset_link_minutes: Option<i64>,
+    invitation_days: Option<i64>,
+    session_idle_minutes: Option<i64>,
+    session_absolute_hours: Option<i64>,
 }
 
 const DEMO_PASSWORD: &str = "kettle harbour violin 42";
@@ -90,7 +115,41 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             .unwrap_or_else(|| "Tenure <no-reply@tenure.invalid>".to_owned()),
         base_url: args.base_url.or(file.base_url).unwrap_or_else(|| format!("http://{listen}")),
     };
-    let services = Services::open(&store, &mail).await?;
+    let d = Timings::default();
+    let timings = Timings {
+        lockout_attempts: args
+            .lockout_attempts
+            .or(file.lockout_attempts)
+            .unwrap_or(d.lockout_attempts),
+        lockout_minutes: args.lockout_minutes.or(file.lockout_minutes).unwrap_or(d.lockout_minutes),
+        reset_link_minutes: args
+            .reset_link_minutes
+            .or(file.reset_link_minutes)
+            .unwrap_or(d.reset_link_minutes),
+        invitation_days: args.invitation_days.or(file.invitation_days).unwrap_or(d.invitation_days),
+        session_idle_minutes: args
+            .session_idle_minutes
+            .or(file.session_idle_minutes)
+            .unwrap_or(d.session_idle_minutes),
+        session_absolute_hours: args
+            .session_absolute_hours
+            .or(file.session_absolute_hours)
+            .unwrap_or(d.session_absolute_hours),
+    };
+    anyhow::ensure!(
+        timings.lockout_attempts >= 1
+            && [
+                timings.lockout_minutes,
+                timings.reset_link_minutes,
+                timings.invitation_days,
+                timings.session_idle_minutes,
+                timings.session_absolute_hours
+            ]
+            .iter()
+            .all(|t| *t >= 1),
+        "lockout attempts and every time must be at least 1"
+    );
+    let services = Services::open_with(&store, &mail, timings).await?;
     if args.demo {
         seed_demo(&services).await?;
     }

@@ -6,6 +6,7 @@
 )]
 
 mod batch;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,0 +1,81 @@
+//! `tenure serve`: configured from a file, it starts, serves the sign-in page and the demo
+//! world's users can sign in; a bad file is refused with the reason.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn serve_reads_its_configuration_file_and_seeds_the_demo() {
+    let dir = std::env::temp_dir().join(format!("tenure-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = dir.join("tenure.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://{}?mode=rwc\"\noutbox = \"{}\"\nsession_idle_minutes = 10\n",
+            dir.join("t.db").display(),
+            dir.join("mail").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .args(["serve", "--demo", "--config"])
+        .arg(&config)
+        .env("TENURE_INSECURE_FAST_HASHING", "1")
+        .env_remove("TENURE_LISTEN")
+        .env_remove("TENURE_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut page = None;
+    for _ in 0..300 {
+        page = get(port, "/account/sign-in");
+        if page.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let page = page
+        .unwrap_or_else(|| panic!("no answer on {port}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("Sign in to your account"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("coordinator@example.com") && stdout.contains(&format!("127.0.0.1:{port}")),
+        "{stdout}"
+    );
+    assert!(dir.join("t.db").exists(), "the database named in the file");
+
+    std::fs::write(&config, "listen = \"127.0.0.1:1\"\nlisten_on = 3\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not a valid configuration file") && stderr.contains("listen_on"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
