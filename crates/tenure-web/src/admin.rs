@@ -47,15 +47,6 @@ struct AuditPage {
     page: usize,
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 pub(crate) async fn audit(
     State(app): State<App>,
     viewer: Signed,
@@ -161,9 +152,9 @@ pub(crate) async fn audit(
     let link = |n: usize| {
         format!(
             "/audit?organisation={}&user={}&event={}&page={n}",
-            enc(&f.organisation),
-            enc(&f.user),
-            enc(&f.event)
+            view::query_value(&f.organisation),
+            view::query_value(&f.user),
+            view::query_value(&f.event)
         )
     };
     let errors = Errors(errors);

@@ -65,16 +65,6 @@ struct ListPage {
     page: usize,
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            b' ' => "+".to_owned(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 pub(crate) async fn list(
     State(app): State<App>,
     viewer: Signed,
@@ -98,7 +88,7 @@ pub(crate) async fn list(
         Ok(w) => w,
         Err(e) => return view::backend(chrome, &e),
     };
-    let link = |n: usize| format!("/organisations?q={}&page={n}", enc(&query.q));
+    let link = |n: usize| format!("/organisations?q={}&page={n}", view::query_value(&query.q));
     view::render(&ListPage {
         chrome,
         banner: if query.done.as_deref() == Some("created") {

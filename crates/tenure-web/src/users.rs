@@ -165,23 +165,12 @@ struct UsersPage {
 }
 
 fn list_link(query: &ListQuery, page: usize) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".to_owned(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
     format!(
         "/users?q={}&status={}&role={}&organisation={}&page={page}",
-        enc(&query.q),
-        enc(&query.status),
-        enc(&query.role),
-        enc(&query.organisation)
+        view::query_value(&query.q),
+        view::query_value(&query.status),
+        view::query_value(&query.role),
+        view::query_value(&query.organisation)
     )
 }
 

@@ -74,6 +74,11 @@ pub(crate) fn sentence(s: &str) -> String {
     chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
+/// A value for a link's query string, percent-encoded.
+pub(crate) fn query_value(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// A moment for people: "22 November 2026 at 5:38pm", UK time.
 pub(crate) fn when(ms: i64) -> String {
     let Ok(t) = jiff::Timestamp::from_millisecond(ms) else { return String::new() };
@@ -194,4 +199,22 @@ pub(crate) async fn asset(Path(file): Path<String>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{query_value, when};
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(query_value("a b&c/é=1"), "a+b%26c%2F%C3%A9%3D1");
+    }
+
+    #[test]
+    fn moments_read_in_uk_time() {
+        // 2026-07-01 12:30 UTC is 1:30pm in London (summer time).
+        assert_eq!(when(1_782_909_000_000), "1 July 2026 at 1:30pm");
+        // 2026-01-01 00:05 UTC is 12:05am in London.
+        assert_eq!(when(1_767_225_900_000), "1 January 2026 at 12:05am");
+    }
 }
