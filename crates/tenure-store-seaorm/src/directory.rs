@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, LikeExpr, Query};
+use sea_orm::sea_query::{Alias, Expr, LikeExpr, Query, SelectStatement, UnionType};
 use sea_orm::{
-    ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, FromQueryResult,
+    Iterable, QueryFilter, QueryOrder, QuerySelect,
 };
 use tenure_core::{BackendError, Directory, OrganisationQuery, Page, Search, UserQuery, UserSort};
 use tenure_domain::{
@@ -55,6 +56,50 @@ impl SeaOrmStore {
             })
             .collect()
     }
+}
+
+/// The organisation `home` (edge columns null), and each organisation related to it with
+/// the edge that relates them: `UNION ALL` of three indexed lookups.
+fn home_and_related(home: Uuid) -> SelectStatement {
+    let org_columns = |q: &mut SelectStatement| {
+        for c in organisations::Column::iter() {
+            q.column((organisations::Entity, c));
+        }
+    };
+    let related = |join_on: relationships::Column, home_side: relationships::Column| {
+        let mut q = Query::select();
+        org_columns(&mut q);
+        q.expr_as(
+            Expr::col((relationships::Entity, relationships::Column::StockOwnerId)),
+            Alias::new("edge_owner"),
+        )
+        .expr_as(
+            Expr::col((relationships::Entity, relationships::Column::ManagingAgentId)),
+            Alias::new("edge_agent"),
+        )
+        .from(relationships::Entity)
+        .inner_join(
+            organisations::Entity,
+            Expr::col((organisations::Entity, organisations::Column::Id))
+                .equals((relationships::Entity, join_on)),
+        )
+        .and_where(Expr::col((relationships::Entity, home_side)).eq(home));
+        q
+    };
+    let mut own = Query::select();
+    org_columns(&mut own);
+    own.expr_as(Expr::val(Option::<Uuid>::None), Alias::new("edge_owner"))
+        .expr_as(Expr::val(Option::<Uuid>::None), Alias::new("edge_agent"))
+        .from(organisations::Entity)
+        .and_where(Expr::col((organisations::Entity, organisations::Column::Id)).eq(home));
+    let mut q =
+        related(relationships::Column::ManagingAgentId, relationships::Column::StockOwnerId);
+    q.union(
+        UnionType::All,
+        related(relationships::Column::StockOwnerId, relationships::Column::ManagingAgentId),
+    )
+    .union(UnionType::All, own);
+    q
 }
 
 /// `users.id IN (SELECT user_id FROM user_roles WHERE role_id = ?)`.
@@ -119,21 +164,24 @@ impl Directory for SeaOrmStore {
         let mut user_rows: Vec<users::Model> = Vec::new();
         let mut edges: Vec<relationships::Model> = Vec::new();
 
+        let mut loaded: Vec<organisations::Model> = Vec::new();
         if let Some(a) =
             users::Entity::find_by_id(*actor.as_uuid()).one(db).await.map_err(backend)?
         {
             let home = a.organisation_id;
-            org_ids.push(home);
-            edges = relationships::Entity::find()
-                .filter(
-                    Condition::any()
-                        .add(relationships::Column::StockOwnerId.eq(home))
-                        .add(relationships::Column::ManagingAgentId.eq(home)),
-                )
-                .all(db)
-                .await
-                .map_err(backend)?;
-            org_ids.extend(edges.iter().flat_map(|e| [e.stock_owner_id, e.managing_agent_id]));
+            // The actor's organisation, its relationships and the organisations at their
+            // other ends, in one round trip.
+            for row in db.query_all(&home_and_related(home)).await.map_err(backend)? {
+                let org = organisations::Model::from_query_result(&row, "").map_err(backend)?;
+                let owner: Option<Uuid> = row.try_get("", "edge_owner").map_err(backend)?;
+                let agent: Option<Uuid> = row.try_get("", "edge_agent").map_err(backend)?;
+                if let (Some(stock_owner_id), Some(managing_agent_id)) = (owner, agent) {
+                    edges.push(relationships::Model { stock_owner_id, managing_agent_id });
+                }
+                if !loaded.iter().any(|o| o.id == org.id) {
+                    loaded.push(org);
+                }
+            }
             user_rows.push(a);
         }
 
@@ -172,15 +220,17 @@ impl Directory for SeaOrmStore {
 
         org_ids.sort_unstable();
         org_ids.dedup();
+        org_ids.retain(|id| !loaded.iter().any(|o| o.id == *id));
         if !org_ids.is_empty() {
             let orgs = organisations::Entity::find()
                 .filter(organisations::Column::Id.is_in(org_ids.iter().copied()))
                 .all(db)
                 .await
                 .map_err(backend)?;
-            for row in orgs {
-                world.insert_organisation(convert::organisation(row)?).map_err(backend)?;
-            }
+            loaded.extend(orgs);
+        }
+        for row in loaded {
+            world.insert_organisation(convert::organisation(row)?).map_err(backend)?;
         }
         for e in edges {
             let rel = Relationship {
