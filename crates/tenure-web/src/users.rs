@@ -33,6 +33,8 @@ pub(crate) struct UserRow {
     pub(crate) role: String,
     pub(crate) status: &'static str,
     pub(crate) tag: &'static str,
+    /// The status itself, for deciding which actions to offer.
+    pub(crate) state: AccountStatus,
 }
 
 /// The Design System tag colour for a status.
@@ -99,6 +101,7 @@ pub(crate) async fn rows(
             role: role_names(u),
             status: status.label(),
             tag: tag(status),
+            state: status,
         });
     }
     Ok(rows)
@@ -582,10 +585,7 @@ pub(crate) async fn profile(
         Err(e) => return view::backend(chrome, &e),
     };
     let Some(row) = rows.into_iter().next() else { return view::problem_page(chrome) };
-    let status = match app.services.manage.status(&user).await {
-        Ok(s) => s,
-        Err(e) => return view::backend(chrome, &e),
-    };
+    let status = row.state;
     let resource = Resource::User(user.id);
     let may = |a| allowed(&w, &viewer.0, a, resource);
     let base = format!("/users/{}", user.id);
