@@ -157,8 +157,15 @@ impl SeaOrmStore {
                 .map_err(BackendError::new)?;
         }
         txn.commit().await.map_err(BackendError::new)?;
-        // Fresh statistics, so the planner picks the indexes for the new row counts.
-        self.db.execute_unprepared("ANALYZE").await.map_err(BackendError::new)?;
+        // Fresh statistics, so the planner picks the indexes for the new row counts. On
+        // PostgreSQL, VACUUM also merges the GIN indexes' pending lists, which a bulk load
+        // fills: until then the planner rightly judges a trigram search dearer than
+        // scanning the table (23 ms instead of 7 ms for "user 99" in 100,000 users).
+        let refresh = match self.backend() {
+            DbBackend::Postgres => "VACUUM ANALYZE",
+            _ => "ANALYZE",
+        };
+        self.db.execute_unprepared(refresh).await.map_err(BackendError::new)?;
         Ok(())
     }
 
