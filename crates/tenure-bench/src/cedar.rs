@@ -139,7 +139,12 @@ impl CedarWorld {
             Resource::User(id) => Types::uid(&t.user, id),
             Resource::Organisation(id) => Types::uid(&t.org, id),
             Resource::Log(id) => Types::uid(&t.log, id),
-            Resource::Service => anyhow::bail!("service actions are not in the Cedar model"),
+            Resource::Service
+            | Resource::Entity(_)
+            | Resource::Instance { .. }
+            | Resource::Feature(_) => {
+                anyhow::bail!("service and Corterum actions are not in the CORE Cedar model")
+            }
         };
         Ok(CedarRequest::new(
             Types::uid(&t.user, request.actor),

@@ -16,6 +16,12 @@ pub enum ResourceKind {
     Log,
     /// The service as a whole (service-wide actions such as creating an organisation).
     Service,
+    /// A Corterum entity: a person, business or regulator.
+    Entity,
+    /// One entity's instance of a dataset.
+    Instance,
+    /// A Corterum feature (an area of the service such as user administration).
+    Feature,
 }
 
 impl ResourceKind {
@@ -26,6 +32,9 @@ impl ResourceKind {
             Self::Organisation => "organisation",
             Self::Log => "log",
             Self::Service => "service",
+            Self::Entity => "entity",
+            Self::Instance => "instance",
+            Self::Feature => "feature",
         }
     }
 }
@@ -129,12 +138,34 @@ actions! {
     LogEdit = "log.edit" on Log,
     /// Delete a log.
     LogDelete = "log.delete" on Log,
+    /// Read an entity's instance of a dataset.
+    DatasetRead = "dataset.read" on Instance,
+    /// Change an entity's instance of a dataset.
+    DatasetEdit = "dataset.edit" on Instance,
+    /// Start an entity's instance of a dataset.
+    DatasetCreate = "dataset.create" on Instance,
+    /// Use a feature (an area of the service).
+    FeatureUse = "feature.use" on Feature,
+    /// See an entity.
+    EntityView = "entity.view" on Entity,
 }
 
 impl Action {
     /// The action's bit in an [`ActionSet`].
     pub(crate) const fn bit(self) -> u64 {
         1 << (self as u8)
+    }
+
+    /// Whether the action is one of CORE's (about users, organisations, logs or the
+    /// service) rather than Corterum's (entities, instances, features).
+    pub const fn is_core(self) -> bool {
+        matches!(
+            self.resource_kind(),
+            ResourceKind::User
+                | ResourceKind::Organisation
+                | ResourceKind::Log
+                | ResourceKind::Service
+        )
     }
 
     /// Whether the request must name the role being given.
@@ -149,7 +180,9 @@ impl Action {
             ResourceKind::User => Some(Self::UserView),
             ResourceKind::Organisation => Some(Self::OrganisationView),
             ResourceKind::Log => Some(Self::LogView),
-            ResourceKind::Service => None,
+            ResourceKind::Entity => Some(Self::EntityView),
+            ResourceKind::Instance => Some(Self::DatasetRead),
+            ResourceKind::Service | ResourceKind::Feature => None,
         }
     }
 }

@@ -51,3 +51,15 @@ id_type!(
     /// Identifies a role definition.
     RoleId
 );
+id_type!(
+    /// Identifies a Corterum entity: a person, business or regulator.
+    EntityId
+);
+id_type!(
+    /// Identifies a group of entities.
+    GroupId
+);
+id_type!(
+    /// Identifies a dataset (a form or a table).
+    DatasetId
+);

@@ -1,5 +1,7 @@
 //! Tenure's pure domain: organisations and their stock owner -> managing agent
-//! relationships, users, logs, roles made of grants, and the permission engine.
+//! relationships, users, logs, roles made of grants, and the permission engine; and
+//! Corterum's entities, groups, datasets with versioned instances, and roles built by
+//! customers, decided by the same engine.
 //!
 //! Role in the workspace: the innermost layer. Everything else depends on it.
 //!
@@ -45,9 +47,12 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod dataset;
 pub mod email;
 pub mod engine;
+pub mod entity;
 pub mod fasthash;
+pub mod feature;
 pub mod id;
 pub mod log;
 pub mod name;
@@ -59,14 +64,21 @@ pub mod user;
 pub mod world;
 
 pub use action::{Action, ResourceKind};
+pub use dataset::{Content, Dataset, DatasetKind, History, HistoryError, Moment, Version};
 pub use email::{Email, EmailError};
-pub use engine::{Decision, DenyReason, Explanation, Precondition, Request, Resource, Scope};
-pub use id::{LogId, OrgId, RoleId, UserId};
+pub use engine::{
+    Decision, DenyReason, EntityScope, Explanation, InstanceScope, Precondition, Request, Resource,
+    Scope,
+};
+pub use entity::{ALL_PEOPLE, Entity, EntityKind, Group};
+pub use feature::{Feature, FeatureSet};
+pub use id::{DatasetId, EntityId, GroupId, LogId, OrgId, RoleId, UserId};
 pub use log::Log;
 pub use name::{Name, NameError};
 pub use organisation::{Organisation, ProviderType, Relationship};
 pub use password::{NewPassword, PasswordContext, PasswordError, PasswordPolicy};
-pub use role::{Grant, Reach, Role, RoleCatalogue};
+pub use role::form::{DatasetPermissions, RoleForm, RoleFormError};
+pub use role::{Grant, Only, Reach, Role, RoleCatalogue};
 pub use telephone::{Telephone, TelephoneError};
 pub use user::User;
-pub use world::{RelationshipError, World, WorldError};
+pub use world::{CorterumError, RelationshipError, UserLinks, World, WorldError};

@@ -2,12 +2,14 @@
 //! model that custom roles use, not special code paths.
 
 pub mod builtin;
+pub mod form;
 
 use std::fmt;
 
 use crate::action::{Action, ActionSet};
 use crate::fasthash::IdMap;
-use crate::id::RoleId;
+use crate::feature::{Feature, FeatureSet};
+use crate::id::{DatasetId, GroupId, RoleId};
 
 /// How far a grant reaches from the actor.
 ///
@@ -23,6 +25,20 @@ use crate::id::RoleId;
 ///
 /// Service-wide actions match only `Everything`. Relationships count one hop only: a
 /// managing agent's own managing agents are not reached.
+///
+/// Corterum's entities (and their dataset instances) are reached through companies and
+/// groups. Except under `Everything`, an entity is only ever reached if it is linked to
+/// one of the actor's companies:
+///
+/// | reach | entity (and its instances) |
+/// | --- | --- |
+/// | `Own` | the actor's linked entity |
+/// | `Organisation`, `ManagingAgents`, `Related` | any entity linked to one of the organisations that reach gives for users, or to another of the actor's companies |
+/// | `Groups` | members of the groups the role names ("All People" holds every person) |
+/// | `Everything` | every entity |
+///
+/// A feature is an area of the service, not a record: any reach covers it, and the
+/// grant's [`Only`] says which features.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 #[cfg_attr(
     feature = "serde",
@@ -38,6 +54,9 @@ pub enum Reach {
     ManagingAgents,
     /// The actor's organisation and every organisation directly related to it.
     Related,
+    /// The members of the groups the role names (Corterum). Reaches no user,
+    /// organisation or log.
+    Groups,
     /// Everything in the service.
     Everything,
 }
@@ -50,7 +69,43 @@ impl Reach {
             Self::Organisation => "their organisation",
             Self::ManagingAgents => "their organisation and its managing agents",
             Self::Related => "their organisation and its related organisations",
+            Self::Groups => "the role's groups",
             Self::Everything => "everything",
+        }
+    }
+}
+
+/// Which datasets or features a grant is about. CORE's grants are about every record
+/// their reach covers, so they say `Any`.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub enum Only {
+    /// No narrowing.
+    #[default]
+    Any,
+    /// For dataset actions: these datasets only (sorted, without duplicates).
+    Datasets(Vec<DatasetId>),
+    /// For `feature.use`: these features only.
+    Features(FeatureSet),
+}
+
+impl Only {
+    /// Whether a dataset is covered.
+    #[inline]
+    pub fn dataset(&self, id: DatasetId) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Datasets(ids) => ids.binary_search(&id).is_ok(),
+            Self::Features(_) => false,
+        }
+    }
+
+    /// Whether a feature is covered.
+    #[inline]
+    pub fn feature(&self, feature: Feature) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Features(set) => set.contains(feature),
+            Self::Datasets(_) => false,
         }
     }
 }
@@ -62,6 +117,8 @@ pub struct Grant {
     pub actions: ActionSet,
     /// Over what.
     pub reach: Reach,
+    /// Which datasets or features, for Corterum's actions.
+    pub only: Only,
     /// For `user.invite` and `user.change_role`: the roles this grant may give. Other
     /// actions ignore it.
     pub assignable: Vec<RoleId>,
@@ -83,6 +140,9 @@ pub struct Role {
     pub rank: u8,
     /// What it allows.
     pub grants: Vec<Grant>,
+    /// The groups a [`Reach::Groups`] grant reaches (Corterum), sorted, without
+    /// duplicates.
+    pub groups: Vec<GroupId>,
 }
 
 impl Role {
@@ -127,6 +187,17 @@ impl RoleCatalogue {
             let _ = catalogue.insert(role);
         }
         catalogue.guarded = Some(builtin::DATA_COORDINATOR);
+        catalogue
+    }
+
+    /// CORE's roles and Corterum's: the root administrator and the four out-of-the-box
+    /// roles. One catalogue, one engine.
+    pub fn with_corterum() -> Self {
+        let mut catalogue = Self::core();
+        for role in builtin::corterum_roles() {
+            // INVARIANT: eight roles never fill a catalogue.
+            let _ = catalogue.insert(role);
+        }
         catalogue
     }
 

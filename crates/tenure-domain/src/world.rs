@@ -10,10 +10,12 @@ use std::collections::HashMap;
 use thiserror::Error;
 
 use crate::action::Action;
+use crate::dataset::Dataset;
 use crate::email::Email;
-use crate::engine::{Decision, Request, Resource, Scope};
+use crate::engine::{Decision, EntityScope, InstanceScope, Request, Resource, Scope};
+use crate::entity::{ALL_PEOPLE, Group};
 use crate::fasthash::{IdMap, IdSet};
-use crate::id::{LogId, OrgId, RoleId, UserId};
+use crate::id::{DatasetId, EntityId, GroupId, LogId, OrgId, RoleId, UserId};
 use crate::log::Log;
 use crate::organisation::{Organisation, Relationship};
 use crate::role::RoleCatalogue;
@@ -30,6 +32,12 @@ pub struct World {
     emails: HashMap<Email, UserId>,
     logs: IdMap<LogId, Log>,
     assigned: IdMap<UserId, Vec<LogId>>,
+    /// Corterum: entities with the groups they are in.
+    entities: IdMap<EntityId, EntityNode>,
+    groups: IdMap<GroupId, Group>,
+    datasets: IdMap<DatasetId, Dataset>,
+    /// Corterum: each user's linked entity and companies, for users that have them.
+    links: IdMap<UserId, UserLinks>,
 }
 
 #[derive(Clone, Debug)]
@@ -178,6 +186,10 @@ impl World {
             emails: HashMap::new(),
             logs: IdMap::default(),
             assigned: IdMap::default(),
+            entities: IdMap::default(),
+            groups: [(ALL_PEOPLE, Group::all_people())].into_iter().collect(),
+            datasets: IdMap::default(),
+            links: IdMap::default(),
         }
     }
 
@@ -336,6 +348,7 @@ impl World {
         self.count_guarded(&user, false);
         self.index_member(&user, false);
         self.facts.remove(&id);
+        self.links.remove(&id);
         Ok(user)
     }
 
@@ -435,6 +448,7 @@ impl World {
                 }
             }
             Resource::Organisation(id) => orgs.push(id),
+            Resource::Entity(_) | Resource::Instance { .. } | Resource::Feature(_) => {}
             Resource::Log(id) => {
                 if let Some(l) = self.logs.get(&id) {
                     orgs.push(l.owning_organisation);
@@ -443,6 +457,14 @@ impl World {
                 }
             }
             Resource::Service => {}
+        }
+        self.slice_corterum(&mut out, actor, resource);
+        // An entity's companies decide who reaches it.
+        for node in out.entities.values() {
+            orgs.extend_from_slice(&node.entity.companies);
+        }
+        if let Some(links) = self.links.get(&actor) {
+            orgs.extend_from_slice(&links.companies);
         }
         for id in orgs {
             if let (Some(node), false) =
@@ -551,6 +573,28 @@ impl World {
         crate::engine::scope(self, actor, action)
     }
 
+    /// The entities an actor reaches with `entity.view` (or a dataset action on one
+    /// dataset). See [`crate::engine::entity_scope`].
+    pub fn entity_scope(
+        &self,
+        actor: UserId,
+        action: Action,
+        dataset: Option<DatasetId>,
+    ) -> EntityScope {
+        crate::engine::entity_scope(self, actor, action, dataset)
+    }
+
+    /// The instances of a dataset an actor reaches with a dataset action. See
+    /// [`crate::engine::instance_scope`].
+    pub fn instance_scope(
+        &self,
+        actor: UserId,
+        action: Action,
+        dataset: DatasetId,
+    ) -> InstanceScope {
+        crate::engine::instance_scope(self, actor, action, dataset)
+    }
+
     #[inline]
     pub(crate) fn facts(&self, id: UserId) -> Option<&Facts> {
         self.facts.get(&id)
@@ -606,6 +650,11 @@ impl World {
         }
     }
 }
+
+mod corterum;
+
+pub(crate) use corterum::EntityNode;
+pub use corterum::{CorterumError, UserLinks};
 
 #[cfg(test)]
 mod tests;

@@ -1,22 +1,20 @@
 //! Parsing and loading a policy file into a world.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
 
 use serde::Deserialize;
+use tenure_domain::dataset::catalogue_id_of;
 use tenure_domain::role::builtin;
 use tenure_domain::{
-    Action, Email, Log, LogId, Name, OrgId, Organisation, Relationship, Request, Resource,
-    ResourceKind, RoleId, User, UserId, World,
+    Action, Dataset, DatasetId, DatasetKind, DatasetPermissions, Email, Entity, EntityId,
+    EntityKind, Feature, FeatureSet, Group, GroupId, Log, LogId, Name, OrgId, Organisation,
+    Relationship, Request, Resource, ResourceKind, RoleCatalogue, RoleForm, RoleId, User, UserId,
+    UserLinks, World,
 };
 use toml::Spanned;
 use uuid::Uuid;
-
-/// The actions of the Corterum tables, which later work will support.
-const CORTERUM_ACTIONS: &[&str] =
-    &["dataset.read", "dataset.edit", "dataset.create", "feature.use", "entity.view"];
-const NOT_YET: &str = "is part of the Corterum tables, which are not supported yet";
 
 /// A problem that stops a file from running, with where it is.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -72,6 +70,11 @@ pub(crate) struct Keys {
     pub(crate) orgs: HashMap<String, OrgId>,
     pub(crate) users: HashMap<String, UserId>,
     pub(crate) logs: HashMap<String, LogId>,
+    pub(crate) entities: HashMap<String, EntityId>,
+    pub(crate) groups: HashMap<String, GroupId>,
+    pub(crate) datasets: HashMap<String, DatasetId>,
+    pub(crate) roles: HashMap<String, RoleId>,
+    pub(crate) usernames: HashMap<UserId, String>,
 }
 
 impl Keys {
@@ -83,6 +86,9 @@ impl Keys {
     }
     pub(crate) fn log_key(&self, id: LogId) -> Option<&str> {
         self.logs.iter().find(|(_, v)| **v == id).map(|(k, _)| k.as_str())
+    }
+    pub(crate) fn entity_key(&self, id: EntityId) -> Option<&str> {
+        self.entities.iter().find(|(_, v)| **v == id).map(|(k, _)| k.as_str())
     }
 }
 
@@ -138,10 +144,60 @@ struct Raw {
     checks: Vec<Spanned<RawCheck>>,
     #[serde(default)]
     lists: Vec<Spanned<RawList>>,
-    entities: Option<Spanned<toml::Value>>,
-    groups: Option<Spanned<toml::Value>>,
-    datasets: Option<Spanned<toml::Value>>,
-    roles: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    entities: Vec<Spanned<RawEntity>>,
+    #[serde(default)]
+    groups: Vec<Spanned<RawGroup>>,
+    #[serde(default)]
+    datasets: Vec<Spanned<RawDataset>>,
+    #[serde(default)]
+    roles: Vec<Spanned<RawRole>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntity {
+    key: Spanned<String>,
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    name: Spanned<String>,
+    #[serde(default)]
+    organisations: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    key: Spanned<String>,
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    entity_type: Spanned<String>,
+    #[serde(default)]
+    members: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataset {
+    key: Spanned<String>,
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    embedded_in: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    key: Spanned<String>,
+    name: Spanned<String>,
+    description: Spanned<String>,
+    #[serde(default)]
+    groups: Vec<Spanned<String>>,
+    #[serde(default)]
+    features: Vec<Spanned<String>>,
+    #[serde(default)]
+    datasets: BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>,
 }
 
 fn yes() -> bool {
@@ -178,11 +234,12 @@ struct RawUser {
     dpo: bool,
     #[serde(default)]
     key_contact: bool,
-    username: Option<Spanned<toml::Value>>,
-    organisations: Option<Spanned<toml::Value>>,
-    entity: Option<Spanned<toml::Value>>,
-    roles: Option<Spanned<toml::Value>>,
-    root: Option<Spanned<toml::Value>>,
+    username: Option<Spanned<String>>,
+    organisations: Option<Spanned<Vec<Spanned<String>>>>,
+    entity: Option<Spanned<String>>,
+    roles: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    root: bool,
 }
 
 #[derive(Deserialize)]
@@ -260,19 +317,10 @@ pub fn load(file: &str, source: &str) -> Result<PolicyFile, Vec<LoadError>> {
             return Err(errors.list);
         }
     };
-    for (table, value) in [
-        ("entities", &raw.entities),
-        ("groups", &raw.groups),
-        ("datasets", &raw.datasets),
-        ("roles", &raw.roles),
-    ] {
-        if let Some(v) = value {
-            errors.push(v.span(), format!("`[[{table}]]` {NOT_YET}"));
-        }
-    }
-
-    let mut world = World::new();
+    let mut world = World::with_roles(RoleCatalogue::with_corterum());
     let mut keys = Keys::default();
+    // "All People" exists from the start.
+    keys.groups.insert("all_people".to_owned(), tenure_domain::ALL_PEOPLE);
     let mut next = 0u128;
     let mut id = || {
         next += 1;
@@ -320,65 +368,10 @@ pub fn load(file: &str, source: &str) -> Result<PolicyFile, Vec<LoadError>> {
         }
     }
 
+    load_corterum(&raw, &mut errors, &mut world, &mut keys, &mut id);
+
     for user in &raw.users {
-        let r = user.get_ref();
-        for (field, value) in [
-            ("username", &r.username),
-            ("organisations", &r.organisations),
-            ("entity", &r.entity),
-            ("roles", &r.roles),
-            ("root", &r.root),
-        ] {
-            if let Some(v) = value {
-                errors.push(v.span(), format!("user field `{field}` {NOT_YET}"));
-            }
-        }
-        if !valid_key(&r.key) {
-            errors.push(r.key.span(), bad_key(r.key.get_ref()));
-            continue;
-        }
-        if keys.users.contains_key(r.key.get_ref()) {
-            errors.push(r.key.span(), format!("user key `{}` is used twice", r.key.get_ref()));
-            continue;
-        }
-        let Some(org_field) = &r.organisation else {
-            errors.push(user.span(), format!("user `{}` needs `organisation`", r.key.get_ref()));
-            continue;
-        };
-        let org = lookup(&mut errors, "organisation", org_field, &keys.orgs);
-        let role = match &r.role {
-            None => {
-                errors
-                    .push(user.span(), format!("user `{}` needs `role`: {ROLES}", r.key.get_ref()));
-                None
-            }
-            Some(role) => match parse_role(role.get_ref()) {
-                Ok(role) => Some(role),
-                Err(message) => {
-                    errors.push(role.span(), message);
-                    None
-                }
-            },
-        };
-        let (Some(org), Some(role)) = (org, role) else { continue };
-        let key = r.key.get_ref();
-        let uid = UserId::from_uuid(id());
-        let (Ok(name), Ok(email)) =
-            (Name::parse(key), Email::parse(&format!("{key}@policy.invalid")))
-        else {
-            errors.push(r.key.span(), bad_key(key));
-            continue;
-        };
-        let mut u = User::new(uid, name, email, org, role.into_iter().collect());
-        u.active = r.active;
-        u.data_protection_officer = r.dpo;
-        u.key_contact = r.key_contact;
-        match world.upsert_user(u) {
-            Ok(()) => {
-                keys.users.insert(key.clone(), uid);
-            }
-            Err(e) => errors.push(user.span(), e.to_string()),
-        }
+        load_user(user, &mut errors, &mut world, &mut keys, &mut id);
     }
 
     for log in &raw.logs {
@@ -487,29 +480,36 @@ pub fn load(file: &str, source: &str) -> Result<PolicyFile, Vec<LoadError>> {
             "user" => Some(ResourceKind::User),
             "organisation" => Some(ResourceKind::Organisation),
             "log" => Some(ResourceKind::Log),
-            k @ ("entity" | "instance") => {
-                errors.push(r.kind.span(), format!("list kind `{k}` {NOT_YET}"));
-                None
-            }
+            "entity" => Some(ResourceKind::Entity),
+            "instance" => Some(ResourceKind::Instance),
             other => {
                 errors.push(
                     r.kind.span(),
                     format!(
-                        "unknown list kind `{other}`; expected `user`, `organisation` or `log`"
+                        "unknown list kind `{other}`; expected `user`, `organisation`, `log`, `entity` or `instance`"
                     ),
                 );
                 None
             }
         };
         if let Some(kind) = kind {
-            let known = match kind {
-                ResourceKind::User => keys.users.keys().collect::<Vec<_>>(),
-                ResourceKind::Organisation => keys.orgs.keys().collect(),
-                _ => keys.logs.keys().collect(),
-            };
             for k in r.expect.get_ref() {
-                if !known.contains(&k) {
-                    errors.push(r.expect.span(), format!("unknown {kind} `{k}` in `expect`"));
+                let known = match kind {
+                    ResourceKind::User => keys.users.contains_key(k),
+                    ResourceKind::Organisation => keys.orgs.contains_key(k),
+                    ResourceKind::Entity => keys.entities.contains_key(k),
+                    ResourceKind::Instance => k.split_once('/').is_some_and(|(d, e)| {
+                        keys.datasets.contains_key(d) && keys.entities.contains_key(e)
+                    }),
+                    _ => keys.logs.contains_key(k),
+                };
+                if !known {
+                    let form = if kind == ResourceKind::Instance {
+                        " (expected DATASET/ENTITY keys)"
+                    } else {
+                        ""
+                    };
+                    errors.push(r.expect.span(), format!("unknown {kind} `{k}` in `expect`{form}"));
                 }
             }
         }
@@ -545,9 +545,6 @@ fn parse_role(role: &str) -> Result<Option<RoleId>, String> {
 }
 
 fn parse_action(action: &str) -> Result<Action, String> {
-    if CORTERUM_ACTIONS.contains(&action) {
-        return Err(format!("action `{action}` {NOT_YET}"));
-    }
     action.parse::<Action>().map_err(|e| e.to_string())
 }
 
@@ -567,6 +564,9 @@ fn parse_resource(resource: &str, kind: ResourceKind, keys: &Keys) -> Result<Res
         ResourceKind::Organisation => "organisation:KEY",
         ResourceKind::Log => "log:KEY",
         ResourceKind::Service => "service",
+        ResourceKind::Entity => "entity:KEY",
+        ResourceKind::Instance => "instance:DATASET/ENTITY",
+        ResourceKind::Feature => "feature:NAME",
     };
     let wrong = || format!("resource `{resource}` does not fit this action; expected `{accepted}`");
     if kind == ResourceKind::Service {
@@ -589,7 +589,26 @@ fn parse_resource(resource: &str, kind: ResourceKind, keys: &Keys) -> Result<Res
             .get(key)
             .map(|id| Resource::Log(*id))
             .ok_or_else(|| unknown("log", key, &keys.logs)),
-        ("instance" | "feature" | "entity", _) => Err(format!("resource `{resource}` {NOT_YET}")),
+        ("entity", ResourceKind::Entity) => keys
+            .entities
+            .get(key)
+            .map(|id| Resource::Entity(*id))
+            .ok_or_else(|| unknown("entity", key, &keys.entities)),
+        ("instance", ResourceKind::Instance) => {
+            let Some((dataset, entity)) = key.split_once('/') else { return Err(wrong()) };
+            let dataset = *keys
+                .datasets
+                .get(dataset)
+                .ok_or_else(|| unknown("dataset", dataset, &keys.datasets))?;
+            let entity = *keys
+                .entities
+                .get(entity)
+                .ok_or_else(|| unknown("entity", entity, &keys.entities))?;
+            Ok(Resource::Instance { dataset, entity })
+        }
+        ("feature", ResourceKind::Feature) => {
+            key.parse::<Feature>().map(Resource::Feature).map_err(|e| e.to_string())
+        }
         _ => Err(wrong()),
     }
 }
@@ -626,4 +645,386 @@ fn valid_key(key: &Spanned<String>) -> bool {
 
 fn bad_key(key: &str) -> String {
     format!("key `{key}` must be 1 to 64 letters, digits, `_`, `-` or `.`")
+}
+
+/// The Corterum tables: entities, groups, datasets and roles, in that order (each refers
+/// only to the ones before it, and datasets to each other).
+fn load_corterum(
+    raw: &Raw,
+    errors: &mut Errors<'_>,
+    world: &mut World,
+    keys: &mut Keys,
+    id: &mut dyn FnMut() -> Uuid,
+) {
+    for entity in &raw.entities {
+        let r = entity.get_ref();
+        if !fresh_key(errors, "entity", &r.key, &keys.entities) {
+            continue;
+        }
+        let kind = match r.kind.get_ref().parse::<EntityKind>() {
+            Ok(k) => k,
+            Err(e) => {
+                errors.push(r.kind.span(), e.to_string());
+                continue;
+            }
+        };
+        let name = match Name::parse(r.name.get_ref()) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.push(r.name.span(), e.to_string());
+                continue;
+            }
+        };
+        let companies: Vec<OrgId> = r
+            .organisations
+            .iter()
+            .filter_map(|o| lookup(errors, "organisation", o, &keys.orgs))
+            .collect();
+        if companies.len() != r.organisations.len() {
+            continue;
+        }
+        let eid = EntityId::from_uuid(id());
+        let mut e = Entity::new(eid, kind, name);
+        e.set_companies(companies);
+        match world.upsert_entity(e) {
+            Ok(()) => {
+                keys.entities.insert(r.key.get_ref().clone(), eid);
+            }
+            Err(err) => errors.push(entity.span(), err.to_string()),
+        }
+    }
+
+    for group in &raw.groups {
+        let r = group.get_ref();
+        if !fresh_key(errors, "group", &r.key, &keys.groups) {
+            continue;
+        }
+        let kind = match r.entity_type.get_ref().parse::<EntityKind>() {
+            Ok(k) => k,
+            Err(e) => {
+                errors.push(r.entity_type.span(), e.to_string());
+                continue;
+            }
+        };
+        let name = match Name::parse(r.name.get_ref()) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.push(r.name.span(), e.to_string());
+                continue;
+            }
+        };
+        let members: Vec<EntityId> =
+            r.members.iter().filter_map(|m| lookup(errors, "entity", m, &keys.entities)).collect();
+        if members.len() != r.members.len() {
+            continue;
+        }
+        let gid = GroupId::from_uuid(id());
+        let g = Group { id: gid, name, description: r.description.clone(), kind, members };
+        match world.upsert_group(g) {
+            Ok(()) => {
+                keys.groups.insert(r.key.get_ref().clone(), gid);
+            }
+            Err(err) => errors.push(group.span(), err.to_string()),
+        }
+    }
+
+    // Datasets: ids first (a table may name a form further down), then forms before the
+    // tables embedded in them. A key in Corterum's catalogue takes the catalogue's id, so
+    // the out-of-the-box roles apply to it.
+    let mut pending = Vec::new();
+    for dataset in &raw.datasets {
+        let r = dataset.get_ref();
+        if !fresh_key(errors, "dataset", &r.key, &keys.datasets) {
+            continue;
+        }
+        let kind = match r.kind.get_ref().as_str() {
+            "form" => DatasetKind::Form,
+            "table" => DatasetKind::Table,
+            other => {
+                errors.push(
+                    r.kind.span(),
+                    format!("unknown dataset kind `{other}`; expected `form` or `table`"),
+                );
+                continue;
+            }
+        };
+        let name = match Name::parse(r.name.get_ref()) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.push(r.name.span(), e.to_string());
+                continue;
+            }
+        };
+        let did = catalogue_id_of(r.key.get_ref()).unwrap_or_else(|| DatasetId::from_uuid(id()));
+        keys.datasets.insert(r.key.get_ref().clone(), did);
+        pending.push((
+            dataset,
+            Dataset {
+                id: did,
+                key: r.key.get_ref().clone(),
+                name,
+                kind,
+                embedded_in: None,
+                fields: Vec::new(),
+            },
+        ));
+    }
+    for (dataset, d) in &mut pending {
+        if let Some(parent) = &dataset.get_ref().embedded_in {
+            d.embedded_in = lookup(errors, "dataset", parent, &keys.datasets);
+        }
+    }
+    pending.sort_by_key(|(_, d)| d.embedded_in.is_some());
+    for (dataset, d) in pending {
+        if let Err(err) = world.upsert_dataset(d) {
+            let span = dataset.get_ref().embedded_in.as_ref().map_or(dataset.span(), Spanned::span);
+            errors.push(span, err.to_string());
+        }
+    }
+
+    for role in &raw.roles {
+        let r = role.get_ref();
+        if !fresh_key(errors, "role", &r.key, &keys.roles) {
+            continue;
+        }
+        if builtin_role(r.key.get_ref()).is_some() {
+            errors.push(
+                r.key.span(),
+                format!("role key `{}` is a built-in role's; choose another", r.key.get_ref()),
+            );
+            continue;
+        }
+        let mut ok = true;
+        let groups: Vec<GroupId> =
+            r.groups.iter().filter_map(|g| lookup(errors, "group", g, &keys.groups)).collect();
+        ok &= groups.len() == r.groups.len();
+        let mut features = FeatureSet::EMPTY;
+        for f in &r.features {
+            match f.get_ref().parse::<Feature>() {
+                Ok(f) => features = features.with(f),
+                Err(e) => {
+                    errors.push(f.span(), e.to_string());
+                    ok = false;
+                }
+            }
+        }
+        let mut datasets = BTreeMap::new();
+        for (key, permissions) in &r.datasets {
+            let Some(did) = lookup(errors, "dataset", key, &keys.datasets) else {
+                ok = false;
+                continue;
+            };
+            let mut p = DatasetPermissions::default();
+            for word in permissions.get_ref() {
+                match word.get_ref().as_str() {
+                    "read" => p.read = true,
+                    "edit" => p.edit = true,
+                    "create" => p.create = true,
+                    other => {
+                        errors.push(
+                            word.span(),
+                            format!("unknown dataset permission `{other}`; expected `read`, `edit` or `create`"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            datasets.insert(did, p);
+        }
+        if !ok {
+            continue;
+        }
+        let form = RoleForm {
+            name: r.name.get_ref().clone(),
+            description: r.description.get_ref().clone(),
+            groups,
+            features,
+            datasets,
+        };
+        let rid = RoleId::from_uuid(id());
+        match form.into_role(rid, r.key.get_ref().clone()) {
+            Ok(built) => match world.upsert_role(built) {
+                Ok(()) => {
+                    keys.roles.insert(r.key.get_ref().clone(), rid);
+                }
+                Err(err) => errors.push(role.span(), err.to_string()),
+            },
+            Err(err) => {
+                let span = if r.name.get_ref().trim().is_empty() {
+                    r.name.span()
+                } else {
+                    r.description.span()
+                };
+                errors.push(span, err.to_string());
+            }
+        }
+    }
+}
+
+/// Corterum's built-in roles by key or name, and CORE's by key.
+fn builtin_role(name: &str) -> Option<RoleId> {
+    let corterum = RoleCatalogue::with_corterum();
+    let core = [builtin::ADMINISTRATOR, builtin::DATA_COORDINATOR, builtin::DATA_PROVIDER];
+    // Corterum's names first: in a `roles` list, "Administrator" is Corterum's.
+    corterum
+        .iter()
+        .filter(|r| !core.contains(&r.id))
+        .find(|r| r.key == name || r.name == name)
+        .or_else(|| corterum.iter().find(|r| r.key == name))
+        .map(|r| r.id)
+}
+
+const CORTERUM_ROLES: &str = "a `[[roles]]` key, or a built-in role: `Root administrator`, `Administrator`, `Senior Manager`, `Certification Employee`, `Conduct Rules Staff` (or their keys), `administrator`, `data_coordinator`, `data_provider`";
+
+fn fresh_key<V>(
+    errors: &mut Errors<'_>,
+    kind: &str,
+    key: &Spanned<String>,
+    known: &HashMap<String, V>,
+) -> bool {
+    if !valid_key(key) {
+        errors.push(key.span(), bad_key(key.get_ref()));
+        return false;
+    }
+    if known.contains_key(key.get_ref()) {
+        errors.push(key.span(), format!("{kind} key `{}` is used twice", key.get_ref()));
+        return false;
+    }
+    true
+}
+
+/// A `[[users]]` entry: CORE's (`organisation`, `role`) or Corterum's (`organisations`,
+/// `roles`, `username`, `entity`, `root`).
+fn load_user(
+    user: &Spanned<RawUser>,
+    errors: &mut Errors<'_>,
+    world: &mut World,
+    keys: &mut Keys,
+    id: &mut dyn FnMut() -> Uuid,
+) {
+    let r = user.get_ref();
+    let key = r.key.get_ref();
+    if !fresh_key(errors, "user", &r.key, &keys.users) {
+        return;
+    }
+    // Every problem is reported, so nothing returns before all three are looked at.
+    let companies: Option<Vec<OrgId>> = match (&r.organisation, &r.organisations) {
+        (Some(_), Some(list)) => {
+            errors.push(
+                list.span(),
+                format!("user `{key}`: give `organisation` or `organisations`, not both"),
+            );
+            None
+        }
+        (Some(o), None) => lookup(errors, "organisation", o, &keys.orgs).map(|o| vec![o]),
+        (None, Some(list)) => {
+            let found: Vec<OrgId> = list
+                .get_ref()
+                .iter()
+                .filter_map(|o| lookup(errors, "organisation", o, &keys.orgs))
+                .collect();
+            if list.get_ref().is_empty() {
+                errors.push(list.span(), format!("user `{key}` needs at least one organisation"));
+            }
+            (found.len() == list.get_ref().len() && !found.is_empty()).then_some(found)
+        }
+        (None, None) => {
+            errors.push(
+                user.span(),
+                format!("user `{key}` needs `organisation` (or `organisations`)"),
+            );
+            None
+        }
+    };
+    let roles: Option<Vec<RoleId>> = match (&r.role, &r.roles) {
+        (Some(_), Some(list)) => {
+            errors.push(list.span(), format!("user `{key}`: give `role` or `roles`, not both"));
+            None
+        }
+        (Some(role), None) => match parse_role(role.get_ref()) {
+            Ok(role) => Some(role.into_iter().collect()),
+            Err(message) => {
+                errors.push(role.span(), message);
+                None
+            }
+        },
+        (None, Some(list)) => {
+            let mut found = Vec::new();
+            for role in list.get_ref() {
+                let name = role.get_ref();
+                match keys.roles.get(name).copied().or_else(|| builtin_role(name)) {
+                    Some(rid) => found.push(rid),
+                    None => errors.push(
+                        role.span(),
+                        format!("unknown role `{name}`; expected {CORTERUM_ROLES}"),
+                    ),
+                }
+            }
+            (found.len() == list.get_ref().len()).then_some(found)
+        }
+        (None, None) if r.root => Some(Vec::new()),
+        (None, None) => {
+            errors.push(user.span(), format!("user `{key}` needs `role`: {ROLES}"));
+            None
+        }
+    };
+    let entity = match &r.entity {
+        Some(e) => lookup(errors, "entity", e, &keys.entities).map(Some),
+        None => Some(None),
+    };
+    let (Some(companies), Some(mut roles), Some(entity)) = (companies, roles, entity) else {
+        return;
+    };
+    if r.root {
+        roles.insert(0, builtin::ROOT_ADMINISTRATOR);
+    }
+    roles.dedup();
+    let email_text = match &r.username {
+        Some(u) if u.get_ref().trim().is_empty() => {
+            errors.push(u.span(), format!("user `{key}`: `username` must not be blank"));
+            return;
+        }
+        Some(u) => {
+            if world.users().any(|other| keys_username(other, keys) == Some(u.get_ref().as_str())) {
+                errors.push(
+                    u.span(),
+                    format!(
+                        "username `{}` is used twice: usernames are unique across the service",
+                        u.get_ref()
+                    ),
+                );
+                return;
+            }
+            Email::parse(u.get_ref())
+                .map_or_else(|_| format!("{key}@policy.invalid"), |e| e.to_string())
+        }
+        None => format!("{key}@policy.invalid"),
+    };
+    let uid = UserId::from_uuid(id());
+    let (Ok(name), Ok(email)) = (Name::parse(key), Email::parse(&email_text)) else {
+        errors.push(r.key.span(), bad_key(key));
+        return;
+    };
+    let mut u = User::new(uid, name, email, companies[0], roles);
+    u.active = r.active;
+    u.data_protection_officer = r.dpo;
+    u.key_contact = r.key_contact;
+    if let Err(e) = world.upsert_user(u) {
+        errors.push(user.span(), e.to_string());
+        return;
+    }
+    if r.organisations.is_some() || entity.is_some() {
+        if let Err(e) = world.set_user_links(uid, UserLinks { entity, companies }) {
+            errors.push(user.span(), e.to_string());
+            return;
+        }
+    }
+    keys.users.insert(key.clone(), uid);
+    if let Some(u) = &r.username {
+        keys.usernames.insert(uid, u.get_ref().clone());
+    }
+}
+
+fn keys_username<'k>(user: &User, keys: &'k Keys) -> Option<&'k str> {
+    keys.usernames.get(&user.id).map(String::as_str)
 }

@@ -112,6 +112,29 @@ impl PolicyFile {
     /// The keys of the records of a kind the actor may view, from the engine's scope.
     fn visible(&self, actor: tenure_domain::UserId, kind: ResourceKind) -> Vec<String> {
         let Some(view) = Action::view_of(kind) else { return Vec::new() };
+        match kind {
+            ResourceKind::Entity => {
+                let scope = self.world.entity_scope(actor, view, None);
+                return self
+                    .world
+                    .entities_in(&scope)
+                    .filter_map(|e| self.keys.entity_key(e.id).map(str::to_owned))
+                    .collect();
+            }
+            ResourceKind::Instance => {
+                let mut out = Vec::new();
+                for (dkey, did) in &self.keys.datasets {
+                    let scope = self.world.instance_scope(actor, view, *did);
+                    for (ekey, eid) in &self.keys.entities {
+                        if scope.matches(&self.world, *eid) {
+                            out.push(format!("{dkey}/{ekey}"));
+                        }
+                    }
+                }
+                return out;
+            }
+            _ => {}
+        }
         let scope = self.world.scope(actor, view);
         match kind {
             ResourceKind::User => self
@@ -132,7 +155,7 @@ impl PolicyFile {
                 .filter(|l| scope.matches_log(l))
                 .filter_map(|l| self.keys.log_key(l.id).map(str::to_owned))
                 .collect(),
-            ResourceKind::Service => Vec::new(),
+            _ => Vec::new(),
         }
     }
 
@@ -146,7 +169,15 @@ impl PolicyFile {
             ResourceKind::User => Resource::User(*self.keys.users.get(key)?),
             ResourceKind::Organisation => Resource::Organisation(*self.keys.orgs.get(key)?),
             ResourceKind::Log => Resource::Log(*self.keys.logs.get(key)?),
-            ResourceKind::Service => return None,
+            ResourceKind::Entity => Resource::Entity(*self.keys.entities.get(key)?),
+            ResourceKind::Instance => {
+                let (d, e) = key.split_once('/')?;
+                Resource::Instance {
+                    dataset: *self.keys.datasets.get(d)?,
+                    entity: *self.keys.entities.get(e)?,
+                }
+            }
+            ResourceKind::Service | ResourceKind::Feature => return None,
         };
         Some(self.world.decide(&Request::new(actor, Action::view_of(kind)?, resource)))
     }

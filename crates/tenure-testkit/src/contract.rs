@@ -32,6 +32,16 @@ pub fn requests(world: &World) -> Vec<Request> {
                 }
                 ResourceKind::Log => world.logs().map(|l| Resource::Log(l.id)).collect(),
                 ResourceKind::Service => vec![Resource::Service],
+                ResourceKind::Entity => world.entities().map(|e| Resource::Entity(e.id)).collect(),
+                ResourceKind::Instance => world
+                    .datasets()
+                    .flat_map(|d| {
+                        world.entities().map(|e| Resource::Instance { dataset: d.id, entity: e.id })
+                    })
+                    .collect(),
+                ResourceKind::Feature => {
+                    tenure_domain::Feature::ALL.iter().map(|f| Resource::Feature(*f)).collect()
+                }
             };
             for resource in resources {
                 let request = Request::new(actor, action, resource);

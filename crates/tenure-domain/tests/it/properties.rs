@@ -223,6 +223,9 @@ proptest! {
                 Resource::Organisation(id) => scope.matches_organisation(world.organisation(id).unwrap()),
                 Resource::Log(id) => scope.matches_log(world.log(id).unwrap()),
                 Resource::Service => scope.everything,
+                Resource::Entity(_) | Resource::Instance { .. } | Resource::Feature(_) => {
+                    unreachable!("spec worlds are CORE's")
+                }
             };
             prop_assert!(covered, "{:?}", request);
         }

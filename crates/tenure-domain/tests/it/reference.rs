@@ -144,5 +144,8 @@ pub(crate) fn decide(spec: &Spec, request: &Request) -> (bool, bool) {
             (allowed, !allowed && !visible)
         }
         Resource::Service => (admin, false),
+        Resource::Entity(_) | Resource::Instance { .. } | Resource::Feature(_) => {
+            unreachable!("spec worlds are CORE's")
+        }
     }
 }

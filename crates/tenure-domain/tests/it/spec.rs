@@ -213,6 +213,10 @@ impl Spec {
                         (0..self.logs.len()).map(|i| Resource::Log(log_id(i))).collect()
                     }
                     tenure_domain::ResourceKind::Service => vec![Resource::Service],
+                    // Spec worlds are CORE's; Corterum has its own tests.
+                    tenure_domain::ResourceKind::Entity
+                    | tenure_domain::ResourceKind::Instance
+                    | tenure_domain::ResourceKind::Feature => Vec::new(),
                 };
                 for resource in resources {
                     let request = Request::new(user_id(actor), action, resource);

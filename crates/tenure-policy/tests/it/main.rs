@@ -102,12 +102,12 @@ expect = []
         &source,
         &[
             "26:7: user key `alice` is used twice",
-            "32:10: unknown action `user.fly`; expected one of: user.view, user.edit_details, user.set_flags, user.change_role, user.change_password, user.deactivate, user.reactivate, user.delete, user.move_organisation, user.invite, organisation.view, organisation.edit_details, organisation.edit_all, organisation.list_users, organisation.manage_relationships, organisation.deactivate, organisation.reactivate, organisation.merge, organisation.create, organisation.list_all, user.list_all, log.view, log.edit, log.delete",
+            "32:10: unknown action `user.fly`; expected one of: user.view, user.edit_details, user.set_flags, user.change_role, user.change_password, user.deactivate, user.reactivate, user.delete, user.move_organisation, user.invite, organisation.view, organisation.edit_details, organisation.edit_all, organisation.list_users, organisation.manage_relationships, organisation.deactivate, organisation.reactivate, organisation.merge, organisation.create, organisation.list_all, user.list_all, log.view, log.edit, log.delete, dataset.read, dataset.edit, dataset.create, feature.use, entity.view",
             "37:9: unknown user `zed`; expected one of `alice`, `bob`",
             "39:12: resource `organisation:alpha` does not fit this action; expected `user:KEY`",
             "40:10: unknown expectation `maybe`; expected `allow` or `deny`",
             "42:1: `user.invite` needs `role`: the role given",
-            "50:8: unknown list kind `group`; expected `user`, `organisation` or `log`",
+            "50:8: unknown list kind `group`; expected `user`, `organisation`, `log`, `entity` or `instance`",
         ],
     );
 }
@@ -172,15 +172,67 @@ name = "   "
 }
 
 #[test]
-fn corterum_tables_are_refused_until_supported() {
+fn corterum_tables_say_what_is_wrong_and_what_is_accepted() {
     check_errors(
-        "[[entities]]\nkey = \"joe\"\n\n[[users]]\nkey = \"jane\"\nusername = \"jane@example.com\"\norganisation = \"x\"\nrole = \"none\"\n\n[[checks]]\nactor = \"jane\"\naction = \"dataset.read\"\nresource = \"instance:training/joe\"\nexpect = \"allow\"\n",
+        r#"[[organisations]]
+key = "fca"
+name = "FCA"
+
+[[entities]]
+key = "joe"
+type = "persn"
+name = "Joe"
+
+[[entities]]
+key = "acme"
+type = "business"
+name = "Acme"
+
+[[groups]]
+key = "g"
+name = "G"
+entity_type = "person"
+members = ["acme"]
+
+[[datasets]]
+key = "courses"
+name = "Courses"
+kind = "form"
+embedded_in = "courses2"
+
+[[datasets]]
+key = "courses2"
+name = "Courses two"
+kind = "table"
+
+[[roles]]
+key = "r"
+name = "R"
+description = " "
+features = ["reporting"]
+datasets = { courses = ["read", "write"] }
+
+[[users]]
+key = "jane"
+username = "jane@example.com"
+organisations = ["fca"]
+roles = ["Line manager"]
+
+[[checks]]
+actor = "jane"
+action = "dataset.read"
+resource = "instance:training/acme"
+expect = "allow"
+"#,
         &[
-            "1:1: `[[entities]]` is part of the Corterum tables, which are not supported yet",
-            "6:12: user field `username` is part of the Corterum tables, which are not supported yet",
-            "7:16: unknown organisation `x`; the file defines no organisations",
-            "11:9: unknown user `jane`; the file defines no users",
-            "12:10: action `dataset.read` is part of the Corterum tables, which are not supported yet",
+            "7:8: unknown entity type `persn`; expected person, business or regulator",
+            "15:1: `Acme` is a business, but the group holds person entities only",
+            "25:15: only a table can be embedded, and only in a form",
+            "36:13: unknown feature `reporting`; expected one of: attestation_form_administration, company_administration, entity_administration, external_report_anti_money_laundering, group_administration, report_fca_directory, report_fit_and_proper_certificate, report_form_h, report_regulatory_reference, report_statement_of_responsibility, roles_administration, rules_administration, task_administration, user_administration",
+            "37:33: unknown dataset permission `write`; expected `read`, `edit` or `create`",
+            "43:10: unknown role `Line manager`; expected a `[[roles]]` key, or a built-in role: `Root administrator`, `Administrator`, `Senior Manager`, `Certification Employee`, `Conduct Rules Staff` (or their keys), `administrator`, `data_coordinator`, `data_provider`",
+            "46:9: unknown user `jane`; the file defines no users",
+            "48:12: unknown dataset `training`; expected one of `courses2`, `courses`",
         ],
     );
 }
