@@ -6,6 +6,7 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod corterum;
 mod properties;
 mod reference;
 mod spec;
