@@ -64,6 +64,17 @@ pub enum AuditName {
     SessionRevoke,
     /// A request refused by the permission engine.
     AuthzFail,
+    /// Corterum: an entity created or changed (before and after).
+    EntitySave,
+    /// Corterum: a group created or changed.
+    GroupSave,
+    /// Corterum: a role created or changed.
+    RoleSave,
+    /// Corterum: a user created, or their username, entity, roles or companies changed.
+    UserLinksSave,
+    /// Corterum: a new version of a dataset instance (what changed; values stay in the
+    /// version history).
+    InstanceSave,
 }
 
 impl AuditName {
@@ -97,6 +108,11 @@ impl AuditName {
             Self::SessionCreate => "session_created",
             Self::SessionRevoke => "session_revoked",
             Self::AuthzFail => "authz_fail",
+            Self::EntitySave => "entity_saved",
+            Self::GroupSave => "group_saved",
+            Self::RoleSave => "role_saved",
+            Self::UserLinksSave => "user_links_saved",
+            Self::InstanceSave => "instance_saved",
         }
     }
 
@@ -134,6 +150,11 @@ impl AuditName {
         Self::SessionCreate,
         Self::SessionRevoke,
         Self::AuthzFail,
+        Self::EntitySave,
+        Self::GroupSave,
+        Self::RoleSave,
+        Self::UserLinksSave,
+        Self::InstanceSave,
     ];
 }
 

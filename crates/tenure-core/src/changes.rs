@@ -201,6 +201,35 @@ pub enum Write {
         /// Which purposes.
         purposes: Vec<LinkPurpose>,
     },
+    /// Corterum: adds an entity or replaces it (its companies and links too).
+    UpsertEntity(tenure_domain::Entity),
+    /// Corterum: adds a group or replaces it with its members.
+    UpsertGroup(tenure_domain::Group),
+    /// Corterum: adds a dataset to the catalogue or replaces it.
+    UpsertDataset(tenure_domain::Dataset),
+    /// Corterum: adds a role built from a role form, or replaces it.
+    UpsertRole(tenure_domain::Role),
+    /// Corterum: a user's username, linked entity and companies;
+    /// [`ChangeError::UsernameInUse`] if another user has the username.
+    SetUserLinks {
+        /// The user.
+        user: UserId,
+        /// Their entity and companies.
+        links: tenure_domain::UserLinks,
+        /// Unique across the service.
+        username: String,
+    },
+    /// Corterum: appends a version to an instance. Refused as [`ChangeError::Conflict`]
+    /// unless it is exactly the next version: history is never rewritten, and of two
+    /// saves from the same version only one lands.
+    AppendVersion {
+        /// The dataset.
+        dataset: tenure_domain::DatasetId,
+        /// The entity the instance is about.
+        entity: tenure_domain::EntityId,
+        /// The version (its number is the next one).
+        version: tenure_domain::Version,
+    },
 }
 
 /// Why a change was refused. Nothing of it was kept.
@@ -218,6 +247,9 @@ pub enum ChangeError {
     /// The link is unknown, used, replaced, revoked or expired.
     #[error("this link has expired or has already been used")]
     LinkUnusable,
+    /// The username belongs to another user.
+    #[error("this username is already used by another user")]
+    UsernameInUse,
     /// Something broke.
     #[error(transparent)]
     Backend(#[from] BackendError),

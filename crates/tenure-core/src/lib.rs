@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod audit;
 pub mod authorizer;
 pub mod changes;
+pub mod corterum;
 pub mod error;
 mod mail;
 pub mod manage;
@@ -29,6 +30,10 @@ pub use audit::{AuditEvent, AuditName, Outcome};
 pub use authorizer::{Authorizer, Checked};
 pub use changes::{
     AuditQuery, ChangeError, ChangeStore, Link, LinkPurpose, LinkState, Versioned, Write,
+};
+pub use corterum::{
+    AccountInput, AsOf, Corterum, CorterumPorts, CorterumStore, EntityInput, EntityQuery,
+    GroupInput, InstanceView,
 };
 pub use error::BackendError;
 pub use manage::{

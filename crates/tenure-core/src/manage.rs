@@ -73,6 +73,10 @@ impl From<ChangeError> for ManageError {
             ChangeError::EmailInUse => Self::EmailInUse,
             ChangeError::Duplicate => Self::Forbidden("this already exists".to_owned()),
             ChangeError::LinkUnusable => Self::LinkInvalid,
+            ChangeError::UsernameInUse => Self::Invalid(vec![FieldError {
+                field: "username",
+                message: "this username is already used by another user".to_owned(),
+            }]),
             ChangeError::Backend(e) => Self::Backend(e),
         }
     }
@@ -516,6 +520,91 @@ impl Manage {
         Ok(id)
     }
 
+    /// Creates a Corterum user account (`user_administration`): a username unique
+    /// across the service, an email, an optional entity, roles and companies. The user
+    /// is emailed an invitation to set a password; their roles apply once they accept,
+    /// and only if the one who created them is still a user administrator.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] without the feature; [`ManageError::Invalid`] for bad
+    /// details or a username in use; [`ManageError::EmailInUse`].
+    pub async fn create_account(
+        &self,
+        corterum: &crate::corterum::Corterum,
+        actor: UserId,
+        input: &crate::corterum::AccountInput,
+    ) -> Result<UserId, ManageError> {
+        let (world, username) = corterum.check_account(actor, input, None).await?;
+        let email = Email::parse(&input.email).map_err(|e| {
+            ManageError::Invalid(vec![FieldError { field: "email", message: e.to_string() }])
+        })?;
+        self.email_free(&email, None).await?;
+        let name = match input.entity.and_then(|e| world.entity(e)) {
+            Some(e) => e.name.clone(),
+            None => match corterum.entity_name(input.entity).await? {
+                Some(n) => n,
+                None => Name::parse(&username).map_err(|e| {
+                    ManageError::Invalid(vec![FieldError {
+                        field: "username",
+                        message: e.to_string(),
+                    }])
+                })?,
+            },
+        };
+        let org = self.org(input.companies[0]).await?;
+        let id = UserId::from_uuid(self.ports.ids.next_id());
+        let user = User::new(id, name, email.clone(), org.value.id, input.roles.clone());
+        let (link, plain) = self.new_link(
+            LinkPurpose::Invitation,
+            &user,
+            None,
+            email,
+            Some(actor),
+            self.policy.invitation_lifetime_ms,
+        )?;
+        let audit = vec![
+            self.event(
+                AuditName::UserLinksSave,
+                Some(actor),
+                Some(id),
+                Some(org.value.id),
+                format!(
+                    r#"{{"username":{},"roles":{},"companies":{}}}"#,
+                    json(&username),
+                    input.roles.len(),
+                    input.companies.len()
+                ),
+            ),
+            self.event(
+                AuditName::InviteSend,
+                Some(actor),
+                Some(id),
+                Some(org.value.id),
+                "{}".to_owned(),
+            ),
+        ];
+        self.ports
+            .changes
+            .apply(
+                vec![
+                    Write::InsertUser(user.clone()),
+                    Write::SetUserLinks {
+                        user: id,
+                        links: tenure_domain::UserLinks {
+                            entity: input.entity,
+                            companies: input.companies.clone(),
+                        },
+                        username,
+                    },
+                    Write::IssueLink(link.clone()),
+                ],
+                audit,
+            )
+            .await?;
+        self.send_invitation(&link, &plain, &user.name, &org.value.name).await?;
+        Ok(id)
+    }
+
     /// Creates the first administrator (from the command line), in an organisation
     /// found or created by name, and emails them an invitation. Refused once anyone
     /// holds the administrator role.
@@ -672,14 +761,26 @@ impl Manage {
         if !user.value.active || !org.value.active || org.value.id != link.organisation {
             return Err(ManageError::LinkInvalid);
         }
-        let role = link.role.ok_or(ManageError::LinkInvalid)?;
+        // A CORE invitation carries the role to give, re-checked now; a Corterum user's
+        // roles were set by a user administrator, who must still be one.
         if let Some(issuer) = link.issued_by {
-            let resource = Resource::Organisation(org.value.id);
-            let world = self.ports.directory.snapshot(issuer, resource).await?;
-            let request = Request::new(issuer, Action::UserInvite, resource).giving(role);
+            let request = match link.role {
+                Some(role) => {
+                    Request::new(issuer, Action::UserInvite, Resource::Organisation(org.value.id))
+                        .giving(role)
+                }
+                None => Request::new(
+                    issuer,
+                    Action::FeatureUse,
+                    Resource::Feature(tenure_domain::Feature::UserAdministration),
+                ),
+            };
+            let world = self.ports.directory.snapshot(issuer, request.resource).await?;
             if !world.decide(&request).is_allowed() {
                 return Err(ManageError::LinkInvalid);
             }
+        } else if link.role.is_none() {
+            return Err(ManageError::LinkInvalid);
         }
         let context = tenure_domain::PasswordContext {
             email: Some(&user.value.email),
@@ -689,7 +790,9 @@ impl Manage {
         let password = self.policy.passwords.check(password, &context)?;
         let hash = self.ports.hasher.hash(&password).await?;
         let mut accepted = user.value.clone();
-        accepted.roles = vec![role];
+        if let Some(role) = link.role {
+            accepted.roles = vec![role];
+        }
         let audit = self.event(
             AuditName::InviteAccept,
             Some(user.value.id),

@@ -16,6 +16,11 @@ use tenure_core::{
     FailureRecorded, Link, LinkState, OrganisationQuery, Page, PasswordHolder, ResetHolder,
     SessionRecord, SessionStore, SignInRecord, Timestamp, UserQuery, Versioned, Write,
 };
+use tenure_core::{CorterumStore, EntityQuery};
+use tenure_domain::{
+    ALL_PEOPLE, CorterumError, Dataset, DatasetId, Entity, EntityId, EntityScope, Group, Role,
+    RoleCatalogue, UserLinks, Version,
+};
 use tenure_domain::{
     Email, Log, OrgId, Organisation, Relationship, RelationshipError, Resource, RoleId, Scope,
     User, UserId, World, WorldError,
@@ -39,6 +44,10 @@ struct Accounts {
     versions: HashMap<Uuid, i64>,
     links: Vec<Link>,
     sessions: HashMap<String, SessionRecord>,
+    /// Corterum: instance versions, oldest first.
+    histories: HashMap<(DatasetId, EntityId), Vec<Version>>,
+    /// Corterum: usernames.
+    usernames: HashMap<UserId, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -452,6 +461,7 @@ fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), Change
             a.links.retain(|l| l.user != id);
             a.sessions.retain(|_, s| s.user != id);
             a.resets.retain(|r| r.user != id);
+            a.usernames.remove(&id);
         }
         Write::SetPassword { user, hash } => {
             if w.user(user).is_none() {
@@ -492,8 +502,109 @@ fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), Change
                 r.used = Some(r.issued);
             }
         }
+        Write::UpsertEntity(e) => w.upsert_entity(e).map_err(corterum_error)?,
+        Write::UpsertGroup(g) => w.upsert_group(g).map_err(corterum_error)?,
+        Write::UpsertDataset(d) => w.upsert_dataset(d).map_err(corterum_error)?,
+        Write::UpsertRole(r) => w.upsert_role(r).map_err(corterum_error)?,
+        Write::SetUserLinks { user, links, username } => {
+            let folded = username.to_lowercase();
+            if a.usernames.iter().any(|(u, n)| *u != user && n.to_lowercase() == folded) {
+                return Err(ChangeError::UsernameInUse);
+            }
+            if w.user(user).is_none() {
+                return Err(ChangeError::Conflict);
+            }
+            w.set_user_links(user, links).map_err(corterum_error)?;
+            a.usernames.insert(user, username);
+        }
+        Write::AppendVersion { dataset, entity, version } => {
+            if w.dataset(dataset).is_none() || w.entity(entity).is_none() {
+                return Err(ChangeError::Conflict);
+            }
+            let list = a.histories.entry((dataset, entity)).or_default();
+            let next = list.last().map_or(1, |v| v.number + 1);
+            if version.number != next || list.last().is_some_and(|v| v.at > version.at) {
+                return Err(ChangeError::Conflict);
+            }
+            list.push(version);
+        }
     }
     Ok(())
+}
+
+fn corterum_error(e: CorterumError) -> ChangeError {
+    match e {
+        CorterumError::UnknownUser(_) => ChangeError::Conflict,
+        other => ChangeError::Backend(BackendError::new(other)),
+    }
+}
+
+#[async_trait]
+impl CorterumStore for MemoryDirectory {
+    async fn entities(
+        &self,
+        scope: &EntityScope,
+        query: &EntityQuery,
+        page: Page,
+    ) -> Result<Vec<Entity>, BackendError> {
+        self.read(|w| {
+            let mut found: Vec<Entity> =
+                w.entities_in(scope).filter(|e| query.matches(e)).cloned().collect();
+            found.sort_by_cached_key(EntityQuery::sort_key);
+            found.into_iter().skip(page.offset).take(page.limit.min(Page::MAX_LIMIT)).collect()
+        })
+    }
+
+    async fn entity(&self, id: EntityId) -> Result<Option<Entity>, BackendError> {
+        self.read(|w| w.entity(id).cloned())
+    }
+
+    async fn groups(&self) -> Result<Vec<Group>, BackendError> {
+        self.read(|w| w.groups().filter(|g| g.id != ALL_PEOPLE).cloned().collect())
+    }
+
+    async fn datasets(&self) -> Result<Vec<Dataset>, BackendError> {
+        self.read(|w| w.datasets().cloned().collect())
+    }
+
+    async fn custom_roles(&self) -> Result<Vec<Role>, BackendError> {
+        let builtin = RoleCatalogue::with_corterum();
+        self.read(|w| w.roles().iter().filter(|r| builtin.get(r.id).is_none()).cloned().collect())
+    }
+
+    async fn user_links(&self, user: UserId) -> Result<Option<(String, UserLinks)>, BackendError> {
+        let Some(name) = self.accounts(|a| a.usernames.get(&user).cloned())? else {
+            return Ok(None);
+        };
+        self.read(|w| {
+            Some((
+                name,
+                UserLinks { entity: w.user_entity(user), companies: w.user_companies(user) },
+            ))
+        })
+    }
+
+    async fn accounts(&self, page: Page) -> Result<Vec<(String, User)>, BackendError> {
+        let mut names: Vec<(String, UserId)> =
+            self.accounts(|a| a.usernames.iter().map(|(u, n)| (n.clone(), *u)).collect())?;
+        names.sort_by_cached_key(|(n, u)| (n.to_lowercase(), *u));
+        self.read(|w| {
+            names
+                .into_iter()
+                .skip(page.offset)
+                .take(page.limit.min(Page::MAX_LIMIT))
+                .filter_map(|(n, u)| w.user(u).map(|x| (n, x.clone())))
+                .collect()
+        })
+    }
+
+    async fn history(
+        &self,
+        dataset: DatasetId,
+        entity: EntityId,
+    ) -> Result<Vec<Version>, BackendError> {
+        self.accounts(|a| a.histories.get(&(dataset, entity)).cloned().unwrap_or_default())
+    }
 }
 
 /// Moves `from`'s users, logs and relationships to `into`.

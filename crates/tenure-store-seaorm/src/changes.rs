@@ -199,7 +199,10 @@ async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), Change
                 .map_err(backend)?;
             expect_one(result.rows_affected)?;
         }
-        Write::MergeOrganisation { from, into } => merge(txn, from, into).await?,
+        Write::MergeOrganisation { from, into } => {
+            merge(txn, from, into).await?;
+            crate::corterum::merge(txn, *from.as_uuid(), *into.as_uuid()).await?;
+        }
         Write::InsertUser(u) => {
             users::Entity::insert(convert::user_row(&u)).exec(txn).await.map_err(refused)?;
             replace_roles(txn, &u).await?;
@@ -219,6 +222,7 @@ async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), Change
         }
         Write::DeleteUser { id, version } => {
             let id = *id.as_uuid();
+            crate::corterum::delete_user(txn, id).await?;
             user_roles::Entity::delete_many()
                 .filter(user_roles::Column::UserId.eq(id))
                 .exec(txn)
@@ -318,6 +322,12 @@ async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), Change
                 .await
                 .map_err(backend)?;
         }
+        corterum @ (Write::UpsertEntity(_)
+        | Write::UpsertGroup(_)
+        | Write::UpsertDataset(_)
+        | Write::UpsertRole(_)
+        | Write::SetUserLinks { .. }
+        | Write::AppendVersion { .. }) => crate::corterum::apply(txn, corterum).await?,
     }
     Ok(())
 }

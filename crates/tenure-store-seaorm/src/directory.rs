@@ -19,6 +19,13 @@ use crate::SeaOrmStore;
 use crate::convert;
 use crate::entity::{logs, organisations, relationships, user_roles, users};
 
+/// CORE's and Corterum's built-in roles, built once.
+fn catalogue() -> &'static tenure_domain::RoleCatalogue {
+    static CATALOGUE: std::sync::OnceLock<tenure_domain::RoleCatalogue> =
+        std::sync::OnceLock::new();
+    CATALOGUE.get_or_init(tenure_domain::RoleCatalogue::with_corterum)
+}
+
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
     BackendError::new(e)
 }
@@ -262,7 +269,7 @@ impl SeaOrmStore {
 impl Directory for SeaOrmStore {
     async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError> {
         let db = self.db();
-        let mut world = World::new();
+        let mut world = World::with_roles(catalogue().clone());
         let mut org_ids: Vec<Uuid> = Vec::new();
         let mut user_rows: Vec<users::Model> = Vec::new();
         let mut edges: Vec<relationships::Model> = Vec::new();
@@ -319,8 +326,7 @@ impl Directory for SeaOrmStore {
                 }
             }
             Resource::Service => {}
-            // Corterum's entities and datasets are not in these tables yet: the snapshot
-            // holds none, so such requests are denied as not found.
+            // Corterum's entities and datasets come from their own tables, below.
             Resource::Entity(_) | Resource::Instance { .. } | Resource::Feature(_) => {}
         }
 
@@ -347,12 +353,15 @@ impl Directory for SeaOrmStore {
         }
         user_rows.sort_unstable_by_key(|u| u.id);
         user_rows.dedup_by_key(|u| u.id);
-        for user in self.with_roles(user_rows).await? {
+        let users = self.with_roles(user_rows).await?;
+        self.add_custom_roles(&mut world, &users).await?;
+        for user in users {
             world.upsert_user(user).map_err(backend)?;
         }
         if let Some(l) = log_row {
             world.upsert_log(convert::log(&l)).map_err(backend)?;
         }
+        self.add_corterum(&mut world, actor, resource).await?;
         Ok(world)
     }
 

@@ -11,6 +11,7 @@
 mod accounts;
 mod changes;
 mod convert;
+mod corterum;
 mod directory;
 mod entity;
 pub mod migration;

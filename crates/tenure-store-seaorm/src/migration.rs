@@ -6,6 +6,7 @@ mod m0003_credentials;
 mod m0004_reset_tokens;
 mod m0005_links;
 mod m0006_sessions;
+mod m0007_corterum;
 
 use sea_orm_migration::prelude::*;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_reset_tokens::Migration),
             Box::new(m0005_links::Migration),
             Box::new(m0006_sessions::Migration),
+            Box::new(m0007_corterum::Migration),
         ]
     }
 }

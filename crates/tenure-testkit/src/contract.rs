@@ -6,6 +6,7 @@
 )]
 
 pub mod accounts;
+pub mod corterum;
 pub mod manage;
 
 use std::future::Future;

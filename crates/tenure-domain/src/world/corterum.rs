@@ -298,14 +298,13 @@ impl World {
         self.entities.get(&id)
     }
 
-    /// Adds a role to the catalogue, or replaces the role with the same id.
+    /// Adds a role to the catalogue, or replaces the role with the same id. A group it
+    /// names that the world does not hold reaches nobody (a snapshot holds only the
+    /// groups of the entities it loaded).
     ///
     /// # Errors
-    /// Groups the world does not hold; a full catalogue.
+    /// A full catalogue.
     pub fn upsert_role(&mut self, role: Role) -> Result<(), CorterumError> {
-        if let Some(g) = role.groups.iter().find(|g| !self.groups.contains_key(g)) {
-            return Err(CorterumError::UnknownGroup(*g));
-        }
         let id = role.id;
         self.roles.insert(role).map_err(|_| CorterumError::CatalogueFull)?;
         // Users holding it may now rank differently.

@@ -132,6 +132,14 @@ async fn passes_the_directory_contract() {
 }
 
 #[tokio::test]
+async fn passes_the_corterum_contract() {
+    tenure_testkit::contract::corterum::corterum(|world| async move {
+        Arc::new(MemoryDirectory::new(world))
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn passes_the_crowded_search_contract() {
     tenure_testkit::contract::crowded_search(|world| async move {
         Arc::new(MemoryDirectory::new(world)) as Arc<dyn tenure_core::Directory>

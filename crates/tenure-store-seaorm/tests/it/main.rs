@@ -86,6 +86,22 @@ async fn postgres_passes_the_directory_contract() {
 }
 
 #[tokio::test]
+async fn sqlite_passes_the_corterum_contract() {
+    tenure_testkit::contract::corterum::corterum(|w| store_at(temp_sqlite().0, w)).await;
+}
+
+#[tokio::test]
+async fn postgres_passes_the_corterum_contract() {
+    if temp_postgres().await.is_none() {
+        return;
+    }
+    tenure_testkit::contract::corterum::corterum(|w| async move {
+        store_at(temp_postgres().await.unwrap(), w).await
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn crowded_searches_page_correctly_on_sqlite() {
     tenure_testkit::contract::crowded_search(
         |w| async move { imported(&temp_sqlite().0, &w).await },

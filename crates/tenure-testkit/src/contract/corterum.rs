@@ -1,0 +1,473 @@
+//! The Corterum contract, through the `Corterum` and `Manage` services on a real store:
+//! the catalogue, entities, groups, roles built from forms, user accounts with
+//! usernames, instances with versions and time travel, and what each user reaches.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tenure_core::{
+    AccountInput, AsOf, AuditName, AuditQuery, Authorizer, ChangeStore, Clock, Corterum,
+    CorterumPorts, CorterumStore, EntityInput, EntityQuery, GroupInput, ManageError, Page,
+};
+use tenure_domain::dataset::{Moment, catalogue_id_of};
+use tenure_domain::role::builtin::{ROOT_ADMINISTRATOR, SENIOR_MANAGER};
+use tenure_domain::{
+    ALL_PEOPLE, Action, Content, DatasetPermissions, Email, EntityId, EntityKind, Feature,
+    FeatureSet, Name, OrgId, Organisation, Request, Resource, RoleCatalogue, RoleForm, User,
+    UserId, World,
+};
+use uuid::Uuid;
+
+use crate::contract::manage::FullStore;
+use crate::fakes::{CountingHasher, FixedClock, MemoryMailer, SequentialIds, SequentialSecrets};
+
+const FCA: u128 = 1;
+const PSR: u128 = 2;
+const GOOD: &str = "correct horse battery staple";
+
+fn org(n: u128) -> OrgId {
+    OrgId::from_uuid(Uuid::from_u128(n))
+}
+const ROOT: UserId = UserId::from_uuid(Uuid::from_u128(0xface));
+
+/// Two companies and a root administrator, nothing else.
+pub fn world() -> World {
+    let mut w = World::with_roles(RoleCatalogue::with_corterum());
+    for (n, name) in [(FCA, "Financial Conduct Authority"), (PSR, "Payment Systems Regulator")] {
+        w.insert_organisation(Organisation::new(org(n), Name::parse(name).expect("name")))
+            .expect("org");
+    }
+    w.upsert_user(User::new(
+        ROOT,
+        Name::parse("Root").expect("name"),
+        Email::parse("root@example.com").expect("email"),
+        org(FCA),
+        vec![ROOT_ADMINISTRATOR],
+    ))
+    .expect("root");
+    w
+}
+
+fn read(keys: &[&str]) -> std::collections::BTreeMap<tenure_domain::DatasetId, DatasetPermissions> {
+    keys.iter()
+        .map(|k| (catalogue_id_of(k).expect("catalogue key"), DatasetPermissions::READ))
+        .collect()
+}
+
+fn form(fields: &[(&str, &str)]) -> Content {
+    Content::Form(fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+}
+
+/// The whole Corterum contract.
+///
+/// # Panics
+/// On the first broken promise.
+pub async fn corterum<S, F, Fut>(make: F)
+where
+    S: FullStore + CorterumStore,
+    F: Fn(World) -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    let store = make(world()).await;
+    let clock = Arc::new(FixedClock::at(1_000_000));
+    let mailer = Arc::new(MemoryMailer::default());
+    let ids = Arc::new(SequentialIds::default());
+    let c = Corterum::new(CorterumPorts {
+        directory: store.clone(),
+        changes: store.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+        ids: ids.clone(),
+    });
+    let manage = tenure_core::Manage::new(
+        tenure_core::ManagePorts {
+            directory: store.clone(),
+            changes: store.clone(),
+            hasher: Arc::new(CountingHasher::with_cost(2)),
+            secrets: Arc::new(SequentialSecrets::default()),
+            mailer: mailer.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+        },
+        tenure_core::ManagePolicy {
+            base_url: "https://tenure.example".to_owned(),
+            ..tenure_core::ManagePolicy::default()
+        },
+    );
+
+    // The catalogue installs once.
+    assert_eq!(c.install_catalogue().await.expect("install"), 22);
+    assert_eq!(c.install_catalogue().await.expect("again"), 0);
+    let training = catalogue_id_of("training_record").expect("training");
+    let courses = catalogue_id_of("training_courses").expect("courses");
+    let criminal = catalogue_id_of("criminal_record_check").expect("criminal");
+
+    // Entities: only the name is mandatory; fields follow the type.
+    let entity = |kind, name: &str, companies: &[u128]| EntityInput {
+        kind: Some(kind),
+        name: name.to_owned(),
+        fields: Vec::new(),
+        companies: companies.iter().map(|c| org(*c)).collect(),
+    };
+    match c
+        .create_entity(
+            ROOT,
+            &EntityInput { name: " ".to_owned(), ..entity(EntityKind::Person, "", &[FCA]) },
+        )
+        .await
+    {
+        Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "name"),
+        other => panic!("expected a missing name, got {other:?}"),
+    }
+    let bad_field = EntityInput {
+        fields: vec![("shoe_size".to_owned(), "9".to_owned())],
+        ..entity(EntityKind::Person, "X", &[FCA])
+    };
+    match c.create_entity(ROOT, &bad_field).await {
+        Err(ManageError::Invalid(e)) => {
+            assert!(e[0].message.contains("no field `shoe_size`"), "{e:?}")
+        }
+        other => panic!("expected an unknown field, got {other:?}"),
+    }
+    let jane = c
+        .create_entity(
+            ROOT,
+            &EntityInput {
+                fields: vec![("job_title".to_owned(), "Head of Compliance".to_owned())],
+                ..entity(EntityKind::Person, "Jane Smith", &[FCA])
+            },
+        )
+        .await
+        .expect("jane");
+    let joe = c
+        .create_entity(ROOT, &entity(EntityKind::Person, "Joe Bloggs", &[FCA]))
+        .await
+        .expect("joe");
+    let pat =
+        c.create_entity(ROOT, &entity(EntityKind::Person, "Pat Jones", &[PSR])).await.expect("pat");
+    let acme = c
+        .create_entity(ROOT, &entity(EntityKind::Business, "Acme Bank", &[FCA]))
+        .await
+        .expect("acme");
+    let stored = CorterumStore::entity(&*store, jane).await.expect("read").expect("jane stored");
+    assert_eq!(stored.fields.get("job_title").map(String::as_str), Some("Head of Compliance"));
+    assert_eq!(stored.companies, vec![org(FCA)]);
+
+    // Groups hold one type.
+    let group = |name: &str, members: Vec<EntityId>| GroupInput {
+        name: name.to_owned(),
+        description: "People Jane manages".to_owned(),
+        kind: Some(EntityKind::Person),
+        members,
+    };
+    match c.save_group(ROOT, None, &group("Mixed", vec![joe, acme])).await {
+        Err(ManageError::Invalid(e)) => {
+            assert!(e[0].message.contains("Acme Bank is a business"), "{e:?}")
+        }
+        other => panic!("expected a wrong member type, got {other:?}"),
+    }
+    let reports =
+        c.save_group(ROOT, None, &group("Jane's reports", vec![joe])).await.expect("group");
+    assert!(matches!(
+        c.save_group(ROOT, Some(ALL_PEOPLE), &group("All", vec![])).await,
+        Err(ManageError::Forbidden(_))
+    ));
+    let groups = c.groups(ROOT).await.expect("groups");
+    assert_eq!(groups[0].id, ALL_PEOPLE);
+    assert_eq!(groups.iter().find(|g| g.id == reports).expect("stored").members, vec![joe]);
+
+    // Roles from the role form.
+    let line_manager = c
+        .save_role(
+            ROOT,
+            None,
+            RoleForm {
+                name: "Line manager".to_owned(),
+                description: "Sees the training of the people they manage".to_owned(),
+                groups: vec![reports],
+                features: FeatureSet::of(&[Feature::ReportFitAndProperCertificate]),
+                datasets: read(&["training_record", "training_courses"]),
+            },
+        )
+        .await
+        .expect("line manager");
+    let compliance = c
+        .save_role(
+            ROOT,
+            None,
+            RoleForm {
+                name: "Compliance Administrator".to_owned(),
+                description: "Administers entities and users".to_owned(),
+                groups: vec![ALL_PEOPLE],
+                features: FeatureSet::of(&[
+                    Feature::EntityAdministration,
+                    Feature::UserAdministration,
+                ]),
+                datasets: read(&["personal_details"]),
+            },
+        )
+        .await
+        .expect("compliance");
+    match c
+        .save_role(
+            ROOT,
+            None,
+            RoleForm {
+                description: String::new(),
+                ..RoleForm::from_role(&tenure_domain::role::builtin::corterum_roles()[1])
+            },
+        )
+        .await
+    {
+        Err(ManageError::Invalid(e)) => {
+            assert!(e.iter().any(|x| x.field == "name" || x.field == "description"), "{e:?}")
+        }
+        other => panic!("expected refusal, got {other:?}"),
+    }
+    assert!(matches!(
+        c.save_role(ROOT, Some(SENIOR_MANAGER), RoleForm::default()).await,
+        Err(ManageError::Forbidden(_))
+    ));
+    let roles = c.roles(ROOT).await.expect("roles");
+    assert!(
+        roles.iter().any(|r| r.name == "Senior Manager")
+            && roles.iter().any(|r| r.id == line_manager)
+    );
+    let stored_role = roles.iter().find(|r| r.id == line_manager).expect("stored");
+    assert_eq!(
+        RoleForm::from_role(stored_role).datasets,
+        read(&["training_record", "training_courses"])
+    );
+
+    // User accounts: usernames unique, an invitation by email, roles once accepted.
+    let account = |username: &str, email: &str, entity, role| AccountInput {
+        username: username.to_owned(),
+        email: email.to_owned(),
+        entity,
+        roles: vec![role],
+        companies: vec![org(FCA)],
+    };
+    let jane_user = manage
+        .create_account(
+            &c,
+            ROOT,
+            &account("jane.smith@example.com", "jane@example.com", Some(jane), line_manager),
+        )
+        .await
+        .expect("jane's account");
+    match manage
+        .create_account(
+            &c,
+            ROOT,
+            &account("JANE.SMITH@example.com", "other@example.com", None, line_manager),
+        )
+        .await
+    {
+        Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "username"),
+        other => panic!("expected the username taken, got {other:?}"),
+    }
+    match manage
+        .create_account(
+            &c,
+            ROOT,
+            &AccountInput {
+                roles: vec![ROOT_ADMINISTRATOR],
+                ..account("x", "x@example.com", None, line_manager)
+            },
+        )
+        .await
+    {
+        Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "roles"),
+        other => panic!("expected root refused, got {other:?}"),
+    }
+    let token = mailer.last_token_for("jane@example.com").expect("invitation");
+    manage.accept_invitation(&token, GOOD).await.expect("accept");
+    let admin_user = manage
+        .create_account(
+            &c,
+            ROOT,
+            &account("compliance@example.com", "compliance@example.com", None, compliance),
+        )
+        .await
+        .expect("admin account");
+    let token = mailer.last_token_for("compliance@example.com").expect("invitation");
+    manage.accept_invitation(&token, GOOD).await.expect("accept");
+    let (username, links, _) = c.account(ROOT, jane_user).await.expect("account");
+    assert_eq!((username.as_str(), links.entity), ("jane.smith@example.com", Some(jane)));
+    assert_eq!(c.accounts(ROOT, Page::numbered(1, 20)).await.expect("accounts").len(), 2);
+    assert!(matches!(
+        c.update_account(jane_user, ROOT, &account("root", "root@example.com", None, line_manager))
+            .await,
+        Err(ManageError::NotFound)
+    ));
+    assert!(matches!(
+        c.update_account(ROOT, ROOT, &account("root", "root@example.com", None, line_manager))
+            .await,
+        Err(ManageError::Forbidden(_))
+    ));
+
+    // Instances: a first version needs create, later ones edit; stale saves conflict.
+    let v1 = c
+        .save_instance(ROOT, training, joe, 0, form(&[("hours_this_year", "4")]))
+        .await
+        .expect("v1");
+    assert_eq!(v1, 1);
+    assert!(matches!(
+        c.save_instance(ROOT, training, joe, 0, form(&[("hours_this_year", "5")])).await,
+        Err(ManageError::Conflict)
+    ));
+    match c.save_instance(ROOT, training, joe, 1, form(&[("shoe_size", "9")])).await {
+        Err(ManageError::Invalid(e)) => {
+            assert!(e[0].message.contains("no field `shoe_size`"), "{e:?}")
+        }
+        other => panic!("expected an unknown field, got {other:?}"),
+    }
+    clock.advance(60_000);
+    let between = Moment(clock.now().0 - 30_000);
+    let v2 = c
+        .save_instance(
+            ROOT,
+            training,
+            joe,
+            1,
+            form(&[("hours_this_year", "6"), ("completed", "yes")]),
+        )
+        .await
+        .expect("v2");
+    assert_eq!(v2, 2);
+
+    // Jane reads Joe's training (her group), as of any moment, but not his criminal
+    // record, not Pat's (another company), and she cannot edit.
+    let view = c.instance(jane_user, training, joe, AsOf::Latest).await.expect("read");
+    assert_eq!((view.shown, view.history.versions().len(), view.may_save), (Some(2), 2, false));
+    let then = c.instance(jane_user, training, joe, AsOf::Moment(between)).await.expect("as of");
+    assert_eq!(then.shown, Some(1));
+    assert_eq!(then.history.at_version(1).expect("v1").content, form(&[("hours_this_year", "4")]));
+    assert_eq!(
+        c.instance(jane_user, training, joe, AsOf::Moment(Moment(0))).await.expect("before").shown,
+        None
+    );
+    assert_eq!(view.history.changes(2).len(), 2);
+    assert!(
+        c.instance(jane_user, courses, joe, AsOf::Latest).await.is_ok(),
+        "the embedded table, with its form"
+    );
+    assert!(matches!(
+        c.instance(jane_user, criminal, joe, AsOf::Latest).await,
+        Err(ManageError::NotFound)
+    ));
+    assert!(matches!(
+        c.instance(jane_user, training, pat, AsOf::Latest).await,
+        Err(ManageError::NotFound)
+    ));
+    assert!(matches!(
+        c.save_instance(jane_user, training, joe, 2, form(&[("hours_this_year", "7")])).await,
+        Err(ManageError::Forbidden(_))
+    ));
+    assert!(
+        matches!(c.groups(jane_user).await, Err(ManageError::NotFound)),
+        "no group administration"
+    );
+
+    // Lists: Jane sees herself and her report; the compliance administrator every
+    // entity of the FCA; the root everything.
+    let names = |list: Vec<tenure_domain::Entity>| {
+        list.into_iter().map(|e| e.name.to_string()).collect::<Vec<_>>()
+    };
+    let all = EntityQuery::default();
+    let first = Page::numbered(1, 20);
+    assert_eq!(
+        names(c.entities(jane_user, &all, first).await.expect("list")),
+        ["Jane Smith", "Joe Bloggs"]
+    );
+    assert_eq!(
+        names(c.entities(admin_user, &all, first).await.expect("list")),
+        ["Acme Bank", "Jane Smith", "Joe Bloggs"]
+    );
+    assert_eq!(names(c.entities(ROOT, &all, first).await.expect("list")).len(), 4);
+    let people =
+        EntityQuery { kind: Some(EntityKind::Person), search: tenure_core::Search::parse("jo") };
+    assert_eq!(
+        names(c.entities(ROOT, &people, first).await.expect("search")),
+        ["Joe Bloggs", "Pat Jones"]
+    );
+    assert!(matches!(c.entity(jane_user, pat).await, Err(ManageError::NotFound)));
+    assert!(matches!(c.entity(admin_user, pat).await, Err(ManageError::NotFound)));
+    assert_eq!(c.entity(admin_user, acme).await.expect("in company").name.as_str(), "Acme Bank");
+
+    // An entity administrator edits within their companies only.
+    match c
+        .update_entity(admin_user, joe, &entity(EntityKind::Person, "Joe Bloggs", &[FCA, PSR]))
+        .await
+    {
+        Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "companies"),
+        other => panic!("expected the PSR refused, got {other:?}"),
+    }
+    c.update_entity(admin_user, joe, &entity(EntityKind::Person, "Joseph Bloggs", &[FCA]))
+        .await
+        .expect("rename");
+
+    // Decisions through the store's snapshots.
+    let auth = Authorizer::new(store.clone());
+    for (actor, action, resource, expect) in [
+        (
+            jane_user,
+            Action::DatasetRead,
+            Resource::Instance { dataset: training, entity: joe },
+            true,
+        ),
+        (
+            jane_user,
+            Action::DatasetRead,
+            Resource::Instance { dataset: courses, entity: joe },
+            true,
+        ),
+        (
+            jane_user,
+            Action::DatasetRead,
+            Resource::Instance { dataset: criminal, entity: joe },
+            false,
+        ),
+        (
+            jane_user,
+            Action::DatasetEdit,
+            Resource::Instance { dataset: training, entity: jane },
+            false,
+        ),
+        (jane_user, Action::EntityView, Resource::Entity(pat), false),
+        (
+            jane_user,
+            Action::FeatureUse,
+            Resource::Feature(Feature::ReportFitAndProperCertificate),
+            true,
+        ),
+        (jane_user, Action::FeatureUse, Resource::Feature(Feature::UserAdministration), false),
+        (admin_user, Action::FeatureUse, Resource::Feature(Feature::UserAdministration), true),
+        (
+            admin_user,
+            Action::DatasetRead,
+            Resource::Instance { dataset: training, entity: joe },
+            false,
+        ),
+        (ROOT, Action::DatasetEdit, Resource::Instance { dataset: criminal, entity: pat }, true),
+        (ROOT, Action::UserDeactivate, Resource::User(ROOT), false),
+    ] {
+        let got = auth.decide(&Request::new(actor, action, resource)).await.expect("decide");
+        assert_eq!(got.is_allowed(), expect, "{actor} {action} {resource:?}");
+    }
+
+    // Every change left its audit entry.
+    let rows = ChangeStore::audit(&*store, &AuditQuery::default(), Page::numbered(1, 100))
+        .await
+        .expect("audit");
+    for name in [
+        AuditName::EntitySave,
+        AuditName::GroupSave,
+        AuditName::RoleSave,
+        AuditName::UserLinksSave,
+        AuditName::InstanceSave,
+    ] {
+        assert!(rows.iter().any(|r| r.name == name), "no {name:?} in the audit trail");
+    }
+    assert!(rows.iter().any(|r| r.name == AuditName::AuthzFail && r.actor == Some(jane_user)));
+}
