@@ -77,6 +77,7 @@ impl Default for Timings {
 pub(crate) struct Services {
     pub(crate) store: Arc<SeaOrmStore>,
     pub(crate) manage: Manage,
+    pub(crate) corterum: tenure_core::Corterum,
     pub(crate) authorizer: Authorizer,
     pub(crate) accounts: Accounts,
     pub(crate) hasher: Arc<Argon2id>,
@@ -134,6 +135,14 @@ impl Services {
             lock_for_ms: timings.lockout_minutes * 60 * 1000,
         };
         let manage = Manage::new(ports, policy);
+        let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
+            directory: store.clone(),
+            changes: store.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+        });
+        corterum.install_catalogue().await.context("cannot install the dataset catalogue")?;
         let accounts = Accounts::new(store.clone(), accounts_hasher, clock, ids, lockout)
             .with_resets(
                 Arc::new(OsSecrets),
@@ -145,7 +154,7 @@ impl Services {
                 },
             );
         let authorizer = Authorizer::new(store.clone());
-        Ok(Self { store, manage, authorizer, accounts, hasher, timings })
+        Ok(Self { store, manage, corterum, authorizer, accounts, hasher, timings })
     }
 
     /// The services the web application runs on.

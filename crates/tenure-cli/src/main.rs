@@ -10,6 +10,7 @@
 
 mod app;
 mod audit;
+mod corterum;
 mod policy;
 mod serve;
 mod users;
@@ -52,10 +53,184 @@ enum Command {
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Corterum entities: people, businesses and regulators.
+    #[command(subcommand)]
+    Entities(EntitiesCommand),
+    /// Corterum groups of entities.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
+    /// Corterum roles built from the role form.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+    /// Corterum dataset instances: read as of a time, save a new version.
+    #[command(subcommand)]
+    Instances(InstancesCommand),
+    /// Corterum's dataset catalogue and exports.
+    #[command(subcommand)]
+    Datasets(DatasetsCommand),
+}
+
+/// What every acting command needs.
+#[derive(Debug, clap::Args)]
+struct Acting {
+    /// Act as this user (email address): the command may do only what they may.
+    #[arg(long = "as", value_name = "EMAIL")]
+    actor: String,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    mail: MailArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum EntitiesCommand {
+    /// Create an entity (needs `entity_administration`).
+    Create {
+        /// person, business or regulator.
+        #[arg(long = "type")]
+        kind: String,
+        /// Its name (the only mandatory field).
+        #[arg(long)]
+        name: String,
+        /// A company to link it to, by name (repeat for more).
+        #[arg(long = "company", value_name = "NAME")]
+        companies: Vec<String>,
+        /// Static data, FIELD=VALUE (repeat for more), e.g. job_title=Analyst.
+        #[arg(long = "field", value_name = "FIELD=VALUE")]
+        fields: Vec<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// List the entities the acting user sees, by name: id, type, name.
+    List {
+        /// Part of the name.
+        #[arg(long)]
+        search: Option<String>,
+        /// person, business or regulator.
+        #[arg(long = "type")]
+        kind: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupsCommand {
+    /// Create a group of entities of one type (needs `group_administration`).
+    Create {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Why it was created.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// The type of its members: person, business or regulator.
+        #[arg(long = "type")]
+        kind: String,
+        /// A member, by entity name or id (repeat for more).
+        #[arg(long = "member", value_name = "ENTITY")]
+        members: Vec<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// List the groups ("All People" first).
+    List {
+        #[command(flatten)]
+        acting: Acting,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RolesCommand {
+    /// Create a role (needs `roles_administration`).
+    Create {
+        #[command(flatten)]
+        role: corterum::RoleArgs,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// List the roles: the out-of-the-box ones, then those built here.
+    List {
+        #[command(flatten)]
+        acting: Acting,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum InstancesCommand {
+    /// Show an entity's instance of a dataset, as it is or as it was.
+    Show {
+        /// The dataset's key, such as `training_record`.
+        #[arg(long)]
+        dataset: String,
+        /// The entity, by name or id.
+        #[arg(long)]
+        entity: String,
+        /// The version current at this time (RFC 3339, or a UTC date and time).
+        #[arg(long = "as-of", value_name = "TIME")]
+        as_of: Option<String>,
+        /// This version number.
+        #[arg(long)]
+        version: Option<u32>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Save a new version of a form instance.
+    Save {
+        /// The dataset's key.
+        #[arg(long)]
+        dataset: String,
+        /// The entity, by name or id.
+        #[arg(long)]
+        entity: String,
+        /// FIELD=VALUE to change (repeat for more; an empty value clears the field).
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DatasetsCommand {
+    /// List the dataset catalogue: key, kind, name.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        mail: MailArgs,
+    },
+    /// Write the latest version of every instance the acting user may read, as CSV.
+    Export {
+        /// The dataset's key.
+        dataset: String,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        acting: Acting,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
+    /// Create Corterum's root administrator (full rights that cannot be revoked; use it
+    /// to set the account up) and email them an invitation. One per account.
+    CreateRoot {
+        /// Their full name.
+        #[arg(long)]
+        name: String,
+        /// Their email address (also their username).
+        #[arg(long)]
+        email: String,
+        /// Their company's name (created if no organisation has it).
+        #[arg(long)]
+        company: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        mail: MailArgs,
+    },
     /// Create the first administrator and email them an invitation to set a password.
     /// Refused once an administrator exists (they invite everyone else).
     Create {
@@ -90,6 +265,32 @@ enum UsersCommand {
         store: StoreArgs,
         #[command(flatten)]
         mail: MailArgs,
+    },
+    /// Create a Corterum user account (needs `user_administration`) and email them an
+    /// invitation to set a password.
+    Create {
+        /// Unique across the service; an email address makes a good one.
+        #[arg(long)]
+        username: String,
+        /// Where the invitation and password resets go.
+        #[arg(long)]
+        email: String,
+        /// Their own entity, by name or id.
+        #[arg(long)]
+        entity: Option<String>,
+        /// A role, by name or key (repeat for more).
+        #[arg(long = "role", value_name = "ROLE", required = true)]
+        roles: Vec<String>,
+        /// A company, by name (repeat for more).
+        #[arg(long = "company", value_name = "NAME", required = true)]
+        companies: Vec<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// List Corterum user accounts (needs `user_administration`): id, username, email, state.
+    List {
+        #[command(flatten)]
+        acting: Acting,
     },
     /// Write every user the acting user may see as CSV.
     Export {
@@ -173,12 +374,98 @@ async fn run(command: Command) -> Result<ExitCode> {
             users::export(&services, actor, output.as_ref()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Admin(AdminCommand::CreateRoot { name, email, company, store, mail }) => {
+            let services = Services::open(&store, &mail).await?;
+            let person = PersonInput { name, email: email.clone(), telephone: String::new() };
+            match services.manage.create_root_administrator(&person, &company).await {
+                Ok(_) => {
+                    println!(
+                        "Invitation sent to {email}: the root administrator of {company}. Use it to set the account up, then work from accounts with roles that can be revoked."
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(corterum::refused(&e)),
+            }
+        }
+        Command::Users(UsersCommand::Create {
+            username,
+            email,
+            entity,
+            roles,
+            companies,
+            acting,
+        }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::create_user(
+                &services,
+                actor,
+                &username,
+                &email,
+                entity.as_deref(),
+                &roles,
+                &companies,
+            )
+            .await
+        }
+        Command::Users(UsersCommand::List { acting }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::list_users(&services, actor).await
+        }
+        Command::Entities(EntitiesCommand::Create { kind, name, companies, fields, acting }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::create_entity(&services, actor, &kind, &name, &companies, &fields).await
+        }
+        Command::Entities(EntitiesCommand::List { search, kind, acting }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::list_entities(&services, actor, search.as_deref(), kind.as_deref()).await
+        }
+        Command::Groups(GroupsCommand::Create { name, description, kind, members, acting }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::create_group(&services, actor, &name, &description, &kind, &members).await
+        }
+        Command::Groups(GroupsCommand::List { acting }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::list_groups(&services, actor).await
+        }
+        Command::Roles(RolesCommand::Create { role, acting }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::create_role(&services, actor, &role).await
+        }
+        Command::Roles(RolesCommand::List { acting }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::list_roles(&services, actor).await
+        }
+        Command::Instances(InstancesCommand::Show { dataset, entity, as_of, version, acting }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::show_instance(&services, actor, &dataset, &entity, as_of.as_deref(), version)
+                .await
+        }
+        Command::Instances(InstancesCommand::Save { dataset, entity, set, acting }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::save_instance(&services, actor, &dataset, &entity, &set).await
+        }
+        Command::Datasets(DatasetsCommand::List { store, mail }) => {
+            let services = Services::open(&store, &mail).await?;
+            corterum::list_datasets(&services).await
+        }
+        Command::Datasets(DatasetsCommand::Export { dataset, output, acting }) => {
+            let (services, actor) = acting.open().await?;
+            corterum::export_dataset(&services, actor, &dataset, output.as_ref()).await
+        }
         Command::Audit(AuditCommand::Export { actor, filter, output, store, mail }) => {
             let services = Services::open(&store, &mail).await?;
             let actor = services.actor(&actor).await?;
             audit::export(&services, actor, &filter, output.as_ref()).await?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+impl Acting {
+    async fn open(&self) -> Result<(Services, tenure_domain::UserId)> {
+        let services = Services::open(&self.store, &self.mail).await?;
+        let actor = services.actor(&self.actor).await?;
+        Ok((services, actor))
     }
 }
 

@@ -617,19 +617,42 @@ impl Manage {
         person: &PersonInput,
         organisation: &str,
     ) -> Result<UserId, ManageError> {
+        self.create_first(person, organisation, ADMINISTRATOR).await
+    }
+
+    /// Creates Corterum's root administrator (from the command line) in a company found
+    /// or created by name, with their email as username, and emails them an invitation.
+    /// Refused once a root administrator exists or is invited: there is one per account,
+    /// and its rights cannot be revoked.
+    ///
+    /// # Errors
+    /// As [`Manage::create_first_administrator`].
+    pub async fn create_root_administrator(
+        &self,
+        person: &PersonInput,
+        company: &str,
+    ) -> Result<UserId, ManageError> {
+        self.create_first(person, company, tenure_domain::role::builtin::ROOT_ADMINISTRATOR).await
+    }
+
+    async fn create_first(
+        &self,
+        person: &PersonInput,
+        organisation: &str,
+        role: RoleId,
+    ) -> Result<UserId, ManageError> {
+        let role_key = if role == ADMINISTRATOR { "administrator" } else { "root_administrator" };
         let (name, email, telephone) = Self::parse_person(person)?;
         // Running the command again for the same person sends a fresh link (the first
         // may have expired).
         if let Some(existing) = self.ports.changes.user_by_email(&email).await? {
             let open = self.open_invitation(existing.value.id).await?;
-            if let Some(open) =
-                open.filter(|l| l.issued_by.is_none() && l.role == Some(ADMINISTRATOR))
-            {
+            if let Some(open) = open.filter(|l| l.issued_by.is_none() && l.role == Some(role)) {
                 let org = self.org(existing.value.organisation).await?;
                 let (link, plain) = self.new_link(
                     open.purpose,
                     &existing.value,
-                    Some(ADMINISTRATOR),
+                    Some(role),
                     existing.value.email.clone(),
                     None,
                     self.policy.invitation_lifetime_ms,
@@ -639,18 +662,21 @@ impl Manage {
                     None,
                     Some(existing.value.id),
                     Some(org.value.id),
-                    r#"{"role":"administrator","first":true,"resend":true}"#.to_owned(),
+                    format!(r#"{{"role":"{role_key}","first":true,"resend":true}}"#),
                 );
                 self.ports.changes.apply(vec![Write::IssueLink(link.clone())], vec![audit]).await?;
                 self.send_invitation(&link, &plain, &existing.value.name, &org.value.name).await?;
                 return Ok(existing.value.id);
             }
         }
-        if self.ports.changes.anyone_holds(ADMINISTRATOR).await? {
-            return Err(ManageError::Forbidden(
+        if self.ports.changes.anyone_holds(role).await? {
+            return Err(ManageError::Forbidden(if role == ADMINISTRATOR {
                 "an administrator already exists or has been invited; ask them to invite you"
-                    .to_owned(),
-            ));
+                    .to_owned()
+            } else {
+                "the root administrator already exists or has been invited; there is one per account"
+                    .to_owned()
+            }));
         }
         let mut errors = Vec::new();
         let org_name = required(organisation, "organisation", Name::parse, &mut errors);
@@ -679,19 +705,26 @@ impl Manage {
         let (link, plain) = self.new_link(
             LinkPurpose::Invitation,
             &user,
-            Some(ADMINISTRATOR),
-            email,
+            Some(role),
+            email.clone(),
             None,
             self.policy.invitation_lifetime_ms,
         )?;
         writes.push(Write::InsertUser(user.clone()));
         writes.push(Write::IssueLink(link.clone()));
+        if role != ADMINISTRATOR {
+            writes.push(Write::SetUserLinks {
+                user: id,
+                links: tenure_domain::UserLinks { entity: None, companies: vec![org.id] },
+                username: email.to_string(),
+            });
+        }
         audit.push(self.event(
             AuditName::InviteSend,
             None,
             Some(id),
             Some(org.id),
-            r#"{"role":"administrator","first":true}"#.to_owned(),
+            format!(r#"{{"role":"{role_key}","first":true}}"#),
         ));
         self.ports.changes.apply(writes, audit).await?;
         self.send_invitation(&link, &plain, &user.name, &org.name).await?;

@@ -10,14 +10,14 @@ use tenure_core::{Manage, ManagePolicy, ManagePorts};
 use tenure_store_seaorm::SeaOrmStore;
 
 /// A fresh folder to run in, like a newcomer's checkout.
-fn workdir(name: &str) -> PathBuf {
+pub(crate) fn workdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tenure-batch-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn tenure(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn tenure(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tenure"))
         .current_dir(dir)
         .env("TENURE_INSECURE_FAST_HASHING", "1")
@@ -28,12 +28,12 @@ fn tenure(dir: &Path, args: &[&str]) -> Output {
         .expect("run tenure")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The outbox's messages, in order.
-fn outbox(dir: &Path) -> Vec<String> {
+pub(crate) fn outbox(dir: &Path) -> Vec<String> {
     let mut names: Vec<_> = std::fs::read_dir(dir.join("outbox"))
         .map(|d| d.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
@@ -47,7 +47,7 @@ fn token(message: &str) -> String {
 }
 
 /// Accepts an invitation the way the web's "create your account" page does.
-async fn accept(dir: &Path, message: &str) {
+pub(crate) async fn accept(dir: &Path, message: &str) {
     let url = format!("sqlite://{}?mode=rwc", dir.join("tenure.db").display());
     let store = Arc::new(SeaOrmStore::open(&url).await.unwrap());
     let ports = ManagePorts {

@@ -6,6 +6,7 @@
 )]
 
 mod batch;
+mod corterum;
 mod serve;
 
 use std::path::PathBuf;

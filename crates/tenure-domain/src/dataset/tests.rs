@@ -1,3 +1,5 @@
+//! The dataset catalogue, version histories and time travel, with property tests.
+
 use proptest::prelude::*;
 
 use super::{
