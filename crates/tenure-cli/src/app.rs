@@ -162,6 +162,7 @@ impl Services {
         tenure_web::Services {
             accounts: self.accounts.clone(),
             manage: self.manage.clone(),
+            corterum: self.corterum.clone(),
             authorizer: self.authorizer.clone(),
             sessions: tenure_core::Sessions::new(
                 self.store.clone(),

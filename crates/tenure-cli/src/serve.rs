@@ -187,7 +187,7 @@ async fn seed_demo(services: &Services) -> Result<()> {
     }
     let ids = UuidV7;
     let id = || tenure_core::IdGen::next_id(&ids);
-    let mut world = World::new();
+    let mut world = World::with_roles(tenure_domain::RoleCatalogue::with_corterum());
     let org = |name: &str, kind: ProviderType, stock: bool| -> Result<Organisation> {
         let mut o = Organisation::new(OrgId::from_uuid(id()), Name::parse(name)?);
         o.provider_type = kind;
@@ -260,7 +260,23 @@ async fn seed_demo(services: &Services) -> Result<()> {
             created_by: assignee,
         })?;
     }
+    // Corterum: two companies and the root administrator created with the account.
+    let fca = org("Financial Conduct Authority", ProviderType::PrivateRegisteredProvider, false)?;
+    let psr = org("Payment Systems Regulator", ProviderType::PrivateRegisteredProvider, false)?;
+    world.insert_organisation(fca.clone())?;
+    world.insert_organisation(psr.clone())?;
+    let root = User::new(
+        UserId::from_uuid(id()),
+        Name::parse("Rowan Root")?,
+        Email::parse("root@example.com")?,
+        fca.id,
+        vec![tenure_domain::role::builtin::ROOT_ADMINISTRATOR],
+    );
+    with_password.push(root.id);
+    world.upsert_user(root.clone())?;
     services.store.import(&world).await?;
+    let corterum_people = seed_corterum(services, root.id, fca.id, psr.id).await?;
+    with_password.extend(corterum_people);
     let hash =
         tenure_core::PasswordHasher::hash(&*services.hasher, &NewPassword::verified(DEMO_PASSWORD))
             .await?;
@@ -282,6 +298,204 @@ async fn seed_demo(services: &Services) -> Result<()> {
     Ok(())
 }
 
+/// Corterum's worked examples, set up by the root administrator through the services:
+/// entities, a group, the roles of the examples, Jane (line manager) and Charlie
+/// (standard user), and a few versions to travel through. Returns the users to give
+/// the demo password.
+async fn seed_corterum(
+    services: &Services,
+    root: UserId,
+    fca: OrgId,
+    psr: OrgId,
+) -> Result<Vec<UserId>> {
+    use tenure_core::{EntityInput, GroupInput, Write};
+    use tenure_domain::dataset::catalogue_id_of;
+    use tenure_domain::{
+        Content, DatasetPermissions, EntityKind, Feature, FeatureSet, RoleForm, UserLinks,
+    };
+
+    let c = &services.corterum;
+    let ids = UuidV7;
+    let id = || tenure_core::IdGen::next_id(&ids);
+    services
+        .store
+        .apply(
+            vec![Write::SetUserLinks {
+                user: root,
+                links: UserLinks { entity: None, companies: vec![fca, psr] },
+                username: "root@example.com".to_owned(),
+            }],
+            Vec::new(),
+        )
+        .await?;
+    let entity = |kind, name: &str, companies: Vec<OrgId>, fields: Vec<(&str, &str)>| EntityInput {
+        kind: Some(kind),
+        name: name.to_owned(),
+        fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        companies,
+    };
+    let jane = c
+        .create_entity(
+            root,
+            &entity(
+                EntityKind::Person,
+                "Jane Smith",
+                vec![fca],
+                vec![("job_title", "Head of Compliance")],
+            ),
+        )
+        .await?;
+    let joe = c
+        .create_entity(
+            root,
+            &entity(EntityKind::Person, "Joe Bloggs", vec![fca], vec![("job_title", "Analyst")]),
+        )
+        .await?;
+    let charlie = c
+        .create_entity(root, &entity(EntityKind::Person, "Charlie Chaplin", vec![fca], vec![]))
+        .await?;
+    c.create_entity(root, &entity(EntityKind::Person, "Pat Jones", vec![psr], vec![])).await?;
+    c.create_entity(
+        root,
+        &entity(
+            EntityKind::Business,
+            "Acme Bank",
+            vec![fca],
+            vec![("address", "1 Threadneedle Street")],
+        ),
+    )
+    .await?;
+    c.create_entity(
+        root,
+        &entity(
+            EntityKind::Regulator,
+            "Prudential Regulation Authority",
+            vec![fca, psr],
+            vec![("abbreviation", "PRA")],
+        ),
+    )
+    .await?;
+    let reports = c
+        .save_group(
+            root,
+            None,
+            &GroupInput {
+                name: "Jane's reports".to_owned(),
+                description: "The people Jane Smith manages".to_owned(),
+                kind: Some(EntityKind::Person),
+                members: vec![joe],
+            },
+        )
+        .await?;
+    let key = |k: &str| {
+        catalogue_id_of(k).unwrap_or_else(|| tenure_domain::DatasetId::from_uuid(uuid::Uuid::nil()))
+    };
+    let line_manager = c
+        .save_role(
+            root,
+            None,
+            RoleForm {
+                name: "Line manager".to_owned(),
+                description:
+                    "Sees the training record of the people they manage, not their criminal record"
+                        .to_owned(),
+                groups: vec![reports],
+                features: FeatureSet::of(&[Feature::ReportFitAndProperCertificate]),
+                datasets: [key("training_record"), key("training_courses")]
+                    .into_iter()
+                    .map(|d| (d, DatasetPermissions::READ))
+                    .collect(),
+            },
+        )
+        .await?;
+    let removed = [
+        "boards_and_committee_details",
+        "boards_and_committees",
+        "disciplinary_proceedings",
+        "firms_providing_regulatory_references",
+        "fitness_and_propriety_assessment_record",
+        "management_responsibilities_map",
+        "performance_reviews",
+        "regulated_activities",
+        "regulatory_matters",
+        "regulatory_reference_requests_received",
+        "regulatory_references_obtained",
+        "regulatory_references_provided",
+        "smcr_classification",
+    ];
+    let standard = c
+        .save_role(root, None, RoleForm {
+            name: "Standard User".to_owned(),
+            description: "Reads their own datasets only, read only, without the thirteen a standard user does not need".to_owned(),
+            groups: Vec::new(),
+            features: FeatureSet::of(&[Feature::ReportFitAndProperCertificate, Feature::ReportStatementOfResponsibility]),
+            datasets: tenure_domain::dataset::catalogue()
+                .into_iter()
+                .filter(|d| !removed.contains(&d.key.as_str()))
+                .map(|d| (d.id, DatasetPermissions::READ))
+                .collect(),
+        })
+        .await?;
+    let mut people = Vec::new();
+    for (name, email, entity, role) in [
+        ("Jane Smith", "jane@example.com", jane, line_manager),
+        ("Charlie Chaplin", "charlie@example.com", charlie, standard),
+    ] {
+        let user = User::new(
+            UserId::from_uuid(id()),
+            Name::parse(name)?,
+            Email::parse(email)?,
+            fca,
+            vec![role],
+        );
+        services
+            .store
+            .apply(
+                vec![
+                    Write::InsertUser(user.clone()),
+                    Write::SetUserLinks {
+                        user: user.id,
+                        links: UserLinks { entity: Some(entity), companies: vec![fca] },
+                        username: email.to_owned(),
+                    },
+                ],
+                Vec::new(),
+            )
+            .await?;
+        people.push(user.id);
+    }
+    let form = |pairs: &[(&str, &str)]| {
+        Content::Form(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    };
+    c.save_instance(root, key("training_record"), joe, 0, form(&[("hours_this_year", "4")]))
+        .await?;
+    c.save_instance(
+        root,
+        key("training_record"),
+        joe,
+        1,
+        form(&[("hours_this_year", "12"), ("completed", "yes")]),
+    )
+    .await?;
+    c.save_instance(
+        root,
+        key("criminal_record_check"),
+        joe,
+        0,
+        form(&[("checked_on", "2026-01-15"), ("result", "clear")]),
+    )
+    .await?;
+    c.save_instance(
+        root,
+        key("personal_details"),
+        charlie,
+        0,
+        form(&[("start_date", "2026-11-02")]),
+    )
+    .await?;
+    Ok(people)
+}
+
 fn print_demo() {
     println!(
         "Sign in with any of these, password \"{DEMO_PASSWORD}\":\n  \
@@ -289,6 +503,10 @@ fn print_demo() {
          coordinator@example.com  data coordinator, Northbridge Homes (stock owner of Riverside Lettings)\n  \
          provider@example.com     data provider, Northbridge Homes\n  \
          rita@example.com         data coordinator, Riverside Lettings\n  \
-         eve@example.com          data coordinator, Eastfield Council (unrelated)"
+         eve@example.com          data coordinator, Eastfield Council (unrelated)\n\
+         Corterum (configurable roles):\n  \
+         root@example.com         root administrator (Financial Conduct Authority and Payment Systems Regulator)\n  \
+         jane@example.com         line manager: reads Joe Bloggs' training record, not his criminal record\n  \
+         charlie@example.com      standard user: reads his own datasets only"
     );
 }

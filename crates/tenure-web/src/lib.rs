@@ -17,6 +17,7 @@
 
 mod account;
 mod admin;
+mod corterum;
 mod logs;
 mod organisations;
 mod security;
@@ -72,6 +73,8 @@ pub struct Services {
     pub accounts: Accounts,
     /// Invitations, edits, organisations.
     pub manage: Manage,
+    /// Corterum: entities, groups, roles, accounts, records.
+    pub corterum: tenure_core::Corterum,
     /// Decisions and lists.
     pub authorizer: Authorizer,
     /// Sessions.
@@ -157,6 +160,40 @@ pub fn router(services: Services, config: WebConfig) -> Router {
         .route("/logs", get(logs::list))
         .route("/logs/{id}", get(logs::page))
         .route("/audit", get(admin::audit))
+        .route("/administration", get(corterum::index))
+        .route("/administration/entities", get(corterum::entities))
+        .route(
+            "/administration/entities/new",
+            get(corterum::new_entity).post(corterum::create_entity),
+        )
+        .route(
+            "/administration/entities/{id}",
+            get(corterum::edit_entity_page).post(corterum::edit_entity),
+        )
+        .route("/administration/groups", get(corterum::groups))
+        .route("/administration/groups/new", get(corterum::new_group).post(corterum::create_group))
+        .route(
+            "/administration/groups/{id}",
+            get(corterum::edit_group_page).post(corterum::edit_group),
+        )
+        .route("/administration/roles", get(corterum::roles))
+        .route("/administration/roles/new", get(corterum::new_role).post(corterum::create_role))
+        .route(
+            "/administration/roles/{id}",
+            get(corterum::edit_role_page).post(corterum::edit_role),
+        )
+        .route("/administration/users", get(corterum::accounts))
+        .route(
+            "/administration/users/new",
+            get(corterum::new_account).post(corterum::create_account),
+        )
+        .route(
+            "/administration/users/{id}",
+            get(corterum::edit_account_page).post(corterum::edit_account),
+        )
+        .route("/records", get(corterum::records))
+        .route("/records/{id}", get(corterum::record))
+        .route("/records/{id}/{dataset}", get(corterum::instance).post(corterum::save_instance))
         .fallback(view::not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), security::guard))
         .with_state(app)

@@ -16,7 +16,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use subtle::ConstantTimeEq;
 use tenure_core::Live;
-use tenure_domain::{Action, OrgId, Request as EngineRequest, Resource, User, World};
+use tenure_domain::{Action, Feature, OrgId, Request as EngineRequest, Resource, User, World};
 
 use crate::App;
 use crate::view::{self, Chrome};
@@ -103,6 +103,12 @@ pub(crate) struct Nav {
     pub(crate) admin: bool,
     /// "Your organisation" (coordinators).
     pub(crate) organisation: Option<OrgId>,
+    /// "Logs" (anyone who may see some).
+    pub(crate) logs: bool,
+    /// "Records" (Corterum: anyone who reaches an entity).
+    pub(crate) records: bool,
+    /// "Administration" (Corterum: any administration feature).
+    pub(crate) administration: bool,
 }
 
 /// The signed-in user of a request, with the snapshot the layer loaded for them (their
@@ -204,6 +210,20 @@ async fn viewer(app: &App, token: &str) -> Option<Viewer> {
             .decide(&EngineRequest::new(me, Action::OrganisationEditDetails, own))
             .is_allowed()
             .then_some(user.organisation),
+        logs: !world.scope(me, Action::LogView).is_nothing(),
+        records: !world.entity_scope(me, Action::EntityView, None).is_nothing(),
+        administration: [
+            Feature::EntityAdministration,
+            Feature::GroupAdministration,
+            Feature::RolesAdministration,
+            Feature::UserAdministration,
+        ]
+        .into_iter()
+        .any(|f| {
+            world
+                .decide(&EngineRequest::new(me, Action::FeatureUse, Resource::Feature(f)))
+                .is_allowed()
+        }),
     };
     Some(Viewer { user, live, nav, world: Arc::new(world) })
 }

@@ -16,6 +16,9 @@ pub(crate) struct Chrome {
     pub(crate) signed_in: bool,
     pub(crate) admin: bool,
     pub(crate) organisation: Option<String>,
+    pub(crate) logs: bool,
+    pub(crate) records: bool,
+    pub(crate) administration: bool,
     pub(crate) csrf: String,
     /// The page shows form errors: the title starts "Error:".
     pub(crate) errors: bool,
@@ -34,6 +37,9 @@ impl Chrome {
             signed_in: viewer.is_some(),
             admin: viewer.is_some_and(|v| v.nav.admin),
             organisation: viewer.and_then(|v| v.nav.organisation).map(|o| o.to_string()),
+            logs: viewer.is_some_and(|v| v.nav.logs),
+            records: viewer.is_some_and(|v| v.nav.records),
+            administration: viewer.is_some_and(|v| v.nav.administration),
             csrf: csrf.0.clone(),
             errors: false,
         }

@@ -89,9 +89,18 @@ async fn stack() -> Stack {
         mailer,
         ResetPolicy { base_url: base.clone(), ..ResetPolicy::default() },
     );
+    let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
+        directory: store.clone(),
+        changes: store.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+        ids: ids.clone(),
+    });
+    corterum.install_catalogue().await.unwrap();
     let services = Services {
         accounts,
         manage,
+        corterum,
         authorizer: Authorizer::new(store.clone()),
         sessions: Sessions::new(
             store.clone(),

@@ -8,6 +8,7 @@
 )]
 
 mod browser;
+mod corterum;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,9 +91,18 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
         mailer.clone(),
         ResetPolicy { base_url: base, ..ResetPolicy::default() },
     );
+    let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
+        directory: store.clone(),
+        changes: store.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+        ids: ids.clone(),
+    });
+    corterum.install_catalogue().await.unwrap();
     let services = Services {
         accounts,
         manage,
+        corterum,
         authorizer: Authorizer::new(store.clone()),
         sessions: Sessions::new(
             store.clone(),

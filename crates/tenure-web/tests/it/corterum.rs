@@ -1,0 +1,256 @@
+//! Corterum's screens through the router: the root administrator sets up an entity, a
+//! group, a role (with "Select all") and a user account from the Administration area;
+//! the line manager reads a report's training record as it is and as it was, and finds
+//! nothing else; feature permissions gate the Administration pages.
+
+use axum::http::StatusCode;
+use tenure_domain::dataset::catalogue_id_of;
+
+use crate::{Client, PASSWORD, site_with};
+
+fn id_from(location: &str) -> String {
+    location
+        .trim_start_matches('/')
+        .split('/')
+        .nth(2)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_administration_area_and_records_follow_the_roles() {
+    let site = site_with(
+        tenure_testkit::contract::corterum::world(),
+        tenure_web::WebConfig::new("http://127.0.0.1:3000"),
+    )
+    .await;
+    let fca = uuid::Uuid::from_u128(1).to_string();
+    let psr = uuid::Uuid::from_u128(2).to_string();
+    let training = catalogue_id_of("training_record").unwrap().to_string();
+    let courses = catalogue_id_of("training_courses").unwrap().to_string();
+
+    let mut root = Client::new(&site);
+    root.sign_in("root@example.com").await;
+    let home = root.get("/administration").await;
+    assert_eq!(home.status, StatusCode::OK);
+    for link in [
+        ">Administration</a>",
+        ">Records</a>",
+        ">Entities</a>",
+        ">Groups</a>",
+        ">Roles</a>",
+        ">User accounts</a>",
+    ] {
+        assert!(home.body.contains(link), "{link}");
+    }
+
+    // Entities: choose the type, then the form for that type.
+    let step = root.get("/administration/entities/new").await;
+    assert!(step.body.contains("What type of entity is it?"));
+    let form = root.get("/administration/entities/new?type=person").await;
+    assert!(
+        form.body.contains("National Insurance number (optional)")
+            && form.body.contains("Link to companies")
+    );
+    let blank = root
+        .post(
+            "/administration/entities/new",
+            &[("type", "person"), ("name", " "), ("companies", &fca)],
+        )
+        .await;
+    assert_eq!(blank.status, StatusCode::OK);
+    assert!(
+        blank.body.contains("There is a problem") && blank.body.contains("Enter a name"),
+        "{}",
+        blank.body
+    );
+    let jane = entity(&mut root, "Jane Smith", &fca).await;
+    let joe = entity(&mut root, "Joe Bloggs", &fca).await;
+    let pat = entity(&mut root, "Pat Jones", &psr).await;
+    let saved = root.get(&format!("/administration/entities/{joe}?saved=1")).await;
+    assert!(saved.body.contains("Entity saved") && saved.body.contains("value=\"Analyst\""));
+
+    // A group, a role ("Select all" ticks every dataset), a user account.
+    root.get("/administration/groups/new?type=person").await;
+    let group = root
+        .post(
+            "/administration/groups/new",
+            &[
+                ("type", "person"),
+                ("name", "Jane's reports"),
+                ("description", "Her team"),
+                ("members", &joe),
+            ],
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::SEE_OTHER, "{}", group.body);
+    let reports = id_from(group.location());
+    root.get("/administration/roles/new").await;
+    let all = root
+        .post(
+            "/administration/roles/new",
+            &[("name", "Everything"), ("description", "x"), ("select_all", "1")],
+        )
+        .await;
+    assert_eq!(all.body.matches("name=\"read_").count(), 22);
+    assert_eq!(
+        all.body.matches("value=\"1\" checked").count(),
+        22,
+        "every dataset ticked for reading"
+    );
+    let missing = root
+        .post("/administration/roles/new", &[("name", "Line manager"), ("description", "")])
+        .await;
+    assert!(missing.body.contains("Enter a description of the role"), "{}", missing.body);
+    let read_training = format!("read_{training}");
+    let read_courses = format!("read_{courses}");
+    let role = root
+        .post(
+            "/administration/roles/new",
+            &[
+                ("name", "Line manager"),
+                ("description", "Sees the training of the people they manage"),
+                ("groups", &reports),
+                ("features", "report_fit_and_proper_certificate"),
+                (&read_training, "1"),
+                (&read_courses, "1"),
+            ],
+        )
+        .await;
+    assert_eq!(role.status, StatusCode::SEE_OTHER, "{}", role.body);
+    let line_manager = id_from(role.location());
+    root.get("/administration/users/new").await;
+    let user = root
+        .post(
+            "/administration/users/new",
+            &[
+                ("username", "jane.smith@example.com"),
+                ("email", "jane@example.com"),
+                ("entity", &jane),
+                ("roles", &line_manager),
+                ("companies", &fca),
+            ],
+        )
+        .await;
+    assert_eq!(user.status, StatusCode::SEE_OTHER, "{}", user.body);
+    let token = site.mailer.last_token_for("jane@example.com").expect("an invitation");
+    let mut jane_browser = Client::new(&site);
+    jane_browser.get(&format!("/account/create?token={token}")).await;
+    let created = jane_browser
+        .post(
+            "/account/create",
+            &[("token", &token), ("password", PASSWORD), ("confirm", PASSWORD)],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+
+    // Versions of Joe's training record.
+    let at = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    let start = tenure_core::Clock::now(&*site.clock).0;
+    let record = format!("/records/{joe}/training_record");
+    root.get(&record).await;
+    assert_eq!(
+        root.post(&record, &[("based_on", "0"), ("field_hours_this_year", "4")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    site.clock.advance(20 * 60 * 1000);
+    root.get(&record).await;
+    assert_eq!(
+        root.post(&record, &[("based_on", "1"), ("field_hours_this_year", "6")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let stale = root.post(&record, &[("based_on", "1"), ("field_hours_this_year", "7")]).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "a save from an old version is a conflict");
+
+    // The line manager: Records, no Administration; Joe's training as it is and as it was.
+    let mut c = Client::new(&site);
+    c.sign_in("jane@example.com").await;
+    let page = c.get("/records").await;
+    assert!(page.body.contains(">Records</a>") && !page.body.contains(">Administration</a>"));
+    assert!(
+        page.body.contains("Jane Smith")
+            && page.body.contains("Joe Bloggs")
+            && !page.body.contains("Pat Jones")
+    );
+    for path in [
+        "/administration",
+        "/administration/entities",
+        "/administration/users",
+        "/administration/roles/new",
+    ] {
+        assert_eq!(c.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let joe_page = c.get(&format!("/records/{joe}")).await;
+    assert!(
+        joe_page.body.contains("Training record")
+            && !joe_page.body.contains("Criminal record check")
+    );
+    let now = c.get(&record).await;
+    assert!(
+        now.body.contains("Current version (2 of 2)") && now.body.contains(">6</dd>"),
+        "{}",
+        now.body
+    );
+    assert!(!now.body.contains("Save a new version"), "read only");
+    let then =
+        c.get(&format!("{record}?as_of={}", tenure_web_query(&at(start + 10 * 60 * 1000)))).await;
+    assert!(then.body.contains("Version 1 of 2") && then.body.contains(">4</dd>"), "{}", then.body);
+    let before = c
+        .get(&format!("{record}?as_of={}", tenure_web_query(&at(start - 24 * 60 * 60 * 1000))))
+        .await;
+    assert!(before.body.contains("Nothing had been recorded by then"));
+    let bad = c.get(&format!("{record}?as_of=yesterday-ish")).await;
+    assert!(bad.body.contains("Enter a date and time"), "{}", bad.body);
+    assert_eq!(c.get(&format!("{record}?version=1")).await.body.contains("Version 1 of 2"), true);
+    assert_eq!(
+        c.get(&format!("/records/{joe}/criminal_record_check")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(c.get(&format!("/records/{pat}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        c.get(&format!("/records/{pat}/training_record")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let edit = c.post(&record, &[("based_on", "2"), ("field_hours_this_year", "9")]).await;
+    assert_eq!(edit.status, StatusCode::FORBIDDEN);
+
+    // Without the CSRF token nothing is saved.
+    let raw = root
+        .post_raw(
+            "/administration/entities/new",
+            &[("type", "person"), ("name", "Sneaky"), ("companies", &fca)],
+        )
+        .await;
+    assert_eq!(raw.status, StatusCode::FORBIDDEN);
+    assert!(!root.get("/administration/entities?q=sneaky").await.body.contains("Sneaky"));
+}
+
+async fn entity(root: &mut Client<'_>, name: &str, company: &str) -> String {
+    root.get("/administration/entities/new?type=person").await;
+    let page = root
+        .post(
+            "/administration/entities/new",
+            &[
+                ("type", "person"),
+                ("name", name),
+                ("field_job_title", "Analyst"),
+                ("companies", company),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    id_from(page.location())
+}
+
+fn tenure_web_query(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
