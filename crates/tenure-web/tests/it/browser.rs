@@ -36,12 +36,15 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
-    let dir = std::env::temp_dir().join(format!("tenure-browser-{}", std::process::id()));
+    stack_with("core", tenure_testkit::contract::manage::world()).await
+}
+
+async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
+    let dir = std::env::temp_dir().join(format!("tenure-browser-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.join("tenure.db").display());
     let store = Arc::new(SeaOrmStore::open(&url).await.unwrap());
-    let world = tenure_testkit::contract::manage::world();
     store.import(&world).await.unwrap();
     let hasher = Arc::new(tenure_hash_argon2::Argon2id::cheap_for_tests().unwrap());
     let hash = hasher.hash(&NewPassword::verified(PASSWORD)).await.unwrap();
@@ -451,7 +454,263 @@ async fn journeys_in_a_real_browser_with_no_accessibility_violations() {
     b.go("/audit").await;
     b.go("/logs").await;
     b.go("/nowhere").await;
-    assert!(b.visited > 40, "axe ran on {} pages", b.visited);
+    b.sign_out().await;
+    let _ = std::fs::remove_dir_all(&stack.dir);
+
+    corterum_journeys(&mut b).await;
+    assert!(b.visited > 80, "axe ran on {} pages", b.visited);
     b.client.close().await.unwrap();
+}
+
+impl Browser {
+    async fn tick(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
+    /// The id in the current address: `/administration/THING/ID?...`.
+    async fn current_id(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        url.path().rsplit('/').next().unwrap().to_owned()
+    }
+}
+
+/// The seed's worked examples in the browser, on a Corterum account: the root
+/// administrator sets up entities, a group, roles and users from the Administration
+/// area (Jane Smith as an administration user, Charlie Chaplin as a standard user, Lena
+/// as Joe's line manager); then each of them sees exactly what their role allows, and
+/// an entity of another company stays out of sight.
+async fn corterum_journeys(b: &mut Browser) {
+    use tenure_domain::dataset::catalogue_id_of;
+    let stack = stack_with("corterum", tenure_testkit::contract::corterum::world()).await;
+    b.base.clone_from(&stack.base);
+    let fca = Uuid::from_u128(1).to_string();
+    let psr = Uuid::from_u128(2).to_string();
+
+    let page = b.sign_in("root@example.com", PASSWORD).await;
+    assert!(page.contains(">Administration</a>"));
+    let page = b.click_link("Administration").await;
+    b.shot("40-corterum-administration").await;
+    assert!(page.contains("User accounts"));
+
+    // Entities: "+", the type, the static data, the companies.
+    let fca_id = fca.clone();
+    let mut entity = async |b: &mut Browser, kind: &str, name: &str, company: &str| {
+        b.go("/administration/entities").await;
+        b.click_link("+ Add an entity").await;
+        b.tick(&format!("input[name='type'][value='{kind}']")).await;
+        let page = b.click("button.govuk-button").await;
+        assert!(page.contains("Link to companies"));
+        b.fill("#name", name).await;
+        // The form starts with the administrator's own company (the FCA) ticked.
+        if company != fca_id {
+            b.tick(&format!("input[name='companies'][value='{fca_id}']")).await;
+            b.tick(&format!("input[name='companies'][value='{company}']")).await;
+        }
+        let page = b.click("button.govuk-button").await;
+        assert!(page.contains("Entity saved"), "{page}");
+        b.current_id().await
+    };
+    b.go("/administration/entities/new?type=person").await;
+    b.shot("42-corterum-entity-form").await;
+    let page = b.click("button.govuk-button").await;
+    assert!(
+        page.contains("There is a problem") && page.contains("Enter a name"),
+        "the name is mandatory"
+    );
+    let jane = entity(b, "person", "Jane Smith", &fca).await;
+    let joe = entity(b, "person", "Joe Bloggs", &fca).await;
+    let charlie = entity(b, "person", "Charlie Chaplin", &fca).await;
+    let _lena = entity(b, "person", "Lena Line", &fca).await;
+    let pat = entity(b, "person", "Pat Jones", &psr).await;
+    b.go("/administration/entities").await;
+    b.shot("41-corterum-entities").await;
+
+    // A group for the line manager.
+    b.go("/administration/groups").await;
+    b.shot("43-corterum-groups").await;
+    b.click_link("+ Add a group").await;
+    b.tick("input[name='type'][value='person']").await;
+    b.click("button.govuk-button").await;
+    b.fill("#name", "Jane's reports").await;
+    b.fill("#description", "The people Lena manages").await;
+    b.tick(&format!("input[name='members'][value='{joe}']")).await;
+    b.shot("44-corterum-group-form").await;
+    let page = b.click("button.govuk-button").await;
+    assert!(page.contains("Group saved"));
+    let reports = b.current_id().await;
+
+    // Roles: Standard User ("Select all", then the thirteen removed), Compliance
+    // Administrator, Line manager.
+    b.go("/administration/roles").await;
+    b.shot("45-corterum-roles").await;
+    let mut role = async |b: &mut Browser,
+                          name: &str,
+                          description: &str,
+                          select_all: bool,
+                          untick: &[&str],
+                          tick: &[String]| {
+        b.go("/administration/roles/new").await;
+        b.fill("#name", name).await;
+        b.fill("#description", description).await;
+        if select_all {
+            let page = b.click("button[name='select_all']").await;
+            assert_eq!(page.matches("value=\"1\" checked").count(), 22, "every dataset ticked");
+        }
+        for key in untick {
+            b.tick(&format!("#read_{}", catalogue_id_of(key).unwrap())).await;
+        }
+        for css in tick {
+            b.tick(css).await;
+        }
+        if name == "Standard User" {
+            b.shot("46-corterum-role-form").await;
+        }
+        let page = b
+            .click("form[action='/administration/roles/new'] button.govuk-button:not([name])")
+            .await;
+        assert!(page.contains("Role saved"), "{page}");
+        b.current_id().await
+    };
+    let thirteen = [
+        "boards_and_committee_details",
+        "boards_and_committees",
+        "disciplinary_proceedings",
+        "firms_providing_regulatory_references",
+        "fitness_and_propriety_assessment_record",
+        "management_responsibilities_map",
+        "performance_reviews",
+        "regulated_activities",
+        "regulatory_matters",
+        "regulatory_reference_requests_received",
+        "regulatory_references_obtained",
+        "regulatory_references_provided",
+        "smcr_classification",
+    ];
+    let features = |names: &[&str]| {
+        names.iter().map(|f| format!("input[name='features'][value='{f}']")).collect::<Vec<_>>()
+    };
+    let standard = role(
+        b,
+        "Standard User",
+        "Reads their own datasets only, read only",
+        true,
+        &thirteen,
+        &features(&["report_fit_and_proper_certificate", "report_statement_of_responsibility"]),
+    )
+    .await;
+    let mut admin_ticks =
+        features(&["entity_administration", "group_administration", "user_administration"]);
+    admin_ticks.push(format!("input[name='groups'][value='{}']", tenure_domain::ALL_PEOPLE));
+    let compliance = role(
+        b,
+        "Compliance Administrator",
+        "Administers the account and reads everyone's records",
+        true,
+        &[],
+        &admin_ticks,
+    )
+    .await;
+    let mut lm_ticks = vec![
+        format!("input[name='groups'][value='{reports}']"),
+        format!("#read_{}", catalogue_id_of("training_record").unwrap()),
+        format!("#read_{}", catalogue_id_of("training_courses").unwrap()),
+    ];
+    lm_ticks.extend(features(&["report_fit_and_proper_certificate"]));
+    let line_manager = role(
+        b,
+        "Line manager",
+        "Sees the training of the people they manage",
+        false,
+        &[],
+        &lm_ticks,
+    )
+    .await;
+
+    // User accounts, linked to their entities and the FCA.
+    let mut account =
+        async |b: &mut Browser, username: &str, email: &str, entity: &str, role: &str| {
+            b.go("/administration/users").await;
+            b.click_link("+ Add a user").await;
+            b.fill("#username", username).await;
+            b.fill("#email", email).await;
+            b.tick(&format!("input[name='entity'][value='{entity}']")).await;
+            b.tick(&format!("input[name='roles'][value='{role}']")).await;
+            if username == "Charlie Chaplin" {
+                b.shot("48-corterum-user-form").await;
+            }
+            let page = b.click("button.govuk-button").await;
+            assert!(page.contains("User account saved"), "{page}");
+        };
+    account(b, "jane.smith@example.com", "jane@example.com", &jane, &compliance).await;
+    account(b, "Charlie Chaplin", "charlie@example.com", &charlie, &standard).await;
+    account(b, "lena@example.com", "lena@example.com", &_lena, &line_manager).await;
+    b.shot("47-corterum-user-accounts").await;
+
+    // Records: Joe's training record, twice; his criminal record check.
+    b.go(&format!("/records/{joe}/training_record")).await;
+    b.fill("#field_hours_this_year", "4").await;
+    b.click("form[method='post'] button.govuk-button").await;
+    stack.clock.advance(10 * 60 * 1000);
+    b.go(&format!("/records/{joe}/training_record")).await;
+    b.fill("#field_hours_this_year", "6").await;
+    let page = b.click("form[method='post'] button.govuk-button").await;
+    assert!(page.contains("New version saved") && page.contains("Current version (2 of 2)"));
+    b.go(&format!("/records/{joe}/criminal_record_check")).await;
+    b.fill("#field_result", "clear").await;
+    b.click("form[method='post'] button.govuk-button").await;
+    b.sign_out().await;
+
+    // Each accepts the invitation in the outbox and signs in.
+    for email in ["jane@example.com", "charlie@example.com", "lena@example.com"] {
+        let (_, link) = last_mail(&stack.outbox, email);
+        b.go(&link).await;
+        b.fill("#password", PASSWORD).await;
+        b.fill("#confirm", PASSWORD).await;
+        let page = b.click("button.govuk-button").await;
+        assert!(page.contains("Sign in"), "{email}: {page}");
+    }
+
+    // Charlie: his own datasets only, read only.
+    let page = b.sign_in("charlie@example.com", PASSWORD).await;
+    assert!(!page.contains(">Administration</a>"));
+    let page = b.click_link("Records").await;
+    assert!(page.contains("Charlie Chaplin") && !page.contains("Joe Bloggs"), "{page}");
+    let page = b.click_link("Charlie Chaplin").await;
+    b.shot("49-corterum-record").await;
+    assert!(
+        page.contains("Training record")
+            && !page.contains("Fitness and Propriety Assessment Record")
+    );
+    let page = b.click_link("Training record").await;
+    assert!(page.contains("Nothing has been recorded yet") && !page.contains("Save a new version"));
+    let page = b.go(&format!("/records/{charlie}/fitness_and_propriety_assessment_record")).await;
+    assert!(page.contains("Page not found"));
+    let page = b.go("/administration").await;
+    assert!(page.contains("Page not found"));
+    b.sign_out().await;
+
+    // Lena, the line manager: Joe's training record, as it is and as it was; not his
+    // criminal record.
+    b.sign_in("lena@example.com", PASSWORD).await;
+    let page = b.go(&format!("/records/{joe}/training_record")).await;
+    assert!(page.contains("Current version (2 of 2)") && page.contains(">6</dd>"));
+    let page = b.click_link("1").await;
+    assert!(page.contains("Version 1 of 2") && page.contains(">4</dd>"));
+    b.shot("50-corterum-instance-history").await;
+    let page = b.go(&format!("/records/{joe}/criminal_record_check")).await;
+    assert!(page.contains("Page not found"));
+    b.sign_out().await;
+
+    // Jane, the administration user: the Administration area, everyone in the FCA, and
+    // nothing of the PSR's Pat Jones.
+    let page = b.sign_in("jane@example.com", PASSWORD).await;
+    assert!(page.contains(">Administration</a>"));
+    let page = b.go("/administration/entities").await;
+    assert!(page.contains("Joe Bloggs") && !page.contains("Pat Jones"));
+    let page = b.go(&format!("/records/{pat}")).await;
+    assert!(page.contains("Page not found"));
+    let page = b.go("/administration/roles").await;
+    assert!(page.contains("Page not found"), "no roles administration for Jane");
+    b.sign_out().await;
     let _ = std::fs::remove_dir_all(&stack.dir);
 }
