@@ -494,7 +494,7 @@ async fn corterum_journeys(b: &mut Browser) {
 
     // Entities: "+", the type, the static data, the companies.
     let fca_id = fca.clone();
-    let mut entity = async |b: &mut Browser, kind: &str, name: &str, company: &str| {
+    let entity = async |b: &mut Browser, kind: &str, name: &str, company: &str| {
         b.go("/administration/entities").await;
         b.click_link("+ Add an entity").await;
         b.tick(&format!("input[name='type'][value='{kind}']")).await;
@@ -543,7 +543,7 @@ async fn corterum_journeys(b: &mut Browser) {
     // Administrator, Line manager.
     b.go("/administration/roles").await;
     b.shot("45-corterum-roles").await;
-    let mut role = async |b: &mut Browser,
+    let role = async |b: &mut Browser,
                           name: &str,
                           description: &str,
                           select_all: bool,
