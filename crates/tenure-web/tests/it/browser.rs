@@ -627,7 +627,7 @@ async fn corterum_journeys(b: &mut Browser) {
     .await;
 
     // User accounts, linked to their entities and the FCA.
-    let mut account =
+    let account =
         async |b: &mut Browser, username: &str, email: &str, entity: &str, role: &str| {
             b.go("/administration/users").await;
             b.click_link("+ Add a user").await;
