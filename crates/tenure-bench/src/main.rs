@@ -1,12 +1,14 @@
 //! `tenure-bench`: benchmarks that print figures, run by `cargo xtask bench ...`.
 //!
 //! Role in the workspace: measurement only. `engine` compares Tenure's permission engine
-//! with the `cedar-policy` crate on the same synthetic CORE world, after asserting that
-//! both give identical answers; `store` times first pages through the SQL stack on SQLite
+//! with the `cedar-policy` crate on the same synthetic CORE world, and then on a
+//! Corterum-shaped world of customer-built roles, after asserting that both give
+//! identical answers; `store` times first pages through the SQL stack on SQLite
 //! and PostgreSQL against load-and-filter; `web` loads the real server with `wrk`. Figures
 //! are recorded in `docs/performance.md`.
 
 mod cedar;
+mod corterum;
 mod store;
 mod synth;
 mod web;
@@ -38,7 +40,10 @@ fn main() -> anyhow::Result<()> {
         "--scale takes a number above 0 and at most 1, not {scale}"
     );
     match args.first().map(String::as_str) {
-        Some("engine") => engine(scale_size(scale)),
+        Some("engine") => {
+            engine(scale_size(scale))?;
+            corterum::run(corterum::scaled(scale))
+        }
         Some("store") => store::run(scale_size(scale)),
         Some("web") => web::run(scale_size(scale)),
         _ => {

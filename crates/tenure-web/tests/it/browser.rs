@@ -544,11 +544,11 @@ async fn corterum_journeys(b: &mut Browser) {
     b.go("/administration/roles").await;
     b.shot("45-corterum-roles").await;
     let role = async |b: &mut Browser,
-                          name: &str,
-                          description: &str,
-                          select_all: bool,
-                          untick: &[&str],
-                          tick: &[String]| {
+                      name: &str,
+                      description: &str,
+                      select_all: bool,
+                      untick: &[&str],
+                      tick: &[String]| {
         b.go("/administration/roles/new").await;
         b.fill("#name", name).await;
         b.fill("#description", description).await;
@@ -627,20 +627,19 @@ async fn corterum_journeys(b: &mut Browser) {
     .await;
 
     // User accounts, linked to their entities and the FCA.
-    let account =
-        async |b: &mut Browser, username: &str, email: &str, entity: &str, role: &str| {
-            b.go("/administration/users").await;
-            b.click_link("+ Add a user").await;
-            b.fill("#username", username).await;
-            b.fill("#email", email).await;
-            b.tick(&format!("input[name='entity'][value='{entity}']")).await;
-            b.tick(&format!("input[name='roles'][value='{role}']")).await;
-            if username == "Charlie Chaplin" {
-                b.shot("48-corterum-user-form").await;
-            }
-            let page = b.click("button.govuk-button").await;
-            assert!(page.contains("User account saved"), "{page}");
-        };
+    let account = async |b: &mut Browser, username: &str, email: &str, entity: &str, role: &str| {
+        b.go("/administration/users").await;
+        b.click_link("+ Add a user").await;
+        b.fill("#username", username).await;
+        b.fill("#email", email).await;
+        b.tick(&format!("input[name='entity'][value='{entity}']")).await;
+        b.tick(&format!("input[name='roles'][value='{role}']")).await;
+        if username == "Charlie Chaplin" {
+            b.shot("48-corterum-user-form").await;
+        }
+        let page = b.click("button.govuk-button").await;
+        assert!(page.contains("User account saved"), "{page}");
+    };
     account(b, "jane.smith@example.com", "jane@example.com", &jane, &compliance).await;
     account(b, "Charlie Chaplin", "charlie@example.com", &charlie, &standard).await;
     account(b, "lena@example.com", "lena@example.com", &_lena, &line_manager).await;
