@@ -679,9 +679,20 @@ impl SeaOrmStore {
         resource: Resource,
     ) -> Result<(), BackendError> {
         let db = self.db();
-        let links = match self.user_links(actor).await? {
-            Some((_, links)) if world.user(actor).is_some() => Some(links),
-            _ => None,
+        // Only Corterum roles read a user's entity and companies: a CORE user (and the
+        // root administrator, who reaches everything) needs no extra round trip.
+        let core = [
+            tenure_domain::role::builtin::ADMINISTRATOR,
+            tenure_domain::role::builtin::DATA_COORDINATOR,
+            tenure_domain::role::builtin::DATA_PROVIDER,
+            tenure_domain::role::builtin::ROOT_ADMINISTRATOR,
+        ];
+        let corterum_roles =
+            world.user(actor).is_some_and(|u| u.roles.iter().any(|r| !core.contains(r)));
+        let links = if corterum_roles {
+            self.user_links(actor).await?.map(|(_, links)| links)
+        } else {
+            None
         };
         let mut entity_ids: Vec<Uuid> =
             links.as_ref().and_then(|l| l.entity).map(|e| *e.as_uuid()).into_iter().collect();
