@@ -149,12 +149,23 @@ pub(crate) async fn create_entity(
     name: &str,
     company_names: &[String],
     fields: &[String],
+    employers: (Option<&str>, Option<&str>),
 ) -> Result<ExitCode> {
+    use tenure_domain::entity::{EntityLink, LinkKind};
+    let mut links = Vec::new();
+    for (given, kind) in
+        [(employers.0, LinkKind::PreviousEmployer), (employers.1, LinkKind::NewEmployer)]
+    {
+        if let Some(name) = given {
+            links.push(EntityLink { kind, to: entity(services, actor, name).await? });
+        }
+    }
     let input = EntityInput {
         kind: Some(kind(kind_name)?),
         name: name.to_owned(),
         fields: pairs(fields, "--field")?,
         companies: companies(services, company_names).await?,
+        links: Some(links),
     };
     match services.corterum.create_entity(actor, &input).await {
         Ok(id) => {

@@ -98,6 +98,12 @@ enum EntitiesCommand {
         /// Static data, FIELD=VALUE (repeat for more), e.g. job_title=Analyst.
         #[arg(long = "field", value_name = "FIELD=VALUE")]
         fields: Vec<String>,
+        /// A person's previous employer: a business entity, by name or id.
+        #[arg(long)]
+        previous_employer: Option<String>,
+        /// A person's new employer (after they left): a business entity, by name or id.
+        #[arg(long)]
+        new_employer: Option<String>,
         #[command(flatten)]
         acting: Acting,
     },
@@ -411,9 +417,19 @@ async fn run(command: Command) -> Result<ExitCode> {
             let (services, actor) = acting.open().await?;
             corterum::list_users(&services, actor).await
         }
-        Command::Entities(EntitiesCommand::Create { kind, name, companies, fields, acting }) => {
+        Command::Entities(EntitiesCommand::Create {
+            kind,
+            name,
+            companies,
+            fields,
+            previous_employer,
+            new_employer,
+            acting,
+        }) => {
             let (services, actor) = acting.open().await?;
-            corterum::create_entity(&services, actor, &kind, &name, &companies, &fields).await
+            let employers = (previous_employer.as_deref(), new_employer.as_deref());
+            corterum::create_entity(&services, actor, &kind, &name, &companies, &fields, employers)
+                .await
         }
         Command::Entities(EntitiesCommand::List { search, kind, acting }) => {
             let (services, actor) = acting.open().await?;

@@ -333,6 +333,7 @@ async fn seed_corterum(
         name: name.to_owned(),
         fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         companies,
+        links: None,
     };
     let jane = c
         .create_entity(
@@ -355,16 +356,25 @@ async fn seed_corterum(
         .create_entity(root, &entity(EntityKind::Person, "Charlie Chaplin", vec![fca], vec![]))
         .await?;
     c.create_entity(root, &entity(EntityKind::Person, "Pat Jones", vec![psr], vec![])).await?;
-    c.create_entity(
-        root,
-        &entity(
-            EntityKind::Business,
-            "Acme Bank",
-            vec![fca],
-            vec![("address", "1 Threadneedle Street")],
-        ),
-    )
-    .await?;
+    let acme = c
+        .create_entity(
+            root,
+            &entity(
+                EntityKind::Business,
+                "Acme Bank",
+                vec![fca],
+                vec![("address", "1 Threadneedle Street")],
+            ),
+        )
+        .await?;
+    // Joe's previous employer, as in the seed's example of linked entities.
+    let mut joe_input =
+        entity(EntityKind::Person, "Joe Bloggs", vec![fca], vec![("job_title", "Analyst")]);
+    joe_input.links = Some(vec![tenure_domain::entity::EntityLink {
+        kind: tenure_domain::entity::LinkKind::PreviousEmployer,
+        to: acme,
+    }]);
+    c.update_entity(root, joe, &joe_input).await?;
     c.create_entity(
         root,
         &entity(

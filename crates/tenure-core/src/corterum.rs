@@ -141,6 +141,9 @@ pub struct EntityInput {
     pub fields: Vec<(String, String)>,
     /// The companies it is linked to.
     pub companies: Vec<OrgId>,
+    /// Its links to other entities (a person's previous and new employers); `None`
+    /// keeps the links it has.
+    pub links: Option<Vec<tenure_domain::entity::EntityLink>>,
 }
 
 /// A group as the form fills it in.
@@ -390,6 +393,36 @@ impl Corterum {
         if errors.is_empty() { Ok(entity) } else { Err(ManageError::Invalid(errors)) }
     }
 
+    /// Links to other entities must point at businesses the administrator can see (a
+    /// person's employers), never at the entity itself.
+    async fn check_links(
+        &self,
+        world: &World,
+        actor: UserId,
+        id: EntityId,
+        links: &[tenure_domain::entity::EntityLink],
+    ) -> Result<Vec<tenure_domain::entity::EntityLink>, ManageError> {
+        let mut out = Vec::new();
+        for link in links {
+            let to = if link.to == id { None } else { self.ports.store.entity(link.to).await? };
+            let visible = to.as_ref().is_some_and(|e| {
+                Self::is_root(world, actor) || e.in_any_company(&world.user_companies(actor))
+            });
+            match to {
+                Some(e) if visible && e.kind == EntityKind::Business => out.push(*link),
+                _ => {
+                    return Err(invalid(
+                        "links",
+                        "an employer must be a business entity of your companies",
+                    ));
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
     /// Creates an entity (`entity_administration`), linked to companies of the actor's.
     ///
     /// # Errors
@@ -406,7 +439,10 @@ impl Corterum {
         })?;
         Self::check_companies(&world, actor, &input.companies)?;
         let id = EntityId::from_uuid(self.ports.ids.next_id());
-        let entity = Self::build_entity(id, kind, input)?;
+        let mut entity = Self::build_entity(id, kind, input)?;
+        if let Some(links) = &input.links {
+            entity.links = self.check_links(&world, actor, id, links).await?;
+        }
         let audit = self.event(AuditName::EntitySave, actor, None, entity_json(None, &entity));
         self.ports.changes.apply(vec![Write::UpsertEntity(entity)], vec![audit]).await?;
         Ok(id)
@@ -438,7 +474,10 @@ impl Corterum {
         companies.extend_from_slice(&input.companies);
         let mut entity =
             Self::build_entity(id, before.kind, &EntityInput { companies, ..input.clone() })?;
-        entity.links.clone_from(&before.links);
+        entity.links = match &input.links {
+            Some(links) => self.check_links(&world, actor, id, links).await?,
+            None => before.links.clone(),
+        };
         if entity == before {
             return Ok(());
         }

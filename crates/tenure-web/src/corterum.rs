@@ -20,6 +20,8 @@ use tenure_domain::{
     Feature, GroupId, Moment, OrgId, RoleId, UserId,
 };
 
+use tenure_domain::entity::{EntityLink, LinkKind};
+
 use crate::App;
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors};
@@ -271,9 +273,49 @@ struct EntityForm {
     name: String,
     fields: Vec<FieldInput>,
     companies: Vec<Choice>,
+    /// For a person: their previous and new employers, among businesses.
+    previous: Vec<Choice>,
+    next: Vec<Choice>,
     editing: bool,
     id: String,
     banner: String,
+}
+
+/// Business entities to choose an employer from, "None" first.
+async fn employer_choices(
+    app: &App,
+    viewer: &Signed,
+    kind: Option<EntityKind>,
+    links: &[tenure_domain::entity::EntityLink],
+    which: tenure_domain::entity::LinkKind,
+) -> Vec<Choice> {
+    if kind != Some(EntityKind::Person) {
+        return Vec::new();
+    }
+    let chosen = links.iter().find(|l| l.kind == which).map(|l| l.to);
+    let businesses = app
+        .services
+        .corterum
+        .entities(
+            viewer.0.user.id,
+            &EntityQuery { search: None, kind: Some(EntityKind::Business) },
+            Page::numbered(1, Page::MAX_LIMIT),
+        )
+        .await
+        .unwrap_or_default();
+    let mut out = vec![Choice {
+        value: String::new(),
+        label: "None".to_owned(),
+        hint: String::new(),
+        checked: chosen.is_none(),
+    }];
+    out.extend(businesses.into_iter().map(|e| Choice {
+        value: e.id.to_string(),
+        label: e.name.to_string(),
+        hint: String::new(),
+        checked: chosen == Some(e.id),
+    }));
+    out
 }
 
 fn field_inputs(kind: EntityKind, values: &BTreeMap<String, String>) -> Vec<FieldInput> {
@@ -322,6 +364,8 @@ pub(crate) async fn new_entity(
         name: String::new(),
         fields: kind.map(|k| field_inputs(k, &BTreeMap::new())).unwrap_or_default(),
         companies: company_choices(&app, &viewer, &mine).await,
+        previous: employer_choices(&app, &viewer, kind, &[], LinkKind::PreviousEmployer).await,
+        next: employer_choices(&app, &viewer, kind, &[], LinkKind::NewEmployer).await,
         editing: false,
         id: String::new(),
         banner: String::new(),
@@ -337,7 +381,19 @@ fn entity_input(form: &Fields, kind: Option<EntityKind>) -> EntityInput {
                 .collect()
         })
         .unwrap_or_default();
+    let mut links = Vec::new();
+    if kind == Some(EntityKind::Person) {
+        for (field, which) in [
+            ("previous_employer", LinkKind::PreviousEmployer),
+            ("new_employer", LinkKind::NewEmployer),
+        ] {
+            if let Some(to) = parse(&form.one(field), EntityId::from_uuid) {
+                links.push(EntityLink { kind: which, to });
+            }
+        }
+    }
     EntityInput {
+        links: Some(links),
         kind,
         name: form.one("name"),
         fields,
@@ -370,6 +426,22 @@ async fn entity_form_again(
         name: input.name.clone(),
         fields: field_inputs(kind, &values),
         companies: company_choices(app, viewer, &input.companies).await,
+        previous: employer_choices(
+            app,
+            viewer,
+            Some(kind),
+            input.links.as_deref().unwrap_or(&[]),
+            LinkKind::PreviousEmployer,
+        )
+        .await,
+        next: employer_choices(
+            app,
+            viewer,
+            Some(kind),
+            input.links.as_deref().unwrap_or(&[]),
+            LinkKind::NewEmployer,
+        )
+        .await,
         editing: editing.is_some(),
         id: editing.map(|e| e.to_string()).unwrap_or_default(),
         banner: String::new(),
@@ -438,6 +510,15 @@ pub(crate) async fn edit_entity_page(
         name: e.name.to_string(),
         fields: field_inputs(e.kind, &e.fields),
         companies: company_choices(&app, &viewer, &e.companies).await,
+        previous: employer_choices(
+            &app,
+            &viewer,
+            Some(e.kind),
+            &e.links,
+            LinkKind::PreviousEmployer,
+        )
+        .await,
+        next: employer_choices(&app, &viewer, Some(e.kind), &e.links, LinkKind::NewEmployer).await,
         editing: true,
         id: id.to_string(),
         banner: if q.saved.is_some() { "Entity saved".to_owned() } else { String::new() },
@@ -1223,6 +1304,7 @@ struct RecordPage {
     name: String,
     kind: String,
     fields: Vec<(String, String)>,
+    links: Vec<(String, String)>,
     datasets: Vec<(String, String)>,
 }
 
@@ -1245,6 +1327,12 @@ pub(crate) async fn record(
         }
     }
     let labels = e.kind.fields();
+    let mut links = Vec::new();
+    for l in &e.links {
+        if let Ok(other) = app.services.corterum.entity(me, l.to).await {
+            links.push((l.kind.label().to_owned(), other.name.to_string()));
+        }
+    }
     view::render(&RecordPage {
         chrome: viewer.chrome(e.name.as_str()),
         id: id.to_string(),
@@ -1255,6 +1343,7 @@ pub(crate) async fn record(
             .filter_map(|(k, l)| e.fields.get(*k).map(|v| ((*l).to_owned(), v.clone())))
             .collect(),
         datasets,
+        links,
     })
 }
 

@@ -108,6 +108,7 @@ where
         name: name.to_owned(),
         fields: Vec::new(),
         companies: companies.iter().map(|c| org(*c)).collect(),
+        links: None,
     };
     match c
         .create_entity(
@@ -149,6 +150,37 @@ where
         .create_entity(ROOT, &entity(EntityKind::Business, "Acme Bank", &[FCA]))
         .await
         .expect("acme");
+    // A person's employers are business entities.
+    let employer = |to| {
+        Some(vec![tenure_domain::entity::EntityLink {
+            kind: tenure_domain::entity::LinkKind::PreviousEmployer,
+            to,
+        }])
+    };
+    match c
+        .update_entity(
+            ROOT,
+            joe,
+            &EntityInput {
+                links: employer(jane),
+                ..entity(EntityKind::Person, "Joe Bloggs", &[FCA])
+            },
+        )
+        .await
+    {
+        Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "links"),
+        other => panic!("expected a person refused as an employer, got {other:?}"),
+    }
+    c.update_entity(
+        ROOT,
+        joe,
+        &EntityInput { links: employer(acme), ..entity(EntityKind::Person, "Joe Bloggs", &[FCA]) },
+    )
+    .await
+    .expect("link");
+    let joe_stored = CorterumStore::entity(&*store, joe).await.expect("read").expect("joe");
+    assert_eq!(joe_stored.links.len(), 1);
+    assert_eq!(joe_stored.links[0].to, acme);
     let stored = CorterumStore::entity(&*store, jane).await.expect("read").expect("jane stored");
     assert_eq!(stored.fields.get("job_title").map(String::as_str), Some("Head of Compliance"));
     assert_eq!(stored.companies, vec![org(FCA)]);
