@@ -250,6 +250,10 @@ pub(crate) async fn records(
     viewer: Signed,
     Query(q): Query<EntityListQuery>,
 ) -> Response {
+    // Only people whose roles reach an entity have records to look at.
+    if !viewer.0.nav.records {
+        return view::not_found_page(viewer.chrome("Page not found"));
+    }
     entity_list(&app, &viewer, &q, false).await
 }
 

@@ -442,6 +442,17 @@ async fn every_page_answers_each_role_as_the_rules_say() {
         ("/audit".into(), [nf, nf, ok]),
         ("/logs/00000000-0000-0000-0000-0000000001f6".into(), [ok, ok, ok]),
         ("/logs/00000000-0000-0000-0000-0000000001f5".into(), [nf, nf, ok]),
+        // Corterum's pages: CORE roles hold no feature permission and reach no entity.
+        ("/administration".into(), [nf, nf, nf]),
+        ("/administration/entities".into(), [nf, nf, nf]),
+        ("/administration/entities/new".into(), [nf, nf, nf]),
+        ("/administration/groups".into(), [nf, nf, nf]),
+        ("/administration/roles".into(), [nf, nf, nf]),
+        ("/administration/users".into(), [nf, nf, nf]),
+        ("/administration/users/new".into(), [nf, nf, nf]),
+        ("/records".into(), [nf, nf, nf]),
+        (format!("/records/{}", org(1)), [nf, nf, nf]),
+        (format!("/records/{}/training_record", org(1)), [nf, nf, nf]),
     ];
     for (i, email) in [PETE, CORA, ADA].into_iter().enumerate() {
         let mut c = Client::new(&site);
