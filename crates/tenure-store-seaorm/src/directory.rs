@@ -26,6 +26,10 @@ fn catalogue() -> &'static tenure_domain::RoleCatalogue {
     CATALOGUE.get_or_init(tenure_domain::RoleCatalogue::with_corterum)
 }
 
+fn backend_err(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+    BackendError::new(e)
+}
+
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
     BackendError::new(e)
 }
@@ -47,6 +51,47 @@ impl SeaOrmStore {
             roles.entry(row.user_id).or_default().push(RoleId::from_uuid(row.role_id));
         }
         Ok(roles)
+    }
+
+    /// The users a query selects, each with their roles, in one round trip: the roles
+    /// come as one aggregated column (`group_concat` on SQLite, `string_agg` on
+    /// PostgreSQL) instead of a second query. Every round trip to SQLite costs two thread
+    /// hand-offs, which is most of a signed-in page's time (see docs/performance.md).
+    pub(crate) async fn users_with_roles(
+        &self,
+        query: sea_orm::Select<users::Entity>,
+    ) -> Result<Vec<User>, BackendError> {
+        let backend = self.backend();
+        let roles = match backend {
+            DbBackend::Postgres => {
+                "(SELECT string_agg(\"user_roles\".\"role_id\"::text, ',') FROM \"user_roles\" \
+                 WHERE \"user_roles\".\"user_id\" = \"users\".\"id\")"
+            }
+            _ => {
+                "(SELECT group_concat(hex(\"user_roles\".\"role_id\"), ',') FROM \"user_roles\" \
+                 WHERE \"user_roles\".\"user_id\" = \"users\".\"id\")"
+            }
+        };
+        let statement = query.column_as(Expr::cust(roles), "role_ids").build(backend);
+        let rows = self.db().query_all_raw(statement).await.map_err(backend_err)?;
+        rows.iter()
+            .map(|row| {
+                let model = users::Model::from_query_result(row, "").map_err(backend_err)?;
+                let list: Option<String> = row.try_get("", "role_ids").map_err(backend_err)?;
+                let mut roles = Vec::new();
+                for id in list.iter().flat_map(|l| l.split(',')).filter(|s| !s.is_empty()) {
+                    let uuid = Uuid::parse_str(id).map_err(|e| {
+                        BackendError::new(format!(
+                            "stored role of user `{}` is invalid: {e}",
+                            model.id
+                        ))
+                    })?;
+                    roles.push(RoleId::from_uuid(uuid));
+                }
+                roles.sort_unstable();
+                convert::user(&model, roles)
+            })
+            .collect()
     }
 
     /// Users with their roles, in the order given.
@@ -275,10 +320,11 @@ impl Directory for SeaOrmStore {
         let mut edges: Vec<relationships::Model> = Vec::new();
 
         let mut loaded: Vec<organisations::Model> = Vec::new();
+        let mut actor_user: Option<User> = None;
         if let Some(a) =
-            users::Entity::find_by_id(*actor.as_uuid()).one(db).await.map_err(backend)?
+            self.users_with_roles(users::Entity::find_by_id(*actor.as_uuid())).await?.pop()
         {
-            let home = a.organisation_id;
+            let home = *a.organisation.as_uuid();
             // The actor's organisation, its relationships and the organisations at their
             // other ends, in one round trip.
             for row in db.query_all(&home_and_related(home)).await.map_err(backend)? {
@@ -292,7 +338,7 @@ impl Directory for SeaOrmStore {
                     loaded.push(org);
                 }
             }
-            user_rows.push(a);
+            actor_user = Some(a);
         }
 
         let mut log_row = None;
@@ -351,9 +397,13 @@ impl Directory for SeaOrmStore {
             };
             world.add_relationship(rel).map_err(backend)?;
         }
+        user_rows.retain(|u| u.id != *actor.as_uuid());
         user_rows.sort_unstable_by_key(|u| u.id);
         user_rows.dedup_by_key(|u| u.id);
-        let users = self.with_roles(user_rows).await?;
+        // Only a snapshot about another user needs a second round trip for roles.
+        let mut users =
+            if user_rows.is_empty() { Vec::new() } else { self.with_roles(user_rows).await? };
+        users.extend(actor_user);
         self.add_custom_roles(&mut world, &users).await?;
         for user in users {
             world.upsert_user(user).map_err(backend)?;
@@ -429,15 +479,14 @@ impl Directory for SeaOrmStore {
                 return self.with_roles(rows).await;
             }
         }
-        let rows = query
-            .order_by_asc(sort)
-            .order_by_asc(users::Column::Id)
-            .offset(page.offset as u64)
-            .limit(page_limit(page))
-            .all(self.db())
-            .await
-            .map_err(backend)?;
-        self.with_roles(rows).await
+        self.users_with_roles(
+            query
+                .order_by_asc(sort)
+                .order_by_asc(users::Column::Id)
+                .offset(page.offset as u64)
+                .limit(page_limit(page)),
+        )
+        .await
     }
 
     async fn organisations(

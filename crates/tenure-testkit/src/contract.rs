@@ -254,8 +254,14 @@ where
             .upsert_user(person(10_000 - i, format!("Crowd {i:04}"), DATA_PROVIDER))
             .expect("user");
     }
+    // Some hold two roles, which a store must return whole (and sorted, as every
+    // adapter returns roles).
     for i in 0..7u128 {
-        world.upsert_user(person(20_000 + i, format!("Rare {i}"), DATA_PROVIDER)).expect("user");
+        let mut u = person(20_000 + i, format!("Rare {i}"), DATA_PROVIDER);
+        if i % 2 == 0 {
+            u.roles = vec![tenure_domain::role::builtin::DATA_COORDINATOR, DATA_PROVIDER];
+        }
+        world.upsert_user(u).expect("user");
     }
     let directory = make(world.clone()).await;
     let auth = Authorizer::new(directory);
