@@ -418,21 +418,7 @@ async fn seed_corterum(
             },
         )
         .await?;
-    let removed = [
-        "boards_and_committee_details",
-        "boards_and_committees",
-        "disciplinary_proceedings",
-        "firms_providing_regulatory_references",
-        "fitness_and_propriety_assessment_record",
-        "management_responsibilities_map",
-        "performance_reviews",
-        "regulated_activities",
-        "regulatory_matters",
-        "regulatory_reference_requests_received",
-        "regulatory_references_obtained",
-        "regulatory_references_provided",
-        "smcr_classification",
-    ];
+    let removed = tenure_domain::dataset::NOT_FOR_STANDARD_USERS;
     let standard = c
         .save_role(root, None, RoleForm {
             name: "Standard User".to_owned(),

@@ -204,6 +204,24 @@ const CATALOGUE: &[CatalogueEntry] = {
     ]
 };
 
+/// The thirteen datasets the seed's "Standard User" does without (worked example 02):
+/// the first thirteen of the catalogue.
+pub const NOT_FOR_STANDARD_USERS: [&str; 13] = [
+    "boards_and_committee_details",
+    "boards_and_committees",
+    "disciplinary_proceedings",
+    "firms_providing_regulatory_references",
+    "fitness_and_propriety_assessment_record",
+    "management_responsibilities_map",
+    "performance_reviews",
+    "regulated_activities",
+    "regulatory_matters",
+    "regulatory_reference_requests_received",
+    "regulatory_references_obtained",
+    "regulatory_references_provided",
+    "smcr_classification",
+];
+
 /// Corterum's datasets as shipped: the thirteen the seed names and the everyday ones
 /// around them (personal details, training, criminal record checks, ...), with embedded
 /// tables (training courses in the training record, employment history in personal

@@ -138,21 +138,7 @@ async fn the_worked_examples_through_the_command_line() {
         "--feature",
         "report_statement_of_responsibility",
     ];
-    for removed in [
-        "boards_and_committee_details",
-        "boards_and_committees",
-        "disciplinary_proceedings",
-        "firms_providing_regulatory_references",
-        "fitness_and_propriety_assessment_record",
-        "management_responsibilities_map",
-        "performance_reviews",
-        "regulated_activities",
-        "regulatory_matters",
-        "regulatory_reference_requests_received",
-        "regulatory_references_obtained",
-        "regulatory_references_provided",
-        "smcr_classification",
-    ] {
+    for removed in tenure_domain::dataset::NOT_FOR_STANDARD_USERS {
         standard.extend(["--except", removed]);
     }
     standard.extend(root);

@@ -30,6 +30,8 @@ fn the_catalogue_has_the_seeds_thirteen_and_embedded_tables_point_at_forms() {
     ] {
         assert!(all.iter().any(|d| d.key == key), "{key} is missing");
     }
+    let first: Vec<&str> = all.iter().take(13).map(|d| d.key.as_str()).collect();
+    assert_eq!(first, super::NOT_FOR_STANDARD_USERS);
     for d in &all {
         assert_eq!(catalogue_id_of(&d.key), Some(d.id));
         if let Some(parent) = d.embedded_in {

@@ -571,21 +571,7 @@ async fn corterum_journeys(b: &mut Browser) {
         assert!(page.contains("Role saved"), "{page}");
         b.current_id().await
     };
-    let thirteen = [
-        "boards_and_committee_details",
-        "boards_and_committees",
-        "disciplinary_proceedings",
-        "firms_providing_regulatory_references",
-        "fitness_and_propriety_assessment_record",
-        "management_responsibilities_map",
-        "performance_reviews",
-        "regulated_activities",
-        "regulatory_matters",
-        "regulatory_reference_requests_received",
-        "regulatory_references_obtained",
-        "regulatory_references_provided",
-        "smcr_classification",
-    ];
+    let thirteen = tenure_domain::dataset::NOT_FOR_STANDARD_USERS;
     let features = |names: &[&str]| {
         names.iter().map(|f| format!("input[name='features'][value='{f}']")).collect::<Vec<_>>()
     };
