@@ -340,12 +340,8 @@ pub fn load(file: &str, source: &str) -> Result<PolicyFile, Vec<LoadError>> {
             );
             continue;
         }
-        let name = match Name::parse(r.name.get_ref()) {
-            Ok(n) => n,
-            Err(e) => {
-                errors.push(r.name.span(), e.to_string());
-                continue;
-            }
+        let Some(name) = parsed(&mut errors, &r.name, Name::parse) else {
+            continue;
         };
         let oid = OrgId::from_uuid(id());
         let mut o = Organisation::new(oid, name);
@@ -661,19 +657,11 @@ fn load_corterum(
         if !fresh_key(errors, "entity", &r.key, &keys.entities) {
             continue;
         }
-        let kind = match r.kind.get_ref().parse::<EntityKind>() {
-            Ok(k) => k,
-            Err(e) => {
-                errors.push(r.kind.span(), e.to_string());
-                continue;
-            }
+        let Some(kind) = parsed(errors, &r.kind, str::parse::<EntityKind>) else {
+            continue;
         };
-        let name = match Name::parse(r.name.get_ref()) {
-            Ok(n) => n,
-            Err(e) => {
-                errors.push(r.name.span(), e.to_string());
-                continue;
-            }
+        let Some(name) = parsed(errors, &r.name, Name::parse) else {
+            continue;
         };
         let companies: Vec<OrgId> = r
             .organisations
@@ -699,19 +687,11 @@ fn load_corterum(
         if !fresh_key(errors, "group", &r.key, &keys.groups) {
             continue;
         }
-        let kind = match r.entity_type.get_ref().parse::<EntityKind>() {
-            Ok(k) => k,
-            Err(e) => {
-                errors.push(r.entity_type.span(), e.to_string());
-                continue;
-            }
+        let Some(kind) = parsed(errors, &r.entity_type, str::parse::<EntityKind>) else {
+            continue;
         };
-        let name = match Name::parse(r.name.get_ref()) {
-            Ok(n) => n,
-            Err(e) => {
-                errors.push(r.name.span(), e.to_string());
-                continue;
-            }
+        let Some(name) = parsed(errors, &r.name, Name::parse) else {
+            continue;
         };
         let members: Vec<EntityId> =
             r.members.iter().filter_map(|m| lookup(errors, "entity", m, &keys.entities)).collect();
@@ -748,12 +728,8 @@ fn load_corterum(
                 continue;
             }
         };
-        let name = match Name::parse(r.name.get_ref()) {
-            Ok(n) => n,
-            Err(e) => {
-                errors.push(r.name.span(), e.to_string());
-                continue;
-            }
+        let Some(name) = parsed(errors, &r.name, Name::parse) else {
+            continue;
         };
         let did = catalogue_id_of(r.key.get_ref()).unwrap_or_else(|| DatasetId::from_uuid(id()));
         keys.datasets.insert(r.key.get_ref().clone(), did);
@@ -857,6 +833,21 @@ fn load_corterum(
                 };
                 errors.push(span, err.to_string());
             }
+        }
+    }
+}
+
+/// Parses a field, reporting a failure at its place.
+fn parsed<T, E: fmt::Display>(
+    errors: &mut Errors<'_>,
+    field: &Spanned<String>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Option<T> {
+    match parse(field.get_ref()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(field.span(), e.to_string());
+            None
         }
     }
 }
