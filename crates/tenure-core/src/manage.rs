@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use tenure_domain::role::builtin::ADMINISTRATOR;
+use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
 use tenure_domain::{
     Action, Decision, Email, Name, OrgId, Organisation, PasswordError, PasswordPolicy,
     ProviderType, Relationship, RelationshipError, Request, Resource, RoleId, Telephone, User,
@@ -865,9 +865,12 @@ impl Manage {
         if !user.active {
             return Ok(AccountStatus::Deactivated);
         }
-        if !user.roles.is_empty() {
-            // A role is given only on acceptance (and taken away on reactivation), so a
-            // user holding one has no open invitation: no need to look.
+        // A CORE role is given only on acceptance (and taken away on reactivation), so a
+        // user holding one has no open invitation: no need to look. A Corterum user holds
+        // the roles their administrator chose from the start, so only their invitation
+        // says whether they have accepted.
+        let core = [ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER];
+        if !user.roles.is_empty() && user.roles.iter().all(|r| core.contains(r)) {
             return Ok(AccountStatus::Active);
         }
         Ok(match self.open_invitation(user.id).await? {

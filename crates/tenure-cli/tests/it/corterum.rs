@@ -188,6 +188,10 @@ async fn the_worked_examples_through_the_command_line() {
             &root,
         ),
     );
+    // Until he accepts the invitation, Charlie's account cannot act.
+    let early = tenure(&dir, &["entities", "list", "--as", "charlie@example.com"]);
+    assert_eq!(early.status.code(), Some(1));
+    assert!(text(&early.stderr).contains("cannot act (invited)"), "{}", text(&early.stderr));
     accept(&dir, outbox(&dir).last().unwrap()).await;
     let taken = tenure(
         &dir,

@@ -312,8 +312,16 @@ where
         Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "roles"),
         other => panic!("expected root refused, got {other:?}"),
     }
+    // Until Jane accepts, her account is invited, not active, though it holds its roles.
+    let pending = ChangeStore::user(&*store, jane_user).await.expect("read").expect("jane").value;
+    assert_eq!(
+        manage.status(&pending).await.expect("status"),
+        tenure_core::AccountStatus::Invited { expired: false }
+    );
     let token = mailer.last_token_for("jane@example.com").expect("invitation");
     manage.accept_invitation(&token, GOOD).await.expect("accept");
+    let accepted = ChangeStore::user(&*store, jane_user).await.expect("read").expect("jane").value;
+    assert_eq!(manage.status(&accepted).await.expect("status"), tenure_core::AccountStatus::Active);
     let admin_user = manage
         .create_account(
             &c,
