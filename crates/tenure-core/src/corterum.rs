@@ -648,9 +648,7 @@ impl Corterum {
         form: RoleForm,
     ) -> Result<RoleId, ManageError> {
         self.feature(actor, Feature::RolesAdministration).await?;
-        if id.is_some_and(|r| {
-            builtin::corterum_roles().iter().chain(builtin::core_roles().iter()).any(|b| b.id == r)
-        }) {
+        if id.is_some_and(builtin::is_builtin) {
             return Err(ManageError::Forbidden(
                 "out-of-the-box roles cannot be changed; create a new role instead".to_owned(),
             ));
@@ -719,6 +717,31 @@ impl Corterum {
     pub async fn datasets(&self) -> Result<Vec<Dataset>, ManageError> {
         let mut all = self.ports.store.datasets().await?;
         all.sort_by_key(|d| d.name.as_str().to_lowercase());
+        Ok(all)
+    }
+
+    /// The datasets, by name, whose instance about `entity` the actor may read (an
+    /// embedded table only with its form): one snapshot and one catalogue read, the
+    /// engine deciding for each dataset.
+    ///
+    /// # Errors
+    /// [`ManageError::Backend`] when storage fails.
+    pub async fn readable_datasets(
+        &self,
+        actor: UserId,
+        entity: EntityId,
+    ) -> Result<Vec<Dataset>, ManageError> {
+        let mut world = self.world(actor, Resource::Entity(entity)).await?;
+        let mut all = self.datasets().await?;
+        let mut forms_first = all.clone();
+        forms_first.sort_by_key(|d| d.embedded_in.is_some());
+        for d in forms_first {
+            world.upsert_dataset(d).map_err(BackendError::new)?;
+        }
+        all.retain(|d| {
+            let resource = Resource::Instance { dataset: d.id, entity };
+            world.decide(&Request::new(actor, Action::DatasetRead, resource)).is_allowed()
+        });
         Ok(all)
     }
 
@@ -799,11 +822,10 @@ impl Corterum {
                 message: "choose at least one role".to_owned(),
             });
         }
-        let allowed: Vec<RoleId> = builtin::corterum_roles()
-            .iter()
-            .map(|r| r.id)
+        // The out-of-the-box roles and those customers built; never the root administrator.
+        let allowed: Vec<RoleId> = builtin::CORTERUM_ROLES
+            .into_iter()
             .chain(self.ports.store.custom_roles().await?.iter().map(|r| r.id))
-            .filter(|r| *r != ROOT_ADMINISTRATOR)
             .collect();
         if input.roles.iter().any(|r| !allowed.contains(r)) {
             errors.push(FieldError {

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
+use tenure_domain::role::builtin::{ADMINISTRATOR, CORE_ROLES};
 use tenure_domain::{
     Action, Decision, Email, Name, OrgId, Organisation, PasswordError, PasswordPolicy,
     ProviderType, Relationship, RelationshipError, Request, Resource, RoleId, Telephone, User,
@@ -869,8 +869,7 @@ impl Manage {
         // user holding one has no open invitation: no need to look. A Corterum user holds
         // the roles their administrator chose from the start, so only their invitation
         // says whether they have accepted.
-        let core = [ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER];
-        if !user.roles.is_empty() && user.roles.iter().all(|r| core.contains(r)) {
+        if !user.roles.is_empty() && user.roles.iter().all(|r| CORE_ROLES.contains(r)) {
             return Ok(AccountStatus::Active);
         }
         Ok(match self.open_invitation(user.id).await? {

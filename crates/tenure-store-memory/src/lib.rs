@@ -19,7 +19,7 @@ use tenure_core::{
 use tenure_core::{CorterumStore, EntityQuery};
 use tenure_domain::{
     ALL_PEOPLE, CorterumError, Dataset, DatasetId, Entity, EntityId, EntityScope, Group, Role,
-    RoleCatalogue, UserLinks, Version,
+    UserLinks, Version,
 };
 use tenure_domain::{
     Email, Log, OrgId, Organisation, Relationship, RelationshipError, Resource, RoleId, Scope,
@@ -568,8 +568,13 @@ impl CorterumStore for MemoryDirectory {
     }
 
     async fn custom_roles(&self) -> Result<Vec<Role>, BackendError> {
-        let builtin = RoleCatalogue::with_corterum();
-        self.read(|w| w.roles().iter().filter(|r| builtin.get(r.id).is_none()).cloned().collect())
+        self.read(|w| {
+            w.roles()
+                .iter()
+                .filter(|r| !tenure_domain::role::builtin::is_builtin(r.id))
+                .cloned()
+                .collect()
+        })
     }
 
     async fn user_links(&self, user: UserId) -> Result<Option<(String, UserLinks)>, BackendError> {

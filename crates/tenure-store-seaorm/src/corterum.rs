@@ -12,6 +12,7 @@ use sea_orm::sea_query::{Alias, Cond, Expr, OnConflict, Order, Query, SelectStat
 use sea_orm::{ConnectionTrait, DbErr, ExprTrait, QueryResult, SqlErr};
 use serde_json::{Value as Json, json};
 use tenure_core::{BackendError, ChangeError, CorterumStore, EntityQuery, Page, Write};
+use tenure_domain::role::builtin;
 use tenure_domain::role::form::RoleForm;
 use tenure_domain::{
     ALL_PEOPLE, Content, Dataset, DatasetId, DatasetKind, DatasetPermissions, Entity, EntityId,
@@ -681,14 +682,9 @@ impl SeaOrmStore {
         let db = self.db();
         // Only Corterum roles read a user's entity and companies: a CORE user (and the
         // root administrator, who reaches everything) needs no extra round trip.
-        let core = [
-            tenure_domain::role::builtin::ADMINISTRATOR,
-            tenure_domain::role::builtin::DATA_COORDINATOR,
-            tenure_domain::role::builtin::DATA_PROVIDER,
-            tenure_domain::role::builtin::ROOT_ADMINISTRATOR,
-        ];
-        let corterum_roles =
-            world.user(actor).is_some_and(|u| u.roles.iter().any(|r| !core.contains(r)));
+        let core =
+            |r: &RoleId| builtin::CORE_ROLES.contains(r) || *r == builtin::ROOT_ADMINISTRATOR;
+        let corterum_roles = world.user(actor).is_some_and(|u| !u.roles.iter().all(core));
         let links = if corterum_roles {
             self.user_links(actor).await?.map(|(_, links)| links)
         } else {
@@ -756,19 +752,6 @@ impl SeaOrmStore {
     }
 }
 
-/// `LIKE '%term%'` with the term's own wildcards escaped.
-fn contains(term: &str) -> String {
-    let mut p = String::from("%");
-    for c in term.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
 fn scope_condition(scope: &EntityScope) -> Option<Cond> {
     if scope.everything {
         return None;
@@ -825,10 +808,7 @@ impl CorterumStore for SeaOrmStore {
             q.cond_where(c);
         }
         if let Some(s) = &query.search {
-            q.and_where(
-                col("entities", "sort_name")
-                    .like(sea_orm::sea_query::LikeExpr::new(contains(s.as_str())).escape('\\')),
-            );
+            q.and_where(col("entities", "sort_name").like(crate::directory::contains(s)));
         }
         if let Some(k) = query.kind {
             q.and_where(col("entities", "kind").eq(k.as_str()));

@@ -26,10 +26,6 @@ fn catalogue() -> &'static tenure_domain::RoleCatalogue {
     CATALOGUE.get_or_init(tenure_domain::RoleCatalogue::with_corterum)
 }
 
-fn backend_err(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
-    BackendError::new(e)
-}
-
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
     BackendError::new(e)
 }
@@ -61,8 +57,8 @@ impl SeaOrmStore {
         &self,
         query: sea_orm::Select<users::Entity>,
     ) -> Result<Vec<User>, BackendError> {
-        let backend = self.backend();
-        let roles = match backend {
+        let db_backend = self.backend();
+        let roles = match db_backend {
             DbBackend::Postgres => {
                 "(SELECT string_agg(\"user_roles\".\"role_id\"::text, ',') FROM \"user_roles\" \
                  WHERE \"user_roles\".\"user_id\" = \"users\".\"id\")"
@@ -72,12 +68,12 @@ impl SeaOrmStore {
                  WHERE \"user_roles\".\"user_id\" = \"users\".\"id\")"
             }
         };
-        let statement = query.column_as(Expr::cust(roles), "role_ids").build(backend);
-        let rows = self.db().query_all_raw(statement).await.map_err(backend_err)?;
+        let statement = query.column_as(Expr::cust(roles), "role_ids").build(db_backend);
+        let rows = self.db().query_all_raw(statement).await.map_err(backend)?;
         rows.iter()
             .map(|row| {
-                let model = users::Model::from_query_result(row, "").map_err(backend_err)?;
-                let list: Option<String> = row.try_get("", "role_ids").map_err(backend_err)?;
+                let model = users::Model::from_query_result(row, "").map_err(backend)?;
+                let list: Option<String> = row.try_get("", "role_ids").map_err(backend)?;
                 let mut roles = Vec::new();
                 for id in list.iter().flat_map(|l| l.split(',')).filter(|s| !s.is_empty()) {
                     let uuid = Uuid::parse_str(id).map_err(|e| {
@@ -165,17 +161,17 @@ fn holds_role(role: RoleId) -> sea_orm::sea_query::SimpleExpr {
     )
 }
 
-/// A page's row limit, never above [`Page::MAX_LIMIT`].
 /// How many matches a PostgreSQL service-wide search sorts itself rather than walking the
 /// name index (see `few_matches`).
 const FEW: u64 = 2_000;
 
+/// A page's row limit, never above [`Page::MAX_LIMIT`].
 fn page_limit(page: Page) -> u64 {
     page.limit.min(Page::MAX_LIMIT) as u64
 }
 
 /// `text LIKE '%term%'`, with the term's own `%`, `_` and `\` matched literally.
-fn contains(search: &Search) -> LikeExpr {
+pub(crate) fn contains(search: &Search) -> LikeExpr {
     let mut pattern = String::with_capacity(search.as_str().len() + 2);
     pattern.push('%');
     for c in search.as_str().chars() {

@@ -778,10 +778,6 @@ struct RolesPage {
     rows: Vec<RoleRow>,
 }
 
-fn is_builtin(id: RoleId) -> bool {
-    tenure_domain::RoleCatalogue::with_corterum().get(id).is_some()
-}
-
 pub(crate) async fn roles(State(app): State<App>, viewer: Signed) -> Response {
     let chrome = viewer.chrome("Roles");
     if !app
@@ -800,7 +796,7 @@ pub(crate) async fn roles(State(app): State<App>, viewer: Signed) -> Response {
                 .into_iter()
                 .map(|r| RoleRow {
                     id: r.id.to_string(),
-                    builtin: is_builtin(r.id),
+                    builtin: tenure_domain::role::builtin::is_builtin(r.id),
                     name: r.name,
                     description: r.description,
                 })
@@ -1007,7 +1003,7 @@ pub(crate) async fn edit_role_page(
     let Some(role) = roles.into_iter().find(|r| r.id == id) else {
         return view::not_found_page(chrome);
     };
-    let builtin = is_builtin(id);
+    let builtin = tenure_domain::role::builtin::is_builtin(id);
     role_page(
         &app,
         &viewer,
@@ -1324,12 +1320,10 @@ pub(crate) async fn record(
         Ok(e) => e,
         Err(err) => return view::refusal(chrome, &err),
     };
-    let mut datasets = Vec::new();
-    for d in app.services.corterum.datasets().await.unwrap_or_default() {
-        if app.services.corterum.instance(me, d.id, id, AsOf::Latest).await.is_ok() {
-            datasets.push((d.key.clone(), d.name.to_string()));
-        }
-    }
+    let datasets = match app.services.corterum.readable_datasets(me, id).await {
+        Ok(all) => all.into_iter().map(|d| (d.key, d.name.to_string())).collect(),
+        Err(err) => return view::refusal(viewer.chrome("Record"), &err),
+    };
     let labels = e.kind.fields();
     let mut links = Vec::new();
     for l in &e.links {

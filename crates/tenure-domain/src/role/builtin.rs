@@ -119,6 +119,19 @@ pub const CERTIFICATION_EMPLOYEE: RoleId =
 pub const CONDUCT_RULES_STAFF: RoleId =
     RoleId::from_uuid(Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0014));
 
+/// CORE's three roles.
+pub const CORE_ROLES: [RoleId; 3] = [ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER];
+
+/// Corterum's four out-of-the-box roles (the root administrator aside).
+pub const CORTERUM_ROLES: [RoleId; 4] =
+    [CORTERUM_ADMINISTRATOR, SENIOR_MANAGER, CERTIFICATION_EMPLOYEE, CONDUCT_RULES_STAFF];
+
+/// Whether a role is built in (CORE's, Corterum's, or the root administrator): built-in
+/// roles are code, not data, and cannot be edited.
+pub fn is_builtin(id: RoleId) -> bool {
+    id == ROOT_ADMINISTRATOR || CORE_ROLES.contains(&id) || CORTERUM_ROLES.contains(&id)
+}
+
 /// The root administrator and Corterum's four out-of-the-box roles.
 ///
 /// The four are conservative, as the seed says ("when in doubt, deny"): none reaches a
@@ -242,15 +255,7 @@ fn root_administrator() -> Role {
                 ),
                 reach: Reach::Everything,
                 only: crate::role::Only::Any,
-                assignable: vec![
-                    ADMINISTRATOR,
-                    DATA_COORDINATOR,
-                    DATA_PROVIDER,
-                    CORTERUM_ADMINISTRATOR,
-                    SENIOR_MANAGER,
-                    CERTIFICATION_EMPLOYEE,
-                    CONDUCT_RULES_STAFF,
-                ],
+                assignable: [CORE_ROLES.as_slice(), CORTERUM_ROLES.as_slice()].concat(),
             },
             Grant {
                 actions: ActionSet::of(&[UserChangePassword]),

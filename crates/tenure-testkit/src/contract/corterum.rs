@@ -408,6 +408,14 @@ where
         matches!(c.groups(jane_user).await, Err(ManageError::NotFound)),
         "no group administration"
     );
+    // What her record page lists: the datasets she may read, each decided by the engine.
+    let readable =
+        |list: Vec<tenure_domain::Dataset>| list.into_iter().map(|d| d.key).collect::<Vec<_>>();
+    assert_eq!(
+        readable(c.readable_datasets(jane_user, joe).await.expect("datasets")),
+        ["training_courses", "training_record"]
+    );
+    assert!(readable(c.readable_datasets(jane_user, pat).await.expect("datasets")).is_empty());
 
     // Lists: Jane sees herself and her report; the compliance administrator every
     // entity of the FCA; the root everything.
