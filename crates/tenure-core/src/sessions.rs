@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tenure_domain::UserId;
+use tenure_domain::{UserId, World};
 
 use crate::audit::{AuditEvent, AuditName, Outcome};
 use crate::error::BackendError;
@@ -44,6 +44,18 @@ pub trait SessionStore: Send + Sync + 'static {
     /// # Errors
     /// [`BackendError`] only for unexpected failures.
     async fn session(&self, digest: &str) -> Result<Option<SessionRecord>, BackendError>;
+
+    /// The session with this digest together with the snapshot
+    /// `Directory::snapshot(user, Resource::Service)` gives for its user, read at once:
+    /// every signed-in request needs both, and one read is one round trip. A session
+    /// whose user no longer exists is no session (`None`).
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn session_with_snapshot(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(SessionRecord, World)>, BackendError>;
 
     /// Records that the session was used now.
     ///
@@ -160,6 +172,32 @@ impl Sessions {
     pub async fn resume(&self, token: &str) -> Result<Option<Live>, BackendError> {
         let digest = self.secrets.digest(token);
         let Some(record) = self.store.session(&digest).await? else { return Ok(None) };
+        self.keep_alive(digest, record).await
+    }
+
+    /// [`Sessions::resume`], with the snapshot of the session's user that decisions about
+    /// the service and the user's own organisation need, read in the same round trip.
+    ///
+    /// # Errors
+    /// [`BackendError`] when storage fails.
+    pub async fn resume_with_snapshot(
+        &self,
+        token: &str,
+    ) -> Result<Option<(Live, World)>, BackendError> {
+        let digest = self.secrets.digest(token);
+        let Some((record, world)) = self.store.session_with_snapshot(&digest).await? else {
+            return Ok(None);
+        };
+        Ok(self.keep_alive(digest, record).await?.map(|live| (live, world)))
+    }
+
+    /// Applies the timeouts to a stored session: ends it if either has passed, records
+    /// its use at most once a minute otherwise.
+    async fn keep_alive(
+        &self,
+        digest: String,
+        record: SessionRecord,
+    ) -> Result<Option<Live>, BackendError> {
         let now = self.clock.now();
         if now.0 - record.last_seen.0 >= self.policy.idle_ms
             || now.0 - record.created.0 >= self.policy.absolute_ms

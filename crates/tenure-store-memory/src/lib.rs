@@ -784,6 +784,17 @@ impl SessionStore for MemoryDirectory {
         self.accounts(|a| a.sessions.get(digest).cloned())
     }
 
+    async fn session_with_snapshot(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(SessionRecord, World)>, BackendError> {
+        let Some(record) = self.session(digest).await? else { return Ok(None) };
+        let world = self.read(|w| {
+            w.user(record.user).is_some().then(|| w.slice(record.user, Resource::Service))
+        })?;
+        Ok(world.map(|w| (record, w)))
+    }
+
     async fn touch_session(&self, digest: &str, now: Timestamp) -> Result<(), BackendError> {
         self.accounts(|a| {
             if let Some(s) = a.sessions.get_mut(digest) {

@@ -7,9 +7,12 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Alias, Expr, LikeExpr, Query, SelectStatement, UnionType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, FromQueryResult,
-    Iterable, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
+    IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
-use tenure_core::{BackendError, Directory, OrganisationQuery, Page, Search, UserQuery, UserSort};
+use tenure_core::{
+    BackendError, Directory, OrganisationQuery, Page, Search, SessionRecord, Timestamp, UserQuery,
+    UserSort,
+};
 use tenure_domain::{
     Log, Name, OrgId, Organisation, Relationship, Resource, RoleId, Scope, User, UserId, World,
 };
@@ -17,7 +20,7 @@ use uuid::Uuid;
 
 use crate::SeaOrmStore;
 use crate::convert;
-use crate::entity::{logs, organisations, relationships, user_roles, users};
+use crate::entity::{logs, organisations, relationships, sessions, user_roles, users};
 
 /// CORE's and Corterum's built-in roles, built once.
 fn catalogue() -> &'static tenure_domain::RoleCatalogue {
@@ -50,44 +53,149 @@ impl SeaOrmStore {
     }
 
     /// The users a query selects, each with their roles, in one round trip: the roles
-    /// come as one aggregated column (`group_concat` on SQLite, `string_agg` on
-    /// PostgreSQL) instead of a second query. Every round trip to SQLite costs two thread
-    /// hand-offs, which is most of a signed-in page's time (see docs/performance.md).
+    /// come as one aggregated column (see [`roles_column`]) instead of a second query.
+    /// Every round trip to SQLite costs two thread hand-offs, which is most of a
+    /// signed-in page's time (see docs/performance.md).
     pub(crate) async fn users_with_roles(
         &self,
         query: sea_orm::Select<users::Entity>,
     ) -> Result<Vec<User>, BackendError> {
         let db_backend = self.backend();
-        let roles = match db_backend {
-            DbBackend::Postgres => {
-                "(SELECT string_agg(\"user_roles\".\"role_id\"::text, ',') FROM \"user_roles\" \
-                 WHERE \"user_roles\".\"user_id\" = \"users\".\"id\")"
-            }
-            _ => {
-                "(SELECT group_concat(hex(\"user_roles\".\"role_id\"), ',') FROM \"user_roles\" \
-                 WHERE \"user_roles\".\"user_id\" = \"users\".\"id\")"
-            }
-        };
-        let statement = query.column_as(Expr::cust(roles), "role_ids").build(db_backend);
+        let statement =
+            query.column_as(Expr::cust(roles_column(db_backend)), "role_ids").build(db_backend);
         let rows = self.db().query_all_raw(statement).await.map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                let model = users::Model::from_query_result(row, "").map_err(backend)?;
-                let list: Option<String> = row.try_get("", "role_ids").map_err(backend)?;
-                let mut roles = Vec::new();
-                for id in list.iter().flat_map(|l| l.split(',')).filter(|s| !s.is_empty()) {
-                    let uuid = Uuid::parse_str(id).map_err(|e| {
-                        BackendError::new(format!(
-                            "stored role of user `{}` is invalid: {e}",
-                            model.id
-                        ))
-                    })?;
-                    roles.push(RoleId::from_uuid(uuid));
+        rows.iter().map(|row| user_with_roles(row, "")).collect()
+    }
+
+    /// The actor's row (found by id, or by session), their roles, their organisation, its
+    /// relationships and the organisations at their other ends: one round trip.
+    async fn actor_rows(&self, key: ActorKey<'_>) -> Result<ActorRows, BackendError> {
+        let statement = actor_and_orgs(key, roles_column(self.backend()));
+        let mut out = ActorRows::default();
+        for row in self.db().query_all(&statement).await.map_err(backend)? {
+            let actor: Option<Uuid> = row.try_get("", "u_id").map_err(backend)?;
+            if actor.is_some() {
+                out.actor = Some(user_with_roles(&row, "u_")?);
+                if matches!(key, ActorKey::Session(_)) {
+                    let s = sessions::Model::from_query_result(&row, "s_").map_err(backend)?;
+                    out.session = Some(SessionRecord {
+                        user: UserId::from_uuid(s.user_id),
+                        csrf: s.csrf,
+                        created: Timestamp(s.created_at),
+                        last_seen: Timestamp(s.last_seen_at),
+                    });
                 }
-                roles.sort_unstable();
-                convert::user(&model, roles)
-            })
-            .collect()
+            }
+            let org = organisations::Model::from_query_result(&row, "").map_err(backend)?;
+            let owner: Option<Uuid> = row.try_get("", "edge_owner").map_err(backend)?;
+            let agent: Option<Uuid> = row.try_get("", "edge_agent").map_err(backend)?;
+            if let (Some(stock_owner_id), Some(managing_agent_id)) = (owner, agent) {
+                out.edges.push(relationships::Model { stock_owner_id, managing_agent_id });
+            }
+            if !out.orgs.iter().any(|o| o.id == org.id) {
+                out.orgs.push(org);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The session with this digest and its user's snapshot of the service.
+    pub(crate) async fn session_snapshot(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(SessionRecord, World)>, BackendError> {
+        let mut rows = self.actor_rows(ActorKey::Session(digest)).await?;
+        let Some(session) = rows.session.take() else { return Ok(None) };
+        let world = self.snapshot_from(rows, session.user, Resource::Service).await?;
+        Ok(Some((session, world)))
+    }
+
+    /// The rest of a snapshot once the actor's rows are read: the resource, its
+    /// organisations, the holders of the guarded role, custom roles and Corterum's rows.
+    async fn snapshot_from(
+        &self,
+        rows: ActorRows,
+        actor: UserId,
+        resource: Resource,
+    ) -> Result<World, BackendError> {
+        let db = self.db();
+        let mut world = World::with_roles(catalogue().clone());
+        let mut org_ids: Vec<Uuid> = Vec::new();
+        let mut user_rows: Vec<users::Model> = Vec::new();
+        let ActorRows { actor: actor_user, orgs: mut loaded, edges, .. } = rows;
+
+        let mut log_row = None;
+        match resource {
+            Resource::User(id) => {
+                if let Some(t) =
+                    users::Entity::find_by_id(*id.as_uuid()).one(db).await.map_err(backend)?
+                {
+                    org_ids.push(t.organisation_id);
+                    if let Some(guarded) = world.roles().guarded() {
+                        let holders = users::Entity::find()
+                            .filter(users::Column::OrganisationId.eq(t.organisation_id))
+                            .filter(users::Column::Active.eq(true))
+                            .filter(holds_role(guarded))
+                            .all(db)
+                            .await
+                            .map_err(backend)?;
+                        user_rows.extend(holders);
+                    }
+                    user_rows.push(t);
+                }
+            }
+            Resource::Organisation(id) => org_ids.push(*id.as_uuid()),
+            Resource::Log(id) => {
+                if let Some(l) =
+                    logs::Entity::find_by_id(*id.as_uuid()).one(db).await.map_err(backend)?
+                {
+                    org_ids.push(l.owning_organisation_id);
+                    org_ids.push(l.managing_organisation_id);
+                    log_row = Some(l);
+                }
+            }
+            Resource::Service => {}
+            // Corterum's entities and datasets come from their own tables, below.
+            Resource::Entity(_) | Resource::Instance { .. } | Resource::Feature(_) => {}
+        }
+
+        org_ids.sort_unstable();
+        org_ids.dedup();
+        org_ids.retain(|id| !loaded.iter().any(|o| o.id == *id));
+        if !org_ids.is_empty() {
+            let orgs = organisations::Entity::find()
+                .filter(organisations::Column::Id.is_in(org_ids.iter().copied()))
+                .all(db)
+                .await
+                .map_err(backend)?;
+            loaded.extend(orgs);
+        }
+        for row in loaded {
+            world.insert_organisation(convert::organisation(row)?).map_err(backend)?;
+        }
+        for e in edges {
+            let rel = Relationship {
+                stock_owner: OrgId::from_uuid(e.stock_owner_id),
+                managing_agent: OrgId::from_uuid(e.managing_agent_id),
+            };
+            world.add_relationship(rel).map_err(backend)?;
+        }
+        user_rows.retain(|u| u.id != *actor.as_uuid());
+        user_rows.sort_unstable_by_key(|u| u.id);
+        user_rows.dedup_by_key(|u| u.id);
+        // Only a snapshot about another user needs a second round trip for roles.
+        let mut users =
+            if user_rows.is_empty() { Vec::new() } else { self.with_roles(user_rows).await? };
+        users.extend(actor_user);
+        self.add_custom_roles(&mut world, &users).await?;
+        for user in users {
+            world.upsert_user(user).map_err(backend)?;
+        }
+        if let Some(l) = log_row {
+            world.upsert_log(convert::log(&l)).map_err(backend)?;
+        }
+        self.add_corterum(&mut world, actor, resource).await?;
+        Ok(world)
     }
 
     /// Users with their roles, in the order given.
@@ -106,16 +214,112 @@ impl SeaOrmStore {
     }
 }
 
-/// The organisation `home` (edge columns null), and each organisation related to it with
-/// the edge that relates them: `UNION ALL` of three indexed lookups.
-fn home_and_related(home: Uuid) -> SelectStatement {
+/// How the actor of a snapshot is found.
+#[derive(Clone, Copy, Debug)]
+enum ActorKey<'a> {
+    /// By their id.
+    User(Uuid),
+    /// By the digest of a session of theirs.
+    Session(&'a str),
+}
+
+/// What [`actor_and_orgs`] reads: the actor (with their session, when found by one),
+/// their organisation and the organisations related to it, and the edges between them.
+#[derive(Default, Debug)]
+struct ActorRows {
+    session: Option<SessionRecord>,
+    actor: Option<User>,
+    orgs: Vec<organisations::Model>,
+    edges: Vec<relationships::Model>,
+}
+
+/// The roles of the `users` row in scope, as one comma-separated column of ids:
+/// `group_concat` on SQLite (hex, as the ids are blobs), `string_agg` on PostgreSQL.
+fn roles_column(db: DbBackend) -> &'static str {
+    match db {
+        DbBackend::Postgres => {
+            "(SELECT string_agg(\"user_roles\".\"role_id\"::text, ',') FROM \"user_roles\" \
+             WHERE \"user_roles\".\"user_id\" = \"users\".\"id\")"
+        }
+        _ => {
+            "(SELECT group_concat(hex(\"user_roles\".\"role_id\"), ',') FROM \"user_roles\" \
+             WHERE \"user_roles\".\"user_id\" = \"users\".\"id\")"
+        }
+    }
+}
+
+/// A user from a row holding the `users` columns and [`roles_column`] as `role_ids`,
+/// each name after `prefix`.
+fn user_with_roles(row: &sea_orm::QueryResult, prefix: &str) -> Result<User, BackendError> {
+    let model = users::Model::from_query_result(row, prefix).map_err(backend)?;
+    let list: Option<String> = row.try_get(prefix, "role_ids").map_err(backend)?;
+    let mut roles = Vec::new();
+    for id in list.iter().flat_map(|l| l.split(',')).filter(|s| !s.is_empty()) {
+        let uuid = Uuid::parse_str(id).map_err(|e| {
+            BackendError::new(format!("stored role of user `{}` is invalid: {e}", model.id))
+        })?;
+        roles.push(RoleId::from_uuid(uuid));
+    }
+    roles.sort_unstable();
+    convert::user(&model, roles)
+}
+
+/// The actor's row with their roles (columns `u_*`, and the session's as `s_*` when found
+/// by one) beside their organisation (edge columns null), then each organisation related
+/// to it with the edge that relates them (actor columns null): `UNION ALL` of three
+/// indexed lookups, the actor's branch first so PostgreSQL types the null columns from it.
+fn actor_and_orgs(key: ActorKey<'_>, roles: &'static str) -> SelectStatement {
+    // Every branch starts from the actor's row, found by id or by session.
+    let from_actor = |q: &mut SelectStatement| match key {
+        ActorKey::User(id) => {
+            q.from(users::Entity).and_where(Expr::col((users::Entity, users::Column::Id)).eq(id));
+        }
+        ActorKey::Session(digest) => {
+            q.from(sessions::Entity)
+                .inner_join(
+                    users::Entity,
+                    Expr::col((users::Entity, users::Column::Id))
+                        .equals((sessions::Entity, sessions::Column::UserId)),
+                )
+                .and_where(Expr::col((sessions::Entity, sessions::Column::Digest)).eq(digest));
+        }
+    };
+    // The actor's columns: the real ones in the actor's branch, nulls in the others.
+    let actor_columns = |q: &mut SelectStatement, real: bool| {
+        let mut column = |expr: Expr, alias: String| {
+            q.expr_as(if real { expr } else { Expr::cust("NULL") }, Alias::new(alias));
+        };
+        for c in users::Column::iter() {
+            column(Expr::col((users::Entity, c)), format!("u_{}", c.as_str()));
+        }
+        column(Expr::cust(roles), "u_role_ids".to_owned());
+        if matches!(key, ActorKey::Session(_)) {
+            for c in sessions::Column::iter() {
+                column(Expr::col((sessions::Entity, c)), format!("s_{}", c.as_str()));
+            }
+        }
+    };
     let org_columns = |q: &mut SelectStatement| {
         for c in organisations::Column::iter() {
             q.column((organisations::Entity, c));
         }
     };
-    let related = |join_on: relationships::Column, home_side: relationships::Column| {
+
+    let mut own = Query::select();
+    actor_columns(&mut own, true);
+    org_columns(&mut own);
+    own.expr_as(Expr::val(Option::<Uuid>::None), Alias::new("edge_owner"))
+        .expr_as(Expr::val(Option::<Uuid>::None), Alias::new("edge_agent"));
+    from_actor(&mut own);
+    own.inner_join(
+        organisations::Entity,
+        Expr::col((organisations::Entity, organisations::Column::Id))
+            .equals((users::Entity, users::Column::OrganisationId)),
+    );
+
+    let related = |home_side: relationships::Column, other_side: relationships::Column| {
         let mut q = Query::select();
+        actor_columns(&mut q, false);
         org_columns(&mut q);
         q.expr_as(
             Expr::col((relationships::Entity, relationships::Column::StockOwnerId)),
@@ -124,30 +328,29 @@ fn home_and_related(home: Uuid) -> SelectStatement {
         .expr_as(
             Expr::col((relationships::Entity, relationships::Column::ManagingAgentId)),
             Alias::new("edge_agent"),
+        );
+        from_actor(&mut q);
+        q.inner_join(
+            relationships::Entity,
+            Expr::col((relationships::Entity, home_side))
+                .equals((users::Entity, users::Column::OrganisationId)),
         )
-        .from(relationships::Entity)
         .inner_join(
             organisations::Entity,
             Expr::col((organisations::Entity, organisations::Column::Id))
-                .equals((relationships::Entity, join_on)),
-        )
-        .and_where(Expr::col((relationships::Entity, home_side)).eq(home));
+                .equals((relationships::Entity, other_side)),
+        );
         q
     };
-    let mut own = Query::select();
-    org_columns(&mut own);
-    own.expr_as(Expr::val(Option::<Uuid>::None), Alias::new("edge_owner"))
-        .expr_as(Expr::val(Option::<Uuid>::None), Alias::new("edge_agent"))
-        .from(organisations::Entity)
-        .and_where(Expr::col((organisations::Entity, organisations::Column::Id)).eq(home));
-    let mut q =
-        related(relationships::Column::ManagingAgentId, relationships::Column::StockOwnerId);
-    q.union(
+    own.union(
         UnionType::All,
         related(relationships::Column::StockOwnerId, relationships::Column::ManagingAgentId),
     )
-    .union(UnionType::All, own);
-    q
+    .union(
+        UnionType::All,
+        related(relationships::Column::ManagingAgentId, relationships::Column::StockOwnerId),
+    );
+    own
 }
 
 /// `users.id IN (SELECT user_id FROM user_roles WHERE role_id = ?)`.
@@ -309,106 +512,8 @@ impl SeaOrmStore {
 #[async_trait]
 impl Directory for SeaOrmStore {
     async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError> {
-        let db = self.db();
-        let mut world = World::with_roles(catalogue().clone());
-        let mut org_ids: Vec<Uuid> = Vec::new();
-        let mut user_rows: Vec<users::Model> = Vec::new();
-        let mut edges: Vec<relationships::Model> = Vec::new();
-
-        let mut loaded: Vec<organisations::Model> = Vec::new();
-        let mut actor_user: Option<User> = None;
-        if let Some(a) =
-            self.users_with_roles(users::Entity::find_by_id(*actor.as_uuid())).await?.pop()
-        {
-            let home = *a.organisation.as_uuid();
-            // The actor's organisation, its relationships and the organisations at their
-            // other ends, in one round trip.
-            for row in db.query_all(&home_and_related(home)).await.map_err(backend)? {
-                let org = organisations::Model::from_query_result(&row, "").map_err(backend)?;
-                let owner: Option<Uuid> = row.try_get("", "edge_owner").map_err(backend)?;
-                let agent: Option<Uuid> = row.try_get("", "edge_agent").map_err(backend)?;
-                if let (Some(stock_owner_id), Some(managing_agent_id)) = (owner, agent) {
-                    edges.push(relationships::Model { stock_owner_id, managing_agent_id });
-                }
-                if !loaded.iter().any(|o| o.id == org.id) {
-                    loaded.push(org);
-                }
-            }
-            actor_user = Some(a);
-        }
-
-        let mut log_row = None;
-        match resource {
-            Resource::User(id) => {
-                if let Some(t) =
-                    users::Entity::find_by_id(*id.as_uuid()).one(db).await.map_err(backend)?
-                {
-                    org_ids.push(t.organisation_id);
-                    if let Some(guarded) = world.roles().guarded() {
-                        let holders = users::Entity::find()
-                            .filter(users::Column::OrganisationId.eq(t.organisation_id))
-                            .filter(users::Column::Active.eq(true))
-                            .filter(holds_role(guarded))
-                            .all(db)
-                            .await
-                            .map_err(backend)?;
-                        user_rows.extend(holders);
-                    }
-                    user_rows.push(t);
-                }
-            }
-            Resource::Organisation(id) => org_ids.push(*id.as_uuid()),
-            Resource::Log(id) => {
-                if let Some(l) =
-                    logs::Entity::find_by_id(*id.as_uuid()).one(db).await.map_err(backend)?
-                {
-                    org_ids.push(l.owning_organisation_id);
-                    org_ids.push(l.managing_organisation_id);
-                    log_row = Some(l);
-                }
-            }
-            Resource::Service => {}
-            // Corterum's entities and datasets come from their own tables, below.
-            Resource::Entity(_) | Resource::Instance { .. } | Resource::Feature(_) => {}
-        }
-
-        org_ids.sort_unstable();
-        org_ids.dedup();
-        org_ids.retain(|id| !loaded.iter().any(|o| o.id == *id));
-        if !org_ids.is_empty() {
-            let orgs = organisations::Entity::find()
-                .filter(organisations::Column::Id.is_in(org_ids.iter().copied()))
-                .all(db)
-                .await
-                .map_err(backend)?;
-            loaded.extend(orgs);
-        }
-        for row in loaded {
-            world.insert_organisation(convert::organisation(row)?).map_err(backend)?;
-        }
-        for e in edges {
-            let rel = Relationship {
-                stock_owner: OrgId::from_uuid(e.stock_owner_id),
-                managing_agent: OrgId::from_uuid(e.managing_agent_id),
-            };
-            world.add_relationship(rel).map_err(backend)?;
-        }
-        user_rows.retain(|u| u.id != *actor.as_uuid());
-        user_rows.sort_unstable_by_key(|u| u.id);
-        user_rows.dedup_by_key(|u| u.id);
-        // Only a snapshot about another user needs a second round trip for roles.
-        let mut users =
-            if user_rows.is_empty() { Vec::new() } else { self.with_roles(user_rows).await? };
-        users.extend(actor_user);
-        self.add_custom_roles(&mut world, &users).await?;
-        for user in users {
-            world.upsert_user(user).map_err(backend)?;
-        }
-        if let Some(l) = log_row {
-            world.upsert_log(convert::log(&l)).map_err(backend)?;
-        }
-        self.add_corterum(&mut world, actor, resource).await?;
-        Ok(world)
+        let rows = self.actor_rows(ActorKey::User(*actor.as_uuid())).await?;
+        self.snapshot_from(rows, actor, resource).await
     }
 
     async fn users(

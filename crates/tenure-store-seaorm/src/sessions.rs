@@ -5,7 +5,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tenure_core::{AuditEvent, BackendError, SessionRecord, SessionStore, Timestamp};
-use tenure_domain::UserId;
+use tenure_domain::{UserId, World};
 
 use crate::SeaOrmStore;
 use crate::accounts::audit_row;
@@ -48,6 +48,13 @@ impl SessionStore for SeaOrmStore {
             created: Timestamp(r.created_at),
             last_seen: Timestamp(r.last_seen_at),
         }))
+    }
+
+    async fn session_with_snapshot(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(SessionRecord, World)>, BackendError> {
+        self.session_snapshot(digest).await
     }
 
     async fn touch_session(&self, digest: &str, now: Timestamp) -> Result<(), BackendError> {

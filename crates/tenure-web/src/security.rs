@@ -185,12 +185,11 @@ pub(crate) fn removed_session_cookie(app: &App) -> Cookie<'static> {
 }
 
 /// Loads the signed-in user: the session must be live and its user and organisation
-/// active; otherwise the session is ended and the request is anonymous. One snapshot
-/// serves the check, the header and the handler's decisions about the viewer's own
-/// organisation.
+/// active; otherwise the session is ended and the request is anonymous. The session and
+/// one snapshot come in one read, and the snapshot serves the check, the header and the
+/// handler's decisions about the viewer's own organisation.
 async fn viewer(app: &App, token: &str) -> Option<Viewer> {
-    let live = app.services.sessions.resume(token).await.ok()??;
-    let world = app.services.directory.snapshot(live.user, Resource::Service).await.ok()?;
+    let (live, world) = app.services.sessions.resume_with_snapshot(token).await.ok()??;
     let usable = world.user(live.user).filter(|u| {
         u.active
             && !u.roles.is_empty()

@@ -13,8 +13,8 @@ use tenure_core::{
 };
 use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
 use tenure_domain::{
-    Email, Log, LogId, Name, OrgId, Organisation, Relationship, RelationshipError, RoleId, User,
-    UserId, World,
+    Email, Log, LogId, Name, OrgId, Organisation, Relationship, RelationshipError, Resource,
+    RoleId, User, UserId, World,
 };
 use uuid::Uuid;
 
@@ -677,12 +677,34 @@ where
     assert_eq!(live.user, user(PETE));
     assert!(sessions.resume("token-404").await.expect("resume").is_none());
 
+    // The session and its user's snapshot in one read hold what the two reads apart do:
+    // for a user of a stock owner (Pete) and of its managing agent (Bea).
+    for who in [PETE, BEA] {
+        let token = sessions.start(user(who)).await.expect("start");
+        let (with, world) =
+            sessions.resume_with_snapshot(&token).await.expect("resume").expect("live");
+        assert_eq!(Some(&with), sessions.resume(&token).await.expect("resume").as_ref());
+        let apart = h.store.snapshot(user(who), Resource::Service).await.expect("snapshot");
+        assert_eq!(contents(&world), contents(&apart), "user {who}");
+        let (orgs, edges, users) = contents(&world);
+        assert_eq!(orgs.len(), 2, "their organisation and the one related to it");
+        assert_eq!(edges, [Relationship { stock_owner: org(ALPHA), managing_agent: org(BETA) }]);
+        assert_eq!(users.iter().map(|u| u.id).collect::<Vec<_>>(), [user(who)]);
+        sessions.end(&with).await.expect("sign out");
+        assert!(sessions.resume_with_snapshot(&token).await.expect("resume").is_none());
+    }
+    assert!(sessions.resume_with_snapshot("token-404").await.expect("resume").is_none());
+
     // Idle: 29 minutes apart is fine, 30 is not.
     h.clock.advance(29 * 60 * 1000);
     assert!(sessions.resume(&a).await.expect("resume").is_some());
     h.clock.advance(29 * 60 * 1000);
     assert!(sessions.resume(&a).await.expect("resume").is_some(), "use restarts the idle clock");
-    assert!(sessions.resume(&b).await.expect("resume").is_none(), "b sat idle for 58 minutes");
+    assert!(
+        sessions.resume_with_snapshot(&b).await.expect("resume").is_none(),
+        "b sat idle for 58 minutes"
+    );
+    assert!(sessions.resume(&b).await.expect("resume").is_none(), "and was ended");
     // Absolute: 12 hours after signing in, however busy.
     let c = sessions.start(user(PETE)).await.expect("start");
     for _ in 0..25 {
@@ -712,7 +734,18 @@ where
     let names = h
         .audit_names(AuditQuery { name: Some(AuditName::SessionCreate), ..AuditQuery::default() })
         .await;
-    assert_eq!(names.len(), 7);
+    assert_eq!(names.len(), 9);
+}
+
+/// What a snapshot holds, each part sorted by id, to compare two.
+fn contents(w: &World) -> (Vec<Organisation>, Vec<Relationship>, Vec<User>) {
+    let mut orgs: Vec<Organisation> = w.organisations().cloned().collect();
+    orgs.sort_by_key(|o| o.id);
+    let mut edges: Vec<Relationship> = w.relationships().copied().collect();
+    edges.sort();
+    let mut users: Vec<User> = w.users().cloned().collect();
+    users.sort_by_key(|u| u.id);
+    (orgs, edges, users)
 }
 
 /// Runs two futures concurrently on the current task.
