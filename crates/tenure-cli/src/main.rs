@@ -24,6 +24,13 @@ use tenure_core::{ManageError, PersonInput};
 
 use crate::app::{MailArgs, Services, StoreArgs};
 
+/// mimalloc instead of the system allocator: a signed-in page allocates a few hundred
+/// small objects (rows, the snapshot, the rendered page) across tokio's and sqlx's
+/// threads, and glibc's allocator was about 15% of the server's time under load (see
+/// docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Tenure: accounts, organisations and permissions.
 #[derive(Debug, Parser)]
 #[command(name = "tenure", version, about)]
