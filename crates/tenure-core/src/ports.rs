@@ -142,6 +142,19 @@ pub struct Names {
     pub organisations: std::collections::HashMap<tenure_domain::OrgId, tenure_domain::Name>,
 }
 
+/// A log with the names a list shows beside it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NamedLog {
+    /// The log.
+    pub log: tenure_domain::Log,
+    /// Its owning organisation's name.
+    pub owner: Option<tenure_domain::Name>,
+    /// Its managing organisation's name.
+    pub manager: Option<tenure_domain::Name>,
+    /// Its assignee's name: `None` when it has none, or they were deleted.
+    pub assignee: Option<tenure_domain::Name>,
+}
+
 /// Read access to the directory: organisations, relationships, users, logs.
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
@@ -196,4 +209,11 @@ pub trait Directory: Send + Sync + 'static {
     /// # Errors
     /// [`BackendError`] only for unexpected failures.
     async fn logs(&self, scope: &Scope, page: Page) -> Result<Vec<Log>, BackendError>;
+
+    /// [`Directory::logs`] with the names of each log's organisations and assignee, in
+    /// the same read (a list page would otherwise ask [`Directory::names`] next).
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn logs_named(&self, scope: &Scope, page: Page) -> Result<Vec<NamedLog>, BackendError>;
 }

@@ -13,8 +13,8 @@ use std::sync::{Mutex, RwLock};
 use async_trait::async_trait;
 use tenure_core::{
     AccountStore, AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Directory,
-    FailureRecorded, Link, LinkState, OrganisationQuery, Page, PasswordHolder, ResetHolder,
-    SessionRecord, SessionStore, SignInRecord, Timestamp, UserQuery, Versioned, Write,
+    FailureRecorded, Link, LinkState, NamedLog, OrganisationQuery, Page, PasswordHolder,
+    ResetHolder, SessionRecord, SessionStore, SignInRecord, Timestamp, UserQuery, Versioned, Write,
 };
 use tenure_core::{CorterumStore, EntityQuery};
 use tenure_domain::{
@@ -196,6 +196,21 @@ impl Directory for MemoryDirectory {
     async fn logs(&self, scope: &Scope, p: Page) -> Result<Vec<Log>, BackendError> {
         let rows = self.read(|w| w.logs_in(scope).cloned().collect())?;
         Ok(page(rows, p, |l: &Log| *l.id.as_uuid().as_bytes()))
+    }
+
+    async fn logs_named(&self, scope: &Scope, p: Page) -> Result<Vec<NamedLog>, BackendError> {
+        let logs = self.logs(scope, p).await?;
+        self.read(|w| {
+            let org = |id| w.organisation(id).map(|o| o.name.clone());
+            logs.into_iter()
+                .map(|log| NamedLog {
+                    owner: org(log.owning_organisation),
+                    manager: org(log.managing_organisation),
+                    assignee: log.assigned_to.and_then(|u| w.user(u)).map(|u| u.name.clone()),
+                    log,
+                })
+                .collect()
+        })
     }
 }
 

@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Alias, Expr, LikeExpr, Query, SelectStatement, UnionType};
+use sea_orm::sea_query::{
+    Alias, Expr, IntoIden, JoinType, LikeExpr, Query, SelectStatement, UnionType,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, FromQueryResult,
     IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use tenure_core::{
-    BackendError, Directory, OrganisationQuery, Page, Search, SessionRecord, Timestamp, UserQuery,
-    UserSort,
+    BackendError, Directory, NamedLog, OrganisationQuery, Page, Search, SessionRecord, Timestamp,
+    UserQuery, UserSort,
 };
 use tenure_domain::{
     Log, Name, OrgId, Organisation, Relationship, Resource, RoleId, Scope, User, UserId, World,
@@ -353,6 +355,16 @@ fn actor_and_orgs(key: ActorKey<'_>, roles: &'static str) -> SelectStatement {
     own
 }
 
+/// One page of the logs a scope matches, ordered by id.
+fn logs_page(scope: &Scope, page: Page) -> sea_orm::Select<logs::Entity> {
+    let mut query = logs::Entity::find();
+    let org_columns = [logs::Column::OwningOrganisationId, logs::Column::ManagingOrganisationId];
+    if let Some(condition) = scope_condition(scope, &org_columns, logs::Column::AssignedTo) {
+        query = query.filter(condition);
+    }
+    query.order_by_asc(logs::Column::Id).offset(page.offset as u64).limit(page_limit(page))
+}
+
 /// `users.id IN (SELECT user_id FROM user_roles WHERE role_id = ?)`.
 fn holds_role(role: RoleId) -> sea_orm::sea_query::SimpleExpr {
     users::Column::Id.in_subquery(
@@ -667,21 +679,68 @@ impl Directory for SeaOrmStore {
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
-        let mut query = logs::Entity::find();
-        let org_columns =
-            [logs::Column::OwningOrganisationId, logs::Column::ManagingOrganisationId];
-        if let Some(condition) = scope_condition(scope, &org_columns, logs::Column::AssignedTo) {
-            query = query.filter(condition);
-        }
-        Ok(query
-            .order_by_asc(logs::Column::Id)
-            .offset(page.offset as u64)
-            .limit(page_limit(page))
+        Ok(logs_page(scope, page)
             .all(self.db())
             .await
             .map_err(backend)?
             .into_iter()
             .map(|row| convert::log(&row))
             .collect())
+    }
+
+    async fn logs_named(&self, scope: &Scope, page: Page) -> Result<Vec<NamedLog>, BackendError> {
+        if scope.is_nothing() {
+            return Ok(Vec::new());
+        }
+        // The page's query, with each name beside its log through a left join (a deleted
+        // assignee, or a missing organisation, leaves its name null).
+        let mut q = logs_page(scope, page).into_query();
+        for (alias, table, on, name) in [
+            (
+                "owner_org",
+                organisations::Entity.into_iden(),
+                logs::Column::OwningOrganisationId,
+                "owner_name",
+            ),
+            (
+                "manager_org",
+                organisations::Entity.into_iden(),
+                logs::Column::ManagingOrganisationId,
+                "manager_name",
+            ),
+            ("assignee", users::Entity.into_iden(), logs::Column::AssignedTo, "assignee_name"),
+        ] {
+            let alias = Alias::new(alias);
+            q.join_as(
+                JoinType::LeftJoin,
+                table,
+                alias.clone(),
+                Expr::col((alias.clone(), Alias::new("id"))).equals((logs::Entity, on)),
+            )
+            .expr_as(Expr::col((alias, Alias::new("name"))), Alias::new(name));
+        }
+        let rows = self.db().query_all(&q).await.map_err(backend)?;
+        let name =
+            |row: &sea_orm::QueryResult, column: &str| -> Result<Option<Name>, BackendError> {
+                let value: Option<String> = row.try_get("", column).map_err(backend)?;
+                value
+                    .map(|n| {
+                        Name::parse(&n).map_err(|e| {
+                            BackendError::new(format!("stored name `{n}` is invalid: {e}"))
+                        })
+                    })
+                    .transpose()
+            };
+        rows.iter()
+            .map(|row| {
+                let model = logs::Model::from_query_result(row, "").map_err(backend)?;
+                Ok(NamedLog {
+                    log: convert::log(&model),
+                    owner: name(row, "owner_name")?,
+                    manager: name(row, "manager_name")?,
+                    assignee: name(row, "assignee_name")?,
+                })
+            })
+            .collect()
     }
 }

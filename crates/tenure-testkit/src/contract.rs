@@ -12,7 +12,9 @@ pub mod manage;
 use std::future::Future;
 use std::sync::Arc;
 
-use tenure_core::{Authorizer, Directory, OrganisationQuery, Page, Search, UserQuery, UserSort};
+use tenure_core::{
+    Authorizer, Directory, NamedLog, OrganisationQuery, Page, Search, UserQuery, UserSort,
+};
 use tenure_domain::role::builtin::DATA_COORDINATOR;
 use tenure_domain::{Action, Request, Resource, ResourceKind, Scope, UserId, World};
 use uuid::Uuid;
@@ -154,12 +156,18 @@ where
         );
 
         for actor in world.users().map(|u| u.id) {
-            check_lists(&name, &world, &auth, actor).await;
+            check_lists(&name, &world, &*directory, &auth, actor).await;
         }
     }
 }
 
-async fn check_lists(name: &str, world: &World, auth: &Authorizer, actor: UserId) {
+async fn check_lists(
+    name: &str,
+    world: &World,
+    directory: &dyn Directory,
+    auth: &Authorizer,
+    actor: UserId,
+) {
     let scope: Scope = world.scope(actor, Action::UserView);
     for (i, query) in user_queries().into_iter().enumerate() {
         let mut expected: Vec<_> =
@@ -213,6 +221,25 @@ async fn check_lists(name: &str, world: &World, auth: &Authorizer, actor: UserId
             )
             .await;
         assert_eq!(got, expected, "world {name}: logs visible to {actor}, pages of {size}");
+    }
+    // The same pages with their names, which are the world's.
+    let org_name = |id| world.organisation(id).map(|o| o.name.clone());
+    let named: Vec<_> = expected
+        .iter()
+        .map(|l| NamedLog {
+            log: l.clone(),
+            owner: org_name(l.owning_organisation),
+            manager: org_name(l.managing_organisation),
+            assignee: l.assigned_to.and_then(|u| world.user(u)).map(|u| u.name.clone()),
+        })
+        .collect();
+    for size in [2, 100] {
+        let scope = &scope;
+        let got = all_pages(size, |p| async move {
+            directory.logs_named(scope, p).await.expect("list named logs")
+        })
+        .await;
+        assert_eq!(got, named, "world {name}: named logs visible to {actor}, pages of {size}");
     }
 }
 

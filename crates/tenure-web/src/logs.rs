@@ -5,8 +5,8 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use tenure_core::Page;
-use tenure_domain::{Action, Log, LogId, Resource, World};
+use tenure_core::{BackendError, NamedLog, Page};
+use tenure_domain::{Action, Log, LogId, Name, Resource, World};
 
 use crate::App;
 use crate::security::Signed;
@@ -20,48 +20,43 @@ pub(crate) struct LogRow {
     assignee: String,
 }
 
-/// Rows for these logs, with names from the viewer's snapshot where it has them and the
-/// rest from one query.
-async fn log_rows(
-    app: &App,
-    known: &World,
-    logs: &[Log],
-) -> Result<Vec<LogRow>, tenure_core::BackendError> {
-    let mut orgs = Vec::new();
-    let mut people = Vec::new();
-    for l in logs {
-        for org in [l.owning_organisation, l.managing_organisation] {
-            if known.organisation(org).is_none() && !orgs.contains(&org) {
-                orgs.push(org);
-            }
-        }
-        if let Some(u) = l.assigned_to.filter(|u| !people.contains(u)) {
-            people.push(u);
+impl LogRow {
+    fn new(n: &NamedLog) -> Self {
+        let name = |n: &Option<Name>| n.as_ref().map(ToString::to_string).unwrap_or_default();
+        Self {
+            id: n.log.id.to_string(),
+            owner: name(&n.owner),
+            manager: name(&n.manager),
+            assignee: match (n.log.assigned_to, &n.assignee) {
+                (None, _) => String::new(),
+                (Some(_), Some(a)) => a.to_string(),
+                (Some(_), None) => "A deleted user".to_owned(),
+            },
         }
     }
+}
+
+/// One log with its names, from the snapshot where it has them and the rest from one
+/// query.
+async fn named(app: &App, known: &World, log: Log) -> Result<NamedLog, BackendError> {
+    let orgs: Vec<_> = [log.owning_organisation, log.managing_organisation]
+        .into_iter()
+        .filter(|o| known.organisation(*o).is_none())
+        .collect();
+    let people: Vec<_> = log.assigned_to.into_iter().collect();
     let names = app.services.directory.names(&people, &orgs).await?;
     let org_name = |id| {
         known
             .organisation(id)
-            .map(|o| o.name.to_string())
-            .or_else(|| names.organisations.get(&id).map(ToString::to_string))
-            .unwrap_or_default()
+            .map(|o| o.name.clone())
+            .or_else(|| names.organisations.get(&id).cloned())
     };
-    Ok(logs
-        .iter()
-        .map(|l| LogRow {
-            id: l.id.to_string(),
-            owner: org_name(l.owning_organisation),
-            manager: org_name(l.managing_organisation),
-            assignee: match l.assigned_to {
-                Some(u) => names
-                    .users
-                    .get(&u)
-                    .map_or_else(|| "A deleted user".to_owned(), ToString::to_string),
-                None => String::new(),
-            },
-        })
-        .collect())
+    Ok(NamedLog {
+        owner: org_name(log.owning_organisation),
+        manager: org_name(log.managing_organisation),
+        assignee: log.assigned_to.and_then(|u| names.users.get(&u).cloned()),
+        log,
+    })
 }
 
 #[derive(Deserialize)]
@@ -89,16 +84,14 @@ pub(crate) async fn list(
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
     let scope = viewer.0.world.scope(viewer.0.user.id, Action::LogView);
-    let mut logs = match app.services.directory.logs(&scope, page).await {
+    // The page and every name on it in one read.
+    let mut logs = match app.services.directory.logs_named(&scope, page).await {
         Ok(l) => l,
         Err(e) => return view::backend(chrome, &e),
     };
     let more = logs.len() > Page::SCREEN;
     logs.truncate(Page::SCREEN);
-    let rows = match log_rows(&app, &viewer.0.world, &logs).await {
-        Ok(r) => r,
-        Err(e) => return view::backend(chrome, &e),
-    };
+    let rows = logs.iter().map(LogRow::new).collect();
     view::render(&LogsPage {
         chrome,
         rows,
@@ -133,11 +126,10 @@ pub(crate) async fn page(
         return not_found();
     }
     let Some(log) = w.log(id).cloned() else { return not_found() };
-    let rows = match log_rows(&app, &w, std::slice::from_ref(&log)).await {
-        Ok(r) => r,
+    let row = match named(&app, &w, log).await {
+        Ok(n) => LogRow::new(&n),
         Err(e) => return view::backend(viewer.chrome("Log"), &e),
     };
-    let Some(row) = rows.into_iter().next() else { return not_found() };
     view::render(&LogPage {
         chrome: viewer.chrome(&format!("Log {}", row.id)),
         row,

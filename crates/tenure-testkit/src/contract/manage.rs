@@ -443,6 +443,17 @@ where
         .find(|l| l.id == LogId::from_uuid(Uuid::from_u128(502)))
         .expect("the log stays");
     assert_eq!(kept.assigned_to, Some(user(PETE)), "named by id only: a deleted user");
+    let scope = h.store.snapshot(user(ADA), Resource::Service).await.expect("snapshot");
+    let scope = scope.scope(user(ADA), tenure_domain::Action::LogView);
+    let named = h.store.logs_named(&scope, Page::numbered(1, 10)).await.expect("logs");
+    let kept = named
+        .iter()
+        .find(|n| n.log.id == LogId::from_uuid(Uuid::from_u128(502)))
+        .expect("the log stays, named");
+    assert_eq!(kept.log.assigned_to, Some(user(PETE)));
+    assert_eq!(kept.assignee, None, "a deleted assignee has no name");
+    assert_eq!(kept.owner.as_ref().map(Name::as_str), Some("Alpha"));
+    assert_eq!(kept.manager.as_ref().map(Name::as_str), Some("Beta"));
     // Names for display: a deleted user is simply absent; unknown ids too.
     let names = h
         .store
