@@ -692,9 +692,16 @@ impl Directory for SeaOrmStore {
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
-        // The page's query, with each name beside its log through a left join (a deleted
-        // assignee, or a missing organisation, leaves its name null).
-        let mut q = logs_page(scope, page).into_query();
+        // The page is chosen first, exactly as `logs` chooses it, in a subquery: its
+        // LIMIT keeps the joins outside (neither SQLite nor PostgreSQL flattens it), so
+        // they cannot change how the page is found. Then each name joins its log (a
+        // deleted assignee, or a missing organisation, leaves its name null).
+        let page_rows = Alias::new("page");
+        let mut q = Query::select();
+        for c in logs::Column::iter() {
+            q.column((page_rows.clone(), c));
+        }
+        q.from_subquery(logs_page(scope, page).into_query(), page_rows.clone());
         for (alias, table, on, name) in [
             (
                 "owner_org",
@@ -715,10 +722,11 @@ impl Directory for SeaOrmStore {
                 JoinType::LeftJoin,
                 table,
                 alias.clone(),
-                Expr::col((alias.clone(), Alias::new("id"))).equals((logs::Entity, on)),
+                Expr::col((alias.clone(), Alias::new("id"))).equals((page_rows.clone(), on)),
             )
             .expr_as(Expr::col((alias, Alias::new("name"))), Alias::new(name));
         }
+        q.order_by((page_rows, logs::Column::Id), sea_orm::Order::Asc);
         let rows = self.db().query_all(&q).await.map_err(backend)?;
         let name =
             |row: &sea_orm::QueryResult, column: &str| -> Result<Option<Name>, BackendError> {
