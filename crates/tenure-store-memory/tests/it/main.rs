@@ -140,6 +140,14 @@ async fn passes_the_corterum_contract() {
 }
 
 #[tokio::test]
+async fn passes_the_wide_log_scopes_contract() {
+    tenure_testkit::contract::wide_log_scopes(|world| async move {
+        Arc::new(MemoryDirectory::new(world)) as Arc<dyn tenure_core::Directory>
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn passes_the_crowded_search_contract() {
     tenure_testkit::contract::crowded_search(|world| async move {
         Arc::new(MemoryDirectory::new(world)) as Arc<dyn tenure_core::Directory>

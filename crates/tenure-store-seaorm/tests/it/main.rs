@@ -115,6 +115,20 @@ async fn crowded_searches_page_correctly_on_postgres() {
     tenure_testkit::contract::crowded_search(|w| async move { imported(&url, &w).await }).await;
 }
 
+#[tokio::test]
+async fn wide_and_deep_log_scopes_page_correctly_on_sqlite() {
+    tenure_testkit::contract::wide_log_scopes(
+        |w| async move { imported(&temp_sqlite().0, &w).await },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn wide_and_deep_log_scopes_page_correctly_on_postgres() {
+    let Some(url) = temp_postgres().await else { return };
+    tenure_testkit::contract::wide_log_scopes(|w| async move { imported(&url, &w).await }).await;
+}
+
 /// An import that fails part way leaves nothing behind.
 async fn check_import_is_all_or_nothing(url: &str) {
     let store = SeaOrmStore::open(url).await.unwrap();
