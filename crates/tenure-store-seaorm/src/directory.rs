@@ -355,6 +355,12 @@ fn actor_and_orgs(key: ActorKey<'_>, roles: &'static str) -> SelectStatement {
     own
 }
 
+/// A stored display name, which must still parse.
+fn stored_name(id: Uuid, name: &str) -> Result<Name, BackendError> {
+    Name::parse(name)
+        .map_err(|e| BackendError::new(format!("stored name of `{id}` is invalid: {e}")))
+}
+
 /// One page of the logs a scope matches, ordered by id.
 fn logs_page(scope: &Scope, page: Page) -> sea_orm::Select<logs::Entity> {
     let mut query = logs::Entity::find();
@@ -642,10 +648,6 @@ impl Directory for SeaOrmStore {
         org_ids: &[OrgId],
     ) -> Result<tenure_core::Names, BackendError> {
         let mut names = tenure_core::Names::default();
-        let parse = |id: Uuid, name: String| {
-            Name::parse(&name)
-                .map_err(|e| BackendError::new(format!("stored name of `{id}` is invalid: {e}")))
-        };
         if !user_ids.is_empty() {
             let rows: Vec<(Uuid, String)> = users::Entity::find()
                 .select_only()
@@ -656,7 +658,7 @@ impl Directory for SeaOrmStore {
                 .await
                 .map_err(backend)?;
             for (id, name) in rows {
-                names.users.insert(UserId::from_uuid(id), parse(id, name)?);
+                names.users.insert(UserId::from_uuid(id), stored_name(id, &name)?);
             }
         }
         if !org_ids.is_empty() {
@@ -669,7 +671,7 @@ impl Directory for SeaOrmStore {
                 .await
                 .map_err(backend)?;
             for (id, name) in rows {
-                names.organisations.insert(OrgId::from_uuid(id), parse(id, name)?);
+                names.organisations.insert(OrgId::from_uuid(id), stored_name(id, &name)?);
             }
         }
         Ok(names)
@@ -728,25 +730,22 @@ impl Directory for SeaOrmStore {
         }
         q.order_by((page_rows, logs::Column::Id), sea_orm::Order::Asc);
         let rows = self.db().query_all(&q).await.map_err(backend)?;
-        let name =
-            |row: &sea_orm::QueryResult, column: &str| -> Result<Option<Name>, BackendError> {
-                let value: Option<String> = row.try_get("", column).map_err(backend)?;
-                value
-                    .map(|n| {
-                        Name::parse(&n).map_err(|e| {
-                            BackendError::new(format!("stored name `{n}` is invalid: {e}"))
-                        })
-                    })
-                    .transpose()
-            };
+        // The name in `column` of the row whose id is `id`, if the join found it.
+        let name = |row: &sea_orm::QueryResult, column: &str, id: Option<Uuid>| {
+            let value: Option<String> = row.try_get("", column).map_err(backend)?;
+            match (value, id) {
+                (Some(n), Some(id)) => stored_name(id, &n).map(Some),
+                _ => Ok(None),
+            }
+        };
         rows.iter()
             .map(|row| {
                 let model = logs::Model::from_query_result(row, "").map_err(backend)?;
                 Ok(NamedLog {
+                    owner: name(row, "owner_name", Some(model.owning_organisation_id))?,
+                    manager: name(row, "manager_name", Some(model.managing_organisation_id))?,
+                    assignee: name(row, "assignee_name", model.assigned_to)?,
                     log: convert::log(&model),
-                    owner: name(row, "owner_name")?,
-                    manager: name(row, "manager_name")?,
-                    assignee: name(row, "assignee_name")?,
                 })
             })
             .collect()

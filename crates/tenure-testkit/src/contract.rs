@@ -311,9 +311,9 @@ where
 
 /// Logs lists over wide and deep scopes: a stock owner with 70 managing agents (a
 /// coordinator there reaches 71 organisations) and one agent whose scope holds over
-/// 1,100 logs, for stores that choose how to find a page by the scope's size. Every page of 20 and of 100, plain and named, equals the
-/// reference answer, for the hub's coordinator, an agent's coordinator and a provider
-/// with logs of their own.
+/// 1,100 logs, for stores that choose how to find a page by the scope's size. Every page
+/// of 20 and of 100, plain and named, equals the reference answer, for the hub's
+/// coordinator, an agent's coordinator and a provider with logs of their own.
 ///
 /// # Panics
 /// On the first difference.
