@@ -361,14 +361,78 @@ fn stored_name(id: Uuid, name: &str) -> Result<Name, BackendError> {
         .map_err(|e| BackendError::new(format!("stored name of `{id}` is invalid: {e}")))
 }
 
+/// The most organisations whose logs a SQLite page finds by merging index ranges (see
+/// [`merged_log_ids`]): two branches each, well inside SQLite's limit of 500 branches
+/// in one compound `SELECT`. A wider scope is rare (an organisation with over 63
+/// relationships) and takes the sorting plan.
+const MERGED_ORGANISATIONS: usize = 64;
+
 /// One page of the logs a scope matches, ordered by id.
-fn logs_page(scope: &Scope, page: Page) -> sea_orm::Select<logs::Entity> {
-    let mut query = logs::Entity::find();
-    let org_columns = [logs::Column::OwningOrganisationId, logs::Column::ManagingOrganisationId];
-    if let Some(condition) = scope_condition(scope, &org_columns, logs::Column::AssignedTo) {
-        query = query.filter(condition);
+fn logs_page(scope: &Scope, page: Page, db: DbBackend) -> sea_orm::Select<logs::Entity> {
+    let query = logs::Entity::find();
+    if db == DbBackend::Sqlite
+        && !scope.everything
+        && scope.organisations.len() <= MERGED_ORGANISATIONS
+    {
+        return query
+            .filter(
+                Expr::col((logs::Entity, logs::Column::Id))
+                    .in_subquery(merged_log_ids(scope, page)),
+            )
+            .order_by_asc(logs::Column::Id);
     }
+    let org_columns = [logs::Column::OwningOrganisationId, logs::Column::ManagingOrganisationId];
+    let query = match scope_condition(scope, &org_columns, logs::Column::AssignedTo) {
+        Some(condition) => query.filter(condition),
+        None => query,
+    };
     query.order_by_asc(logs::Column::Id).offset(page.offset as u64).limit(page_limit(page))
+}
+
+/// The ids on one page of a scope's logs, as SQLite finds them fastest: one branch per
+/// organisation and column (and one for the actor's own logs), each a range of an
+/// `(organisation, id)` index and so already in id order, joined by `UNION`. SQLite
+/// merges such branches as streams, dropping duplicates (a log both owned and managed
+/// in scope), and stops at the page's end: it reads `offset + limit` ids and no row.
+/// `organisation IN (...) OR ...` instead gathers every matching row and sorts them:
+/// for a coordinator reaching 4 organisations, 574 rows for a page of 21 (0.16 ms
+/// against 0.05 ms, docs/performance.md).
+///
+/// For a scope of everything it is wrong: its caller takes the other plan.
+fn merged_log_ids(scope: &Scope, page: Page) -> SelectStatement {
+    let branch = |column: logs::Column, value: Uuid| {
+        Query::select()
+            .column(logs::Column::Id)
+            .from(logs::Entity)
+            .and_where(Expr::col(column).eq(value))
+            .to_owned()
+    };
+    let mut branches = Vec::with_capacity(2 * scope.organisations.len() + 1);
+    for org in &scope.organisations {
+        for column in [logs::Column::OwningOrganisationId, logs::Column::ManagingOrganisationId] {
+            branches.push(branch(column, *org.as_uuid()));
+        }
+    }
+    if scope.own {
+        branches.push(branch(logs::Column::AssignedTo, *scope.actor.as_uuid()));
+    }
+    let mut branches = branches.into_iter();
+    // A scope of nothing has no branch: one that matches nothing stands in.
+    let mut ids = branches.next().unwrap_or_else(|| {
+        Query::select()
+            .column(logs::Column::Id)
+            .from(logs::Entity)
+            .and_where(Expr::val(false))
+            .to_owned()
+    });
+    for other in branches {
+        ids.union(UnionType::Distinct, other);
+    }
+    // Unqualified: a compound's ORDER BY names a column of its result.
+    ids.order_by(Alias::new("id"), sea_orm::Order::Asc)
+        .limit(page_limit(page))
+        .offset(page.offset as u64)
+        .to_owned()
 }
 
 /// `users.id IN (SELECT user_id FROM user_roles WHERE role_id = ?)`.
@@ -681,7 +745,7 @@ impl Directory for SeaOrmStore {
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
-        Ok(logs_page(scope, page)
+        Ok(logs_page(scope, page, self.backend())
             .all(self.db())
             .await
             .map_err(backend)?
@@ -703,7 +767,7 @@ impl Directory for SeaOrmStore {
         for c in logs::Column::iter() {
             q.column((page_rows.clone(), c));
         }
-        q.from_subquery(logs_page(scope, page).into_query(), page_rows.clone());
+        q.from_subquery(logs_page(scope, page, self.backend()).into_query(), page_rows.clone());
         for (alias, table, on, name) in [
             (
                 "owner_org",
