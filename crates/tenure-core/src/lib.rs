@@ -41,8 +41,8 @@ pub use manage::{
     ManagePorts, OrganisationInput, PersonInput, UserChanges,
 };
 pub use ports::{
-    Clock, Directory, IdGen, Mailer, Message, NamedLog, Names, Page, PasswordHasher, Secrets,
-    Timestamp, Token, Verified,
+    Clock, Directory, IdGen, Mailer, Message, NamedLog, NamedUser, Names, Page, PasswordHasher,
+    Secrets, Timestamp, Token, Verified,
 };
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};
 pub use sessions::{Live, SessionPolicy, SessionRecord, SessionStore, Sessions};

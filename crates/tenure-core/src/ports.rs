@@ -155,6 +155,15 @@ pub struct NamedLog {
     pub assignee: Option<tenure_domain::Name>,
 }
 
+/// A user with the name of their organisation, as a list shows them.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NamedUser {
+    /// The user.
+    pub user: tenure_domain::User,
+    /// Their organisation's name.
+    pub organisation: Option<tenure_domain::Name>,
+}
+
 /// Read access to the directory: organisations, relationships, users, logs.
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
@@ -179,6 +188,18 @@ pub trait Directory: Send + Sync + 'static {
         query: &UserQuery,
         page: Page,
     ) -> Result<Vec<User>, BackendError>;
+
+    /// [`Directory::users`] with the name of each user's organisation, in the same read
+    /// (a list page would otherwise ask [`Directory::names`] next).
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn users_named(
+        &self,
+        scope: &Scope,
+        query: &UserQuery,
+        page: Page,
+    ) -> Result<Vec<NamedUser>, BackendError>;
 
     /// The organisations a scope and a query both match, one page, ordered by
     /// [`OrganisationQuery::sort_key`].

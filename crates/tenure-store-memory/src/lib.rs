@@ -13,7 +13,7 @@ use std::sync::{Mutex, RwLock};
 use async_trait::async_trait;
 use tenure_core::{
     AccountStore, AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Directory,
-    FailureRecorded, Link, LinkState, NamedLog, OrganisationQuery, Page, PasswordHolder,
+    FailureRecorded, Link, LinkState, NamedLog, NamedUser, OrganisationQuery, Page, PasswordHolder,
     ResetHolder, SessionRecord, SessionStore, SignInRecord, Timestamp, UserQuery, Versioned, Write,
 };
 use tenure_core::{CorterumStore, EntityQuery};
@@ -159,6 +159,24 @@ impl Directory for MemoryDirectory {
         let rows =
             self.read(|w| w.users_in(scope).filter(|u| query.matches(u)).cloned().collect())?;
         Ok(page(rows, p, |u: &User| query.sort_key(u)))
+    }
+
+    async fn users_named(
+        &self,
+        scope: &Scope,
+        query: &UserQuery,
+        p: Page,
+    ) -> Result<Vec<NamedUser>, BackendError> {
+        let users = self.users(scope, query, p).await?;
+        self.read(|w| {
+            users
+                .into_iter()
+                .map(|user| NamedUser {
+                    organisation: w.organisation(user.organisation).map(|o| o.name.clone()),
+                    user,
+                })
+                .collect()
+        })
     }
 
     async fn organisations(

@@ -12,8 +12,8 @@ use sea_orm::{
     IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use tenure_core::{
-    BackendError, Directory, NamedLog, OrganisationQuery, Page, Search, SessionRecord, Timestamp,
-    UserQuery, UserSort,
+    BackendError, Directory, NamedLog, NamedUser, OrganisationQuery, Page, Search, SessionRecord,
+    Timestamp, UserQuery, UserSort,
 };
 use tenure_domain::{
     Log, Name, OrgId, Organisation, Relationship, Resource, RoleId, Scope, User, UserId, World,
@@ -67,6 +67,29 @@ impl SeaOrmStore {
             query.column_as(Expr::cust(roles_column(db_backend)), "role_ids").build(db_backend);
         let rows = self.db().query_all_raw(statement).await.map_err(backend)?;
         rows.iter().map(|row| user_with_roles(row, "")).collect()
+    }
+
+    /// [`SeaOrmStore::users_with_roles`] with each user's organisation name, as one more
+    /// correlated column: still one round trip.
+    async fn users_named_with_roles(
+        &self,
+        query: sea_orm::Select<users::Entity>,
+    ) -> Result<Vec<NamedUser>, BackendError> {
+        let db_backend = self.backend();
+        let statement = query
+            .column_as(Expr::cust(roles_column(db_backend)), "role_ids")
+            .column_as(Expr::cust(ORGANISATION_NAME_COLUMN), "organisation_name")
+            .build(db_backend);
+        let rows = self.db().query_all_raw(statement).await.map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let user = user_with_roles(row, "")?;
+                let name: Option<String> = row.try_get("", "organisation_name").map_err(backend)?;
+                let organisation =
+                    name.map(|n| stored_name(*user.organisation.as_uuid(), &n)).transpose()?;
+                Ok(NamedUser { user, organisation })
+            })
+            .collect()
     }
 
     /// The actor's row (found by id, or by session), their roles, their organisation, its
@@ -249,6 +272,11 @@ fn roles_column(db: DbBackend) -> &'static str {
         }
     }
 }
+
+/// The name of the row's user's organisation, as a correlated column. SQLite and
+/// PostgreSQL evaluate it only for the rows a page returns, one primary-key lookup each.
+const ORGANISATION_NAME_COLUMN: &str = "(SELECT \"organisations\".\"name\" FROM \"organisations\" \
+     WHERE \"organisations\".\"id\" = \"users\".\"organisation_id\")";
 
 /// A user from a row holding the `users` columns and [`roles_column`] as `role_ids`,
 /// each name after `prefix`.
@@ -591,21 +619,24 @@ impl SeaOrmStore {
     }
 }
 
-#[async_trait]
-impl Directory for SeaOrmStore {
-    async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError> {
-        let rows = self.actor_rows(ActorKey::User(*actor.as_uuid())).await?;
-        self.snapshot_from(rows, actor, resource).await
-    }
+/// How [`SeaOrmStore::users_page`] found a page of users.
+enum UsersPage {
+    /// The rows themselves, without their roles (PostgreSQL's rare-term search).
+    Rows(Vec<users::Model>),
+    /// The query that selects them, to run with the columns the caller wants.
+    Query(sea_orm::Select<users::Entity>),
+}
 
-    async fn users(
+impl SeaOrmStore {
+    /// One page of the users a scope and a query both match, in the query's order.
+    async fn users_page(
         &self,
         scope: &Scope,
         filter: &UserQuery,
         page: Page,
-    ) -> Result<Vec<User>, BackendError> {
+    ) -> Result<UsersPage, BackendError> {
         if scope.is_nothing() {
-            return Ok(Vec::new());
+            return Ok(UsersPage::Rows(Vec::new()));
         }
         let mut query = users::Entity::find();
         if let Some(condition) =
@@ -659,17 +690,61 @@ impl Directory for SeaOrmStore {
             && filter.search.as_ref().is_some_and(|s| s.as_str().chars().count() >= 3)
         {
             if let Some(rows) = self.few_matches(query.clone(), sort, page).await? {
-                return self.with_roles(rows).await;
+                return Ok(UsersPage::Rows(rows));
             }
         }
-        self.users_with_roles(
+        Ok(UsersPage::Query(
             query
                 .order_by_asc(sort)
                 .order_by_asc(users::Column::Id)
                 .offset(page.offset as u64)
                 .limit(page_limit(page)),
-        )
-        .await
+        ))
+    }
+}
+
+#[async_trait]
+impl Directory for SeaOrmStore {
+    async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError> {
+        let rows = self.actor_rows(ActorKey::User(*actor.as_uuid())).await?;
+        self.snapshot_from(rows, actor, resource).await
+    }
+
+    async fn users(
+        &self,
+        scope: &Scope,
+        filter: &UserQuery,
+        page: Page,
+    ) -> Result<Vec<User>, BackendError> {
+        match self.users_page(scope, filter, page).await? {
+            UsersPage::Rows(rows) => self.with_roles(rows).await,
+            UsersPage::Query(query) => self.users_with_roles(query).await,
+        }
+    }
+
+    async fn users_named(
+        &self,
+        scope: &Scope,
+        filter: &UserQuery,
+        page: Page,
+    ) -> Result<Vec<NamedUser>, BackendError> {
+        match self.users_page(scope, filter, page).await? {
+            UsersPage::Rows(rows) => {
+                // PostgreSQL's rare-term search has its rows already: name them in one
+                // more read.
+                let users = self.with_roles(rows).await?;
+                let orgs: Vec<OrgId> = users.iter().map(|u| u.organisation).collect();
+                let names = self.names(&[], &orgs).await?;
+                Ok(users
+                    .into_iter()
+                    .map(|user| NamedUser {
+                        organisation: names.organisations.get(&user.organisation).cloned(),
+                        user,
+                    })
+                    .collect())
+            }
+            UsersPage::Query(query) => self.users_named_with_roles(query).await,
+        }
     }
 
     async fn organisations(

@@ -13,7 +13,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tenure_core::{
-    Authorizer, Directory, NamedLog, OrganisationQuery, Page, Search, UserQuery, UserSort,
+    Authorizer, Directory, NamedLog, NamedUser, OrganisationQuery, Page, Search, UserQuery,
+    UserSort,
 };
 use tenure_domain::role::builtin::DATA_COORDINATOR;
 use tenure_domain::{Action, Request, Resource, ResourceKind, Scope, UserId, World};
@@ -186,6 +187,20 @@ async fn check_lists(
                 "world {name}: users visible to {actor} matching {query:?}, pages of {size}"
             );
         }
+        // The same pages with their organisations' names, which are the world's.
+        let named: Vec<_> = expected
+            .iter()
+            .map(|u| NamedUser {
+                user: u.clone(),
+                organisation: world.organisation(u.organisation).map(|o| o.name.clone()),
+            })
+            .collect();
+        let (scope, query) = (&scope, &query);
+        let got = all_pages(sizes.last().copied().unwrap_or(2), |p| async move {
+            directory.users_named(scope, query, p).await.expect("list named users")
+        })
+        .await;
+        assert_eq!(got, named, "world {name}: named users visible to {actor} matching {query:?}");
     }
 
     let scope = world.scope(actor, Action::OrganisationView);
@@ -291,7 +306,9 @@ where
         world.upsert_user(u).expect("user");
     }
     let directory = make(world.clone()).await;
-    let auth = Authorizer::new(directory);
+    let auth = Authorizer::new(directory.clone());
+    let scope = world.scope(admin, Action::UserView);
+    let crowded = Name::parse("Crowded Homes").expect("name");
     for term in ["crowd", "owd 1", "rare", "nobody at all"] {
         for sort in [UserSort::Name, UserSort::Email] {
             let query = UserQuery { search: Search::parse(term), sort, ..UserQuery::default() };
@@ -304,6 +321,13 @@ where
                 let want: Vec<_> =
                     expected.iter().skip(page.offset).take(page.limit).cloned().collect();
                 assert_eq!(got, want, "search {term:?} sorted by {sort:?}, page {number}");
+                // Named, through the same plans.
+                let named = directory.users_named(&scope, &query, page).await.expect("search");
+                let want: Vec<_> = want
+                    .into_iter()
+                    .map(|user| NamedUser { user, organisation: Some(crowded.clone()) })
+                    .collect();
+                assert_eq!(named, want, "named search {term:?} sorted by {sort:?}, page {number}");
             }
         }
     }

@@ -92,19 +92,28 @@ pub(crate) async fn rows(
     let names = org_names(app, known, users).await?;
     let mut rows = Vec::with_capacity(users.len());
     for u in users {
-        let status = app.services.manage.status(u).await?;
-        rows.push(UserRow {
-            id: u.id.to_string(),
-            name: u.name.to_string(),
-            email: u.email.to_string(),
-            organisation: names.get(&u.organisation).cloned().unwrap_or_default(),
-            role: role_names(u),
-            status: status.label(),
-            tag: tag(status),
-            state: status,
-        });
+        rows.push(row(app, u, names.get(&u.organisation).cloned().unwrap_or_default()).await?);
     }
     Ok(rows)
+}
+
+/// One user's row, beside their organisation's name.
+async fn row(
+    app: &App,
+    u: &User,
+    organisation: String,
+) -> Result<UserRow, tenure_core::BackendError> {
+    let status = app.services.manage.status(u).await?;
+    Ok(UserRow {
+        id: u.id.to_string(),
+        name: u.name.to_string(),
+        email: u.email.to_string(),
+        organisation,
+        role: role_names(u),
+        status: status.label(),
+        tag: tag(status),
+        state: status,
+    })
 }
 
 /// A snapshot for decisions by the viewer about a resource: the one the security layer
@@ -205,16 +214,21 @@ pub(crate) async fn list(
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
     let scope = viewer.0.world.scope(viewer.0.user.id, Action::UserView);
-    let mut users = match app.services.directory.users(&scope, &filter, page).await {
+    // The organisations' names come in the same read.
+    let mut users = match app.services.directory.users_named(&scope, &filter, page).await {
         Ok(u) => u,
         Err(e) => return view::backend(chrome, &e),
     };
     let more = users.len() > Page::SCREEN;
     users.truncate(Page::SCREEN);
-    let rows = match rows(&app, Some(&viewer.0.world), &users).await {
-        Ok(r) => r,
-        Err(e) => return view::backend(chrome, &e),
-    };
+    let mut rows = Vec::with_capacity(users.len());
+    for u in users {
+        let organisation = u.organisation.map(|n| n.to_string()).unwrap_or_default();
+        match row(&app, &u.user, organisation).await {
+            Ok(r) => rows.push(r),
+            Err(e) => return view::backend(chrome, &e),
+        }
+    }
     let own = Resource::Organisation(viewer.0.user.organisation);
     let w = match world(&app, &viewer.0, own).await {
         Ok(w) => w,
