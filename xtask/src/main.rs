@@ -14,6 +14,17 @@ use xshell::{Shell, cmd};
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let sh = Shell::new()?;
+    // The workspace is compiled in, so an xtask built by another clone sharing this
+    // target directory would check that clone's code: refuse instead.
+    let here = std::env::current_dir()?;
+    let (here_real, root_real) = (here.canonicalize()?, root().canonicalize()?);
+    ensure!(
+        here_real.starts_with(&root_real),
+        "this xtask was built for the workspace at {} but runs in {}: build it here \
+         (`touch xtask/src/main.rs`, or give this clone its own target directory)",
+        root().display(),
+        here.display()
+    );
     sh.change_dir(root());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     match args.first().map(String::as_str) {

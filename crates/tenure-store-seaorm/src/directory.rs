@@ -624,7 +624,7 @@ enum UsersPage {
     /// The rows themselves, without their roles (PostgreSQL's rare-term search).
     Rows(Vec<users::Model>),
     /// The query that selects them, to run with the columns the caller wants.
-    Query(sea_orm::Select<users::Entity>),
+    Query(Box<sea_orm::Select<users::Entity>>),
 }
 
 impl SeaOrmStore {
@@ -693,13 +693,13 @@ impl SeaOrmStore {
                 return Ok(UsersPage::Rows(rows));
             }
         }
-        Ok(UsersPage::Query(
+        Ok(UsersPage::Query(Box::new(
             query
                 .order_by_asc(sort)
                 .order_by_asc(users::Column::Id)
                 .offset(page.offset as u64)
                 .limit(page_limit(page)),
-        ))
+        )))
     }
 }
 
@@ -718,7 +718,7 @@ impl Directory for SeaOrmStore {
     ) -> Result<Vec<User>, BackendError> {
         match self.users_page(scope, filter, page).await? {
             UsersPage::Rows(rows) => self.with_roles(rows).await,
-            UsersPage::Query(query) => self.users_with_roles(query).await,
+            UsersPage::Query(query) => self.users_with_roles(*query).await,
         }
     }
 
@@ -743,7 +743,7 @@ impl Directory for SeaOrmStore {
                     })
                     .collect())
             }
-            UsersPage::Query(query) => self.users_named_with_roles(query).await,
+            UsersPage::Query(query) => self.users_named_with_roles(*query).await,
         }
     }
 

@@ -180,6 +180,10 @@ impl SeaOrmStore {
     /// every call, and dropping the samples took the users page from 2,773 to 3,187
     /// requests/s. Our lists filter on ids and organisations, where row counts are all
     /// the planner needs.
+    ///
+    /// Our SQLite is now also built with `SQLITE_ENABLE_QPSG` (`.cargo/config.toml`),
+    /// under which bound values never re-plan a statement; the samples stay dropped so
+    /// the plans do not depend on that build option, and for a SQLite linked without it.
     async fn drop_stat4(&self) -> Result<(), BackendError> {
         let has = self
             .db
