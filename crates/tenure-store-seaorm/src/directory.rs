@@ -56,37 +56,31 @@ impl SeaOrmStore {
 
     /// The users a query selects, each with their roles, in one round trip: the roles
     /// come as one aggregated column (see [`roles_column`]) instead of a second query.
-    /// Every round trip to SQLite costs two thread hand-offs, which is most of a
-    /// signed-in page's time (see docs/performance.md).
-    pub(crate) async fn users_with_roles(
+    /// With `named`, each user's organisation name comes as one more correlated column
+    /// ([`ORGANISATION_NAME_COLUMN`]); without, it is `None`. Every round trip to SQLite
+    /// costs two thread hand-offs, which is most of a signed-in page's time (see
+    /// docs/performance.md).
+    async fn users_with_roles(
         &self,
         query: sea_orm::Select<users::Entity>,
-    ) -> Result<Vec<User>, BackendError> {
-        let db_backend = self.backend();
-        let statement =
-            query.column_as(Expr::cust(roles_column(db_backend)), "role_ids").build(db_backend);
-        let rows = self.db().query_all_raw(statement).await.map_err(backend)?;
-        rows.iter().map(|row| user_with_roles(row, "")).collect()
-    }
-
-    /// [`SeaOrmStore::users_with_roles`] with each user's organisation name, as one more
-    /// correlated column: still one round trip.
-    async fn users_named_with_roles(
-        &self,
-        query: sea_orm::Select<users::Entity>,
+        named: bool,
     ) -> Result<Vec<NamedUser>, BackendError> {
         let db_backend = self.backend();
-        let statement = query
-            .column_as(Expr::cust(roles_column(db_backend)), "role_ids")
-            .column_as(Expr::cust(ORGANISATION_NAME_COLUMN), "organisation_name")
-            .build(db_backend);
-        let rows = self.db().query_all_raw(statement).await.map_err(backend)?;
+        let mut query = query.column_as(Expr::cust(roles_column(db_backend)), "role_ids");
+        if named {
+            query = query.column_as(Expr::cust(ORGANISATION_NAME_COLUMN), "organisation_name");
+        }
+        let rows = self.db().query_all_raw(query.build(db_backend)).await.map_err(backend)?;
         rows.iter()
             .map(|row| {
                 let user = user_with_roles(row, "")?;
-                let name: Option<String> = row.try_get("", "organisation_name").map_err(backend)?;
-                let organisation =
-                    name.map(|n| stored_name(*user.organisation.as_uuid(), &n)).transpose()?;
+                let organisation = if named {
+                    let name: Option<String> =
+                        row.try_get("", "organisation_name").map_err(backend)?;
+                    name.map(|n| stored_name(*user.organisation.as_uuid(), &n)).transpose()?
+                } else {
+                    None
+                };
                 Ok(NamedUser { user, organisation })
             })
             .collect()
@@ -619,24 +613,18 @@ impl SeaOrmStore {
     }
 }
 
-/// How [`SeaOrmStore::users_page`] found a page of users.
-enum UsersPage {
-    /// The rows themselves, without their roles (PostgreSQL's rare-term search).
-    Rows(Vec<users::Model>),
-    /// The query that selects them, to run with the columns the caller wants.
-    Query(Box<sea_orm::Select<users::Entity>>),
-}
-
 impl SeaOrmStore {
-    /// One page of the users a scope and a query both match, in the query's order.
-    async fn users_page(
+    /// One page of the users a scope and a query both match, in the query's order, with
+    /// their organisations' names when `named`.
+    async fn users_listed(
         &self,
         scope: &Scope,
         filter: &UserQuery,
         page: Page,
-    ) -> Result<UsersPage, BackendError> {
+        named: bool,
+    ) -> Result<Vec<NamedUser>, BackendError> {
         if scope.is_nothing() {
-            return Ok(UsersPage::Rows(Vec::new()));
+            return Ok(Vec::new());
         }
         let mut query = users::Entity::find();
         if let Some(condition) =
@@ -690,16 +678,30 @@ impl SeaOrmStore {
             && filter.search.as_ref().is_some_and(|s| s.as_str().chars().count() >= 3)
         {
             if let Some(rows) = self.few_matches(query.clone(), sort, page).await? {
-                return Ok(UsersPage::Rows(rows));
+                // The rows are here already: their roles, and their names when asked, in
+                // one more read each.
+                let users = self.with_roles(rows).await?;
+                let names = if named {
+                    let orgs: Vec<OrgId> = users.iter().map(|u| u.organisation).collect();
+                    self.names(&[], &orgs).await?.organisations
+                } else {
+                    HashMap::new()
+                };
+                return Ok(users
+                    .into_iter()
+                    .map(|user| NamedUser {
+                        organisation: names.get(&user.organisation).cloned(),
+                        user,
+                    })
+                    .collect());
             }
         }
-        Ok(UsersPage::Query(Box::new(
-            query
-                .order_by_asc(sort)
-                .order_by_asc(users::Column::Id)
-                .offset(page.offset as u64)
-                .limit(page_limit(page)),
-        )))
+        let query = query
+            .order_by_asc(sort)
+            .order_by_asc(users::Column::Id)
+            .offset(page.offset as u64)
+            .limit(page_limit(page));
+        self.users_with_roles(query, named).await
     }
 }
 
@@ -716,10 +718,8 @@ impl Directory for SeaOrmStore {
         filter: &UserQuery,
         page: Page,
     ) -> Result<Vec<User>, BackendError> {
-        match self.users_page(scope, filter, page).await? {
-            UsersPage::Rows(rows) => self.with_roles(rows).await,
-            UsersPage::Query(query) => self.users_with_roles(*query).await,
-        }
+        let users = self.users_listed(scope, filter, page, false).await?;
+        Ok(users.into_iter().map(|u| u.user).collect())
     }
 
     async fn users_named(
@@ -728,23 +728,7 @@ impl Directory for SeaOrmStore {
         filter: &UserQuery,
         page: Page,
     ) -> Result<Vec<NamedUser>, BackendError> {
-        match self.users_page(scope, filter, page).await? {
-            UsersPage::Rows(rows) => {
-                // PostgreSQL's rare-term search has its rows already: name them in one
-                // more read.
-                let users = self.with_roles(rows).await?;
-                let orgs: Vec<OrgId> = users.iter().map(|u| u.organisation).collect();
-                let names = self.names(&[], &orgs).await?;
-                Ok(users
-                    .into_iter()
-                    .map(|user| NamedUser {
-                        organisation: names.organisations.get(&user.organisation).cloned(),
-                        user,
-                    })
-                    .collect())
-            }
-            UsersPage::Query(query) => self.users_named_with_roles(*query).await,
-        }
+        self.users_listed(scope, filter, page, true).await
     }
 
     async fn organisations(
