@@ -92,8 +92,11 @@ macro_rules! actions {
 actions! {
     /// See a user's account.
     UserView = "user.view" on User,
-    /// Change a user's name, email and telephone.
+    /// Change a user's name and telephone.
     UserEditDetails = "user.edit_details" on User,
+    /// Change a user's email address. The address is a credential (password resets go
+    /// to it), so someone else may change it only if they strictly outrank the user.
+    UserChangeEmail = "user.change_email" on User,
     /// Set the data protection officer and key contact flags.
     UserSetFlags = "user.set_flags" on User,
     /// Give a user another role (the request names the role).

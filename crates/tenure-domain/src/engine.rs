@@ -144,6 +144,9 @@ pub enum DenyReason {
     OthersPassword,
     /// The target user holds a role ranked above all of the actor's.
     TargetOutranksActor,
+    /// Someone else's email address (a credential) changes only by someone who strictly
+    /// outranks them.
+    TargetNotOutranked,
     /// `user.invite` and `user.change_role` must name the role to give.
     RoleMissing,
     /// The role named does not exist.
@@ -157,11 +160,14 @@ pub enum DenyReason {
     /// The change would leave an organisation without an active holder of the guarded
     /// role.
     LastGuardedHolder(OrgId),
-    /// The root administrator's rights cannot be revoked: nobody deactivates, deletes,
-    /// moves or changes the role of a root administrator.
-    RootAdministrator,
+    /// The user holds an irrevocable role (Corterum's root administrator): nobody
+    /// deactivates, deletes, moves or changes the roles of its holder.
+    Irrevocable,
     /// A table embedded in a form needs the same permission on the form.
     EmbeddedNeedsForm(DatasetId),
+    /// A relationship widens reach, so it takes effect only when the other end agrees:
+    /// someone who manages the other organisation's relationships must accept it.
+    AwaitingConsent,
 }
 
 /// A state an action needs its resource to be in.
@@ -176,6 +182,12 @@ pub enum Precondition {
     OrganisationMustBeActive,
     /// The organisation must be deactivated (to reactivate it).
     OrganisationMustBeDeactivated,
+    /// The user must hold a role to be given back when they accept (to reactivate them).
+    UserMustHaveRole,
+    /// An organisation is merged into another one, never into itself.
+    DistinctOrganisations,
+    /// A relationship request must be pending (to accept, decline or withdraw it).
+    RequestMustBePending,
 }
 
 impl Decision {
@@ -245,6 +257,9 @@ impl fmt::Display for Explanation<'_> {
                     DenyReason::TargetOutranksActor => {
                         f.write_str("the user holds a role above the actor's")
                     }
+                    DenyReason::TargetNotOutranked => f.write_str(
+                        "only someone ranked above the user can change their email address",
+                    ),
                     DenyReason::RoleMissing => {
                         f.write_str("the request must name the role to give")
                     }
@@ -262,10 +277,22 @@ impl fmt::Display for Explanation<'_> {
                         Precondition::OrganisationMustBeDeactivated => {
                             "the organisation is already active"
                         }
+                        Precondition::UserMustHaveRole => {
+                            "the user holds no role to give back when they accept"
+                        }
+                        Precondition::DistinctOrganisations => {
+                            "an organisation cannot be merged into itself"
+                        }
+                        Precondition::RequestMustBePending => {
+                            "there is no pending request for this relationship"
+                        }
                     }),
-                    DenyReason::RootAdministrator => {
-                        f.write_str("the root administrator's rights cannot be revoked")
+                    DenyReason::Irrevocable => {
+                        f.write_str("the user holds a role whose rights cannot be revoked")
                     }
+                    DenyReason::AwaitingConsent => f.write_str(
+                        "the other organisation's data coordinators must accept the request",
+                    ),
                     DenyReason::EmbeddedNeedsForm(form) => {
                         let form = self
                             .world
@@ -441,6 +468,36 @@ pub fn decide(world: &World, request: &Request) -> Decision {
         }
     }
     allowed
+}
+
+/// Decides merging `from` into `into`: `organisation.merge` on `from` and
+/// `organisation.edit_all` on `into`, both active, and not the same organisation.
+pub fn decide_merge(world: &World, actor: UserId, from: OrgId, into: OrgId) -> Decision {
+    let merge = decide(
+        world,
+        &Request::new(actor, Action::OrganisationMerge, Resource::Organisation(from)),
+    );
+    if !merge.is_allowed() {
+        return merge;
+    }
+    let receive = decide(
+        world,
+        &Request::new(actor, Action::OrganisationEditAll, Resource::Organisation(into)),
+    );
+    if !receive.is_allowed() {
+        return receive;
+    }
+    let precondition = if from == into {
+        Some(Precondition::DistinctOrganisations)
+    } else if !world.organisation(into).is_some_and(|o| o.active) {
+        Some(Precondition::OrganisationMustBeActive)
+    } else {
+        None
+    };
+    match precondition {
+        Some(p) => Decision::Deny { reason: DenyReason::Precondition(p), conceal: false },
+        None => merge,
+    }
 }
 
 /// The records of `action`'s resource kind that `actor`'s grants reach. See [`Scope`].
@@ -788,8 +845,11 @@ fn universal_rules(
                 action,
                 UserDeactivate | UserDelete | UserChangeRole | UserMoveOrganisation
             );
-            if revokes && holds_root(world, user) {
-                return Some(DenyReason::RootAdministrator);
+            if revokes && holds_irrevocable(world, user) {
+                return Some(DenyReason::Irrevocable);
+            }
+            if action == UserChangeEmail && !own && user.rank >= actor.user.rank {
+                return Some(DenyReason::TargetNotOutranked);
             }
             let manages = matches!(
                 action,
@@ -804,15 +864,21 @@ fn universal_rules(
             if manages && !own && user.rank > actor.user.rank {
                 return Some(DenyReason::TargetOutranksActor);
             }
+            let org_active = world.organisation(user.organisation).is_some_and(|o| o.active);
             let precondition = match action {
-                UserDeactivate if !user.active => Some(Precondition::UserMustBeActive),
+                UserDeactivate | UserChangeRole if !user.active => {
+                    Some(Precondition::UserMustBeActive)
+                }
                 UserReactivate | UserDelete if user.active => {
                     Some(Precondition::UserMustBeDeactivated)
                 }
-                UserReactivate
-                    if !world.organisation(user.organisation).is_some_and(|o| o.active) =>
-                {
+                // A user of a deactivated organisation is already denied everything; the
+                // organisation's reactivation restores them, not a change of the user's.
+                UserDeactivate | UserReactivate | UserChangeRole if !org_active => {
                     Some(Precondition::OrganisationMustBeActive)
+                }
+                UserReactivate if user.roles.as_slice().is_empty() => {
+                    Some(Precondition::UserMustHaveRole)
                 }
                 _ => None,
             };
@@ -831,7 +897,7 @@ fn universal_rules(
         }
         Target::Organisation(org) => {
             let precondition = match action {
-                UserInvite | OrganisationDeactivate if !org.active => {
+                UserInvite | OrganisationDeactivate | OrganisationMerge if !org.active => {
                     Some(Precondition::OrganisationMustBeActive)
                 }
                 OrganisationReactivate if org.active => {
@@ -849,12 +915,9 @@ fn universal_rules(
     }
 }
 
-/// Whether the user holds the root administrator role.
-fn holds_root(world: &World, user: &Facts) -> bool {
-    world
-        .roles()
-        .index_of(crate::role::builtin::ROOT_ADMINISTRATOR)
-        .is_some_and(|root| user.roles.as_slice().contains(&root))
+/// Whether the user holds a role whose rights cannot be revoked.
+fn holds_irrevocable(world: &World, user: &Facts) -> bool {
+    user.roles.as_slice().iter().filter_map(|i| world.roles().at(*i)).any(|r| r.irrevocable)
 }
 
 /// Whether the user is the only active holder of the guarded role in their organisation.

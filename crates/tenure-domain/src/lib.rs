@@ -47,6 +47,7 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod consent;
 pub mod dataset;
 pub mod email;
 pub mod engine;
@@ -64,11 +65,12 @@ pub mod user;
 pub mod world;
 
 pub use action::{Action, ResourceKind};
+pub use consent::{RelationshipEffect, RelationshipStep, decide_relationship};
 pub use dataset::{Content, Dataset, DatasetKind, History, HistoryError, Moment, Version};
 pub use email::{Email, EmailError};
 pub use engine::{
     Decision, DenyReason, EntityScope, Explanation, InstanceScope, Precondition, Request, Resource,
-    Scope,
+    Scope, decide_merge,
 };
 pub use entity::{ALL_PEOPLE, Entity, EntityKind, Group};
 pub use feature::{Feature, FeatureSet};

@@ -143,6 +143,9 @@ pub struct Role {
     /// The groups a [`Reach::Groups`] grant reaches (Corterum), sorted, without
     /// duplicates.
     pub groups: Vec<GroupId>,
+    /// Whether holding it cannot be revoked: nobody deactivates, deletes, moves or
+    /// changes the roles of a holder (Corterum's root administrator).
+    pub irrevocable: bool,
 }
 
 impl Role {

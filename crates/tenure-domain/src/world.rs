@@ -27,6 +27,9 @@ pub struct World {
     roles: RoleCatalogue,
     organisations: IdMap<OrgId, OrgNode>,
     edges: IdSet<Relationship>,
+    /// Relationships one end asked for and the other has not accepted, with the end that
+    /// asked. They widen nobody's reach.
+    requests: HashMap<Relationship, OrgId>,
     users: IdMap<UserId, User>,
     facts: IdMap<UserId, Facts>,
     emails: HashMap<Email, UserId>,
@@ -153,6 +156,26 @@ pub enum RelationshipError {
     /// An end of the edge is not in the world.
     #[error("organisation `{0}` does not exist")]
     UnknownOrganisation(OrgId),
+    /// A request for the same relationship is already waiting for an answer.
+    #[error(
+        "a request to make `{stock_owner}` a stock owner of `{managing_agent}` is already waiting for an answer"
+    )]
+    AlreadyRequested {
+        /// The parent's name.
+        stock_owner: String,
+        /// The child's name.
+        managing_agent: String,
+    },
+    /// Answering a request that is not pending.
+    #[error(
+        "there is no pending request to make `{stock_owner}` a stock owner of `{managing_agent}`"
+    )]
+    NoRequest {
+        /// The parent's name.
+        stock_owner: String,
+        /// The child's name.
+        managing_agent: String,
+    },
     /// Removing an edge that is not there.
     #[error("`{stock_owner}` is not a stock owner of `{managing_agent}`")]
     NotFound {
@@ -181,6 +204,7 @@ impl World {
             roles,
             organisations: IdMap::default(),
             edges: IdSet::default(),
+            requests: HashMap::new(),
             users: IdMap::default(),
             facts: IdMap::default(),
             emails: HashMap::new(),
@@ -236,13 +260,75 @@ impl World {
         Ok(())
     }
 
-    /// Adds a stock owner -> managing agent relationship. Reciprocal pairs (A -> B and
-    /// B -> A) are allowed: reach is one hop, so they cannot loop.
+    /// Adds a stock owner -> managing agent relationship, in effect at once (a pending
+    /// request for it is answered by it). Reciprocal pairs (A -> B and B -> A) are
+    /// allowed: reach is one hop, so they cannot loop.
     ///
     /// # Errors
     /// Self-relationships, duplicates, unknown organisations and stock owners that hold no
     /// stock are refused.
     pub fn add_relationship(&mut self, rel: Relationship) -> Result<(), RelationshipError> {
+        self.check_new_relationship(rel)?;
+        self.requests.remove(&rel);
+        self.edges.insert(rel);
+        if let Some(owner) = self.organisations.get_mut(&rel.stock_owner) {
+            owner.managing_agents.push(rel.managing_agent);
+        }
+        if let Some(agent) = self.organisations.get_mut(&rel.managing_agent) {
+            agent.stock_owners.push(rel.stock_owner);
+        }
+        Ok(())
+    }
+
+    /// Records a request for a relationship from one of its ends, `by`. It widens
+    /// nothing until [`World::add_relationship`] makes it (the other end accepted).
+    ///
+    /// # Errors
+    /// As [`World::add_relationship`], and [`RelationshipError::AlreadyRequested`].
+    pub fn request_relationship(
+        &mut self,
+        rel: Relationship,
+        by: OrgId,
+    ) -> Result<(), RelationshipError> {
+        self.check_new_relationship(rel)?;
+        if self.requests.contains_key(&rel) {
+            return Err(RelationshipError::AlreadyRequested {
+                stock_owner: self.org_name(rel.stock_owner),
+                managing_agent: self.org_name(rel.managing_agent),
+            });
+        }
+        self.requests.insert(rel, by);
+        Ok(())
+    }
+
+    /// Drops a pending request (declined or withdrawn).
+    ///
+    /// # Errors
+    /// [`RelationshipError::NoRequest`] if none is pending.
+    pub fn remove_request(&mut self, rel: Relationship) -> Result<OrgId, RelationshipError> {
+        self.requests.remove(&rel).ok_or_else(|| RelationshipError::NoRequest {
+            stock_owner: self.org_name(rel.stock_owner),
+            managing_agent: self.org_name(rel.managing_agent),
+        })
+    }
+
+    /// The end that asked for a pending relationship, if one is pending.
+    pub fn relationship_request(&self, rel: Relationship) -> Option<OrgId> {
+        self.requests.get(&rel).copied()
+    }
+
+    /// Every pending request with the end that asked, in no particular order.
+    pub fn relationship_requests(&self) -> impl Iterator<Item = (Relationship, OrgId)> + '_ {
+        self.requests.iter().map(|(r, by)| (*r, *by))
+    }
+
+    fn org_name(&self, id: OrgId) -> String {
+        self.organisations
+            .get(&id)
+            .map_or_else(|| id.to_string(), |n| n.organisation.name.to_string())
+    }
+
+    fn check_new_relationship(&self, rel: Relationship) -> Result<(), RelationshipError> {
         if rel.stock_owner == rel.managing_agent {
             return Err(RelationshipError::SelfRelationship);
         }
@@ -262,13 +348,6 @@ impl World {
                 stock_owner: owner.organisation.name.to_string(),
                 managing_agent: agent.organisation.name.to_string(),
             });
-        }
-        self.edges.insert(rel);
-        if let Some(owner) = self.organisations.get_mut(&rel.stock_owner) {
-            owner.managing_agents.push(rel.managing_agent);
-        }
-        if let Some(agent) = self.organisations.get_mut(&rel.managing_agent) {
-            agent.stock_owners.push(rel.stock_owner);
         }
         Ok(())
     }
@@ -472,6 +551,20 @@ impl World {
             {
                 let organisation = node.organisation.clone();
                 out.organisations.insert(id, OrgNode::new(organisation));
+            }
+        }
+        if let Some(a) = self.users.get(&actor) {
+            for (rel, by) in &self.requests {
+                if rel.stock_owner == a.organisation || rel.managing_agent == a.organisation {
+                    out.requests.insert(*rel, *by);
+                    for end in [rel.stock_owner, rel.managing_agent] {
+                        if let (Some(node), false) =
+                            (self.organisations.get(&end), out.organisations.contains_key(&end))
+                        {
+                            out.organisations.insert(end, OrgNode::new(node.organisation.clone()));
+                        }
+                    }
+                }
             }
         }
         for rel in edges {

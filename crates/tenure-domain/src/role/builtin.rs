@@ -40,6 +40,7 @@ pub fn core_roles() -> Vec<Role> {
             name: "Administrator".to_owned(),
             description: "Sees and manages every organisation, user and log in the service".to_owned(),
             groups: Vec::new(),
+            irrevocable: false,
             rank: 3,
             grants: vec![
                 giving(
@@ -61,12 +62,14 @@ pub fn core_roles() -> Vec<Role> {
             description: "Manages the users and details of their organisation, and the users of its managing agents"
                 .to_owned(),
             groups: Vec::new(),
+            irrevocable: false,
             rank: 2,
             grants: vec![
                 giving(
                     &[
                         UserView,
                         UserEditDetails,
+                        UserChangeEmail,
                         UserSetFlags,
                         UserChangeRole,
                         UserDeactivate,
@@ -90,10 +93,11 @@ pub fn core_roles() -> Vec<Role> {
             name: "Data provider".to_owned(),
             description: "Completes and submits logs; sees their organisation and its users".to_owned(),
             groups: Vec::new(),
+            irrevocable: false,
             rank: 1,
             grants: vec![
                 grant(&[UserView, OrganisationListUsers], Reach::Organisation),
-                grant(&[UserEditDetails, UserChangePassword], Reach::Own),
+                grant(&[UserEditDetails, UserChangeEmail, UserChangePassword], Reach::Own),
                 grant(&[OrganisationView], Reach::Related),
                 grant(&[LogView, LogEdit], Reach::Organisation),
                 grant(&[LogDelete], Reach::Own),
@@ -265,5 +269,6 @@ fn root_administrator() -> Role {
             },
         ],
         groups: Vec::new(),
+        irrevocable: true,
     }
 }

@@ -144,6 +144,7 @@ impl RoleForm {
             rank: 0,
             grants,
             groups,
+            irrevocable: false,
         })
     }
 

@@ -50,6 +50,12 @@ pub(crate) fn decide(spec: &Spec, request: &Request) -> (bool, bool) {
                     (admin || (coordinator && own_or_agent(target.org)) || (provider && myself))
                         && (myself || target.role.rank() <= role.rank())
                 }
+                // The email address is a credential: one's own, or by someone who
+                // strictly outranks the user.
+                Action::UserChangeEmail => {
+                    (admin || (coordinator && own_or_agent(target.org)) || (provider && myself))
+                        && (myself || target.role.rank() < role.rank())
+                }
                 Action::UserSetFlags
                 | Action::UserDeactivate
                 | Action::UserReactivate
@@ -64,11 +70,14 @@ pub(crate) fn decide(spec: &Spec, request: &Request) -> (bool, bool) {
                         && match request.action {
                             Action::UserDeactivate => {
                                 target.active
+                                    && spec.orgs[target.org].active
                                     && !(target.role == CoreRole::Coordinator
                                         && active_coordinators(target.org) <= 1)
                             }
                             Action::UserReactivate => {
-                                !target.active && spec.orgs[target.org].active
+                                !target.active
+                                    && spec.orgs[target.org].active
+                                    && target.role != CoreRole::None
                             }
                             Action::UserDelete => !target.active,
                             _ => true,
@@ -81,6 +90,8 @@ pub(crate) fn decide(spec: &Spec, request: &Request) -> (bool, bool) {
                             && own_or_agent(target.org)
                             && given != CoreRole::Administrator))
                         && !myself
+                        && target.active
+                        && spec.orgs[target.org].active
                         && target.role.rank() <= role.rank()
                         && given.rank() <= role.rank()
                         && !(target.role == CoreRole::Coordinator
@@ -113,7 +124,8 @@ pub(crate) fn decide(spec: &Spec, request: &Request) -> (bool, bool) {
                 Action::OrganisationListUsers => {
                     admin || (coordinator && own_or_agent(o)) || (provider && o == home)
                 }
-                Action::OrganisationEditAll | Action::OrganisationMerge => admin,
+                Action::OrganisationEditAll => admin,
+                Action::OrganisationMerge => admin && org.active,
                 Action::OrganisationDeactivate => admin && org.active,
                 Action::OrganisationReactivate => admin && !org.active,
                 Action::UserInvite => {
