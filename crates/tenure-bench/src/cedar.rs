@@ -142,7 +142,9 @@ impl CedarWorld {
             Resource::Service
             | Resource::Entity(_)
             | Resource::Instance { .. }
-            | Resource::Feature(_) => {
+            | Resource::Feature(_)
+            | Resource::Group(_)
+            | Resource::Role(_) => {
                 anyhow::bail!("service and Corterum actions are not in the CORE Cedar model")
             }
         };

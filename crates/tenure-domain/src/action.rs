@@ -22,6 +22,10 @@ pub enum ResourceKind {
     Instance,
     /// A Corterum feature (an area of the service such as user administration).
     Feature,
+    /// A Corterum group of entities.
+    Group,
+    /// A role (Corterum builds them from a form).
+    Role,
 }
 
 impl ResourceKind {
@@ -35,6 +39,8 @@ impl ResourceKind {
             Self::Entity => "entity",
             Self::Instance => "instance",
             Self::Feature => "feature",
+            Self::Group => "group",
+            Self::Role => "role",
         }
     }
 }
@@ -151,6 +157,10 @@ actions! {
     FeatureUse = "feature.use" on Feature,
     /// See an entity.
     EntityView = "entity.view" on Entity,
+    /// Change a group's name, description and members ("All People" is built in).
+    GroupEdit = "group.edit" on Group,
+    /// Change a role built from the role form (built-in roles are code, not data).
+    RoleEdit = "role.edit" on Role,
 }
 
 impl Action {
@@ -160,7 +170,7 @@ impl Action {
     }
 
     /// Whether the action is one of CORE's (about users, organisations, logs or the
-    /// service) rather than Corterum's (entities, instances, features).
+    /// service) rather than Corterum's (entities, instances, features, groups, roles).
     pub const fn is_core(self) -> bool {
         matches!(
             self.resource_kind(),
@@ -185,7 +195,10 @@ impl Action {
             ResourceKind::Log => Some(Self::LogView),
             ResourceKind::Entity => Some(Self::EntityView),
             ResourceKind::Instance => Some(Self::DatasetRead),
-            ResourceKind::Service | ResourceKind::Feature => None,
+            ResourceKind::Service
+            | ResourceKind::Feature
+            | ResourceKind::Group
+            | ResourceKind::Role => None,
         }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! A decision runs in three stages:
 //!
-//! 1. **The actor.** Unknown, deactivated, or in a deactivated organisation: denied
+//! 1. **The actor.** Unknown, deactivated, in a deactivated organisation, or yet to
+//!    accept their invitation (their roles are in force only from then): denied
 //!    everything.
 //! 2. **Grants.** One of the actor's roles must hold a grant for the action whose
 //!    [`Reach`] covers the resource (and, for `user.invite` and `user.change_role`, may
@@ -12,8 +13,10 @@
 //! 3. **Rules no role can override**, checked after a grant matched: nobody deactivates,
 //!    deletes or changes the role of themselves; nobody changes another person's
 //!    password; nobody manages a user who outranks them or gives a role above their own;
-//!    state preconditions (only a deactivated user can be deleted, ...); and every
-//!    organisation keeps an active holder of the guarded role (CORE: a data coordinator).
+//!    nobody revokes a role that cannot be revoked; nobody edits what is built in or a
+//!    role they hold; state preconditions (only a deactivated user can be deleted, ...);
+//!    and every organisation keeps an active holder of the guarded role (CORE: a data
+//!    coordinator).
 //!
 //! Every denial also says whether the actor may see the resource at all. If not, the
 //! caller must answer "not found", never "forbidden", so nobody learns what exists.
@@ -26,7 +29,7 @@ use std::fmt;
 
 use crate::action::{Action, ResourceKind};
 use crate::dataset::Dataset;
-use crate::entity::{ALL_PEOPLE, EntityKind};
+use crate::entity::{ALL_PEOPLE, EntityKind, Group};
 use crate::feature::Feature;
 use crate::id::{DatasetId, EntityId, GroupId, LogId, OrgId, RoleId, UserId};
 use crate::log::Log;
@@ -57,6 +60,10 @@ pub enum Resource {
     },
     /// A Corterum feature.
     Feature(Feature),
+    /// A Corterum group of entities.
+    Group(GroupId),
+    /// A role.
+    Role(RoleId),
 }
 
 impl Resource {
@@ -70,6 +77,8 @@ impl Resource {
             Self::Entity(_) => ResourceKind::Entity,
             Self::Instance { .. } => ResourceKind::Instance,
             Self::Feature(_) => ResourceKind::Feature,
+            Self::Group(_) => ResourceKind::Group,
+            Self::Role(_) => ResourceKind::Role,
         }
     }
 }
@@ -129,6 +138,9 @@ pub enum DenyReason {
     ActorInactive,
     /// The actor's organisation is deactivated or unknown.
     ActorOrganisationInactive,
+    /// The actor has not accepted their invitation yet: their roles are in force only
+    /// from then.
+    ActorInvited,
     /// The action is about another kind of resource.
     WrongResourceKind {
         /// The kind the action takes.
@@ -163,6 +175,10 @@ pub enum DenyReason {
     /// The user holds an irrevocable role (Corterum's root administrator): nobody
     /// deactivates, deletes, moves or changes the roles of its holder.
     Irrevocable,
+    /// Built in ("All People", the built-in roles): code, not data, so nobody edits it.
+    BuiltIn,
+    /// Nobody edits a role they hold: that would change their own rights.
+    RoleHeld,
     /// A table embedded in a form needs the same permission on the form.
     EmbeddedNeedsForm(DatasetId),
     /// A relationship widens reach, so it takes effect only when the other end agrees:
@@ -241,6 +257,9 @@ impl fmt::Display for Explanation<'_> {
                     DenyReason::ActorOrganisationInactive => {
                         f.write_str("the actor's organisation is deactivated")
                     }
+                    DenyReason::ActorInvited => {
+                        f.write_str("the actor has not accepted their invitation yet")
+                    }
                     DenyReason::WrongResourceKind { expected } => {
                         write!(f, "this action takes a {expected} resource")
                     }
@@ -289,6 +308,10 @@ impl fmt::Display for Explanation<'_> {
                     }),
                     DenyReason::Irrevocable => {
                         f.write_str("the user holds a role whose rights cannot be revoked")
+                    }
+                    DenyReason::BuiltIn => f.write_str("it is built in and cannot be changed"),
+                    DenyReason::RoleHeld => {
+                        f.write_str("nobody can change a role they hold themselves")
                     }
                     DenyReason::AwaitingConsent => f.write_str(
                         "the other organisation's data coordinators must accept the request",
@@ -365,7 +388,13 @@ impl Scope {
 
     /// Whether an organisation matches.
     pub fn matches_organisation(&self, organisation: &Organisation) -> bool {
-        self.everything || self.has(organisation.id)
+        self.covers_organisation(organisation.id)
+    }
+
+    /// Whether the organisation with this id matches (for a scope of organisations, such
+    /// as [`company_scope`]'s).
+    pub fn covers_organisation(&self, id: OrgId) -> bool {
+        self.everything || self.has(id)
     }
 
     /// Whether a log matches.
@@ -397,6 +426,8 @@ enum Target<'w> {
     Entity(&'w EntityNode),
     Instance(&'w Dataset, &'w EntityNode),
     Feature(Feature),
+    Group(&'w Group),
+    Role(&'w Role),
 }
 
 /// Decides a request against a world. See the module docs for the stages.
@@ -437,7 +468,7 @@ pub fn decide(world: &World, request: &Request) -> Decision {
         for (index, grant) in role.grants_for(request.action) {
             if reaches(&actor, role, grant, target) {
                 reached = true;
-                if giving.is_none_or(|given| grant.assignable.contains(&given.id)) {
+                if giving.is_none_or(|given| grant.assignable.allows(given, actor.user.rank)) {
                     allowed = Some(Decision::Allow { role: role.id, grant: index });
                     break 'roles;
                 }
@@ -502,8 +533,9 @@ pub fn decide_merge(world: &World, actor: UserId, from: OrgId, into: OrgId) -> D
 
 /// The records of `action`'s resource kind that `actor`'s grants reach. See [`Scope`].
 ///
-/// Corterum's kinds (entities, instances, features) have scopes of their own:
-/// [`entity_scope`] and [`instance_scope`]; here they match nothing.
+/// Corterum's kinds (entities, instances, features, groups, roles) have scopes of their
+/// own: [`entity_scope`], [`instance_scope`] and [`company_scope`]; here they match
+/// nothing.
 pub fn scope(world: &World, actor_id: UserId, action: Action) -> Scope {
     let Ok(actor) = actor(world, actor_id) else { return Scope::nothing(actor_id) };
     let kind = action.resource_kind();
@@ -532,6 +564,7 @@ pub fn scope(world: &World, actor_id: UserId, action: Action) -> Scope {
                     scope.organisations.extend_from_slice(&actor.org.managing_agents);
                     scope.organisations.extend_from_slice(&actor.org.stock_owners);
                 }
+                (Reach::Companies, _) => scope.organisations.extend_from_slice(actor.companies),
             }
         }
     }
@@ -630,7 +663,7 @@ pub fn entity_scope(
             match grant.reach {
                 Reach::Everything => scope.everything = true,
                 Reach::Own => scope.own = scope.own.or(actor.entity),
-                Reach::Organisation | Reach::ManagingAgents | Reach::Related => {
+                Reach::Organisation | Reach::ManagingAgents | Reach::Related | Reach::Companies => {
                     scope.company_wide = true;
                 }
                 Reach::Groups => scope.groups.extend_from_slice(&role.groups),
@@ -687,10 +720,40 @@ pub fn instance_scope(
     InstanceScope { dataset, all_of }
 }
 
+/// The companies `actor` works in with an administration feature, as a [`Scope`] of
+/// organisations: every company when the grant opening the feature reaches everything
+/// (Corterum's root administrator), the actor's own companies under any narrower reach,
+/// and none without the feature. Records they create or change (entities, group members,
+/// user accounts) may be linked only to these companies, and keep the links to others.
+pub fn company_scope(world: &World, actor_id: UserId, feature: Feature) -> Scope {
+    let mut scope = Scope::nothing(actor_id);
+    let Ok(actor) = actor(world, actor_id) else { return scope };
+    let target = Target::Feature(feature);
+    for role in actor_roles(world, actor.user) {
+        for (_, grant) in role.grants_for(Action::FeatureUse) {
+            if !reaches(&actor, role, grant, target) {
+                continue;
+            }
+            if grant.reach == Reach::Everything {
+                scope.everything = true;
+                scope.organisations.clear();
+                return scope;
+            }
+            scope.organisations.extend_from_slice(actor.companies);
+        }
+    }
+    scope.organisations.sort_unstable();
+    scope.organisations.dedup();
+    scope
+}
+
 fn actor(world: &World, id: UserId) -> Result<Actor<'_>, DenyReason> {
     let user = world.facts(id).ok_or(DenyReason::UnknownActor)?;
     if !user.active {
         return Err(DenyReason::ActorInactive);
+    }
+    if world.is_invited(id) {
+        return Err(DenyReason::ActorInvited);
     }
     let org = world
         .node(user.organisation)
@@ -714,6 +777,8 @@ fn target(world: &World, resource: Resource) -> Option<Target<'_>> {
             Target::Instance(world.dataset(dataset)?, world.entity_node(entity)?)
         }
         Resource::Feature(feature) => Target::Feature(feature),
+        Resource::Group(id) => Target::Group(world.group(id)?),
+        Resource::Role(id) => Target::Role(world.roles().get(id)?),
     })
 }
 
@@ -738,6 +803,7 @@ fn org_in_reach(actor: &Actor<'_>, reach: Reach, org: OrgId) -> bool {
                 || actor.org.managing_agents.contains(&org)
                 || actor.org.stock_owners.contains(&org)
         }
+        Reach::Companies => actor.companies.binary_search(&org).is_ok(),
     }
 }
 
@@ -751,6 +817,8 @@ fn reaches(actor: &Actor<'_>, role: &Role, grant: &Grant, target: Target<'_>) ->
         Target::Instance(dataset, entity) => {
             return grant.only.dataset(dataset.id) && entity_in_reach(actor, role, reach, entity);
         }
+        // Account-wide: any reach covers them.
+        Target::Group(_) | Target::Role(_) => return core,
         _ if !core => return false,
         _ => {}
     }
@@ -768,7 +836,11 @@ fn reaches(actor: &Actor<'_>, role: &Role, grant: &Grant, target: Target<'_>) ->
                     || org_in_reach(actor, reach, log.managing_organisation)
             }
         },
-        Target::Entity(_) | Target::Instance(..) | Target::Feature(_) => false,
+        Target::Entity(_)
+        | Target::Instance(..)
+        | Target::Feature(_)
+        | Target::Group(_)
+        | Target::Role(_) => false,
     }
 }
 
@@ -785,7 +857,11 @@ fn entity_in_reach(actor: &Actor<'_>, role: &Role, reach: Reach, node: &EntityNo
     }
     match reach {
         Reach::Own => actor.entity == Some(node.entity.id),
-        Reach::Organisation | Reach::ManagingAgents | Reach::Related | Reach::Everything => true,
+        Reach::Organisation
+        | Reach::ManagingAgents
+        | Reach::Related
+        | Reach::Companies
+        | Reach::Everything => true,
         Reach::Groups => in_groups(&role.groups, node),
     }
 }
@@ -811,7 +887,9 @@ fn can_view(world: &World, actor: &Actor<'_>, target: Target<'_>) -> bool {
         Target::Log(_) => Action::LogView,
         Target::Entity(_) => Action::EntityView,
         Target::Instance(..) => Action::DatasetRead,
-        Target::Service | Target::Feature(_) => return true,
+        Target::Service | Target::Feature(_) | Target::Group(_) | Target::Role(_) => {
+            return true;
+        }
     };
     actor_roles(world, actor.user).any(|role| {
         role.grants_for(view).any(|(_, grant): (usize, &Grant)| reaches(actor, role, grant, target))
@@ -906,6 +984,24 @@ fn universal_rules(
                 _ => None,
             };
             precondition.map(DenyReason::Precondition)
+        }
+        Target::Group(group) => {
+            (action == GroupEdit && group.id == ALL_PEOPLE).then_some(DenyReason::BuiltIn)
+        }
+        Target::Role(role) => {
+            if action != RoleEdit {
+                None
+            } else if role.built_in {
+                Some(DenyReason::BuiltIn)
+            } else if world
+                .roles()
+                .index_of(role.id)
+                .is_some_and(|i| actor.user.roles.as_slice().contains(&i))
+            {
+                Some(DenyReason::RoleHeld)
+            } else {
+                None
+            }
         }
         Target::Log(_)
         | Target::Service

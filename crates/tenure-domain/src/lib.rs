@@ -80,7 +80,7 @@ pub use name::{Name, NameError};
 pub use organisation::{Organisation, ProviderType, Relationship};
 pub use password::{NewPassword, PasswordContext, PasswordError, PasswordPolicy};
 pub use role::form::{DatasetPermissions, RoleForm, RoleFormError};
-pub use role::{Grant, Only, Reach, Role, RoleCatalogue};
+pub use role::{Assignable, Grant, Only, Reach, Role, RoleCatalogue};
 pub use telephone::{Telephone, TelephoneError};
 pub use user::User;
 pub use world::{CorterumError, RelationshipError, UserLinks, World, WorldError};

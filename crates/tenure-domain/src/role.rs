@@ -6,7 +6,7 @@ pub mod form;
 
 use std::fmt;
 
-use crate::action::{Action, ActionSet};
+use crate::action::{Action, ActionSet, ResourceKind};
 use crate::fasthash::IdMap;
 use crate::feature::{Feature, FeatureSet};
 use crate::id::{DatasetId, GroupId, RoleId};
@@ -21,10 +21,13 @@ use crate::id::{DatasetId, GroupId, RoleId};
 /// | `Organisation` | users of the actor's organisation | the actor's organisation | logs it owns or manages |
 /// | `ManagingAgents` | ... and of its direct managing agents | ... and its direct managing agents | logs they own or manage |
 /// | `Related` | ... and of its direct stock owners too | ... and its direct stock owners | logs they own or manage |
+/// | `Companies` | users of the actor's companies | the actor's companies | logs they own or manage |
 /// | `Everything` | every user | every organisation | every log |
 ///
 /// Service-wide actions match only `Everything`. Relationships count one hop only: a
-/// managing agent's own managing agents are not reached.
+/// managing agent's own managing agents are not reached. The actor's companies (Corterum)
+/// are the organisations their [`crate::UserLinks`] name, their own always among them; a
+/// user belongs to the company that is their organisation.
 ///
 /// Corterum's entities (and their dataset instances) are reached through companies and
 /// groups. Except under `Everything`, an entity is only ever reached if it is linked to
@@ -33,12 +36,13 @@ use crate::id::{DatasetId, GroupId, RoleId};
 /// | reach | entity (and its instances) |
 /// | --- | --- |
 /// | `Own` | the actor's linked entity |
-/// | `Organisation`, `ManagingAgents`, `Related` | any entity linked to one of the organisations that reach gives for users, or to another of the actor's companies |
+/// | `Organisation`, `ManagingAgents`, `Related`, `Companies` | any entity linked to one of the organisations that reach gives for users, or to another of the actor's companies |
 /// | `Groups` | members of the groups the role names ("All People" holds every person) |
 /// | `Everything` | every entity |
 ///
-/// A feature is an area of the service, not a record: any reach covers it, and the
-/// grant's [`Only`] says which features.
+/// A feature is an area of the service, and a group or a role is account-wide, not a
+/// record of a company: any reach covers them, and for features the grant's [`Only`]
+/// says which.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 #[cfg_attr(
     feature = "serde",
@@ -54,6 +58,9 @@ pub enum Reach {
     ManagingAgents,
     /// The actor's organisation and every organisation directly related to it.
     Related,
+    /// The actor's companies (Corterum): their organisation and the others their links
+    /// name.
+    Companies,
     /// The members of the groups the role names (Corterum). Reaches no user,
     /// organisation or log.
     Groups,
@@ -69,6 +76,7 @@ impl Reach {
             Self::Organisation => "their organisation",
             Self::ManagingAgents => "their organisation and its managing agents",
             Self::Related => "their organisation and its related organisations",
+            Self::Companies => "their companies",
             Self::Groups => "the role's groups",
             Self::Everything => "everything",
         }
@@ -121,7 +129,38 @@ pub struct Grant {
     pub only: Only,
     /// For `user.invite` and `user.change_role`: the roles this grant may give. Other
     /// actions ignore it.
-    pub assignable: Vec<RoleId>,
+    pub assignable: Assignable,
+}
+
+/// Which roles a grant for `user.invite` or `user.change_role` may give.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Assignable {
+    /// These roles only; none for a grant that gives nothing.
+    Roles(Vec<RoleId>),
+    /// Any role ranked at or below the giver's own (customer-built roles included), but
+    /// never one that cannot be revoked: such a role is held from an account's creation,
+    /// never given.
+    AtOrBelowOwn,
+}
+
+impl Assignable {
+    /// A grant that gives no role.
+    pub const NONE: Self = Self::Roles(Vec::new());
+
+    /// Whether `role` may be given by someone whose highest rank is `rank`.
+    #[inline]
+    pub fn allows(&self, role: &Role, rank: u8) -> bool {
+        match self {
+            Self::Roles(ids) => ids.contains(&role.id),
+            Self::AtOrBelowOwn => !role.irrevocable && role.rank <= rank,
+        }
+    }
+}
+
+impl Default for Assignable {
+    fn default() -> Self {
+        Self::NONE
+    }
 }
 
 /// A named set of grants.
@@ -144,14 +183,30 @@ pub struct Role {
     /// duplicates.
     pub groups: Vec<GroupId>,
     /// Whether holding it cannot be revoked: nobody deactivates, deletes, moves or
-    /// changes the roles of a holder (Corterum's root administrator).
+    /// changes the roles of a holder (Corterum's root administrator), and no grant gives
+    /// it.
     pub irrevocable: bool,
+    /// Whether it is built in (code, not data, see [`builtin`]): nobody edits it.
+    pub built_in: bool,
 }
 
 impl Role {
     /// The grants that cover an action, with their positions in [`Role::grants`].
     pub fn grants_for(&self, action: Action) -> impl Iterator<Item = (usize, &Grant)> {
         self.grants.iter().enumerate().filter(move |(_, g)| g.actions.contains(action))
+    }
+
+    /// Whether decisions about its holder read their Corterum links (their entity and
+    /// companies): some grant short of `Everything` reaches through them. A store loads a
+    /// user's links for a snapshot only when one of their roles does.
+    pub fn reads_links(&self) -> bool {
+        self.grants.iter().any(|g| {
+            g.reach != Reach::Everything
+                && (matches!(g.reach, Reach::Companies | Reach::Groups)
+                    || g.actions.iter().any(|a| {
+                        matches!(a.resource_kind(), ResourceKind::Entity | ResourceKind::Instance)
+                    }))
+        })
     }
 }
 

@@ -41,6 +41,8 @@ pub struct World {
     datasets: IdMap<DatasetId, Dataset>,
     /// Corterum: each user's linked entity and companies, for users that have them.
     links: IdMap<UserId, UserLinks>,
+    /// Users who have not accepted their invitation yet: their roles are not in force.
+    invited: IdSet<UserId>,
 }
 
 #[derive(Clone, Debug)]
@@ -214,6 +216,7 @@ impl World {
             groups: [(ALL_PEOPLE, Group::all_people())].into_iter().collect(),
             datasets: IdMap::default(),
             links: IdMap::default(),
+            invited: IdSet::default(),
         }
     }
 
@@ -428,6 +431,7 @@ impl World {
         self.index_member(&user, false);
         self.facts.remove(&id);
         self.links.remove(&id);
+        self.invited.remove(&id);
         Ok(user)
     }
 
@@ -527,7 +531,11 @@ impl World {
                 }
             }
             Resource::Organisation(id) => orgs.push(id),
-            Resource::Entity(_) | Resource::Instance { .. } | Resource::Feature(_) => {}
+            Resource::Entity(_)
+            | Resource::Instance { .. }
+            | Resource::Feature(_)
+            | Resource::Group(_)
+            | Resource::Role(_) => {}
             Resource::Log(id) => {
                 if let Some(l) = self.logs.get(&id) {
                     orgs.push(l.owning_organisation);

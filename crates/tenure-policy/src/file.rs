@@ -425,7 +425,7 @@ pub fn load(file: &str, source: &str) -> Result<PolicyFile, Vec<LoadError>> {
             }
         });
         let role = match &r.role {
-            Some(role) => match parse_role(role.get_ref()) {
+            Some(role) => match parse_given_role(role.get_ref(), &keys) {
                 Ok(role) => role,
                 Err(message) => {
                     errors.push(role.span(), message);
@@ -540,6 +540,19 @@ fn parse_role(role: &str) -> Result<Option<RoleId>, String> {
     }
 }
 
+/// The role a check gives: CORE's by key (`administrator` is CORE's here), or a
+/// Corterum role (a `[[roles]]` key, or a built-in one by key or name).
+fn parse_given_role(role: &str, keys: &Keys) -> Result<Option<RoleId>, String> {
+    parse_role(role).or_else(|_| {
+        keys.roles
+            .get(role)
+            .copied()
+            .or_else(|| builtin_role(role))
+            .map(Some)
+            .ok_or_else(|| format!("unknown role `{role}`; {ROLES}, or {CORTERUM_ROLES}"))
+    })
+}
+
 fn parse_action(action: &str) -> Result<Action, String> {
     action.parse::<Action>().map_err(|e| e.to_string())
 }
@@ -563,6 +576,8 @@ fn parse_resource(resource: &str, kind: ResourceKind, keys: &Keys) -> Result<Res
         ResourceKind::Entity => "entity:KEY",
         ResourceKind::Instance => "instance:DATASET/ENTITY",
         ResourceKind::Feature => "feature:NAME",
+        ResourceKind::Group => "group:KEY",
+        ResourceKind::Role => "role:KEY",
     };
     let wrong = || format!("resource `{resource}` does not fit this action; expected `{accepted}`");
     if kind == ResourceKind::Service {
@@ -605,6 +620,18 @@ fn parse_resource(resource: &str, kind: ResourceKind, keys: &Keys) -> Result<Res
         ("feature", ResourceKind::Feature) => {
             key.parse::<Feature>().map(Resource::Feature).map_err(|e| e.to_string())
         }
+        ("group", ResourceKind::Group) => keys
+            .groups
+            .get(key)
+            .map(|id| Resource::Group(*id))
+            .ok_or_else(|| unknown("group", key, &keys.groups)),
+        ("role", ResourceKind::Role) => keys
+            .roles
+            .get(key)
+            .copied()
+            .or_else(|| builtin_role(key))
+            .map(Resource::Role)
+            .ok_or_else(|| format!("unknown role `{key}`; expected {CORTERUM_ROLES}")),
         _ => Err(wrong()),
     }
 }

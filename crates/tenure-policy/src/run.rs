@@ -177,7 +177,10 @@ impl PolicyFile {
                     entity: *self.keys.entities.get(e)?,
                 }
             }
-            ResourceKind::Service | ResourceKind::Feature => return None,
+            ResourceKind::Service
+            | ResourceKind::Feature
+            | ResourceKind::Group
+            | ResourceKind::Role => return None,
         };
         Some(self.world.decide(&Request::new(actor, Action::view_of(kind)?, resource)))
     }

@@ -175,7 +175,11 @@ impl SeaOrmStore {
             }
             Resource::Service => {}
             // Corterum's entities and datasets come from their own tables, below.
-            Resource::Entity(_) | Resource::Instance { .. } | Resource::Feature(_) => {}
+            Resource::Entity(_)
+            | Resource::Instance { .. }
+            | Resource::Feature(_)
+            | Resource::Group(_)
+            | Resource::Role(_) => {}
         }
 
         org_ids.sort_unstable();

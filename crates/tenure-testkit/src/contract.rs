@@ -46,6 +46,8 @@ pub fn requests(world: &World) -> Vec<Request> {
                 ResourceKind::Feature => {
                     tenure_domain::Feature::ALL.iter().map(|f| Resource::Feature(*f)).collect()
                 }
+                ResourceKind::Group => world.groups().map(|g| Resource::Group(g.id)).collect(),
+                ResourceKind::Role => world.roles().iter().map(|r| Resource::Role(r.id)).collect(),
             };
             for resource in resources {
                 let request = Request::new(actor, action, resource);

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::action::{Action, ActionSet};
 use crate::id::RoleId;
-use crate::role::{Grant, Reach, Role};
+use crate::role::{Assignable, Grant, Reach, Role};
 
 /// The service-wide role (CORE calls it "support").
 pub const ADMINISTRATOR: RoleId =
@@ -25,13 +25,13 @@ pub fn core_roles() -> Vec<Role> {
         actions: ActionSet::of(actions),
         reach,
         only: crate::role::Only::Any,
-        assignable: Vec::new(),
+        assignable: Assignable::NONE,
     };
     let giving = |actions: &[Action], reach, roles: &[RoleId]| Grant {
         actions: ActionSet::of(actions),
         reach,
         only: crate::role::Only::Any,
-        assignable: roles.to_vec(),
+        assignable: Assignable::Roles(roles.to_vec()),
     };
     vec![
         Role {
@@ -41,6 +41,7 @@ pub fn core_roles() -> Vec<Role> {
             description: "Sees and manages every organisation, user and log in the service".to_owned(),
             groups: Vec::new(),
             irrevocable: false,
+            built_in: true,
             rank: 3,
             grants: vec![
                 giving(
@@ -63,6 +64,7 @@ pub fn core_roles() -> Vec<Role> {
                 .to_owned(),
             groups: Vec::new(),
             irrevocable: false,
+            built_in: true,
             rank: 2,
             grants: vec![
                 giving(
@@ -94,6 +96,7 @@ pub fn core_roles() -> Vec<Role> {
             description: "Completes and submits logs; sees their organisation and its users".to_owned(),
             groups: Vec::new(),
             irrevocable: false,
+            built_in: true,
             rank: 1,
             grants: vec![
                 grant(&[UserView, OrganisationListUsers], Reach::Organisation),
@@ -131,9 +134,24 @@ pub const CORTERUM_ROLES: [RoleId; 4] =
     [CORTERUM_ADMINISTRATOR, SENIOR_MANAGER, CERTIFICATION_EMPLOYEE, CONDUCT_RULES_STAFF];
 
 /// Whether a role is built in (CORE's, Corterum's, or the root administrator): built-in
-/// roles are code, not data, and cannot be edited.
+/// roles are code, not data, and cannot be edited (see [`Role::built_in`]).
 pub fn is_builtin(id: RoleId) -> bool {
     id == ROOT_ADMINISTRATOR || CORE_ROLES.contains(&id) || CORTERUM_ROLES.contains(&id)
+}
+
+/// Whether a user may hold this role before accepting their invitation. CORE's roles and
+/// the root administrator's are given only by accepting one (the link carries the role),
+/// so holding one shows the invitation was accepted. Any other role (Corterum's, built in
+/// or built by customers) is set with the account by a user administrator, and is in
+/// force only once its holder accepts (see [`crate::World::set_invited`]).
+pub fn held_before_acceptance(id: RoleId) -> bool {
+    id != ROOT_ADMINISTRATOR && !CORE_ROLES.contains(&id)
+}
+
+/// The roles a user administrator may choose on Corterum's account form: the out-of-the-box
+/// roles, never one that cannot be revoked (customers' roles come from the store).
+pub fn assignable_corterum_roles() -> Vec<Role> {
+    corterum_roles().into_iter().filter(|r| !r.irrevocable).collect()
 }
 
 /// The root administrator and Corterum's four out-of-the-box roles.
@@ -236,14 +254,14 @@ pub fn corterum_roles() -> Vec<Role> {
     for (id, key, form) in forms {
         // INVARIANT: the built-in forms have names and descriptions.
         if let Ok(role) = form.into_role(id, key.to_owned()) {
-            roles.push(role);
+            roles.push(Role { built_in: true, ..role });
         }
     }
     roles
 }
 
-/// The root administrator: every action over everything, giving any built-in role but
-/// its own, and only their own password.
+/// The root administrator: every action over everything, giving any role but its own
+/// (which no grant gives), and only their own password.
 fn root_administrator() -> Role {
     use Action::*;
     Role {
@@ -259,16 +277,17 @@ fn root_administrator() -> Role {
                 ),
                 reach: Reach::Everything,
                 only: crate::role::Only::Any,
-                assignable: [CORE_ROLES.as_slice(), CORTERUM_ROLES.as_slice()].concat(),
+                assignable: Assignable::AtOrBelowOwn,
             },
             Grant {
                 actions: ActionSet::of(&[UserChangePassword]),
                 reach: Reach::Own,
                 only: crate::role::Only::Any,
-                assignable: Vec::new(),
+                assignable: Assignable::NONE,
             },
         ],
         groups: Vec::new(),
         irrevocable: true,
+        built_in: true,
     }
 }

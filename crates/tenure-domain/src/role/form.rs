@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 use crate::action::{Action, ActionSet};
-use crate::feature::FeatureSet;
+use crate::feature::{Feature, FeatureSet};
 use crate::id::{DatasetId, GroupId, RoleId};
-use crate::role::{Grant, Only, Reach, Role};
+use crate::role::{Assignable, Grant, Only, Reach, Role};
 
 /// What a role may do with one dataset.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug)]
@@ -47,6 +47,21 @@ impl DatasetPermissions {
 /// The dataset actions, in the form's order.
 pub const DATASET_ACTIONS: [Action; 3] =
     [Action::DatasetRead, Action::DatasetEdit, Action::DatasetCreate];
+
+/// What the User Administration feature lets a role do to the users of the holder's
+/// companies: see them, change their details, roles and companies, deactivate,
+/// reactivate and delete them, and create accounts (an invitation into a company).
+pub const USER_ADMINISTRATION: [Action; 9] = [
+    Action::UserView,
+    Action::UserEditDetails,
+    Action::UserChangeEmail,
+    Action::UserChangeRole,
+    Action::UserMoveOrganisation,
+    Action::UserDeactivate,
+    Action::UserReactivate,
+    Action::UserDelete,
+    Action::UserInvite,
+];
 
 /// A role as people fill it in.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -87,8 +102,11 @@ impl RoleForm {
     ///
     /// Its grants: `entity.view` and every dataset permission over the user's own entity,
     /// and, when the role names groups, over those groups' members too; `feature.use`
-    /// for the features ticked. A user's companies bound all of it (see
-    /// [`Reach`]).
+    /// for the features ticked. Three features also open records: User Administration
+    /// the users of the holder's companies ([`USER_ADMINISTRATION`], giving any role at
+    /// or below their own but never one that cannot be revoked), Group Administration
+    /// `group.edit`, Roles Administration `role.edit`. A user's companies bound all of it
+    /// (see [`Reach`]).
     ///
     /// # Errors
     /// A blank or over-long name or description.
@@ -116,11 +134,25 @@ impl RoleForm {
             actions: ActionSet::of(&[action]),
             reach,
             only,
-            assignable: Vec::new(),
+            assignable: Assignable::NONE,
         };
         let mut grants = Vec::new();
         if !self.features.is_empty() {
             grants.push(grant(Action::FeatureUse, Reach::Own, Only::Features(self.features)));
+        }
+        if self.features.contains(Feature::UserAdministration) {
+            grants.push(Grant {
+                actions: ActionSet::of(&USER_ADMINISTRATION),
+                reach: Reach::Companies,
+                only: Only::Any,
+                assignable: Assignable::AtOrBelowOwn,
+            });
+        }
+        if self.features.contains(Feature::GroupAdministration) {
+            grants.push(grant(Action::GroupEdit, Reach::Companies, Only::Any));
+        }
+        if self.features.contains(Feature::RolesAdministration) {
+            grants.push(grant(Action::RoleEdit, Reach::Companies, Only::Any));
         }
         for &reach in reaches {
             grants.push(grant(Action::EntityView, reach, Only::Any));
@@ -145,6 +177,7 @@ impl RoleForm {
             grants,
             groups,
             irrevocable: false,
+            built_in: false,
         })
     }
 

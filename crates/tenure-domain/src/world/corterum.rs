@@ -4,8 +4,9 @@
 use thiserror::Error;
 
 use crate::dataset::{Dataset, DatasetKind};
-use crate::engine::{EntityScope, Resource};
+use crate::engine::{EntityScope, Resource, Scope};
 use crate::entity::{ALL_PEOPLE, Entity, Group};
+use crate::feature::Feature;
 use crate::id::{DatasetId, EntityId, GroupId, OrgId, UserId};
 use crate::role::Role;
 use crate::world::World;
@@ -294,6 +295,32 @@ impl World {
         self.links.get(&user)
     }
 
+    /// Records whether a user is yet to accept their invitation. Until they do, their
+    /// roles are not in force: the engine denies them everything. A Corterum account
+    /// holds the roles its administrator chose from its creation, so this is what keeps
+    /// it idle until accepted; a store reports it at least for users holding roles that
+    /// [`crate::role::builtin::held_before_acceptance`].
+    ///
+    /// # Errors
+    /// [`CorterumError::UnknownUser`].
+    pub fn set_invited(&mut self, user: UserId, invited: bool) -> Result<(), CorterumError> {
+        if !self.users.contains_key(&user) {
+            return Err(CorterumError::UnknownUser(user));
+        }
+        if invited {
+            self.invited.insert(user);
+        } else {
+            self.invited.remove(&user);
+        }
+        Ok(())
+    }
+
+    /// Whether a user is yet to accept their invitation (see [`World::set_invited`]).
+    #[inline]
+    pub fn is_invited(&self, user: UserId) -> bool {
+        !self.invited.is_empty() && self.invited.contains(&user)
+    }
+
     pub(crate) fn entity_node(&self, id: EntityId) -> Option<&EntityNode> {
         self.entities.get(&id)
     }
@@ -317,6 +344,12 @@ impl World {
         Ok(())
     }
 
+    /// The companies an actor works in with an administration feature. See
+    /// [`crate::engine::company_scope`].
+    pub fn company_scope(&self, actor: UserId, feature: Feature) -> Scope {
+        crate::engine::company_scope(self, actor, feature)
+    }
+
     /// The entities a scope matches. See [`EntityScope`].
     pub fn entities_in<'a>(
         &'a self,
@@ -325,14 +358,23 @@ impl World {
         self.entities.values().filter(|n| scope.matches_node(n)).map(|n| &n.entity)
     }
 
-    /// The Corterum part of [`World::slice`]: the actor's links and entity, the entity a
-    /// resource is about with its groups, the dataset and its form.
+    /// The Corterum part of [`World::slice`]: the actor's links, entity and whether they
+    /// are yet to accept their invitation, the entity a resource is about with its
+    /// groups, the dataset and its form, the group a resource is.
     pub(crate) fn slice_corterum(&self, out: &mut World, actor: UserId, resource: Resource) {
         if let Some(l) = self.links.get(&actor) {
             out.links.insert(actor, l.clone());
         }
+        if self.is_invited(actor) {
+            out.invited.insert(actor);
+        }
         let mut entities: Vec<EntityId> = self.user_entity(actor).into_iter().collect();
         match resource {
+            Resource::Group(g) => {
+                if let Some(group) = self.groups.get(&g) {
+                    out.groups.insert(g, Group { members: Vec::new(), ..group.clone() });
+                }
+            }
             Resource::Entity(e) => entities.push(e),
             Resource::Instance { dataset, entity } => {
                 entities.push(entity);

@@ -7,15 +7,20 @@
 //!   permission out of a role never turns a denial into an allowance.
 //! - A reference evaluator written straight from the product rules agrees with the
 //!   engine on every request.
+//! - User administration stays within the actor's companies, never revokes a role that
+//!   cannot be revoked, and its list agrees with its checks; a slice decides the same.
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use tenure_domain::role::builtin::ROOT_ADMINISTRATOR;
+use tenure_domain::role::builtin::{
+    CONDUCT_RULES_STAFF, CORTERUM_ADMINISTRATOR, ROOT_ADMINISTRATOR,
+};
 use tenure_domain::{
-    ALL_PEOPLE, Action, Dataset, DatasetId, DatasetKind, DatasetPermissions, Email, Entity,
-    EntityId, EntityKind, Feature, FeatureSet, Group, GroupId, Name, OrgId, Organisation, Request,
-    Resource, RoleCatalogue, RoleForm, RoleId, User, UserId, UserLinks, World,
+    ALL_PEOPLE, Action, Dataset, DatasetId, DatasetKind, DatasetPermissions, Decision, DenyReason,
+    Email, Entity, EntityId, EntityKind, Feature, FeatureSet, Group, GroupId, Name, OrgId,
+    Organisation, Request, Resource, RoleCatalogue, RoleForm, RoleId, User, UserId, UserLinks,
+    World,
 };
 use uuid::Uuid;
 
@@ -282,6 +287,32 @@ impl Spec {
         out
     }
 
+    /// Every request about a user between the spec's users, giving each role of the
+    /// world's catalogue for the actions that give one.
+    fn user_requests(&self, world: &World) -> Vec<Request> {
+        let mut out = Vec::new();
+        for u in 0..self.users.len() {
+            for v in 0..self.users.len() {
+                for action in Action::ALL
+                    .iter()
+                    .filter(|a| a.resource_kind() == tenure_domain::ResourceKind::User)
+                {
+                    let request = Request::new(user(u), *action, Resource::User(user(v)));
+                    if action.takes_role() {
+                        out.extend(world.roles().iter().map(|r| request.giving(r.id)));
+                    } else {
+                        out.push(request);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn index_of(&self, id: UserId) -> usize {
+        (0..self.users.len()).find(|i| user(*i) == id).unwrap()
+    }
+
     /// The product's rules, written plainly.
     fn reference(&self, r: &Request) -> bool {
         let u = (0..self.users.len()).find(|i| user(*i) == r.actor).unwrap();
@@ -399,6 +430,222 @@ proptest! {
             }
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Nobody (another root administrator included) deactivates, deletes, moves or changes
+    /// the roles of a holder of a role that cannot be revoked; and a user administrator
+    /// reaches only the users of their own companies (the root administrator aside).
+    #[test]
+    fn user_administration_stays_in_companies_and_spares_the_irrevocable(spec in spec()) {
+        let world = spec.build();
+        for request in spec.user_requests(&world) {
+            let decision = world.decide(&request);
+            if !decision.is_allowed() {
+                continue;
+            }
+            let (u, v) = (spec.index_of(request.actor), spec.index_of(match request.resource {
+                Resource::User(id) => id,
+                _ => unreachable!(),
+            }));
+            let revokes = matches!(
+                request.action,
+                Action::UserDeactivate | Action::UserDelete | Action::UserChangeRole | Action::UserMoveOrganisation
+            );
+            prop_assert!(!(revokes && spec.users[v].root), "{:?} revokes a root administrator: {}", request, decision.explain(&world));
+            prop_assert!(request.role != Some(ROOT_ADMINISTRATOR), "{:?} gives the root administrator", request);
+            let me = &spec.users[u];
+            if !me.root && u != v {
+                let home = spec.users[v].companies[0];
+                prop_assert!(me.companies.contains(&home), "{:?} reaches a user outside the actor's companies: {}", request, decision.explain(&world));
+                prop_assert!(!spec.users[v].root, "{:?} lets a non-root act on a root administrator", request);
+            }
+        }
+    }
+
+    /// The users list agrees with viewing, and a snapshot sliced for a user decides every
+    /// request about them as the whole world does.
+    #[test]
+    fn user_lists_and_slices_agree_with_checks(spec in spec()) {
+        let world = spec.build();
+        for u in 0..spec.users.len() {
+            let scope = world.scope(user(u), Action::UserView);
+            for v in 0..spec.users.len() {
+                let view = world.decide(&Request::new(user(u), Action::UserView, Resource::User(user(v))));
+                prop_assert_eq!(scope.matches_user(world.user(user(v)).unwrap()), view.is_allowed(), "user {} viewing {}: {:?}", u, v, scope);
+            }
+        }
+        for request in spec.user_requests(&world) {
+            let slice = world.slice(request.actor, request.resource);
+            prop_assert_eq!(slice.decide(&request), world.decide(&request), "{:?}", request);
+        }
+    }
+}
+
+/// Two companies; a root administrator in each; `admin` (out-of-the-box Corterum
+/// Administrator) and `staff` (Conduct Rules Staff) at A; `other` at B; `both`, at A and
+/// linked to B too.
+fn administration_world() -> (World, [UserId; 6]) {
+    let mut w = World::with_roles(RoleCatalogue::with_corterum());
+    for i in 0..2 {
+        w.insert_organisation(Organisation::new(org(i), Name::parse(&format!("Co {i}")).unwrap()))
+            .unwrap();
+    }
+    let people = [
+        ("root", 0, ROOT_ADMINISTRATOR, vec![]),
+        ("root2", 1, ROOT_ADMINISTRATOR, vec![]),
+        ("admin", 0, CORTERUM_ADMINISTRATOR, vec![]),
+        ("staff", 0, CONDUCT_RULES_STAFF, vec![]),
+        ("other", 1, CONDUCT_RULES_STAFF, vec![]),
+        ("both", 0, CONDUCT_RULES_STAFF, vec![org(1)]),
+    ];
+    let mut ids = [user(0); 6];
+    for (i, (name, home, role, more)) in people.into_iter().enumerate() {
+        ids[i] = user(i);
+        w.upsert_user(User::new(
+            user(i),
+            Name::parse(name).unwrap(),
+            Email::parse(&format!("{name}@example.com")).unwrap(),
+            org(home),
+            vec![role],
+        ))
+        .unwrap();
+        w.set_user_links(user(i), UserLinks { entity: None, companies: more }).unwrap();
+    }
+    (w, ids)
+}
+
+#[track_caller]
+fn check(world: &World, request: Request, allowed: bool, reason: Option<DenyReason>) {
+    let got = world.decide(&request);
+    assert_eq!(got.is_allowed(), allowed, "{request:?}: {}", got.explain(world));
+    if let (Some(want), Decision::Deny { reason, .. }) = (reason, got) {
+        assert_eq!(reason, want, "{request:?}");
+    }
+}
+
+#[test]
+fn a_user_administrator_manages_their_companies_users_but_never_the_root() {
+    let (w, [root, root2, admin, staff, other, both]) = administration_world();
+    let req = |actor, action, target| Request::new(actor, action, Resource::User(target));
+    // Attack 3: a second administrator strips the root administrator.
+    check(
+        &w,
+        req(admin, Action::UserChangeRole, root).giving(CONDUCT_RULES_STAFF),
+        false,
+        Some(DenyReason::Irrevocable),
+    );
+    let stripping = w.decide(&req(admin, Action::UserChangeRole, root).giving(CONDUCT_RULES_STAFF));
+    assert!(!stripping.conceals(), "the root is in the administrator's company: forbidden");
+    for action in [Action::UserDeactivate, Action::UserDelete, Action::UserMoveOrganisation] {
+        check(&w, req(admin, action, root), false, None);
+        check(&w, req(root2, action, root), false, None);
+    }
+    check(
+        &w,
+        req(root2, Action::UserChangeRole, root).giving(CONDUCT_RULES_STAFF),
+        false,
+        Some(DenyReason::Irrevocable),
+    );
+    // Nobody gives the root administrator's role, not even a root administrator.
+    check(
+        &w,
+        req(admin, Action::UserChangeRole, staff).giving(ROOT_ADMINISTRATOR),
+        false,
+        Some(DenyReason::RoleNotAssignable(ROOT_ADMINISTRATOR)),
+    );
+    check(
+        &w,
+        req(root, Action::UserChangeRole, staff).giving(ROOT_ADMINISTRATOR),
+        false,
+        Some(DenyReason::RoleNotAssignable(ROOT_ADMINISTRATOR)),
+    );
+    // Within the administrator's company: any role at or below their own.
+    check(&w, req(admin, Action::UserChangeRole, staff).giving(CORTERUM_ADMINISTRATOR), true, None);
+    check(&w, req(admin, Action::UserView, both), true, None);
+    check(&w, req(admin, Action::UserDeactivate, staff), true, None);
+    // Outside it: not found.
+    let outside = w.decide(&req(admin, Action::UserChangeRole, other).giving(CONDUCT_RULES_STAFF));
+    assert!(!outside.is_allowed() && outside.conceals(), "{}", outside.explain(&w));
+    check(&w, req(admin, Action::UserView, other), false, Some(DenyReason::NoGrant));
+    // Nobody changes their own roles.
+    check(
+        &w,
+        req(admin, Action::UserChangeRole, admin).giving(CONDUCT_RULES_STAFF),
+        false,
+        Some(DenyReason::OwnAccount),
+    );
+    // Conduct Rules Staff administer nobody.
+    check(&w, req(staff, Action::UserView, both), false, Some(DenyReason::NoGrant));
+    // Accounts are created only in the administrator's companies.
+    let invite = |actor, o| Request::new(actor, Action::UserInvite, Resource::Organisation(o));
+    check(&w, invite(admin, org(0)).giving(CONDUCT_RULES_STAFF), true, None);
+    check(&w, invite(admin, org(1)).giving(CONDUCT_RULES_STAFF), false, None);
+    assert!(w.company_scope(admin, Feature::UserAdministration).covers_organisation(org(0)));
+    assert!(!w.company_scope(admin, Feature::UserAdministration).covers_organisation(org(1)));
+    assert!(w.company_scope(root, Feature::UserAdministration).everything);
+    assert!(w.company_scope(staff, Feature::UserAdministration).is_nothing());
+}
+
+#[test]
+fn an_invited_user_can_do_nothing_until_they_accept() {
+    let (mut w, [_, _, admin, staff, ..]) = administration_world();
+    w.set_invited(admin, true).unwrap();
+    let view = Request::new(admin, Action::UserView, Resource::User(staff));
+    check(&w, view, false, Some(DenyReason::ActorInvited));
+    let feature =
+        Request::new(admin, Action::FeatureUse, Resource::Feature(Feature::UserAdministration));
+    check(&w, feature, false, Some(DenyReason::ActorInvited));
+    assert!(w.slice(admin, view.resource).is_invited(admin), "a slice keeps it");
+    assert!(w.scope(admin, Action::UserView).is_nothing());
+    w.set_invited(admin, false).unwrap();
+    check(&w, view, true, None);
+    check(&w, feature, true, None);
+}
+
+#[test]
+fn built_in_groups_and_roles_and_ones_own_roles_are_not_edited() {
+    let (mut w, [root, _, admin, staff, ..]) = administration_world();
+    let editor = RoleForm {
+        name: "Editor".to_owned(),
+        description: "Edits groups and roles".to_owned(),
+        features: FeatureSet::of(&[Feature::GroupAdministration, Feature::RolesAdministration]),
+        ..RoleForm::default()
+    };
+    w.upsert_role(editor.clone().into_role(role(0), "editor".to_owned()).unwrap()).unwrap();
+    w.upsert_role(
+        RoleForm { name: "Other".to_owned(), ..editor }
+            .into_role(role(1), "other".to_owned())
+            .unwrap(),
+    )
+    .unwrap();
+    let mut u = w.user(staff).unwrap().clone();
+    u.roles = vec![role(0)];
+    w.upsert_user(u).unwrap();
+    w.upsert_group(Group {
+        id: group(0),
+        name: Name::parse("Team").unwrap(),
+        description: String::new(),
+        kind: EntityKind::Person,
+        members: Vec::new(),
+    })
+    .unwrap();
+    let edit_group = |actor, g| Request::new(actor, Action::GroupEdit, Resource::Group(g));
+    let edit_role = |actor, r| Request::new(actor, Action::RoleEdit, Resource::Role(r));
+    check(&w, edit_group(staff, group(0)), true, None);
+    check(&w, edit_group(staff, ALL_PEOPLE), false, Some(DenyReason::BuiltIn));
+    check(&w, edit_group(root, ALL_PEOPLE), false, Some(DenyReason::BuiltIn));
+    check(&w, edit_group(staff, group(9)), false, Some(DenyReason::NotFound));
+    check(&w, edit_role(staff, role(1)), true, None);
+    check(&w, edit_role(staff, role(0)), false, Some(DenyReason::RoleHeld));
+    check(&w, edit_role(root, role(0)), true, None);
+    check(&w, edit_role(root, CONDUCT_RULES_STAFF), false, Some(DenyReason::BuiltIn));
+    check(&w, edit_role(root, ROOT_ADMINISTRATOR), false, Some(DenyReason::BuiltIn));
+    // The out-of-the-box Administrator has both features.
+    check(&w, edit_role(admin, role(1)), true, None);
+    check(&w, edit_group(admin, group(0)), true, None);
 }
 
 #[test]

@@ -223,7 +223,11 @@ proptest! {
                 Resource::Organisation(id) => scope.matches_organisation(world.organisation(id).unwrap()),
                 Resource::Log(id) => scope.matches_log(world.log(id).unwrap()),
                 Resource::Service => scope.everything,
-                Resource::Entity(_) | Resource::Instance { .. } | Resource::Feature(_) => {
+                Resource::Entity(_)
+                | Resource::Instance { .. }
+                | Resource::Feature(_)
+                | Resource::Group(_)
+                | Resource::Role(_) => {
                     unreachable!("spec worlds are CORE's")
                 }
             };

@@ -156,7 +156,11 @@ pub(crate) fn decide(spec: &Spec, request: &Request) -> (bool, bool) {
             (allowed, !allowed && !visible)
         }
         Resource::Service => (admin, false),
-        Resource::Entity(_) | Resource::Instance { .. } | Resource::Feature(_) => {
+        Resource::Entity(_)
+        | Resource::Instance { .. }
+        | Resource::Feature(_)
+        | Resource::Group(_)
+        | Resource::Role(_) => {
             unreachable!("spec worlds are CORE's")
         }
     }

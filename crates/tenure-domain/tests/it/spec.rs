@@ -216,7 +216,9 @@ impl Spec {
                     // Spec worlds are CORE's; Corterum has its own tests.
                     tenure_domain::ResourceKind::Entity
                     | tenure_domain::ResourceKind::Instance
-                    | tenure_domain::ResourceKind::Feature => Vec::new(),
+                    | tenure_domain::ResourceKind::Feature
+                    | tenure_domain::ResourceKind::Group
+                    | tenure_domain::ResourceKind::Role => Vec::new(),
                 };
                 for resource in resources {
                     let request = Request::new(user_id(actor), action, resource);

@@ -102,7 +102,7 @@ expect = []
         &source,
         &[
             "26:7: user key `alice` is used twice",
-            "32:10: unknown action `user.fly`; expected one of: user.view, user.edit_details, user.set_flags, user.change_role, user.change_password, user.deactivate, user.reactivate, user.delete, user.move_organisation, user.invite, organisation.view, organisation.edit_details, organisation.edit_all, organisation.list_users, organisation.manage_relationships, organisation.deactivate, organisation.reactivate, organisation.merge, organisation.create, organisation.list_all, user.list_all, log.view, log.edit, log.delete, dataset.read, dataset.edit, dataset.create, feature.use, entity.view",
+            "32:10: unknown action `user.fly`; expected one of: user.view, user.edit_details, user.change_email, user.set_flags, user.change_role, user.change_password, user.deactivate, user.reactivate, user.delete, user.move_organisation, user.invite, organisation.view, organisation.edit_details, organisation.edit_all, organisation.list_users, organisation.manage_relationships, organisation.deactivate, organisation.reactivate, organisation.merge, organisation.create, organisation.list_all, user.list_all, log.view, log.edit, log.delete, dataset.read, dataset.edit, dataset.create, feature.use, entity.view, group.edit, role.edit",
             "37:9: unknown user `zed`; expected one of `alice`, `bob`",
             "39:12: resource `organisation:alpha` does not fit this action; expected `user:KEY`",
             "40:10: unknown expectation `maybe`; expected `allow` or `deny`",
