@@ -1,7 +1,7 @@
 //! Project automation, run as `cargo xtask <task>`.
 //!
-//! Tasks: `ci` (everything CI checks), `deps` (the layer rules), `tidy` (file headers and
-//! lint settings), `policy` (the example policy files), `bench engine | store` (the
+//! Tasks: `ci` (everything CI checks), `deps` (the layer rules), `tidy` (file headers, lint
+//! settings, and no built-in role id compared outside the engine), `policy` (the example policy files), `bench engine | store` (the
 //! benchmarks), `screenshots` (a PNG of every screen into `docs/screenshots/`) and
 //! `assets` (rebuild the committed GOV.UK Frontend stylesheet and the vendored axe-core
 //! from npm; the only task that needs Node).
@@ -315,7 +315,8 @@ fn deps(sh: &Shell, cargo: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every Rust file starts with a `//!` doc, and every crate takes the workspace lints.
+/// Every Rust file starts with a `//!` doc, every crate takes the workspace lints, and no
+/// built-in role id is compared outside the engine.
 fn tidy(root: &Path) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     let mut manifests = vec![root.join("xtask/Cargo.toml")];
@@ -344,8 +345,150 @@ fn tidy(root: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    problems.extend(role_comparisons(root)?);
     ensure!(problems.is_empty(), "tidy found problems:\n{}", problems.join("\n"));
     Ok(())
+}
+
+/// The built-in role ids. Comparing a user's roles with one of them puts a permission rule
+/// in a service, handler or adapter; the engine (`decide`, `scope`) must decide instead.
+const BUILTIN_ROLES: &[&str] = &[
+    "ROOT_ADMINISTRATOR",
+    "ADMINISTRATOR",
+    "DATA_COORDINATOR",
+    "DATA_PROVIDER",
+    "CORTERUM_ADMINISTRATOR",
+    "CORE_ROLES",
+    "CORTERUM_ROLES",
+    "SENIOR_MANAGER",
+    "CERTIFICATION_EMPLOYEE",
+    "CONDUCT_RULES_STAFF",
+];
+
+/// Crates where role ids may be compared: the engine itself, and the benchmark, test kit
+/// and policy files, which build worlds and check expectations about them.
+const ROLE_CRATES_EXEMPT: &[&str] =
+    &["tenure-domain", "tenure-bench", "tenure-testkit", "tenure-policy"];
+
+/// Every comparison of a built-in role id outside the engine, as `file:line: text`.
+/// Tests (`tests/` folders, `tests.rs`) and demo seeding (`demo.rs`, `demo/`, and the
+/// `seed_*` functions of `tenure serve`) are exempt.
+fn role_comparisons(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root.join("crates"))? {
+        let dir = entry?.path();
+        if dir.file_name().is_some_and(|n| ROLE_CRATES_EXEMPT.iter().any(|c| n == *c)) {
+            continue;
+        }
+        let mut files = rust_files(&dir)?;
+        files.sort();
+        for file in files {
+            let relative = file.strip_prefix(root).unwrap_or(&file);
+            let exempt = relative.components().any(|c| {
+                let c = c.as_os_str();
+                c == "tests" || c == "tests.rs" || c == "demo" || c == "demo.rs"
+            });
+            if exempt {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file)?;
+            for (line, found) in role_comparisons_in(&text) {
+                out.push(format!(
+                    "{}:{line}: a built-in role id is compared outside the engine (ask `decide` or `scope` instead): {found}",
+                    relative.display()
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The lines of a Rust source that compare a built-in role id (`==`, `!=`, `.contains(`,
+/// `.iter()` over a list of them, or a `match` arm), with their 1-based numbers. Comments,
+/// an inline `#[cfg(test)]` module and demo seeding functions (`fn seed_*`, `fn *demo*`)
+/// are skipped.
+fn role_comparisons_in(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut skip_until_close: Option<usize> = None;
+    let mut after_cfg_test = false;
+    for (i, raw) in text.lines().enumerate() {
+        let code = raw.split("//").next().unwrap_or("");
+        let trimmed = code.trim();
+        let indent = code.len() - code.trim_start().len();
+        if let Some(depth) = skip_until_close {
+            if trimmed == "}" && indent == depth {
+                skip_until_close = None;
+            }
+            continue;
+        }
+        if after_cfg_test && trimmed.starts_with("mod ") && trimmed.ends_with('{') {
+            skip_until_close = Some(indent);
+            continue;
+        }
+        after_cfg_test = trimmed == "#[cfg(test)]";
+        if let Some(name) = fn_name(trimmed) {
+            if (name.starts_with("seed") || name.contains("demo")) && trimmed.ends_with('{') {
+                skip_until_close = Some(indent);
+                continue;
+            }
+        }
+        if compares_role(code) {
+            found.push((i + 1, raw.trim().to_owned()));
+        }
+    }
+    found
+}
+
+/// The name of the function a line declares, if it declares one.
+fn fn_name(line: &str) -> Option<&str> {
+    let at = line.find("fn ")?;
+    let before = &line[..at];
+    if !(before.is_empty() || before.ends_with(' ')) {
+        return None;
+    }
+    let rest = &line[at + 3..];
+    let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// Whether a line of code compares a built-in role id.
+fn compares_role(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let arm = code.find("=>");
+    for role in BUILTIN_ROLES {
+        let mut from = 0;
+        while let Some(at) = code[from..].find(role).map(|i| i + from) {
+            from = at + role.len();
+            let end = at + role.len();
+            if (at > 0 && is_ident(bytes[at - 1])) || bytes.get(end).is_some_and(|b| is_ident(*b)) {
+                continue;
+            }
+            // The path in front of the name (`builtin::`, `tenure_domain::role::builtin::`)
+            // and any `&` or `*` go with it.
+            let mut start = at;
+            while start >= 2 && &code[start - 2..start] == "::" {
+                start -= 2;
+                while start > 0 && is_ident(bytes[start - 1]) {
+                    start -= 1;
+                }
+            }
+            let before = code[..start].trim_end_matches(['&', '*']).trim_end();
+            let after = code[end..].trim_start();
+            if before.ends_with("==")
+                || before.ends_with("!=")
+                || before.ends_with("contains(")
+                || after.starts_with("==")
+                || after.starts_with("!=")
+                || after.starts_with(".contains(")
+                || after.starts_with(".iter(")
+                || arm.is_some_and(|a| at < a)
+            {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn rust_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -371,5 +514,50 @@ mod tests {
     #[test]
     fn tidy() {
         crate::tidy(&crate::root()).unwrap();
+    }
+
+    #[track_caller]
+    fn check(source: &str, expected: &[usize]) {
+        let lines: Vec<usize> =
+            crate::role_comparisons_in(source).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(lines, expected, "{source}");
+    }
+
+    #[test]
+    fn role_comparisons_are_found() {
+        check("if role == ADMINISTRATOR {", &[1]);
+        check("if *r != builtin::DATA_PROVIDER {", &[1]);
+        check("if DATA_COORDINATOR == role {", &[1]);
+        check("u.roles.contains(&tenure_domain::role::builtin::ROOT_ADMINISTRATOR)", &[1]);
+        check("roles.iter().all(|r| CORE_ROLES.contains(r))", &[1]);
+        check("CORTERUM_ROLES.iter().any(|r| *r == id)", &[1]);
+        check(
+            "match role {\n    ADMINISTRATOR => 3,\n    r if r == SENIOR_MANAGER => 2,\n}",
+            &[2, 3],
+        );
+        check(
+            "match role {\n    builtin::DATA_PROVIDER | builtin::DATA_COORDINATOR => 1,\n}",
+            &[2],
+        );
+    }
+
+    #[test]
+    fn other_uses_of_role_ids_are_not_comparisons() {
+        check("store.anyone_holds(ADMINISTRATOR).await?", &[]);
+        check("let people = [(\"Ada\", ADMINISTRATOR), (\"Cora\", DATA_COORDINATOR)];", &[]);
+        check("vec![tenure_domain::role::builtin::ROOT_ADMINISTRATOR],", &[]);
+        // Another name that merely contains a role's.
+        check("if x == MY_ADMINISTRATOR_COUNT {", &[]);
+        check("Some(x) => handle(ADMINISTRATOR),", &[]);
+        check("// if role == ADMINISTRATOR, say so", &[]);
+    }
+
+    #[test]
+    fn tests_and_demo_seeding_are_exempt() {
+        check(
+            "async fn seed_demo(s: &S) {\n    if r == ADMINISTRATOR {}\n}\nfn f() {\n    r == ADMINISTRATOR\n}",
+            &[5],
+        );
+        check("#[cfg(test)]\nmod tests {\n    fn t() { assert!(r == ADMINISTRATOR); }\n}", &[]);
     }
 }

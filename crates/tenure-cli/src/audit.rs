@@ -65,7 +65,7 @@ pub(crate) async fn export(
         ),
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut out = csv::Writer::from_writer(sink);
+    let mut out = tenure_core::csv::CsvWriter::new(sink);
     out.write_record(["at", "event", "outcome", "actor", "target", "organisation", "detail"])?;
     let mut people: HashMap<UserId, String> = HashMap::new();
     let mut orgs: HashMap<OrgId, String> = HashMap::new();
@@ -128,6 +128,6 @@ pub(crate) async fn export(
         }
         page += 1;
     }
-    out.flush()?;
+    out.finish()?.flush()?;
     Ok(())
 }

@@ -539,7 +539,7 @@ pub(crate) async fn export_dataset(
         ),
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut out = csv::Writer::from_writer(sink);
+    let mut out = tenure_core::csv::CsvWriter::new(sink);
     let mut header = vec![
         "entity_id".to_owned(),
         "entity".to_owned(),
@@ -560,7 +560,7 @@ pub(crate) async fn export_dataset(
             out.write_record(&line)?;
         }
     }
-    out.flush()?;
+    out.finish()?.flush()?;
     eprintln!("{} instances of {} exported.", rows.len(), d.name);
     Ok(ExitCode::SUCCESS)
 }

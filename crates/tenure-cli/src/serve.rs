@@ -26,7 +26,7 @@ pub(crate) struct ServeArgs {
     listen: Option<String>,
     /// A TOML file with any of: database, listen, base_url, outbox, smtp_url, mail_from,
     /// secure_cookies, lockout_attempts, lockout_minutes, reset_link_minutes,
-    /// invitation_days, session_idle_minutes, session_absolute_hours.
+    /// invitation_days, session_idle_minutes, session_absolute_hours, trusted_proxies.
     #[arg(long, env = "TENURE_CONFIG")]
     config: Option<PathBuf>,
     /// Database URL (default `sqlite://tenure.db?mode=rwc`).
@@ -65,6 +65,10 @@ pub(crate) struct ServeArgs {
     /// Hours a session lasts at most (default 12).
     #[arg(long, env = "TENURE_SESSION_ABSOLUTE_HOURS")]
     session_absolute_hours: Option<i64>,
+    /// Reverse proxies whose `X-Forwarded-For` gives the client's address, as networks
+    /// separated by commas (`10.0.0.0/8,fd00::/8`; default none: the peer's address counts).
+    #[arg(long, env = "TENURE_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// The optional configuration file.
@@ -84,6 +88,7 @@ struct FileConfig {
     invitation_days: Option<i64>,
     session_idle_minutes: Option<i64>,
     session_absolute_hours: Option<i64>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 const DEMO_PASSWORD: &str = "kettle harbour violin 42";
@@ -149,6 +154,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             .all(|t| *t >= 1),
         "lockout attempts and every time must be at least 1"
     );
+    let trusted_proxies = tenure_web::TrustedProxies::parse(
+        args.trusted_proxies.or(file.trusted_proxies).unwrap_or_default(),
+    )
+    .context("--trusted-proxies (or TENURE_TRUSTED_PROXIES, or `trusted_proxies` in the file)")?;
     let services = Services::open_with(&store, &mail, timings).await?;
     if args.demo {
         seed_demo(&services).await?;
@@ -157,6 +166,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     if let Some(secure) = args.secure_cookies.or(file.secure_cookies) {
         config.secure_cookies = secure;
     }
+    config.trusted_proxies = trusted_proxies;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))?;

@@ -174,7 +174,7 @@ pub(crate) async fn export(
         ),
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut out = csv::Writer::from_writer(sink);
+    let mut out = tenure_core::csv::CsvWriter::new(sink);
     out.write_record([
         "id",
         "name",
@@ -227,7 +227,6 @@ pub(crate) async fn export(
         }
         page += 1;
     }
-    out.flush()?;
-    out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?.flush()?;
+    out.finish()?.flush()?;
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod authorizer;
 pub mod changes;
 pub mod corterum;
+pub mod csv;
 pub mod error;
 mod mail;
 pub mod manage;

@@ -10,10 +10,15 @@
 //! knowledge: SQL, SMTP, the real clock (time comes through the core's ports).
 //!
 //! Security, by construction rather than by handler:
-//! - every `POST` passes the CSRF check in the security layer before any handler runs;
+//! - every `POST` passes the CSRF check in the security layer before any handler runs, and
+//!   every state-changing request from another site (by `Sec-Fetch-Site`, else `Origin`)
+//!   is refused before that;
+//! - request bodies over 1 MiB are refused with the service's own page;
 //! - every response carries the security headers (CSP without inline script, no framing,
-//!   no referrer, no caching of pages);
-//! - the session cookie is `HttpOnly`, `SameSite=Lax`, and `Secure` outside localhost.
+//!   no referrer, no caching of pages, HSTS on HTTPS);
+//! - the session cookie is `HttpOnly`, `SameSite=Lax`, and `Secure` with a `__Host-` name
+//!   outside localhost;
+//! - per-IP limits believe `X-Forwarded-For` only from trusted proxies.
 
 mod account;
 mod admin;
@@ -35,7 +40,7 @@ use tenure_core::{
 };
 use tenure_domain::PasswordPolicy;
 
-pub use crate::security::RateLimits;
+pub use crate::security::{CidrError, RateLimits, TrustedProxies};
 
 /// How the web application behaves.
 #[derive(Clone, Debug)]
@@ -49,6 +54,8 @@ pub struct WebConfig {
     pub passwords: PasswordPolicy,
     /// Per-IP limits on signing in and asking for resets.
     pub rate_limits: RateLimits,
+    /// The reverse proxies whose `X-Forwarded-For` gives the client's address.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl WebConfig {
@@ -62,6 +69,7 @@ impl WebConfig {
             secure_cookies: !local,
             passwords: PasswordPolicy::default(),
             rate_limits: RateLimits::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

@@ -1,8 +1,9 @@
-//! The layer every request passes: session, CSRF, security headers. And the per-IP rate
-//! limits handlers ask before the expensive or abusable work (password checks, reset
-//! emails).
+//! The layer every request passes: the client's address (behind trusted proxies only),
+//! cross-site refusal by fetch metadata and origin, the body limit, session, CSRF and
+//! security headers. And the per-IP rate limits handlers ask before the expensive or
+//! abusable work (password checks, reset emails).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
@@ -21,12 +22,24 @@ use tenure_domain::{Action, Feature, OrgId, Request as EngineRequest, Resource, 
 use crate::App;
 use crate::view::{self, Chrome};
 
-/// The session cookie.
-pub(crate) const SESSION_COOKIE: &str = "tenure_session";
+/// The session cookie over plain HTTP (a local demo).
+const SESSION_COOKIE: &str = "tenure_session";
+/// The session cookie when cookies are `Secure`: the `__Host-` prefix makes browsers
+/// refuse it unless it is `Secure`, for the whole site (`Path=/`) and without a `Domain`,
+/// so no sibling subdomain can plant or overwrite it.
+const HOST_SESSION_COOKIE: &str = "__Host-tenure_session";
 /// The anonymous CSRF cookie (double submit), for forms shown before signing in.
-pub(crate) const CSRF_COOKIE: &str = "tenure_csrf";
-/// Forms are small; anything bigger is refused before it is read.
-const MAX_FORM_BYTES: usize = 64 * 1024;
+const CSRF_COOKIE: &str = "tenure_csrf";
+/// The anonymous CSRF cookie when cookies are `Secure` (see [`HOST_SESSION_COOKIE`]).
+const HOST_CSRF_COOKIE: &str = "__Host-tenure_csrf";
+/// The largest request body read. The biggest legitimate forms are Corterum's: a group's
+/// members are one `members=<uuid>` pair (about 45 bytes) per ticked entity, and a role
+/// form carries three boxes per dataset plus its groups; 1 MiB holds over 20,000 members,
+/// where 64 KiB would stop at about 1,400. Anything bigger is refused before it is read.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Sent with every response when cookies are `Secure` (the service is on HTTPS): two
+/// years, subdomains included.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// Per-IP request limits, per minute.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -41,6 +54,24 @@ impl Default for RateLimits {
     fn default() -> Self {
         Self { sign_in_per_minute: 10, reset_per_minute: 5 }
     }
+}
+
+/// The reverse proxies in front of the service: networks whose `X-Forwarded-For` is
+/// believed. Empty (the default) believes nobody's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<Cidr>);
+
+/// A trusted proxy setting that is not a network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CidrError {
+    value: String,
+}
+
+/// One network: an address and how many leading bits of it count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cidr {
+    address: IpAddr,
+    prefix: u8,
 }
 
 /// The limiters themselves.
@@ -70,17 +101,129 @@ impl Limiters {
     /// Whether a sign-in attempt from this address may go ahead.
     pub(crate) fn sign_in(&self, ip: IpAddr) -> bool {
         self.sign_in.retain_recent();
-        self.sign_in.check_key(&ip).is_ok()
+        self.sign_in.check_key(&rate_key(ip)).is_ok()
     }
 
     /// Whether a reset request (or link use) from this address may go ahead.
     pub(crate) fn reset(&self, ip: IpAddr) -> bool {
         self.reset.retain_recent();
-        self.reset.check_key(&ip).is_ok()
+        self.reset.check_key(&rate_key(ip)).is_ok()
     }
 }
 
-/// The address a request came from (loopback when unknown, as in router tests).
+/// The bucket an address counts against: an IPv4 address alone, an IPv6 address by its
+/// /64, since one subscriber is usually handed a whole /64 and could otherwise take a
+/// fresh address for every attempt.
+fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+    }
+}
+
+impl TrustedProxies {
+    /// Parses networks written as an address with an optional prefix length
+    /// (`10.0.0.0/8`, `192.168.1.7`, `fd00::/8`); empty entries are skipped.
+    ///
+    /// # Errors
+    /// The first value that is not a network.
+    pub fn parse<I>(values: I) -> Result<Self, CidrError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut out = Vec::new();
+        for value in values {
+            let value = value.as_ref().trim();
+            if !value.is_empty() {
+                out.push(Cidr::parse(value).ok_or_else(|| CidrError { value: value.to_owned() })?);
+            }
+        }
+        Ok(Self(out))
+    }
+
+    /// Whether an address is one of the proxies.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|c| c.contains(ip))
+    }
+
+    /// The client's address: the peer's, unless the peer is a trusted proxy; then the
+    /// right-most `X-Forwarded-For` address that is not itself a trusted proxy (every proxy
+    /// appends the address it was reached from, so only the entries our own proxies added,
+    /// read from the right, can be believed). An entry that is not an address stops the
+    /// walk at the last address vouched for.
+    pub fn client_ip<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl Iterator<Item = &'a str>,
+    ) -> IpAddr {
+        let mut ip = peer.to_canonical();
+        if !self.contains(ip) {
+            return ip;
+        }
+        let hops: Vec<&str> = forwarded_for.flat_map(|v| v.split(',')).map(str::trim).collect();
+        for hop in hops.into_iter().rev() {
+            let parsed =
+                hop.parse::<IpAddr>().or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()));
+            let Ok(hop) = parsed else { break };
+            ip = hop.to_canonical();
+            if !self.contains(ip) {
+                break;
+            }
+        }
+        ip
+    }
+}
+
+impl std::fmt::Display for CidrError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "trusted proxy `{}` is not a network: expected an IPv4 or IPv6 address with an \
+             optional prefix length, such as `10.0.0.0/8`, `192.168.1.7` or `fd00::/8`",
+            self.value
+        )
+    }
+}
+
+impl std::error::Error for CidrError {}
+
+impl Cidr {
+    fn parse(text: &str) -> Option<Self> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let address: IpAddr = address.parse().ok()?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse().ok().filter(|p| *p <= max)?
+            }
+            Some(_) => return None,
+        };
+        Some(Self { address, prefix })
+    }
+
+    fn contains(self, ip: IpAddr) -> bool {
+        match (self.address, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The address a request came from, as the security layer worked it out (loopback when
+/// unknown, as in router tests).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ClientIp(pub(crate) IpAddr);
 
@@ -88,11 +231,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
-        Ok(Self(ip))
+        Ok(parts.extensions.get::<Self>().copied().unwrap_or(Self(IpAddr::from([127, 0, 0, 1]))))
     }
 }
 
@@ -169,7 +308,24 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSigned {
 
 /// The session cookie for a token.
 pub(crate) fn session_cookie(app: &App, token: String) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, token))
+    cookie(app, session_cookie_name(app), token)
+}
+
+/// The session cookie's name: `__Host-` prefixed when cookies are `Secure`.
+fn session_cookie_name(app: &App) -> &'static str {
+    if app.config.secure_cookies { HOST_SESSION_COOKIE } else { SESSION_COOKIE }
+}
+
+/// The anonymous CSRF cookie's name: `__Host-` prefixed when cookies are `Secure`.
+fn csrf_cookie_name(app: &App) -> &'static str {
+    if app.config.secure_cookies { HOST_CSRF_COOKIE } else { CSRF_COOKIE }
+}
+
+/// A cookie of ours: the whole site, no `Domain`, script cannot read it, `SameSite=Lax`
+/// said explicitly (links from emails must still arrive signed in), and `Secure` when the
+/// service is on HTTPS.
+fn cookie(app: &App, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -240,17 +396,85 @@ fn forbidden_form(chrome: Chrome) -> Response {
     (StatusCode::FORBIDDEN, view::render(&page)).into_response()
 }
 
-/// The layer: resolves the session, checks CSRF on every `POST`, and adds the security
-/// headers to every response.
+fn cross_site_page(chrome: Chrome) -> Response {
+    let page = view::Message {
+        chrome,
+        heading: "This form came from another website".to_owned(),
+        body: vec![
+            "For your security, forms sent from other websites are refused.".to_owned(),
+            "Nothing was changed. Open this service's page yourself and try again.".to_owned(),
+        ],
+    };
+    (StatusCode::FORBIDDEN, view::render(&page)).into_response()
+}
+
+fn too_large_page(chrome: Chrome) -> Response {
+    let page = view::Message {
+        chrome,
+        heading: "This form is too large".to_owned(),
+        body: vec![
+            "What you sent is larger than this service accepts. Nothing was changed.".to_owned(),
+            "Go back, send less at a time and try again.".to_owned(),
+        ],
+    };
+    (StatusCode::PAYLOAD_TOO_LARGE, view::render(&page)).into_response()
+}
+
+/// Whether a request changes state, and so must come from this service's own pages.
+fn changes_state(method: &Method) -> bool {
+    [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method)
+}
+
+/// Whether a state-changing request comes from another site, by fetch metadata: browsers
+/// say where a request started in `Sec-Fetch-Site`, which pages cannot forge. Same origin
+/// and a person's own navigation (`none`) pass; a sibling site (`same-site`) passes only
+/// with this service's `Origin`; anything else is refused. Browsers without fetch metadata
+/// are judged by `Origin` when they send it. This comes on top of the CSRF token.
+fn cross_site(app: &App, headers: &axum::http::HeaderMap) -> bool {
+    let origin = headers.get(header::ORIGIN).map(|o| o.to_str().ok().and_then(origin_of));
+    let ours = origin_of(&app.config.base_url);
+    let from_us = matches!((&origin, &ours), (Some(Some(o)), Some(ours)) if o == ours);
+    match headers.get("sec-fetch-site").map(HeaderValue::as_bytes) {
+        Some(b"same-origin" | b"none") => false,
+        Some(b"same-site") => !from_us,
+        Some(_) => true,
+        None => origin.is_some() && !from_us,
+    }
+}
+
+/// The origin of a URL (`scheme://host[:port]`), lower case, without the scheme's default
+/// port, as browsers write `Origin`.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    let authority = match (scheme.as_str(), authority.rsplit_once(':')) {
+        ("https", Some((host, "443"))) | ("http", Some((host, "80"))) => host.to_owned(),
+        _ => authority,
+    };
+    (!scheme.is_empty() && !authority.is_empty()).then(|| format!("{scheme}://{authority}"))
+}
+
+/// The layer: works out the client's address, refuses cross-site state changes and
+/// bodies over the limit, resolves the session, checks CSRF on every `POST`, and adds the
+/// security headers to every response.
 pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let client = app.config.trusted_proxies.client_ip(peer, forwarded);
+    parts.extensions.insert(ClientIp(client));
     let jar = CookieJar::from_headers(&parts.headers);
-    let viewer = match jar.get(SESSION_COOKIE) {
+    let session = jar.get(session_cookie_name(&app));
+    let viewer = match session {
         Some(c) => viewer(&app, c.value()).await,
         None => None,
     };
     let mut new_cookie = None;
-    let csrf = match (&viewer, jar.get(CSRF_COOKIE)) {
+    let csrf = match (&viewer, jar.get(csrf_cookie_name(&app))) {
         (Some(v), _) => v.live.csrf.clone(),
         (None, Some(c)) if !c.value().is_empty() => c.value().to_owned(),
         (None, _) => {
@@ -260,13 +484,27 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
         }
     };
     let csrf = Csrf(csrf);
-    let stale_session = viewer.is_none() && jar.get(SESSION_COOKIE).is_some();
+    let stale_session = viewer.is_none() && session.is_some();
+    let refuse = |page: fn(Chrome) -> Response, title: &str| {
+        let mut response = page(Chrome::new(title, viewer.as_ref(), &csrf));
+        add_cookies(&app, &mut response, new_cookie.clone(), stale_session);
+        with_headers(&app, response)
+    };
 
+    if changes_state(&parts.method) && cross_site(&app, &parts.headers) {
+        return refuse(cross_site_page, "This form came from another website");
+    }
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return refuse(too_large_page, "This form is too large");
+    }
     let body = if parts.method == Method::POST {
-        let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
-            return with_headers(
-                (StatusCode::PAYLOAD_TOO_LARGE, "This form is too large.").into_response(),
-            );
+        let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
+            return refuse(too_large_page, "This form is too large");
         };
         let given = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v);
         let ok = new_cookie.is_none()
@@ -275,7 +513,7 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
             let chrome = Chrome::new("This page has expired", viewer.as_ref(), &csrf);
             let mut response = forbidden_form(chrome);
             add_cookies(&app, &mut response, new_cookie, stale_session);
-            return with_headers(response);
+            return with_headers(&app, response);
         }
         Body::from(bytes)
     } else {
@@ -287,27 +525,21 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
     parts.extensions.insert(csrf);
     let mut response = next.run(Request::from_parts(parts, body)).await;
     add_cookies(&app, &mut response, new_cookie, stale_session);
-    with_headers(response)
+    with_headers(&app, response)
 }
 
 fn add_cookies(app: &App, response: &mut Response, csrf: Option<String>, stale: bool) {
     let mut cookies = Vec::new();
     if let Some(token) = csrf {
-        cookies.push(
-            Cookie::build((CSRF_COOKIE, token))
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Lax)
-                .secure(app.config.secure_cookies)
-                .build(),
-        );
+        cookies.push(cookie(app, csrf_cookie_name(app), token));
     }
     // A session cookie that no longer works is removed, unless the handler set a new one.
+    let name = format!("{}=", session_cookie_name(app));
     let sets_session = response
         .headers()
         .get_all(header::SET_COOKIE)
         .iter()
-        .any(|v| v.to_str().is_ok_and(|v| v.starts_with(SESSION_COOKIE)));
+        .any(|v| v.to_str().is_ok_and(|v| v.starts_with(&name)));
     if stale && !sets_session {
         cookies.push(removed_session_cookie(app));
     }
@@ -318,8 +550,8 @@ fn add_cookies(app: &App, response: &mut Response, csrf: Option<String>, stale: 
     }
 }
 
-/// The security headers every response carries.
-fn with_headers(mut response: Response) -> Response {
+/// The security headers every response carries, and HSTS when the service is on HTTPS.
+fn with_headers(app: &App, mut response: Response) -> Response {
     let h = response.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
@@ -338,6 +570,9 @@ fn with_headers(mut response: Response) -> Response {
         set(h, header::CACHE_CONTROL, "no-store");
     }
     set(h, header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    if app.config.secure_cookies {
+        set(h, header::STRICT_TRANSPORT_SECURITY, HSTS);
+    }
     response
 }
 

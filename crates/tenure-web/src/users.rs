@@ -270,12 +270,9 @@ pub(crate) async fn download(State(app): State<App>, viewer: Signed) -> Response
     if !allowed(&w, &viewer.0, Action::UserListAll, Resource::Service) {
         return view::not_found_page(chrome);
     }
-    let field = |s: &str| {
-        // Quote every field, double inner quotes, and defuse spreadsheet formulas.
-        let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
-        format!("\"{}\"", s.replace('"', "\"\""))
-    };
-    let mut csv = String::from("name,email,telephone,organisation,role,status\r\n");
+    // The one CSV writer of every export: quoted as needed, formulas defused.
+    let mut csv =
+        tenure_core::csv::record(["name", "email", "telephone", "organisation", "role", "status"]);
     let mut number = 1;
     loop {
         let page = Page::numbered(number, Page::MAX_LIMIT);
@@ -297,11 +294,14 @@ pub(crate) async fn download(State(app): State<App>, viewer: Signed) -> Response
         };
         for (u, r) in users.iter().zip(rows) {
             let telephone = u.telephone.as_ref().map(ToString::to_string).unwrap_or_default();
-            let line = [&r.name, &r.email, &telephone, &r.organisation, &r.role, r.status]
-                .map(&field)
-                .join(",");
-            csv.push_str(&line);
-            csv.push_str("\r\n");
+            csv.push_str(&tenure_core::csv::record([
+                r.name.as_str(),
+                &r.email,
+                &telephone,
+                &r.organisation,
+                &r.role,
+                r.status,
+            ]));
         }
         number += 1;
     }
@@ -365,6 +365,9 @@ struct InviteRolePage {
 }
 
 pub(crate) async fn invite_page(viewer: Signed) -> Response {
+    if !may_invite(&viewer) {
+        return view::not_found_page(viewer.chrome("Page not found"));
+    }
     view::render(&InviteDetailsPage {
         chrome: viewer.chrome("Invite a user – Personal details"),
         errors: Errors::default(),
@@ -388,12 +391,21 @@ fn details_errors(form: &InviteForm) -> Errors {
     Errors(errors)
 }
 
+/// Whether the engine lets the viewer invite into some organisation: to anyone else the
+/// invitation form does not exist.
+fn may_invite(viewer: &Signed) -> bool {
+    !viewer.0.world.scope(viewer.0.user.id, Action::UserInvite).is_nothing()
+}
+
 /// Step 1 done: check the details, then choose the organisation.
 pub(crate) async fn invite_details(
     State(app): State<App>,
     viewer: Signed,
     Form(form): Form<InviteForm>,
 ) -> Response {
+    if !may_invite(&viewer) {
+        return view::not_found_page(viewer.chrome("Page not found"));
+    }
     let errors = details_errors(&form);
     if !errors.is_empty() {
         return view::render(&InviteDetailsPage {

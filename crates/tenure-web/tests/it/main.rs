@@ -9,6 +9,7 @@
 
 mod browser;
 mod corterum;
+mod hardening;
 
 use std::collections::HashMap;
 use std::sync::Arc;
