@@ -10,6 +10,7 @@
 mod browser;
 mod corterum;
 mod hardening;
+mod checklist;
 
 use std::collections::HashMap;
 use std::sync::Arc;
