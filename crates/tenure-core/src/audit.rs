@@ -58,6 +58,14 @@ pub enum AuditName {
     RelationshipAdd,
     /// A relationship removed.
     RelationshipRemove,
+    /// A relationship asked for by one end, waiting for the other.
+    RelationshipRequest,
+    /// A pending relationship request accepted by the other end: in effect now.
+    RelationshipAccept,
+    /// A pending relationship request declined by the other end.
+    RelationshipDecline,
+    /// A pending relationship request withdrawn by the end that asked.
+    RelationshipWithdraw,
     /// A session started (after a sign-in).
     SessionCreate,
     /// Sessions ended (sign out, deactivation, password change).
@@ -105,6 +113,10 @@ impl AuditName {
             Self::OrganisationMerge => "organisation_merged",
             Self::RelationshipAdd => "relationship_added",
             Self::RelationshipRemove => "relationship_removed",
+            Self::RelationshipRequest => "relationship_requested",
+            Self::RelationshipAccept => "relationship_request_accepted",
+            Self::RelationshipDecline => "relationship_request_declined",
+            Self::RelationshipWithdraw => "relationship_request_withdrawn",
             Self::SessionCreate => "session_created",
             Self::SessionRevoke => "session_revoked",
             Self::AuthzFail => "authz_fail",
@@ -147,6 +159,10 @@ impl AuditName {
         Self::OrganisationMerge,
         Self::RelationshipAdd,
         Self::RelationshipRemove,
+        Self::RelationshipRequest,
+        Self::RelationshipAccept,
+        Self::RelationshipDecline,
+        Self::RelationshipWithdraw,
         Self::SessionCreate,
         Self::SessionRevoke,
         Self::AuthzFail,

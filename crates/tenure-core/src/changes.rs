@@ -120,6 +120,35 @@ impl Link {
     }
 }
 
+/// A relationship one end asked for, waiting for the other end's answer. It widens
+/// nobody's reach until it is accepted (see `tenure_domain::consent`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RelationshipRequest {
+    /// The relationship asked for.
+    pub relationship: Relationship,
+    /// The end that asked.
+    pub requested_by: OrgId,
+    /// When.
+    pub requested_at: Timestamp,
+}
+
+/// What re-authentication needs of a user's credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// Their password hash; `None` until they set one.
+    pub password_hash: Option<String>,
+    /// Locked until this moment, if locked.
+    pub locked_until: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("locked_until", &self.locked_until)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One change to the directory. A list of them is applied in one transaction.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Write {
@@ -146,6 +175,12 @@ pub enum Write {
     InsertRelationship(Relationship),
     /// Removes a relationship; refused as [`ChangeError::Conflict`] if it is gone.
     DeleteRelationship(Relationship),
+    /// Records a request for a relationship from one end; refused as
+    /// [`ChangeError::Duplicate`] if one for the same pair is pending.
+    RequestRelationship(RelationshipRequest),
+    /// Drops a pending request (accepted, declined or withdrawn); refused as
+    /// [`ChangeError::Conflict`] if none is pending, so of two answers only one lands.
+    DropRelationshipRequest(Relationship),
     /// Moves `from`'s users, logs and relationships to `into` (dropping relationships
     /// that would duplicate one of `into`'s or point at itself).
     MergeOrganisation {
@@ -192,7 +227,7 @@ pub enum Write {
         /// Now.
         now: Timestamp,
     },
-    /// Ends every session of the user (deactivation).
+    /// Ends every session of the user (deactivation, an email change).
     EndSessions(UserId),
     /// Revokes the user's pending links of these purposes, and any unused reset links.
     RevokeLinks {
@@ -200,6 +235,20 @@ pub enum Write {
         user: UserId,
         /// Which purposes.
         purposes: Vec<LinkPurpose>,
+    },
+    /// Counts a wrong password typed to confirm a change against the user's lockout, as a
+    /// failed sign-in counts: one more failure, atomically; when the count reaches
+    /// `lock_after`, the account is locked until `lock_until`, the count restarts and
+    /// `lock_audit` is appended.
+    CountFailure {
+        /// The user.
+        user: UserId,
+        /// Lock at this many consecutive failures.
+        lock_after: u32,
+        /// Until when.
+        lock_until: Timestamp,
+        /// The entry recording the lock, kept only if this failure locks the account.
+        lock_audit: Box<AuditEvent>,
     },
     /// Corterum: adds an entity or replaces it (its companies and links too).
     UpsertEntity(tenure_domain::Entity),
@@ -319,6 +368,13 @@ pub trait ChangeStore: Send + Sync + 'static {
     /// [`BackendError`] only for unexpected failures.
     async fn links_for_user(&self, user: UserId) -> Result<Vec<Link>, BackendError>;
 
+    /// A user's stored password hash and lock, to check a password typed to confirm a
+    /// change (re-authentication); `None` for an unknown user.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn credential(&self, user: UserId) -> Result<Option<Credential>, BackendError>;
+
     /// One page of the audit trail, newest first.
     ///
     /// # Errors
@@ -328,6 +384,24 @@ pub trait ChangeStore: Send + Sync + 'static {
         query: &AuditQuery,
         page: crate::ports::Page,
     ) -> Result<Vec<AuditEvent>, BackendError>;
+
+    /// The pending request for a relationship, if there is one.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn relationship_request(
+        &self,
+        relationship: Relationship,
+    ) -> Result<Option<RelationshipRequest>, BackendError>;
+
+    /// The pending requests with this organisation at either end, oldest first.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn relationship_requests(
+        &self,
+        organisation: OrgId,
+    ) -> Result<Vec<RelationshipRequest>, BackendError>;
 
     /// Whether any user holds this role or has a pending link that would give it (so the
     /// first administrator is created once).

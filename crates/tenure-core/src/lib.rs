@@ -30,16 +30,17 @@ pub use accounts::{
 pub use audit::{AuditEvent, AuditName, Outcome};
 pub use authorizer::{Authorizer, Checked};
 pub use changes::{
-    AuditQuery, ChangeError, ChangeStore, Link, LinkPurpose, LinkState, Versioned, Write,
+    AuditQuery, ChangeError, ChangeStore, Credential, Link, LinkPurpose, LinkState,
+    RelationshipRequest, Versioned, Write,
 };
 pub use corterum::{
-    AccountInput, AsOf, Corterum, CorterumPorts, CorterumStore, EntityInput, EntityQuery,
+    Account, AccountInput, AsOf, Corterum, CorterumPorts, CorterumStore, EntityInput, EntityQuery,
     GroupInput, InstanceView,
 };
 pub use error::BackendError;
 pub use manage::{
-    AccountStatus, Edited, FieldError, InvitationView, Invite, Manage, ManageError, ManagePolicy,
-    ManagePorts, OrganisationInput, PersonInput, UserChanges,
+    AccountStatus, Edited, EmailConfirmed, FieldError, InvitationView, Invite, Manage, ManageError,
+    ManagePolicy, ManagePorts, OrganisationInput, PersonInput, UserChanges,
 };
 pub use ports::{
     Clock, Directory, IdGen, Mailer, Message, NamedLog, NamedUser, Names, Page, PasswordHasher,

@@ -9,21 +9,25 @@
 
 use std::sync::Arc;
 
-use tenure_domain::role::builtin::{ADMINISTRATOR, CORE_ROLES};
+use tenure_domain::role::builtin;
 use tenure_domain::{
     Action, Decision, Email, Name, OrgId, Organisation, PasswordError, PasswordPolicy,
-    ProviderType, Relationship, RelationshipError, Request, Resource, RoleId, Telephone, User,
-    UserId, World,
+    ProviderType, Relationship, RelationshipEffect, RelationshipError, RelationshipStep, Request,
+    Resource, RoleId, Telephone, User, UserId, World, decide_relationship,
 };
 use thiserror::Error;
 
+use crate::accounts::LockoutPolicy;
 use crate::audit::{AuditEvent, AuditName, Outcome};
 use crate::changes::{
-    AuditQuery, ChangeError, ChangeStore, Link, LinkPurpose, LinkState, Versioned, Write,
+    AuditQuery, ChangeError, ChangeStore, Link, LinkPurpose, LinkState, RelationshipRequest,
+    Versioned, Write,
 };
 use crate::error::BackendError;
-use crate::mail::{self, Block};
-use crate::ports::{Clock, Directory, IdGen, Mailer, Page, PasswordHasher, Secrets, Timestamp};
+use crate::mail::{self, Block, ChangedBy};
+use crate::ports::{
+    Clock, Directory, IdGen, Mailer, Page, PasswordHasher, Secrets, Timestamp, Verified,
+};
 
 /// A field of a form and what is wrong with it.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -105,12 +109,16 @@ pub struct Invite {
 }
 
 /// Changes to a user; `None` leaves a field as it is.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct UserChanges {
     /// Full name.
     pub name: Option<String>,
-    /// Email address: changes only once the new address confirms it.
+    /// Email address (`user.change_email`): changes only once the new address confirms
+    /// it.
     pub email: Option<String>,
+    /// The actor's current password. Required when they change their own email address:
+    /// the address is a credential (resets go to it), so changing it re-authenticates.
+    pub current_password: Option<String>,
     /// Telephone number; empty removes it.
     pub telephone: Option<String>,
     /// The role (`user.change_role`).
@@ -119,6 +127,20 @@ pub struct UserChanges {
     pub data_protection_officer: Option<bool>,
     /// The key contact flag (`user.set_flags`).
     pub key_contact: Option<bool>,
+}
+
+impl std::fmt::Debug for UserChanges {
+    /// Everything but the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserChanges")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("telephone", &self.telephone)
+            .field("role", &self.role)
+            .field("data_protection_officer", &self.data_protection_officer)
+            .field("key_contact", &self.key_contact)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An organisation's details as typed. Coordinators may change the first three;
@@ -145,6 +167,17 @@ pub struct Edited {
     /// A confirmation link went to the new email address; the address changes when it is
     /// opened.
     pub email_confirmation_sent: bool,
+}
+
+/// Whose email address a confirmation link changed, and whether they asked for it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct EmailConfirmed {
+    /// The user.
+    pub user: UserId,
+    /// They changed it themselves. Either way every session of theirs has ended; an app
+    /// may keep someone who confirms their own change signed in under a fresh session,
+    /// but a change by someone else signs the person out everywhere.
+    pub by_themselves: bool,
 }
 
 /// Where a user's account stands, for lists and profiles.
@@ -202,6 +235,9 @@ pub struct ManagePolicy {
     pub email_change_lifetime_ms: i64,
     /// Passwords set when accepting.
     pub passwords: PasswordPolicy,
+    /// A wrong current password typed to confirm a change counts towards this lockout, as
+    /// a failed sign-in does.
+    pub lockout: LockoutPolicy,
 }
 
 impl Default for ManagePolicy {
@@ -211,6 +247,7 @@ impl Default for ManagePolicy {
             invitation_lifetime_ms: 3 * 24 * 60 * 60 * 1000,
             email_change_lifetime_ms: 3 * 60 * 60 * 1000,
             passwords: PasswordPolicy::default(),
+            lockout: LockoutPolicy::default(),
         }
     }
 }
@@ -345,7 +382,17 @@ impl Manage {
     /// Asks the engine; a denial is audited and mapped to "not found" or "forbidden".
     async fn require(&self, world: &World, request: Request) -> Result<(), ManageError> {
         let decision = world.decide(&request);
-        let Decision::Deny { conceal, .. } = decision else { return Ok(()) };
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        Err(self.refuse(world, request, decision).await)
+    }
+
+    /// Audits a denial of `request` and maps it to "not found" or "forbidden".
+    async fn refuse(&self, world: &World, request: Request, decision: Decision) -> ManageError {
+        let Decision::Deny { conceal, .. } = decision else {
+            return ManageError::Backend(BackendError::new("an allowed decision was refused"));
+        };
         let why = decision.explain(world).to_string();
         let why = why.split_once(": ").map_or(why.as_str(), |(_, w)| w).to_owned();
         let target = match request.resource {
@@ -364,14 +411,16 @@ impl Manage {
             format!(r#"{{"action":{},"reason":{}}}"#, json(request.action.as_str()), json(&why)),
         );
         event.outcome = Outcome::Failure;
-        self.ports.changes.apply(Vec::new(), vec![event]).await?;
+        if let Err(e) = self.ports.changes.apply(Vec::new(), vec![event]).await {
+            return e.into();
+        }
         if conceal {
-            return Err(ManageError::NotFound);
+            return ManageError::NotFound;
         }
         let mut chars = why.chars();
         let why =
             chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect());
-        Err(ManageError::Forbidden(why))
+        ManageError::Forbidden(why)
     }
 
     async fn org(&self, id: OrgId) -> Result<Versioned<Organisation>, ManageError> {
@@ -520,21 +569,23 @@ impl Manage {
         Ok(id)
     }
 
-    /// Creates a Corterum user account (`user_administration`): a username unique
-    /// across the service, an email, an optional entity, roles and companies. The user
-    /// is emailed an invitation to set a password; their roles apply once they accept,
-    /// and only if the one who created them is still a user administrator.
+    /// Creates a Corterum user account (`user_administration`, and `user.invite` into
+    /// the company it belongs to, its first, giving each of its roles): a username
+    /// unique across the service, an email, an optional entity, roles and companies. The
+    /// user is emailed an invitation to set a password; their roles are in force only
+    /// once they accept (until then the engine denies them everything), and only if the
+    /// one who created them is still a user administrator.
     ///
     /// # Errors
     /// [`ManageError::NotFound`] without the feature; [`ManageError::Invalid`] for bad
-    /// details or a username in use; [`ManageError::EmailInUse`].
+    /// details or a username in use; [`ManageError::EmailInUse`]; the engine's refusal.
     pub async fn create_account(
         &self,
         corterum: &crate::corterum::Corterum,
         actor: UserId,
         input: &crate::corterum::AccountInput,
     ) -> Result<UserId, ManageError> {
-        let (world, username) = corterum.check_account(actor, input, None).await?;
+        let (world, username) = corterum.check_new_account(actor, input).await?;
         let email = Email::parse(&input.email).map_err(|e| {
             ManageError::Invalid(vec![FieldError { field: "email", message: e.to_string() }])
         })?;
@@ -617,7 +668,7 @@ impl Manage {
         person: &PersonInput,
         organisation: &str,
     ) -> Result<UserId, ManageError> {
-        self.create_first(person, organisation, ADMINISTRATOR).await
+        self.create_first(person, organisation, First::Administrator).await
     }
 
     /// Creates Corterum's root administrator (from the command line) in a company found
@@ -632,16 +683,16 @@ impl Manage {
         person: &PersonInput,
         company: &str,
     ) -> Result<UserId, ManageError> {
-        self.create_first(person, company, tenure_domain::role::builtin::ROOT_ADMINISTRATOR).await
+        self.create_first(person, company, First::RootAdministrator).await
     }
 
     async fn create_first(
         &self,
         person: &PersonInput,
         organisation: &str,
-        role: RoleId,
+        first: First,
     ) -> Result<UserId, ManageError> {
-        let role_key = if role == ADMINISTRATOR { "administrator" } else { "root_administrator" };
+        let (role, role_key) = first.role();
         let (name, email, telephone) = Self::parse_person(person)?;
         // Running the command again for the same person sends a fresh link (the first
         // may have expired).
@@ -670,13 +721,7 @@ impl Manage {
             }
         }
         if self.ports.changes.anyone_holds(role).await? {
-            return Err(ManageError::Forbidden(if role == ADMINISTRATOR {
-                "an administrator already exists or has been invited; ask them to invite you"
-                    .to_owned()
-            } else {
-                "the root administrator already exists or has been invited; there is one per account"
-                    .to_owned()
-            }));
+            return Err(ManageError::Forbidden(first.taken().to_owned()));
         }
         let mut errors = Vec::new();
         let org_name = required(organisation, "organisation", Name::parse, &mut errors);
@@ -712,7 +757,7 @@ impl Manage {
         )?;
         writes.push(Write::InsertUser(user.clone()));
         writes.push(Write::IssueLink(link.clone()));
-        if role != ADMINISTRATOR {
+        if first == First::RootAdministrator {
             writes.push(Write::SetUserLinks {
                 user: id,
                 links: tenure_domain::UserLinks { entity: None, companies: vec![org.id] },
@@ -865,11 +910,12 @@ impl Manage {
         if !user.active {
             return Ok(AccountStatus::Deactivated);
         }
-        // A CORE role is given only on acceptance (and taken away on reactivation), so a
-        // user holding one has no open invitation: no need to look. A Corterum user holds
-        // the roles their administrator chose from the start, so only their invitation
-        // says whether they have accepted.
-        if !user.roles.is_empty() && user.roles.iter().all(|r| CORE_ROLES.contains(r)) {
+        // CORE's roles and the root administrator's are given only on acceptance (and
+        // taken away on reactivation), so a user holding only such roles has no open
+        // invitation: no need to look. A Corterum user holds the roles their administrator
+        // chose from the start, so only their invitation says whether they have accepted.
+        if !user.roles.is_empty() && !user.roles.iter().any(|r| builtin::held_before_acceptance(*r))
+        {
             return Ok(AccountStatus::Active);
         }
         Ok(match self.open_invitation(user.id).await? {
@@ -923,7 +969,11 @@ impl Manage {
         Ok(())
     }
 
-    /// Withdraws a user's open invitation: the link stops working.
+    /// Withdraws a user's open invitation: the link stops working. Whoever could send it
+    /// now may withdraw it: `user.invite` into the user's organisation, giving the role
+    /// it carries (CORE), or each role the account holds (Corterum, whose roles are set
+    /// with the account and not in force until it is accepted, which it now never is),
+    /// decided on the user's snapshot, which holds their organisation and their roles.
     ///
     /// # Errors
     /// As [`Manage::resend_invitation`].
@@ -934,14 +984,21 @@ impl Manage {
         let Some(open) = self.open_invitation(id).await? else {
             return Err(ManageError::Forbidden("this user has no open invitation".to_owned()));
         };
-        let role = open.role.ok_or(ManageError::NotFound)?;
+        let roles = match open.role {
+            Some(role) => vec![role],
+            None => user.value.roles.clone(),
+        };
+        if roles.is_empty() {
+            return Err(ManageError::NotFound);
+        }
         let org = user.value.organisation;
-        let org_world = self.ports.directory.snapshot(actor, Resource::Organisation(org)).await?;
-        self.require(
-            &org_world,
-            Request::new(actor, Action::UserInvite, Resource::Organisation(org)).giving(role),
-        )
-        .await?;
+        for role in roles {
+            self.require(
+                &world,
+                Request::new(actor, Action::UserInvite, Resource::Organisation(org)).giving(role),
+            )
+            .await?;
+        }
         let audit =
             self.event(AuditName::InviteRevoke, Some(actor), Some(id), Some(org), "{}".to_owned());
         let revoke = Write::RevokeLinks {
@@ -952,11 +1009,14 @@ impl Manage {
         Ok(())
     }
 
-    /// Changes a user's details, role or flags, each checked with its own action. A new
-    /// email address is not set at once: a link goes to it, and a notice to the old one.
+    /// Changes a user's details, role or flags, each checked with its own action (the
+    /// email address with `user.change_email`: it is a credential). A new email address
+    /// is not set at once: a link goes to it, and a notice to the old one. Changing one's
+    /// own address also needs one's current password, checked like a sign-in.
     ///
     /// # Errors
-    /// [`ManageError::Invalid`], [`ManageError::Conflict`] for a stale `version`,
+    /// [`ManageError::Invalid`] (on `current_password` for a missing or wrong current
+    /// password), [`ManageError::Conflict`] for a stale `version`,
     /// [`ManageError::EmailInUse`], or the engine's refusal.
     pub async fn edit_user(
         &self,
@@ -998,8 +1058,13 @@ impl Manage {
             return Err(ManageError::Invalid(errors));
         }
         let resource = Resource::User(id);
-        if !fields.is_empty() || new_email.is_some() {
+        if !fields.is_empty() {
             self.require(&world, Request::new(actor, Action::UserEditDetails, resource)).await?;
+        }
+        if new_email.is_some() {
+            // The address is a credential: its own action, which the engine allows to the
+            // person and to those who strictly outrank them.
+            self.require(&world, Request::new(actor, Action::UserChangeEmail, resource)).await?;
         }
         let mut audit = Vec::new();
         let mut role_detail = Vec::new();
@@ -1061,6 +1126,11 @@ impl Manage {
         let mut writes = Vec::new();
         let mut confirmation = None;
         if let Some(new_email) = new_email {
+            // Checked after every decision, so a refused edit costs no password check, and
+            // before the address is looked up, so a stolen session cannot probe addresses.
+            if actor == id {
+                self.reauthenticate(id, org.value.id, changes.current_password.as_deref()).await?;
+            }
             self.email_free(&new_email, Some(id)).await?;
             let (link, plain) = self.new_link(
                 LinkPurpose::EmailChange,
@@ -1090,9 +1160,87 @@ impl Manage {
         self.ports.changes.apply(writes, audit).await?;
         let sent = confirmation.is_some();
         if let Some((link, plain)) = confirmation {
-            self.send_email_change(&next, &link, &plain).await?;
+            let by = if actor == id {
+                ChangedBy::Themselves
+            } else {
+                ChangedBy::Other(world.user(actor).map(|u| &u.name))
+            };
+            self.send_email_change(&next, &link, &plain, by).await?;
         }
         Ok(Edited { email_confirmation_sent: sent })
+    }
+
+    /// Checks the password someone typed to confirm a change to their own account as
+    /// signing in checks it: one password check whatever the state (the hasher's dummy
+    /// hash when there is no usable one), a locked account refused without counting, and
+    /// a wrong password audited and counted towards the lockout. Every refusal is a field
+    /// error on `current_password`, and nothing else is written.
+    async fn reauthenticate(
+        &self,
+        user: UserId,
+        org: OrgId,
+        typed: Option<&str>,
+    ) -> Result<(), ManageError> {
+        let refuse = |message: &str| {
+            ManageError::Invalid(vec![FieldError {
+                field: "current_password",
+                message: message.to_owned(),
+            }])
+        };
+        let Some(typed) = typed.filter(|p| !p.is_empty()) else {
+            return Err(refuse("enter your current password to change your email address"));
+        };
+        let now = self.now();
+        let credential = self.ports.changes.credential(user).await?;
+        let locked =
+            credential.as_ref().and_then(|c| c.locked_until).is_some_and(|until| until > now);
+        let stored = credential.and_then(|c| c.password_hash).filter(|_| !locked);
+        let hasher = &self.ports.hasher;
+        let verified = match &stored {
+            Some(hash) => hasher.verify(typed, hash).await,
+            None => match hasher.verify(typed, hasher.dummy()).await {
+                Verified::Unavailable => Verified::Unavailable,
+                _ => Verified::NoMatch,
+            },
+        };
+        match verified {
+            Verified::Match | Verified::MatchNeedsRehash => return Ok(()),
+            Verified::Unavailable => {
+                return Err(refuse(
+                    "too many people are signing in right now; try again in a minute",
+                ));
+            }
+            Verified::NoMatch => {}
+        }
+        let reason = if locked { "locked" } else { "wrong current password" };
+        let mut event = self.event(
+            AuditName::LoginFail,
+            Some(user),
+            Some(user),
+            Some(org),
+            format!(r#"{{"reason":{}}}"#, json(reason)),
+        );
+        event.outcome = Outcome::Failure;
+        // Attempts while locked are not counted, as for signing in.
+        let mut writes = Vec::new();
+        if !locked {
+            let until = Timestamp(now.0.saturating_add(self.policy.lockout.lock_for_ms));
+            let lock = self.event(
+                AuditName::LoginLock,
+                Some(user),
+                Some(user),
+                Some(org),
+                format!(r#"{{"until":{}}}"#, until.0),
+            );
+            writes.push(Write::CountFailure {
+                user,
+                lock_after: self.policy.lockout.lock_after,
+                lock_until: until,
+                lock_audit: Box::new(lock),
+            });
+        }
+        self.ports.changes.apply(writes, vec![event]).await?;
+        Err(refuse("your current password is incorrect"))
     }
 
     async fn send_email_change(
@@ -1100,6 +1248,7 @@ impl Manage {
         user: &User,
         link: &Link,
         plain: &str,
+        by: ChangedBy<'_>,
     ) -> Result<(), BackendError> {
         let url = mail::link(&self.policy.base_url, "/account/confirm-email", plain);
         let confirm = mail::message(
@@ -1119,17 +1268,22 @@ impl Manage {
                 ),
             ],
         );
+        let who = match by {
+            ChangedBy::Themselves => "You".to_owned(),
+            ChangedBy::Other(Some(name)) => name.to_string(),
+            ChangedBy::Other(None) => "Someone".to_owned(),
+        };
         let notice = mail::message(
             user.email.clone(),
             "Your email address is being changed",
             &[
                 Block::Text(format!(
-                    "Hello {}, someone asked to change the email address of your Tenure account to {}.",
+                    "Hello {}. {who} asked to change the email address of your Tenure account to {}.",
                     user.name, link.email
                 )),
                 Block::Text(
                     "The change happens only when the new address confirms it. If you did not \
-                     ask for this, tell your data coordinator and change your password."
+                     expect this, tell your data coordinator or an administrator straight away."
                         .to_owned(),
                 ),
             ],
@@ -1138,21 +1292,29 @@ impl Manage {
         self.ports.mailer.send(notice).await
     }
 
-    /// Confirms a new email address with the link sent to it, once.
+    /// Confirms a new email address with the link sent to it, once, if whoever asked for
+    /// the change may still make it (someone demoted since, or no longer above the person,
+    /// changes nothing). The address is a credential, so in the same transaction every
+    /// reset link of the person dies and every session of theirs ends; then the old
+    /// address is told what changed and who changed it.
     ///
     /// # Errors
     /// [`ManageError::LinkInvalid`]; [`ManageError::EmailInUse`] if another account took
-    /// the address meanwhile.
-    pub async fn confirm_email(&self, token: &str) -> Result<UserId, ManageError> {
+    /// the address meanwhile; the engine's refusal of the change as it stands now.
+    pub async fn confirm_email(&self, token: &str) -> Result<EmailConfirmed, ManageError> {
         let (link, digest) = self.usable_link(token, &[LinkPurpose::EmailChange]).await?;
         let user = self.ports.changes.user(link.user).await?.ok_or(ManageError::LinkInvalid)?;
-        self.email_free(&link.email, Some(user.value.id)).await?;
+        let id = user.value.id;
+        let by = link.issued_by.unwrap_or(id);
+        let world = self.ports.directory.snapshot(by, Resource::User(id)).await?;
+        self.require(&world, Request::new(by, Action::UserChangeEmail, Resource::User(id))).await?;
+        self.email_free(&link.email, Some(id)).await?;
         let mut next = user.value.clone();
         next.email = link.email.clone();
         let audit = self.event(
             AuditName::EmailChange,
-            Some(user.value.id),
-            Some(user.value.id),
+            Some(by),
+            Some(id),
             Some(user.value.organisation),
             "{}".to_owned(),
         );
@@ -1166,11 +1328,28 @@ impl Manage {
                         now: self.now(),
                     },
                     Write::UpdateUser { user: next, version: user.version },
+                    // Every reset link dies with the old address (and any other pending
+                    // confirmation with it); every session ends.
+                    Write::RevokeLinks { user: id, purposes: vec![LinkPurpose::EmailChange] },
+                    Write::EndSessions(id),
                 ],
                 vec![audit],
             )
             .await?;
-        Ok(user.value.id)
+        let by_themselves = by == id;
+        let changed_by = if by_themselves {
+            ChangedBy::Themselves
+        } else {
+            ChangedBy::Other(world.user(by).map(|u| &u.name))
+        };
+        let notice = mail::email_changed(
+            user.value.email.clone(),
+            &user.value.name,
+            &link.email,
+            changed_by,
+        );
+        self.ports.mailer.send(notice).await?;
+        Ok(EmailConfirmed { user: id, by_themselves })
     }
 
     /// Moves a user to another organisation the actor may invite into with the user's
@@ -1540,8 +1719,8 @@ impl Manage {
     /// deactivated and its history stays.
     ///
     /// # Errors
-    /// [`ManageError::Forbidden`] for merging into itself or into a deactivated
-    /// organisation; [`ManageError::Conflict`]; the engine's refusal.
+    /// [`ManageError::Conflict`]; the engine's refusal (which covers merging into itself
+    /// or into a deactivated organisation, see [`tenure_domain::decide_merge`]).
     pub async fn merge_organisation(
         &self,
         actor: UserId,
@@ -1550,29 +1729,16 @@ impl Manage {
         into: OrgId,
     ) -> Result<(), ManageError> {
         let source = self.org(from).await?;
-        let world = self.ports.directory.snapshot(actor, Resource::Organisation(from)).await?;
-        self.require(
-            &world,
-            Request::new(actor, Action::OrganisationMerge, Resource::Organisation(from)),
-        )
-        .await?;
         let target = self.org(into).await?;
-        let into_world = self.ports.directory.snapshot(actor, Resource::Organisation(into)).await?;
-        self.require(
-            &into_world,
-            Request::new(actor, Action::OrganisationEditAll, Resource::Organisation(into)),
-        )
-        .await?;
-        if from == into {
-            return Err(ManageError::Forbidden(
-                "an organisation cannot be merged into itself".to_owned(),
-            ));
+        let mut world = self.ports.directory.snapshot(actor, Resource::Organisation(from)).await?;
+        if world.organisation(into).is_none() {
+            world.insert_organisation(target.value.clone()).map_err(BackendError::new)?;
         }
-        if !target.value.active {
-            return Err(ManageError::Forbidden(format!(
-                "{} is deactivated; reactivate it before merging into it",
-                target.value.name
-            )));
+        let decision = tenure_domain::decide_merge(&world, actor, from, into);
+        if !decision.is_allowed() {
+            let request =
+                Request::new(actor, Action::OrganisationMerge, Resource::Organisation(from));
+            return Err(self.refuse(&world, request, decision).await);
         }
         if source.version != version {
             return Err(ManageError::Conflict);
@@ -1607,69 +1773,230 @@ impl Manage {
         Ok(())
     }
 
-    /// Checks that the actor manages relationships of one end, and returns a world
-    /// holding both ends.
+    /// A world for deciding a step about `rel`: the actor's snapshot with both ends and
+    /// the pending request, if any.
     async fn relationship_world(
         &self,
         actor: UserId,
         rel: Relationship,
-    ) -> Result<World, ManageError> {
-        let owner = self.org(rel.stock_owner).await?;
-        let agent = self.org(rel.managing_agent).await?;
-        let action = Action::OrganisationManageRelationships;
+    ) -> Result<(World, [Organisation; 2], bool), ManageError> {
+        let owner = self.org(rel.stock_owner).await?.value;
+        let agent = self.org(rel.managing_agent).await?.value;
         let mut world =
-            self.ports.directory.snapshot(actor, Resource::Organisation(owner.value.id)).await?;
-        let owner_req = Request::new(actor, action, Resource::Organisation(owner.value.id));
-        if !world.decide(&owner_req).is_allowed() {
-            let agent_world = self
-                .ports
-                .directory
-                .snapshot(actor, Resource::Organisation(agent.value.id))
-                .await?;
-            let agent_req = Request::new(actor, action, Resource::Organisation(agent.value.id));
-            if !agent_world.decide(&agent_req).is_allowed() {
-                self.require(&world, owner_req).await?;
-            }
-            world = agent_world;
-        }
-        for org in [owner.value, agent.value] {
+            self.ports.directory.snapshot(actor, Resource::Organisation(owner.id)).await?;
+        for org in [&owner, &agent] {
             if world.organisation(org.id).is_none() {
-                world.insert_organisation(org).map_err(BackendError::new)?;
+                world.insert_organisation(org.clone()).map_err(BackendError::new)?;
             }
         }
-        Ok(world)
+        let pending = self.ports.changes.relationship_request(rel).await?;
+        if let Some(p) = pending {
+            if world.relationship_request(rel).is_none() {
+                world.request_relationship(rel, p.requested_by).map_err(BackendError::new)?;
+            }
+        }
+        Ok((world, [owner, agent], pending.is_some()))
     }
 
-    /// Adds a stock owner -> managing agent relationship. A coordinator of either end
-    /// may; the stock owner must hold its own stock; no self-relationships, no duplicates.
+    /// Takes a step in a relationship's life, as the engine decides
+    /// ([`tenure_domain::decide_relationship`]): an administrator adds at once; a data
+    /// coordinator's add is a request that the other end accepts or declines, or that
+    /// they withdraw; either end removes at once. Each step is audited on both
+    /// organisations, and the other organisation's relationship managers are emailed.
     ///
     /// # Errors
-    /// [`ManageError::Relationship`] saying which rule; the engine's refusal.
-    pub async fn add_relationship(
+    /// [`ManageError::Relationship`] saying which rule (self, stock, duplicate, none
+    /// pending); [`ManageError::NotFound`] or [`ManageError::Forbidden`] as the engine
+    /// decides.
+    pub async fn change_relationship(
         &self,
         actor: UserId,
         rel: Relationship,
-    ) -> Result<(), ManageError> {
-        let mut world = self.relationship_world(actor, rel).await?;
-        world.add_relationship(rel)?;
-        let audit = self.relationship_event(AuditName::RelationshipAdd, actor, rel);
-        self.ports.changes.apply(vec![Write::InsertRelationship(rel)], audit).await?;
-        Ok(())
+        step: RelationshipStep,
+    ) -> Result<RelationshipEffect, ManageError> {
+        let (mut world, ends, pending) = self.relationship_world(actor, rel).await?;
+        let effect = match decide_relationship(&world, actor, rel, step) {
+            Ok(effect) => effect,
+            Err(denial) => {
+                let request = Request::new(
+                    actor,
+                    Action::OrganisationManageRelationships,
+                    Resource::Organisation(rel.stock_owner),
+                );
+                return Err(self.refuse(&world, request, denial).await);
+            }
+        };
+        let drop_request = Write::DropRelationshipRequest(rel);
+        let (writes, name) = match effect {
+            RelationshipEffect::Added => {
+                world.add_relationship(rel)?;
+                let mut writes = Vec::new();
+                if pending {
+                    writes.push(drop_request);
+                }
+                writes.push(Write::InsertRelationship(rel));
+                (writes, AuditName::RelationshipAdd)
+            }
+            RelationshipEffect::Requested { by } => {
+                world.request_relationship(rel, by)?;
+                let request = RelationshipRequest {
+                    relationship: rel,
+                    requested_by: by,
+                    requested_at: self.now(),
+                };
+                (vec![Write::RequestRelationship(request)], AuditName::RelationshipRequest)
+            }
+            RelationshipEffect::Accepted { .. } => {
+                world.add_relationship(rel)?;
+                (vec![drop_request, Write::InsertRelationship(rel)], AuditName::RelationshipAccept)
+            }
+            RelationshipEffect::Declined { .. } => {
+                world.remove_request(rel)?;
+                (vec![drop_request], AuditName::RelationshipDecline)
+            }
+            RelationshipEffect::Withdrawn { .. } => {
+                world.remove_request(rel)?;
+                (vec![drop_request], AuditName::RelationshipWithdraw)
+            }
+            RelationshipEffect::Removed => {
+                (vec![Write::DeleteRelationship(rel)], AuditName::RelationshipRemove)
+            }
+        };
+        let names = |id: OrgId| {
+            ends.iter().find(|o| o.id == id).map_or_else(|| id.to_string(), |o| o.name.to_string())
+        };
+        let result =
+            self.ports.changes.apply(writes, self.relationship_event(name, actor, rel)).await;
+        match result {
+            Ok(()) => {}
+            // The store knows relationships the actor's snapshot may not hold.
+            Err(ChangeError::Duplicate) => {
+                return Err(if name == AuditName::RelationshipRequest {
+                    RelationshipError::AlreadyRequested {
+                        stock_owner: names(rel.stock_owner),
+                        managing_agent: names(rel.managing_agent),
+                    }
+                } else {
+                    RelationshipError::Duplicate {
+                        stock_owner: names(rel.stock_owner),
+                        managing_agent: names(rel.managing_agent),
+                    }
+                }
+                .into());
+            }
+            Err(ChangeError::Conflict) if name == AuditName::RelationshipRemove => {
+                return Err(RelationshipError::NotFound {
+                    stock_owner: names(rel.stock_owner),
+                    managing_agent: names(rel.managing_agent),
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let actor_org = world.user(actor).map(|u| u.organisation);
+        for end in &ends {
+            if Some(end.id) != actor_org {
+                self.notify_relationship(&world, end, &ends, rel, effect).await?;
+            }
+        }
+        Ok(effect)
     }
 
-    /// Removes a relationship.
+    /// The pending relationship requests with this organisation at either end, for those
+    /// who manage its relationships.
     ///
     /// # Errors
-    /// As [`Manage::add_relationship`].
-    pub async fn remove_relationship(
+    /// [`ManageError::NotFound`] or [`ManageError::Forbidden`] as the engine decides.
+    pub async fn relationship_requests(
         &self,
         actor: UserId,
+        organisation: OrgId,
+    ) -> Result<Vec<RelationshipRequest>, ManageError> {
+        let resource = Resource::Organisation(organisation);
+        let world = self.ports.directory.snapshot(actor, resource).await?;
+        self.require(
+            &world,
+            Request::new(actor, Action::OrganisationManageRelationships, resource),
+        )
+        .await?;
+        Ok(self.ports.changes.relationship_requests(organisation).await?)
+    }
+
+    /// Emails the people who manage `to`'s relationships (the engine says who) about a
+    /// step another organisation took.
+    async fn notify_relationship(
+        &self,
+        world: &World,
+        to: &Organisation,
+        ends: &[Organisation; 2],
         rel: Relationship,
-    ) -> Result<(), ManageError> {
-        let mut world = self.relationship_world(actor, rel).await?;
-        world.remove_relationship(rel)?;
-        let audit = self.relationship_event(AuditName::RelationshipRemove, actor, rel);
-        self.ports.changes.apply(vec![Write::DeleteRelationship(rel)], audit).await?;
+        effect: RelationshipEffect,
+    ) -> Result<(), BackendError> {
+        let scope = tenure_domain::Scope {
+            actor: UserId::from_uuid(uuid::Uuid::nil()),
+            everything: false,
+            organisations: vec![to.id],
+            own: false,
+        };
+        let members = self
+            .ports
+            .directory
+            .users(&scope, &crate::query::UserQuery::default(), Page::numbered(1, Page::MAX_LIMIT))
+            .await?;
+        let mut local = World::with_roles(world.roles().clone());
+        local.insert_organisation(to.clone()).map_err(BackendError::new)?;
+        let name = |id: OrgId| {
+            ends.iter().find(|o| o.id == id).map_or_else(String::new, |o| o.name.to_string())
+        };
+        let (owner, agent) = (name(rel.stock_owner), name(rel.managing_agent));
+        let what = format!("{owner} as a stock owner of {agent}");
+        let sentence = match effect {
+            RelationshipEffect::Added => format!("An administrator added {what}."),
+            RelationshipEffect::Requested { by } => format!(
+                "{} asked to add {what}. It takes effect only if a data coordinator of {} accepts it.",
+                name(by),
+                to.name
+            ),
+            RelationshipEffect::Accepted { .. } => {
+                format!("The request to add {what} was accepted. It is in effect now.")
+            }
+            RelationshipEffect::Declined { .. } => {
+                format!("The request to add {what} was declined.")
+            }
+            RelationshipEffect::Withdrawn { .. } => {
+                format!("The request to add {what} was withdrawn.")
+            }
+            RelationshipEffect::Removed => format!("The relationship of {what} was removed."),
+        };
+        let url = format!(
+            "{}/organisations/{}/relationships",
+            self.policy.base_url.trim_end_matches('/'),
+            to.id
+        );
+        for user in members {
+            // Users whose roles this world does not hold (custom roles) are not told.
+            if !user.active || local.upsert_user(user.clone()).is_err() {
+                continue;
+            }
+            let may = local.decide(&Request::new(
+                user.id,
+                Action::OrganisationManageRelationships,
+                Resource::Organisation(to.id),
+            ));
+            if !may.is_allowed() {
+                continue;
+            }
+            let message = mail::message(
+                user.email.clone(),
+                "A change to your organisation's relationships",
+                &[
+                    Block::Text(format!("Hello {}, {sentence}", user.name)),
+                    Block::Text(format!("See {}'s stock owners and managing agents:", to.name)),
+                    Block::Link(url.clone()),
+                ],
+            );
+            self.ports.mailer.send(message).await?;
+        }
         Ok(())
     }
 
@@ -1709,6 +2036,37 @@ impl Manage {
             return Err(ManageError::NotFound);
         }
         Ok(self.ports.changes.audit(query, page).await?)
+    }
+}
+
+/// The accounts created from the command line, before anyone can invite.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum First {
+    /// CORE's first administrator.
+    Administrator,
+    /// Corterum's root administrator (one per account, with a username and company).
+    RootAdministrator,
+}
+
+impl First {
+    /// The role it is given when it accepts, and the role's key for the audit trail.
+    fn role(self) -> (RoleId, &'static str) {
+        match self {
+            Self::Administrator => (builtin::ADMINISTRATOR, "administrator"),
+            Self::RootAdministrator => (builtin::ROOT_ADMINISTRATOR, "root_administrator"),
+        }
+    }
+
+    /// Why a second one is refused.
+    fn taken(self) -> &'static str {
+        match self {
+            Self::Administrator => {
+                "an administrator already exists or has been invited; ask them to invite you"
+            }
+            Self::RootAdministrator => {
+                "the root administrator already exists or has been invited; there is one per account"
+            }
+        }
     }
 }
 

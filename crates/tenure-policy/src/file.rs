@@ -220,6 +220,18 @@ struct RawOrg {
 struct RawRelationship {
     stock_owner: Spanned<String>,
     managing_agent: Spanned<String>,
+    #[serde(default)]
+    state: RawRelationshipState,
+}
+
+/// Where a relationship stands: `accepted` (in effect, the default) or `requested` (asked
+/// for by the stock owner, widening nothing until the other end accepts).
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum RawRelationshipState {
+    #[default]
+    Accepted,
+    Requested,
 }
 
 #[derive(Deserialize)]
@@ -358,7 +370,14 @@ pub fn load(file: &str, source: &str) -> Result<PolicyFile, Vec<LoadError>> {
         let owner = lookup(&mut errors, "organisation", &r.stock_owner, &keys.orgs);
         let agent = lookup(&mut errors, "organisation", &r.managing_agent, &keys.orgs);
         if let (Some(stock_owner), Some(managing_agent)) = (owner, agent) {
-            if let Err(e) = world.add_relationship(Relationship { stock_owner, managing_agent }) {
+            let relationship = Relationship { stock_owner, managing_agent };
+            let added = match r.state {
+                RawRelationshipState::Accepted => world.add_relationship(relationship),
+                RawRelationshipState::Requested => {
+                    world.request_relationship(relationship, stock_owner)
+                }
+            };
+            if let Err(e) = added {
                 errors.push(rel.span(), e.to_string());
             }
         }

@@ -11,12 +11,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, RwLock};
 
 use async_trait::async_trait;
+use tenure_core::LinkPurpose;
 use tenure_core::{
-    AccountStore, AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Directory,
-    FailureRecorded, Link, LinkState, NamedLog, NamedUser, OrganisationQuery, Page, PasswordHolder,
-    ResetHolder, SessionRecord, SessionStore, SignInRecord, Timestamp, UserQuery, Versioned, Write,
+    AccountStore, AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Credential,
+    Directory, FailureRecorded, Link, LinkState, NamedLog, NamedUser, OrganisationQuery, Page,
+    PasswordHolder, ResetHolder, SessionRecord, SessionStore, SignInRecord, Timestamp, UserQuery,
+    Versioned, Write,
 };
-use tenure_core::{CorterumStore, EntityQuery};
+use tenure_core::{CorterumStore, EntityQuery, RelationshipRequest};
 use tenure_domain::{
     ALL_PEOPLE, CorterumError, Dataset, DatasetId, Entity, EntityId, EntityScope, Group, Role,
     UserLinks, Version,
@@ -48,6 +50,8 @@ struct Accounts {
     histories: HashMap<(DatasetId, EntityId), Vec<Version>>,
     /// Corterum: usernames.
     usernames: HashMap<UserId, String>,
+    /// Pending relationship requests, oldest first.
+    requests: Vec<RelationshipRequest>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +78,26 @@ impl Accounts {
     fn append(&mut self, event: AuditEvent) {
         self.audit_ids.insert(event.id);
         self.audit.push(event);
+    }
+
+    /// Marks every unused reset link of the user used (at its own issue time).
+    fn kill_resets(&mut self, user: UserId) {
+        for r in self.resets.iter_mut().filter(|r| r.user == user && r.used.is_none()) {
+            r.used = Some(r.issued);
+        }
+    }
+
+    /// One more failure; at `lock_after`, locks until `lock_until` and restarts the count.
+    /// Whether it locked.
+    fn count_failure(&mut self, user: UserId, lock_after: u32, lock_until: Timestamp) -> bool {
+        let c = self.credentials.entry(user).or_default();
+        c.failed_attempts += 1;
+        let locked = c.failed_attempts >= lock_after;
+        if locked {
+            c.failed_attempts = 0;
+            c.locked_until = Some(lock_until);
+        }
+        locked
     }
 }
 
@@ -128,6 +152,26 @@ impl MemoryDirectory {
         Ok(change(&mut world))
     }
 
+    /// A snapshot with whether its actor is yet to accept their invitation: their newest
+    /// invitation or reactivation link is not accepted (the links say it, as for
+    /// `Manage::status`).
+    fn with_invitation(&self, mut world: World, actor: UserId) -> Result<World, BackendError> {
+        let invited = self.accounts(|a| {
+            a.links
+                .iter()
+                .filter(|l| {
+                    l.user == actor
+                        && matches!(l.purpose, LinkPurpose::Invitation | LinkPurpose::Reactivation)
+                })
+                .max_by_key(|l| (l.issued, l.id))
+                .is_some_and(|l| l.state != LinkState::Accepted)
+        })?;
+        if invited && world.user(actor).is_some() {
+            world.set_invited(actor, true).map_err(BackendError::new)?;
+        }
+        Ok(world)
+    }
+
     fn read<T>(&self, f: impl FnOnce(&World) -> T) -> Result<T, BackendError> {
         let world = self
             .world
@@ -147,7 +191,8 @@ impl Directory for MemoryDirectory {
     async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError> {
         // Only the rows the decision needs, so a check costs the same in a world of a
         // hundred users as in one of a million.
-        self.read(|w| w.slice(actor, resource))
+        let world = self.read(|w| w.slice(actor, resource))?;
+        self.with_invitation(world, actor)
     }
 
     async fn users(
@@ -263,14 +308,8 @@ impl AccountStore for MemoryDirectory {
     ) -> Result<FailureRecorded, BackendError> {
         self.accounts(|a| {
             a.check_ids(&[&audit, &lock_audit])?;
-            let c = a.credentials.entry(user).or_default();
-            c.failed_attempts += 1;
-            let locked = c.failed_attempts >= lock_after;
-            if locked {
-                c.failed_attempts = 0;
-                c.locked_until = Some(lock_until);
-            }
-            let failed_attempts = c.failed_attempts;
+            let locked = a.count_failure(user, lock_after, lock_until);
+            let failed_attempts = a.credentials.get(&user).map_or(0, |c| c.failed_attempts);
             a.append(audit);
             if locked {
                 a.append(lock_audit);
@@ -313,6 +352,8 @@ impl AccountStore for MemoryDirectory {
                 user,
                 Credentials { password_hash: Some(hash), failed_attempts: 0, locked_until: None },
             );
+            a.kill_resets(user);
+            a.sessions.retain(|_, s| s.user != user);
             a.append(audit);
             Ok(())
         })?
@@ -414,6 +455,7 @@ impl AccountStore for MemoryDirectory {
                 user,
                 Credentials { password_hash: Some(hash), failed_attempts: 0, locked_until: None },
             );
+            a.sessions.retain(|_, s| s.user != user);
             a.append(audit);
             Ok(true)
         })?
@@ -470,7 +512,33 @@ fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), Change
         }
         Write::InsertRelationship(r) => w.add_relationship(r).map_err(relationship_error)?,
         Write::DeleteRelationship(r) => w.remove_relationship(r).map_err(relationship_error)?,
-        Write::MergeOrganisation { from, into } => merge(w, from, into)?,
+        Write::RequestRelationship(request) => {
+            let rel = request.relationship;
+            if w.organisation(rel.stock_owner).is_none()
+                || w.organisation(rel.managing_agent).is_none()
+            {
+                return Err(ChangeError::Conflict);
+            }
+            if w.has_relationship(rel.stock_owner, rel.managing_agent)
+                || a.requests.iter().any(|r| r.relationship == rel)
+            {
+                return Err(ChangeError::Duplicate);
+            }
+            a.requests.push(request);
+        }
+        Write::DropRelationshipRequest(rel) => {
+            let before = a.requests.len();
+            a.requests.retain(|r| r.relationship != rel);
+            if a.requests.len() == before {
+                return Err(ChangeError::Conflict);
+            }
+        }
+        Write::MergeOrganisation { from, into } => {
+            merge(w, from, into)?;
+            a.requests.retain(|r| {
+                r.relationship.stock_owner != from && r.relationship.managing_agent != from
+            });
+        }
         Write::InsertUser(u) => {
             if w.user(u.id).is_some() {
                 return Err(ChangeError::Duplicate);
@@ -531,8 +599,15 @@ fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), Change
             }) {
                 l.state = LinkState::Revoked;
             }
-            for r in a.resets.iter_mut().filter(|r| r.user == user && r.used.is_none()) {
-                r.used = Some(r.issued);
+            a.kill_resets(user);
+        }
+        Write::CountFailure { user, lock_after, lock_until, lock_audit } => {
+            if w.user(user).is_none() {
+                return Err(ChangeError::Conflict);
+            }
+            if a.count_failure(user, lock_after, lock_until) {
+                a.check_ids(&[&lock_audit])?;
+                a.append(*lock_audit);
             }
         }
         Write::UpsertEntity(e) => w.upsert_entity(e).map_err(corterum_error)?,
@@ -601,13 +676,7 @@ impl CorterumStore for MemoryDirectory {
     }
 
     async fn custom_roles(&self) -> Result<Vec<Role>, BackendError> {
-        self.read(|w| {
-            w.roles()
-                .iter()
-                .filter(|r| !tenure_domain::role::builtin::is_builtin(r.id))
-                .cloned()
-                .collect()
-        })
+        self.read(|w| w.roles().iter().filter(|r| !r.built_in).cloned().collect())
     }
 
     async fn user_links(&self, user: UserId) -> Result<Option<(String, UserLinks)>, BackendError> {
@@ -622,18 +691,21 @@ impl CorterumStore for MemoryDirectory {
         })
     }
 
-    async fn accounts(&self, page: Page) -> Result<Vec<(String, User)>, BackendError> {
-        let mut names: Vec<(String, UserId)> =
-            self.accounts(|a| a.usernames.iter().map(|(u, n)| (n.clone(), *u)).collect())?;
-        names.sort_by_cached_key(|(n, u)| (n.to_lowercase(), *u));
-        self.read(|w| {
-            names
+    async fn accounts(
+        &self,
+        scope: &Scope,
+        page: Page,
+    ) -> Result<Vec<(String, User)>, BackendError> {
+        // The users in scope through the world's indexes, then those with a username.
+        let users: Vec<User> = self.read(|w| w.users_in(scope).cloned().collect())?;
+        let mut rows: Vec<(String, User)> = self.accounts(|a| {
+            users
                 .into_iter()
-                .skip(page.offset)
-                .take(page.limit.min(Page::MAX_LIMIT))
-                .filter_map(|(n, u)| w.user(u).map(|x| (n, x.clone())))
+                .filter_map(|u| a.usernames.get(&u.id).map(|n| (n.clone(), u)))
                 .collect()
-        })
+        })?;
+        rows.sort_by_cached_key(|(n, u)| (n.to_lowercase(), u.id));
+        Ok(rows.into_iter().skip(page.offset).take(page.limit.min(Page::MAX_LIMIT)).collect())
     }
 
     async fn history(
@@ -770,6 +842,16 @@ impl ChangeStore for MemoryDirectory {
         })
     }
 
+    async fn credential(&self, user: UserId) -> Result<Option<Credential>, BackendError> {
+        if self.read(|w| w.user(user).is_none())? {
+            return Ok(None);
+        }
+        self.accounts(|a| {
+            let c = a.credentials.get(&user).cloned().unwrap_or_default();
+            Some(Credential { password_hash: c.password_hash, locked_until: c.locked_until })
+        })
+    }
+
     async fn audit(&self, query: &AuditQuery, page: Page) -> Result<Vec<AuditEvent>, BackendError> {
         self.accounts(|a| {
             let mut rows: Vec<AuditEvent> = a
@@ -784,6 +866,29 @@ impl ChangeStore for MemoryDirectory {
                 .collect();
             rows.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
             rows.into_iter().skip(page.offset).take(page.limit.min(Page::MAX_LIMIT)).collect()
+        })
+    }
+
+    async fn relationship_request(
+        &self,
+        relationship: Relationship,
+    ) -> Result<Option<RelationshipRequest>, BackendError> {
+        self.accounts(|a| a.requests.iter().find(|r| r.relationship == relationship).copied())
+    }
+
+    async fn relationship_requests(
+        &self,
+        organisation: OrgId,
+    ) -> Result<Vec<RelationshipRequest>, BackendError> {
+        self.accounts(|a| {
+            a.requests
+                .iter()
+                .filter(|r| {
+                    r.relationship.stock_owner == organisation
+                        || r.relationship.managing_agent == organisation
+                })
+                .copied()
+                .collect()
         })
     }
 
@@ -825,7 +930,13 @@ impl SessionStore for MemoryDirectory {
         let world = self.read(|w| {
             w.user(record.user).is_some().then(|| w.slice(record.user, Resource::Service))
         })?;
-        Ok(world.map(|w| (record, w)))
+        match world {
+            Some(w) => {
+                let world = self.with_invitation(w, record.user)?;
+                Ok(Some((record, world)))
+            }
+            None => Ok(None),
+        }
     }
 
     async fn touch_session(&self, digest: &str, now: Timestamp) -> Result<(), BackendError> {

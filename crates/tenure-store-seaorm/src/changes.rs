@@ -11,18 +11,18 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use tenure_core::{
-    AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Link, LinkPurpose, LinkState,
-    Page, Timestamp, Versioned, Write,
+    AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Credential, Link, LinkPurpose,
+    LinkState, Page, RelationshipRequest, Timestamp, Versioned, Write,
 };
-use tenure_domain::{Email, OrgId, Organisation, RoleId, User, UserId};
+use tenure_domain::{Email, OrgId, Organisation, Relationship, RoleId, User, UserId};
 use uuid::Uuid;
 
 use crate::SeaOrmStore;
-use crate::accounts::{audit_event, audit_row, ensure_row};
+use crate::accounts::{audit_event, audit_row, count_failure, ensure_row};
 use crate::convert;
 use crate::entity::{
-    audit_events, credentials, links, logs, organisations, relationships, reset_tokens, sessions,
-    user_roles, users,
+    audit_events, credentials, links, logs, organisations, relationship_requests, relationships,
+    reset_tokens, sessions, user_roles, users,
 };
 
 fn backend(e: DbErr) -> ChangeError {
@@ -37,6 +37,17 @@ fn refused(e: DbErr) -> ChangeError {
         }
         Some(SqlErr::UniqueConstraintViolation(_)) => ChangeError::Duplicate,
         _ => backend(e),
+    }
+}
+
+fn relationship_request(row: relationship_requests::Model) -> RelationshipRequest {
+    RelationshipRequest {
+        relationship: Relationship {
+            stock_owner: OrgId::from_uuid(row.stock_owner_id),
+            managing_agent: OrgId::from_uuid(row.managing_agent_id),
+        },
+        requested_by: OrgId::from_uuid(row.requested_by_id),
+        requested_at: Timestamp(row.requested_at),
     }
 }
 
@@ -199,7 +210,49 @@ async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), Change
                 .map_err(backend)?;
             expect_one(result.rows_affected)?;
         }
+        Write::RequestRelationship(request) => {
+            let rel = request.relationship;
+            let exists = relationships::Entity::find()
+                .filter(relationships::Column::StockOwnerId.eq(*rel.stock_owner.as_uuid()))
+                .filter(relationships::Column::ManagingAgentId.eq(*rel.managing_agent.as_uuid()))
+                .count(txn)
+                .await
+                .map_err(backend)?;
+            if exists > 0 {
+                return Err(ChangeError::Duplicate);
+            }
+            relationship_requests::Entity::insert(relationship_requests::ActiveModel {
+                stock_owner_id: Set(*rel.stock_owner.as_uuid()),
+                managing_agent_id: Set(*rel.managing_agent.as_uuid()),
+                requested_by_id: Set(*request.requested_by.as_uuid()),
+                requested_at: Set(request.requested_at.0),
+            })
+            .exec(txn)
+            .await
+            .map_err(refused)?;
+        }
+        Write::DropRelationshipRequest(rel) => {
+            let result = relationship_requests::Entity::delete_many()
+                .filter(relationship_requests::Column::StockOwnerId.eq(*rel.stock_owner.as_uuid()))
+                .filter(
+                    relationship_requests::Column::ManagingAgentId
+                        .eq(*rel.managing_agent.as_uuid()),
+                )
+                .exec(txn)
+                .await
+                .map_err(backend)?;
+            expect_one(result.rows_affected)?;
+        }
         Write::MergeOrganisation { from, into } => {
+            relationship_requests::Entity::delete_many()
+                .filter(
+                    relationship_requests::Column::StockOwnerId
+                        .eq(*from.as_uuid())
+                        .or(relationship_requests::Column::ManagingAgentId.eq(*from.as_uuid())),
+                )
+                .exec(txn)
+                .await
+                .map_err(backend)?;
             merge(txn, from, into).await?;
             crate::corterum::merge(txn, *from.as_uuid(), *into.as_uuid()).await?;
         }
@@ -322,6 +375,18 @@ async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), Change
                 .await
                 .map_err(backend)?;
         }
+        Write::CountFailure { user, lock_after, lock_until, lock_audit } => {
+            let id = *user.as_uuid();
+            if users::Entity::find_by_id(id).one(txn).await.map_err(backend)?.is_none() {
+                return Err(ChangeError::Conflict);
+            }
+            if count_failure(txn, id, lock_after, lock_until).await?.locked {
+                audit_events::Entity::insert(audit_row(*lock_audit))
+                    .exec(txn)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
         corterum @ (Write::UpsertEntity(_)
         | Write::UpsertGroup(_)
         | Write::UpsertDataset(_)
@@ -411,6 +476,44 @@ impl ChangeStore for SeaOrmStore {
         versioned_organisation(row)
     }
 
+    async fn relationship_request(
+        &self,
+        relationship: Relationship,
+    ) -> Result<Option<RelationshipRequest>, BackendError> {
+        let row = relationship_requests::Entity::find()
+            .filter(
+                relationship_requests::Column::StockOwnerId.eq(*relationship.stock_owner.as_uuid()),
+            )
+            .filter(
+                relationship_requests::Column::ManagingAgentId
+                    .eq(*relationship.managing_agent.as_uuid()),
+            )
+            .one(self.db())
+            .await
+            .map_err(BackendError::new)?;
+        Ok(row.map(relationship_request))
+    }
+
+    async fn relationship_requests(
+        &self,
+        organisation: OrgId,
+    ) -> Result<Vec<RelationshipRequest>, BackendError> {
+        let id = *organisation.as_uuid();
+        let rows = relationship_requests::Entity::find()
+            .filter(
+                relationship_requests::Column::StockOwnerId
+                    .eq(id)
+                    .or(relationship_requests::Column::ManagingAgentId.eq(id)),
+            )
+            .order_by_asc(relationship_requests::Column::RequestedAt)
+            .order_by_asc(relationship_requests::Column::StockOwnerId)
+            .order_by_asc(relationship_requests::Column::ManagingAgentId)
+            .all(self.db())
+            .await
+            .map_err(BackendError::new)?;
+        Ok(rows.into_iter().map(relationship_request).collect())
+    }
+
     async fn link(&self, digest: &str) -> Result<Option<Link>, BackendError> {
         links::Entity::find()
             .filter(links::Column::Digest.eq(digest))
@@ -432,6 +535,19 @@ impl ChangeStore for SeaOrmStore {
             .into_iter()
             .map(link)
             .collect()
+    }
+
+    async fn credential(&self, user: UserId) -> Result<Option<Credential>, BackendError> {
+        let id = *user.as_uuid();
+        let db = self.db();
+        if users::Entity::find_by_id(id).one(db).await.map_err(BackendError::new)?.is_none() {
+            return Ok(None);
+        }
+        let row = credentials::Entity::find_by_id(id).one(db).await.map_err(BackendError::new)?;
+        Ok(Some(Credential {
+            password_hash: row.as_ref().and_then(|c| c.password_hash.clone()),
+            locked_until: row.and_then(|c| c.locked_until).map(Timestamp),
+        }))
     }
 
     async fn audit(&self, query: &AuditQuery, page: Page) -> Result<Vec<AuditEvent>, BackendError> {

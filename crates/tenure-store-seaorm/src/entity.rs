@@ -10,6 +10,7 @@ pub(crate) mod credentials;
 pub(crate) mod links;
 pub(crate) mod logs;
 pub(crate) mod organisations;
+pub(crate) mod relationship_requests;
 pub(crate) mod relationships;
 pub(crate) mod reset_tokens;
 pub(crate) mod sessions;

@@ -7,6 +7,7 @@ mod m0004_reset_tokens;
 mod m0005_links;
 mod m0006_sessions;
 mod m0007_corterum;
+mod m0008_relationship_requests;
 
 use sea_orm_migration::prelude::*;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_links::Migration),
             Box::new(m0006_sessions::Migration),
             Box::new(m0007_corterum::Migration),
+            Box::new(m0008_relationship_requests::Migration),
         ]
     }
 }

@@ -9,7 +9,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tenure_core::{ManageError, OrganisationInput, OrganisationQuery, Page, Search};
-use tenure_domain::{Action, OrgId, Organisation, ProviderType, Relationship, Resource, World};
+use tenure_domain::{
+    Action, OrgId, Organisation, ProviderType, Relationship, RelationshipEffect, RelationshipStep,
+    Resource, World,
+};
 
 use crate::App;
 use crate::security::Signed;
@@ -152,6 +155,12 @@ fn org_done(done: Option<&str>) -> &'static str {
         Some("merged") => "The organisation has been merged.",
         Some("added") => "The relationship has been added.",
         Some("removed") => "The relationship has been removed.",
+        Some("requested") => {
+            "The request has been sent. The relationship takes effect when a data coordinator of the other organisation accepts it."
+        }
+        Some("accepted") => "The request has been accepted. The relationship is in effect.",
+        Some("declined") => "The request has been declined.",
+        Some("withdrawn") => "The request has been withdrawn.",
         _ => "",
     }
 }
@@ -428,8 +437,21 @@ struct RelationshipsPage {
     name: String,
     stock_owners: Vec<OrgRow>,
     managing_agents: Vec<OrgRow>,
+    requests: Vec<RequestRow>,
     stock_owner: String,
     managing_agent: String,
+}
+
+/// A pending request as the relationships page shows it.
+struct RequestRow {
+    /// The other organisation.
+    other: OrgRow,
+    /// `stock-owner` when the other organisation would be the stock owner.
+    side: &'static str,
+    /// What it asks, in words.
+    summary: String,
+    /// Asked by the other organisation: this one answers it.
+    incoming: bool,
 }
 
 async fn relationships_page(
@@ -450,6 +472,26 @@ async fn relationships_page(
     ) {
         return view::forbidden_page(chrome, "you cannot change this organisation's relationships");
     }
+    let pending = match app.services.manage.relationship_requests(viewer.0.user.id, org.id).await {
+        Ok(p) => p,
+        Err(e) => return view::refusal(chrome, &e),
+    };
+    let mut requests = Vec::new();
+    for p in pending {
+        let rel = p.relationship;
+        let (other, side) = if rel.stock_owner == org.id {
+            (rel.managing_agent, "managing-agent")
+        } else {
+            (rel.stock_owner, "stock-owner")
+        };
+        let Some(other) = related(app, w, &[other]).await.pop() else { continue };
+        let summary = if side == "stock-owner" {
+            format!("{} as a stock owner of {}", other.name, org.name)
+        } else {
+            format!("{} as a managing agent of {}", other.name, org.name)
+        };
+        requests.push(RequestRow { other, side, summary, incoming: p.requested_by != org.id });
+    }
     view::render(&RelationshipsPage {
         chrome,
         errors,
@@ -458,6 +500,7 @@ async fn relationships_page(
         name: org.name.to_string(),
         stock_owners: related(app, w, w.stock_owners(org.id)).await,
         managing_agents: related(app, w, w.managing_agents(org.id)).await,
+        requests,
         stock_owner: typed.0,
         managing_agent: typed.1,
     })
@@ -490,8 +533,8 @@ pub(crate) async fn relationships(
 pub(crate) struct RelationshipForm {
     #[allow(dead_code, reason = "checked by the security layer")]
     csrf: String,
-    /// `add-stock-owner`, `add-managing-agent`, `remove-stock-owner` or
-    /// `remove-managing-agent`.
+    /// A step (`add`, `remove`, `accept`, `decline` or `withdraw`), a dash, and which end
+    /// the other organisation is (`stock-owner` or `managing-agent`).
     change: String,
     /// The other organisation's name (to add) or id (to remove).
     other: String,
@@ -517,7 +560,23 @@ pub(crate) async fn change_relationship(
         let errors = Errors::one(field, &message);
         relationships_page(&app, &viewer, &org, &w, errors, "", typed.clone())
     };
-    let other = if form.change.starts_with("add") {
+    let Some((step, side)) = form.change.split_once('-') else {
+        return view::not_found_page(viewer.chrome("Page not found"));
+    };
+    let step = match step {
+        "add" => RelationshipStep::Add,
+        "remove" => RelationshipStep::Remove,
+        "accept" => RelationshipStep::Accept,
+        "decline" => RelationshipStep::Decline,
+        "withdraw" => RelationshipStep::Withdraw,
+        _ => return view::not_found_page(viewer.chrome("Page not found")),
+    };
+    if !matches!(side, "stock-owner" | "managing-agent") {
+        return view::not_found_page(viewer.chrome("Page not found"));
+    }
+    // Organisation names are public (registered providers), so adding takes a name;
+    // every other step names an organisation the page listed, by id.
+    let other = if step == RelationshipStep::Add {
         match app.services.changes.organisation_by_name(&form.other).await {
             Ok(Some(o)) => o.value.id,
             Ok(None) => {
@@ -536,17 +595,21 @@ pub(crate) async fn change_relationship(
     } else {
         Relationship { stock_owner: org.id, managing_agent: other }
     };
-    let me = viewer.0.user.id;
-    let (result, done) = if form.change.starts_with("add") {
-        (app.services.manage.add_relationship(me, rel).await, "added")
-    } else {
-        (app.services.manage.remove_relationship(me, rel).await, "removed")
-    };
-    match result {
-        Ok(()) => Redirect::to(&format!("/organisations/{}/relationships?done={done}", org.id))
-            .into_response(),
+    match app.services.manage.change_relationship(viewer.0.user.id, rel, step).await {
+        Ok(effect) => {
+            let done = match effect {
+                RelationshipEffect::Added => "added",
+                RelationshipEffect::Requested { .. } => "requested",
+                RelationshipEffect::Accepted { .. } => "accepted",
+                RelationshipEffect::Declined { .. } => "declined",
+                RelationshipEffect::Withdrawn { .. } => "withdrawn",
+                RelationshipEffect::Removed => "removed",
+            };
+            Redirect::to(&format!("/organisations/{}/relationships?done={done}", org.id))
+                .into_response()
+        }
         Err(ManageError::Relationship(e)) => again(view::sentence(&e.to_string())).await,
-        Err(ManageError::NotFound) if done == "added" => {
+        Err(ManageError::NotFound) if step == RelationshipStep::Add => {
             again("Enter the name of an existing organisation".to_owned()).await
         }
         Err(e) => view::refusal(viewer.chrome("Stock owners and managing agents"), &e),

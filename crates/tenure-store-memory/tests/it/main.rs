@@ -6,6 +6,8 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod reach;
+
 use std::sync::Arc;
 
 use tenure_core::{Authorizer, Checked, Page};
@@ -194,4 +196,5 @@ async fn passes_the_management_contract() {
     tenure_testkit::contract::manage::lifecycle(make).await;
     tenure_testkit::contract::manage::organisations(make).await;
     tenure_testkit::contract::manage::sessions(make).await;
+    tenure_testkit::contract::manage::credentials(make).await;
 }

@@ -11,10 +11,11 @@ use tenure_core::{
     ManageError, ManagePolicy, ManagePorts, OrganisationInput, Page, PersonInput, SessionPolicy,
     SessionStore, Sessions, UserChanges,
 };
+use tenure_domain::RelationshipStep::{Accept, Add, Remove, Withdraw};
 use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
 use tenure_domain::{
-    Email, Log, LogId, Name, OrgId, Organisation, Relationship, RelationshipError, Resource,
-    RoleId, User, UserId, World,
+    Action, Email, Log, LogId, Name, OrgId, Organisation, Relationship, RelationshipEffect,
+    RelationshipError, Request, Resource, RoleId, User, UserId, World,
 };
 use uuid::Uuid;
 
@@ -347,15 +348,35 @@ where
         Err(ManageError::Forbidden(_))
     ));
 
-    // An email change waits for the new address; the old one is told.
-    let change =
-        UserChanges { email: Some("Peter@Example.com".to_owned()), ..UserChanges::default() };
+    // An email change waits for the new address; the old one is told. One's own address
+    // changes only with one's current password (see `credentials`).
+    let event = tenure_core::AuditEvent {
+        id: Uuid::from_u128(0xF00D),
+        at: tenure_core::Timestamp(0),
+        actor: None,
+        name: AuditName::PasswordChange,
+        outcome: tenure_core::Outcome::Success,
+        target_user: Some(user(PETE)),
+        organisation: None,
+        detail: "{}".to_owned(),
+    };
+    let hash = CountingHasher::with_cost(2).hash_of(GOOD);
+    h.store.set_password(user(PETE), hash, event).await.expect("password");
+    let change = UserChanges {
+        email: Some("Peter@Example.com".to_owned()),
+        current_password: Some(GOOD.to_owned()),
+        ..UserChanges::default()
+    };
     assert!(matches!(
         m.edit_user(
             user(PETE),
             user(PETE),
             v + 1,
-            &UserChanges { email: Some("cora@example.com".to_owned()), ..UserChanges::default() }
+            &UserChanges {
+                email: Some("cora@example.com".to_owned()),
+                current_password: Some(GOOD.to_owned()),
+                ..UserChanges::default()
+            }
         )
         .await,
         Err(ManageError::EmailInUse)
@@ -541,26 +562,90 @@ where
         .expect("reactivate");
     assert!(h.store.sign_in_record(&cat).await.expect("read").expect("cat").active);
 
-    // Relationships: a coordinator of either end, with the domain's rules.
+    // Relationships by consent: a coordinator's add is a request that widens nothing
+    // until the other end (here only an administrator manages Gamma) accepts it.
     let edge = |a, b| Relationship { stock_owner: org(a), managing_agent: org(b) };
-    m.add_relationship(user(CORA), edge(ALPHA, GAMMA)).await.expect("add");
+    let sees = |store: Arc<_>, actor: u128, target: u128| async move {
+        let w = Directory::snapshot(&*store, user(actor), Resource::User(user(target)))
+            .await
+            .expect("snapshot");
+        w.decide(&Request::new(user(actor), Action::UserView, Resource::User(user(target))))
+            .is_allowed()
+    };
+    assert_eq!(
+        m.change_relationship(user(CORA), edge(ALPHA, GAMMA), Add).await.expect("request"),
+        RelationshipEffect::Requested { by: org(ALPHA) }
+    );
+    assert!(!sees(h.store.clone(), CORA, CAT).await, "a request must not widen reach");
     assert!(matches!(
-        m.add_relationship(user(CORA), edge(ALPHA, BETA)).await,
+        m.change_relationship(user(CORA), edge(ALPHA, GAMMA), Accept).await,
+        Err(ManageError::Forbidden(_))
+    ));
+    assert!(matches!(
+        m.change_relationship(user(CORA), edge(ALPHA, GAMMA), Add).await,
+        Err(ManageError::Relationship(RelationshipError::AlreadyRequested { .. }))
+    ));
+    let pending = m.relationship_requests(user(CORA), org(ALPHA)).await.expect("requests");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].requested_by, org(ALPHA));
+    assert_eq!(
+        m.change_relationship(user(ADA), edge(ALPHA, GAMMA), Accept).await.expect("accept"),
+        RelationshipEffect::Accepted { by: org(ALPHA) }
+    );
+    assert!(sees(h.store.clone(), CORA, CAT).await, "an accepted request makes the relationship");
+    assert!(m.relationship_requests(user(CORA), org(ALPHA)).await.expect("requests").is_empty());
+    assert!(matches!(
+        m.change_relationship(user(CORA), edge(ALPHA, BETA), Add).await,
         Err(ManageError::Relationship(RelationshipError::Duplicate { .. }))
     ));
     assert!(matches!(
-        m.add_relationship(user(CORA), edge(ALPHA, ALPHA)).await,
+        m.change_relationship(user(CORA), edge(ALPHA, ALPHA), Add).await,
         Err(ManageError::Relationship(RelationshipError::SelfRelationship))
     ));
     assert!(matches!(
-        m.add_relationship(user(CAT), edge(GAMMA, BETA)).await,
+        m.change_relationship(user(CAT), edge(GAMMA, BETA), Add).await,
         Err(ManageError::Forbidden(_))
     ));
-    m.remove_relationship(user(CORA), edge(ALPHA, GAMMA)).await.expect("remove");
+    assert_eq!(
+        m.change_relationship(user(CORA), edge(ALPHA, GAMMA), Remove).await.expect("remove"),
+        RelationshipEffect::Removed
+    );
+    assert!(!sees(h.store.clone(), CORA, CAT).await, "removing ends the reach at once");
     assert!(matches!(
-        m.remove_relationship(user(CORA), edge(ALPHA, GAMMA)).await,
+        m.change_relationship(user(CORA), edge(ALPHA, GAMMA), Remove).await,
         Err(ManageError::Relationship(RelationshipError::NotFound { .. }))
     ));
+    // Between two coordinators: the asking end withdraws; the other end answers.
+    m.change_relationship(user(CORA), edge(BETA, ALPHA), Add).await.expect("request");
+    assert!(matches!(
+        m.change_relationship(user(BEA), edge(BETA, ALPHA), Withdraw).await,
+        Err(ManageError::Forbidden(_))
+    ));
+    assert_eq!(
+        m.change_relationship(user(CORA), edge(BETA, ALPHA), Withdraw).await.expect("withdraw"),
+        RelationshipEffect::Withdrawn { by: org(ALPHA) }
+    );
+    assert!(matches!(
+        m.change_relationship(user(BEA), edge(BETA, ALPHA), Accept).await,
+        Err(ManageError::Forbidden(_))
+    ));
+    m.change_relationship(user(CORA), edge(BETA, ALPHA), Add).await.expect("request again");
+    let before = h.mailer.sent().len();
+    assert_eq!(
+        m.change_relationship(user(BEA), edge(BETA, ALPHA), Accept).await.expect("accept"),
+        RelationshipEffect::Accepted { by: org(ALPHA) }
+    );
+    let told: Vec<String> = h.mailer.sent()[before..].iter().map(|m| m.to.to_string()).collect();
+    // Everyone who manages Alpha's relationships is told: its two coordinators, and Ada,
+    // an administrator who happens to be in Alpha.
+    assert_eq!(
+        told,
+        ["ada@example.com", "colin@example.com", "cora@example.com"],
+        "Alpha's relationship managers are told"
+    );
+    assert!(sees(h.store.clone(), BEA, PETE).await, "Beta now manages Alpha's users");
+    m.change_relationship(user(BEA), edge(BETA, ALPHA), Remove).await.expect("either end removes");
+    assert!(!sees(h.store.clone(), BEA, PETE).await);
 
     // Merging Gamma into Beta moves Cat and Gamma's log; Gamma stays, deactivated.
     assert!(matches!(
@@ -602,7 +687,8 @@ where
             AuditName::AuthzFail,
             AuditName::RelationshipRemove,
             AuditName::AuthzFail,
-            AuditName::RelationshipAdd,
+            AuditName::RelationshipAccept,
+            AuditName::RelationshipRequest,
             AuditName::OrganisationReactivate,
             AuditName::OrganisationDeactivate,
             AuditName::AuthzFail,
@@ -786,4 +872,301 @@ async fn tokio_join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) 
         (Some(a), Some(b)) => (a, b),
         _ => unreachable!("both finished"),
     }
+}
+
+/// The email address and the password are credentials (issue 11, attacks 2 and 4).
+/// Someone else's address changes only by someone who strictly outranks them, and a
+/// change to it, once confirmed, ends their sessions, kills their reset links and tells
+/// the old address who did it. One's own address changes only with one's current
+/// password, checked like a sign-in (a wrong one is audited and counts towards the
+/// lockout). A password change and a completed reset kill every reset link and end every
+/// session, and the person is told, by a notice that holds no link.
+///
+/// # Panics
+/// On the first broken promise.
+pub async fn credentials<S, F, Fut>(make: F)
+where
+    S: FullStore,
+    F: Fn(World) -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    use tenure_core::{
+        Accounts, AuditEvent, ChangePasswordError, Clock, EmailConfirmed, IdGen, LockoutPolicy,
+        Outcome, ResetError, ResetPolicy, Timestamp,
+    };
+    use tenure_domain::PasswordPolicy;
+
+    let h = harness(make(world()).await);
+    let m = &h.manage;
+    let hasher = Arc::new(CountingHasher::with_cost(2));
+    let accounts = Accounts::new(
+        h.store.clone(),
+        hasher.clone(),
+        h.clock.clone(),
+        h.ids.clone(),
+        LockoutPolicy::default(),
+    )
+    .with_resets(
+        h.secrets.clone(),
+        h.mailer.clone(),
+        ResetPolicy { base_url: "https://tenure.example".to_owned(), ..ResetPolicy::default() },
+    );
+    let sessions = Sessions::new(
+        h.store.clone(),
+        h.secrets.clone(),
+        h.clock.clone(),
+        h.ids.clone(),
+        SessionPolicy::default(),
+    );
+    for n in [ADA, CORA, COLIN, PETE, BEA, CAT] {
+        let event = AuditEvent {
+            id: h.ids.next_id(),
+            at: Timestamp(0),
+            actor: None,
+            name: AuditName::PasswordChange,
+            outcome: Outcome::Success,
+            target_user: Some(user(n)),
+            organisation: None,
+            detail: "{}".to_owned(),
+        };
+        h.store.set_password(user(n), hasher.hash_of(GOOD), event).await.expect("password");
+    }
+    let links = |id: UserId| {
+        let store = h.store.clone();
+        async move { ChangeStore::links_for_user(&*store, id).await.expect("links").len() }
+    };
+    let last_to = |to: &str| {
+        h.mailer.sent().into_iter().rev().find(|m| m.to.as_str() == to).expect("a message")
+    };
+    let secret_free = |m: &tenure_core::Message| {
+        !m.text.contains("token") && !m.text.contains("http") && !m.html.contains("href")
+    };
+
+    // Attack 2: Cora, a coordinator of Alpha, sets the address of Bea, a coordinator of
+    // Beta (Alpha's managing agent: the same rank), to her own, to take Bea's account
+    // over with a reset. Refused, with the reason; nothing written, no mail, no link.
+    let v = h.version(user(BEA)).await;
+    let mailed = h.mailer.sent().len();
+    let hijack = UserChanges {
+        email: Some("cora.private@example.com".to_owned()),
+        ..UserChanges::default()
+    };
+    match m.edit_user(user(CORA), user(BEA), v, &hijack).await {
+        Err(ManageError::Forbidden(why)) => assert!(why.contains("ranked above"), "{why}"),
+        other => panic!("expected forbidden, got {other:?}"),
+    }
+    assert_eq!(h.version(user(BEA)).await, v, "nothing written");
+    assert_eq!(h.mailer.sent().len(), mailed, "no mail");
+    assert_eq!(links(user(BEA)).await, 0, "no link");
+    let refused = h
+        .audit_names(AuditQuery {
+            user: Some(user(BEA)),
+            name: Some(AuditName::AuthzFail),
+            ..AuditQuery::default()
+        })
+        .await;
+    assert_eq!(refused.len(), 1, "the refusal is audited");
+    // Out of reach it is "not found"; a provider may not change a coordinator's either.
+    assert!(matches!(
+        m.edit_user(user(CORA), user(CAT), 1, &hijack).await,
+        Err(ManageError::NotFound)
+    ));
+    assert!(matches!(
+        m.edit_user(user(PETE), user(CORA), h.version(user(CORA)).await, &hijack).await,
+        Err(ManageError::Forbidden(_) | ManageError::NotFound)
+    ));
+    // Bea's name and telephone are still Cora's to change (`user.edit_details`).
+    let rename = UserChanges { name: Some("Bea Beta".to_owned()), ..UserChanges::default() };
+    m.edit_user(user(CORA), user(BEA), v, &rename).await.expect("rename");
+    // A coordinator strictly outranks a data provider within reach: Cora may change
+    // Pete's address (no password of hers asked), and the link goes to the new address.
+    let pete_address =
+        UserChanges { email: Some("pete.new@example.com".to_owned()), ..UserChanges::default() };
+    let edited = m
+        .edit_user(user(CORA), user(PETE), h.version(user(PETE)).await, &pete_address)
+        .await
+        .expect("coordinator over provider");
+    assert!(edited.email_confirmation_sent);
+
+    // An administrator strictly outranks a coordinator: Ada changes Bea's address.
+    // Nothing ends until the new address confirms.
+    let bea_here = sessions.start(user(BEA)).await.expect("start");
+    let bea_there = sessions.start(user(BEA)).await.expect("start");
+    accounts.request_reset("bea@example.com").await.expect("reset asked");
+    let bea_reset = h.token("bea@example.com");
+    let change =
+        UserChanges { email: Some("bea.new@example.com".to_owned()), ..UserChanges::default() };
+    let edited = m
+        .edit_user(user(ADA), user(BEA), h.version(user(BEA)).await, &change)
+        .await
+        .expect("administrator over coordinator");
+    assert!(edited.email_confirmation_sent);
+    let told = last_to("bea@example.com");
+    assert!(told.text.contains("ada asked"), "the old address hears who asked: {}", told.text);
+    assert!(sessions.resume(&bea_here).await.expect("resume").is_some());
+    let confirmed = m.confirm_email(&h.token("bea.new@example.com")).await.expect("confirm");
+    assert_eq!(confirmed, EmailConfirmed { user: user(BEA), by_themselves: false });
+    assert_eq!(h.user(user(BEA)).await.expect("bea").email.as_str(), "bea.new@example.com");
+    for token in [&bea_here, &bea_there] {
+        assert!(sessions.resume(token).await.expect("resume").is_none(), "her sessions end");
+    }
+    assert!(matches!(
+        accounts.reset_password(&bea_reset, "a brand new passphrase").await,
+        Err(ResetError::LinkInvalid)
+    ));
+    let notice = last_to("bea@example.com");
+    assert_eq!(notice.subject, "Your email address has been changed");
+    assert!(
+        notice.text.contains("ada changed")
+            && notice.text.contains("from bea@example.com to bea.new@example.com"),
+        "{}",
+        notice.text
+    );
+    assert!(secret_free(&notice), "{}", notice.text);
+    let q = AuditQuery {
+        user: Some(user(BEA)),
+        name: Some(AuditName::EmailChange),
+        ..AuditQuery::default()
+    };
+    let rows = ChangeStore::audit(&*h.store, &q, Page::numbered(1, 10)).await.expect("audit");
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].actor, rows[0].target_user), (Some(user(ADA)), Some(user(BEA))));
+    // She signs in at the new address; the old one is nobody's.
+    assert!(accounts.sign_in("bea.new@example.com", GOOD).await.is_ok());
+    assert!(accounts.sign_in("bea@example.com", GOOD).await.is_err());
+
+    // A confirmation is checked again when used: Cora asked for Pete's new address, then
+    // Pete became a coordinator (her equal); the link changes nothing.
+    let promote = UserChanges { role: Some(DATA_COORDINATOR), ..UserChanges::default() };
+    m.edit_user(user(ADA), user(PETE), h.version(user(PETE)).await, &promote)
+        .await
+        .expect("promote");
+    assert!(matches!(
+        m.confirm_email(&h.token("pete.new@example.com")).await,
+        Err(ManageError::Forbidden(_))
+    ));
+    assert_eq!(h.user(user(PETE)).await.expect("pete").email.as_str(), "pete@example.com");
+
+    // Attack 4: a reset link outlives a password change. Pete asks for a reset, then
+    // changes his password while signed in on two devices: the link dies, and every
+    // session ends with the change (an app starts a fresh one for the device he is on).
+    let here = sessions.start(user(PETE)).await.expect("start");
+    let there = sessions.start(user(PETE)).await.expect("start");
+    accounts.request_reset("pete@example.com").await.expect("reset asked");
+    let link = h.token("pete@example.com");
+    let policy = PasswordPolicy::default();
+    accounts
+        .change_password(user(PETE), GOOD, "amber falcon meadow three", &policy)
+        .await
+        .expect("changed");
+    for token in [&here, &there] {
+        assert!(sessions.resume(token).await.expect("resume").is_none());
+    }
+    assert!(!accounts.reset_link_usable(&link).await.expect("usable"));
+    assert!(matches!(
+        accounts.reset_password(&link, "a brand new passphrase").await,
+        Err(ResetError::LinkInvalid)
+    ));
+    assert!(accounts.sign_in("pete@example.com", "amber falcon meadow three").await.is_ok());
+    let notice = last_to("pete@example.com");
+    assert_eq!(notice.subject, "Your password has been changed");
+    assert!(secret_free(&notice), "{}", notice.text);
+    assert!(matches!(
+        accounts.change_password(user(PETE), GOOD, "another passphrase here", &policy).await,
+        Err(ChangePasswordError::CurrentIncorrect)
+    ));
+
+    // A completed reset ends every session and kills the other links (REC-05, REC-06).
+    let here = sessions.start(user(COLIN)).await.expect("start");
+    accounts.request_reset("colin@example.com").await.expect("reset asked");
+    let first = h.token("colin@example.com");
+    accounts.request_reset("colin@example.com").await.expect("reset asked");
+    let second = h.token("colin@example.com");
+    assert!(matches!(
+        accounts.reset_password(&first, "a brand new passphrase").await,
+        Err(ResetError::LinkInvalid)
+    ));
+    assert_eq!(
+        accounts.reset_password(&second, "copper lantern willow five").await.expect("reset"),
+        user(COLIN)
+    );
+    assert!(sessions.resume(&here).await.expect("resume").is_none());
+    let notice = last_to("colin@example.com");
+    assert_eq!(notice.subject, "Your password has been changed");
+    assert!(secret_free(&notice), "{}", notice.text);
+
+    // One's own address (AUTH-07): without the current password, or with a wrong one,
+    // nothing changes and no mail goes; a wrong one is audited and counts like a failed
+    // sign-in.
+    let v = h.version(user(COLIN)).await;
+    let mailed = h.mailer.sent().len();
+    let own = |password: Option<&str>| UserChanges {
+        email: Some("colin.new@example.com".to_owned()),
+        current_password: password.map(ToOwned::to_owned),
+        ..UserChanges::default()
+    };
+    let colin_email = Email::parse("colin@example.com").expect("email");
+    for (password, counted) in [(None, 0), (Some(""), 0), (Some("not my password"), 1)] {
+        match m.edit_user(user(COLIN), user(COLIN), v, &own(password)).await {
+            Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "current_password"),
+            other => panic!("expected a field error, got {other:?}"),
+        }
+        let record = h.store.sign_in_record(&colin_email).await.expect("read").expect("colin");
+        assert_eq!(record.failed_attempts, counted);
+    }
+    assert_eq!(h.version(user(COLIN)).await, v, "nothing written");
+    assert_eq!(h.mailer.sent().len(), mailed, "no mail");
+    let trail = h.store.audit_for_user(user(COLIN)).await.expect("audit");
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.name == AuditName::LoginFail && e.detail.contains("wrong current password"))
+    );
+    assert!(trail.iter().all(|e| !e.detail.contains("not my password")));
+    // With it, a link goes to the new address; confirming ends his sessions too (an app
+    // keeps the confirming device signed in under a fresh session).
+    let here = sessions.start(user(COLIN)).await.expect("start");
+    let edited = m
+        .edit_user(user(COLIN), user(COLIN), v, &own(Some("copper lantern willow five")))
+        .await
+        .expect("own change");
+    assert!(edited.email_confirmation_sent);
+    let record = h.store.sign_in_record(&colin_email).await.expect("read").expect("colin");
+    assert_eq!(record.failed_attempts, 1, "re-authenticating is no sign-in: the count stays");
+    let confirmed = m.confirm_email(&h.token("colin.new@example.com")).await.expect("confirm");
+    assert_eq!(confirmed, EmailConfirmed { user: user(COLIN), by_themselves: true });
+    assert!(sessions.resume(&here).await.expect("resume").is_none());
+    let notice = last_to("colin@example.com");
+    assert!(notice.text.contains("You changed"), "{}", notice.text);
+    assert!(secret_free(&notice), "{}", notice.text);
+
+    // Five wrong passwords lock the account, as five failed sign-ins do; then even the
+    // right one is refused, and is not counted.
+    let v = h.version(user(CAT)).await;
+    let cat_email = Email::parse("cat@example.com").expect("email");
+    let cat_own = |password: &str| UserChanges {
+        email: Some("cat.new@example.com".to_owned()),
+        current_password: Some(password.to_owned()),
+        ..UserChanges::default()
+    };
+    for _ in 0..5 {
+        assert!(matches!(
+            m.edit_user(user(CAT), user(CAT), v, &cat_own("wrong wrong wrong")).await,
+            Err(ManageError::Invalid(_))
+        ));
+    }
+    let record = h.store.sign_in_record(&cat_email).await.expect("read").expect("cat");
+    assert!(record.locked_until.is_some_and(|until| until > h.clock.now()), "locked");
+    let trail = h.store.audit_for_user(user(CAT)).await.expect("audit");
+    assert_eq!(trail.iter().filter(|e| e.name == AuditName::LoginLock).count(), 1);
+    assert!(matches!(
+        m.edit_user(user(CAT), user(CAT), v, &cat_own(GOOD)).await,
+        Err(ManageError::Invalid(_))
+    ));
+    assert_eq!(
+        h.store.sign_in_record(&cat_email).await.expect("read").expect("cat").failed_attempts,
+        0,
+        "attempts while locked are not counted"
+    );
+    assert_eq!(h.version(user(CAT)).await, v, "nothing written");
 }

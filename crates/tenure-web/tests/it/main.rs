@@ -9,7 +9,9 @@
 
 mod browser;
 mod corterum;
+mod credentials;
 mod hardening;
+mod relationships;
 mod checklist;
 
 use std::collections::HashMap;
@@ -222,15 +224,15 @@ impl<'a> Client<'a> {
     }
 }
 
-const ADA: &str = "ada@example.com";
-const CORA: &str = "cora@example.com";
+pub(crate) const ADA: &str = "ada@example.com";
+pub(crate) const CORA: &str = "cora@example.com";
 const PETE: &str = "pete@example.com";
-const CAT: &str = "cat@example.com";
+pub(crate) const CAT: &str = "cat@example.com";
 
-fn id(n: u128) -> String {
+pub(crate) fn id(n: u128) -> String {
     user(n).to_string()
 }
-fn org(n: u128) -> String {
+pub(crate) fn org(n: u128) -> String {
     Uuid::from_u128(n).to_string()
 }
 
@@ -422,7 +424,8 @@ async fn every_page_answers_each_role_as_the_rules_say() {
         ("/account/password".into(), [ok, ok, ok]),
         ("/users".into(), [ok, ok, ok]),
         ("/users/download".into(), [nf, nf, ok]),
-        ("/users/invite".into(), [ok, ok, ok]),
+        // Attack 5 of issue 11: a data provider invites nobody, so the form is not there.
+        ("/users/invite".into(), [nf, ok, ok]),
         (format!("/users/{pete}"), [ok, ok, ok]),
         (format!("/users/{bea}"), [nf, ok, ok]),
         (format!("/users/{cat}"), [nf, nf, ok]),
@@ -737,26 +740,6 @@ async fn an_administrator_edits_and_deactivates_an_organisation() {
     let page = c.get("/users/download").await;
     assert_eq!(page.headers.get(header::CONTENT_TYPE).unwrap(), "text/csv; charset=utf-8");
     assert!(page.body.starts_with("name,email,telephone,organisation,role,status\r\n"));
-    assert!(page.body.contains("\"cat\",\"cat@example.com\""));
+    assert!(page.body.contains("\r\ncat,cat@example.com,"), "{}", page.body);
 }
 
-#[tokio::test]
-async fn a_coordinator_manages_relationships_with_clear_errors() {
-    let site = site().await;
-    let mut c = Client::new(&site);
-    c.sign_in(CORA).await;
-    let alpha = org(1);
-    let path = format!("/organisations/{alpha}/relationships");
-    c.get(&path).await;
-    let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "Nowhere")]).await;
-    assert!(page.body.contains("Enter the name of an existing organisation"));
-    let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "Beta")]).await;
-    assert!(page.body.contains("already a stock owner of"), "{}", page.body);
-    let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "gamma")]).await;
-    assert_eq!(page.location(), format!("{path}?done=added"));
-    let page = c.get(&format!("/organisations/{alpha}")).await;
-    assert!(page.body.contains(">Gamma</a>"));
-    let page = c.post(&path, &[("change", "remove-managing-agent"), ("other", &org(3))]).await;
-    assert_eq!(page.location(), format!("{path}?done=removed"));
-    let _ = site.store.clone();
-}

@@ -1,0 +1,96 @@
+//! Relationships by consent through the router: a coordinator's "add" is a request that
+//! reaches nothing until the other end accepts (attack 1 of issue 11: a coordinator took
+//! over an unrelated organisation by adding it as a managing agent).
+
+use axum::http::StatusCode;
+
+use crate::{ADA, CAT, CORA, Client, id, org, site};
+
+const ALPHA: u128 = 1;
+const GAMMA: u128 = 3;
+const CAT_ID: u128 = 6;
+
+#[tokio::test]
+async fn a_coordinator_cannot_take_over_an_unrelated_organisation() {
+    let site = site().await;
+    let mut cora = Client::new(&site);
+    cora.sign_in(CORA).await;
+    let alpha = format!("/organisations/{}/relationships", org(ALPHA));
+    let cat = format!("/users/{}", id(CAT_ID));
+    assert_eq!(cora.get(&cat).await.status, StatusCode::NOT_FOUND, "Cat is out of reach");
+
+    // The attack: add unrelated Gamma as a managing agent. It becomes a request.
+    cora.get(&alpha).await;
+    let page = cora.post(&alpha, &[("change", "add-managing-agent"), ("other", "gamma")]).await;
+    assert_eq!(page.location(), format!("{alpha}?done=requested"));
+    let page = cora.get(&format!("{alpha}?done=requested")).await;
+    assert!(page.body.contains("Requests waiting for an answer"), "{}", page.body);
+    assert!(page.body.contains("Waiting for Gamma"));
+    // Nothing of Gamma is reached: not Cat's page, not the list, not Gamma's page.
+    assert_eq!(cora.get(&cat).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(cora.get(&format!("{cat}/edit")).await.status, StatusCode::NOT_FOUND);
+    assert!(!cora.get("/users").await.body.contains("cat@example.com"));
+    let gamma_page = format!("/organisations/{}", org(GAMMA));
+    assert_eq!(cora.get(&gamma_page).await.status, StatusCode::NOT_FOUND);
+    // Nor can she answer her own request.
+    cora.get(&alpha).await;
+    let page =
+        cora.post(&alpha, &[("change", "accept-managing-agent"), ("other", &org(GAMMA))]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(cora.get(&cat).await.status, StatusCode::NOT_FOUND);
+    // A provider of Gamma has no say either: only who manages Gamma's relationships.
+    let mut cat_client = Client::new(&site);
+    cat_client.sign_in(CAT).await;
+    let gamma = format!("/organisations/{}/relationships", org(GAMMA));
+    assert_eq!(cat_client.get(&gamma).await.status, StatusCode::FORBIDDEN);
+    let page =
+        cat_client.post(&gamma, &[("change", "accept-stock-owner"), ("other", &org(ALPHA))]).await;
+    assert!(matches!(page.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND));
+    assert_eq!(cora.get(&cat).await.status, StatusCode::NOT_FOUND);
+
+    // Gamma's side (here an administrator) sees the request and accepts it.
+    let mut ada = Client::new(&site);
+    ada.sign_in(ADA).await;
+    let page = ada.get(&gamma).await;
+    assert!(page.body.contains("Asked by Alpha"), "{}", page.body);
+    let page = ada.post(&gamma, &[("change", "accept-stock-owner"), ("other", &org(ALPHA))]).await;
+    assert_eq!(page.location(), format!("{gamma}?done=accepted"));
+    assert_eq!(cora.get(&cat).await.status, StatusCode::OK, "in effect once accepted");
+
+    // Either end removes at once, and reach ends with it.
+    cora.get(&alpha).await;
+    let page =
+        cora.post(&alpha, &[("change", "remove-managing-agent"), ("other", &org(GAMMA))]).await;
+    assert_eq!(page.location(), format!("{alpha}?done=removed"));
+    assert_eq!(cora.get(&cat).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn relationship_errors_are_clear_and_an_administrator_adds_at_once() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.sign_in(CORA).await;
+    let path = format!("/organisations/{}/relationships", org(ALPHA));
+    c.get(&path).await;
+    let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "Nowhere")]).await;
+    assert!(page.body.contains("Enter the name of an existing organisation"));
+    let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "Beta")]).await;
+    assert!(page.body.contains("already a stock owner of"), "{}", page.body);
+    c.post(&path, &[("change", "add-managing-agent"), ("other", "gamma")]).await;
+    c.get(&path).await;
+    let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "gamma")]).await;
+    assert!(page.body.contains("already waiting for an answer"), "{}", page.body);
+    let page =
+        c.post(&path, &[("change", "withdraw-managing-agent"), ("other", &org(GAMMA))]).await;
+    assert_eq!(page.location(), format!("{path}?done=withdrawn"));
+    let page = c.post(&path, &[("change", "fly-managing-agent"), ("other", &org(GAMMA))]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+
+    let mut ada = Client::new(&site);
+    ada.sign_in(ADA).await;
+    ada.get(&path).await;
+    let page = ada.post(&path, &[("change", "add-managing-agent"), ("other", "gamma")]).await;
+    assert_eq!(page.location(), format!("{path}?done=added"));
+    let page = c.get(&format!("/organisations/{}", org(ALPHA))).await;
+    assert!(page.body.contains(">Gamma</a>"));
+}
