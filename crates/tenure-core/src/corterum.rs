@@ -3,24 +3,26 @@
 //!
 //! Feature permissions gate administration: entities need `entity_administration`,
 //! groups `group_administration`, roles `roles_administration`, user accounts
-//! `user_administration`. An administrator works within their own companies (the root
-//! administrator everywhere). Instances need `dataset.read`, and `dataset.create` for a
-//! first version or `dataset.edit` after.
+//! `user_administration`. A change to a group, a role or a user account is decided on that
+//! group, role or user (`group.edit`, `role.edit`, the user actions), with a snapshot that
+//! holds it. An administrator works within the companies the engine's `company_scope`
+//! gives them (their own; every company for the root administrator). Instances need
+//! `dataset.read`, and `dataset.create` for a first version or `dataset.edit` after.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tenure_domain::dataset::catalogue;
-use tenure_domain::role::builtin::{self, ROOT_ADMINISTRATOR};
+use tenure_domain::role::builtin;
 use tenure_domain::{
-    ALL_PEOPLE, Action, Content, Dataset, DatasetId, Entity, EntityId, EntityKind, EntityScope,
-    Feature, Group, GroupId, History, HistoryError, Moment, Name, OrgId, Request, Resource, Role,
-    RoleForm, RoleId, User, UserId, UserLinks, Version, World,
+    Action, Content, Dataset, DatasetId, Entity, EntityId, EntityKind, EntityScope, Feature, Group,
+    GroupId, History, HistoryError, Moment, Name, OrgId, Request, Resource, Role, RoleForm, RoleId,
+    Scope, User, UserId, UserLinks, Version, World,
 };
 
 use crate::audit::{AuditEvent, AuditName, Outcome};
-use crate::changes::{ChangeStore, Write};
+use crate::changes::{ChangeStore, Versioned, Write};
 use crate::error::BackendError;
 use crate::manage::{FieldError, ManageError};
 use crate::ports::{Clock, Directory, IdGen, Page};
@@ -92,11 +94,16 @@ pub trait CorterumStore: Send + Sync + 'static {
     /// [`BackendError`] only for unexpected failures.
     async fn user_links(&self, user: UserId) -> Result<Option<(String, UserLinks)>, BackendError>;
 
-    /// Users with a username, by username.
+    /// One page of the users with a username whom a scope matches (the engine's
+    /// `user.view` scope), by username.
     ///
     /// # Errors
     /// [`BackendError`] only for unexpected failures.
-    async fn accounts(&self, page: Page) -> Result<Vec<(String, User)>, BackendError>;
+    async fn accounts(
+        &self,
+        scope: &Scope,
+        page: Page,
+    ) -> Result<Vec<(String, User)>, BackendError>;
 
     /// An instance's versions, oldest first.
     ///
@@ -206,8 +213,34 @@ pub struct Corterum {
     ports: CorterumPorts,
 }
 
+/// A Corterum user account as its form shows it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Account {
+    /// Unique across the service.
+    pub username: String,
+    /// Their own entity and companies.
+    pub links: UserLinks,
+    /// The user, with the version a change must be written against.
+    pub user: Versioned<User>,
+}
+
 fn invalid(field: &'static str, message: impl Into<String>) -> ManageError {
     ManageError::Invalid(vec![FieldError { field, message: message.into() }])
+}
+
+/// Whether an entity is linked to one of the companies of a scope (any entity for a
+/// scope of every company).
+fn covers_entity(companies: &Scope, entity: &Entity) -> bool {
+    companies.everything || entity.companies.iter().any(|c| companies.covers_organisation(*c))
+}
+
+/// Refuses companies outside the ones the actor may link records to.
+fn check_companies(mine: &Scope, companies: &[OrgId]) -> Result<(), ManageError> {
+    if companies.iter().all(|c| mine.covers_organisation(*c)) {
+        Ok(())
+    } else {
+        Err(invalid("companies", "you can only link to companies you are linked to yourself"))
+    }
 }
 
 impl Corterum {
@@ -282,37 +315,32 @@ impl Corterum {
         Ok(world)
     }
 
-    /// Whether the actor is a root administrator (reaches everything, every company).
-    fn is_root(world: &World, actor: UserId) -> bool {
-        world.user(actor).is_some_and(|u| u.roles.contains(&ROOT_ADMINISTRATOR))
-    }
-
-    /// The companies an administrator may link things to: their own, or any for root.
-    fn check_companies(
-        world: &World,
+    /// The feature's snapshot for a change to `target`: one snapshot holding both, the
+    /// feature required ("not found" without it) and then `action` on the target.
+    async fn target(
+        &self,
         actor: UserId,
-        companies: &[OrgId],
-    ) -> Result<(), ManageError> {
-        if Self::is_root(world, actor) {
-            return Ok(());
-        }
-        let mine = world.user_companies(actor);
-        if companies.iter().all(|c| mine.contains(c)) {
-            Ok(())
-        } else {
-            Err(invalid("companies", "you can only link to companies you are linked to yourself"))
-        }
+        feature: Feature,
+        action: Action,
+        target: Resource,
+    ) -> Result<World, ManageError> {
+        let world = self.world(actor, target).await?;
+        self.require(&world, Request::new(actor, Action::FeatureUse, Resource::Feature(feature)))
+            .await?;
+        self.require(&world, Request::new(actor, action, target)).await?;
+        Ok(world)
     }
 
-    /// The scope of the Entities administration page: every entity of the actor's
-    /// companies (all of them for root).
+    /// The scope of the Entities administration page: every entity of the companies the
+    /// actor administers entities in (every entity for the root administrator).
     fn admin_scope(world: &World, actor: UserId) -> EntityScope {
-        let mut scope = world.entity_scope(actor, Action::EntityView, None);
-        if !scope.everything {
-            scope.company_wide = true;
-            scope.companies = world.user_companies(actor);
+        let companies = world.company_scope(actor, Feature::EntityAdministration);
+        EntityScope {
+            everything: companies.everything,
+            company_wide: !companies.everything,
+            companies: if companies.everything { Vec::new() } else { companies.organisations },
+            ..EntityScope::nothing(actor)
         }
-        scope
     }
 
     /// Entities the actor sees: with `entity_administration`, every entity of their
@@ -397,17 +425,14 @@ impl Corterum {
     /// person's employers), never at the entity itself.
     async fn check_links(
         &self,
-        world: &World,
-        actor: UserId,
+        mine: &Scope,
         id: EntityId,
         links: &[tenure_domain::entity::EntityLink],
     ) -> Result<Vec<tenure_domain::entity::EntityLink>, ManageError> {
         let mut out = Vec::new();
         for link in links {
             let to = if link.to == id { None } else { self.ports.store.entity(link.to).await? };
-            let visible = to.as_ref().is_some_and(|e| {
-                Self::is_root(world, actor) || e.in_any_company(&world.user_companies(actor))
-            });
+            let visible = to.as_ref().is_some_and(|e| covers_entity(mine, e));
             match to {
                 Some(e) if visible && e.kind == EntityKind::Business => out.push(*link),
                 _ => {
@@ -437,11 +462,12 @@ impl Corterum {
         let kind = input.kind.ok_or_else(|| {
             invalid("type", "choose the entity's type: person, business or regulator")
         })?;
-        Self::check_companies(&world, actor, &input.companies)?;
+        let mine = world.company_scope(actor, Feature::EntityAdministration);
+        check_companies(&mine, &input.companies)?;
         let id = EntityId::from_uuid(self.ports.ids.next_id());
         let mut entity = Self::build_entity(id, kind, input)?;
         if let Some(links) = &input.links {
-            entity.links = self.check_links(&world, actor, id, links).await?;
+            entity.links = self.check_links(&mine, id, links).await?;
         }
         let audit = self.event(AuditName::EntitySave, actor, None, entity_json(None, &entity));
         self.ports.changes.apply(vec![Write::UpsertEntity(entity)], vec![audit]).await?;
@@ -459,23 +485,30 @@ impl Corterum {
         id: EntityId,
         input: &EntityInput,
     ) -> Result<(), ManageError> {
-        let world = self.feature(actor, Feature::EntityAdministration).await?;
+        let world = self.world(actor, Resource::Entity(id)).await?;
+        self.require(
+            &world,
+            Request::new(
+                actor,
+                Action::FeatureUse,
+                Resource::Feature(Feature::EntityAdministration),
+            ),
+        )
+        .await?;
         let before = self.ports.store.entity(id).await?.ok_or(ManageError::NotFound)?;
-        let snapshot = self.world(actor, Resource::Entity(id)).await?;
-        if !Self::admin_scope(&snapshot, actor).matches(&snapshot, id) {
+        if !Self::admin_scope(&world, actor).matches(&world, id) {
             return Err(ManageError::NotFound);
         }
         // Companies the actor is not linked to stay as they were: they cannot see them.
-        let mine = world.user_companies(actor);
-        let root = Self::is_root(&world, actor);
+        let mine = world.company_scope(actor, Feature::EntityAdministration);
         let mut companies: Vec<OrgId> =
-            before.companies.iter().copied().filter(|c| !root && !mine.contains(c)).collect();
-        Self::check_companies(&world, actor, &input.companies)?;
+            before.companies.iter().copied().filter(|c| !mine.covers_organisation(*c)).collect();
+        check_companies(&mine, &input.companies)?;
         companies.extend_from_slice(&input.companies);
         let mut entity =
             Self::build_entity(id, before.kind, &EntityInput { companies, ..input.clone() })?;
         entity.links = match &input.links {
-            Some(links) => self.check_links(&world, actor, id, links).await?,
+            Some(links) => self.check_links(&mine, id, links).await?,
             None => before.links.clone(),
         };
         if entity == before {
@@ -504,24 +537,30 @@ impl Corterum {
         Ok(groups)
     }
 
-    /// Creates or changes a group (`group_administration`). Its members must be of its
-    /// type, and within the actor's companies.
+    /// Creates or changes a group (`group_administration`; `group.edit` on the group
+    /// changed). Its members must be of its type, and within the actor's companies.
     ///
     /// # Errors
     /// [`ManageError::Invalid`] for a blank name, no type, members of another type or
-    /// out of reach; [`ManageError::Forbidden`] for "All People".
+    /// out of reach; [`ManageError::Forbidden`] for "All People", which is built in.
     pub async fn save_group(
         &self,
         actor: UserId,
         id: Option<GroupId>,
         input: &GroupInput,
     ) -> Result<GroupId, ManageError> {
-        let world = self.feature(actor, Feature::GroupAdministration).await?;
-        if id == Some(ALL_PEOPLE) {
-            return Err(ManageError::Forbidden(
-                "\"All People\" holds every person by itself and cannot be changed".to_owned(),
-            ));
-        }
+        let world = match id {
+            Some(g) => {
+                self.target(
+                    actor,
+                    Feature::GroupAdministration,
+                    Action::GroupEdit,
+                    Resource::Group(g),
+                )
+                .await?
+            }
+            None => self.feature(actor, Feature::GroupAdministration).await?,
+        };
         let mut errors = Vec::new();
         let name = Name::parse(&input.name)
             .map_err(|e| errors.push(FieldError { field: "name", message: e.to_string() }))
@@ -545,8 +584,7 @@ impl Corterum {
             ),
             None => None,
         };
-        let root = Self::is_root(&world, actor);
-        let mine = world.user_companies(actor);
+        let mine = world.company_scope(actor, Feature::GroupAdministration);
         for m in &input.members {
             match self.ports.store.entity(*m).await? {
                 Some(e) if Some(e.kind) != kind && kind.is_some() => errors.push(FieldError {
@@ -558,7 +596,7 @@ impl Corterum {
                         kind.map_or("", EntityKind::as_str)
                     ),
                 }),
-                Some(e) if root || e.companies.iter().any(|c| mine.contains(c)) => {}
+                Some(e) if covers_entity(&mine, &e) => {}
                 _ => errors.push(FieldError {
                     field: "members",
                     message: "choose members from your companies' entities".to_owned(),
@@ -579,11 +617,9 @@ impl Corterum {
         let mut members: Vec<EntityId> = Vec::new();
         if let Some(old) = &existing {
             for m in &old.members {
-                if !root {
-                    if let Some(e) = self.ports.store.entity(*m).await? {
-                        if !e.companies.iter().any(|c| mine.contains(c)) {
-                            members.push(*m);
-                        }
+                if let Some(e) = self.ports.store.entity(*m).await? {
+                    if !covers_entity(&mine, &e) {
+                        members.push(*m);
                     }
                 }
             }
@@ -627,31 +663,40 @@ impl Corterum {
         if !may(Feature::RolesAdministration) && !may(Feature::UserAdministration) {
             return Err(ManageError::NotFound);
         }
-        let mut roles: Vec<Role> =
-            builtin::corterum_roles().into_iter().filter(|r| r.id != ROOT_ADMINISTRATOR).collect();
+        let mut roles = builtin::assignable_corterum_roles();
         let mut custom = self.ports.store.custom_roles().await?;
         custom.sort_by_key(|r| r.name.to_lowercase());
         roles.extend(custom);
         Ok(roles)
     }
 
-    /// Creates (`id` none) or changes a role from its form (`roles_administration`).
-    /// Built-in roles cannot be changed.
+    /// Creates (`id` none) or changes a role from its form (`roles_administration`;
+    /// `role.edit` on the role changed). Built-in roles, and roles the actor holds, cannot
+    /// be changed.
     ///
     /// # Errors
     /// [`ManageError::Invalid`] for a blank name or description, unknown groups or
-    /// datasets, or a name another role has; [`ManageError::Forbidden`] for built-ins.
+    /// datasets, or a name another role has; [`ManageError::Forbidden`] for built-ins and
+    /// the actor's own roles.
     pub async fn save_role(
         &self,
         actor: UserId,
         id: Option<RoleId>,
         form: RoleForm,
     ) -> Result<RoleId, ManageError> {
-        self.feature(actor, Feature::RolesAdministration).await?;
-        if id.is_some_and(builtin::is_builtin) {
-            return Err(ManageError::Forbidden(
-                "out-of-the-box roles cannot be changed; create a new role instead".to_owned(),
-            ));
+        match id {
+            Some(r) => {
+                self.target(
+                    actor,
+                    Feature::RolesAdministration,
+                    Action::RoleEdit,
+                    Resource::Role(r),
+                )
+                .await?;
+            }
+            None => {
+                self.feature(actor, Feature::RolesAdministration).await?;
+            }
         }
         let custom = self.ports.store.custom_roles().await?;
         let existing = match id {
@@ -765,7 +810,9 @@ impl Corterum {
         Ok(n)
     }
 
-    /// User accounts with usernames (`user_administration`).
+    /// The user accounts (users with a username) the actor may see
+    /// (`user_administration`): those of their companies, every one for the root
+    /// administrator. The store filters by the engine's `user.view` scope.
     ///
     /// # Errors
     /// [`ManageError::NotFound`] without the feature.
@@ -774,60 +821,55 @@ impl Corterum {
         actor: UserId,
         page: Page,
     ) -> Result<Vec<(String, User)>, ManageError> {
-        self.feature(actor, Feature::UserAdministration).await?;
-        Ok(self.ports.store.accounts(page).await?)
+        let world = self.feature(actor, Feature::UserAdministration).await?;
+        let scope = world.scope(actor, Action::UserView);
+        if scope.is_nothing() {
+            return Ok(Vec::new());
+        }
+        Ok(self.ports.store.accounts(&scope, page).await?)
     }
 
-    /// A user's username, entity and companies (`user_administration`).
+    /// A user's account: username, entity, companies and the user with their version
+    /// (`user_administration`, and `user.view` on the user).
     ///
     /// # Errors
-    /// [`ManageError::NotFound`] without the feature or for a user without a username.
-    pub async fn account(
-        &self,
-        actor: UserId,
-        user: UserId,
-    ) -> Result<(String, UserLinks, User), ManageError> {
-        self.feature(actor, Feature::UserAdministration).await?;
+    /// [`ManageError::NotFound`] without the feature, for a user out of reach, or for a
+    /// user without a username.
+    pub async fn account(&self, actor: UserId, user: UserId) -> Result<Account, ManageError> {
+        self.target(actor, Feature::UserAdministration, Action::UserView, Resource::User(user))
+            .await?;
         let (username, links) =
             self.ports.store.user_links(user).await?.ok_or(ManageError::NotFound)?;
-        let u = self.ports.changes.user(user).await?.ok_or(ManageError::NotFound)?;
-        Ok((username, links, u.value))
+        let user = self.ports.changes.user(user).await?.ok_or(ManageError::NotFound)?;
+        Ok(Account { username, links, user })
     }
 
-    /// Checks an account form; the user is made by [`crate::Manage::create_account`],
-    /// which also sends the invitation.
-    pub(crate) async fn check_account(
+    /// Checks an account form's fields against what exists and the companies the actor
+    /// administers users in (`mine`): roles from the list (the out-of-the-box ones but
+    /// the root administrator's, and those customers built), companies of the actor's, a
+    /// person entity of those companies. Whether the actor may give the roles is the
+    /// engine's to decide, afterwards: the customer-built roles among the form's are
+    /// returned for its snapshot, which holds only the roles of the users it loaded.
+    async fn check_account_fields(
         &self,
-        actor: UserId,
+        mine: &Scope,
         input: &AccountInput,
-        editing: Option<UserId>,
-    ) -> Result<(World, String), ManageError> {
-        let world = self.feature(actor, Feature::UserAdministration).await?;
+    ) -> Result<Vec<Role>, ManageError> {
         let mut errors = Vec::new();
-        let username = input.username.trim().to_owned();
-        if username.is_empty()
-            || username.chars().count() > 200
-            || username.chars().any(char::is_control)
-        {
-            errors.push(FieldError {
-                field: "username",
-                message:
-                    "enter a username of 1 to 200 characters (an email address makes a good one)"
-                        .to_owned(),
-            });
-        }
         if input.roles.is_empty() {
             errors.push(FieldError {
                 field: "roles",
                 message: "choose at least one role".to_owned(),
             });
         }
-        // The out-of-the-box roles and those customers built; never the root administrator.
-        let allowed: Vec<RoleId> = builtin::CORTERUM_ROLES
-            .into_iter()
-            .chain(self.ports.store.custom_roles().await?.iter().map(|r| r.id))
+        let mut custom = self.ports.store.custom_roles().await?;
+        let listed: Vec<RoleId> = builtin::assignable_corterum_roles()
+            .iter()
+            .chain(custom.iter())
+            .map(|r| r.id)
             .collect();
-        if input.roles.iter().any(|r| !allowed.contains(r)) {
+        custom.retain(|r| input.roles.contains(&r.id));
+        if input.roles.iter().any(|r| !listed.contains(r)) {
             errors.push(FieldError {
                 field: "roles",
                 message: "choose roles from the list; the root administrator cannot be given"
@@ -839,28 +881,66 @@ impl Corterum {
                 field: "companies",
                 message: "link the user to at least one company".to_owned(),
             });
-        } else if let Err(ManageError::Invalid(e)) =
-            Self::check_companies(&world, actor, &input.companies)
-        {
+        } else if let Err(ManageError::Invalid(e)) = check_companies(mine, &input.companies) {
             errors.extend(e);
         }
         if let Some(e) = input.entity {
             match self.ports.store.entity(e).await? {
-                Some(ent) if ent.kind == EntityKind::Person => {}
+                Some(ent) if ent.kind == EntityKind::Person && covers_entity(mine, &ent) => {}
                 _ => errors.push(FieldError {
                     field: "entity",
-                    message: "choose a person entity, or none".to_owned(),
+                    message: "choose a person entity of your companies, or none".to_owned(),
                 }),
             }
         }
-        if let Some(u) = editing {
-            if world.user(u).is_some_and(|x| x.roles.contains(&ROOT_ADMINISTRATOR)) {
-                return Err(ManageError::Forbidden(
-                    "the root administrator's rights cannot be revoked".to_owned(),
-                ));
+        if errors.is_empty() { Ok(custom) } else { Err(ManageError::Invalid(errors)) }
+    }
+
+    /// Checks a new account: its fields, then the engine on the company it belongs to
+    /// (its first): `user.invite` there, giving each of its roles. Returns the actor's
+    /// snapshot and the username; [`crate::Manage::create_account`] makes the user and
+    /// sends the invitation.
+    pub(crate) async fn check_new_account(
+        &self,
+        actor: UserId,
+        input: &AccountInput,
+    ) -> Result<(World, String), ManageError> {
+        let world = self.feature(actor, Feature::UserAdministration).await?;
+        let username = input.username.trim().to_owned();
+        let bad_username = username.is_empty()
+            || username.chars().count() > 200
+            || username.chars().any(char::is_control);
+        let mine = world.company_scope(actor, Feature::UserAdministration);
+        let fields = self.check_account_fields(&mine, input).await;
+        let custom = match (bad_username, fields) {
+            (false, Ok(custom)) => custom,
+            (bad, fields) => {
+                let mut errors = Vec::new();
+                if bad {
+                    errors.push(FieldError {
+                        field: "username",
+                        message: "enter a username of 1 to 200 characters (an email address makes a good one)"
+                            .to_owned(),
+                    });
+                }
+                match fields {
+                    Err(ManageError::Invalid(e)) => errors.extend(e),
+                    Err(e) => return Err(e),
+                    Ok(_) => {}
+                }
+                return Err(ManageError::Invalid(errors));
             }
+        };
+        let home = Resource::Organisation(input.companies[0]);
+        let mut at_home = self.world(actor, home).await?;
+        for role in custom {
+            at_home.upsert_role(role).map_err(BackendError::new)?;
         }
-        if errors.is_empty() { Ok((world, username)) } else { Err(ManageError::Invalid(errors)) }
+        for role in &input.roles {
+            self.require(&at_home, Request::new(actor, Action::UserInvite, home).giving(*role))
+                .await?;
+        }
+        Ok((world, username))
     }
 
     /// The name of an entity, if it exists.
@@ -874,38 +954,74 @@ impl Corterum {
         }
     }
 
-    /// Changes a user's roles, entity and companies (`user_administration`). The root
-    /// administrator cannot be changed.
+    /// Changes a user's roles, entity and companies (`user_administration`), written
+    /// against `version`, the version the form showed. The engine decides on the user:
+    /// `user.view`, then `user.change_role` giving each role (so nobody changes their own
+    /// account, or the root administrator's, whose rights cannot be revoked), and
+    /// `user.move_organisation` when the company they belong to is no longer among their
+    /// companies. Companies the actor does not administer stay as they were.
     ///
     /// # Errors
-    /// As for creating; [`ManageError::Conflict`] if the user changed meanwhile.
+    /// [`ManageError::NotFound`] without the feature or for a user out of reach;
+    /// [`ManageError::Conflict`] if the user changed since `version`;
+    /// [`ManageError::Forbidden`] as the engine decides; [`ManageError::Invalid`] as for
+    /// creating.
     pub async fn update_account(
         &self,
         actor: UserId,
         user: UserId,
+        version: i64,
         input: &AccountInput,
     ) -> Result<(), ManageError> {
-        let (_, username) = self.check_account(actor, input, Some(user)).await?;
         let current = self.ports.changes.user(user).await?.ok_or(ManageError::NotFound)?;
+        let target = Resource::User(user);
+        let mut world =
+            self.target(actor, Feature::UserAdministration, Action::UserView, target).await?;
+        if current.version != version {
+            return Err(ManageError::Conflict);
+        }
+        let mine = world.company_scope(actor, Feature::UserAdministration);
+        for role in self.check_account_fields(&mine, input).await? {
+            world.upsert_role(role).map_err(BackendError::new)?;
+        }
+        for role in &input.roles {
+            self.require(&world, Request::new(actor, Action::UserChangeRole, target).giving(*role))
+                .await?;
+        }
+        let (username, before) =
+            self.ports.store.user_links(user).await?.ok_or(ManageError::NotFound)?;
+        let mut companies: Vec<OrgId> =
+            before.companies.iter().copied().filter(|c| !mine.covers_organisation(*c)).collect();
+        companies.extend_from_slice(&input.companies);
+        companies.sort_unstable();
+        companies.dedup();
         let mut changed = current.value.clone();
         changed.roles.clone_from(&input.roles);
-        changed.organisation = input.companies[0];
-        let links = UserLinks { entity: input.entity, companies: input.companies.clone() };
+        if !companies.contains(&changed.organisation) {
+            self.require(&world, Request::new(actor, Action::UserMoveOrganisation, target)).await?;
+            changed.organisation = input.companies[0];
+        }
+        let ids = |roles: &[RoleId]| {
+            roles.iter().map(|r| format!(r#""{r}""#)).collect::<Vec<_>>().join(",")
+        };
         let audit = self.event(
             AuditName::UserLinksSave,
             actor,
             Some(user),
             format!(
-                r#"{{"username":{username:?},"roles":{},"companies":{}}}"#,
-                input.roles.len(),
-                input.companies.len()
+                r#"{{"username":{username:?},"roles":{{"before":[{}],"after":[{}]}},"companies":{{"before":{},"after":{}}}}}"#,
+                ids(&current.value.roles),
+                ids(&changed.roles),
+                before.companies.len(),
+                companies.len()
             ),
         );
+        let links = UserLinks { entity: input.entity, companies };
         self.ports
             .changes
             .apply(
                 vec![
-                    Write::UpdateUser { user: changed, version: current.version },
+                    Write::UpdateUser { user: changed, version },
                     Write::SetUserLinks { user, links, username },
                 ],
                 vec![audit],

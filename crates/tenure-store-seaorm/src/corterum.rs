@@ -3,7 +3,8 @@
 //! `CorterumStore` reads, and the Corterum part of a snapshot.
 //!
 //! Entity lists run the engine's `EntityScope` as a `WHERE` clause: the actor's
-//! companies through `entity_companies`, groups through `group_members`.
+//! companies through `entity_companies`, groups through `group_members`. Account lists
+//! run its user `Scope` over `users` joined to `user_links`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,7 +18,7 @@ use tenure_domain::role::form::RoleForm;
 use tenure_domain::{
     ALL_PEOPLE, Content, Dataset, DatasetId, DatasetKind, DatasetPermissions, Entity, EntityId,
     EntityKind, EntityScope, Feature, FeatureSet, Group, GroupId, Name, OrgId, Resource, Role,
-    RoleId, User, UserId, UserLinks, Version, World,
+    RoleId, Scope, User, UserId, UserLinks, Version, World,
     dataset::{Moment, Record},
     entity::{EntityLink, LinkKind},
 };
@@ -670,9 +671,29 @@ impl SeaOrmStore {
         Ok(())
     }
 
-    /// The Corterum part of a snapshot: the actor's username links and entity, the entity
-    /// a resource is about with the groups that hold it, its dataset (and form), and the
-    /// companies involved.
+    /// Whether a user's newest invitation or reactivation link is not accepted yet (the
+    /// links say it, as for `Manage::status`).
+    async fn invited(&self, user: UserId) -> Result<bool, BackendError> {
+        let q = Query::select()
+            .column(a("state"))
+            .from(a("links"))
+            .and_where(col("links", "user_id").eq(*user.as_uuid()))
+            .and_where(col("links", "purpose").is_in(["invitation", "reactivation"]))
+            .order_by(a("issued_at"), Order::Desc)
+            .order_by(a("id"), Order::Desc)
+            .limit(1)
+            .to_owned();
+        let Some(row) = self.db().query_one(&q).await.map_err(backend)? else {
+            return Ok(false);
+        };
+        let state: String = row.try_get("", "state").map_err(backend)?;
+        Ok(state != "accepted")
+    }
+
+    /// The Corterum part of a snapshot: the actor's username links and entity and
+    /// whether they are yet to accept their invitation, the entity a resource is about
+    /// with the groups that hold it, its dataset (and form), the group or custom role a
+    /// resource is, and the companies involved.
     pub(crate) async fn add_corterum(
         &self,
         world: &mut World,
@@ -680,16 +701,33 @@ impl SeaOrmStore {
         resource: Resource,
     ) -> Result<(), BackendError> {
         let db = self.db();
-        // Only Corterum roles read a user's entity and companies: a CORE user (and the
-        // root administrator, who reaches everything) needs no extra round trip.
-        let core =
-            |r: &RoleId| builtin::CORE_ROLES.contains(r) || *r == builtin::ROOT_ADMINISTRATOR;
-        let corterum_roles = world.user(actor).is_some_and(|u| !u.roles.iter().all(core));
-        let links = if corterum_roles {
-            self.user_links(actor).await?.map(|(_, links)| links)
-        } else {
-            None
-        };
+        // Only roles whose grants reach through companies or entities read a user's links,
+        // and only roles set with an account can be held before it is accepted: a CORE
+        // user (and the root administrator, who reaches everything) needs no extra round
+        // trip for either.
+        let held = world.user(actor).map_or(&[][..], |u| u.roles.as_slice());
+        let reads_links = held.iter().any(|r| world.roles().get(*r).is_some_and(Role::reads_links));
+        let may_be_invited = held.iter().any(|r| builtin::held_before_acceptance(*r));
+        if may_be_invited && self.invited(actor).await? {
+            world.set_invited(actor, true).map_err(backend)?;
+        }
+        let links =
+            if reads_links { self.user_links(actor).await?.map(|(_, links)| links) } else { None };
+        match resource {
+            Resource::Group(g) => {
+                let only = BTreeMap::from([(*g.as_uuid(), Vec::new())]);
+                for group in self.load_groups(Some(only)).await? {
+                    // The engine needs the group, not its members.
+                    world.upsert_group(Group { members: Vec::new(), ..group }).map_err(backend)?;
+                }
+            }
+            Resource::Role(r) if world.roles().get(r).is_none() => {
+                for role in self.load_roles(Some(&[*r.as_uuid()])).await? {
+                    world.upsert_role(role).map_err(backend)?;
+                }
+            }
+            _ => {}
+        }
         let mut entity_ids: Vec<Uuid> =
             links.as_ref().and_then(|l| l.entity).map(|e| *e.as_uuid()).into_iter().collect();
         let mut dataset_ids: Vec<Uuid> = Vec::new();
@@ -868,15 +906,41 @@ impl CorterumStore for SeaOrmStore {
         Ok(Some((username, UserLinks { entity: entity.map(EntityId::from_uuid), companies })))
     }
 
-    async fn accounts(&self, page: Page) -> Result<Vec<(String, User)>, BackendError> {
+    async fn accounts(
+        &self,
+        scope: &Scope,
+        page: Page,
+    ) -> Result<Vec<(String, User)>, BackendError> {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let q = Query::select()
-            .columns([a("user_id"), a("username")])
+        if scope.is_nothing() {
+            return Ok(Vec::new());
+        }
+        let mut q = Query::select()
+            .columns([(a("user_links"), a("user_id")), (a("user_links"), a("username"))])
             .from(a("user_links"))
-            .order_by(a("username_folded"), Order::Asc)
-            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
-            .offset(page.offset as u64)
             .to_owned();
+        if !scope.everything {
+            // The engine's user scope: users of these organisations, or the actor.
+            let mut reach = Cond::any();
+            if !scope.organisations.is_empty() {
+                q.inner_join(
+                    a("users"),
+                    col("users", "id").equals((a("user_links"), a("user_id"))),
+                );
+                reach = reach.add(
+                    col("users", "organisation_id")
+                        .is_in(scope.organisations.iter().map(|o| *o.as_uuid())),
+                );
+            }
+            if scope.own {
+                reach = reach.add(col("user_links", "user_id").eq(*scope.actor.as_uuid()));
+            }
+            q.cond_where(reach);
+        }
+        q.order_by((a("user_links"), a("username_folded")), Order::Asc)
+            .order_by((a("user_links"), a("user_id")), Order::Asc)
+            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .offset(page.offset as u64);
         let mut names: Vec<(Uuid, String)> = Vec::new();
         for row in self.db().query_all(&q).await.map_err(backend)? {
             names.push((

@@ -71,14 +71,18 @@ fn kind_choices(selected: Option<EntityKind>) -> Vec<Choice> {
         .collect()
 }
 
-/// The companies the viewer may link things to, as choices.
-async fn company_choices(app: &App, viewer: &Signed, checked: &[OrgId]) -> Vec<Choice> {
+/// The companies the viewer may link things to with an administration feature (the
+/// engine's `company_scope`), as choices.
+async fn company_choices(
+    app: &App,
+    viewer: &Signed,
+    feature: Feature,
+    checked: &[OrgId],
+) -> Vec<Choice> {
     let world = &viewer.0.world;
     let me = viewer.0.user.id;
-    let root = world
-        .user(me)
-        .is_some_and(|u| u.roles.contains(&tenure_domain::role::builtin::ROOT_ADMINISTRATOR));
-    let orgs: Vec<(OrgId, String)> = if root {
+    let companies = world.company_scope(me, feature);
+    let orgs: Vec<(OrgId, String)> = if companies.everything {
         let all = app
             .services
             .authorizer
@@ -91,7 +95,7 @@ async fn company_choices(app: &App, viewer: &Signed, checked: &[OrgId]) -> Vec<C
             .unwrap_or_default();
         all.into_iter().map(|o| (o.id, o.name.to_string())).collect()
     } else {
-        let mine = world.user_companies(me);
+        let mine = companies.organisations;
         let names = app.services.directory.names(&[], &mine).await.unwrap_or_default();
         mine.iter()
             .map(|o| (*o, names.organisations.get(o).map(ToString::to_string).unwrap_or_default()))
@@ -367,7 +371,7 @@ pub(crate) async fn new_entity(
         entity_kind: kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
         name: String::new(),
         fields: kind.map(|k| field_inputs(k, &BTreeMap::new())).unwrap_or_default(),
-        companies: company_choices(&app, &viewer, &mine).await,
+        companies: company_choices(&app, &viewer, Feature::EntityAdministration, &mine).await,
         previous: employer_choices(&app, &viewer, kind, &[], LinkKind::PreviousEmployer).await,
         next: employer_choices(&app, &viewer, kind, &[], LinkKind::NewEmployer).await,
         editing: false,
@@ -429,7 +433,8 @@ async fn entity_form_again(
         entity_kind: kind.as_str().to_owned(),
         name: input.name.clone(),
         fields: field_inputs(kind, &values),
-        companies: company_choices(app, viewer, &input.companies).await,
+        companies: company_choices(app, viewer, Feature::EntityAdministration, &input.companies)
+            .await,
         previous: employer_choices(
             app,
             viewer,
@@ -513,7 +518,8 @@ pub(crate) async fn edit_entity_page(
         entity_kind: e.kind.as_str().to_owned(),
         name: e.name.to_string(),
         fields: field_inputs(e.kind, &e.fields),
-        companies: company_choices(&app, &viewer, &e.companies).await,
+        companies: company_choices(&app, &viewer, Feature::EntityAdministration, &e.companies)
+            .await,
         previous: employer_choices(
             &app,
             &viewer,
@@ -796,7 +802,7 @@ pub(crate) async fn roles(State(app): State<App>, viewer: Signed) -> Response {
                 .into_iter()
                 .map(|r| RoleRow {
                     id: r.id.to_string(),
-                    builtin: tenure_domain::role::builtin::is_builtin(r.id),
+                    builtin: r.built_in,
                     name: r.name,
                     description: r.description,
                 })
@@ -1003,7 +1009,7 @@ pub(crate) async fn edit_role_page(
     let Some(role) = roles.into_iter().find(|r| r.id == id) else {
         return view::not_found_page(chrome);
     };
-    let builtin = tenure_domain::role::builtin::is_builtin(id);
+    let builtin = role.built_in;
     role_page(
         &app,
         &viewer,
@@ -1088,6 +1094,8 @@ struct AccountForm {
     entities: Vec<Choice>,
     roles: Vec<Choice>,
     companies: Vec<Choice>,
+    /// The user's version the form was made from, written against (editing only).
+    version: i64,
     banner: String,
 }
 
@@ -1097,11 +1105,12 @@ async fn account_page(
     viewer: &Signed,
     heading: String,
     action: String,
-    editing: bool,
+    editing: Option<i64>,
     input: &AccountInput,
     errors: Errors,
     banner: String,
 ) -> Response {
+    let (editing, version) = (editing.is_some(), editing.unwrap_or_default());
     let me = viewer.0.user.id;
     let people = app
         .services
@@ -1144,7 +1153,9 @@ async fn account_page(
                 label: r.name,
             })
             .collect(),
-        companies: company_choices(app, viewer, &input.companies).await,
+        companies: company_choices(app, viewer, Feature::UserAdministration, &input.companies)
+            .await,
+        version,
         banner,
     })
 }
@@ -1178,7 +1189,7 @@ pub(crate) async fn new_account(State(app): State<App>, viewer: Signed) -> Respo
         &viewer,
         "Add a user".to_owned(),
         "/administration/users/new".to_owned(),
-        false,
+        None,
         &input,
         Errors::default(),
         String::new(),
@@ -1201,7 +1212,7 @@ pub(crate) async fn create_account(
                 &viewer,
                 "Add a user".to_owned(),
                 "/administration/users/new".to_owned(),
-                false,
+                None,
                 &input,
                 Errors::from_fields(&fields),
                 String::new(),
@@ -1216,7 +1227,7 @@ pub(crate) async fn create_account(
                 &viewer,
                 "Add a user".to_owned(),
                 "/administration/users/new".to_owned(),
-                false,
+                None,
                 &input,
                 errors,
                 String::new(),
@@ -1235,24 +1246,24 @@ pub(crate) async fn edit_account_page(
 ) -> Response {
     let chrome = viewer.chrome("User account");
     let Some(id) = parse(&id, UserId::from_uuid) else { return view::not_found_page(chrome) };
-    let (username, links, user) = match app.services.corterum.account(viewer.0.user.id, id).await {
+    let account = match app.services.corterum.account(viewer.0.user.id, id).await {
         Ok(a) => a,
         Err(e) => return view::refusal(chrome, &e),
     };
     let input = AccountInput {
-        username: username.clone(),
-        email: user.email.to_string(),
-        entity: links.entity,
-        roles: user.roles,
-        companies: links.companies,
+        username: account.username.clone(),
+        email: account.user.value.email.to_string(),
+        entity: account.links.entity,
+        roles: account.user.value.roles,
+        companies: account.links.companies,
     };
     let banner = if q.saved.is_some() { "User account saved".to_owned() } else { String::new() };
     account_page(
         &app,
         &viewer,
-        username,
+        account.username,
         format!("/administration/users/{id}"),
-        true,
+        Some(account.user.version),
         &input,
         Errors::default(),
         banner,
@@ -1268,22 +1279,27 @@ pub(crate) async fn edit_account(
 ) -> Response {
     let chrome = viewer.chrome("User account");
     let Some(id) = parse(&id, UserId::from_uuid) else { return view::not_found_page(chrome) };
-    let (username, _, user) = match app.services.corterum.account(viewer.0.user.id, id).await {
+    let account = match app.services.corterum.account(viewer.0.user.id, id).await {
         Ok(a) => a,
         Err(e) => return view::refusal(chrome, &e),
     };
-    let mut input = account_input(&Fields::parse(&body));
-    input.username = username.clone();
-    input.email = user.email.to_string();
-    match app.services.corterum.update_account(viewer.0.user.id, id, &input).await {
+    let form = Fields::parse(&body);
+    // The version the form showed: a form from before someone else's save conflicts.
+    let Ok(version) = form.one("version").parse::<i64>() else {
+        return view::refusal(chrome, &ManageError::Conflict);
+    };
+    let mut input = account_input(&form);
+    input.username = account.username.clone();
+    input.email = account.user.value.email.to_string();
+    match app.services.corterum.update_account(viewer.0.user.id, id, version, &input).await {
         Ok(()) => Redirect::to(&format!("/administration/users/{id}?saved=1")).into_response(),
         Err(ManageError::Invalid(fields)) => {
             account_page(
                 &app,
                 &viewer,
-                username,
+                account.username,
                 format!("/administration/users/{id}"),
-                true,
+                Some(version),
                 &input,
                 Errors::from_fields(&fields),
                 String::new(),

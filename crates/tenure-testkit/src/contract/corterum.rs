@@ -1,16 +1,22 @@
 //! The Corterum contract, through the `Corterum` and `Manage` services on a real store:
 //! the catalogue, entities, groups, roles built from forms, user accounts with
 //! usernames, instances with versions and time travel, and what each user reaches.
+//! User administration stays within the administrator's companies, never strips the root
+//! administrator (attack 3 of issue 11), writes against the version its form showed, and
+//! an account does nothing until its invitation is accepted.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use tenure_core::{
-    AccountInput, AsOf, AuditName, AuditQuery, Authorizer, ChangeStore, Clock, Corterum,
-    CorterumPorts, CorterumStore, EntityInput, EntityQuery, GroupInput, ManageError, Page,
+    AccountInput, AccountStatus, AsOf, AuditName, AuditQuery, Authorizer, ChangeStore, Clock,
+    Corterum, CorterumPorts, CorterumStore, EntityInput, EntityQuery, GroupInput, ManageError,
+    Page, Write,
 };
 use tenure_domain::dataset::{Moment, catalogue_id_of};
-use tenure_domain::role::builtin::{ROOT_ADMINISTRATOR, SENIOR_MANAGER};
+use tenure_domain::role::builtin::{
+    CONDUCT_RULES_STAFF, CORTERUM_ADMINISTRATOR, ROOT_ADMINISTRATOR, SENIOR_MANAGER,
+};
 use tenure_domain::{
     ALL_PEOPLE, Action, Content, DatasetPermissions, Email, EntityId, EntityKind, Feature,
     FeatureSet, Name, OrgId, Organisation, Request, Resource, RoleCatalogue, RoleForm, User,
@@ -332,19 +338,35 @@ where
         .expect("admin account");
     let token = mailer.last_token_for("compliance@example.com").expect("invitation");
     manage.accept_invitation(&token, GOOD).await.expect("accept");
-    let (username, links, _) = c.account(ROOT, jane_user).await.expect("account");
-    assert_eq!((username.as_str(), links.entity), ("jane.smith@example.com", Some(jane)));
+    let jane_account = c.account(ROOT, jane_user).await.expect("account");
+    assert_eq!(
+        (jane_account.username.as_str(), jane_account.links.entity),
+        ("jane.smith@example.com", Some(jane))
+    );
     assert_eq!(c.accounts(ROOT, Page::numbered(1, 20)).await.expect("accounts").len(), 2);
+    let version = jane_account.user.version;
     assert!(matches!(
-        c.update_account(jane_user, ROOT, &account("root", "root@example.com", None, line_manager))
-            .await,
+        c.update_account(
+            jane_user,
+            ROOT,
+            version,
+            &account("root", "root@example.com", None, line_manager)
+        )
+        .await,
         Err(ManageError::NotFound)
     ));
+    let root_version = ChangeStore::user(&*store, ROOT).await.expect("read").expect("root").version;
     assert!(matches!(
-        c.update_account(ROOT, ROOT, &account("root", "root@example.com", None, line_manager))
-            .await,
+        c.update_account(
+            ROOT,
+            ROOT,
+            root_version,
+            &account("root", "root@example.com", None, line_manager)
+        )
+        .await,
         Err(ManageError::Forbidden(_))
     ));
+    user_administration(&store, &c, &manage, &mailer, (jane_user, jane), line_manager).await;
 
     // Instances: a first version needs create, later ones edit; stale saves conflict.
     let v1 = c
@@ -518,4 +540,253 @@ where
         assert!(rows.iter().any(|r| r.name == name), "no {name:?} in the audit trail");
     }
     assert!(rows.iter().any(|r| r.name == AuditName::AuthzFail && r.actor == Some(jane_user)));
+}
+
+/// User administration through the services (attack 3 of issue 11 among it): a second
+/// Corterum Administrator cannot strip the root administrator; an administrator of the
+/// FCA neither lists, opens nor changes an account of the PSR; a form from an old version
+/// conflicts; nobody changes their own roles; an invited account does nothing until it
+/// accepts; a withdrawn invitation stays withdrawn.
+async fn user_administration<S: FullStore + CorterumStore>(
+    store: &Arc<S>,
+    c: &Corterum,
+    manage: &tenure_core::Manage,
+    mailer: &MemoryMailer,
+    (jane_user, jane): (UserId, EntityId),
+    line_manager: tenure_domain::RoleId,
+) {
+    let auth = Authorizer::new(store.clone());
+    let may_administer = |actor: UserId| {
+        let auth = &auth;
+        async move {
+            let request = Request::new(
+                actor,
+                Action::FeatureUse,
+                Resource::Feature(Feature::UserAdministration),
+            );
+            auth.decide(&request).await.expect("decide").is_allowed()
+        }
+    };
+    // The root administrator's own account, as `admin create-root` makes it.
+    store
+        .apply(
+            vec![Write::SetUserLinks {
+                user: ROOT,
+                links: tenure_domain::UserLinks { entity: None, companies: vec![org(FCA)] },
+                username: "root@example.com".to_owned(),
+            }],
+            Vec::new(),
+        )
+        .await
+        .expect("root's username");
+    let input =
+        |username: &str, roles: &[tenure_domain::RoleId], companies: &[u128]| AccountInput {
+            username: username.to_owned(),
+            email: format!("{username}@example.com"),
+            entity: None,
+            roles: roles.to_vec(),
+            companies: companies.iter().map(|c| org(*c)).collect(),
+        };
+    let accept = |email: String| async move {
+        let token = mailer.last_token_for(&email).expect("invitation");
+        manage.accept_invitation(&token, GOOD).await.expect("accept");
+    };
+
+    // A second administrator (the out-of-the-box role) at the FCA.
+    let second = manage
+        .create_account(c, ROOT, &input("second", &[CORTERUM_ADMINISTRATOR], &[FCA]))
+        .await
+        .expect("second administrator");
+    // Until they accept, the account can do nothing, though it holds its role.
+    assert!(!may_administer(second).await, "an invited account can do nothing");
+    assert!(matches!(c.accounts(second, Page::numbered(1, 20)).await, Err(ManageError::NotFound)));
+    accept("second@example.com".to_owned()).await;
+    assert!(may_administer(second).await);
+    let pat_user = manage
+        .create_account(c, ROOT, &input("pat", &[CONDUCT_RULES_STAFF], &[PSR]))
+        .await
+        .expect("an account of the PSR");
+    accept("pat@example.com".to_owned()).await;
+
+    // Attack 3: the second administrator ticks only Conduct Rules Staff for root.
+    let root = c.account(second, ROOT).await.expect("root is in the FCA: visible");
+    let stripped = c
+        .update_account(
+            second,
+            ROOT,
+            root.user.version,
+            &input("root", &[CONDUCT_RULES_STAFF], &[FCA]),
+        )
+        .await;
+    assert!(matches!(stripped, Err(ManageError::Forbidden(_))), "{stripped:?}");
+    let root_now = ChangeStore::user(&**store, ROOT).await.expect("read").expect("root");
+    assert_eq!(root_now.value.roles, vec![ROOT_ADMINISTRATOR]);
+    assert!(may_administer(ROOT).await, "root still opens Administration");
+    for (what, refused) in [
+        ("deactivate", manage.deactivate_user(second, ROOT, root_now.version).await),
+        ("delete", manage.delete_user(second, ROOT, root_now.version).await),
+    ] {
+        assert!(matches!(refused, Err(ManageError::Forbidden(_))), "{what}: {refused:?}");
+    }
+
+    // Another company's account: not listed, not found, not changed.
+    let listed: Vec<UserId> = c
+        .accounts(second, Page::numbered(1, 20))
+        .await
+        .expect("accounts")
+        .into_iter()
+        .map(|(_, u)| u.id)
+        .collect();
+    assert!(listed.contains(&jane_user) && listed.contains(&ROOT), "{listed:?}");
+    assert!(!listed.contains(&pat_user), "an account of another company is listed");
+    assert_eq!(c.accounts(ROOT, Page::numbered(1, 20)).await.expect("root's list").len(), 5);
+    assert!(matches!(c.account(second, pat_user).await, Err(ManageError::NotFound)));
+    let pat_version = ChangeStore::user(&**store, pat_user).await.expect("read").expect("pat");
+    assert!(matches!(
+        c.update_account(
+            second,
+            pat_user,
+            pat_version.version,
+            &input("pat", &[CORTERUM_ADMINISTRATOR], &[FCA])
+        )
+        .await,
+        Err(ManageError::NotFound)
+    ));
+    // ... nor can an account of theirs be linked to it.
+    let jane_now = c.account(second, jane_user).await.expect("jane");
+    match c
+        .update_account(
+            second,
+            jane_user,
+            jane_now.user.version,
+            &input("jane", &[line_manager], &[FCA, PSR]),
+        )
+        .await
+    {
+        Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "companies"),
+        other => panic!("expected the PSR refused, got {other:?}"),
+    }
+    match manage.create_account(c, second, &input("psr2", &[CONDUCT_RULES_STAFF], &[PSR])).await {
+        Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "companies"),
+        other => panic!("expected the PSR refused, got {other:?}"),
+    }
+    // Nobody changes their own roles, or gives the root administrator's.
+    let own = c.account(second, second).await.expect("own account");
+    assert!(matches!(
+        c.update_account(
+            second,
+            second,
+            own.user.version,
+            &input("second", &[SENIOR_MANAGER], &[FCA])
+        )
+        .await,
+        Err(ManageError::Forbidden(_))
+    ));
+    match c
+        .update_account(
+            second,
+            jane_user,
+            jane_now.user.version,
+            &input("jane", &[ROOT_ADMINISTRATOR], &[FCA]),
+        )
+        .await
+    {
+        Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "roles"),
+        other => panic!("expected the root administrator's role refused, got {other:?}"),
+    }
+
+    // The form's version is the one written against: a stale form conflicts.
+    let opened = c.account(second, jane_user).await.expect("opened");
+    c.update_account(
+        ROOT,
+        jane_user,
+        opened.user.version,
+        &input("jane", &[line_manager, SENIOR_MANAGER], &[FCA]),
+    )
+    .await
+    .expect("root saves first");
+    assert!(matches!(
+        c.update_account(
+            second,
+            jane_user,
+            opened.user.version,
+            &input("jane", &[CONDUCT_RULES_STAFF], &[FCA])
+        )
+        .await,
+        Err(ManageError::Conflict)
+    ));
+    let kept = ChangeStore::user(&**store, jane_user).await.expect("read").expect("jane");
+    let mut kept_roles = kept.value.roles;
+    kept_roles.sort_unstable();
+    let mut expected = vec![line_manager, SENIOR_MANAGER];
+    expected.sort_unstable();
+    assert_eq!(kept_roles, expected, "no lost update");
+    let fresh = c.account(second, jane_user).await.expect("reloaded");
+    c.update_account(
+        second,
+        jane_user,
+        fresh.user.version,
+        &AccountInput { entity: Some(jane), ..input("jane", &[line_manager], &[FCA]) },
+    )
+    .await
+    .expect("a fresh form saves");
+    let saved = c.account(second, jane_user).await.expect("saved");
+    assert_eq!((saved.links.entity, saved.user.value.roles), (Some(jane), vec![line_manager]));
+
+    // Groups and roles: the built-in ones are never edited.
+    assert!(matches!(
+        c.save_group(
+            second,
+            Some(tenure_domain::ALL_PEOPLE),
+            &GroupInput {
+                name: "All".to_owned(),
+                description: String::new(),
+                kind: Some(EntityKind::Person),
+                members: Vec::new()
+            }
+        )
+        .await,
+        Err(ManageError::Forbidden(_))
+    ));
+    assert!(matches!(
+        c.save_role(second, Some(CONDUCT_RULES_STAFF), RoleForm::default()).await,
+        Err(ManageError::Forbidden(_))
+    ));
+    assert!(matches!(
+        c.save_role(
+            second,
+            Some(tenure_domain::RoleId::from_uuid(Uuid::from_u128(7))),
+            RoleForm::default()
+        )
+        .await,
+        Err(ManageError::NotFound)
+    ));
+
+    // Withdrawing an invitation: the account stays idle, and says so.
+    let invited = manage
+        .create_account(c, second, &input("invited", &[CONDUCT_RULES_STAFF], &[FCA]))
+        .await
+        .expect("an account by the second administrator");
+    assert!(matches!(manage.revoke_invitation(second, pat_user).await, Err(ManageError::NotFound)));
+    manage.revoke_invitation(second, invited).await.expect("withdrawn");
+    let withdrawn = ChangeStore::user(&**store, invited).await.expect("read").expect("invited");
+    assert_eq!(
+        manage.status(&withdrawn.value).await.expect("status"),
+        AccountStatus::InvitationRevoked
+    );
+    let token = mailer.last_token_for("invited@example.com").expect("invitation");
+    assert!(matches!(manage.accept_invitation(&token, GOOD).await, Err(ManageError::LinkInvalid)));
+    let request = Request::new(
+        invited,
+        Action::EntityView,
+        Resource::Entity(EntityId::from_uuid(Uuid::nil())),
+    );
+    let decision = auth.decide(&request).await.expect("decide");
+    assert_eq!(
+        decision,
+        tenure_domain::Decision::Deny {
+            reason: tenure_domain::DenyReason::ActorInvited,
+            conceal: true
+        }
+    );
 }
