@@ -1,12 +1,16 @@
 //! Corterum's screens through the router: the root administrator sets up an entity, a
 //! group, a role (with "Select all") and a user account from the Administration area;
 //! the line manager reads a report's training record as it is and as it was, and finds
-//! nothing else; feature permissions gate the Administration pages.
+//! nothing else; feature permissions gate the Administration pages. User administration
+//! through real HTTP: a second administrator cannot strip the root administrator (attack
+//! 3 of issue 11), reaches no account of another company, and a stale form conflicts; an
+//! account does nothing until its invitation is accepted.
 
 use axum::http::StatusCode;
 use tenure_domain::dataset::catalogue_id_of;
+use tenure_domain::role::builtin::{CONDUCT_RULES_STAFF, CORTERUM_ADMINISTRATOR, SENIOR_MANAGER};
 
-use crate::{Client, PASSWORD, site_with};
+use crate::{Client, PASSWORD, Site, site_with};
 
 fn id_from(location: &str) -> String {
     location
@@ -253,4 +257,240 @@ async fn entity(root: &mut Client<'_>, name: &str, company: &str) -> String {
 
 fn tenure_web_query(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The root administrator (with their account, as `tenure serve --demo` seeds it) and
+/// the two companies: FCA and PSR.
+async fn corterum_site() -> Site {
+    let site = site_with(
+        tenure_testkit::contract::corterum::world(),
+        tenure_web::WebConfig::new("http://127.0.0.1:3000"),
+    )
+    .await;
+    let root = tenure_domain::UserId::from_uuid(uuid::Uuid::from_u128(0xface));
+    tenure_core::ChangeStore::apply(
+        &*site.store,
+        vec![tenure_core::Write::SetUserLinks {
+            user: root,
+            links: tenure_domain::UserLinks {
+                entity: None,
+                companies: vec![company(FCA), company(PSR)],
+            },
+            username: "root@example.com".to_owned(),
+        }],
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    site
+}
+
+const FCA: u128 = 1;
+const PSR: u128 = 2;
+
+fn company(n: u128) -> tenure_domain::OrgId {
+    tenure_domain::OrgId::from_uuid(uuid::Uuid::from_u128(n))
+}
+
+/// The root creates an account through the form; the id from the accounts list.
+async fn create_account(
+    root: &mut Client<'_>,
+    name: &str,
+    role: tenure_domain::RoleId,
+    company_n: u128,
+) -> String {
+    root.get("/administration/users/new").await;
+    let email = format!("{name}@example.com");
+    let page = root
+        .post(
+            "/administration/users/new",
+            &[
+                ("username", email.as_str()),
+                ("email", email.as_str()),
+                ("roles", &role.to_string()),
+                ("companies", &company(company_n).to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let list = root.get("/administration/users").await;
+    let at = list.body.find(&format!(">{email}</a>")).expect("listed");
+    let href = list.body[..at].rfind("/administration/users/").expect("a link");
+    list.body[href + "/administration/users/".len()..at - 1].to_owned()
+}
+
+/// Accepts the newest invitation sent to `email`, setting the test password.
+async fn accept(site: &Site, email: &str) {
+    let token = site.mailer.last_token_for(email).expect("an invitation");
+    let mut browser = Client::new(site);
+    browser.get(&format!("/account/create?token={token}")).await;
+    let page = browser
+        .post(
+            "/account/create",
+            &[("token", &token), ("password", PASSWORD), ("confirm", PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+}
+
+fn version_in(body: &str) -> String {
+    let field = "name=\"version\" value=\"";
+    let at = body.find(field).expect("a version field") + field.len();
+    body[at..at + body[at..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn a_second_administrator_cannot_strip_the_root_or_leave_their_companies() {
+    let site = corterum_site().await;
+    let root_id = uuid::Uuid::from_u128(0xface).to_string();
+    let mut root = Client::new(&site);
+    root.sign_in("root@example.com").await;
+    let second = create_account(&mut root, "second", CORTERUM_ADMINISTRATOR, FCA).await;
+    let staff = create_account(&mut root, "staff", CONDUCT_RULES_STAFF, FCA).await;
+    let pat = create_account(&mut root, "pat", CONDUCT_RULES_STAFF, PSR).await;
+    accept(&site, "second@example.com").await;
+    accept(&site, "pat@example.com").await;
+    accept(&site, "staff@example.com").await;
+
+    let mut admin = Client::new(&site);
+    admin.sign_in("second@example.com").await;
+    assert_eq!(admin.get("/administration").await.status, StatusCode::OK);
+
+    // Attack 3: Administration > User accounts > root, only Conduct Rules Staff, Save.
+    let page = admin.get(&format!("/administration/users/{root_id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "root is in the FCA: visible");
+    let version = version_in(&page.body);
+    let stripped = admin
+        .post(
+            &format!("/administration/users/{root_id}"),
+            &[
+                ("version", &version),
+                ("roles", &CONDUCT_RULES_STAFF.to_string()),
+                ("companies", &company(FCA).to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(stripped.status, StatusCode::FORBIDDEN, "{}", stripped.body);
+    assert!(stripped.body.contains("cannot be revoked"), "{}", stripped.body);
+    let home = root.get("/administration").await;
+    assert_eq!(home.status, StatusCode::OK, "root still opens Administration");
+    assert!(home.body.contains(">User accounts</a>"));
+
+    // An account of another company: not listed, not found, not changed.
+    let list = admin.get("/administration/users").await;
+    assert!(list.body.contains("staff@example.com") && list.body.contains("root@example.com"));
+    assert!(!list.body.contains("pat@example.com"), "{}", list.body);
+    assert_eq!(
+        admin.get(&format!("/administration/users/{pat}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    admin.get("/administration/users").await;
+    let changed = admin
+        .post(
+            &format!("/administration/users/{pat}"),
+            &[
+                ("version", "1"),
+                ("roles", &CORTERUM_ADMINISTRATOR.to_string()),
+                ("companies", &company(FCA).to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NOT_FOUND, "{}", changed.body);
+
+    // Nobody changes their own roles.
+    let own = admin.get(&format!("/administration/users/{second}")).await;
+    let own_version = version_in(&own.body);
+    let raised = admin
+        .post(
+            &format!("/administration/users/{second}"),
+            &[
+                ("version", &own_version),
+                ("roles", &SENIOR_MANAGER.to_string()),
+                ("companies", &company(FCA).to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(raised.status, StatusCode::FORBIDDEN, "{}", raised.body);
+
+    // A stale form: the administrator opens Staff's account, root saves it first.
+    let opened = admin.get(&format!("/administration/users/{staff}")).await;
+    let stale = version_in(&opened.body);
+    let fresh = root.get(&format!("/administration/users/{staff}")).await;
+    assert_eq!(version_in(&fresh.body), stale);
+    let saved = root
+        .post(
+            &format!("/administration/users/{staff}"),
+            &[
+                ("version", &stale),
+                ("roles", &SENIOR_MANAGER.to_string()),
+                ("companies", &company(FCA).to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    admin.get(&format!("/administration/users/{staff}")).await;
+    let lost = admin
+        .post(
+            &format!("/administration/users/{staff}"),
+            &[
+                ("version", &stale),
+                ("roles", &CONDUCT_RULES_STAFF.to_string()),
+                ("companies", &company(FCA).to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(lost.status, StatusCode::CONFLICT, "{}", lost.body);
+    let now = root.get(&format!("/administration/users/{staff}")).await;
+    let ticked = format!("value=\"{SENIOR_MANAGER}\" checked");
+    assert!(now.body.contains(&ticked), "root's save stands: {}", now.body);
+}
+
+#[tokio::test]
+async fn an_account_does_nothing_until_its_invitation_is_accepted() {
+    let site = corterum_site().await;
+    let mut root = Client::new(&site);
+    root.sign_in("root@example.com").await;
+    let pending = create_account(&mut root, "pending", CORTERUM_ADMINISTRATOR, FCA).await;
+    // A password through a reset link, without accepting the invitation.
+    let mut c = Client::new(&site);
+    c.get("/account/reset-password").await;
+    c.post("/account/reset-password", &[("email", "pending@example.com")]).await;
+    let mut token = None;
+    for _ in 0..100 {
+        let sent = site.mailer.sent();
+        let mine: Vec<_> = sent.iter().filter(|m| m.to.as_str() == "pending@example.com").collect();
+        if mine.len() >= 2 {
+            token = site.mailer.last_token_for("pending@example.com");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let token = token.expect("a reset email: the account is active");
+    c.get(&format!("/account/reset-password?token={token}")).await;
+    c.post(
+        "/account/reset-password/new",
+        &[("token", &token), ("password", PASSWORD), ("confirm", PASSWORD)],
+    )
+    .await;
+    c.get("/account/sign-in").await;
+    c.post("/account/sign-in", &[("email", "pending@example.com"), ("password", PASSWORD)]).await;
+    assert!(c.has_session(), "signed in with a reset password");
+    // Its roles are not in force: every page it might use is not found.
+    for path in ["/administration", "/administration/users", "/records"] {
+        assert_eq!(c.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // Withdrawing the invitation works (it answered "not found" before), and the
+    // account stays idle.
+    let confirm = root.get(&format!("/users/{pending}/revoke-invitation")).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
+    let version = version_in(&confirm.body);
+    let withdrawn =
+        root.post(&format!("/users/{pending}/revoke-invitation"), &[("version", &version)]).await;
+    assert_eq!(withdrawn.status, StatusCode::SEE_OTHER, "{}", withdrawn.body);
+    assert!(withdrawn.location().ends_with("done=revoked"), "{}", withdrawn.location());
+    let profile = root.get(&format!("/users/{pending}")).await;
+    assert!(profile.body.contains("Invitation revoked"), "{}", profile.body);
+    for path in ["/administration", "/administration/users"] {
+        assert_eq!(c.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
 }
