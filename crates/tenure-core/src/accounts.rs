@@ -5,6 +5,10 @@
 //! the same error and costs exactly one password check, so neither the answer nor its
 //! timing says whether an account exists. Failures while locked are not counted. A success
 //! clears the count. All of it is audited in the same transaction as the change.
+//!
+//! A new password, changed or reset, is a new credential: the transaction that sets it
+//! kills every outstanding reset link and ends every session, and the person is told by
+//! a notice that holds no link.
 
 use std::sync::Arc;
 
@@ -79,7 +83,11 @@ pub trait AccountStore: Send + Sync + 'static {
         audit: AuditEvent,
     ) -> Result<(), BackendError>;
 
-    /// Sets a password hash, clearing the failure count and any lock, and appends `audit`.
+    /// Sets a password hash, clearing the failure count and any lock, and in the same
+    /// transaction kills every unused reset link of the user and ends every session of
+    /// theirs (a new password is a new credential: nothing issued under the old one
+    /// outlives it; an app that keeps the person signed in starts a fresh session), and
+    /// appends `audit`.
     ///
     /// # Errors
     /// [`BackendError`] only for unexpected failures (an unknown user included); nothing is
@@ -145,8 +153,9 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// Uses a reset link, once: marks it used only if it is unused, unexpired and the
     /// user's, and in the same transaction stores the new password hash, clears the
-    /// failure count and lock, kills the user's other links and appends `audit`. Of
-    /// concurrent uses of one link exactly one returns `true`.
+    /// failure count and lock, kills the user's other links, ends every session of the
+    /// user and appends `audit`. Of concurrent uses of one link exactly one returns
+    /// `true`.
     ///
     /// # Errors
     /// [`BackendError`] only for unexpected failures; nothing is kept then.
@@ -327,7 +336,10 @@ impl Accounts {
 
     /// Changes one's own password: the current one is required and checked like a sign-in
     /// (a wrong one counts towards the lockout), and the new one must meet the policy and
-    /// not contain the person's details. Audited with the change.
+    /// not contain the person's details. Audited with the change, in whose transaction
+    /// every reset link of the person dies and every session of theirs ends (the caller
+    /// starts a fresh one to keep them signed in). Then, when mail is configured, the
+    /// person is told (the notice holds no link).
     ///
     /// # Errors
     /// [`ChangePasswordError::CurrentIncorrect`] for a wrong current password, an unknown
@@ -371,6 +383,10 @@ impl Accounts {
         let event =
             self.event(now, AuditName::PasswordChange, Outcome::Success, Some(user), org, "{}");
         self.store.set_password(user, hash, event).await?;
+        if let Some(resets) = &self.resets {
+            let person = holder.person;
+            resets.mailer.send(mail::password_changed(person.email, &person.name)).await?;
+        }
         Ok(())
     }
 
@@ -437,7 +453,8 @@ impl Accounts {
     /// Sets a new password with a reset link. The link is checked, the password is checked
     /// against the policy and the person's details, and only then is the link used, once,
     /// with the new password, in one transaction. A successful reset also clears any
-    /// lockout. Nobody is signed in by it.
+    /// lockout and ends every session of the person; nobody is signed in by it. The person
+    /// is then told their password changed (the notice holds no link).
     ///
     /// # Errors
     /// [`ResetError::LinkInvalid`] for an unknown, used, replaced or expired link;
@@ -463,11 +480,11 @@ impl Accounts {
         let hash = self.hasher.hash(&password).await?;
         let (user, org) = (Some(holder.user), Some(holder.organisation_id));
         let audit = self.event(now, AuditName::ResetComplete, Outcome::Success, user, org, "{}");
-        if self.store.consume_reset(&digest, holder.user, now, hash, audit).await? {
-            Ok(holder.user)
-        } else {
-            Err(ResetError::LinkInvalid)
+        if !self.store.consume_reset(&digest, holder.user, now, hash, audit).await? {
+            return Err(ResetError::LinkInvalid);
         }
+        resets.mailer.send(mail::password_changed(holder.email, &holder.name)).await?;
+        Ok(holder.user)
     }
 
     fn event(

@@ -1,7 +1,7 @@
 //! The emails Tenure sends, as plain text and HTML from one description, so the two
 //! bodies never disagree. Everything a person typed is escaped in the HTML.
 
-use tenure_domain::Email;
+use tenure_domain::{Email, Name};
 
 use crate::ports::Message;
 
@@ -39,6 +39,70 @@ pub(crate) fn message(to: Email, subject: &str, blocks: &[Block]) -> Message {
     }
     html.push_str("</body></html>\n");
     Message { to, subject: subject.to_owned(), text, html }
+}
+
+/// Who made a change a notice tells of.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ChangedBy<'a> {
+    /// The account's holder.
+    Themselves,
+    /// Someone else, by name (`None` if their account has gone since).
+    Other(Option<&'a Name>),
+}
+
+/// The notice that a password was changed, by its holder or with a reset link. Like
+/// every notice it holds no link and no secret: it tells, it is never a way in.
+pub(crate) fn password_changed(to: Email, name: &Name) -> Message {
+    message(
+        to,
+        "Your password has been changed",
+        &[
+            Block::Text(format!(
+                "Hello {name}, the password for your Tenure account has been changed."
+            )),
+            Block::Text(
+                "You have been signed out on your other devices, and any password reset links \
+                 we sent you no longer work."
+                    .to_owned(),
+            ),
+            Block::Text(
+                "If you did not change it, reset your password from the sign-in page now and \
+                 tell your data coordinator."
+                    .to_owned(),
+            ),
+        ],
+    )
+}
+
+/// The notice to an account's old address that its email address was changed: what
+/// changed and who changed it. No link and no secret.
+pub(crate) fn email_changed(old: Email, name: &Name, new: &Email, by: ChangedBy<'_>) -> Message {
+    let who = match by {
+        ChangedBy::Themselves => "You".to_owned(),
+        ChangedBy::Other(Some(n)) => n.to_string(),
+        ChangedBy::Other(None) => "Someone else".to_owned(),
+    };
+    let from = old.to_string();
+    message(
+        old,
+        "Your email address has been changed",
+        &[
+            Block::Text(format!(
+                "Hello {name}. {who} changed the email address of your Tenure account from {from} to {new}."
+            )),
+            Block::Text(
+                "Emails about your account, password reset links included, now go to the new \
+                 address. You have been signed out, and any password reset links sent to this \
+                 address no longer work."
+                    .to_owned(),
+            ),
+            Block::Text(
+                "If you did not expect this, contact your data coordinator or an administrator \
+                 straight away."
+                    .to_owned(),
+            ),
+        ],
+    )
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::SeaOrmStore;
 use crate::convert;
-use crate::entity::{audit_events, credentials, organisations, reset_tokens, users};
+use crate::entity::{audit_events, credentials, organisations, reset_tokens, sessions, users};
 
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
     BackendError::new(e)
@@ -95,6 +95,66 @@ async fn clear_lockout(
     Ok(())
 }
 
+/// Kills every unused reset link of the user (marked used at its own issue time).
+pub(crate) async fn kill_resets(db: &impl ConnectionTrait, user: Uuid) -> Result<(), BackendError> {
+    let kill = Query::update()
+        .table(reset_tokens::Entity)
+        .value(reset_tokens::Column::UsedAt, Expr::col(reset_tokens::Column::IssuedAt))
+        .and_where(reset_tokens::Column::UserId.eq(user))
+        .and_where(reset_tokens::Column::UsedAt.is_null())
+        .to_owned();
+    db.execute(&kill).await.map_err(backend)?;
+    Ok(())
+}
+
+/// Ends every session of the user.
+async fn end_sessions(db: &impl ConnectionTrait, user: Uuid) -> Result<(), BackendError> {
+    sessions::Entity::delete_many()
+        .filter(sessions::Column::UserId.eq(user))
+        .exec(db)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Adds one failure in one statement (`n = n + 1`, so concurrent failures all count);
+/// reaching `lock_after` locks until `lock_until` and restarts the count in the same
+/// statement. Returns the count now and whether this failure locked the account.
+pub(crate) async fn count_failure(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    lock_after: u32,
+    lock_until: Timestamp,
+) -> Result<FailureRecorded, BackendError> {
+    ensure_row(db, user).await?;
+    let threshold = i64::from(lock_after);
+    let next = Expr::col(credentials::Column::FailedAttempts).add(1);
+    let update = Query::update()
+        .table(credentials::Entity)
+        .value(
+            credentials::Column::LockedUntil,
+            Expr::case(next.clone().gte(threshold), lock_until.0)
+                .finally(Expr::col(credentials::Column::LockedUntil)),
+        )
+        .value(
+            credentials::Column::FailedAttempts,
+            Expr::case(next.clone().gte(threshold), 0).finally(next),
+        )
+        .value(credentials::Column::Version, Expr::col(credentials::Column::Version).add(1))
+        .and_where(credentials::Column::UserId.eq(user))
+        .to_owned();
+    db.execute(&update).await.map_err(backend)?;
+    let row = credentials::Entity::find_by_id(user)
+        .one(db)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| BackendError::new(format!("credentials for `{user}` vanished")))?;
+    Ok(FailureRecorded {
+        failed_attempts: u32::try_from(row.failed_attempts).unwrap_or(0),
+        locked: row.failed_attempts == 0 && row.locked_until == Some(lock_until.0),
+    })
+}
+
 /// A user's details with their organisation's name, as password checks need them.
 async fn person(
     db: &impl ConnectionTrait,
@@ -157,46 +217,17 @@ impl AccountStore for SeaOrmStore {
         audit: AuditEvent,
         lock_audit: AuditEvent,
     ) -> Result<FailureRecorded, BackendError> {
-        let id = *user.as_uuid();
         let txn = self.write_transaction().await?;
-        ensure_row(&txn, id).await?;
-        // One statement reads and writes the counter, so concurrent failures all count;
-        // reaching the limit locks and restarts the count in the same statement.
-        let threshold = i64::from(lock_after);
-        let next = Expr::col(credentials::Column::FailedAttempts).add(1);
-        let update = Query::update()
-            .table(credentials::Entity)
-            .value(
-                credentials::Column::LockedUntil,
-                Expr::case(next.clone().gte(threshold), lock_until.0)
-                    .finally(Expr::col(credentials::Column::LockedUntil)),
-            )
-            .value(
-                credentials::Column::FailedAttempts,
-                Expr::case(next.clone().gte(threshold), 0).finally(next),
-            )
-            .value(credentials::Column::Version, Expr::col(credentials::Column::Version).add(1))
-            .and_where(credentials::Column::UserId.eq(id))
-            .to_owned();
-        txn.execute(&update).await.map_err(backend)?;
-        let row = credentials::Entity::find_by_id(id)
-            .one(&txn)
-            .await
-            .map_err(backend)?
-            .ok_or_else(|| BackendError::new(format!("credentials for `{user}` vanished")))?;
-        let locked = row.failed_attempts == 0 && row.locked_until == Some(lock_until.0);
+        let recorded = count_failure(&txn, *user.as_uuid(), lock_after, lock_until).await?;
         audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
-        if locked {
+        if recorded.locked {
             audit_events::Entity::insert(audit_row(lock_audit))
                 .exec(&txn)
                 .await
                 .map_err(backend)?;
         }
         txn.commit().await.map_err(backend)?;
-        Ok(FailureRecorded {
-            failed_attempts: u32::try_from(row.failed_attempts).unwrap_or(0),
-            locked,
-        })
+        Ok(recorded)
     }
 
     async fn record_success(
@@ -224,6 +255,8 @@ impl AccountStore for SeaOrmStore {
             return Err(BackendError::new(format!("user `{user}` does not exist")));
         }
         clear_lockout(&txn, id, Some(hash)).await?;
+        kill_resets(&txn, id).await?;
+        end_sessions(&txn, id).await?;
         audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
         txn.commit().await.map_err(backend)
     }
@@ -359,6 +392,7 @@ impl AccountStore for SeaOrmStore {
             .to_owned();
         txn.execute(&others).await.map_err(backend)?;
         clear_lockout(&txn, id, Some(hash)).await?;
+        end_sessions(&txn, id).await?;
         audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
         txn.commit().await.map_err(backend)?;
         Ok(true)

@@ -8,10 +8,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use tenure_core::{ChangePasswordError, ManageError, ResetError, SignInError, UserChanges};
-use tenure_domain::RoleCatalogue;
+use tenure_domain::{Action, Resource, RoleCatalogue};
 
 use crate::App;
 use crate::security::{self, ClientIp, MaybeSigned, Signed};
+use crate::users::allowed;
 use crate::view::{self, Chrome, Errors};
 
 /// A success message chosen by a fixed key, so nothing typed is ever reflected.
@@ -345,11 +346,10 @@ pub(crate) async fn reset(
     if let Some(errors) = password_errors(&form) {
         return again(errors);
     }
+    // The reset ends every session of the person in its own transaction; nobody is
+    // signed in by it.
     match app.services.accounts.reset_password(&form.token, &form.password).await {
-        Ok(user) => {
-            let _ = app.services.sessions.end_all(user, None).await;
-            Redirect::to("/account/sign-in?done=reset").into_response()
-        }
+        Ok(_) => Redirect::to("/account/sign-in?done=reset").into_response(),
         Err(ResetError::Password(e)) => {
             again(Errors::one("password", &view::sentence(&e.to_string())))
         }
@@ -430,9 +430,17 @@ struct DetailsPage {
     chrome: Chrome,
     errors: Errors,
     name: String,
+    /// Whether the engine lets the viewer change their email address here.
+    change_email: bool,
     email: String,
     telephone: String,
     version: i64,
+}
+
+/// Whether the engine lets the viewer change their own email address.
+fn may_change_email(viewer: &Signed) -> bool {
+    let me = viewer.0.user.id;
+    allowed(&viewer.0.world, &viewer.0, Action::UserChangeEmail, Resource::User(me))
 }
 
 pub(crate) async fn details_page(State(app): State<App>, viewer: Signed) -> Response {
@@ -446,6 +454,7 @@ pub(crate) async fn details_page(State(app): State<App>, viewer: Signed) -> Resp
         chrome: viewer.chrome("Change your personal details"),
         errors: Errors::default(),
         name: user.name.to_string(),
+        change_email: may_change_email(&viewer),
         email: user.email.to_string(),
         telephone: user.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
         version,
@@ -458,8 +467,11 @@ pub(crate) struct DetailsForm {
     #[allow(dead_code, reason = "checked by the security layer")]
     csrf: String,
     name: String,
-    email: String,
+    /// Absent when the page did not offer it.
+    email: Option<String>,
     telephone: String,
+    /// Needed only when the email address changes.
+    current_password: Option<String>,
     version: i64,
 }
 
@@ -471,37 +483,31 @@ pub(crate) async fn details(
     let me = viewer.0.user.id;
     let changes = UserChanges {
         name: Some(form.name.clone()),
-        email: Some(form.email.clone()),
+        email: form.email.clone(),
         telephone: Some(form.telephone.clone()),
+        current_password: form.current_password.clone(),
         ..UserChanges::default()
+    };
+    // The form again with what was typed (never the password) and these errors.
+    let again = |errors: Errors| {
+        view::render(&DetailsPage {
+            chrome: viewer.chrome("Change your personal details").with_errors(&errors),
+            errors,
+            name: form.name.clone(),
+            change_email: may_change_email(&viewer),
+            email: form.email.clone().unwrap_or_else(|| viewer.0.user.email.to_string()),
+            telephone: form.telephone.clone(),
+            version: form.version,
+        })
     };
     match app.services.manage.edit_user(me, me, form.version, &changes).await {
         Ok(edited) if edited.email_confirmation_sent => {
             Redirect::to("/account?done=email-sent").into_response()
         }
         Ok(_) => Redirect::to("/account?done=details").into_response(),
-        Err(ManageError::Invalid(fields)) => {
-            let errors = Errors::from_fields(&fields);
-            view::render(&DetailsPage {
-                chrome: viewer.chrome("Change your personal details").with_errors(&errors),
-                errors,
-                name: form.name,
-                email: form.email,
-                telephone: form.telephone,
-                version: form.version,
-            })
-        }
+        Err(ManageError::Invalid(fields)) => again(Errors::from_fields(&fields)),
         Err(ManageError::EmailInUse) => {
-            let errors =
-                Errors::one("email", "This email address is already used by another account");
-            view::render(&DetailsPage {
-                chrome: viewer.chrome("Change your personal details").with_errors(&errors),
-                errors,
-                name: form.name,
-                email: form.email,
-                telephone: form.telephone,
-                version: form.version,
-            })
+            again(Errors::one("email", "This email address is already used by another account"))
         }
         Err(e) => view::refusal(viewer.chrome("Change your personal details"), &e),
     }
@@ -536,6 +542,7 @@ pub(crate) struct PasswordForm {
 pub(crate) async fn password(
     State(app): State<App>,
     viewer: Signed,
+    jar: CookieJar,
     Form(form): Form<PasswordForm>,
 ) -> Response {
     let again = |errors: Errors| {
@@ -557,10 +564,9 @@ pub(crate) async fn password(
     let me = viewer.0.user.id;
     let policy = &app.config.passwords;
     match app.services.accounts.change_password(me, &form.current, &form.password, policy).await {
-        Ok(()) => {
-            let _ = app.services.sessions.end_all(me, Some(&viewer.0.live)).await;
-            Redirect::to("/account?done=password").into_response()
-        }
+        // The change ended every session, this one included, and killed every reset
+        // link; the person stays signed in here under a fresh session id.
+        Ok(()) => continue_signed_in(&app, me, jar, "/account?done=password").await,
         Err(ChangePasswordError::Busy) => security::busy(viewer.chrome("Change your password")),
         Err(ChangePasswordError::CurrentIncorrect) => {
             again(Errors::one("current", "Your current password is incorrect"))
@@ -603,18 +609,52 @@ pub(crate) async fn confirm_email(
     State(app): State<App>,
     ip: ClientIp,
     viewer: MaybeSigned,
+    jar: CookieJar,
     Form(form): Form<TokenForm>,
 ) -> Response {
     if !app.limits.reset(ip.0) {
         return security::too_many(viewer.chrome("Too many attempts"));
     }
     match app.services.manage.confirm_email(&form.token).await {
-        Ok(_) if viewer.0.is_some() => Redirect::to("/account?done=email").into_response(),
+        // Confirming ended every session of the person. Someone confirming their own
+        // change in a browser signed in as them stays signed in under a fresh session id;
+        // after a change by someone else they sign in again.
+        Ok(confirmed) if viewer.0.as_ref().is_some_and(|v| v.user.id == confirmed.user) => {
+            if confirmed.by_themselves {
+                continue_signed_in(&app, confirmed.user, jar, "/account?done=email").await
+            } else {
+                (
+                    jar.add(security::removed_session_cookie(&app)),
+                    Redirect::to("/account/sign-in?done=email"),
+                )
+                    .into_response()
+            }
+        }
         Ok(_) => Redirect::to("/account/sign-in?done=email").into_response(),
         Err(ManageError::EmailInUse) => view::forbidden_page(
             viewer.chrome("Confirm your new email address"),
             "this email address is now used by another account",
         ),
         Err(e) => view::refusal(viewer.chrome("Confirm your new email address"), &e),
+    }
+}
+
+/// After a credential change that ended every session of the person, this one included:
+/// a fresh session (a new id, the old one dead) and a new cookie, then `to`. If no session
+/// can be started the person is simply signed out, which is safe.
+async fn continue_signed_in(
+    app: &App,
+    user: tenure_domain::UserId,
+    jar: CookieJar,
+    to: &str,
+) -> Response {
+    match app.services.sessions.start(user).await {
+        Ok(token) => {
+            (jar.add(security::session_cookie(app, token)), Redirect::to(to)).into_response()
+        }
+        Err(_) => {
+            (jar.add(security::removed_session_cookie(app)), Redirect::to("/account/sign-in"))
+                .into_response()
+        }
     }
 }

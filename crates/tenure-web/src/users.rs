@@ -677,6 +677,9 @@ struct EditPage {
     version: i64,
     details: bool,
     name: String,
+    /// Whether the engine lets the viewer change this user's email address (only someone
+    /// who strictly outranks them may).
+    change_email: bool,
     email: String,
     telephone: String,
     roles: Vec<(String, String)>,
@@ -709,6 +712,7 @@ fn edit_form(viewer: &Signed, w: &World, user: &User, version: i64, errors: Erro
         version,
         details: allowed(w, &viewer.0, Action::UserEditDetails, resource),
         name: user.name.to_string(),
+        change_email: allowed(w, &viewer.0, Action::UserChangeEmail, resource),
         email: user.email.to_string(),
         telephone: user.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
         roles: if can_change_role { role_choices } else { Vec::new() },
@@ -777,6 +781,9 @@ pub(crate) async fn edit(
         role: role.filter(|r| !user.roles.contains(r)),
         data_protection_officer: has_flags.then(|| form.data_protection_officer.is_some()),
         key_contact: has_flags.then(|| form.key_contact.is_some()),
+        // This page edits someone else (one's own account is on "Your account"): their
+        // address changes on the engine's say, with no password of the actor's.
+        current_password: None,
     };
     let again = |errors: Errors| {
         let mut page = edit_form(&viewer, &w, &user, form.version, errors);

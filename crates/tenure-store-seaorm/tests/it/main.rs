@@ -276,6 +276,7 @@ async fn sqlite_passes_the_management_contract() {
     manage::lifecycle(|w| store_at(temp_sqlite().0, w)).await;
     manage::organisations(|w| store_at(temp_sqlite().0, w)).await;
     manage::sessions(|w| store_at(temp_sqlite().0, w)).await;
+    manage::credentials(|w| store_at(temp_sqlite().0, w)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,6 +290,7 @@ async fn postgres_passes_the_management_contract() {
     manage::organisations(|w| async move { store_at(temp_postgres().await.unwrap(), w).await })
         .await;
     manage::sessions(|w| async move { store_at(temp_postgres().await.unwrap(), w).await }).await;
+    manage::credentials(|w| async move { store_at(temp_postgres().await.unwrap(), w).await }).await;
 }
 
 /// Many writers doing read-then-write transactions on one SQLite file: every one is

@@ -213,8 +213,16 @@ fn last_mail(outbox: &Path, to: &str) -> (PathBuf, String) {
         .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with(&format!("-{to}.eml")))
         .collect();
     files.sort();
-    let file = files.pop().unwrap_or_else(|| panic!("no mail to {to}"));
-    let text = std::fs::read_to_string(&file).unwrap();
+    // The last mail with a link: notices (a password or address changed) hold none.
+    let (file, text) = files
+        .into_iter()
+        .rev()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f, text)
+        })
+        .find(|(_, text)| text.contains("http://"))
+        .unwrap_or_else(|| panic!("no mail with a link to {to}"));
     let start = text.find("http://").unwrap();
     let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
     (file, link)
