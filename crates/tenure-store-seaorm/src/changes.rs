@@ -40,7 +40,7 @@ fn refused(e: DbErr) -> ChangeError {
     }
 }
 
-fn relationship_request(row: relationship_requests::Model) -> RelationshipRequest {
+fn relationship_request(row: &relationship_requests::Model) -> RelationshipRequest {
     RelationshipRequest {
         relationship: Relationship {
             stock_owner: OrgId::from_uuid(row.stock_owner_id),
@@ -491,7 +491,7 @@ impl ChangeStore for SeaOrmStore {
             .one(self.db())
             .await
             .map_err(BackendError::new)?;
-        Ok(row.map(relationship_request))
+        Ok(row.as_ref().map(relationship_request))
     }
 
     async fn relationship_requests(
@@ -511,7 +511,7 @@ impl ChangeStore for SeaOrmStore {
             .all(self.db())
             .await
             .map_err(BackendError::new)?;
-        Ok(rows.into_iter().map(relationship_request).collect())
+        Ok(rows.iter().map(relationship_request).collect())
     }
 
     async fn link(&self, digest: &str) -> Result<Option<Link>, BackendError> {
