@@ -8,11 +8,11 @@
 )]
 
 mod browser;
+mod checklist;
 mod corterum;
 mod credentials;
 mod hardening;
 mod relationships;
-mod checklist;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -742,4 +742,3 @@ async fn an_administrator_edits_and_deactivates_an_organisation() {
     assert!(page.body.starts_with("name,email,telephone,organisation,role,status\r\n"));
     assert!(page.body.contains("\r\ncat,cat@example.com,"), "{}", page.body);
 }
-
