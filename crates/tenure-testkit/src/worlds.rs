@@ -1,8 +1,13 @@
 //! Worlds to run contract suites on: a hand-made CORE world and seeded random ones.
 
-use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
+use tenure_domain::role::builtin::{
+    ADMINISTRATOR, CERTIFICATION_EMPLOYEE, CONDUCT_RULES_STAFF, CORTERUM_ADMINISTRATOR,
+    DATA_COORDINATOR, DATA_PROVIDER, ROOT_ADMINISTRATOR, SENIOR_MANAGER,
+};
 use tenure_domain::{
-    Email, Log, LogId, Name, OrgId, Organisation, Relationship, RoleId, User, UserId, World,
+    ALL_PEOPLE, DatasetPermissions, Email, Entity, EntityId, EntityKind, Feature, FeatureSet,
+    Group, GroupId, Log, LogId, Name, OrgId, Organisation, Relationship, RoleCatalogue, RoleForm,
+    RoleId, User, UserId, UserLinks, World,
 };
 use uuid::Uuid;
 
@@ -137,4 +142,130 @@ pub fn standard() -> Vec<(String, World)> {
         ("medium".to_owned(), random(2, 9, 24, 30)),
         ("hub".to_owned(), random(3, 3, 30, 12)),
     ]
+}
+
+/// A random Corterum world: companies, the dataset catalogue, entities of every kind
+/// linked to some companies, groups of people, roles customers built from random forms
+/// (administration features, groups, dataset permissions), and users holding built-in and
+/// built roles (at most one root administrator), some deactivated, each linked to an
+/// entity or none and to some companies.
+pub fn random_corterum(seed: u64, companies: usize, users: usize, entities: usize) -> World {
+    let mut rng = Rng::new(seed);
+    let mut world = World::with_roles(RoleCatalogue::with_corterum());
+    let name = |rng: &mut Rng, i: usize| {
+        Name::parse(&format!("{} {i}", NAMES[rng.below(NAMES.len())]))
+            .unwrap_or_else(|_| unreachable!("fixture names are valid"))
+    };
+    let orgs: Vec<OrgId> = (0..companies.max(1)).map(|_| OrgId::from_uuid(rng.uuid())).collect();
+    for (i, id) in orgs.iter().enumerate() {
+        let mut o = Organisation::new(*id, name(&mut rng, i));
+        o.active = rng.chance(90);
+        let _ = world.insert_organisation(o);
+    }
+    let mut datasets = tenure_domain::dataset::catalogue();
+    // Forms before the tables embedded in them.
+    datasets.sort_by_key(|d| d.embedded_in.is_some());
+    let dataset_ids: Vec<_> = datasets.iter().map(|d| d.id).collect();
+    for d in datasets {
+        let _ = world.upsert_dataset(d);
+    }
+    let some_companies = |rng: &mut Rng| {
+        let mut out: Vec<OrgId> = orgs.iter().copied().filter(|_| rng.chance(40)).collect();
+        if out.is_empty() {
+            out.push(orgs[rng.below(orgs.len())]);
+        }
+        out
+    };
+    let mut people = Vec::new();
+    for i in 0..entities {
+        let kind = match rng.below(10) {
+            0..=6 => EntityKind::Person,
+            7 | 8 => EntityKind::Business,
+            _ => EntityKind::Regulator,
+        };
+        let mut e = Entity::new(EntityId::from_uuid(rng.uuid()), kind, name(&mut rng, i));
+        e.companies = some_companies(&mut rng);
+        e.companies.sort_unstable();
+        e.companies.dedup();
+        if kind == EntityKind::Person {
+            people.push(e.id);
+        }
+        let _ = world.upsert_entity(e);
+    }
+    let mut groups = vec![ALL_PEOPLE];
+    for i in 0..2 {
+        let mut members: Vec<EntityId> =
+            people.iter().copied().filter(|_| rng.chance(50)).collect();
+        members.sort_unstable();
+        let group = Group {
+            id: GroupId::from_uuid(rng.uuid()),
+            name: name(&mut rng, i),
+            description: String::new(),
+            kind: EntityKind::Person,
+            members,
+        };
+        groups.push(group.id);
+        let _ = world.upsert_group(group);
+    }
+    let admin = [
+        Feature::EntityAdministration,
+        Feature::GroupAdministration,
+        Feature::RolesAdministration,
+        Feature::UserAdministration,
+    ];
+    let mut roles = vec![CORTERUM_ADMINISTRATOR, SENIOR_MANAGER, CERTIFICATION_EMPLOYEE];
+    roles.push(CONDUCT_RULES_STAFF);
+    for i in 0..3 {
+        let features: Vec<Feature> = admin.iter().copied().filter(|_| rng.chance(50)).collect();
+        let mut datasets = std::collections::BTreeMap::new();
+        for d in &dataset_ids {
+            if rng.chance(30) {
+                let all = rng.chance(50);
+                let p = if all { DatasetPermissions::ALL } else { DatasetPermissions::READ };
+                datasets.insert(*d, p);
+            }
+        }
+        let form = RoleForm {
+            name: format!("Built role {i}"),
+            description: format!("A random role, number {i}"),
+            groups: groups.iter().copied().filter(|_| rng.chance(40)).collect(),
+            features: FeatureSet::of(&features),
+            datasets,
+        };
+        let id = RoleId::from_uuid(rng.uuid());
+        if let Ok(role) = form.into_role(id, format!("built_role_{i}")) {
+            if world.upsert_role(role).is_ok() {
+                roles.push(id);
+            }
+        }
+    }
+    let mut root = rng.chance(70);
+    for i in 0..users {
+        let held: Vec<RoleId> = if std::mem::take(&mut root) {
+            vec![ROOT_ADMINISTRATOR]
+        } else {
+            let mut held: Vec<RoleId> =
+                (0..1 + rng.below(2)).map(|_| roles[rng.below(roles.len())]).collect();
+            held.sort_unstable();
+            held.dedup();
+            held
+        };
+        let mut u = User::new(
+            UserId::from_uuid(rng.uuid()),
+            name(&mut rng, i),
+            Email::parse(&format!("person{i}@example.com"))
+                .unwrap_or_else(|_| unreachable!("fixture emails are valid")),
+            orgs[rng.below(orgs.len())],
+            held,
+        );
+        u.active = rng.chance(90);
+        let id = u.id;
+        if world.upsert_user(u).is_err() {
+            continue;
+        }
+        let entity =
+            (!people.is_empty() && rng.chance(70)).then(|| people[rng.below(people.len())]);
+        let _ = world.set_user_links(id, UserLinks { entity, companies: some_companies(&mut rng) });
+    }
+    world
 }

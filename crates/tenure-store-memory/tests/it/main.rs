@@ -6,6 +6,7 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod differential;
 mod reach;
 
 use std::sync::Arc;
