@@ -6,10 +6,10 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use tenure_core::{ChangeStore, Invite, ManageError, Page, PersonInput, UserQuery};
-use tenure_domain::{Email, OrgId, RoleCatalogue, RoleId, User, UserId};
+use tenure_domain::{Email, OrgId, Organisation, RoleCatalogue, RoleId, User, UserId};
 
 use crate::app::Services;
 
@@ -187,7 +187,7 @@ pub(crate) async fn export(
         "key_contact",
     ])?;
     let roles = RoleCatalogue::core();
-    let mut org_names: HashMap<OrgId, String> = HashMap::new();
+    let mut orgs: HashMap<OrgId, Organisation> = HashMap::new();
     let mut page = 1;
     loop {
         let users: Vec<User> = services
@@ -198,21 +198,21 @@ pub(crate) async fn export(
             break;
         }
         for u in &users {
-            let organisation = match org_names.get(&u.organisation) {
-                Some(name) => name.clone(),
+            let org = match orgs.get(&u.organisation) {
+                Some(org) => org.clone(),
                 None => {
-                    let name = services
-                        .store
-                        .organisation(u.organisation)
-                        .await?
-                        .map_or_else(String::new, |o| o.value.name.to_string());
-                    org_names.insert(u.organisation, name.clone());
-                    name
+                    let Some(org) = services.store.organisation(u.organisation).await? else {
+                        bail!("user {}: their organisation is missing", u.id);
+                    };
+                    orgs.insert(u.organisation, org.value.clone());
+                    org.value
                 }
             };
+            let organisation = org.name.to_string();
             let role: Vec<_> =
                 u.roles.iter().filter_map(|r| roles.get(*r)).map(|r| r.key.as_str()).collect();
-            let status = services.manage.status(u).await?;
+            // A user of a deactivated organisation is exported as deactivated.
+            let status = services.manage.status(u, &org).await?;
             out.write_record([
                 u.id.to_string(),
                 u.name.to_string(),

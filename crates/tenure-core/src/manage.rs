@@ -839,22 +839,17 @@ impl Manage {
         if !user.value.active || !org.value.active || org.value.id != link.organisation {
             return Err(ManageError::LinkInvalid);
         }
-        // A CORE invitation carries the role to give, re-checked now; a Corterum user's
-        // roles were set by a user administrator, who must still be one.
+        // Whoever sent the link must still be able to send it now: `user.invite` giving
+        // the role a CORE link carries, or each role a Corterum account holds (set by a
+        // user administrator, whom a demotion since leaves unable to give them), decided
+        // on the invited user's snapshot, which holds their organisation and their roles.
         if let Some(issuer) = link.issued_by {
-            let request = match link.role {
-                Some(role) => {
-                    Request::new(issuer, Action::UserInvite, Resource::Organisation(org.value.id))
-                        .giving(role)
-                }
-                None => Request::new(
-                    issuer,
-                    Action::FeatureUse,
-                    Resource::Feature(tenure_domain::Feature::UserAdministration),
-                ),
-            };
-            let world = self.ports.directory.snapshot(issuer, request.resource).await?;
-            if !world.decide(&request).is_allowed() {
+            let roles = Self::invitation_roles(&link, &user.value);
+            let requests =
+                Self::sending(issuer, org.value.id, &roles).ok_or(ManageError::LinkInvalid)?;
+            let world =
+                self.ports.directory.snapshot(issuer, Resource::User(user.value.id)).await?;
+            if !requests.iter().all(|r| world.decide(r).is_allowed()) {
                 return Err(ManageError::LinkInvalid);
             }
         } else if link.role.is_none() {
@@ -902,12 +897,23 @@ impl Manage {
             .filter(|l| l.state != LinkState::Accepted))
     }
 
-    /// Where a user's account stands.
+    /// Where a user's account stands, in their organisation: a user of a deactivated
+    /// organisation can do nothing (the engine denies them everything, and refuses to
+    /// deactivate or reactivate them until the organisation is reactivated), so they are
+    /// shown as deactivated whatever their own flag says.
     ///
     /// # Errors
-    /// [`BackendError`] only for unexpected failures.
-    pub async fn status(&self, user: &User) -> Result<AccountStatus, BackendError> {
-        if !user.active {
+    /// [`BackendError`] only for unexpected failures, or for an organisation that is not
+    /// the user's.
+    pub async fn status(
+        &self,
+        user: &User,
+        organisation: &Organisation,
+    ) -> Result<AccountStatus, BackendError> {
+        if organisation.id != user.organisation {
+            return Err(BackendError::new("a status asked of another organisation"));
+        }
+        if !user.active || !organisation.active {
             return Ok(AccountStatus::Deactivated);
         }
         // CORE's roles and the root administrator's are given only on acceptance (and
@@ -925,11 +931,39 @@ impl Manage {
         })
     }
 
+    /// The roles an open invitation gives: the one its link carries (CORE), or each role
+    /// the account holds (Corterum, whose roles are set with the account and are in force
+    /// only once it is accepted).
+    fn invitation_roles(link: &Link, user: &User) -> Vec<RoleId> {
+        match link.role {
+            Some(role) => vec![role],
+            None => user.roles.clone(),
+        }
+    }
+
+    /// The requests that let `actor` send (or resend, or withdraw) an invitation giving
+    /// `roles` into `organisation`: `user.invite` giving each of them. None for an
+    /// invitation that gives nothing, which nobody may send.
+    fn sending(actor: UserId, organisation: OrgId, roles: &[RoleId]) -> Option<Vec<Request>> {
+        (!roles.is_empty()).then(|| {
+            roles
+                .iter()
+                .map(|role| {
+                    Request::new(actor, Action::UserInvite, Resource::Organisation(organisation))
+                        .giving(*role)
+                })
+                .collect()
+        })
+    }
+
     /// Sends a fresh invitation (or reactivation) link; the old one stops working.
+    /// Whoever could send it now may resend it, as for [`Manage::revoke_invitation`]:
+    /// the link gives what the old one gave (CORE's role, or nothing more than the
+    /// Corterum account already holds).
     ///
     /// # Errors
     /// [`ManageError::Forbidden`] if the user has no open invitation or the actor may
-    /// not give its role; [`ManageError::NotFound`].
+    /// not give its roles; [`ManageError::NotFound`].
     pub async fn resend_invitation(&self, actor: UserId, id: UserId) -> Result<(), ManageError> {
         let user = self.user(id).await?;
         let org = self.org(user.value.organisation).await?;
@@ -940,19 +974,15 @@ impl Manage {
                 "this user has already accepted their invitation".to_owned(),
             ));
         };
-        let role = open.role.ok_or(ManageError::NotFound)?;
-        let org_world =
-            self.ports.directory.snapshot(actor, Resource::Organisation(org.value.id)).await?;
-        self.require(
-            &org_world,
-            Request::new(actor, Action::UserInvite, Resource::Organisation(org.value.id))
-                .giving(role),
-        )
-        .await?;
+        let roles = Self::invitation_roles(&open, &user.value);
+        let requests = Self::sending(actor, org.value.id, &roles).ok_or(ManageError::NotFound)?;
+        for request in requests {
+            self.require(&world, request).await?;
+        }
         let (link, plain) = self.new_link(
             open.purpose,
             &user.value,
-            Some(role),
+            open.role,
             user.value.email.clone(),
             Some(actor),
             self.policy.invitation_lifetime_ms,
@@ -984,20 +1014,11 @@ impl Manage {
         let Some(open) = self.open_invitation(id).await? else {
             return Err(ManageError::Forbidden("this user has no open invitation".to_owned()));
         };
-        let roles = match open.role {
-            Some(role) => vec![role],
-            None => user.value.roles.clone(),
-        };
-        if roles.is_empty() {
-            return Err(ManageError::NotFound);
-        }
         let org = user.value.organisation;
-        for role in roles {
-            self.require(
-                &world,
-                Request::new(actor, Action::UserInvite, Resource::Organisation(org)).giving(role),
-            )
-            .await?;
+        let roles = Self::invitation_roles(&open, &user.value);
+        let requests = Self::sending(actor, org, &roles).ok_or(ManageError::NotFound)?;
+        for request in requests {
+            self.require(&world, request).await?;
         }
         let audit =
             self.event(AuditName::InviteRevoke, Some(actor), Some(id), Some(org), "{}".to_owned());
@@ -1328,9 +1349,19 @@ impl Manage {
                         now: self.now(),
                     },
                     Write::UpdateUser { user: next, version: user.version },
-                    // Every reset link dies with the old address (and any other pending
-                    // confirmation with it); every session ends.
-                    Write::RevokeLinks { user: id, purposes: vec![LinkPurpose::EmailChange] },
+                    // Every reset link dies with the old address, and every other link
+                    // sent to it: any other pending confirmation, and a pending invitation
+                    // or reactivation (whoever holds the old mailbox must not get in by
+                    // it; the person's new address gets a fresh one when it is resent).
+                    // Every session ends.
+                    Write::RevokeLinks {
+                        user: id,
+                        purposes: vec![
+                            LinkPurpose::EmailChange,
+                            LinkPurpose::Invitation,
+                            LinkPurpose::Reactivation,
+                        ],
+                    },
                     Write::EndSessions(id),
                 ],
                 vec![audit],

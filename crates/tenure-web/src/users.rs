@@ -16,8 +16,8 @@ use tenure_core::{
     UserQuery,
 };
 use tenure_domain::{
-    Action, Email, Name, OrgId, Request, Resource, RoleCatalogue, RoleId, Telephone, User, UserId,
-    World,
+    Action, Email, Name, OrgId, Organisation, Request, Resource, RoleCatalogue, RoleId, Scope,
+    Telephone, User, UserId, World,
 };
 
 use crate::App;
@@ -59,29 +59,40 @@ pub(crate) fn role_names(user: &User) -> String {
         .join(", ")
 }
 
-/// Organisation names for these users: from the viewer's snapshot when it has them, the
-/// rest in one query.
-async fn org_names(
+/// These users' organisations (their names, and whether they are active, which a user's
+/// status depends on): from the viewer's snapshot when it has them, the rest in one
+/// query.
+async fn organisations_of(
     app: &App,
     known: Option<&World>,
     users: &[User],
-) -> Result<HashMap<OrgId, String>, tenure_core::BackendError> {
-    let mut names = HashMap::new();
+) -> Result<HashMap<OrgId, Organisation>, tenure_core::BackendError> {
+    let mut found = HashMap::new();
     let mut missing = Vec::new();
     for u in users {
         match known.and_then(|w| w.organisation(u.organisation)) {
             Some(o) => {
-                names.insert(u.organisation, o.name.to_string());
+                found.insert(u.organisation, o.clone());
             }
             None if !missing.contains(&u.organisation) => missing.push(u.organisation),
             None => {}
         }
     }
-    if !missing.is_empty() {
-        let found = app.services.directory.names(&[], &missing).await?;
-        names.extend(found.organisations.into_iter().map(|(id, n)| (id, n.to_string())));
+    // A page holds at most `Page::MAX_LIMIT` users, so as many organisations at most. A
+    // scope of just these organisations (no `own` records, so its actor matters not).
+    for chunk in missing.chunks(Page::MAX_LIMIT) {
+        let mut ids = chunk.to_vec();
+        ids.sort_unstable();
+        let Some(anyone) = users.first() else { break };
+        let these = Scope { organisations: ids, ..Scope::nothing(anyone.id) };
+        let orgs = app
+            .services
+            .directory
+            .organisations(&these, &OrganisationQuery::default(), Page::numbered(1, chunk.len()))
+            .await?;
+        found.extend(orgs.into_iter().map(|o| (o.id, o)));
     }
-    Ok(names)
+    Ok(found)
 }
 
 pub(crate) async fn rows(
@@ -89,21 +100,26 @@ pub(crate) async fn rows(
     known: Option<&World>,
     users: &[User],
 ) -> Result<Vec<UserRow>, tenure_core::BackendError> {
-    let names = org_names(app, known, users).await?;
+    let orgs = organisations_of(app, known, users).await?;
     let mut rows = Vec::with_capacity(users.len());
     for u in users {
-        rows.push(row(app, u, names.get(&u.organisation).cloned().unwrap_or_default()).await?);
+        let Some(org) = orgs.get(&u.organisation) else {
+            return Err(tenure_core::BackendError::new("a user's organisation is missing"));
+        };
+        rows.push(row(app, u, org, org.name.to_string()).await?);
     }
     Ok(rows)
 }
 
-/// One user's row, beside their organisation's name.
+/// One user's row, beside their organisation's name; their status as it stands in their
+/// organisation (a user of a deactivated organisation is shown deactivated).
 async fn row(
     app: &App,
     u: &User,
+    org: &Organisation,
     organisation: String,
 ) -> Result<UserRow, tenure_core::BackendError> {
-    let status = app.services.manage.status(u).await?;
+    let status = app.services.manage.status(u, org).await?;
     Ok(UserRow {
         id: u.id.to_string(),
         name: u.name.to_string(),
@@ -221,10 +237,18 @@ pub(crate) async fn list(
     };
     let more = users.len() > Page::SCREEN;
     users.truncate(Page::SCREEN);
+    let plain: Vec<User> = users.iter().map(|u| u.user.clone()).collect();
+    let orgs = match organisations_of(&app, Some(&viewer.0.world), &plain).await {
+        Ok(o) => o,
+        Err(e) => return view::backend(chrome, &e),
+    };
     let mut rows = Vec::with_capacity(users.len());
     for u in users {
         let organisation = u.organisation.map(|n| n.to_string()).unwrap_or_default();
-        match row(&app, &u.user, organisation).await {
+        let Some(org) = orgs.get(&u.user.organisation) else {
+            return view::problem_page(chrome);
+        };
+        match row(&app, &u.user, org, organisation).await {
             Ok(r) => rows.push(r),
             Err(e) => return view::backend(chrome, &e),
         }
@@ -391,10 +415,23 @@ fn details_errors(form: &InviteForm) -> Errors {
     Errors(errors)
 }
 
-/// Whether the engine lets the viewer invite into some organisation: to anyone else the
-/// invitation form does not exist.
+/// Whether the engine lets the viewer give some role this form offers (CORE's) into some
+/// organisation they may invite into: to anyone else the invitation form does not exist.
+/// A `user.invite` scope alone is not enough: Corterum's user administrators invite into
+/// their companies, but only with roles this form does not offer. The organisations asked
+/// about are those of the viewer's snapshot (their own and those related to it) that the
+/// scope covers.
 fn may_invite(viewer: &Signed) -> bool {
-    !viewer.0.world.scope(viewer.0.user.id, Action::UserInvite).is_nothing()
+    let me = viewer.0.user.id;
+    let w = &viewer.0.world;
+    let scope = w.scope(me, Action::UserInvite);
+    let roles = RoleCatalogue::core();
+    w.organisations().filter(|o| scope.covers_organisation(o.id)).any(|o| {
+        let into = Resource::Organisation(o.id);
+        roles.iter().any(|r| {
+            w.decide(&Request::new(me, Action::UserInvite, into).giving(r.id)).is_allowed()
+        })
+    })
 }
 
 /// Step 1 done: check the details, then choose the organisation.

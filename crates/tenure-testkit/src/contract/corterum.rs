@@ -54,6 +54,21 @@ pub fn world() -> World {
     w
 }
 
+/// Where a user's account stands, in their organisation.
+async fn status_of<S: FullStore>(
+    store: &Arc<S>,
+    manage: &tenure_core::Manage,
+    id: UserId,
+) -> AccountStatus {
+    let user = ChangeStore::user(&**store, id).await.expect("read").expect("user").value;
+    let org = ChangeStore::organisation(&**store, user.organisation)
+        .await
+        .expect("read")
+        .expect("organisation")
+        .value;
+    manage.status(&user, &org).await.expect("status")
+}
+
 fn read(keys: &[&str]) -> std::collections::BTreeMap<tenure_domain::DatasetId, DatasetPermissions> {
     keys.iter()
         .map(|k| (catalogue_id_of(k).expect("catalogue key"), DatasetPermissions::READ))
@@ -319,15 +334,13 @@ where
         other => panic!("expected root refused, got {other:?}"),
     }
     // Until Jane accepts, her account is invited, not active, though it holds its roles.
-    let pending = ChangeStore::user(&*store, jane_user).await.expect("read").expect("jane").value;
     assert_eq!(
-        manage.status(&pending).await.expect("status"),
+        status_of(&store, &manage, jane_user).await,
         tenure_core::AccountStatus::Invited { expired: false }
     );
     let token = mailer.last_token_for("jane@example.com").expect("invitation");
     manage.accept_invitation(&token, GOOD).await.expect("accept");
-    let accepted = ChangeStore::user(&*store, jane_user).await.expect("read").expect("jane").value;
-    assert_eq!(manage.status(&accepted).await.expect("status"), tenure_core::AccountStatus::Active);
+    assert_eq!(status_of(&store, &manage, jane_user).await, tenure_core::AccountStatus::Active);
     let admin_user = manage
         .create_account(
             &c,
@@ -769,11 +782,7 @@ async fn user_administration<S: FullStore + CorterumStore>(
         .expect("an account by the second administrator");
     assert!(matches!(manage.revoke_invitation(second, pat_user).await, Err(ManageError::NotFound)));
     manage.revoke_invitation(second, invited).await.expect("withdrawn");
-    let withdrawn = ChangeStore::user(&**store, invited).await.expect("read").expect("invited");
-    assert_eq!(
-        manage.status(&withdrawn.value).await.expect("status"),
-        AccountStatus::InvitationRevoked
-    );
+    assert_eq!(status_of(store, manage, invited).await, AccountStatus::InvitationRevoked);
     let token = mailer.last_token_for("invited@example.com").expect("invitation");
     assert!(matches!(manage.accept_invitation(&token, GOOD).await, Err(ManageError::LinkInvalid)));
     let request = Request::new(
@@ -789,4 +798,57 @@ async fn user_administration<S: FullStore + CorterumStore>(
             conceal: true
         }
     );
+
+    // Resending a Corterum invitation works for whoever could create the account (the
+    // link carries no role: the account's own are given on acceptance as they stand),
+    // and the old link dies; another company's account is not found.
+    let resent = manage
+        .create_account(c, second, &input("resent", &[CONDUCT_RULES_STAFF], &[FCA]))
+        .await
+        .expect("an account to resend to");
+    let first_link = mailer.last_token_for("resent@example.com").expect("invitation");
+    manage.resend_invitation(second, resent).await.expect("resent");
+    assert!(matches!(manage.resend_invitation(second, pat_user).await, Err(ManageError::NotFound)));
+    assert!(matches!(
+        manage.accept_invitation(&first_link, GOOD).await,
+        Err(ManageError::LinkInvalid)
+    ));
+    accept("resent@example.com".to_owned()).await;
+    assert_eq!(status_of(store, manage, resent).await, AccountStatus::Active);
+    let resent_now = ChangeStore::user(&**store, resent).await.expect("read").expect("resent");
+    assert_eq!(resent_now.value.roles, vec![CONDUCT_RULES_STAFF]);
+
+    // A demoted issuer's link gives nothing: an administrator of the FCA and the PSR
+    // creates a PSR account, then loses the PSR. They still use User administration, but
+    // can no longer give the account's roles in the PSR, so its link no longer works;
+    // root (who can) resends it, and that link does.
+    let both = manage
+        .create_account(c, ROOT, &input("both", &[CORTERUM_ADMINISTRATOR], &[FCA, PSR]))
+        .await
+        .expect("an administrator of both");
+    accept("both@example.com".to_owned()).await;
+    let late = manage
+        .create_account(c, both, &input("late", &[CONDUCT_RULES_STAFF], &[PSR]))
+        .await
+        .expect("a PSR account");
+    let late_link = mailer.last_token_for("late@example.com").expect("invitation");
+    let both_now = c.account(ROOT, both).await.expect("both");
+    c.update_account(
+        ROOT,
+        both,
+        both_now.user.version,
+        &input("both", &[CORTERUM_ADMINISTRATOR], &[FCA]),
+    )
+    .await
+    .expect("the PSR taken away");
+    assert!(may_administer(both).await, "still a user administrator");
+    assert!(matches!(
+        manage.accept_invitation(&late_link, GOOD).await,
+        Err(ManageError::LinkInvalid)
+    ));
+    assert_eq!(status_of(store, manage, late).await, AccountStatus::Invited { expired: false });
+    assert!(matches!(manage.resend_invitation(both, late).await, Err(ManageError::NotFound)));
+    manage.resend_invitation(ROOT, late).await.expect("root resends");
+    accept("late@example.com".to_owned()).await;
+    assert_eq!(status_of(store, manage, late).await, AccountStatus::Active);
 }

@@ -138,7 +138,12 @@ impl<S: FullStore> Harness<S> {
 
     async fn status(&self, id: UserId) -> AccountStatus {
         let u = self.user(id).await.expect("user");
-        self.manage.status(&u).await.expect("status")
+        let org = ChangeStore::organisation(&*self.store, u.organisation)
+            .await
+            .expect("read")
+            .expect("organisation")
+            .value;
+        self.manage.status(&u, &org).await.expect("status")
     }
 
     fn token(&self, to: &str) -> String {
@@ -557,10 +562,19 @@ where
         .await
         .expect("deactivate");
     assert!(!h.store.sign_in_record(&cat).await.expect("read").expect("cat").active);
+    // Cat is shown as deactivated, though her own flag is untouched, and the engine
+    // refuses to deactivate her again (the organisation's reactivation restores her).
+    assert_eq!(h.status(user(CAT)).await, AccountStatus::Deactivated);
+    assert!(h.user(user(CAT)).await.expect("cat").active, "her own flag is untouched");
+    assert!(matches!(
+        m.deactivate_user(user(ADA), user(CAT), h.version(user(CAT)).await).await,
+        Err(ManageError::Forbidden(_))
+    ));
     m.reactivate_organisation(user(ADA), org(GAMMA), h.org_version(org(GAMMA)).await)
         .await
         .expect("reactivate");
     assert!(h.store.sign_in_record(&cat).await.expect("read").expect("cat").active);
+    assert_eq!(h.status(user(CAT)).await, AccountStatus::Active);
 
     // Relationships by consent: a coordinator's add is a request that widens nothing
     // until the other end (here only an administrator manages Gamma) accepts it.
@@ -1169,4 +1183,24 @@ where
         "attempts while locked are not counted"
     );
     assert_eq!(h.version(user(CAT)).await, v, "nothing written");
+
+    // An invitation sent to an old address dies with it: Cora invites Nina, then changes
+    // her address before she accepts (a typo, or a mailbox someone else now reads). The
+    // link in the old mailbox no longer works; a resend goes to the new address.
+    let nina = m
+        .invite(user(CORA), &invite("Nina", "nina@example.com", ALPHA, DATA_PROVIDER))
+        .await
+        .expect("invite");
+    let old_link = h.token("nina@example.com");
+    let moved =
+        UserChanges { email: Some("nina.new@example.com".to_owned()), ..UserChanges::default() };
+    m.edit_user(user(CORA), nina, h.version(nina).await, &moved).await.expect("change");
+    assert!(m.invitation(&old_link).await.is_ok(), "nothing changes until it is confirmed");
+    m.confirm_email(&h.token("nina.new@example.com")).await.expect("confirm");
+    assert!(matches!(m.invitation(&old_link).await, Err(ManageError::LinkInvalid)));
+    assert!(matches!(m.accept_invitation(&old_link, GOOD).await, Err(ManageError::LinkInvalid)));
+    assert_eq!(h.status(nina).await, AccountStatus::InvitationRevoked);
+    m.resend_invitation(user(CORA), nina).await.expect("resend");
+    m.accept_invitation(&h.token("nina.new@example.com"), GOOD).await.expect("accept");
+    assert_eq!(h.user(nina).await.expect("nina").roles, vec![DATA_PROVIDER]);
 }

@@ -261,7 +261,7 @@ fn tenure_web_query(s: &str) -> String {
 
 /// The root administrator (with their account, as `tenure serve --demo` seeds it) and
 /// the two companies: FCA and PSR.
-async fn corterum_site() -> Site {
+pub(crate) async fn corterum_site() -> Site {
     let site = site_with(
         tenure_testkit::contract::corterum::world(),
         tenure_web::WebConfig::new("http://127.0.0.1:3000"),
@@ -285,7 +285,7 @@ async fn corterum_site() -> Site {
     site
 }
 
-const FCA: u128 = 1;
+pub(crate) const FCA: u128 = 1;
 const PSR: u128 = 2;
 
 fn company(n: u128) -> tenure_domain::OrgId {
@@ -293,7 +293,7 @@ fn company(n: u128) -> tenure_domain::OrgId {
 }
 
 /// The root creates an account through the form; the id from the accounts list.
-async fn create_account(
+pub(crate) async fn create_account(
     root: &mut Client<'_>,
     name: &str,
     role: tenure_domain::RoleId,
@@ -320,7 +320,7 @@ async fn create_account(
 }
 
 /// Accepts the newest invitation sent to `email`, setting the test password.
-async fn accept(site: &Site, email: &str) {
+pub(crate) async fn accept(site: &Site, email: &str) {
     let token = site.mailer.last_token_for(email).expect("an invitation");
     let mut browser = Client::new(site);
     browser.get(&format!("/account/create?token={token}")).await;

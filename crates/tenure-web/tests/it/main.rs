@@ -12,6 +12,7 @@ mod checklist;
 mod corterum;
 mod credentials;
 mod hardening;
+mod leftovers;
 mod relationships;
 
 use std::collections::HashMap;
