@@ -1760,10 +1760,12 @@ impl Manage {
         into: OrgId,
     ) -> Result<(), ManageError> {
         let source = self.org(from).await?;
-        let target = self.org(into).await?;
+        // The engine decides first, on a world holding `into` if it exists, so a missing
+        // `into` is answered as the engine answers it.
+        let target = self.ports.changes.organisation(into).await?;
         let mut world = self.ports.directory.snapshot(actor, Resource::Organisation(from)).await?;
-        if world.organisation(into).is_none() {
-            world.insert_organisation(target.value.clone()).map_err(BackendError::new)?;
+        if let Some(t) = target.as_ref().filter(|t| world.organisation(t.value.id).is_none()) {
+            world.insert_organisation(t.value.clone()).map_err(BackendError::new)?;
         }
         let decision = tenure_domain::decide_merge(&world, actor, from, into);
         if !decision.is_allowed() {
@@ -1771,6 +1773,7 @@ impl Manage {
                 Request::new(actor, Action::OrganisationMerge, Resource::Organisation(from));
             return Err(self.refuse(&world, request, decision).await);
         }
+        let target = target.ok_or(ManageError::NotFound)?;
         if source.version != version {
             return Err(ManageError::Conflict);
         }
@@ -1810,12 +1813,19 @@ impl Manage {
         &self,
         actor: UserId,
         rel: Relationship,
-    ) -> Result<(World, [Organisation; 2], bool), ManageError> {
-        let owner = self.org(rel.stock_owner).await?.value;
-        let agent = self.org(rel.managing_agent).await?.value;
+    ) -> Result<(World, Vec<Organisation>, bool), ManageError> {
+        // A missing end is not an error here: the engine decides on the world without
+        // it (someone who manages the other end may be refused, or may be told the
+        // organisation does not exist by the world's own rules).
+        let mut ends = Vec::new();
+        for id in [rel.stock_owner, rel.managing_agent] {
+            if let Some(org) = self.ports.changes.organisation(id).await? {
+                ends.push(org.value);
+            }
+        }
         let mut world =
-            self.ports.directory.snapshot(actor, Resource::Organisation(owner.id)).await?;
-        for org in [&owner, &agent] {
+            self.ports.directory.snapshot(actor, Resource::Organisation(rel.stock_owner)).await?;
+        for org in &ends {
             if world.organisation(org.id).is_none() {
                 world.insert_organisation(org.clone()).map_err(BackendError::new)?;
             }
@@ -1826,7 +1836,7 @@ impl Manage {
                 world.request_relationship(rel, p.requested_by).map_err(BackendError::new)?;
             }
         }
-        Ok((world, [owner, agent], pending.is_some()))
+        Ok((world, ends, pending.is_some()))
     }
 
     /// Takes a step in a relationship's life, as the engine decides
@@ -1959,7 +1969,7 @@ impl Manage {
         &self,
         world: &World,
         to: &Organisation,
-        ends: &[Organisation; 2],
+        ends: &[Organisation],
         rel: Relationship,
         effect: RelationshipEffect,
     ) -> Result<(), BackendError> {
