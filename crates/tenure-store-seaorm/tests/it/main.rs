@@ -10,6 +10,8 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod checklist;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
