@@ -126,10 +126,17 @@ impl Page {
     /// The page size list screens use.
     pub const SCREEN: usize = 20;
 
-    /// Page `number` (from 1) of `size` records, with the size clamped to 1..=100.
+    /// The furthest offset a page starts at: far past any list a store holds, and well
+    /// inside the signed 64-bit offsets SQL takes (a page number from a URL can be any
+    /// `usize`; past this it is simply an empty page).
+    pub const MAX_OFFSET: usize = 1 << 40;
+
+    /// Page `number` (from 1) of `size` records, with the size clamped to 1..=100 and the
+    /// offset to [`Page::MAX_OFFSET`].
     pub fn numbered(number: usize, size: usize) -> Self {
         let limit = size.clamp(1, Self::MAX_LIMIT);
-        Self { offset: number.saturating_sub(1).saturating_mul(limit), limit }
+        let offset = number.saturating_sub(1).saturating_mul(limit).min(Self::MAX_OFFSET);
+        Self { offset, limit }
     }
 }
 

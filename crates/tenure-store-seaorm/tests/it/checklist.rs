@@ -225,11 +225,10 @@ async fn huge_pages_and_page_numbers_are_bounded() {
     }
 }
 
-/// LOAD-04, still open: a page number whose offset passes `i64::MAX` (the web's
-/// `/users?page=18446744073709551615` gives `Page::numbered(usize::MAX, 20)`, whose offset
-/// saturates at `usize::MAX`) panics inside sea-query's SQLite binding
-/// (`TryFromIntError` on a `u64` offset) instead of answering an empty page. The fix is a
-/// product change (clamp the offset in `Page::numbered` or in the store), not a test.
+/// LOAD-04: a page number whose offset would pass `i64::MAX` (the web's
+/// `/users?page=18446744073709551615` gives `Page::numbered(usize::MAX, 20)`) is an empty
+/// page. It once panicked inside sea-query's binding (`TryFromIntError` on the offset);
+/// `Page::numbered` now clamps the offset to `Page::MAX_OFFSET`.
 async fn check_offsets_past_i64_are_an_empty_page(url: String) {
     let world = tenure_testkit::contract::manage::world();
     let store = store_at(url, world).await;
@@ -242,7 +241,6 @@ async fn check_offsets_past_i64_are_an_empty_page(url: String) {
 }
 
 #[tokio::test]
-#[ignore = "LOAD-04 gap: an offset past i64::MAX panics in the SQL store (docs/security.md)"]
 async fn page_numbers_whose_offset_passes_i64_are_an_empty_page() {
     check_offsets_past_i64_are_an_empty_page(temp_sqlite().0).await;
     if let Some(url) = temp_postgres().await {
