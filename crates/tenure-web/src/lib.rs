@@ -25,6 +25,7 @@ mod admin;
 mod corterum;
 mod logs;
 mod organisations;
+pub mod routes;
 mod security;
 mod users;
 mod view;
@@ -34,7 +35,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
 use tenure_core::{
     Accounts, Authorizer, ChangeStore, Clock, Directory, Manage, PasswordHasher, Secrets, Sessions,
 };
@@ -113,96 +113,12 @@ pub(crate) struct App {
     pub(crate) limits: Arc<security::Limiters>,
 }
 
-/// The application's routes, with the security layers.
+/// The application's routes (every one of [`routes::ALL`], nothing else), with the
+/// security layers.
 pub fn router(services: Services, config: WebConfig) -> Router {
     let limits = Arc::new(security::Limiters::new(&config.rate_limits));
     let app = App { services, config: Arc::new(config), limits };
-    Router::new()
-        .route("/", get(account::home))
-        .route("/assets/{file}", get(view::asset))
-        // Account.
-        .route("/account/sign-in", get(account::sign_in_page).post(account::sign_in))
-        .route("/account/sign-out", post(account::sign_out))
-        .route("/account/sign-out-everywhere", post(account::sign_out_everywhere))
-        .route("/account/create", get(account::create_page).post(account::create))
-        .route("/account/reset-password", get(account::reset_page).post(account::reset_request))
-        .route("/account/reset-password/new", post(account::reset))
-        .route("/account/check-email", get(account::check_email))
-        .route("/account/link-expired", get(account::link_expired))
-        .route("/account", get(account::your_account))
-        .route("/account/details", get(account::details_page).post(account::details))
-        .route("/account/password", get(account::password_page).post(account::password))
-        .route(
-            "/account/confirm-email",
-            get(account::confirm_email_page).post(account::confirm_email),
-        )
-        // Users.
-        .route("/users", get(users::list))
-        .route("/users/download", get(users::download))
-        .route("/users/invite", get(users::invite_page).post(users::invite_details))
-        .route("/users/invite/organisation", post(users::invite_organisation))
-        .route("/users/invite/role", post(users::invite_role))
-        .route("/users/{id}", get(users::profile))
-        .route("/users/{id}/edit", get(users::edit_page).post(users::edit))
-        .route("/users/{id}/move", get(users::move_page).post(users::move_user))
-        .route("/users/{id}/{action}", get(users::confirm_page).post(users::confirm))
-        // Organisations.
-        .route("/organisation", get(organisations::own))
-        .route("/organisations", get(organisations::list))
-        .route("/organisations/new", get(organisations::new_page).post(organisations::create))
-        .route("/organisations/{id}", get(organisations::profile))
-        .route("/organisations/{id}/edit", get(organisations::edit_page).post(organisations::edit))
-        .route(
-            "/organisations/{id}/relationships",
-            get(organisations::relationships).post(organisations::change_relationship),
-        )
-        .route(
-            "/organisations/{id}/merge",
-            get(organisations::merge_page).post(organisations::merge),
-        )
-        .route(
-            "/organisations/{id}/{action}",
-            get(organisations::confirm_page).post(organisations::confirm),
-        )
-        // Logs and the audit trail.
-        .route("/logs", get(logs::list))
-        .route("/logs/{id}", get(logs::page))
-        .route("/audit", get(admin::audit))
-        .route("/administration", get(corterum::index))
-        .route("/administration/entities", get(corterum::entities))
-        .route(
-            "/administration/entities/new",
-            get(corterum::new_entity).post(corterum::create_entity),
-        )
-        .route(
-            "/administration/entities/{id}",
-            get(corterum::edit_entity_page).post(corterum::edit_entity),
-        )
-        .route("/administration/groups", get(corterum::groups))
-        .route("/administration/groups/new", get(corterum::new_group).post(corterum::create_group))
-        .route(
-            "/administration/groups/{id}",
-            get(corterum::edit_group_page).post(corterum::edit_group),
-        )
-        .route("/administration/roles", get(corterum::roles))
-        .route("/administration/roles/new", get(corterum::new_role).post(corterum::create_role))
-        .route(
-            "/administration/roles/{id}",
-            get(corterum::edit_role_page).post(corterum::edit_role),
-        )
-        .route("/administration/users", get(corterum::accounts))
-        .route(
-            "/administration/users/new",
-            get(corterum::new_account).post(corterum::create_account),
-        )
-        .route(
-            "/administration/users/{id}",
-            get(corterum::edit_account_page).post(corterum::edit_account),
-        )
-        .route("/records", get(corterum::records))
-        .route("/records/{id}", get(corterum::record))
-        .route("/records/{id}/{dataset}", get(corterum::instance).post(corterum::save_instance))
-        .fallback(view::not_found)
+    routes::router()
         .layer(axum::middleware::from_fn_with_state(app.clone(), security::guard))
         .with_state(app)
 }

@@ -14,6 +14,7 @@ mod credentials;
 mod hardening;
 mod leftovers;
 mod relationships;
+mod routes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
