@@ -888,9 +888,10 @@ fn can_view(world: &World, actor: &Actor<'_>, target: Target<'_>) -> bool {
         Target::Entity(_) => Action::EntityView,
         Target::Instance(..) => Action::DatasetRead,
         // An area of the service one may not use does not exist for them: a denied
-        // feature is "not found", like a record out of reach.
-        Target::Feature(_) => return false,
-        Target::Service | Target::Group(_) | Target::Role(_) => return true,
+        // feature or service-wide action (creating organisations, every user, the audit
+        // trail) is "not found", like a record out of reach.
+        Target::Feature(_) | Target::Service => return false,
+        Target::Group(_) | Target::Role(_) => return true,
     };
     actor_roles(world, actor.user).any(|role| {
         role.grants_for(view).any(|(_, grant): (usize, &Grant)| reaches(actor, role, grant, target))

@@ -460,6 +460,12 @@ async fn entity_form_again(
 pub(crate) async fn create_entity(State(app): State<App>, viewer: Signed, body: Bytes) -> Response {
     let form = Fields::parse(&body);
     let Ok(kind) = form.one("type").parse::<EntityKind>() else {
+        // Without a type there is nothing to save; whether the form exists for the viewer
+        // is still the engine's to say.
+        let may = app.services.corterum.may_use(viewer.0.user.id, Feature::EntityAdministration);
+        if !may.await.unwrap_or(false) {
+            return view::not_found_page(viewer.chrome("Page not found"));
+        }
         return Redirect::to("/administration/entities/new").into_response();
     };
     let input = entity_input(&form, Some(kind));

@@ -490,6 +490,9 @@ pub(crate) async fn invite_organisation(
     viewer: Signed,
     Form(form): Form<InviteForm>,
 ) -> Response {
+    if !may_invite(&viewer) {
+        return view::not_found_page(viewer.chrome("Page not found"));
+    }
     if !details_errors(&form).is_empty() {
         return Redirect::to("/users/invite").into_response();
     }
@@ -535,6 +538,9 @@ pub(crate) async fn invite_role(
     viewer: Signed,
     Form(form): Form<InviteForm>,
 ) -> Response {
+    if !may_invite(&viewer) {
+        return view::not_found_page(viewer.chrome("Page not found"));
+    }
     let Some(org) = parse_org(&form.organisation) else {
         return Redirect::to("/users/invite").into_response();
     };

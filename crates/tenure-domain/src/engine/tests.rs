@@ -290,9 +290,10 @@ fn organisations() {
     check(&w, "admin", OrganisationMerge, o(C), None, Allow);
     check(&w, "a_coord", OrganisationMerge, o(A), None, Forbidden);
     check(&w, "admin", OrganisationCreate, Resource::Service, None, Allow);
-    check(&w, "a_coord", OrganisationCreate, Resource::Service, None, Forbidden);
+    // A service-wide action one may not take is an area that does not exist for them.
+    check(&w, "a_coord", OrganisationCreate, Resource::Service, None, NotFound);
     check(&w, "admin", UserListAll, Resource::Service, None, Allow);
-    check(&w, "a_coord", OrganisationListAll, Resource::Service, None, Forbidden);
+    check(&w, "a_coord", OrganisationListAll, Resource::Service, None, NotFound);
 }
 
 #[test]

@@ -155,7 +155,9 @@ pub(crate) fn decide(spec: &Spec, request: &Request) -> (bool, bool) {
             };
             (allowed, !allowed && !visible)
         }
-        Resource::Service => (admin, false),
+        // Service-wide actions are the administrators'; for anyone else the area does
+        // not exist ("not found").
+        Resource::Service => (admin, !admin),
         Resource::Entity(_)
         | Resource::Instance { .. }
         | Resource::Feature(_)
