@@ -57,21 +57,7 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
     let hasher = Arc::new(CountingHasher::with_cost(1));
     let secrets = Arc::new(SequentialSecrets::default());
     let ids = Arc::new(SequentialIds::default());
-    // Everyone in the world gets the same password.
-    let everyone = world_ids(&store);
-    for (i, id) in everyone.iter().enumerate() {
-        let event = AuditEvent {
-            id: Uuid::from_u128(0xF000 + i as u128),
-            at: Timestamp(0),
-            actor: None,
-            name: AuditName::PasswordChange,
-            outcome: Outcome::Success,
-            target_user: Some(*id),
-            organisation: None,
-            detail: "{}".to_owned(),
-        };
-        store.set_password(*id, hasher.hash_of(PASSWORD), event).await.unwrap();
-    }
+    give_everyone_the_password(&*store, &world_ids(&store), &hasher).await;
     let base = config.base_url.clone();
     let manage = Manage::new(
         ManagePorts {
@@ -124,6 +110,27 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
         hasher,
     };
     Site { router: tenure_web::router(services, config), store, mailer, clock }
+}
+
+/// Gives every one of these users [`PASSWORD`], audited as set at time 0.
+pub(crate) async fn give_everyone_the_password(
+    store: &dyn AccountStore,
+    users: &[UserId],
+    hasher: &CountingHasher,
+) {
+    for (i, id) in users.iter().enumerate() {
+        let event = AuditEvent {
+            id: Uuid::from_u128(0xF000 + i as u128),
+            at: Timestamp(0),
+            actor: None,
+            name: AuditName::PasswordChange,
+            outcome: Outcome::Success,
+            target_user: Some(*id),
+            organisation: None,
+            detail: "{}".to_owned(),
+        };
+        store.set_password(*id, hasher.hash_of(PASSWORD), event).await.unwrap();
+    }
 }
 
 fn world_ids(store: &MemoryDirectory) -> Vec<UserId> {
