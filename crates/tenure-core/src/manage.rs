@@ -1943,6 +1943,31 @@ impl Manage {
         Ok(effect)
     }
 
+    /// Organisations whose names contain `term`, by name, at most ten, for choosing the
+    /// other end of a relationship. Organisation names are public in CORE (they are
+    /// registered providers), so this reads every organisation's name and nothing else,
+    /// and is for anyone who manages some organisation's relationships.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] for anyone who manages no organisation's relationships.
+    pub async fn organisation_names(
+        &self,
+        actor: UserId,
+        term: &str,
+    ) -> Result<Vec<(OrgId, Name)>, ManageError> {
+        let world = self.ports.directory.snapshot(actor, Resource::Service).await?;
+        if world.scope(actor, Action::OrganisationManageRelationships).is_nothing() {
+            return Err(ManageError::NotFound);
+        }
+        let Some(search) = crate::query::Search::parse(term) else { return Ok(Vec::new()) };
+        let public =
+            tenure_domain::Scope { actor, everything: true, organisations: Vec::new(), own: false };
+        let query = crate::query::OrganisationQuery { search: Some(search), active: Some(true) };
+        let found =
+            self.ports.directory.organisations(&public, &query, Page::numbered(1, 10)).await?;
+        Ok(found.into_iter().map(|o| (o.id, o.name)).collect())
+    }
+
     /// The pending relationship requests with this organisation at either end, for those
     /// who manage its relationships.
     ///

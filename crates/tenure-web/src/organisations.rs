@@ -580,7 +580,19 @@ pub(crate) async fn change_relationship(
         match app.services.changes.organisation_by_name(&form.other).await {
             Ok(Some(o)) => o.value.id,
             Ok(None) => {
-                return again("Enter the name of an existing organisation".to_owned()).await;
+                let me = viewer.0.user.id;
+                let found = app.services.manage.organisation_names(me, &form.other).await;
+                let names: Vec<String> =
+                    found.unwrap_or_default().into_iter().map(|(_, n)| n.to_string()).collect();
+                let message = if names.is_empty() {
+                    "Enter the name of an existing organisation".to_owned()
+                } else {
+                    format!(
+                        "Enter the name of an existing organisation. Names containing what you typed: {}",
+                        names.join("; ")
+                    )
+                };
+                return again(message).await;
             }
             Err(e) => return view::backend(viewer.chrome("Stock owners and managing agents"), &e),
         }

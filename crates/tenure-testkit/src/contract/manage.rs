@@ -599,6 +599,11 @@ where
         m.change_relationship(user(CORA), edge(ALPHA, GAMMA), Add).await,
         Err(ManageError::Relationship(RelationshipError::AlreadyRequested { .. }))
     ));
+    // Names are public to those who manage relationships (to choose the other end);
+    // a provider manages none.
+    let names = m.organisation_names(user(CORA), "AMM").await.expect("names");
+    assert_eq!(names.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(), ["Gamma"]);
+    assert!(matches!(m.organisation_names(user(PETE), "amm").await, Err(ManageError::NotFound)));
     let pending = m.relationship_requests(user(CORA), org(ALPHA)).await.expect("requests");
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].requested_by, org(ALPHA));

@@ -74,6 +74,9 @@ async fn relationship_errors_are_clear_and_an_administrator_adds_at_once() {
     c.get(&path).await;
     let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "Nowhere")]).await;
     assert!(page.body.contains("Enter the name of an existing organisation"));
+    // Names are public: a partial name lists the organisations whose names contain it.
+    let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "amm")]).await;
+    assert!(page.body.contains("Names containing what you typed: Gamma"), "{}", page.body);
     let page = c.post(&path, &[("change", "add-managing-agent"), ("other", "Beta")]).await;
     assert!(page.body.contains("already a stock owner of"), "{}", page.body);
     c.post(&path, &[("change", "add-managing-agent"), ("other", "gamma")]).await;
