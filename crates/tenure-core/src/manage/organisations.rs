@@ -1,0 +1,250 @@
+//! Organisations: creating, editing, deactivating and reactivating them, and merging one
+//! into another.
+
+use tenure_domain::{
+    Action, Name, OrgId, Organisation, ProviderType, Request, Resource, Telephone, UserId,
+};
+
+use crate::audit::AuditName;
+use crate::changes::Write;
+use crate::error::BackendError;
+use crate::manage::{
+    Manage, ManageError, OrganisationInput, json, optional, required, text_or_none,
+};
+
+impl Manage {
+    fn parse_organisation(
+        input: &OrganisationInput,
+        id: OrgId,
+        active: bool,
+    ) -> Result<Organisation, ManageError> {
+        let mut errors = Vec::new();
+        let name = required(&input.name, "name", Name::parse, &mut errors);
+        let telephone = optional(&input.telephone, "telephone", Telephone::parse, &mut errors);
+        let Some(name) = name.filter(|_| errors.is_empty()) else {
+            return Err(ManageError::Invalid(errors));
+        };
+        Ok(Organisation {
+            id,
+            name,
+            address: text_or_none(&input.address),
+            telephone,
+            provider_type: input.provider_type,
+            registration_number: text_or_none(&input.registration_number),
+            holds_stock: input.holds_stock,
+            active,
+        })
+    }
+
+    /// Creates an organisation.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`], or the engine's refusal.
+    pub async fn create_organisation(
+        &self,
+        actor: UserId,
+        input: &OrganisationInput,
+    ) -> Result<OrgId, ManageError> {
+        let world = self.ports.directory.snapshot(actor, Resource::Service).await?;
+        self.require(&world, Request::new(actor, Action::OrganisationCreate, Resource::Service))
+            .await?;
+        let id = OrgId::from_uuid(self.ports.ids.next_id());
+        let org = Self::parse_organisation(input, id, true)?;
+        let audit = self.event(
+            AuditName::OrganisationCreate,
+            Some(actor),
+            None,
+            Some(id),
+            format!(r#"{{"name":{}}}"#, json(org.name.as_str())),
+        );
+        self.ports.changes.apply(vec![Write::InsertOrganisation(org)], vec![audit]).await?;
+        Ok(id)
+    }
+
+    /// Changes an organisation's details: name, address and telephone need
+    /// `organisation.edit_details`, anything else `organisation.edit_all`. Audited with
+    /// before and after values.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`], [`ManageError::Conflict`], or the engine's refusal.
+    pub async fn edit_organisation(
+        &self,
+        actor: UserId,
+        id: OrgId,
+        version: i64,
+        input: &OrganisationInput,
+    ) -> Result<(), ManageError> {
+        let current = self.org(id).await?;
+        let resource = Resource::Organisation(id);
+        let world = self.ports.directory.snapshot(actor, resource).await?;
+        self.require(&world, Request::new(actor, Action::OrganisationView, resource)).await?;
+        let next = Self::parse_organisation(input, id, current.value.active)?;
+        let before = &current.value;
+        let details_only = next.provider_type == before.provider_type
+            && next.registration_number == before.registration_number
+            && next.holds_stock == before.holds_stock;
+        let action = if details_only {
+            Action::OrganisationEditDetails
+        } else {
+            Action::OrganisationEditAll
+        };
+        self.require(&world, Request::new(actor, action, resource)).await?;
+        if current.version != version {
+            return Err(ManageError::Conflict);
+        }
+        if next == current.value {
+            return Ok(());
+        }
+        let audit = self.event(
+            AuditName::OrganisationUpdate,
+            Some(actor),
+            None,
+            Some(id),
+            format!(
+                r#"{{"before":{},"after":{}}}"#,
+                organisation_json(before),
+                organisation_json(&next)
+            ),
+        );
+        self.ports
+            .changes
+            .apply(vec![Write::UpdateOrganisation { organisation: next, version }], vec![audit])
+            .await?;
+        Ok(())
+    }
+
+    /// Deactivates an organisation: its users are denied everything until it is
+    /// reactivated, which restores exactly those who were active before (individually
+    /// deactivated users stay deactivated).
+    ///
+    /// # Errors
+    /// [`ManageError::Conflict`], or the engine's refusal.
+    pub async fn deactivate_organisation(
+        &self,
+        actor: UserId,
+        id: OrgId,
+        version: i64,
+    ) -> Result<(), ManageError> {
+        self.set_organisation_active(actor, id, version, false).await
+    }
+
+    /// Reactivates an organisation.
+    ///
+    /// # Errors
+    /// As [`Manage::deactivate_organisation`].
+    pub async fn reactivate_organisation(
+        &self,
+        actor: UserId,
+        id: OrgId,
+        version: i64,
+    ) -> Result<(), ManageError> {
+        self.set_organisation_active(actor, id, version, true).await
+    }
+
+    async fn set_organisation_active(
+        &self,
+        actor: UserId,
+        id: OrgId,
+        version: i64,
+        active: bool,
+    ) -> Result<(), ManageError> {
+        let current = self.org(id).await?;
+        let resource = Resource::Organisation(id);
+        let world = self.ports.directory.snapshot(actor, resource).await?;
+        let (action, name) = if active {
+            (Action::OrganisationReactivate, AuditName::OrganisationReactivate)
+        } else {
+            (Action::OrganisationDeactivate, AuditName::OrganisationDeactivate)
+        };
+        self.require(&world, Request::new(actor, action, resource)).await?;
+        if current.version != version {
+            return Err(ManageError::Conflict);
+        }
+        let mut next = current.value.clone();
+        next.active = active;
+        let audit = self.event(name, Some(actor), None, Some(id), "{}".to_owned());
+        self.ports
+            .changes
+            .apply(vec![Write::UpdateOrganisation { organisation: next, version }], vec![audit])
+            .await?;
+        Ok(())
+    }
+
+    /// Merges `from` into `into`: users, logs and relationships move; `from` is
+    /// deactivated and its history stays.
+    ///
+    /// # Errors
+    /// [`ManageError::Conflict`]; the engine's refusal (which covers merging into itself
+    /// or into a deactivated organisation, see [`tenure_domain::decide_merge`]).
+    pub async fn merge_organisation(
+        &self,
+        actor: UserId,
+        from: OrgId,
+        version: i64,
+        into: OrgId,
+    ) -> Result<(), ManageError> {
+        let source = self.org(from).await?;
+        // The engine decides first, on a world holding `into` if it exists, so a missing
+        // `into` is answered as the engine answers it.
+        let target = self.ports.changes.organisation(into).await?;
+        let mut world = self.ports.directory.snapshot(actor, Resource::Organisation(from)).await?;
+        if let Some(t) = target.as_ref().filter(|t| world.organisation(t.value.id).is_none()) {
+            world.insert_organisation(t.value.clone()).map_err(BackendError::new)?;
+        }
+        let decision = tenure_domain::decide_merge(&world, actor, from, into);
+        if !decision.is_allowed() {
+            let request =
+                Request::new(actor, Action::OrganisationMerge, Resource::Organisation(from));
+            return Err(self.refuse(&world, request, decision).await);
+        }
+        let target = target.ok_or(ManageError::NotFound)?;
+        if source.version != version {
+            return Err(ManageError::Conflict);
+        }
+        let mut merged = source.value.clone();
+        merged.active = false;
+        let audit = self.event(
+            AuditName::OrganisationMerge,
+            Some(actor),
+            None,
+            Some(from),
+            format!(r#"{{"into":"{into}","into_name":{}}}"#, json(target.value.name.as_str())),
+        );
+        let audit_into = self.event(
+            AuditName::OrganisationMerge,
+            Some(actor),
+            None,
+            Some(into),
+            format!(r#"{{"from":"{from}","from_name":{}}}"#, json(source.value.name.as_str())),
+        );
+        self.ports
+            .changes
+            .apply(
+                vec![
+                    Write::TouchOrganisation { id: into, version: target.version },
+                    Write::MergeOrganisation { from, into },
+                    Write::UpdateOrganisation { organisation: merged, version },
+                ],
+                vec![audit, audit_into],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+fn organisation_json(o: &Organisation) -> String {
+    let opt = |s: Option<&str>| s.map_or_else(|| "null".to_owned(), json);
+    format!(
+        r#"{{"name":{},"address":{},"telephone":{},"provider_type":"{}","registration_number":{},"holds_stock":{},"active":{}}}"#,
+        json(o.name.as_str()),
+        opt(o.address.as_deref()),
+        opt(o.telephone.as_ref().map(Telephone::as_str)),
+        match o.provider_type {
+            ProviderType::LocalAuthority => "local_authority",
+            ProviderType::PrivateRegisteredProvider => "private_registered_provider",
+        },
+        opt(o.registration_number.as_deref()),
+        o.holds_stock,
+        o.active
+    )
+}

@@ -1,0 +1,291 @@
+//! Relationships by consent: the steps of a relationship's life as the engine decides
+//! them, the requests waiting for an answer, and the organisation names to choose from.
+
+use tenure_domain::{
+    Action, Name, OrgId, Organisation, Relationship, RelationshipEffect, RelationshipError,
+    RelationshipStep, Request, Resource, UserId, World, decide_relationship,
+};
+
+use crate::audit::{AuditEvent, AuditName};
+use crate::changes::{ChangeError, RelationshipRequest, Write};
+use crate::error::BackendError;
+use crate::mail::{self, Block};
+use crate::manage::{Manage, ManageError};
+use crate::ports::Page;
+
+impl Manage {
+    /// A world for deciding a step about `rel`: the actor's snapshot with both ends and
+    /// the pending request, if any.
+    async fn relationship_world(
+        &self,
+        actor: UserId,
+        rel: Relationship,
+    ) -> Result<(World, Vec<Organisation>, bool), ManageError> {
+        // A missing end is not an error here: the engine decides on the world without
+        // it (someone who manages the other end may be refused, or may be told the
+        // organisation does not exist by the world's own rules).
+        let mut ends = Vec::new();
+        for id in [rel.stock_owner, rel.managing_agent] {
+            if let Some(org) = self.ports.changes.organisation(id).await? {
+                ends.push(org.value);
+            }
+        }
+        let mut world =
+            self.ports.directory.snapshot(actor, Resource::Organisation(rel.stock_owner)).await?;
+        for org in &ends {
+            if world.organisation(org.id).is_none() {
+                world.insert_organisation(org.clone()).map_err(BackendError::new)?;
+            }
+        }
+        let pending = self.ports.changes.relationship_request(rel).await?;
+        if let Some(p) = pending {
+            if world.relationship_request(rel).is_none() {
+                world.request_relationship(rel, p.requested_by).map_err(BackendError::new)?;
+            }
+        }
+        Ok((world, ends, pending.is_some()))
+    }
+
+    /// Takes a step in a relationship's life, as the engine decides
+    /// ([`tenure_domain::decide_relationship`]): an administrator adds at once; a data
+    /// coordinator's add is a request that the other end accepts or declines, or that
+    /// they withdraw; either end removes at once. Each step is audited on both
+    /// organisations, and the other organisation's relationship managers are emailed.
+    ///
+    /// # Errors
+    /// [`ManageError::Relationship`] saying which rule (self, stock, duplicate, none
+    /// pending); [`ManageError::NotFound`] or [`ManageError::Forbidden`] as the engine
+    /// decides.
+    pub async fn change_relationship(
+        &self,
+        actor: UserId,
+        rel: Relationship,
+        step: RelationshipStep,
+    ) -> Result<RelationshipEffect, ManageError> {
+        let (mut world, ends, pending) = self.relationship_world(actor, rel).await?;
+        let effect = match decide_relationship(&world, actor, rel, step) {
+            Ok(effect) => effect,
+            Err(denial) => {
+                let request = Request::new(
+                    actor,
+                    Action::OrganisationManageRelationships,
+                    Resource::Organisation(rel.stock_owner),
+                );
+                return Err(self.refuse(&world, request, denial).await);
+            }
+        };
+        let drop_request = Write::DropRelationshipRequest(rel);
+        let (writes, name) = match effect {
+            RelationshipEffect::Added => {
+                world.add_relationship(rel)?;
+                let mut writes = Vec::new();
+                if pending {
+                    writes.push(drop_request);
+                }
+                writes.push(Write::InsertRelationship(rel));
+                (writes, AuditName::RelationshipAdd)
+            }
+            RelationshipEffect::Requested { by } => {
+                world.request_relationship(rel, by)?;
+                let request = RelationshipRequest {
+                    relationship: rel,
+                    requested_by: by,
+                    requested_at: self.now(),
+                };
+                (vec![Write::RequestRelationship(request)], AuditName::RelationshipRequest)
+            }
+            RelationshipEffect::Accepted { .. } => {
+                world.add_relationship(rel)?;
+                (vec![drop_request, Write::InsertRelationship(rel)], AuditName::RelationshipAccept)
+            }
+            RelationshipEffect::Declined { .. } => {
+                world.remove_request(rel)?;
+                (vec![drop_request], AuditName::RelationshipDecline)
+            }
+            RelationshipEffect::Withdrawn { .. } => {
+                world.remove_request(rel)?;
+                (vec![drop_request], AuditName::RelationshipWithdraw)
+            }
+            RelationshipEffect::Removed => {
+                (vec![Write::DeleteRelationship(rel)], AuditName::RelationshipRemove)
+            }
+        };
+        let names = |id: OrgId| {
+            ends.iter().find(|o| o.id == id).map_or_else(|| id.to_string(), |o| o.name.to_string())
+        };
+        let result =
+            self.ports.changes.apply(writes, self.relationship_event(name, actor, rel)).await;
+        match result {
+            Ok(()) => {}
+            // The store knows relationships the actor's snapshot may not hold.
+            Err(ChangeError::Duplicate) => {
+                return Err(if name == AuditName::RelationshipRequest {
+                    RelationshipError::AlreadyRequested {
+                        stock_owner: names(rel.stock_owner),
+                        managing_agent: names(rel.managing_agent),
+                    }
+                } else {
+                    RelationshipError::Duplicate {
+                        stock_owner: names(rel.stock_owner),
+                        managing_agent: names(rel.managing_agent),
+                    }
+                }
+                .into());
+            }
+            Err(ChangeError::Conflict) if name == AuditName::RelationshipRemove => {
+                return Err(RelationshipError::NotFound {
+                    stock_owner: names(rel.stock_owner),
+                    managing_agent: names(rel.managing_agent),
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let actor_org = world.user(actor).map(|u| u.organisation);
+        for end in &ends {
+            if Some(end.id) != actor_org {
+                self.notify_relationship(&world, end, &ends, rel, effect).await?;
+            }
+        }
+        Ok(effect)
+    }
+
+    /// Organisations whose names contain `term`, by name, at most ten, for choosing the
+    /// other end of a relationship. Organisation names are public in CORE (they are
+    /// registered providers), so this reads every organisation's name and nothing else,
+    /// and is for anyone who manages some organisation's relationships.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] for anyone who manages no organisation's relationships.
+    pub async fn organisation_names(
+        &self,
+        actor: UserId,
+        term: &str,
+    ) -> Result<Vec<(OrgId, Name)>, ManageError> {
+        let world = self.ports.directory.snapshot(actor, Resource::Service).await?;
+        if world.scope(actor, Action::OrganisationManageRelationships).is_nothing() {
+            return Err(ManageError::NotFound);
+        }
+        let Some(search) = crate::query::Search::parse(term) else { return Ok(Vec::new()) };
+        let public =
+            tenure_domain::Scope { actor, everything: true, organisations: Vec::new(), own: false };
+        let query = crate::query::OrganisationQuery { search: Some(search), active: Some(true) };
+        let found =
+            self.ports.directory.organisations(&public, &query, Page::numbered(1, 10)).await?;
+        Ok(found.into_iter().map(|o| (o.id, o.name)).collect())
+    }
+
+    /// The pending relationship requests with this organisation at either end, for those
+    /// who manage its relationships.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] or [`ManageError::Forbidden`] as the engine decides.
+    pub async fn relationship_requests(
+        &self,
+        actor: UserId,
+        organisation: OrgId,
+    ) -> Result<Vec<RelationshipRequest>, ManageError> {
+        let resource = Resource::Organisation(organisation);
+        let world = self.ports.directory.snapshot(actor, resource).await?;
+        self.require(
+            &world,
+            Request::new(actor, Action::OrganisationManageRelationships, resource),
+        )
+        .await?;
+        Ok(self.ports.changes.relationship_requests(organisation).await?)
+    }
+
+    /// Emails the people who manage `to`'s relationships (the engine says who) about a
+    /// step another organisation took.
+    async fn notify_relationship(
+        &self,
+        world: &World,
+        to: &Organisation,
+        ends: &[Organisation],
+        rel: Relationship,
+        effect: RelationshipEffect,
+    ) -> Result<(), BackendError> {
+        let scope = tenure_domain::Scope {
+            actor: UserId::from_uuid(uuid::Uuid::nil()),
+            everything: false,
+            organisations: vec![to.id],
+            own: false,
+        };
+        let members = self
+            .ports
+            .directory
+            .users(&scope, &crate::query::UserQuery::default(), Page::numbered(1, Page::MAX_LIMIT))
+            .await?;
+        let mut local = World::with_roles(world.roles().clone());
+        local.insert_organisation(to.clone()).map_err(BackendError::new)?;
+        let name = |id: OrgId| {
+            ends.iter().find(|o| o.id == id).map_or_else(String::new, |o| o.name.to_string())
+        };
+        let (owner, agent) = (name(rel.stock_owner), name(rel.managing_agent));
+        let what = format!("{owner} as a stock owner of {agent}");
+        let sentence = match effect {
+            RelationshipEffect::Added => format!("An administrator added {what}."),
+            RelationshipEffect::Requested { by } => format!(
+                "{} asked to add {what}. It takes effect only if a data coordinator of {} accepts it.",
+                name(by),
+                to.name
+            ),
+            RelationshipEffect::Accepted { .. } => {
+                format!("The request to add {what} was accepted. It is in effect now.")
+            }
+            RelationshipEffect::Declined { .. } => {
+                format!("The request to add {what} was declined.")
+            }
+            RelationshipEffect::Withdrawn { .. } => {
+                format!("The request to add {what} was withdrawn.")
+            }
+            RelationshipEffect::Removed => format!("The relationship of {what} was removed."),
+        };
+        let url = format!(
+            "{}/organisations/{}/relationships",
+            self.policy.base_url.trim_end_matches('/'),
+            to.id
+        );
+        for user in members {
+            // Users whose roles this world does not hold (custom roles) are not told.
+            if !user.active || local.upsert_user(user.clone()).is_err() {
+                continue;
+            }
+            let may = local.decide(&Request::new(
+                user.id,
+                Action::OrganisationManageRelationships,
+                Resource::Organisation(to.id),
+            ));
+            if !may.is_allowed() {
+                continue;
+            }
+            let message = mail::message(
+                user.email.clone(),
+                "A change to your organisation's relationships",
+                &[
+                    Block::Text(format!("Hello {}, {sentence}", user.name)),
+                    Block::Text(format!("See {}'s stock owners and managing agents:", to.name)),
+                    Block::Link(url.clone()),
+                ],
+            );
+            self.ports.mailer.send(message).await?;
+        }
+        Ok(())
+    }
+
+    fn relationship_event(
+        &self,
+        name: AuditName,
+        actor: UserId,
+        rel: Relationship,
+    ) -> Vec<AuditEvent> {
+        let detail = format!(
+            r#"{{"stock_owner":"{}","managing_agent":"{}"}}"#,
+            rel.stock_owner, rel.managing_agent
+        );
+        vec![
+            self.event(name, Some(actor), None, Some(rel.stock_owner), detail.clone()),
+            self.event(name, Some(actor), None, Some(rel.managing_agent), detail),
+        ]
+    }
+}

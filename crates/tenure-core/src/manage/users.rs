@@ -1,0 +1,576 @@
+//! Changing a user: details, email address (a credential), role and flags, moving them
+//! to another organisation, deactivating, reactivating and deleting them.
+
+use tenure_domain::{
+    Action, Email, Name, OrgId, Request, Resource, RoleId, Telephone, User, UserId,
+};
+
+use crate::audit::{AuditName, Outcome};
+use crate::changes::{Link, LinkPurpose, Write};
+use crate::error::BackendError;
+use crate::mail::{self, Block, ChangedBy};
+use crate::manage::{
+    Edited, EmailConfirmed, FieldError, Manage, ManageError, UserChanges, json, optional, required,
+};
+use crate::ports::{Timestamp, Verified};
+
+impl Manage {
+    /// Changes a user's details, role or flags, each checked with its own action (the
+    /// email address with `user.change_email`: it is a credential). A new email address
+    /// is not set at once: a link goes to it, and a notice to the old one. Changing one's
+    /// own address also needs one's current password, checked like a sign-in.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`] (on `current_password` for a missing or wrong current
+    /// password), [`ManageError::Conflict`] for a stale `version`,
+    /// [`ManageError::EmailInUse`], or the engine's refusal.
+    pub async fn edit_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+        changes: &UserChanges,
+    ) -> Result<Edited, ManageError> {
+        let current = self.user(id).await?;
+        let org = self.org(current.value.organisation).await?;
+        let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
+        self.require(&world, Request::new(actor, Action::UserView, Resource::User(id))).await?;
+        if current.version != version {
+            return Err(ManageError::Conflict);
+        }
+        let mut errors = Vec::new();
+        let mut next = current.value.clone();
+        let mut fields = Vec::new();
+        if let Some(name) = &changes.name {
+            if let Some(name) = required(name, "name", Name::parse, &mut errors) {
+                if name != next.name {
+                    fields.push("name");
+                    next.name = name;
+                }
+            }
+        }
+        if let Some(telephone) = &changes.telephone {
+            let telephone = optional(telephone, "telephone", Telephone::parse, &mut errors);
+            if telephone != next.telephone {
+                fields.push("telephone");
+                next.telephone = telephone;
+            }
+        }
+        let new_email = match &changes.email {
+            Some(e) => required(e, "email", Email::parse, &mut errors).filter(|e| *e != next.email),
+            None => None,
+        };
+        if !errors.is_empty() {
+            return Err(ManageError::Invalid(errors));
+        }
+        let resource = Resource::User(id);
+        if !fields.is_empty() {
+            self.require(&world, Request::new(actor, Action::UserEditDetails, resource)).await?;
+        }
+        if new_email.is_some() {
+            // The address is a credential: its own action, which the engine allows to the
+            // person and to those who strictly outrank them.
+            self.require(&world, Request::new(actor, Action::UserChangeEmail, resource)).await?;
+        }
+        let mut audit = Vec::new();
+        let mut role_detail = Vec::new();
+        if let Some(role) = changes.role.filter(|r| !next.roles.contains(r)) {
+            self.require(
+                &world,
+                Request::new(actor, Action::UserChangeRole, resource).giving(role),
+            )
+            .await?;
+            let key = |r: &RoleId| world.roles().get(*r).map_or("", |r| r.key.as_str()).to_owned();
+            let before: Vec<_> = next.roles.iter().map(key).collect();
+            role_detail.push(format!(
+                r#""role":{{"before":{},"after":{}}}"#,
+                json(&before.join(",")),
+                json(&key(&role))
+            ));
+            next.roles = vec![role];
+        }
+        let flags = [
+            (
+                "data_protection_officer",
+                changes.data_protection_officer,
+                next.data_protection_officer,
+            ),
+            ("key_contact", changes.key_contact, next.key_contact),
+        ];
+        for (field, wanted, before) in flags {
+            if let Some(after) = wanted.filter(|w| *w != before) {
+                self.require(&world, Request::new(actor, Action::UserSetFlags, resource)).await?;
+                role_detail.push(format!(r#""{field}":{{"before":{before},"after":{after}}}"#));
+            }
+        }
+        if let Some(v) = changes.data_protection_officer {
+            next.data_protection_officer = v;
+        }
+        if let Some(v) = changes.key_contact {
+            next.key_contact = v;
+        }
+        let org_id = Some(org.value.id);
+        if !fields.is_empty() {
+            let names: Vec<_> = fields.iter().map(|f| json(f)).collect();
+            audit.push(self.event(
+                AuditName::UserUpdate,
+                Some(actor),
+                Some(id),
+                org_id,
+                format!(r#"{{"fields":[{}]}}"#, names.join(",")),
+            ));
+        }
+        if !role_detail.is_empty() {
+            audit.push(self.event(
+                AuditName::RoleChange,
+                Some(actor),
+                Some(id),
+                org_id,
+                format!("{{{}}}", role_detail.join(",")),
+            ));
+        }
+        let mut writes = Vec::new();
+        let mut confirmation = None;
+        if let Some(new_email) = new_email {
+            // Checked after every decision, so a refused edit costs no password check, and
+            // before the address is looked up, so a stolen session cannot probe addresses.
+            if actor == id {
+                self.reauthenticate(id, org.value.id, changes.current_password.as_deref()).await?;
+            }
+            self.email_free(&new_email, Some(id)).await?;
+            let (link, plain) = self.new_link(
+                LinkPurpose::EmailChange,
+                &next,
+                None,
+                new_email,
+                Some(actor),
+                self.policy.email_change_lifetime_ms,
+            )?;
+            audit.push(self.event(
+                AuditName::EmailChangeRequest,
+                Some(actor),
+                Some(id),
+                org_id,
+                "{}".to_owned(),
+            ));
+            writes.push(Write::IssueLink(link.clone()));
+            confirmation = Some((link, plain));
+        }
+        if next != current.value {
+            writes.insert(0, Write::UpdateUser { user: next.clone(), version });
+            writes.insert(0, Write::TouchOrganisation { id: org.value.id, version: org.version });
+        }
+        if writes.is_empty() {
+            return Ok(Edited { email_confirmation_sent: false });
+        }
+        self.ports.changes.apply(writes, audit).await?;
+        let sent = confirmation.is_some();
+        if let Some((link, plain)) = confirmation {
+            let by = if actor == id {
+                ChangedBy::Themselves
+            } else {
+                ChangedBy::Other(world.user(actor).map(|u| &u.name))
+            };
+            self.send_email_change(&next, &link, &plain, by).await?;
+        }
+        Ok(Edited { email_confirmation_sent: sent })
+    }
+
+    /// Checks the password someone typed to confirm a change to their own account as
+    /// signing in checks it: one password check whatever the state (the hasher's dummy
+    /// hash when there is no usable one), a locked account refused without counting, and
+    /// a wrong password audited and counted towards the lockout. Every refusal is a field
+    /// error on `current_password`, and nothing else is written.
+    async fn reauthenticate(
+        &self,
+        user: UserId,
+        org: OrgId,
+        typed: Option<&str>,
+    ) -> Result<(), ManageError> {
+        let refuse = |message: &str| {
+            ManageError::Invalid(vec![FieldError {
+                field: "current_password",
+                message: message.to_owned(),
+            }])
+        };
+        let Some(typed) = typed.filter(|p| !p.is_empty()) else {
+            return Err(refuse("enter your current password to change your email address"));
+        };
+        let now = self.now();
+        let credential = self.ports.changes.credential(user).await?;
+        let locked =
+            credential.as_ref().and_then(|c| c.locked_until).is_some_and(|until| until > now);
+        let stored = credential.and_then(|c| c.password_hash).filter(|_| !locked);
+        let hasher = &self.ports.hasher;
+        let verified = match &stored {
+            Some(hash) => hasher.verify(typed, hash).await,
+            None => match hasher.verify(typed, hasher.dummy()).await {
+                Verified::Unavailable => Verified::Unavailable,
+                _ => Verified::NoMatch,
+            },
+        };
+        match verified {
+            Verified::Match | Verified::MatchNeedsRehash => return Ok(()),
+            Verified::Unavailable => {
+                return Err(refuse(
+                    "too many people are signing in right now; try again in a minute",
+                ));
+            }
+            Verified::NoMatch => {}
+        }
+        let reason = if locked { "locked" } else { "wrong current password" };
+        let mut event = self.event(
+            AuditName::LoginFail,
+            Some(user),
+            Some(user),
+            Some(org),
+            format!(r#"{{"reason":{}}}"#, json(reason)),
+        );
+        event.outcome = Outcome::Failure;
+        // Attempts while locked are not counted, as for signing in.
+        let mut writes = Vec::new();
+        if !locked {
+            let until = Timestamp(now.0.saturating_add(self.policy.lockout.lock_for_ms));
+            let lock = self.event(
+                AuditName::LoginLock,
+                Some(user),
+                Some(user),
+                Some(org),
+                format!(r#"{{"until":{}}}"#, until.0),
+            );
+            writes.push(Write::CountFailure {
+                user,
+                lock_after: self.policy.lockout.lock_after,
+                lock_until: until,
+                lock_audit: Box::new(lock),
+            });
+        }
+        self.ports.changes.apply(writes, vec![event]).await?;
+        Err(refuse("your current password is incorrect"))
+    }
+
+    async fn send_email_change(
+        &self,
+        user: &User,
+        link: &Link,
+        plain: &str,
+        by: ChangedBy<'_>,
+    ) -> Result<(), BackendError> {
+        let url = mail::link(&self.policy.base_url, "/account/confirm-email", plain);
+        let confirm = mail::message(
+            link.email.clone(),
+            "Confirm your new email address",
+            &[
+                Block::Text(format!(
+                    "Hello {}, this address was given as the new email address for your Tenure account.",
+                    user.name
+                )),
+                Block::Text("To confirm it, open this link within 3 hours:".to_owned()),
+                Block::Link(url),
+                Block::Text(
+                    "Until you do, your account keeps its old address. If you did not ask for \
+                     this, ignore this email."
+                        .to_owned(),
+                ),
+            ],
+        );
+        let who = match by {
+            ChangedBy::Themselves => "You".to_owned(),
+            ChangedBy::Other(Some(name)) => name.to_string(),
+            ChangedBy::Other(None) => "Someone".to_owned(),
+        };
+        let notice = mail::message(
+            user.email.clone(),
+            "Your email address is being changed",
+            &[
+                Block::Text(format!(
+                    "Hello {}. {who} asked to change the email address of your Tenure account to {}.",
+                    user.name, link.email
+                )),
+                Block::Text(
+                    "The change happens only when the new address confirms it. If you did not \
+                     expect this, tell your data coordinator or an administrator straight away."
+                        .to_owned(),
+                ),
+            ],
+        );
+        self.ports.mailer.send(confirm).await?;
+        self.ports.mailer.send(notice).await
+    }
+
+    /// Confirms a new email address with the link sent to it, once, if whoever asked for
+    /// the change may still make it (someone demoted since, or no longer above the person,
+    /// changes nothing). The address is a credential, so in the same transaction every
+    /// reset link of the person dies and every session of theirs ends; then the old
+    /// address is told what changed and who changed it.
+    ///
+    /// # Errors
+    /// [`ManageError::LinkInvalid`]; [`ManageError::EmailInUse`] if another account took
+    /// the address meanwhile; the engine's refusal of the change as it stands now.
+    pub async fn confirm_email(&self, token: &str) -> Result<EmailConfirmed, ManageError> {
+        let (link, digest) = self.usable_link(token, &[LinkPurpose::EmailChange]).await?;
+        let user = self.ports.changes.user(link.user).await?.ok_or(ManageError::LinkInvalid)?;
+        let id = user.value.id;
+        let by = link.issued_by.unwrap_or(id);
+        let world = self.ports.directory.snapshot(by, Resource::User(id)).await?;
+        self.require(&world, Request::new(by, Action::UserChangeEmail, Resource::User(id))).await?;
+        self.email_free(&link.email, Some(id)).await?;
+        let mut next = user.value.clone();
+        next.email = link.email.clone();
+        let audit = self.event(
+            AuditName::EmailChange,
+            Some(by),
+            Some(id),
+            Some(user.value.organisation),
+            "{}".to_owned(),
+        );
+        self.ports
+            .changes
+            .apply(
+                vec![
+                    Write::ConsumeLink {
+                        digest,
+                        purpose: LinkPurpose::EmailChange,
+                        now: self.now(),
+                    },
+                    Write::UpdateUser { user: next, version: user.version },
+                    // Every reset link dies with the old address, and every other link
+                    // sent to it: any other pending confirmation, and a pending invitation
+                    // or reactivation (whoever holds the old mailbox must not get in by
+                    // it; the person's new address gets a fresh one when it is resent).
+                    // Every session ends.
+                    Write::RevokeLinks {
+                        user: id,
+                        purposes: vec![
+                            LinkPurpose::EmailChange,
+                            LinkPurpose::Invitation,
+                            LinkPurpose::Reactivation,
+                        ],
+                    },
+                    Write::EndSessions(id),
+                ],
+                vec![audit],
+            )
+            .await?;
+        let by_themselves = by == id;
+        let changed_by = if by_themselves {
+            ChangedBy::Themselves
+        } else {
+            ChangedBy::Other(world.user(by).map(|u| &u.name))
+        };
+        let notice = mail::email_changed(
+            user.value.email.clone(),
+            &user.value.name,
+            &link.email,
+            changed_by,
+        );
+        self.ports.mailer.send(notice).await?;
+        Ok(EmailConfirmed { user: id, by_themselves })
+    }
+
+    /// Moves a user to another organisation the actor may invite into with the user's
+    /// role.
+    ///
+    /// # Errors
+    /// As [`Manage::edit_user`].
+    pub async fn move_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+        to: OrgId,
+    ) -> Result<(), ManageError> {
+        let user = self.user(id).await?;
+        let from = self.org(user.value.organisation).await?;
+        let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
+        self.require(&world, Request::new(actor, Action::UserMoveOrganisation, Resource::User(id)))
+            .await?;
+        let target = self.org(to).await?;
+        let to_world = self.ports.directory.snapshot(actor, Resource::Organisation(to)).await?;
+        for role in &user.value.roles {
+            self.require(
+                &to_world,
+                Request::new(actor, Action::UserInvite, Resource::Organisation(to)).giving(*role),
+            )
+            .await?;
+        }
+        if to == from.value.id {
+            return Ok(());
+        }
+        let mut next = user.value.clone();
+        next.organisation = to;
+        let audit = self.event(
+            AuditName::UserMove,
+            Some(actor),
+            Some(id),
+            Some(from.value.id),
+            format!(r#"{{"from":"{}","to":"{}"}}"#, from.value.id, to),
+        );
+        self.ports
+            .changes
+            .apply(
+                vec![
+                    Write::TouchOrganisation { id: from.value.id, version: from.version },
+                    Write::TouchOrganisation { id: to, version: target.version },
+                    Write::UpdateUser { user: next, version },
+                ],
+                vec![audit],
+            )
+            .await?;
+        let notice = mail::message(
+            user.value.email.clone(),
+            "Your organisation has changed",
+            &[
+                Block::Text(format!(
+                    "Hello {}, your Tenure account has moved from {} to {}.",
+                    user.value.name, from.value.name, target.value.name
+                )),
+                Block::Text(
+                    "You now see the logs and users of your new organisation. Your password \
+                     has not changed."
+                        .to_owned(),
+                ),
+            ],
+        );
+        self.ports.mailer.send(notice).await?;
+        Ok(())
+    }
+
+    /// Deactivates a user: they cannot sign in, and their open links stop working.
+    ///
+    /// # Errors
+    /// As [`Manage::edit_user`]; the engine refuses one's own account, users ranked
+    /// above, and the last active data coordinator.
+    pub async fn deactivate_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+    ) -> Result<(), ManageError> {
+        self.lifecycle(actor, id, version, Action::UserDeactivate).await
+    }
+
+    /// Reactivates a user: their account is active again with no password and no role,
+    /// and a fresh link lets them set a password and gives their role back.
+    ///
+    /// # Errors
+    /// As [`Manage::edit_user`].
+    pub async fn reactivate_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+    ) -> Result<(), ManageError> {
+        self.lifecycle(actor, id, version, Action::UserReactivate).await
+    }
+
+    /// Deletes a deactivated user's account and personal data. Their logs and every
+    /// audit entry stay, naming them by id only.
+    ///
+    /// # Errors
+    /// As [`Manage::edit_user`].
+    pub async fn delete_user(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+    ) -> Result<(), ManageError> {
+        self.lifecycle(actor, id, version, Action::UserDelete).await
+    }
+
+    async fn lifecycle(
+        &self,
+        actor: UserId,
+        id: UserId,
+        version: i64,
+        action: Action,
+    ) -> Result<(), ManageError> {
+        let user = self.user(id).await?;
+        let org = self.org(user.value.organisation).await?;
+        let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
+        self.require(&world, Request::new(actor, action, Resource::User(id))).await?;
+        if user.version != version {
+            return Err(ManageError::Conflict);
+        }
+        let touch = Write::TouchOrganisation { id: org.value.id, version: org.version };
+        let all_links =
+            vec![LinkPurpose::Invitation, LinkPurpose::Reactivation, LinkPurpose::EmailChange];
+        let org_id = Some(org.value.id);
+        match action {
+            Action::UserDeactivate => {
+                let mut next = user.value.clone();
+                next.active = false;
+                let audit = self.event(
+                    AuditName::UserDeactivate,
+                    Some(actor),
+                    Some(id),
+                    org_id,
+                    "{}".to_owned(),
+                );
+                self.ports
+                    .changes
+                    .apply(
+                        vec![
+                            touch,
+                            Write::UpdateUser { user: next, version },
+                            Write::RevokeLinks { user: id, purposes: all_links },
+                            Write::EndSessions(id),
+                        ],
+                        vec![audit],
+                    )
+                    .await?;
+            }
+            Action::UserReactivate => {
+                let role = user.value.roles.first().copied().ok_or_else(|| {
+                    ManageError::Forbidden("this user has no role to give back".to_owned())
+                })?;
+                let mut next = user.value.clone();
+                next.active = true;
+                next.roles = Vec::new();
+                let (link, plain) = self.new_link(
+                    LinkPurpose::Reactivation,
+                    &next,
+                    Some(role),
+                    next.email.clone(),
+                    Some(actor),
+                    self.policy.invitation_lifetime_ms,
+                )?;
+                let audit = self.event(
+                    AuditName::UserReactivate,
+                    Some(actor),
+                    Some(id),
+                    org_id,
+                    "{}".to_owned(),
+                );
+                self.ports
+                    .changes
+                    .apply(
+                        vec![
+                            touch,
+                            Write::UpdateUser { user: next.clone(), version },
+                            Write::SetPassword { user: id, hash: None },
+                            Write::RevokeLinks { user: id, purposes: all_links },
+                            Write::IssueLink(link.clone()),
+                        ],
+                        vec![audit],
+                    )
+                    .await?;
+                self.send_invitation(&link, &plain, &next.name, &org.value.name).await?;
+            }
+            _ => {
+                let audit = self.event(
+                    AuditName::UserDelete,
+                    Some(actor),
+                    Some(id),
+                    org_id,
+                    "{}".to_owned(),
+                );
+                self.ports
+                    .changes
+                    .apply(vec![touch, Write::DeleteUser { id, version }], vec![audit])
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
