@@ -1,0 +1,224 @@
+//! Entities: the lists (administration and reach), one entity, creating and changing
+//! them with their companies and links.
+
+use tenure_domain::{
+    Action, Entity, EntityId, EntityKind, EntityScope, Feature, Name, OrgId, Request, Resource,
+    Scope, UserId, World,
+};
+
+use crate::audit::AuditName;
+use crate::changes::Write;
+use crate::corterum::{
+    Corterum, EntityInput, EntityQuery, check_companies, covers_entity, invalid,
+};
+use crate::manage::{FieldError, ManageError};
+use crate::ports::Page;
+
+impl Corterum {
+    /// The scope of the Entities administration page: every entity of the companies the
+    /// actor administers entities in (every entity for the root administrator).
+    fn admin_scope(world: &World, actor: UserId) -> EntityScope {
+        let companies = world.company_scope(actor, Feature::EntityAdministration);
+        EntityScope {
+            everything: companies.everything,
+            company_wide: !companies.everything,
+            companies: if companies.everything { Vec::new() } else { companies.organisations },
+            ..EntityScope::nothing(actor)
+        }
+    }
+
+    /// Entities the actor sees: with `entity_administration`, every entity of their
+    /// companies; otherwise those their roles reach.
+    ///
+    /// # Errors
+    /// [`ManageError::Backend`] when storage fails.
+    pub async fn entities(
+        &self,
+        actor: UserId,
+        query: &EntityQuery,
+        page: Page,
+    ) -> Result<Vec<Entity>, ManageError> {
+        let world = self.world(actor, Resource::Feature(Feature::EntityAdministration)).await?;
+        let admin = world
+            .decide(&Request::new(
+                actor,
+                Action::FeatureUse,
+                Resource::Feature(Feature::EntityAdministration),
+            ))
+            .is_allowed();
+        let scope = if admin {
+            Self::admin_scope(&world, actor)
+        } else {
+            world.entity_scope(actor, Action::EntityView, None)
+        };
+        Ok(self.ports.store.entities(&scope, query, page).await?)
+    }
+
+    /// An entity the actor may see (or administer).
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] for an entity out of reach or missing.
+    pub async fn entity(&self, actor: UserId, id: EntityId) -> Result<Entity, ManageError> {
+        let world = self.world(actor, Resource::Entity(id)).await?;
+        let view = world.decide(&Request::new(actor, Action::EntityView, Resource::Entity(id)));
+        let admin = world
+            .decide(&Request::new(
+                actor,
+                Action::FeatureUse,
+                Resource::Feature(Feature::EntityAdministration),
+            ))
+            .is_allowed()
+            && Self::admin_scope(&world, actor).matches(&world, id);
+        if !view.is_allowed() && !admin {
+            return Err(ManageError::NotFound);
+        }
+        self.ports.store.entity(id).await?.ok_or(ManageError::NotFound)
+    }
+
+    fn build_entity(
+        id: EntityId,
+        kind: EntityKind,
+        input: &EntityInput,
+    ) -> Result<Entity, ManageError> {
+        let mut errors = Vec::new();
+        let name = match Name::parse(&input.name) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                errors.push(FieldError { field: "name", message: e.to_string() });
+                None
+            }
+        };
+        let mut entity = Entity::new(
+            id,
+            kind,
+            name.unwrap_or_else(|| {
+                // INVARIANT: only used when errors is not empty, which returns below.
+                Name::parse("-").unwrap_or_else(|_| unreachable!())
+            }),
+        );
+        for (field, value) in &input.fields {
+            if let Err(e) = entity.set_field(field, value) {
+                errors.push(FieldError { field: "fields", message: e.to_string() });
+            }
+        }
+        entity.set_companies(input.companies.clone());
+        if errors.is_empty() { Ok(entity) } else { Err(ManageError::Invalid(errors)) }
+    }
+
+    /// Links to other entities must point at businesses the administrator can see (a
+    /// person's employers), never at the entity itself.
+    async fn check_links(
+        &self,
+        mine: &Scope,
+        id: EntityId,
+        links: &[tenure_domain::entity::EntityLink],
+    ) -> Result<Vec<tenure_domain::entity::EntityLink>, ManageError> {
+        let mut out = Vec::new();
+        for link in links {
+            let to = if link.to == id { None } else { self.ports.store.entity(link.to).await? };
+            let visible = to.as_ref().is_some_and(|e| covers_entity(mine, e));
+            match to {
+                Some(e) if visible && e.kind == EntityKind::Business => out.push(*link),
+                _ => {
+                    return Err(invalid(
+                        "links",
+                        "an employer must be a business entity of your companies",
+                    ));
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Creates an entity (`entity_administration`), linked to companies of the actor's.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] without the feature; [`ManageError::Invalid`] for a
+    /// missing name or type, unknown fields, or companies not the actor's.
+    pub async fn create_entity(
+        &self,
+        actor: UserId,
+        input: &EntityInput,
+    ) -> Result<EntityId, ManageError> {
+        let world = self.feature(actor, Feature::EntityAdministration).await?;
+        let kind = input.kind.ok_or_else(|| {
+            invalid("type", "choose the entity's type: person, business or regulator")
+        })?;
+        let mine = world.company_scope(actor, Feature::EntityAdministration);
+        check_companies(&mine, &input.companies)?;
+        let id = EntityId::from_uuid(self.ports.ids.next_id());
+        let mut entity = Self::build_entity(id, kind, input)?;
+        if let Some(links) = &input.links {
+            entity.links = self.check_links(&mine, id, links).await?;
+        }
+        let audit = self.event(AuditName::EntitySave, actor, None, entity_json(None, &entity));
+        self.ports.changes.apply(vec![Write::UpsertEntity(entity)], vec![audit]).await?;
+        Ok(id)
+    }
+
+    /// Changes an entity's name, static data and companies (`entity_administration`,
+    /// within the actor's companies). Its type stays.
+    ///
+    /// # Errors
+    /// As [`Corterum::create_entity`]; [`ManageError::NotFound`] out of reach.
+    pub async fn update_entity(
+        &self,
+        actor: UserId,
+        id: EntityId,
+        input: &EntityInput,
+    ) -> Result<(), ManageError> {
+        let world = self.world(actor, Resource::Entity(id)).await?;
+        self.require(
+            &world,
+            Request::new(
+                actor,
+                Action::FeatureUse,
+                Resource::Feature(Feature::EntityAdministration),
+            ),
+        )
+        .await?;
+        let before = self.ports.store.entity(id).await?.ok_or(ManageError::NotFound)?;
+        if !Self::admin_scope(&world, actor).matches(&world, id) {
+            return Err(ManageError::NotFound);
+        }
+        // Companies the actor is not linked to stay as they were: they cannot see them.
+        let mine = world.company_scope(actor, Feature::EntityAdministration);
+        let mut companies: Vec<OrgId> =
+            before.companies.iter().copied().filter(|c| !mine.covers_organisation(*c)).collect();
+        check_companies(&mine, &input.companies)?;
+        companies.extend_from_slice(&input.companies);
+        let mut entity =
+            Self::build_entity(id, before.kind, &EntityInput { companies, ..input.clone() })?;
+        entity.links = match &input.links {
+            Some(links) => self.check_links(&mine, id, links).await?,
+            None => before.links.clone(),
+        };
+        if entity == before {
+            return Ok(());
+        }
+        let audit =
+            self.event(AuditName::EntitySave, actor, None, entity_json(Some(&before), &entity));
+        self.ports.changes.apply(vec![Write::UpsertEntity(entity)], vec![audit]).await?;
+        Ok(())
+    }
+}
+
+fn entity_json(before: Option<&Entity>, after: &Entity) -> String {
+    let one = |e: &Entity| {
+        format!(
+            r#"{{"name":{:?},"type":"{}","fields":{:?},"companies":{}}}"#,
+            e.name.as_str(),
+            e.kind,
+            e.fields.keys().collect::<Vec<_>>(),
+            e.companies.len()
+        )
+    };
+    format!(
+        r#"{{"entity":"{}","before":{},"after":{}}}"#,
+        after.id,
+        before.map_or_else(|| "null".to_owned(), one),
+        one(after)
+    )
+}

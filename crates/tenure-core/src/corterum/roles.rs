@@ -1,0 +1,137 @@
+//! Roles built from the role form: the list and saving one, decided on the role
+//! (`role.edit`).
+
+use tenure_domain::role::builtin;
+use tenure_domain::{
+    Action, DatasetId, Feature, GroupId, Request, Resource, Role, RoleForm, RoleId, UserId,
+};
+
+use crate::audit::AuditName;
+use crate::changes::Write;
+use crate::corterum::{Corterum, invalid};
+use crate::manage::{FieldError, ManageError};
+
+impl Corterum {
+    /// Every role: the out-of-the-box ones, then those customers built.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] without `roles_administration` or
+    /// `user_administration`.
+    pub async fn roles(&self, actor: UserId) -> Result<Vec<Role>, ManageError> {
+        let world = self.world(actor, Resource::Feature(Feature::RolesAdministration)).await?;
+        let may = |f| {
+            world
+                .decide(&Request::new(actor, Action::FeatureUse, Resource::Feature(f)))
+                .is_allowed()
+        };
+        if !may(Feature::RolesAdministration) && !may(Feature::UserAdministration) {
+            return Err(ManageError::NotFound);
+        }
+        let mut roles = builtin::assignable_corterum_roles();
+        let mut custom = self.ports.store.custom_roles().await?;
+        custom.sort_by_key(|r| r.name.to_lowercase());
+        roles.extend(custom);
+        Ok(roles)
+    }
+
+    /// Creates (`id` none) or changes a role from its form (`roles_administration`;
+    /// `role.edit` on the role changed). Built-in roles, and roles the actor holds, cannot
+    /// be changed.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`] for a blank name or description, unknown groups or
+    /// datasets, or a name another role has; [`ManageError::Forbidden`] for built-ins and
+    /// the actor's own roles.
+    pub async fn save_role(
+        &self,
+        actor: UserId,
+        id: Option<RoleId>,
+        form: RoleForm,
+    ) -> Result<RoleId, ManageError> {
+        match id {
+            Some(r) => {
+                self.target(
+                    actor,
+                    Feature::RolesAdministration,
+                    Action::RoleEdit,
+                    Resource::Role(r),
+                )
+                .await?;
+            }
+            None => {
+                self.feature(actor, Feature::RolesAdministration).await?;
+            }
+        }
+        let custom = self.ports.store.custom_roles().await?;
+        let existing = match id {
+            Some(r) => {
+                Some(custom.iter().find(|x| x.id == r).ok_or(ManageError::NotFound)?.clone())
+            }
+            None => None,
+        };
+        let mut errors = Vec::new();
+        let groups: Vec<GroupId> = self.all_groups().await?.into_iter().map(|g| g.id).collect();
+        if form.groups.iter().any(|g| !groups.contains(g)) {
+            errors.push(FieldError {
+                field: "groups",
+                message: "choose groups from the list".to_owned(),
+            });
+        }
+        let datasets: Vec<DatasetId> =
+            self.ports.store.datasets().await?.into_iter().map(|d| d.id).collect();
+        if form.datasets.keys().any(|d| !datasets.contains(d)) {
+            errors.push(FieldError {
+                field: "datasets",
+                message: "choose datasets from the catalogue".to_owned(),
+            });
+        }
+        let name = form.name.trim().to_lowercase();
+        let taken = builtin::corterum_roles()
+            .iter()
+            .chain(custom.iter())
+            .any(|r| r.name.to_lowercase() == name && Some(r.id) != id);
+        if taken && !name.is_empty() {
+            errors.push(FieldError {
+                field: "name",
+                message: "another role has this name; choose another".to_owned(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(ManageError::Invalid(errors));
+        }
+        let rid = id.unwrap_or_else(|| RoleId::from_uuid(self.ports.ids.next_id()));
+        let key = existing.map_or_else(|| slug(&form.name, rid), |r| r.key);
+        let role = form.into_role(rid, key).map_err(|e| {
+            let field = if matches!(e, tenure_domain::RoleFormError::DescriptionMissing) {
+                "description"
+            } else {
+                "name"
+            };
+            invalid(field, e.to_string())
+        })?;
+        let audit = self.event(
+            AuditName::RoleSave,
+            actor,
+            None,
+            format!(r#"{{"role":"{rid}","name":{:?},"grants":{}}}"#, role.name, role.grants.len()),
+        );
+        self.ports.changes.apply(vec![Write::UpsertRole(role)], vec![audit]).await?;
+        Ok(rid)
+    }
+}
+
+/// A role key from its name: `Line manager` -> `line-manager-1a2b3c4d`.
+fn slug(name: &str, id: RoleId) -> String {
+    let mut s: String = name
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    while s.contains("--") {
+        s = s.replace("--", "-");
+    }
+    let s = s.trim_matches('-');
+    let tail = id.as_uuid().simple().to_string();
+    format!("{}-{}", &s[..s.len().min(40)], &tail[tail.len() - 8..])
+}
