@@ -26,12 +26,12 @@ use tenure_domain::{
     Moment, OrgId, Request, Resource, Role, RoleId, Scope, User, UserId, UserLinks, Version, World,
 };
 
-use crate::audit::{AuditEvent, AuditName, Outcome};
+use crate::audit::{AuditEvent, AuditName};
 use crate::changes::{ChangeStore, Versioned};
 use crate::error::BackendError;
-use crate::manage::{FieldError, ManageError};
 use crate::ports::{Clock, Directory, IdGen, Page};
 use crate::query::Search;
+use crate::usecase::{Base, FieldError, ManageError};
 
 /// What an entity list is narrowed to.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -216,6 +216,7 @@ pub struct InstanceView {
 #[derive(Clone, Debug)]
 pub struct Corterum {
     ports: CorterumPorts,
+    base: Base,
 }
 
 /// A Corterum user account as its form shows it.
@@ -251,9 +252,15 @@ fn check_companies(mine: &Scope, companies: &[OrgId]) -> Result<(), ManageError>
 impl Corterum {
     /// The services over these ports.
     pub fn new(ports: CorterumPorts) -> Self {
-        Self { ports }
+        let base = Base {
+            changes: ports.changes.clone(),
+            clock: ports.clock.clone(),
+            ids: ports.ids.clone(),
+        };
+        Self { ports, base }
     }
 
+    /// A successful audit entry by `actor` (Corterum's are about no one organisation).
     fn event(
         &self,
         name: AuditName,
@@ -261,45 +268,12 @@ impl Corterum {
         target: Option<UserId>,
         detail: String,
     ) -> AuditEvent {
-        AuditEvent {
-            id: self.ports.ids.next_id(),
-            at: self.ports.clock.now(),
-            actor: Some(actor),
-            name,
-            outcome: Outcome::Success,
-            target_user: target,
-            organisation: None,
-            detail,
-        }
+        self.base.event(name, Some(actor), target, None, detail)
     }
 
     /// The actor's snapshot for a resource.
     async fn world(&self, actor: UserId, resource: Resource) -> Result<World, ManageError> {
         Ok(self.ports.directory.snapshot(actor, resource).await?)
-    }
-
-    /// Asks the engine; a refusal is audited, and answered "not found" when the actor
-    /// may not see the resource.
-    async fn require(&self, world: &World, request: Request) -> Result<(), ManageError> {
-        let decision = world.decide(&request);
-        if decision.is_allowed() {
-            return Ok(());
-        }
-        let why = decision.explain(world).to_string();
-        let mut event = self.event(
-            AuditName::AuthzFail,
-            request.actor,
-            None,
-            format!(r#"{{"action":"{}","reason":{:?}}}"#, request.action.as_str(), why),
-        );
-        event.outcome = Outcome::Failure;
-        self.ports.changes.apply(Vec::new(), vec![event]).await?;
-        if decision.conceals() || matches!(request.resource, Resource::Feature(_)) {
-            // Administration pages a user may not use do not exist for them.
-            return Err(ManageError::NotFound);
-        }
-        let why = why.split_once(": ").map_or(why.as_str(), |(_, w)| w);
-        Err(ManageError::Forbidden(why.to_owned()))
     }
 
     /// Whether the actor may use a feature (for showing links and pages).
@@ -315,7 +289,8 @@ impl Corterum {
 
     async fn feature(&self, actor: UserId, feature: Feature) -> Result<World, ManageError> {
         let world = self.world(actor, Resource::Feature(feature)).await?;
-        self.require(&world, Request::new(actor, Action::FeatureUse, Resource::Feature(feature)))
+        self.base
+            .require(&world, Request::new(actor, Action::FeatureUse, Resource::Feature(feature)))
             .await?;
         Ok(world)
     }
@@ -330,9 +305,10 @@ impl Corterum {
         target: Resource,
     ) -> Result<World, ManageError> {
         let world = self.world(actor, target).await?;
-        self.require(&world, Request::new(actor, Action::FeatureUse, Resource::Feature(feature)))
+        self.base
+            .require(&world, Request::new(actor, Action::FeatureUse, Resource::Feature(feature)))
             .await?;
-        self.require(&world, Request::new(actor, action, target)).await?;
+        self.base.require(&world, Request::new(actor, action, target)).await?;
         Ok(world)
     }
 }

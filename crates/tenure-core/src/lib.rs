@@ -22,6 +22,7 @@ pub mod manage;
 pub mod ports;
 pub mod query;
 pub mod sessions;
+pub mod usecase;
 
 pub use accounts::{
     AccountStore, Accounts, ChangePasswordError, FailureRecorded, LockoutPolicy, PasswordHolder,
@@ -39,8 +40,8 @@ pub use corterum::{
 };
 pub use error::BackendError;
 pub use manage::{
-    AccountStatus, Edited, EmailConfirmed, FieldError, InvitationView, Invite, Manage, ManageError,
-    ManagePolicy, ManagePorts, OrganisationInput, PersonInput, UserChanges,
+    AccountStatus, Edited, EmailConfirmed, InvitationView, Invite, Manage, ManagePolicy,
+    ManagePorts, OrganisationInput, PersonInput, UserChanges,
 };
 pub use ports::{
     Clock, Directory, IdGen, Mailer, Message, NamedLog, NamedUser, Names, Page, PasswordHasher,
@@ -48,3 +49,4 @@ pub use ports::{
 };
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};
 pub use sessions::{Live, SessionPolicy, SessionRecord, SessionStore, Sessions};
+pub use usecase::{FieldError, ManageError};

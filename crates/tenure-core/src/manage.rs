@@ -22,73 +22,13 @@ mod users;
 use std::sync::Arc;
 
 use tenure_domain::{
-    Decision, Email, Name, OrgId, Organisation, PasswordError, PasswordPolicy, ProviderType,
-    RelationshipError, Request, Resource, RoleId, Telephone, User, UserId, World,
+    Email, Name, OrgId, Organisation, PasswordPolicy, ProviderType, RoleId, Telephone, User, UserId,
 };
-use thiserror::Error;
 
 use crate::accounts::LockoutPolicy;
-use crate::audit::{AuditEvent, AuditName, Outcome};
-use crate::changes::{ChangeError, ChangeStore, LinkPurpose, Versioned};
-use crate::error::BackendError;
-use crate::ports::{Clock, Directory, IdGen, Mailer, PasswordHasher, Secrets, Timestamp};
-
-/// A field of a form and what is wrong with it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct FieldError {
-    /// The field's name, as forms and CSV headers spell it.
-    pub field: &'static str,
-    /// What is wrong and what is accepted.
-    pub message: String,
-}
-
-/// Why a change was refused. Nothing was written.
-#[derive(Debug, Error)]
-pub enum ManageError {
-    /// The record does not exist, or the actor may not see it: the same answer.
-    #[error("not found")]
-    NotFound,
-    /// The actor may see the record but not do this; the text says why.
-    #[error("{0}")]
-    Forbidden(String),
-    /// Some fields are wrong.
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<FieldError>),
-    /// The record changed since it was read.
-    #[error("this record was changed by someone else since you opened it; reload it and try again")]
-    Conflict,
-    /// The email address belongs to another account.
-    #[error("this email address is already used by another account")]
-    EmailInUse,
-    /// The link is unknown, used, replaced, revoked or expired.
-    #[error("this link has expired or has already been used; ask for a new one")]
-    LinkInvalid,
-    /// The new password does not meet the policy.
-    #[error(transparent)]
-    Password(#[from] PasswordError),
-    /// The relationship is not allowed.
-    #[error(transparent)]
-    Relationship(#[from] RelationshipError),
-    /// Something broke.
-    #[error(transparent)]
-    Backend(#[from] BackendError),
-}
-
-impl From<ChangeError> for ManageError {
-    fn from(e: ChangeError) -> Self {
-        match e {
-            ChangeError::Conflict => Self::Conflict,
-            ChangeError::EmailInUse => Self::EmailInUse,
-            ChangeError::Duplicate => Self::Forbidden("this already exists".to_owned()),
-            ChangeError::LinkUnusable => Self::LinkInvalid,
-            ChangeError::UsernameInUse => Self::Invalid(vec![FieldError {
-                field: "username",
-                message: "this username is already used by another user".to_owned(),
-            }]),
-            ChangeError::Backend(e) => Self::Backend(e),
-        }
-    }
-}
+use crate::changes::{ChangeStore, LinkPurpose, Versioned};
+use crate::ports::{Clock, Directory, IdGen, Mailer, PasswordHasher, Secrets};
+use crate::usecase::{Base, FieldError, ManageError};
 
 /// A person's details as typed.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -286,6 +226,7 @@ impl std::fmt::Debug for ManagePorts {
 pub struct Manage {
     ports: ManagePorts,
     policy: ManagePolicy,
+    base: Base,
 }
 
 impl std::fmt::Debug for Manage {
@@ -333,98 +274,20 @@ fn text_or_none(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
-/// A JSON string literal (for audit details).
-fn json(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 impl Manage {
     /// The services over these ports.
     pub fn new(ports: ManagePorts, policy: ManagePolicy) -> Self {
-        Self { ports, policy }
+        let base = Base {
+            changes: ports.changes.clone(),
+            clock: ports.clock.clone(),
+            ids: ports.ids.clone(),
+        };
+        Self { ports, policy, base }
     }
 
     /// The policy in force.
     pub fn policy(&self) -> &ManagePolicy {
         &self.policy
-    }
-
-    fn now(&self) -> Timestamp {
-        self.ports.clock.now()
-    }
-
-    fn event(
-        &self,
-        name: AuditName,
-        actor: Option<UserId>,
-        target: Option<UserId>,
-        org: Option<OrgId>,
-        detail: String,
-    ) -> AuditEvent {
-        AuditEvent {
-            id: self.ports.ids.next_id(),
-            at: self.now(),
-            actor,
-            name,
-            outcome: Outcome::Success,
-            target_user: target,
-            organisation: org,
-            detail,
-        }
-    }
-
-    /// Asks the engine; a denial is audited and mapped to "not found" or "forbidden".
-    async fn require(&self, world: &World, request: Request) -> Result<(), ManageError> {
-        let decision = world.decide(&request);
-        if decision.is_allowed() {
-            return Ok(());
-        }
-        Err(self.refuse(world, request, decision).await)
-    }
-
-    /// Audits a denial of `request` and maps it to "not found" or "forbidden".
-    async fn refuse(&self, world: &World, request: Request, decision: Decision) -> ManageError {
-        let Decision::Deny { conceal, .. } = decision else {
-            return ManageError::Backend(BackendError::new("an allowed decision was refused"));
-        };
-        let why = decision.explain(world).to_string();
-        let why = why.split_once(": ").map_or(why.as_str(), |(_, w)| w).to_owned();
-        let target = match request.resource {
-            Resource::User(u) => Some(u),
-            _ => None,
-        };
-        let org = match request.resource {
-            Resource::Organisation(o) => Some(o),
-            _ => None,
-        };
-        let mut event = self.event(
-            AuditName::AuthzFail,
-            Some(request.actor),
-            target,
-            org,
-            format!(r#"{{"action":{},"reason":{}}}"#, json(request.action.as_str()), json(&why)),
-        );
-        event.outcome = Outcome::Failure;
-        if let Err(e) = self.ports.changes.apply(Vec::new(), vec![event]).await {
-            return e.into();
-        }
-        if conceal {
-            return ManageError::NotFound;
-        }
-        let mut chars = why.chars();
-        let why =
-            chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect());
-        ManageError::Forbidden(why)
     }
 
     async fn org(&self, id: OrgId) -> Result<Versioned<Organisation>, ManageError> {
@@ -451,15 +314,5 @@ impl Manage {
             (Some(n), Some(e)) if errors.is_empty() => Ok((n, e, telephone)),
             _ => Err(ManageError::Invalid(errors)),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::json;
-
-    #[test]
-    fn json_strings_escape_quotes_backslashes_and_line_breaks() {
-        assert_eq!(json("a\"b\\c\nd\re"), r#""a\"b\\c\u000ad\u000de""#);
     }
 }

@@ -11,8 +11,8 @@ use crate::audit::AuditName;
 use crate::changes::Write;
 use crate::corterum::{Account, AccountInput, Corterum, check_companies, covers_entity};
 use crate::error::BackendError;
-use crate::manage::{FieldError, ManageError};
 use crate::ports::Page;
+use crate::usecase::{FieldError, ManageError};
 
 impl Corterum {
     /// The user accounts (users with a username) the actor may see
@@ -142,7 +142,8 @@ impl Corterum {
             at_home.upsert_role(role).map_err(BackendError::new)?;
         }
         for role in &input.roles {
-            self.require(&at_home, Request::new(actor, Action::UserInvite, home).giving(*role))
+            self.base
+                .require(&at_home, Request::new(actor, Action::UserInvite, home).giving(*role))
                 .await?;
         }
         Ok((world, username))
@@ -190,7 +191,8 @@ impl Corterum {
             world.upsert_role(role).map_err(BackendError::new)?;
         }
         for role in &input.roles {
-            self.require(&world, Request::new(actor, Action::UserChangeRole, target).giving(*role))
+            self.base
+                .require(&world, Request::new(actor, Action::UserChangeRole, target).giving(*role))
                 .await?;
         }
         let (username, before) =
@@ -203,7 +205,9 @@ impl Corterum {
         let mut changed = current.value.clone();
         changed.roles.clone_from(&input.roles);
         if !companies.contains(&changed.organisation) {
-            self.require(&world, Request::new(actor, Action::UserMoveOrganisation, target)).await?;
+            self.base
+                .require(&world, Request::new(actor, Action::UserMoveOrganisation, target))
+                .await?;
             changed.organisation = input.companies[0];
         }
         let ids = |roles: &[RoleId]| {

@@ -11,8 +11,8 @@ use crate::changes::Write;
 use crate::corterum::{
     Corterum, EntityInput, EntityQuery, check_companies, covers_entity, invalid,
 };
-use crate::manage::{FieldError, ManageError};
 use crate::ports::Page;
+use crate::usecase::{FieldError, ManageError};
 
 impl Corterum {
     /// The scope of the Entities administration page: every entity of the companies the
@@ -170,15 +170,16 @@ impl Corterum {
         input: &EntityInput,
     ) -> Result<(), ManageError> {
         let world = self.world(actor, Resource::Entity(id)).await?;
-        self.require(
-            &world,
-            Request::new(
-                actor,
-                Action::FeatureUse,
-                Resource::Feature(Feature::EntityAdministration),
-            ),
-        )
-        .await?;
+        self.base
+            .require(
+                &world,
+                Request::new(
+                    actor,
+                    Action::FeatureUse,
+                    Resource::Feature(Feature::EntityAdministration),
+                ),
+            )
+            .await?;
         let before = self.ports.store.entity(id).await?.ok_or(ManageError::NotFound)?;
         if !Self::admin_scope(&world, actor).matches(&world, id) {
             return Err(ManageError::NotFound);

@@ -7,7 +7,7 @@ use tenure_domain::{
 use crate::audit::AuditName;
 use crate::changes::Write;
 use crate::corterum::{Corterum, GroupInput, covers_entity};
-use crate::manage::{FieldError, ManageError};
+use crate::usecase::{FieldError, ManageError};
 
 impl Corterum {
     /// Every group ("All People" first), for `group_administration`.

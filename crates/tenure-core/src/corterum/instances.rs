@@ -13,8 +13,8 @@ use crate::audit::AuditName;
 use crate::changes::Write;
 use crate::corterum::{AsOf, Corterum, EntityQuery, InstanceView, invalid};
 use crate::error::BackendError;
-use crate::manage::ManageError;
 use crate::ports::Page;
+use crate::usecase::ManageError;
 
 impl Corterum {
     /// The dataset catalogue.
@@ -86,7 +86,7 @@ impl Corterum {
     ) -> Result<InstanceView, ManageError> {
         let resource = Resource::Instance { dataset, entity };
         let world = self.world(actor, resource).await?;
-        self.require(&world, Request::new(actor, Action::DatasetRead, resource)).await?;
+        self.base.require(&world, Request::new(actor, Action::DatasetRead, resource)).await?;
         let d = world.dataset(dataset).cloned().ok_or(ManageError::NotFound)?;
         let e = self.ports.store.entity(entity).await?.ok_or(ManageError::NotFound)?;
         let history =
@@ -121,9 +121,9 @@ impl Corterum {
     ) -> Result<u32, ManageError> {
         let resource = Resource::Instance { dataset, entity };
         let world = self.world(actor, resource).await?;
-        self.require(&world, Request::new(actor, Action::DatasetRead, resource)).await?;
+        self.base.require(&world, Request::new(actor, Action::DatasetRead, resource)).await?;
         let action = if based_on == 0 { Action::DatasetCreate } else { Action::DatasetEdit };
-        self.require(&world, Request::new(actor, action, resource)).await?;
+        self.base.require(&world, Request::new(actor, action, resource)).await?;
         let d = world.dataset(dataset).cloned().ok_or(ManageError::NotFound)?;
         let known = |k: &String| d.fields.iter().any(|(f, _)| f == k);
         let records: Vec<&BTreeMap<String, String>> = match &content {

@@ -9,7 +9,7 @@ use tenure_domain::{
 use crate::audit::AuditName;
 use crate::changes::Write;
 use crate::corterum::{Corterum, invalid};
-use crate::manage::{FieldError, ManageError};
+use crate::usecase::{FieldError, ManageError};
 
 impl Corterum {
     /// Every role: the out-of-the-box ones, then those customers built.

@@ -10,11 +10,9 @@ use crate::audit::AuditName;
 use crate::changes::{Link, LinkPurpose, LinkState, Write};
 use crate::error::BackendError;
 use crate::mail::{self, Block};
-use crate::manage::{
-    AccountStatus, FieldError, InvitationView, Invite, Manage, ManageError, PersonInput, json,
-    required,
-};
+use crate::manage::{AccountStatus, InvitationView, Invite, Manage, PersonInput, required};
 use crate::ports::Timestamp;
+use crate::usecase::{FieldError, ManageError, json};
 
 impl Manage {
     /// A fresh link for `user`, with the email that carries it.
@@ -29,7 +27,7 @@ impl Manage {
         lifetime_ms: i64,
     ) -> Result<(Link, String), BackendError> {
         let token = self.ports.secrets.token()?;
-        let now = self.now();
+        let now = self.base.now();
         let link = Link {
             id: self.ports.ids.next_id(),
             digest: token.digest,
@@ -96,12 +94,13 @@ impl Manage {
         let org = self.org(invite.organisation).await?;
         let world =
             self.ports.directory.snapshot(actor, Resource::Organisation(org.value.id)).await?;
-        self.require(
-            &world,
-            Request::new(actor, Action::UserInvite, Resource::Organisation(org.value.id))
-                .giving(invite.role),
-        )
-        .await?;
+        self.base
+            .require(
+                &world,
+                Request::new(actor, Action::UserInvite, Resource::Organisation(org.value.id))
+                    .giving(invite.role),
+            )
+            .await?;
         self.email_free(&email, None).await?;
         let id = UserId::from_uuid(self.ports.ids.next_id());
         let mut user = User::new(id, name, email.clone(), org.value.id, Vec::new());
@@ -115,7 +114,7 @@ impl Manage {
             self.policy.invitation_lifetime_ms,
         )?;
         let role_key = world.roles().get(invite.role).map_or("", |r| r.key.as_str());
-        let audit = self.event(
+        let audit = self.base.event(
             AuditName::InviteSend,
             Some(actor),
             Some(id),
@@ -182,7 +181,7 @@ impl Manage {
             self.policy.invitation_lifetime_ms,
         )?;
         let audit = vec![
-            self.event(
+            self.base.event(
                 AuditName::UserLinksSave,
                 Some(actor),
                 Some(id),
@@ -194,7 +193,7 @@ impl Manage {
                     input.companies.len()
                 ),
             ),
-            self.event(
+            self.base.event(
                 AuditName::InviteSend,
                 Some(actor),
                 Some(id),
@@ -276,7 +275,7 @@ impl Manage {
                     None,
                     self.policy.invitation_lifetime_ms,
                 )?;
-                let audit = self.event(
+                let audit = self.base.event(
                     AuditName::InviteSend,
                     None,
                     Some(existing.value.id),
@@ -302,7 +301,7 @@ impl Manage {
             None => {
                 let org = Organisation::new(OrgId::from_uuid(self.ports.ids.next_id()), org_name);
                 writes.push(Write::InsertOrganisation(org.clone()));
-                audit.push(self.event(
+                audit.push(self.base.event(
                     AuditName::OrganisationCreate,
                     None,
                     None,
@@ -332,7 +331,7 @@ impl Manage {
                 username: email.to_string(),
             });
         }
-        audit.push(self.event(
+        audit.push(self.base.event(
             AuditName::InviteSend,
             None,
             Some(id),
@@ -351,7 +350,7 @@ impl Manage {
     ) -> Result<(Link, String), ManageError> {
         let digest = self.ports.secrets.digest(token);
         match self.ports.changes.link(&digest).await? {
-            Some(link) if purposes.contains(&link.purpose) && link.usable(self.now()) => {
+            Some(link) if purposes.contains(&link.purpose) && link.usable(self.base.now()) => {
                 Ok((link, digest))
             }
             _ => Err(ManageError::LinkInvalid),
@@ -434,7 +433,7 @@ impl Manage {
         if let Some(role) = link.role {
             accepted.roles = vec![role];
         }
-        let audit = self.event(
+        let audit = self.base.event(
             AuditName::InviteAccept,
             Some(user.value.id),
             Some(user.value.id),
@@ -445,7 +444,7 @@ impl Manage {
             .changes
             .apply(
                 vec![
-                    Write::ConsumeLink { digest, purpose: link.purpose, now: self.now() },
+                    Write::ConsumeLink { digest, purpose: link.purpose, now: self.base.now() },
                     Write::TouchOrganisation { id: org.value.id, version: org.version },
                     Write::UpdateUser { user: accepted, version: user.version },
                     Write::SetPassword { user: user.value.id, hash: Some(hash) },
@@ -495,7 +494,7 @@ impl Manage {
         Ok(match self.open_invitation(user.id).await? {
             None => AccountStatus::Active,
             Some(l) if l.state == LinkState::Revoked => AccountStatus::InvitationRevoked,
-            Some(l) => AccountStatus::Invited { expired: !l.usable(self.now()) },
+            Some(l) => AccountStatus::Invited { expired: !l.usable(self.base.now()) },
         })
     }
 
@@ -536,7 +535,9 @@ impl Manage {
         let user = self.user(id).await?;
         let org = self.org(user.value.organisation).await?;
         let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
-        self.require(&world, Request::new(actor, Action::UserView, Resource::User(id))).await?;
+        self.base
+            .require(&world, Request::new(actor, Action::UserView, Resource::User(id)))
+            .await?;
         let Some(open) = self.open_invitation(id).await? else {
             return Err(ManageError::Forbidden(
                 "this user has already accepted their invitation".to_owned(),
@@ -545,7 +546,7 @@ impl Manage {
         let roles = Self::invitation_roles(&open, &user.value);
         let requests = Self::sending(actor, org.value.id, &roles).ok_or(ManageError::NotFound)?;
         for request in requests {
-            self.require(&world, request).await?;
+            self.base.require(&world, request).await?;
         }
         let (link, plain) = self.new_link(
             open.purpose,
@@ -555,7 +556,7 @@ impl Manage {
             Some(actor),
             self.policy.invitation_lifetime_ms,
         )?;
-        let audit = self.event(
+        let audit = self.base.event(
             AuditName::InviteSend,
             Some(actor),
             Some(id),
@@ -578,7 +579,9 @@ impl Manage {
     pub async fn revoke_invitation(&self, actor: UserId, id: UserId) -> Result<(), ManageError> {
         let user = self.user(id).await?;
         let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
-        self.require(&world, Request::new(actor, Action::UserView, Resource::User(id))).await?;
+        self.base
+            .require(&world, Request::new(actor, Action::UserView, Resource::User(id)))
+            .await?;
         let Some(open) = self.open_invitation(id).await? else {
             return Err(ManageError::Forbidden("this user has no open invitation".to_owned()));
         };
@@ -586,10 +589,15 @@ impl Manage {
         let roles = Self::invitation_roles(&open, &user.value);
         let requests = Self::sending(actor, org, &roles).ok_or(ManageError::NotFound)?;
         for request in requests {
-            self.require(&world, request).await?;
+            self.base.require(&world, request).await?;
         }
-        let audit =
-            self.event(AuditName::InviteRevoke, Some(actor), Some(id), Some(org), "{}".to_owned());
+        let audit = self.base.event(
+            AuditName::InviteRevoke,
+            Some(actor),
+            Some(id),
+            Some(org),
+            "{}".to_owned(),
+        );
         let revoke = Write::RevokeLinks {
             user: id,
             purposes: vec![LinkPurpose::Invitation, LinkPurpose::Reactivation],

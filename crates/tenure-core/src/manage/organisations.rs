@@ -8,9 +8,8 @@ use tenure_domain::{
 use crate::audit::AuditName;
 use crate::changes::Write;
 use crate::error::BackendError;
-use crate::manage::{
-    Manage, ManageError, OrganisationInput, json, optional, required, text_or_none,
-};
+use crate::manage::{Manage, OrganisationInput, optional, required, text_or_none};
+use crate::usecase::{ManageError, json};
 
 impl Manage {
     fn parse_organisation(
@@ -46,11 +45,12 @@ impl Manage {
         input: &OrganisationInput,
     ) -> Result<OrgId, ManageError> {
         let world = self.ports.directory.snapshot(actor, Resource::Service).await?;
-        self.require(&world, Request::new(actor, Action::OrganisationCreate, Resource::Service))
+        self.base
+            .require(&world, Request::new(actor, Action::OrganisationCreate, Resource::Service))
             .await?;
         let id = OrgId::from_uuid(self.ports.ids.next_id());
         let org = Self::parse_organisation(input, id, true)?;
-        let audit = self.event(
+        let audit = self.base.event(
             AuditName::OrganisationCreate,
             Some(actor),
             None,
@@ -77,7 +77,7 @@ impl Manage {
         let current = self.org(id).await?;
         let resource = Resource::Organisation(id);
         let world = self.ports.directory.snapshot(actor, resource).await?;
-        self.require(&world, Request::new(actor, Action::OrganisationView, resource)).await?;
+        self.base.require(&world, Request::new(actor, Action::OrganisationView, resource)).await?;
         let next = Self::parse_organisation(input, id, current.value.active)?;
         let before = &current.value;
         let details_only = next.provider_type == before.provider_type
@@ -88,14 +88,14 @@ impl Manage {
         } else {
             Action::OrganisationEditAll
         };
-        self.require(&world, Request::new(actor, action, resource)).await?;
+        self.base.require(&world, Request::new(actor, action, resource)).await?;
         if current.version != version {
             return Err(ManageError::Conflict);
         }
         if next == current.value {
             return Ok(());
         }
-        let audit = self.event(
+        let audit = self.base.event(
             AuditName::OrganisationUpdate,
             Some(actor),
             None,
@@ -156,13 +156,13 @@ impl Manage {
         } else {
             (Action::OrganisationDeactivate, AuditName::OrganisationDeactivate)
         };
-        self.require(&world, Request::new(actor, action, resource)).await?;
+        self.base.require(&world, Request::new(actor, action, resource)).await?;
         if current.version != version {
             return Err(ManageError::Conflict);
         }
         let mut next = current.value.clone();
         next.active = active;
-        let audit = self.event(name, Some(actor), None, Some(id), "{}".to_owned());
+        let audit = self.base.event(name, Some(actor), None, Some(id), "{}".to_owned());
         self.ports
             .changes
             .apply(vec![Write::UpdateOrganisation { organisation: next, version }], vec![audit])
@@ -195,7 +195,7 @@ impl Manage {
         if !decision.is_allowed() {
             let request =
                 Request::new(actor, Action::OrganisationMerge, Resource::Organisation(from));
-            return Err(self.refuse(&world, request, decision).await);
+            return Err(self.base.refuse(&world, request, decision).await);
         }
         let target = target.ok_or(ManageError::NotFound)?;
         if source.version != version {
@@ -203,14 +203,14 @@ impl Manage {
         }
         let mut merged = source.value.clone();
         merged.active = false;
-        let audit = self.event(
+        let audit = self.base.event(
             AuditName::OrganisationMerge,
             Some(actor),
             None,
             Some(from),
             format!(r#"{{"into":"{into}","into_name":{}}}"#, json(target.value.name.as_str())),
         );
-        let audit_into = self.event(
+        let audit_into = self.base.event(
             AuditName::OrganisationMerge,
             Some(actor),
             None,

@@ -10,8 +10,9 @@ use crate::audit::{AuditEvent, AuditName};
 use crate::changes::{ChangeError, RelationshipRequest, Write};
 use crate::error::BackendError;
 use crate::mail::{self, Block};
-use crate::manage::{Manage, ManageError};
+use crate::manage::Manage;
 use crate::ports::Page;
+use crate::usecase::ManageError;
 
 impl Manage {
     /// A world for deciding a step about `rel`: the actor's snapshot with both ends and
@@ -71,7 +72,7 @@ impl Manage {
                     Action::OrganisationManageRelationships,
                     Resource::Organisation(rel.stock_owner),
                 );
-                return Err(self.refuse(&world, request, denial).await);
+                return Err(self.base.refuse(&world, request, denial).await);
             }
         };
         let drop_request = Write::DropRelationshipRequest(rel);
@@ -90,7 +91,7 @@ impl Manage {
                 let request = RelationshipRequest {
                     relationship: rel,
                     requested_by: by,
-                    requested_at: self.now(),
+                    requested_at: self.base.now(),
                 };
                 (vec![Write::RequestRelationship(request)], AuditName::RelationshipRequest)
             }
@@ -187,11 +188,9 @@ impl Manage {
     ) -> Result<Vec<RelationshipRequest>, ManageError> {
         let resource = Resource::Organisation(organisation);
         let world = self.ports.directory.snapshot(actor, resource).await?;
-        self.require(
-            &world,
-            Request::new(actor, Action::OrganisationManageRelationships, resource),
-        )
-        .await?;
+        self.base
+            .require(&world, Request::new(actor, Action::OrganisationManageRelationships, resource))
+            .await?;
         Ok(self.ports.changes.relationship_requests(organisation).await?)
     }
 
@@ -284,8 +283,8 @@ impl Manage {
             rel.stock_owner, rel.managing_agent
         );
         vec![
-            self.event(name, Some(actor), None, Some(rel.stock_owner), detail.clone()),
-            self.event(name, Some(actor), None, Some(rel.managing_agent), detail),
+            self.base.event(name, Some(actor), None, Some(rel.stock_owner), detail.clone()),
+            self.base.event(name, Some(actor), None, Some(rel.managing_agent), detail),
         ]
     }
 }

@@ -4,8 +4,9 @@ use tenure_domain::{Action, Request, Resource, UserId};
 
 use crate::audit::AuditEvent;
 use crate::changes::AuditQuery;
-use crate::manage::{Manage, ManageError};
+use crate::manage::Manage;
 use crate::ports::Page;
+use crate::usecase::ManageError;
 
 impl Manage {
     /// One page of the audit trail, newest first. It names every user and organisation,

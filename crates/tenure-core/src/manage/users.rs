@@ -9,10 +9,9 @@ use crate::audit::{AuditName, Outcome};
 use crate::changes::{Link, LinkPurpose, Write};
 use crate::error::BackendError;
 use crate::mail::{self, Block, ChangedBy};
-use crate::manage::{
-    Edited, EmailConfirmed, FieldError, Manage, ManageError, UserChanges, json, optional, required,
-};
+use crate::manage::{Edited, EmailConfirmed, Manage, UserChanges, optional, required};
 use crate::ports::{Timestamp, Verified};
+use crate::usecase::{FieldError, ManageError, json};
 
 impl Manage {
     /// Changes a user's details, role or flags, each checked with its own action (the
@@ -34,7 +33,9 @@ impl Manage {
         let current = self.user(id).await?;
         let org = self.org(current.value.organisation).await?;
         let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
-        self.require(&world, Request::new(actor, Action::UserView, Resource::User(id))).await?;
+        self.base
+            .require(&world, Request::new(actor, Action::UserView, Resource::User(id)))
+            .await?;
         if current.version != version {
             return Err(ManageError::Conflict);
         }
@@ -65,21 +66,23 @@ impl Manage {
         }
         let resource = Resource::User(id);
         if !fields.is_empty() {
-            self.require(&world, Request::new(actor, Action::UserEditDetails, resource)).await?;
+            self.base
+                .require(&world, Request::new(actor, Action::UserEditDetails, resource))
+                .await?;
         }
         if new_email.is_some() {
             // The address is a credential: its own action, which the engine allows to the
             // person and to those who strictly outrank them.
-            self.require(&world, Request::new(actor, Action::UserChangeEmail, resource)).await?;
+            self.base
+                .require(&world, Request::new(actor, Action::UserChangeEmail, resource))
+                .await?;
         }
         let mut audit = Vec::new();
         let mut role_detail = Vec::new();
         if let Some(role) = changes.role.filter(|r| !next.roles.contains(r)) {
-            self.require(
-                &world,
-                Request::new(actor, Action::UserChangeRole, resource).giving(role),
-            )
-            .await?;
+            self.base
+                .require(&world, Request::new(actor, Action::UserChangeRole, resource).giving(role))
+                .await?;
             let key = |r: &RoleId| world.roles().get(*r).map_or("", |r| r.key.as_str()).to_owned();
             let before: Vec<_> = next.roles.iter().map(key).collect();
             role_detail.push(format!(
@@ -99,7 +102,9 @@ impl Manage {
         ];
         for (field, wanted, before) in flags {
             if let Some(after) = wanted.filter(|w| *w != before) {
-                self.require(&world, Request::new(actor, Action::UserSetFlags, resource)).await?;
+                self.base
+                    .require(&world, Request::new(actor, Action::UserSetFlags, resource))
+                    .await?;
                 role_detail.push(format!(r#""{field}":{{"before":{before},"after":{after}}}"#));
             }
         }
@@ -112,7 +117,7 @@ impl Manage {
         let org_id = Some(org.value.id);
         if !fields.is_empty() {
             let names: Vec<_> = fields.iter().map(|f| json(f)).collect();
-            audit.push(self.event(
+            audit.push(self.base.event(
                 AuditName::UserUpdate,
                 Some(actor),
                 Some(id),
@@ -121,7 +126,7 @@ impl Manage {
             ));
         }
         if !role_detail.is_empty() {
-            audit.push(self.event(
+            audit.push(self.base.event(
                 AuditName::RoleChange,
                 Some(actor),
                 Some(id),
@@ -146,7 +151,7 @@ impl Manage {
                 Some(actor),
                 self.policy.email_change_lifetime_ms,
             )?;
-            audit.push(self.event(
+            audit.push(self.base.event(
                 AuditName::EmailChangeRequest,
                 Some(actor),
                 Some(id),
@@ -196,7 +201,7 @@ impl Manage {
         let Some(typed) = typed.filter(|p| !p.is_empty()) else {
             return Err(refuse("enter your current password to change your email address"));
         };
-        let now = self.now();
+        let now = self.base.now();
         let credential = self.ports.changes.credential(user).await?;
         let locked =
             credential.as_ref().and_then(|c| c.locked_until).is_some_and(|until| until > now);
@@ -219,7 +224,7 @@ impl Manage {
             Verified::NoMatch => {}
         }
         let reason = if locked { "locked" } else { "wrong current password" };
-        let mut event = self.event(
+        let mut event = self.base.event(
             AuditName::LoginFail,
             Some(user),
             Some(user),
@@ -231,7 +236,7 @@ impl Manage {
         let mut writes = Vec::new();
         if !locked {
             let until = Timestamp(now.0.saturating_add(self.policy.lockout.lock_for_ms));
-            let lock = self.event(
+            let lock = self.base.event(
                 AuditName::LoginLock,
                 Some(user),
                 Some(user),
@@ -313,11 +318,13 @@ impl Manage {
         let id = user.value.id;
         let by = link.issued_by.unwrap_or(id);
         let world = self.ports.directory.snapshot(by, Resource::User(id)).await?;
-        self.require(&world, Request::new(by, Action::UserChangeEmail, Resource::User(id))).await?;
+        self.base
+            .require(&world, Request::new(by, Action::UserChangeEmail, Resource::User(id)))
+            .await?;
         self.email_free(&link.email, Some(id)).await?;
         let mut next = user.value.clone();
         next.email = link.email.clone();
-        let audit = self.event(
+        let audit = self.base.event(
             AuditName::EmailChange,
             Some(by),
             Some(id),
@@ -331,7 +338,7 @@ impl Manage {
                     Write::ConsumeLink {
                         digest,
                         purpose: LinkPurpose::EmailChange,
-                        now: self.now(),
+                        now: self.base.now(),
                     },
                     Write::UpdateUser { user: next, version: user.version },
                     // Every reset link dies with the old address, and every other link
@@ -383,23 +390,26 @@ impl Manage {
         let user = self.user(id).await?;
         let from = self.org(user.value.organisation).await?;
         let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
-        self.require(&world, Request::new(actor, Action::UserMoveOrganisation, Resource::User(id)))
+        self.base
+            .require(&world, Request::new(actor, Action::UserMoveOrganisation, Resource::User(id)))
             .await?;
         let target = self.org(to).await?;
         let to_world = self.ports.directory.snapshot(actor, Resource::Organisation(to)).await?;
         for role in &user.value.roles {
-            self.require(
-                &to_world,
-                Request::new(actor, Action::UserInvite, Resource::Organisation(to)).giving(*role),
-            )
-            .await?;
+            self.base
+                .require(
+                    &to_world,
+                    Request::new(actor, Action::UserInvite, Resource::Organisation(to))
+                        .giving(*role),
+                )
+                .await?;
         }
         if to == from.value.id {
             return Ok(());
         }
         let mut next = user.value.clone();
         next.organisation = to;
-        let audit = self.event(
+        let audit = self.base.event(
             AuditName::UserMove,
             Some(actor),
             Some(id),
@@ -488,7 +498,7 @@ impl Manage {
         let user = self.user(id).await?;
         let org = self.org(user.value.organisation).await?;
         let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
-        self.require(&world, Request::new(actor, action, Resource::User(id))).await?;
+        self.base.require(&world, Request::new(actor, action, Resource::User(id))).await?;
         if user.version != version {
             return Err(ManageError::Conflict);
         }
@@ -500,7 +510,7 @@ impl Manage {
             Action::UserDeactivate => {
                 let mut next = user.value.clone();
                 next.active = false;
-                let audit = self.event(
+                let audit = self.base.event(
                     AuditName::UserDeactivate,
                     Some(actor),
                     Some(id),
@@ -535,7 +545,7 @@ impl Manage {
                     Some(actor),
                     self.policy.invitation_lifetime_ms,
                 )?;
-                let audit = self.event(
+                let audit = self.base.event(
                     AuditName::UserReactivate,
                     Some(actor),
                     Some(id),
@@ -558,7 +568,7 @@ impl Manage {
                 self.send_invitation(&link, &plain, &next.name, &org.value.name).await?;
             }
             _ => {
-                let audit = self.event(
+                let audit = self.base.event(
                     AuditName::UserDelete,
                     Some(actor),
                     Some(id),

@@ -1,0 +1,191 @@
+//! The base every use case stands on: ports for audit entries and the engine's refusals,
+//! and the errors services answer with. `Manage` and `Corterum` each hold one, so an
+//! audit entry and a refusal are made the same way everywhere.
+
+use std::sync::Arc;
+
+use tenure_domain::{
+    Decision, OrgId, PasswordError, RelationshipError, Request, Resource, UserId, World,
+};
+use thiserror::Error;
+
+use crate::audit::{AuditEvent, AuditName, Outcome};
+use crate::changes::{ChangeError, ChangeStore};
+use crate::error::BackendError;
+use crate::ports::{Clock, IdGen, Timestamp};
+
+/// A field of a form and what is wrong with it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct FieldError {
+    /// The field's name, as forms and CSV headers spell it.
+    pub field: &'static str,
+    /// What is wrong and what is accepted.
+    pub message: String,
+}
+
+/// Why a change was refused. Nothing was written.
+#[derive(Debug, Error)]
+pub enum ManageError {
+    /// The record does not exist, or the actor may not see it: the same answer.
+    #[error("not found")]
+    NotFound,
+    /// The actor may see the record but not do this; the text says why.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Some fields are wrong.
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// The record changed since it was read.
+    #[error("this record was changed by someone else since you opened it; reload it and try again")]
+    Conflict,
+    /// The email address belongs to another account.
+    #[error("this email address is already used by another account")]
+    EmailInUse,
+    /// The link is unknown, used, replaced, revoked or expired.
+    #[error("this link has expired or has already been used; ask for a new one")]
+    LinkInvalid,
+    /// The new password does not meet the policy.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// The relationship is not allowed.
+    #[error(transparent)]
+    Relationship(#[from] RelationshipError),
+    /// Something broke.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl From<ChangeError> for ManageError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::Conflict => Self::Conflict,
+            ChangeError::EmailInUse => Self::EmailInUse,
+            ChangeError::Duplicate => Self::Forbidden("this already exists".to_owned()),
+            ChangeError::LinkUnusable => Self::LinkInvalid,
+            ChangeError::UsernameInUse => Self::Invalid(vec![FieldError {
+                field: "username",
+                message: "this username is already used by another user".to_owned(),
+            }]),
+            ChangeError::Backend(e) => Self::Backend(e),
+        }
+    }
+}
+
+/// What a use case needs to record what it did and what it refused.
+#[derive(Clone)]
+pub(crate) struct Base {
+    /// Where audit entries (and refusals) are written.
+    pub(crate) changes: Arc<dyn ChangeStore>,
+    /// Now.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Ids for audit entries.
+    pub(crate) ids: Arc<dyn IdGen>,
+}
+
+impl std::fmt::Debug for Base {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Base").finish_non_exhaustive()
+    }
+}
+
+impl Base {
+    /// Now, from the clock port.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// A successful audit entry.
+    pub(crate) fn event(
+        &self,
+        name: AuditName,
+        actor: Option<UserId>,
+        target: Option<UserId>,
+        org: Option<OrgId>,
+        detail: String,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: self.ids.next_id(),
+            at: self.now(),
+            actor,
+            name,
+            outcome: Outcome::Success,
+            target_user: target,
+            organisation: org,
+            detail,
+        }
+    }
+
+    /// Asks the engine; a denial is audited and mapped to "not found" or "forbidden".
+    pub(crate) async fn require(&self, world: &World, request: Request) -> Result<(), ManageError> {
+        let decision = world.decide(&request);
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        Err(self.refuse(world, request, decision).await)
+    }
+
+    /// Audits a denial of `request` and maps it to "not found" or "forbidden".
+    pub(crate) async fn refuse(
+        &self,
+        world: &World,
+        request: Request,
+        decision: Decision,
+    ) -> ManageError {
+        let Decision::Deny { conceal, .. } = decision else {
+            return ManageError::Backend(BackendError::new("an allowed decision was refused"));
+        };
+        let why = decision.explain(world).to_string();
+        let why = why.split_once(": ").map_or(why.as_str(), |(_, w)| w).to_owned();
+        let target = match request.resource {
+            Resource::User(u) => Some(u),
+            _ => None,
+        };
+        let org = match request.resource {
+            Resource::Organisation(o) => Some(o),
+            _ => None,
+        };
+        let mut event = self.event(
+            AuditName::AuthzFail,
+            Some(request.actor),
+            target,
+            org,
+            format!(r#"{{"action":{},"reason":{}}}"#, json(request.action.as_str()), json(&why)),
+        );
+        event.outcome = Outcome::Failure;
+        if let Err(e) = self.changes.apply(Vec::new(), vec![event]).await {
+            return e.into();
+        }
+        if conceal {
+            return ManageError::NotFound;
+        }
+        let mut chars = why.chars();
+        let why =
+            chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect());
+        ManageError::Forbidden(why)
+    }
+}
+
+/// A JSON string literal (for audit details).
+pub(crate) fn json(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json;
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_line_breaks() {
+        assert_eq!(json("a\"b\\c\nd\re"), r#""a\"b\\c\u000ad\u000de""#);
+    }
+}
