@@ -4,6 +4,8 @@
 //! and maps their outcomes to output and exit codes. No business rule lives here: every
 //! change goes through the same services, and the same permission checks, as the web.
 //!
+//! Errors are reported through the log (`logging`), on standard error.
+//!
 //! Exit codes: 0 success; 1 a policy expectation failed, a request was denied, or a
 //! command failed; 2 bad input (a file that does not parse, an unknown name, bad rows).
 #![allow(clippy::print_stdout, reason = "a command line prints its results")]
@@ -11,6 +13,7 @@
 mod app;
 mod audit;
 mod corterum;
+mod logging;
 mod policy;
 mod serve;
 mod users;
@@ -367,11 +370,11 @@ async fn run(command: Command) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e @ (ManageError::Invalid(_) | ManageError::EmailInUse)) => {
-                    eprintln!("error: {e}");
+                    tracing::error!("{e}");
                     Ok(ExitCode::from(2))
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    tracing::error!("{e}");
                     Ok(ExitCode::FAILURE)
                 }
             }
@@ -494,17 +497,25 @@ impl Acting {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `serve` installs the log once its settings are merged (the format may come from its
+    // file); every other command logs warnings and errors in the default format.
+    if !matches!(cli.command, Command::Serve(_)) {
+        logging::init(logging::LogFormat::default(), logging::LevelFilter::WARN);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            logging::init(logging::LogFormat::default(), logging::LevelFilter::WARN);
+            tracing::error!("cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // A no-op unless `serve` failed before installing the log.
+            logging::init(logging::LogFormat::default(), logging::LevelFilter::WARN);
+            tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
     }

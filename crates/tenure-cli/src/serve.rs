@@ -14,6 +14,7 @@ use tenure_domain::{
 use tenure_secrets_os::UuidV7;
 
 use crate::app::{MailArgs, Services, StoreArgs, Timings};
+use crate::logging::{self, LogFormat};
 
 /// Flags for `tenure serve`; each may also come from the environment or the file.
 #[derive(Debug, clap::Args)]
@@ -26,7 +27,8 @@ pub(crate) struct ServeArgs {
     listen: Option<String>,
     /// A TOML file with any of: database, listen, base_url, outbox, smtp_url, mail_from,
     /// secure_cookies, lockout_attempts, lockout_minutes, reset_link_minutes,
-    /// invitation_days, session_idle_minutes, session_absolute_hours, trusted_proxies.
+    /// invitation_days, session_idle_minutes, session_absolute_hours, trusted_proxies,
+    /// log_format.
     #[arg(long, env = "TENURE_CONFIG")]
     config: Option<PathBuf>,
     /// Database URL (default `sqlite://tenure.db?mode=rwc`).
@@ -69,6 +71,10 @@ pub(crate) struct ServeArgs {
     /// separated by commas (`10.0.0.0/8,fd00::/8`; default none: the peer's address counts).
     #[arg(long, env = "TENURE_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Option<Vec<String>>,
+    /// How log lines are written on standard error: `human` (the default) or `json`.
+    /// `RUST_LOG` filters them (default `info`).
+    #[arg(long, env = "TENURE_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
 }
 
 /// The optional configuration file.
@@ -89,21 +95,23 @@ struct FileConfig {
     session_idle_minutes: Option<i64>,
     session_absolute_hours: Option<i64>,
     trusted_proxies: Option<Vec<String>>,
+    log_format: Option<LogFormat>,
 }
 
 const DEMO_PASSWORD: &str = "kettle harbour violin 42";
 
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let file = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read `{}`", path.display()))?;
-            toml::from_str::<FileConfig>(&text).with_context(|| {
-                format!("`{}` is not a valid configuration file", path.display())
-            })?
-        }
+        Some(path) => read_config(path).inspect_err(|_| {
+            // The file's error is logged in the format the flag or environment asked for.
+            logging::init(args.log_format.unwrap_or_default(), logging::LevelFilter::INFO);
+        })?,
         None => FileConfig::default(),
     };
+    logging::init(
+        args.log_format.or(file.log_format).unwrap_or_default(),
+        logging::LevelFilter::INFO,
+    );
     let listen = args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let store = StoreArgs {
         database: args
@@ -167,6 +175,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         config.secure_cookies = secure;
     }
     config.trusted_proxies = trusted_proxies;
+    config.request_ids = tenure_web::RequestIds::from_ids(std::sync::Arc::new(UuidV7));
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))?;
@@ -180,6 +189,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     );
     tenure_web::serve(listener, tenure_web::router(services.web(), config)).await?;
     Ok(())
+}
+
+fn read_config(path: &std::path::Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    toml::from_str::<FileConfig>(&text)
+        .with_context(|| format!("`{}` is not a valid configuration file", path.display()))
 }
 
 /// A demo world: an administrator; Northbridge Homes (a stock owner) with its managing

@@ -19,12 +19,17 @@
 //! - the session cookie is `HttpOnly`, `SameSite=Lax`, and `Secure` with a `__Host-` name
 //!   outside localhost;
 //! - per-IP limits believe `X-Forwarded-For` only from trusted proxies.
+//!
+//! Every request is logged once (`tracing`, see `request_log`): method, matched route,
+//! status, latency, request id and user id, never a path, query string, cookie or form.
+//! A 5xx logs its cause with the request id, which its page shows for people to quote.
 
 mod account;
 mod admin;
 mod corterum;
 mod logs;
 mod organisations;
+mod request_log;
 pub mod routes;
 mod security;
 mod users;
@@ -39,7 +44,10 @@ use tenure_core::{
     Accounts, Authorizer, ChangeStore, Clock, Directory, Manage, PasswordHasher, Secrets, Sessions,
 };
 use tenure_domain::PasswordPolicy;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
+pub use crate::request_log::RequestIds;
 pub use crate::security::{CidrError, RateLimits, TrustedProxies};
 
 /// How the web application behaves.
@@ -56,6 +64,8 @@ pub struct WebConfig {
     pub rate_limits: RateLimits,
     /// The reverse proxies whose `X-Forwarded-For` gives the client's address.
     pub trusted_proxies: TrustedProxies,
+    /// Where request ids come from (a counter unless set).
+    pub request_ids: RequestIds,
 }
 
 impl WebConfig {
@@ -70,6 +80,7 @@ impl WebConfig {
             passwords: PasswordPolicy::default(),
             rate_limits: RateLimits::default(),
             trusted_proxies: TrustedProxies::default(),
+            request_ids: RequestIds::default(),
         }
     }
 }
@@ -114,12 +125,26 @@ pub(crate) struct App {
 }
 
 /// The application's routes (every one of [`routes::ALL`], nothing else), with the
-/// security layers.
+/// request log and the security layers.
 pub fn router(services: Services, config: WebConfig) -> Router {
     let limits = Arc::new(security::Limiters::new(&config.rate_limits));
+    let request_ids = config.request_ids.clone();
     let app = App { services, config: Arc::new(config), limits };
+    // Outermost last: a caller's request id is checked, then set if absent, then the
+    // request's span opens (the security layer records the user on it), and the id goes
+    // back on the response.
     routes::router()
         .layer(axum::middleware::from_fn_with_state(app.clone(), security::guard))
+        .layer(PropagateRequestIdLayer::new(request_log::REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_log::span)
+                .on_request(())
+                .on_response(request_log::answered)
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::new(request_log::REQUEST_ID, request_ids))
+        .layer(axum::middleware::map_request(request_log::accept_request_id))
         .with_state(app)
 }
 

@@ -19,8 +19,8 @@ use subtle::ConstantTimeEq;
 use tenure_core::Live;
 use tenure_domain::{Action, Feature, OrgId, Request as EngineRequest, Resource, User, World};
 
-use crate::App;
 use crate::view::{self, Chrome};
+use crate::{App, request_log};
 
 /// The session cookie over plain HTTP (a local demo).
 const SESSION_COOKIE: &str = "tenure_session";
@@ -265,23 +265,27 @@ pub(crate) struct Viewer {
 #[derive(Clone, Debug)]
 pub(crate) struct Csrf(pub(crate) String);
 
+/// The request id, for pages to show (error pages ask people to quote it).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Reference(pub(crate) String);
+
 /// A request's signed-in user, or a redirect to sign in.
 #[derive(Clone, Debug)]
-pub(crate) struct Signed(pub(crate) Viewer, pub(crate) Csrf);
+pub(crate) struct Signed(pub(crate) Viewer, pub(crate) Csrf, pub(crate) Reference);
 
 /// A request's signed-in user if any.
 #[derive(Clone, Debug)]
-pub(crate) struct MaybeSigned(pub(crate) Option<Viewer>, pub(crate) Csrf);
+pub(crate) struct MaybeSigned(pub(crate) Option<Viewer>, pub(crate) Csrf, pub(crate) Reference);
 
 impl Signed {
     pub(crate) fn chrome(&self, title: &str) -> Chrome {
-        Chrome::new(title, Some(&self.0), &self.1)
+        Chrome::new(title, Some(&self.0), &self.1, &self.2)
     }
 }
 
 impl MaybeSigned {
     pub(crate) fn chrome(&self, title: &str) -> Chrome {
-        Chrome::new(title, self.0.as_ref(), &self.1)
+        Chrome::new(title, self.0.as_ref(), &self.1, &self.2)
     }
 }
 
@@ -290,8 +294,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Signed {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let csrf = parts.extensions.get::<Csrf>().cloned().unwrap_or(Csrf(String::new()));
+        let reference = Reference(request_log::request_id(&parts.extensions));
         match parts.extensions.get::<Viewer>() {
-            Some(v) => Ok(Self(v.clone(), csrf)),
+            Some(v) => Ok(Self(v.clone(), csrf, reference)),
             None => Err(Redirect::to("/account/sign-in").into_response()),
         }
     }
@@ -302,7 +307,8 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSigned {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let csrf = parts.extensions.get::<Csrf>().cloned().unwrap_or(Csrf(String::new()));
-        Ok(Self(parts.extensions.get::<Viewer>().cloned(), csrf))
+        let reference = Reference(request_log::request_id(&parts.extensions));
+        Ok(Self(parts.extensions.get::<Viewer>().cloned(), csrf, reference))
     }
 }
 
@@ -473,6 +479,10 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
         Some(c) => viewer(&app, c.value()).await,
         None => None,
     };
+    if let Some(v) = &viewer {
+        request_log::record_user(v.user.id);
+    }
+    let reference = Reference(request_log::request_id(&parts.extensions));
     let mut new_cookie = None;
     let csrf = match (&viewer, jar.get(csrf_cookie_name(&app))) {
         (Some(v), _) => v.live.csrf.clone(),
@@ -486,7 +496,7 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
     let csrf = Csrf(csrf);
     let stale_session = viewer.is_none() && session.is_some();
     let refuse = |page: fn(Chrome) -> Response, title: &str| {
-        let mut response = page(Chrome::new(title, viewer.as_ref(), &csrf));
+        let mut response = page(Chrome::new(title, viewer.as_ref(), &csrf, &reference));
         add_cookies(&app, &mut response, new_cookie.clone(), stale_session);
         with_headers(&app, response)
     };
@@ -510,7 +520,7 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
         let ok = new_cookie.is_none()
             && given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(csrf.0.as_bytes())));
         if !ok {
-            let chrome = Chrome::new("This page has expired", viewer.as_ref(), &csrf);
+            let chrome = Chrome::new("This page has expired", viewer.as_ref(), &csrf, &reference);
             let mut response = forbidden_form(chrome);
             add_cookies(&app, &mut response, new_cookie, stale_session);
             return with_headers(&app, response);
@@ -578,14 +588,12 @@ fn with_headers(app: &App, mut response: Response) -> Response {
 
 /// The 503 page when password checking is at capacity, with a hint to retry.
 pub(crate) fn busy(chrome: Chrome) -> Response {
-    let page = view::Message {
-        chrome,
-        heading: "Sorry, the service is busy".to_owned(),
-        body: vec![
-            "Too many people are signing in right now. Nothing was changed.".to_owned(),
-            "Wait a minute and try again.".to_owned(),
-        ],
-    };
+    let mut body = vec![
+        "Too many people are signing in right now. Nothing was changed.".to_owned(),
+        "Wait a minute and try again.".to_owned(),
+    ];
+    body.extend(view::quote(&chrome));
+    let page = view::Message { chrome, heading: "Sorry, the service is busy".to_owned(), body };
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, view::render(&page)).into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     response

@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use tenure_core::{BackendError, FieldError, ManageError};
 
-use crate::security::{Csrf, MaybeSigned, Viewer};
+use crate::security::{Csrf, MaybeSigned, Reference, Viewer};
 
 /// The parts of the layout that depend on who is looking.
 #[derive(Clone, Debug)]
@@ -22,6 +22,8 @@ pub(crate) struct Chrome {
     pub(crate) csrf: String,
     /// The page shows form errors: the title starts "Error:".
     pub(crate) errors: bool,
+    /// The request id, which error pages show for people to quote.
+    pub(crate) reference: String,
 }
 
 impl Chrome {
@@ -31,7 +33,12 @@ impl Chrome {
         self
     }
 
-    pub(crate) fn new(title: &str, viewer: Option<&Viewer>, csrf: &Csrf) -> Self {
+    pub(crate) fn new(
+        title: &str,
+        viewer: Option<&Viewer>,
+        csrf: &Csrf,
+        reference: &Reference,
+    ) -> Self {
         Self {
             title: title.to_owned(),
             signed_in: viewer.is_some(),
@@ -42,6 +49,7 @@ impl Chrome {
             administration: viewer.is_some_and(|v| v.nav.administration),
             csrf: csrf.0.clone(),
             errors: false,
+            reference: reference.0.clone(),
         }
     }
 }
@@ -106,9 +114,18 @@ pub(crate) fn when(ms: i64) -> String {
 pub(crate) fn render<T: Template>(page: &T) -> Response {
     match page.render() {
         Ok(html) => Html(html).into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Sorry, there is a problem with the service")
-            .into_response(),
+        Err(e) => {
+            tracing::error!(cause = %e, "a page could not be rendered");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Sorry, there is a problem with the service")
+                .into_response()
+        }
     }
+}
+
+/// The sentence that asks people to quote the request id, if the request has one.
+pub(crate) fn quote(chrome: &Chrome) -> Option<String> {
+    (!chrome.reference.is_empty())
+        .then(|| format!("Quote this reference if you contact support: {}", chrome.reference))
 }
 
 /// A page with a heading and paragraphs.
@@ -160,13 +177,13 @@ pub(crate) fn conflict_page(chrome: Chrome) -> Response {
     (StatusCode::CONFLICT, render(&page)).into_response()
 }
 
-/// The page for anything unexpected. The cause is not shown.
+/// The page for anything unexpected. The cause is not shown, only the request id to
+/// quote (the cause is in the log under it).
 pub(crate) fn problem_page(chrome: Chrome) -> Response {
-    let page = Message {
-        chrome,
-        heading: "Sorry, there is a problem with the service".to_owned(),
-        body: vec!["Try again later.".to_owned()],
-    };
+    let mut body = vec!["Try again later.".to_owned()];
+    body.extend(quote(&chrome));
+    let page =
+        Message { chrome, heading: "Sorry, there is a problem with the service".to_owned(), body };
     (StatusCode::INTERNAL_SERVER_ERROR, render(&page)).into_response()
 }
 
@@ -177,14 +194,31 @@ pub(crate) fn refusal(chrome: Chrome, e: &ManageError) -> Response {
         ManageError::Forbidden(why) => forbidden_page(chrome, why),
         ManageError::Conflict => conflict_page(chrome),
         ManageError::LinkInvalid => Redirect::to("/account/link-expired").into_response(),
-        ManageError::Backend(_) => problem_page(chrome),
+        ManageError::Backend(e) => backend(chrome, e),
         other => forbidden_page(chrome, &other.to_string()),
     }
 }
 
-/// Maps a backend failure to its page.
-pub(crate) fn backend(chrome: Chrome, _: &BackendError) -> Response {
+/// Maps a backend failure to its page, and logs its cause (every source in the chain)
+/// inside the request's span, so under the request id the page shows.
+pub(crate) fn backend(chrome: Chrome, e: &BackendError) -> Response {
+    tracing::error!(cause = %Causes(e), "backend failure");
     problem_page(chrome)
+}
+
+/// An error and its sources, `: `-separated.
+struct Causes<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
 }
 
 const GOVUK_CSS: &[u8] = include_bytes!("../assets/govuk-frontend.min.css");

@@ -13,6 +13,7 @@ mod corterum;
 mod credentials;
 mod hardening;
 mod leftovers;
+mod logging;
 mod relationships;
 mod routes;
 
