@@ -13,10 +13,13 @@ pub const SEARCH_MAX_CHARS: usize = 100;
 pub struct Search(String);
 
 impl Search {
-    /// A search from what was typed; blank means no search.
+    /// A search from what was typed; blank means no search. Control and text-direction
+    /// characters are dropped (`tenure_domain::name::is_forbidden_in_text`): no stored
+    /// text holds them, and a NUL ends a full-text query early.
     pub fn parse(input: &str) -> Option<Self> {
-        let term: String =
-            input.trim().chars().take(SEARCH_MAX_CHARS).collect::<String>().to_lowercase();
+        let kept = input.chars().filter(|c| !tenure_domain::name::is_forbidden_in_text(*c));
+        let term: String = kept.collect::<String>().trim().chars().take(SEARCH_MAX_CHARS).collect();
+        let term = term.to_lowercase();
         (!term.is_empty()).then_some(Self(term))
     }
 

@@ -68,8 +68,10 @@ impl fmt::Display for Name {
     }
 }
 
-/// Control characters and the Unicode bidirectional formatting characters.
-pub(crate) fn is_forbidden_in_text(c: char) -> bool {
+/// Control characters (C0, C1, DEL; NUL among them) and the Unicode bidirectional
+/// formatting characters: the one rule for free text everywhere. Names and email
+/// addresses refuse them; search terms drop them.
+pub fn is_forbidden_in_text(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }

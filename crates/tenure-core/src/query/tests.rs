@@ -17,6 +17,11 @@ fn search_terms() {
     check_search("ÉMILE", Some("émile"));
     check_search("   ", None);
     check_search("", None);
+    // Control and text-direction characters are dropped (a NUL once ended SQLite's
+    // full-text query early: a 500 for `/users?q=ab%00`).
+    check_search("ab\0c", Some("abc"));
+    check_search("\0\u{202E}\u{1b} ", None);
+    check_search(" x\u{202E}y\u{85}z ", Some("xyz"));
     let long = "x".repeat(SEARCH_MAX_CHARS + 50);
     assert_eq!(Search::parse(&long).map(|s| s.as_str().chars().count()), Some(SEARCH_MAX_CHARS));
 }

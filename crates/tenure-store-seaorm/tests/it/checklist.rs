@@ -6,8 +6,8 @@
 
 use sea_orm::{ConnectionTrait, Database, Statement};
 use tenure_core::{
-    AuditEvent, AuditName, Authorizer, ChangeError, ChangeStore, Outcome, Page, Search, Timestamp,
-    UserQuery, Write,
+    AuditDetail, AuditEvent, AuditName, Authorizer, ChangeError, ChangeStore, Outcome, Page,
+    Search, Timestamp, UserQuery, Write,
 };
 use tenure_domain::{Name, User, UserId};
 use uuid::Uuid;
@@ -31,7 +31,7 @@ fn event(id: u128, target: UserId) -> AuditEvent {
         outcome: Outcome::Success,
         target_user: Some(target),
         organisation: None,
-        detail: "{}".to_owned(),
+        detail: AuditDetail::Empty,
     }
 }
 
@@ -245,5 +245,27 @@ async fn page_numbers_whose_offset_passes_i64_are_an_empty_page() {
     check_offsets_past_i64_are_an_empty_page(temp_sqlite().0).await;
     if let Some(url) = temp_postgres().await {
         check_offsets_past_i64_are_an_empty_page(url).await;
+    }
+}
+
+/// Issue 16, finding 1: a NUL in the administrator's search (`/users?q=ab%00`) ended
+/// SQLite's full-text phrase early ("unterminated string": a 500). Search terms drop
+/// control and text-direction characters, so the store never sees one.
+async fn check_control_characters_in_a_search(url: String) {
+    let store = store_at(url, tenure_testkit::contract::manage::world()).await;
+    let auth = Authorizer::new(store.clone());
+    for typed in ["pe\0te", "pete\0", "\u{202E}pete", "pe\u{1b}te\u{85}"] {
+        let query = UserQuery { search: Search::parse(typed), ..UserQuery::default() };
+        let found = auth.find_users(ada(), &query, Page::numbered(1, 100)).await;
+        let ids: Vec<UserId> = found.unwrap().iter().map(|u| u.id).collect();
+        assert_eq!(ids, vec![pete()], "searching for {typed:?}");
+    }
+}
+
+#[tokio::test]
+async fn control_characters_in_a_search_find_what_the_rest_finds() {
+    check_control_characters_in_a_search(temp_sqlite().0).await;
+    if let Some(url) = temp_postgres().await {
+        check_control_characters_in_a_search(url).await;
     }
 }
