@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use tenure_core::{
-    AccountStore, AuditEvent, AuditName, Outcome, PasswordHasher, Timestamp, Verified,
+    AccountStore, AuditDetail, AuditEvent, AuditName, Outcome, PasswordHasher, Timestamp, Verified,
 };
 use tenure_domain::{NewPassword, UserId};
 use tenure_hash_argon2::Argon2id;
@@ -134,7 +134,7 @@ pub(crate) fn run(size: Size) -> anyhow::Result<()> {
                 outcome: Outcome::Success,
                 target_user: Some(user),
                 organisation: None,
-                detail: "{}".to_owned(),
+                detail: AuditDetail::Empty,
             };
             store.set_password(user, hash.clone(), event).await?;
         }

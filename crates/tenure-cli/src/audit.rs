@@ -123,7 +123,7 @@ pub(crate) async fn export(
                 names[0].clone(),
                 names[1].clone(),
                 org,
-                e.detail,
+                e.detail.to_string(),
             ])?;
         }
         page += 1;

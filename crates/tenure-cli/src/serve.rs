@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
-use tenure_core::{AccountStore, AuditEvent, AuditName, ChangeStore, Outcome};
+use tenure_core::audit::DemoSeed;
+use tenure_core::{AccountStore, AuditDetail, AuditEvent, AuditName, ChangeStore, Outcome};
 use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
 use tenure_domain::{
     Email, Log, LogId, Name, NewPassword, OrgId, Organisation, ProviderType, Relationship, RoleId,
@@ -315,7 +316,7 @@ async fn seed_demo(services: &Services) -> Result<()> {
             outcome: Outcome::Success,
             target_user: Some(user),
             organisation: None,
-            detail: r#"{"demo":true}"#.to_owned(),
+            detail: AuditDetail::DemoSeed(DemoSeed { demo: true }),
         };
         services.store.set_password(user, hash.clone(), event).await?;
     }

@@ -16,7 +16,9 @@ use async_trait::async_trait;
 use tenure_domain::{Email, NewPassword, OrgId, UserId};
 use thiserror::Error;
 
-use crate::audit::{AuditEvent, AuditName, Outcome};
+use crate::audit::{
+    AuditDetail, AuditEvent, AuditName, FailureReason, Lock, Outcome, SignInFailure,
+};
 use crate::error::BackendError;
 use crate::mail::{self, Block};
 use crate::ports::{Clock, IdGen, Mailer, PasswordHasher, Secrets, Timestamp, Verified};
@@ -370,7 +372,7 @@ impl Accounts {
             return Err(ChangePasswordError::Busy);
         }
         if verified == Verified::NoMatch {
-            self.count_failure(now, user, org, r#"{"reason":"wrong current password"}"#).await?;
+            self.count_failure(now, user, org, FailureReason::WrongCurrentPassword).await?;
             return Err(ChangePasswordError::CurrentIncorrect);
         }
         let context = tenure_domain::PasswordContext {
@@ -380,8 +382,14 @@ impl Accounts {
         };
         let password = policy.check(new_password, &context)?;
         let hash = self.hasher.hash(&password).await?;
-        let event =
-            self.event(now, AuditName::PasswordChange, Outcome::Success, Some(user), org, "{}");
+        let event = self.event(
+            now,
+            AuditName::PasswordChange,
+            Outcome::Success,
+            Some(user),
+            org,
+            AuditDetail::Empty,
+        );
         self.store.set_password(user, hash, event).await?;
         if let Some(resets) = &self.resets {
             let person = holder.person;
@@ -414,7 +422,14 @@ impl Accounts {
         let token = resets.secrets.token()?;
         let expires = Timestamp(now.0.saturating_add(resets.policy.lifetime_ms));
         let (user, org) = (Some(record.user), Some(record.organisation));
-        let audit = self.event(now, AuditName::ResetRequest, Outcome::Success, user, org, "{}");
+        let audit = self.event(
+            now,
+            AuditName::ResetRequest,
+            Outcome::Success,
+            user,
+            org,
+            AuditDetail::Empty,
+        );
         self.store.issue_reset(record.user, token.digest, now, expires, audit).await?;
         let link = mail::link(&resets.policy.base_url, "/account/reset-password", &token.plain);
         let message = mail::message(
@@ -479,7 +494,14 @@ impl Accounts {
         let password = resets.policy.passwords.check(new_password, &context)?;
         let hash = self.hasher.hash(&password).await?;
         let (user, org) = (Some(holder.user), Some(holder.organisation_id));
-        let audit = self.event(now, AuditName::ResetComplete, Outcome::Success, user, org, "{}");
+        let audit = self.event(
+            now,
+            AuditName::ResetComplete,
+            Outcome::Success,
+            user,
+            org,
+            AuditDetail::Empty,
+        );
         if !self.store.consume_reset(&digest, holder.user, now, hash, audit).await? {
             return Err(ResetError::LinkInvalid);
         }
@@ -494,7 +516,7 @@ impl Accounts {
         outcome: Outcome,
         user: Option<UserId>,
         org: Option<OrgId>,
-        detail: &str,
+        detail: AuditDetail,
     ) -> AuditEvent {
         AuditEvent {
             id: self.ids.next_id(),
@@ -504,7 +526,7 @@ impl Accounts {
             outcome,
             target_user: user,
             organisation: org,
-            detail: detail.to_owned(),
+            detail,
         }
     }
 
@@ -528,14 +550,15 @@ impl Accounts {
         now: Timestamp,
         user: UserId,
         org: Option<OrgId>,
-        reason: &str,
+        reason: FailureReason,
     ) -> Result<(), BackendError> {
         let until = Timestamp(now.0.saturating_add(self.lockout.lock_for_ms));
+        let failure = AuditDetail::SignInFailure(SignInFailure { reason });
         let event =
-            self.event(now, AuditName::LoginFail, Outcome::Failure, Some(user), org, reason);
-        let lock_detail = format!(r#"{{"until":{}}}"#, until.0);
+            self.event(now, AuditName::LoginFail, Outcome::Failure, Some(user), org, failure);
+        let lock_detail = AuditDetail::Lock(Lock { until: until.0 });
         let lock =
-            self.event(now, AuditName::LoginLock, Outcome::Success, Some(user), org, &lock_detail);
+            self.event(now, AuditName::LoginLock, Outcome::Success, Some(user), org, lock_detail);
         self.store.record_failure(user, self.lockout.lock_after, until, event, lock).await?;
         Ok(())
     }
@@ -562,27 +585,28 @@ impl Accounts {
                 Outcome::Failure,
                 None,
                 None,
-                r#"{"reason":"unknown email"}"#,
+                AuditDetail::SignInFailure(SignInFailure { reason: FailureReason::UnknownEmail }),
             );
             self.store.append_audit(event).await?;
             return Err(SignInError::Refused);
         };
         let (user, org) = (Some(record.user), Some(record.organisation));
-        let refuse_without_counting = |reason: &str| {
-            self.event(now, AuditName::LoginFail, Outcome::Failure, user, org, reason)
+        let refuse_without_counting = |reason| {
+            let detail = AuditDetail::SignInFailure(SignInFailure { reason });
+            self.event(now, AuditName::LoginFail, Outcome::Failure, user, org, detail)
         };
         if record.locked_until.is_some_and(|until| until > now) {
             if self.check_password(password, None).await == Verified::Unavailable {
                 return Err(SignInError::Busy);
             }
-            self.store.append_audit(refuse_without_counting(r#"{"reason":"locked"}"#)).await?;
+            self.store.append_audit(refuse_without_counting(FailureReason::Locked)).await?;
             return Err(SignInError::Refused);
         }
         if !record.active {
             if self.check_password(password, None).await == Verified::Unavailable {
                 return Err(SignInError::Busy);
             }
-            self.store.append_audit(refuse_without_counting(r#"{"reason":"deactivated"}"#)).await?;
+            self.store.append_audit(refuse_without_counting(FailureReason::Deactivated)).await?;
             return Err(SignInError::Refused);
         }
         let verified = self.check_password(password, record.password_hash.as_deref()).await;
@@ -594,13 +618,19 @@ impl Accounts {
                 } else {
                     None
                 };
-                let event =
-                    self.event(now, AuditName::LoginSuccess, Outcome::Success, user, org, "{}");
+                let event = self.event(
+                    now,
+                    AuditName::LoginSuccess,
+                    Outcome::Success,
+                    user,
+                    org,
+                    AuditDetail::Empty,
+                );
                 self.store.record_success(record.user, rehash, event).await?;
                 Ok(record.user)
             }
             Verified::NoMatch => {
-                self.count_failure(now, record.user, org, r#"{"reason":"wrong password"}"#).await?;
+                self.count_failure(now, record.user, org, FailureReason::WrongPassword).await?;
                 Err(SignInError::Refused)
             }
         }

@@ -2,9 +2,17 @@
 //! same transaction as the change they describe. Names follow the OWASP logging
 //! vocabulary. Never holds a password, token or hash.
 
+mod detail;
+
 use tenure_domain::{OrgId, UserId};
 use uuid::Uuid;
 
+pub use self::detail::{
+    AccountChange, AccountCreate, AuditDetail, Change, DemoSeed, EntityDetail, EntitySave,
+    FailureReason, FieldsChange, GroupSave, InstanceSave, Invite, LinkUse, Lock, MergedFrom,
+    MergedInto, OrganisationCreate, OrganisationDetail, Refusal, RelationshipDetail, RoleChange,
+    RoleSave, SessionsEnd, SignInFailure, Stored, UserMove,
+};
 use crate::ports::Timestamp;
 
 /// What happened.
@@ -210,8 +218,8 @@ pub struct AuditEvent {
     pub target_user: Option<UserId>,
     /// The organisation concerned.
     pub organisation: Option<OrgId>,
-    /// Before and after values or a reason, as JSON text; never a secret.
-    pub detail: String,
+    /// Before and after values or a reason; never a secret.
+    pub detail: AuditDetail,
 }
 
 #[cfg(test)]

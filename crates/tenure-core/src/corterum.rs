@@ -26,7 +26,7 @@ use tenure_domain::{
     Moment, OrgId, Request, Resource, Role, RoleId, Scope, User, UserId, UserLinks, Version, World,
 };
 
-use crate::audit::{AuditEvent, AuditName};
+use crate::audit::{AuditDetail, AuditEvent, AuditName};
 use crate::changes::{ChangeStore, Versioned};
 use crate::error::BackendError;
 use crate::ports::{Clock, Directory, IdGen, Page};
@@ -266,7 +266,7 @@ impl Corterum {
         name: AuditName,
         actor: UserId,
         target: Option<UserId>,
-        detail: String,
+        detail: AuditDetail,
     ) -> AuditEvent {
         self.base.event(name, Some(actor), target, None, detail)
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tenure_domain::{UserId, World};
 
-use crate::audit::{AuditEvent, AuditName, Outcome};
+use crate::audit::{AuditDetail, AuditEvent, AuditName, Outcome, SessionsEnd};
 use crate::error::BackendError;
 use crate::ports::{Clock, IdGen, Secrets, Timestamp};
 
@@ -136,7 +136,7 @@ impl Sessions {
         Self { store, secrets, clock, ids, policy }
     }
 
-    fn event(&self, name: AuditName, user: UserId, detail: &str) -> AuditEvent {
+    fn event(&self, name: AuditName, user: UserId, detail: AuditDetail) -> AuditEvent {
         AuditEvent {
             id: self.ids.next_id(),
             at: self.clock.now(),
@@ -145,7 +145,7 @@ impl Sessions {
             outcome: Outcome::Success,
             target_user: Some(user),
             organisation: None,
-            detail: detail.to_owned(),
+            detail,
         }
     }
 
@@ -159,7 +159,7 @@ impl Sessions {
         let csrf = self.secrets.token()?.plain;
         let now = self.clock.now();
         let record = SessionRecord { user, csrf, created: now, last_seen: now };
-        let audit = self.event(AuditName::SessionCreate, user, "{}");
+        let audit = self.event(AuditName::SessionCreate, user, AuditDetail::Empty);
         self.store.create_session(&token.digest, record, audit).await?;
         Ok(token.plain)
     }
@@ -225,7 +225,11 @@ impl Sessions {
     /// # Errors
     /// [`BackendError`] when storage fails.
     pub async fn end_all(&self, user: UserId, keep: Option<&Live>) -> Result<u64, BackendError> {
-        let audit = self.event(AuditName::SessionRevoke, user, r#"{"all":true}"#);
+        let audit = self.event(
+            AuditName::SessionRevoke,
+            user,
+            AuditDetail::SessionsEnd(SessionsEnd { all: true }),
+        );
         self.store.end_sessions(user, keep.map(|l| l.digest.as_str()), audit).await
     }
 }

@@ -9,7 +9,7 @@ use tenure_domain::{
 };
 use thiserror::Error;
 
-use crate::audit::{AuditEvent, AuditName, Outcome};
+use crate::audit::{AuditDetail, AuditEvent, AuditName, Outcome, Refusal};
 use crate::changes::{ChangeError, ChangeStore};
 use crate::error::BackendError;
 use crate::ports::{Clock, IdGen, Timestamp};
@@ -101,7 +101,7 @@ impl Base {
         actor: Option<UserId>,
         target: Option<UserId>,
         org: Option<OrgId>,
-        detail: String,
+        detail: AuditDetail,
     ) -> AuditEvent {
         AuditEvent {
             id: self.ids.next_id(),
@@ -149,7 +149,10 @@ impl Base {
             Some(request.actor),
             target,
             org,
-            format!(r#"{{"action":{},"reason":{}}}"#, json(request.action.as_str()), json(&why)),
+            AuditDetail::Refusal(Refusal {
+                action: request.action.as_str().to_owned(),
+                reason: why.clone(),
+            }),
         );
         event.outcome = Outcome::Failure;
         if let Err(e) = self.changes.apply(Vec::new(), vec![event]).await {
@@ -162,30 +165,5 @@ impl Base {
         let why =
             chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect());
         ManageError::Forbidden(why)
-    }
-}
-
-/// A JSON string literal (for audit details).
-pub(crate) fn json(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::json;
-
-    #[test]
-    fn json_strings_escape_quotes_backslashes_and_line_breaks() {
-        assert_eq!(json("a\"b\\c\nd\re"), r#""a\"b\\c\u000ad\u000de""#);
     }
 }

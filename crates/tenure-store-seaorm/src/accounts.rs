@@ -9,8 +9,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use tenure_core::{
-    AccountStore, AuditEvent, AuditName, BackendError, FailureRecorded, Outcome, PasswordHolder,
-    ResetHolder, SignInRecord, Timestamp,
+    AccountStore, AuditDetail, AuditEvent, AuditName, BackendError, FailureRecorded, Outcome,
+    PasswordHolder, ResetHolder, SignInRecord, Timestamp,
 };
 use tenure_domain::{Email, OrgId, UserId};
 use uuid::Uuid;
@@ -23,7 +23,7 @@ fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
     BackendError::new(e)
 }
 
-pub(crate) fn audit_row(e: AuditEvent) -> audit_events::ActiveModel {
+pub(crate) fn audit_row(e: &AuditEvent) -> audit_events::ActiveModel {
     audit_events::ActiveModel {
         id: Set(e.id),
         at: Set(e.at.0),
@@ -32,11 +32,11 @@ pub(crate) fn audit_row(e: AuditEvent) -> audit_events::ActiveModel {
         outcome: Set(e.outcome.as_str().to_owned()),
         target_user_id: Set(e.target_user.map(|u| *u.as_uuid())),
         organisation_id: Set(e.organisation.map(|o| *o.as_uuid())),
-        detail: Set(e.detail),
+        detail: Set(e.detail.to_stored()),
     }
 }
 
-pub(crate) fn audit_event(row: audit_events::Model) -> Result<AuditEvent, BackendError> {
+pub(crate) fn audit_event(row: &audit_events::Model) -> Result<AuditEvent, BackendError> {
     let name = AuditName::parse(&row.event).ok_or_else(|| {
         BackendError::new(format!(
             "stored audit event `{}` has unknown name `{}`",
@@ -53,7 +53,7 @@ pub(crate) fn audit_event(row: audit_events::Model) -> Result<AuditEvent, Backen
         outcome,
         target_user: row.target_user_id.map(UserId::from_uuid),
         organisation: row.organisation_id.map(OrgId::from_uuid),
-        detail: row.detail,
+        detail: AuditDetail::parse_stored(&row.detail),
     })
 }
 
@@ -219,9 +219,9 @@ impl AccountStore for SeaOrmStore {
     ) -> Result<FailureRecorded, BackendError> {
         let txn = self.write_transaction().await?;
         let recorded = count_failure(&txn, *user.as_uuid(), lock_after, lock_until).await?;
-        audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
+        audit_events::Entity::insert(audit_row(&audit)).exec(&txn).await.map_err(backend)?;
         if recorded.locked {
-            audit_events::Entity::insert(audit_row(lock_audit))
+            audit_events::Entity::insert(audit_row(&lock_audit))
                 .exec(&txn)
                 .await
                 .map_err(backend)?;
@@ -239,7 +239,7 @@ impl AccountStore for SeaOrmStore {
         let id = *user.as_uuid();
         let txn = self.write_transaction().await?;
         clear_lockout(&txn, id, rehash).await?;
-        audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
+        audit_events::Entity::insert(audit_row(&audit)).exec(&txn).await.map_err(backend)?;
         txn.commit().await.map_err(backend)
     }
 
@@ -257,12 +257,12 @@ impl AccountStore for SeaOrmStore {
         clear_lockout(&txn, id, Some(hash)).await?;
         kill_resets(&txn, id).await?;
         end_sessions(&txn, id).await?;
-        audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
+        audit_events::Entity::insert(audit_row(&audit)).exec(&txn).await.map_err(backend)?;
         txn.commit().await.map_err(backend)
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<(), BackendError> {
-        audit_events::Entity::insert(audit_row(event)).exec(self.db()).await.map_err(backend)?;
+        audit_events::Entity::insert(audit_row(&event)).exec(self.db()).await.map_err(backend)?;
         Ok(())
     }
 
@@ -279,7 +279,7 @@ impl AccountStore for SeaOrmStore {
             .all(self.db())
             .await
             .map_err(backend)?
-            .into_iter()
+            .iter()
             .map(audit_event)
             .collect()
     }
@@ -338,7 +338,7 @@ impl AccountStore for SeaOrmStore {
         .exec(&txn)
         .await
         .map_err(backend)?;
-        audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
+        audit_events::Entity::insert(audit_row(&audit)).exec(&txn).await.map_err(backend)?;
         txn.commit().await.map_err(backend)
     }
 
@@ -393,7 +393,7 @@ impl AccountStore for SeaOrmStore {
         txn.execute(&others).await.map_err(backend)?;
         clear_lockout(&txn, id, Some(hash)).await?;
         end_sessions(&txn, id).await?;
-        audit_events::Entity::insert(audit_row(audit)).exec(&txn).await.map_err(backend)?;
+        audit_events::Entity::insert(audit_row(&audit)).exec(&txn).await.map_err(backend)?;
         txn.commit().await.map_err(backend)?;
         Ok(true)
     }

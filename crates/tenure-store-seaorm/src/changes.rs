@@ -381,7 +381,7 @@ async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), Change
                 return Err(ChangeError::Conflict);
             }
             if count_failure(txn, id, lock_after, lock_until).await?.locked {
-                audit_events::Entity::insert(audit_row(*lock_audit))
+                audit_events::Entity::insert(audit_row(&lock_audit))
                     .exec(txn)
                     .await
                     .map_err(backend)?;
@@ -427,7 +427,7 @@ impl ChangeStore for SeaOrmStore {
             apply_one(&txn, write).await?;
         }
         if !audit.is_empty() {
-            audit_events::Entity::insert_many(audit.into_iter().map(audit_row))
+            audit_events::Entity::insert_many(audit.iter().map(audit_row))
                 .exec(&txn)
                 .await
                 .map_err(backend)?;
@@ -574,7 +574,7 @@ impl ChangeStore for SeaOrmStore {
             .all(self.db())
             .await
             .map_err(BackendError::new)?
-            .into_iter()
+            .iter()
             .map(audit_event)
             .collect()
     }

@@ -30,7 +30,7 @@ impl SessionStore for SeaOrmStore {
         .exec(&txn)
         .await
         .map_err(BackendError::new)?;
-        audit_events::Entity::insert(audit_row(audit))
+        audit_events::Entity::insert(audit_row(&audit))
             .exec(&txn)
             .await
             .map_err(BackendError::new)?;
@@ -88,7 +88,7 @@ impl SessionStore for SeaOrmStore {
             delete = delete.filter(sessions::Column::Digest.ne(keep));
         }
         let ended = delete.exec(&txn).await.map_err(BackendError::new)?.rows_affected;
-        audit_events::Entity::insert(audit_row(audit))
+        audit_events::Entity::insert(audit_row(&audit))
             .exec(&txn)
             .await
             .map_err(BackendError::new)?;

@@ -146,7 +146,7 @@ pub(crate) async fn audit(
             actor: names[0].clone(),
             target: names[1].clone(),
             organisation,
-            detail: e.detail,
+            detail: e.detail.to_string(),
         });
     }
     let link = |n: usize| {

@@ -7,7 +7,7 @@ use tenure_domain::{
     User, UserId, UserLinks, World,
 };
 
-use crate::audit::AuditName;
+use crate::audit::{AccountChange, AuditDetail, AuditName, Change};
 use crate::changes::Write;
 use crate::corterum::{Account, AccountInput, Corterum, check_companies, covers_entity};
 use crate::error::BackendError;
@@ -210,20 +210,16 @@ impl Corterum {
                 .await?;
             changed.organisation = input.companies[0];
         }
-        let ids = |roles: &[RoleId]| {
-            roles.iter().map(|r| format!(r#""{r}""#)).collect::<Vec<_>>().join(",")
-        };
+        let ids = |roles: &[RoleId]| roles.iter().map(ToString::to_string).collect::<Vec<_>>();
         let audit = self.event(
             AuditName::UserLinksSave,
             actor,
             Some(user),
-            format!(
-                r#"{{"username":{username:?},"roles":{{"before":[{}],"after":[{}]}},"companies":{{"before":{},"after":{}}}}}"#,
-                ids(&current.value.roles),
-                ids(&changed.roles),
-                before.companies.len(),
-                companies.len()
-            ),
+            AuditDetail::AccountChange(AccountChange {
+                username: username.clone(),
+                roles: Change { before: ids(&current.value.roles), after: ids(&changed.roles) },
+                companies: Change { before: before.companies.len(), after: companies.len() },
+            }),
         );
         let links = UserLinks { entity: input.entity, companies };
         self.ports

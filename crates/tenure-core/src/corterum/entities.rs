@@ -6,7 +6,7 @@ use tenure_domain::{
     Scope, UserId, World,
 };
 
-use crate::audit::AuditName;
+use crate::audit::{AuditDetail, AuditName, EntityDetail, EntitySave};
 use crate::changes::Write;
 use crate::corterum::{
     Corterum, EntityInput, EntityQuery, check_companies, covers_entity, invalid,
@@ -153,7 +153,7 @@ impl Corterum {
         if let Some(links) = &input.links {
             entity.links = self.check_links(&mine, id, links).await?;
         }
-        let audit = self.event(AuditName::EntitySave, actor, None, entity_json(None, &entity));
+        let audit = self.event(AuditName::EntitySave, actor, None, entity_detail(None, &entity));
         self.ports.changes.apply(vec![Write::UpsertEntity(entity)], vec![audit]).await?;
         Ok(id)
     }
@@ -200,26 +200,22 @@ impl Corterum {
             return Ok(());
         }
         let audit =
-            self.event(AuditName::EntitySave, actor, None, entity_json(Some(&before), &entity));
+            self.event(AuditName::EntitySave, actor, None, entity_detail(Some(&before), &entity));
         self.ports.changes.apply(vec![Write::UpsertEntity(entity)], vec![audit]).await?;
         Ok(())
     }
 }
 
-fn entity_json(before: Option<&Entity>, after: &Entity) -> String {
-    let one = |e: &Entity| {
-        format!(
-            r#"{{"name":{:?},"type":"{}","fields":{:?},"companies":{}}}"#,
-            e.name.as_str(),
-            e.kind,
-            e.fields.keys().collect::<Vec<_>>(),
-            e.companies.len()
-        )
+fn entity_detail(before: Option<&Entity>, after: &Entity) -> AuditDetail {
+    let one = |e: &Entity| EntityDetail {
+        name: e.name.to_string(),
+        entity_type: e.kind.to_string(),
+        fields: e.fields.keys().cloned().collect(),
+        companies: e.companies.len(),
     };
-    format!(
-        r#"{{"entity":"{}","before":{},"after":{}}}"#,
-        after.id,
-        before.map_or_else(|| "null".to_owned(), one),
-        one(after)
-    )
+    AuditDetail::EntitySave(EntitySave {
+        entity: after.id.to_string(),
+        before: before.map(one),
+        after: one(after),
+    })
 }

@@ -4,7 +4,7 @@ use tenure_domain::{
     Action, EntityId, EntityKind, Feature, Group, GroupId, Name, Resource, UserId,
 };
 
-use crate::audit::AuditName;
+use crate::audit::{AuditDetail, AuditName, GroupSave};
 use crate::changes::Write;
 use crate::corterum::{Corterum, GroupInput, covers_entity};
 use crate::usecase::{FieldError, ManageError};
@@ -128,11 +128,11 @@ impl Corterum {
             AuditName::GroupSave,
             actor,
             None,
-            format!(
-                r#"{{"group":"{gid}","name":{:?},"members":{}}}"#,
-                group.name.as_str(),
-                group.members.len()
-            ),
+            AuditDetail::GroupSave(GroupSave {
+                group: gid.to_string(),
+                name: group.name.to_string(),
+                members: group.members.len(),
+            }),
         );
         self.ports.changes.apply(vec![Write::UpsertGroup(group)], vec![audit]).await?;
         Ok(gid)

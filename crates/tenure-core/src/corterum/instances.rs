@@ -9,7 +9,7 @@ use tenure_domain::{
     Resource, UserId, Version,
 };
 
-use crate::audit::AuditName;
+use crate::audit::{AuditDetail, AuditName, InstanceSave};
 use crate::changes::Write;
 use crate::corterum::{AsOf, Corterum, EntityQuery, InstanceView, invalid};
 use crate::error::BackendError;
@@ -155,10 +155,12 @@ impl Corterum {
             AuditName::InstanceSave,
             actor,
             None,
-            format!(
-                r#"{{"dataset":{:?},"entity":"{entity}","version":{},"changed":{changed:?}}}"#,
-                d.key, version.number
-            ),
+            AuditDetail::InstanceSave(InstanceSave {
+                dataset: d.key.clone(),
+                entity: entity.to_string(),
+                version: version.number,
+                changed,
+            }),
         );
         let number = version.number;
         self.ports

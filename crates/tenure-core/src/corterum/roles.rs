@@ -6,7 +6,7 @@ use tenure_domain::{
     Action, DatasetId, Feature, GroupId, Request, Resource, Role, RoleForm, RoleId, UserId,
 };
 
-use crate::audit::AuditName;
+use crate::audit::{AuditDetail, AuditName, RoleSave};
 use crate::changes::Write;
 use crate::corterum::{Corterum, invalid};
 use crate::usecase::{FieldError, ManageError};
@@ -113,7 +113,11 @@ impl Corterum {
             AuditName::RoleSave,
             actor,
             None,
-            format!(r#"{{"role":"{rid}","name":{:?},"grants":{}}}"#, role.name, role.grants.len()),
+            AuditDetail::RoleSave(RoleSave {
+                role: rid.to_string(),
+                name: role.name.to_string(),
+                grants: role.grants.len(),
+            }),
         );
         self.ports.changes.apply(vec![Write::UpsertRole(role)], vec![audit]).await?;
         Ok(rid)

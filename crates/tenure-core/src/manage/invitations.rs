@@ -6,13 +6,13 @@ use tenure_domain::{
     Action, Email, Name, OrgId, Organisation, Request, Resource, RoleId, User, UserId,
 };
 
-use crate::audit::AuditName;
+use crate::audit::{self, AccountCreate, AuditDetail, AuditName, LinkUse, OrganisationCreate};
 use crate::changes::{Link, LinkPurpose, LinkState, Write};
 use crate::error::BackendError;
 use crate::mail::{self, Block};
 use crate::manage::{AccountStatus, InvitationView, Invite, Manage, PersonInput, required};
 use crate::ports::Timestamp;
-use crate::usecase::{FieldError, ManageError, json};
+use crate::usecase::{FieldError, ManageError};
 
 impl Manage {
     /// A fresh link for `user`, with the email that carries it.
@@ -119,7 +119,10 @@ impl Manage {
             Some(actor),
             Some(id),
             Some(org.value.id),
-            format!(r#"{{"role":{}}}"#, json(role_key)),
+            AuditDetail::Invite(audit::Invite {
+                role: Some(role_key.to_owned()),
+                ..audit::Invite::default()
+            }),
         );
         self.ports
             .changes
@@ -186,19 +189,18 @@ impl Manage {
                 Some(actor),
                 Some(id),
                 Some(org.value.id),
-                format!(
-                    r#"{{"username":{},"roles":{},"companies":{}}}"#,
-                    json(&username),
-                    input.roles.len(),
-                    input.companies.len()
-                ),
+                AuditDetail::AccountCreate(AccountCreate {
+                    username: username.clone(),
+                    roles: input.roles.len(),
+                    companies: input.companies.len(),
+                }),
             ),
             self.base.event(
                 AuditName::InviteSend,
                 Some(actor),
                 Some(id),
                 Some(org.value.id),
-                "{}".to_owned(),
+                AuditDetail::Invite(audit::Invite::default()),
             ),
         ];
         self.ports
@@ -280,7 +282,11 @@ impl Manage {
                     None,
                     Some(existing.value.id),
                     Some(org.value.id),
-                    format!(r#"{{"role":"{role_key}","first":true,"resend":true}}"#),
+                    AuditDetail::Invite(audit::Invite {
+                        role: Some(role_key.to_owned()),
+                        first: true,
+                        resend: true,
+                    }),
                 );
                 self.ports.changes.apply(vec![Write::IssueLink(link.clone())], vec![audit]).await?;
                 self.send_invitation(&link, &plain, &existing.value.name, &org.value.name).await?;
@@ -306,7 +312,9 @@ impl Manage {
                     None,
                     None,
                     Some(org.id),
-                    format!(r#"{{"name":{}}}"#, json(org.name.as_str())),
+                    AuditDetail::OrganisationCreate(OrganisationCreate {
+                        name: org.name.to_string(),
+                    }),
                 ));
                 org
             }
@@ -336,7 +344,11 @@ impl Manage {
             None,
             Some(id),
             Some(org.id),
-            format!(r#"{{"role":"{role_key}","first":true}}"#),
+            AuditDetail::Invite(audit::Invite {
+                role: Some(role_key.to_owned()),
+                first: true,
+                resend: false,
+            }),
         ));
         self.ports.changes.apply(writes, audit).await?;
         self.send_invitation(&link, &plain, &user.name, &org.name).await?;
@@ -438,7 +450,7 @@ impl Manage {
             Some(user.value.id),
             Some(user.value.id),
             Some(org.value.id),
-            format!(r#"{{"purpose":{}}}"#, json(link.purpose.as_str())),
+            AuditDetail::LinkUse(LinkUse { purpose: link.purpose.as_str().to_owned() }),
         );
         self.ports
             .changes
@@ -561,7 +573,7 @@ impl Manage {
             Some(actor),
             Some(id),
             Some(org.value.id),
-            r#"{"resend":true}"#.to_owned(),
+            AuditDetail::Invite(audit::Invite { role: None, first: false, resend: true }),
         );
         self.ports.changes.apply(vec![Write::IssueLink(link.clone())], vec![audit]).await?;
         self.send_invitation(&link, &plain, &user.value.name, &org.value.name).await?;
@@ -596,7 +608,7 @@ impl Manage {
             Some(actor),
             Some(id),
             Some(org),
-            "{}".to_owned(),
+            AuditDetail::Empty,
         );
         let revoke = Write::RevokeLinks {
             user: id,

@@ -5,11 +5,13 @@ use tenure_domain::{
     Action, Name, OrgId, Organisation, ProviderType, Request, Resource, Telephone, UserId,
 };
 
-use crate::audit::AuditName;
+use crate::audit::{
+    AuditDetail, AuditName, Change, MergedFrom, MergedInto, OrganisationCreate, OrganisationDetail,
+};
 use crate::changes::Write;
 use crate::error::BackendError;
 use crate::manage::{Manage, OrganisationInput, optional, required, text_or_none};
-use crate::usecase::{ManageError, json};
+use crate::usecase::ManageError;
 
 impl Manage {
     fn parse_organisation(
@@ -55,7 +57,7 @@ impl Manage {
             Some(actor),
             None,
             Some(id),
-            format!(r#"{{"name":{}}}"#, json(org.name.as_str())),
+            AuditDetail::OrganisationCreate(OrganisationCreate { name: org.name.to_string() }),
         );
         self.ports.changes.apply(vec![Write::InsertOrganisation(org)], vec![audit]).await?;
         Ok(id)
@@ -100,11 +102,10 @@ impl Manage {
             Some(actor),
             None,
             Some(id),
-            format!(
-                r#"{{"before":{},"after":{}}}"#,
-                organisation_json(before),
-                organisation_json(&next)
-            ),
+            AuditDetail::OrganisationChange(Change {
+                before: organisation_detail(before),
+                after: organisation_detail(&next),
+            }),
         );
         self.ports
             .changes
@@ -162,7 +163,7 @@ impl Manage {
         }
         let mut next = current.value.clone();
         next.active = active;
-        let audit = self.base.event(name, Some(actor), None, Some(id), "{}".to_owned());
+        let audit = self.base.event(name, Some(actor), None, Some(id), AuditDetail::Empty);
         self.ports
             .changes
             .apply(vec![Write::UpdateOrganisation { organisation: next, version }], vec![audit])
@@ -208,14 +209,20 @@ impl Manage {
             Some(actor),
             None,
             Some(from),
-            format!(r#"{{"into":"{into}","into_name":{}}}"#, json(target.value.name.as_str())),
+            AuditDetail::MergedInto(MergedInto {
+                into: into.to_string(),
+                into_name: target.value.name.to_string(),
+            }),
         );
         let audit_into = self.base.event(
             AuditName::OrganisationMerge,
             Some(actor),
             None,
             Some(into),
-            format!(r#"{{"from":"{from}","from_name":{}}}"#, json(source.value.name.as_str())),
+            AuditDetail::MergedFrom(MergedFrom {
+                from: from.to_string(),
+                from_name: source.value.name.to_string(),
+            }),
         );
         self.ports
             .changes
@@ -232,19 +239,18 @@ impl Manage {
     }
 }
 
-fn organisation_json(o: &Organisation) -> String {
-    let opt = |s: Option<&str>| s.map_or_else(|| "null".to_owned(), json);
-    format!(
-        r#"{{"name":{},"address":{},"telephone":{},"provider_type":"{}","registration_number":{},"holds_stock":{},"active":{}}}"#,
-        json(o.name.as_str()),
-        opt(o.address.as_deref()),
-        opt(o.telephone.as_ref().map(Telephone::as_str)),
-        match o.provider_type {
+fn organisation_detail(o: &Organisation) -> OrganisationDetail {
+    OrganisationDetail {
+        name: o.name.to_string(),
+        address: o.address.clone(),
+        telephone: o.telephone.as_ref().map(|t| t.as_str().to_owned()),
+        provider_type: match o.provider_type {
             ProviderType::LocalAuthority => "local_authority",
             ProviderType::PrivateRegisteredProvider => "private_registered_provider",
-        },
-        opt(o.registration_number.as_deref()),
-        o.holds_stock,
-        o.active
-    )
+        }
+        .to_owned(),
+        registration_number: o.registration_number.clone(),
+        holds_stock: o.holds_stock,
+        active: o.active,
+    }
 }

@@ -6,7 +6,7 @@ use tenure_domain::{
     RelationshipStep, Request, Resource, UserId, World, decide_relationship,
 };
 
-use crate::audit::{AuditEvent, AuditName};
+use crate::audit::{AuditDetail, AuditEvent, AuditName, RelationshipDetail};
 use crate::changes::{ChangeError, RelationshipRequest, Write};
 use crate::error::BackendError;
 use crate::mail::{self, Block};
@@ -278,10 +278,10 @@ impl Manage {
         actor: UserId,
         rel: Relationship,
     ) -> Vec<AuditEvent> {
-        let detail = format!(
-            r#"{{"stock_owner":"{}","managing_agent":"{}"}}"#,
-            rel.stock_owner, rel.managing_agent
-        );
+        let detail = AuditDetail::Relationship(RelationshipDetail {
+            stock_owner: rel.stock_owner.to_string(),
+            managing_agent: rel.managing_agent.to_string(),
+        });
         vec![
             self.base.event(name, Some(actor), None, Some(rel.stock_owner), detail.clone()),
             self.base.event(name, Some(actor), None, Some(rel.managing_agent), detail),

@@ -5,13 +5,16 @@ use tenure_domain::{
     Action, Email, Name, OrgId, Request, Resource, RoleId, Telephone, User, UserId,
 };
 
-use crate::audit::{AuditName, Outcome};
+use crate::audit::{
+    AuditDetail, AuditName, Change, FailureReason, FieldsChange, Lock, Outcome, RoleChange,
+    SignInFailure, UserMove,
+};
 use crate::changes::{Link, LinkPurpose, Write};
 use crate::error::BackendError;
 use crate::mail::{self, Block, ChangedBy};
 use crate::manage::{Edited, EmailConfirmed, Manage, UserChanges, optional, required};
 use crate::ports::{Timestamp, Verified};
-use crate::usecase::{FieldError, ManageError, json};
+use crate::usecase::{FieldError, ManageError};
 
 impl Manage {
     /// Changes a user's details, role or flags, each checked with its own action (the
@@ -78,34 +81,30 @@ impl Manage {
                 .await?;
         }
         let mut audit = Vec::new();
-        let mut role_detail = Vec::new();
+        let mut role_detail = RoleChange::default();
         if let Some(role) = changes.role.filter(|r| !next.roles.contains(r)) {
             self.base
                 .require(&world, Request::new(actor, Action::UserChangeRole, resource).giving(role))
                 .await?;
             let key = |r: &RoleId| world.roles().get(*r).map_or("", |r| r.key.as_str()).to_owned();
             let before: Vec<_> = next.roles.iter().map(key).collect();
-            role_detail.push(format!(
-                r#""role":{{"before":{},"after":{}}}"#,
-                json(&before.join(",")),
-                json(&key(&role))
-            ));
+            role_detail.role = Some(Change { before: before.join(","), after: key(&role) });
             next.roles = vec![role];
         }
         let flags = [
             (
-                "data_protection_officer",
+                &mut role_detail.data_protection_officer,
                 changes.data_protection_officer,
                 next.data_protection_officer,
             ),
-            ("key_contact", changes.key_contact, next.key_contact),
+            (&mut role_detail.key_contact, changes.key_contact, next.key_contact),
         ];
-        for (field, wanted, before) in flags {
+        for (detail, wanted, before) in flags {
             if let Some(after) = wanted.filter(|w| *w != before) {
                 self.base
                     .require(&world, Request::new(actor, Action::UserSetFlags, resource))
                     .await?;
-                role_detail.push(format!(r#""{field}":{{"before":{before},"after":{after}}}"#));
+                *detail = Some(Change { before, after });
             }
         }
         if let Some(v) = changes.data_protection_officer {
@@ -116,22 +115,23 @@ impl Manage {
         }
         let org_id = Some(org.value.id);
         if !fields.is_empty() {
-            let names: Vec<_> = fields.iter().map(|f| json(f)).collect();
             audit.push(self.base.event(
                 AuditName::UserUpdate,
                 Some(actor),
                 Some(id),
                 org_id,
-                format!(r#"{{"fields":[{}]}}"#, names.join(",")),
+                AuditDetail::FieldsChange(FieldsChange {
+                    fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+                }),
             ));
         }
-        if !role_detail.is_empty() {
+        if role_detail != RoleChange::default() {
             audit.push(self.base.event(
                 AuditName::RoleChange,
                 Some(actor),
                 Some(id),
                 org_id,
-                format!("{{{}}}", role_detail.join(",")),
+                AuditDetail::RoleChange(role_detail),
             ));
         }
         let mut writes = Vec::new();
@@ -156,7 +156,7 @@ impl Manage {
                 Some(actor),
                 Some(id),
                 org_id,
-                "{}".to_owned(),
+                AuditDetail::Empty,
             ));
             writes.push(Write::IssueLink(link.clone()));
             confirmation = Some((link, plain));
@@ -223,13 +223,14 @@ impl Manage {
             }
             Verified::NoMatch => {}
         }
-        let reason = if locked { "locked" } else { "wrong current password" };
+        let reason =
+            if locked { FailureReason::Locked } else { FailureReason::WrongCurrentPassword };
         let mut event = self.base.event(
             AuditName::LoginFail,
             Some(user),
             Some(user),
             Some(org),
-            format!(r#"{{"reason":{}}}"#, json(reason)),
+            AuditDetail::SignInFailure(SignInFailure { reason }),
         );
         event.outcome = Outcome::Failure;
         // Attempts while locked are not counted, as for signing in.
@@ -241,7 +242,7 @@ impl Manage {
                 Some(user),
                 Some(user),
                 Some(org),
-                format!(r#"{{"until":{}}}"#, until.0),
+                AuditDetail::Lock(Lock { until: until.0 }),
             );
             writes.push(Write::CountFailure {
                 user,
@@ -329,7 +330,7 @@ impl Manage {
             Some(by),
             Some(id),
             Some(user.value.organisation),
-            "{}".to_owned(),
+            AuditDetail::Empty,
         );
         self.ports
             .changes
@@ -414,7 +415,7 @@ impl Manage {
             Some(actor),
             Some(id),
             Some(from.value.id),
-            format!(r#"{{"from":"{}","to":"{}"}}"#, from.value.id, to),
+            AuditDetail::UserMove(UserMove { from: from.value.id.to_string(), to: to.to_string() }),
         );
         self.ports
             .changes
@@ -515,7 +516,7 @@ impl Manage {
                     Some(actor),
                     Some(id),
                     org_id,
-                    "{}".to_owned(),
+                    AuditDetail::Empty,
                 );
                 self.ports
                     .changes
@@ -550,7 +551,7 @@ impl Manage {
                     Some(actor),
                     Some(id),
                     org_id,
-                    "{}".to_owned(),
+                    AuditDetail::Empty,
                 );
                 self.ports
                     .changes
@@ -573,7 +574,7 @@ impl Manage {
                     Some(actor),
                     Some(id),
                     org_id,
-                    "{}".to_owned(),
+                    AuditDetail::Empty,
                 );
                 self.ports
                     .changes

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use tenure_core::{
-    AccountStore, Accounts, AuditEvent, AuditName, Authorizer, LockoutPolicy, Manage, ManagePolicy,
-    ManagePorts, Outcome, PasswordHasher as _, ResetPolicy, SessionPolicy, Sessions, Timestamp,
+    AccountStore, Accounts, AuditDetail, AuditEvent, AuditName, Authorizer, LockoutPolicy, Manage,
+    ManagePolicy, ManagePorts, Outcome, PasswordHasher as _, ResetPolicy, SessionPolicy, Sessions,
+    Timestamp,
 };
 use tenure_domain::NewPassword;
 use tenure_mail_outbox::Outbox;
@@ -57,7 +58,7 @@ async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
             outcome: Outcome::Success,
             target_user: Some(u.id),
             organisation: None,
-            detail: "{}".to_owned(),
+            detail: AuditDetail::Empty,
         };
         store.set_password(u.id, hash.clone(), event).await.unwrap();
     }

@@ -24,8 +24,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tenure_core::{
-    AccountStore, Accounts, AuditEvent, AuditName, Authorizer, LockoutPolicy, Manage, ManagePolicy,
-    ManagePorts, Outcome, ResetPolicy, SessionPolicy, Sessions, Timestamp,
+    AccountStore, Accounts, AuditDetail, AuditEvent, AuditName, Authorizer, LockoutPolicy, Manage,
+    ManagePolicy, ManagePorts, Outcome, ResetPolicy, SessionPolicy, Sessions, Timestamp,
 };
 use tenure_domain::{UserId, World};
 use tenure_store_memory::MemoryDirectory;
@@ -128,7 +128,7 @@ pub(crate) async fn give_everyone_the_password(
             outcome: Outcome::Success,
             target_user: Some(*id),
             organisation: None,
-            detail: "{}".to_owned(),
+            detail: AuditDetail::Empty,
         };
         store.set_password(*id, hasher.hash_of(PASSWORD), event).await.unwrap();
     }
