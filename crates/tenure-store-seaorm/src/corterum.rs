@@ -9,8 +9,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Alias, Cond, Expr, OnConflict, Order, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DbErr, ExprTrait, QueryResult, SqlErr};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Cond, Expr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, SqlErr,
+};
 use serde_json::{Value as Json, json};
 use tenure_core::{BackendError, ChangeError, CorterumStore, EntityQuery, Page, Write};
 use tenure_domain::role::builtin;
@@ -26,15 +30,10 @@ use uuid::Uuid;
 
 use crate::SeaOrmStore;
 use crate::convert;
-use crate::entity::{organisations, users};
-
-fn a(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-fn col(table: &str, column: &str) -> Expr {
-    Expr::col((a(table), a(column)))
-}
+use crate::entity::{
+    datasets, entities, entity_companies, entity_groups, entity_links, group_members,
+    instance_versions, links, organisations, roles, user_companies, user_links, users,
+};
 
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
     BackendError::new(e)
@@ -150,138 +149,126 @@ pub(crate) async fn apply<C: ConnectionTrait>(txn: &C, write: Write) -> Result<(
         Write::UpsertEntity(e) => upsert_entity(txn, &e).await,
         Write::UpsertGroup(g) => upsert_group(txn, &g).await,
         Write::UpsertDataset(d) => {
+            use datasets::Column;
             let fields =
                 json!(d.fields.iter().map(|(k, l)| json!([k, l])).collect::<Vec<_>>()).to_string();
-            let stmt = Query::insert()
-                .into_table(a("datasets"))
-                .columns([a("id"), a("key"), a("name"), a("kind"), a("embedded_in"), a("fields")])
-                .values_panic([
-                    (*d.id.as_uuid()).into(),
-                    d.key.clone().into(),
-                    d.name.to_string().into(),
-                    d.kind.as_str().into(),
-                    d.embedded_in.map(|x| *x.as_uuid()).into(),
-                    fields.into(),
-                ])
-                .on_conflict(
-                    OnConflict::column(a("id"))
-                        .update_columns([
-                            a("key"),
-                            a("name"),
-                            a("kind"),
-                            a("embedded_in"),
-                            a("fields"),
-                        ])
-                        .to_owned(),
-                )
-                .to_owned();
-            txn.execute(&stmt).await.map_err(write_err)?;
+            datasets::Entity::insert(datasets::ActiveModel {
+                id: Set(*d.id.as_uuid()),
+                key: Set(d.key.clone()),
+                name: Set(d.name.to_string()),
+                kind: Set(d.kind.as_str().to_owned()),
+                embedded_in: Set(d.embedded_in.map(|x| *x.as_uuid())),
+                fields: Set(fields),
+            })
+            .on_conflict(
+                OnConflict::column(Column::Id)
+                    .update_columns([
+                        Column::Key,
+                        Column::Name,
+                        Column::Kind,
+                        Column::EmbeddedIn,
+                        Column::Fields,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await
+            .map_err(write_err)?;
             Ok(())
         }
         Write::UpsertRole(role) => {
-            let stmt = Query::insert()
-                .into_table(a("roles"))
-                .columns([a("id"), a("key"), a("name"), a("description"), a("definition")])
-                .values_panic([
-                    (*role.id.as_uuid()).into(),
-                    role.key.clone().into(),
-                    role.name.clone().into(),
-                    role.description.clone().into(),
-                    role_definition(&role).into(),
-                ])
-                .on_conflict(
-                    OnConflict::column(a("id"))
-                        .update_columns([a("name"), a("description"), a("definition")])
-                        .to_owned(),
-                )
-                .to_owned();
-            txn.execute(&stmt).await.map_err(|e| match e.sql_err() {
+            use roles::Column;
+            roles::Entity::insert(roles::ActiveModel {
+                id: Set(*role.id.as_uuid()),
+                key: Set(role.key.clone()),
+                name: Set(role.name.clone()),
+                description: Set(role.description.clone()),
+                definition: Set(role_definition(&role)),
+            })
+            .on_conflict(
+                OnConflict::column(Column::Id)
+                    .update_columns([Column::Name, Column::Description, Column::Definition])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await
+            .map_err(|e| match e.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => ChangeError::Duplicate,
                 _ => write_err(e),
             })?;
             Ok(())
         }
         Write::SetUserLinks { user, links, username } => {
+            use user_links::Column;
             let uid = *user.as_uuid();
-            let stmt = Query::insert()
-                .into_table(a("user_links"))
-                .columns([a("user_id"), a("username"), a("username_folded"), a("entity_id")])
-                .values_panic([
-                    uid.into(),
-                    username.clone().into(),
-                    username.to_lowercase().into(),
-                    links.entity.map(|e| *e.as_uuid()).into(),
-                ])
-                .on_conflict(
-                    OnConflict::column(a("user_id"))
-                        .update_columns([a("username"), a("username_folded"), a("entity_id")])
-                        .to_owned(),
-                )
-                .to_owned();
-            txn.execute(&stmt).await.map_err(|e| match e.sql_err() {
+            user_links::Entity::insert(user_links::ActiveModel {
+                user_id: Set(uid),
+                username_folded: Set(username.to_lowercase()),
+                username: Set(username),
+                entity_id: Set(links.entity.map(|e| *e.as_uuid())),
+            })
+            .on_conflict(
+                OnConflict::column(Column::UserId)
+                    .update_columns([Column::Username, Column::UsernameFolded, Column::EntityId])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await
+            .map_err(|e| match e.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => ChangeError::UsernameInUse,
                 Some(SqlErr::ForeignKeyConstraintViolation(_)) => ChangeError::Conflict,
                 _ => write_err(e),
             })?;
-            let del = Query::delete()
-                .from_table(a("user_companies"))
-                .and_where(col("user_companies", "user_id").eq(uid))
-                .to_owned();
-            txn.execute(&del).await.map_err(write_err)?;
-            let mut companies = links.companies.clone();
+            user_companies::Entity::delete_many()
+                .filter(user_companies::Column::UserId.eq(uid))
+                .exec(txn)
+                .await
+                .map_err(write_err)?;
+            let mut companies = links.companies;
             companies.sort_unstable();
             companies.dedup();
             if !companies.is_empty() {
-                let mut ins = Query::insert();
-                ins.into_table(a("user_companies")).columns([a("user_id"), a("organisation_id")]);
-                for c in companies {
-                    ins.values_panic([uid.into(), (*c.as_uuid()).into()]);
-                }
-                txn.execute(&ins).await.map_err(write_err)?;
+                user_companies::Entity::insert_many(companies.into_iter().map(|c| {
+                    user_companies::ActiveModel {
+                        user_id: Set(uid),
+                        organisation_id: Set(*c.as_uuid()),
+                    }
+                }))
+                .exec_without_returning(txn)
+                .await
+                .map_err(write_err)?;
             }
             Ok(())
         }
         Write::AppendVersion { dataset, entity, version } => {
-            let last = Query::select()
-                .expr(Expr::col(a("number")).max())
-                .expr(Expr::col(a("at")).max())
-                .from(a("instance_versions"))
-                .and_where(col("instance_versions", "dataset_id").eq(*dataset.as_uuid()))
-                .and_where(col("instance_versions", "entity_id").eq(*entity.as_uuid()))
-                .to_owned();
-            let row = txn.query_one(&last).await.map_err(write_err)?;
-            let (latest, at): (Option<i32>, Option<i64>) = match &row {
-                Some(r) => (
-                    r.try_get_by_index(0).map_err(write_err)?,
-                    r.try_get_by_index(1).map_err(write_err)?,
-                ),
-                None => (None, None),
-            };
+            use instance_versions::Column;
+            let (latest, at): (Option<i32>, Option<i64>) = instance_versions::Entity::find()
+                .select_only()
+                .expr(Expr::col(Column::Number).max())
+                .expr(Expr::col(Column::At).max())
+                .filter(Column::DatasetId.eq(*dataset.as_uuid()))
+                .filter(Column::EntityId.eq(*entity.as_uuid()))
+                .into_tuple()
+                .one(txn)
+                .await
+                .map_err(write_err)?
+                .unwrap_or((None, None));
             let next = latest.map_or(1, |n| n + 1);
             if i64::from(version.number) != i64::from(next) || at.is_some_and(|t| t > version.at.0)
             {
                 return Err(ChangeError::Conflict);
             }
-            let stmt = Query::insert()
-                .into_table(a("instance_versions"))
-                .columns([
-                    a("dataset_id"),
-                    a("entity_id"),
-                    a("number"),
-                    a("at"),
-                    a("by_user"),
-                    a("content"),
-                ])
-                .values_panic([
-                    (*dataset.as_uuid()).into(),
-                    (*entity.as_uuid()).into(),
-                    i32::try_from(version.number).unwrap_or(i32::MAX).into(),
-                    version.at.0.into(),
-                    version.by.map(|u| *u.as_uuid()).into(),
-                    content_json(&version.content).into(),
-                ])
-                .to_owned();
-            txn.execute(&stmt).await.map_err(|e| match e.sql_err() {
+            instance_versions::Entity::insert(instance_versions::ActiveModel {
+                dataset_id: Set(*dataset.as_uuid()),
+                entity_id: Set(*entity.as_uuid()),
+                number: Set(i32::try_from(version.number).unwrap_or(i32::MAX)),
+                at: Set(version.at.0),
+                by_user: Set(version.by.map(|u| *u.as_uuid())),
+                content: Set(content_json(&version.content)),
+            })
+            .exec_without_returning(txn)
+            .await
+            .map_err(|e| match e.sql_err() {
                 Some(
                     SqlErr::UniqueConstraintViolation(_) | SqlErr::ForeignKeyConstraintViolation(_),
                 ) => ChangeError::Conflict,
@@ -296,100 +283,105 @@ pub(crate) async fn apply<C: ConnectionTrait>(txn: &C, write: Write) -> Result<(
 }
 
 async fn upsert_entity<C: ConnectionTrait>(txn: &C, e: &Entity) -> Result<(), ChangeError> {
+    use entities::Column;
     let id = *e.id.as_uuid();
-    let fields = json!(e.fields).to_string();
-    let stmt = Query::insert()
-        .into_table(a("entities"))
-        .columns([a("id"), a("kind"), a("name"), a("sort_name"), a("fields")])
-        .values_panic([
-            id.into(),
-            e.kind.as_str().into(),
-            e.name.to_string().into(),
-            e.name.as_str().to_lowercase().into(),
-            fields.into(),
-        ])
-        .on_conflict(
-            OnConflict::column(a("id"))
-                .update_columns([a("kind"), a("name"), a("sort_name"), a("fields")])
-                .to_owned(),
-        )
-        .to_owned();
-    txn.execute(&stmt).await.map_err(write_err)?;
+    entities::Entity::insert(entities::ActiveModel {
+        id: Set(id),
+        kind: Set(e.kind.as_str().to_owned()),
+        name: Set(e.name.to_string()),
+        sort_name: Set(e.name.as_str().to_lowercase()),
+        fields: Set(json!(e.fields).to_string()),
+    })
+    .on_conflict(
+        OnConflict::column(Column::Id)
+            .update_columns([Column::Kind, Column::Name, Column::SortName, Column::Fields])
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await
+    .map_err(write_err)?;
     // A change of type leaves the groups of the old type.
     let wrong_groups = Query::select()
-        .column(a("id"))
-        .from(a("entity_groups"))
-        .and_where(col("entity_groups", "kind").ne(e.kind.as_str()))
+        .column(entity_groups::Column::Id)
+        .from(entity_groups::Entity)
+        .and_where(
+            Expr::col((entity_groups::Entity, entity_groups::Column::Kind)).ne(e.kind.as_str()),
+        )
         .to_owned();
-    let leave = Query::delete()
-        .from_table(a("group_members"))
-        .and_where(col("group_members", "entity_id").eq(id))
-        .and_where(col("group_members", "group_id").in_subquery(wrong_groups))
-        .to_owned();
-    txn.execute(&leave).await.map_err(write_err)?;
-    for table in ["entity_companies", "entity_links"] {
-        let del = Query::delete()
-            .from_table(a(table))
-            .and_where(col(table, "entity_id").eq(id))
-            .to_owned();
-        txn.execute(&del).await.map_err(write_err)?;
-    }
+    group_members::Entity::delete_many()
+        .filter(group_members::Column::EntityId.eq(id))
+        .filter(group_members::Column::GroupId.in_subquery(wrong_groups))
+        .exec(txn)
+        .await
+        .map_err(write_err)?;
+    entity_companies::Entity::delete_many()
+        .filter(entity_companies::Column::EntityId.eq(id))
+        .exec(txn)
+        .await
+        .map_err(write_err)?;
+    entity_links::Entity::delete_many()
+        .filter(entity_links::Column::EntityId.eq(id))
+        .exec(txn)
+        .await
+        .map_err(write_err)?;
     let fk = |e: DbErr| match e.sql_err() {
         Some(SqlErr::ForeignKeyConstraintViolation(_)) => ChangeError::Conflict,
         _ => write_err(e),
     };
     if !e.companies.is_empty() {
-        let mut ins = Query::insert();
-        ins.into_table(a("entity_companies")).columns([a("entity_id"), a("organisation_id")]);
-        for c in &e.companies {
-            ins.values_panic([id.into(), (*c.as_uuid()).into()]);
-        }
-        txn.execute(&ins).await.map_err(fk)?;
+        entity_companies::Entity::insert_many(e.companies.iter().map(|c| {
+            entity_companies::ActiveModel { entity_id: Set(id), organisation_id: Set(*c.as_uuid()) }
+        }))
+        .exec_without_returning(txn)
+        .await
+        .map_err(fk)?;
     }
     if !e.links.is_empty() {
-        let mut ins = Query::insert();
-        ins.into_table(a("entity_links")).columns([a("entity_id"), a("kind"), a("to_entity_id")]);
-        for l in &e.links {
-            ins.values_panic([id.into(), l.kind.as_str().into(), (*l.to.as_uuid()).into()]);
-        }
-        txn.execute(&ins).await.map_err(fk)?;
+        entity_links::Entity::insert_many(e.links.iter().map(|l| entity_links::ActiveModel {
+            entity_id: Set(id),
+            kind: Set(l.kind.as_str().to_owned()),
+            to_entity_id: Set(*l.to.as_uuid()),
+        }))
+        .exec_without_returning(txn)
+        .await
+        .map_err(fk)?;
     }
     Ok(())
 }
 
 async fn upsert_group<C: ConnectionTrait>(txn: &C, g: &Group) -> Result<(), ChangeError> {
+    use entity_groups::Column;
     if g.id == ALL_PEOPLE {
         return Err(ChangeError::Backend(BackendError::new("\"All People\" cannot be stored")));
     }
     let id = *g.id.as_uuid();
-    let stmt = Query::insert()
-        .into_table(a("entity_groups"))
-        .columns([a("id"), a("name"), a("description"), a("kind")])
-        .values_panic([
-            id.into(),
-            g.name.to_string().into(),
-            g.description.clone().into(),
-            g.kind.as_str().into(),
-        ])
-        .on_conflict(
-            OnConflict::column(a("id"))
-                .update_columns([a("name"), a("description"), a("kind")])
-                .to_owned(),
-        )
-        .to_owned();
-    txn.execute(&stmt).await.map_err(write_err)?;
-    let del = Query::delete()
-        .from_table(a("group_members"))
-        .and_where(col("group_members", "group_id").eq(id))
-        .to_owned();
-    txn.execute(&del).await.map_err(write_err)?;
+    entity_groups::Entity::insert(entity_groups::ActiveModel {
+        id: Set(id),
+        name: Set(g.name.to_string()),
+        description: Set(g.description.clone()),
+        kind: Set(g.kind.as_str().to_owned()),
+    })
+    .on_conflict(
+        OnConflict::column(Column::Id)
+            .update_columns([Column::Name, Column::Description, Column::Kind])
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await
+    .map_err(write_err)?;
+    group_members::Entity::delete_many()
+        .filter(group_members::Column::GroupId.eq(id))
+        .exec(txn)
+        .await
+        .map_err(write_err)?;
     if !g.members.is_empty() {
-        let mut ins = Query::insert();
-        ins.into_table(a("group_members")).columns([a("group_id"), a("entity_id")]);
-        for m in &g.members {
-            ins.values_panic([id.into(), (*m.as_uuid()).into()]);
-        }
-        txn.execute(&ins).await.map_err(|e| match e.sql_err() {
+        group_members::Entity::insert_many(g.members.iter().map(|m| group_members::ActiveModel {
+            group_id: Set(id),
+            entity_id: Set(*m.as_uuid()),
+        }))
+        .exec_without_returning(txn)
+        .await
+        .map_err(|e| match e.sql_err() {
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => ChangeError::Conflict,
             _ => write_err(e),
         })?;
@@ -402,13 +394,16 @@ pub(crate) async fn delete_user<C: ConnectionTrait>(
     txn: &C,
     user: Uuid,
 ) -> Result<(), ChangeError> {
-    for table in ["user_companies", "user_links"] {
-        let del = Query::delete()
-            .from_table(a(table))
-            .and_where(col(table, "user_id").eq(user))
-            .to_owned();
-        txn.execute(&del).await.map_err(write_err)?;
-    }
+    user_companies::Entity::delete_many()
+        .filter(user_companies::Column::UserId.eq(user))
+        .exec(txn)
+        .await
+        .map_err(write_err)?;
+    user_links::Entity::delete_many()
+        .filter(user_links::Column::UserId.eq(user))
+        .exec(txn)
+        .await
+        .map_err(write_err)?;
     Ok(())
 }
 
@@ -419,53 +414,72 @@ pub(crate) async fn merge<C: ConnectionTrait>(
     from: Uuid,
     into: Uuid,
 ) -> Result<(), ChangeError> {
-    for (table, owner) in [("entity_companies", "entity_id"), ("user_companies", "user_id")] {
-        let already = Query::select()
-            .column(a(owner))
-            .from(a(table))
-            .and_where(col(table, "organisation_id").eq(into))
-            .to_owned();
-        let drop = Query::delete()
-            .from_table(a(table))
-            .and_where(col(table, "organisation_id").eq(from))
-            .and_where(Expr::col(a(owner)).in_subquery(already))
-            .to_owned();
-        txn.execute(&drop).await.map_err(write_err)?;
-        let update = Query::update()
-            .table(a(table))
-            .value(a("organisation_id"), into)
-            .and_where(col(table, "organisation_id").eq(from))
-            .to_owned();
-        txn.execute(&update).await.map_err(write_err)?;
-    }
+    move_companies::<_, entity_companies::Entity>(
+        txn,
+        entity_companies::Column::EntityId,
+        entity_companies::Column::OrganisationId,
+        from,
+        into,
+    )
+    .await?;
+    move_companies::<_, user_companies::Entity>(
+        txn,
+        user_companies::Column::UserId,
+        user_companies::Column::OrganisationId,
+        from,
+        into,
+    )
+    .await
+}
+
+/// Moves one company table's rows (`owner`, `organisation`) from one organisation to
+/// another, first dropping the owners the receiver already has.
+async fn move_companies<C: ConnectionTrait, E: EntityTrait>(
+    txn: &C,
+    owner: E::Column,
+    organisation: E::Column,
+    from: Uuid,
+    into: Uuid,
+) -> Result<(), ChangeError> {
+    let already = Query::select()
+        .column(owner)
+        .from(E::default())
+        .and_where(Expr::col((E::default(), organisation)).eq(into))
+        .to_owned();
+    E::delete_many()
+        .filter(organisation.eq(from))
+        .filter(owner.in_subquery(already))
+        .exec(txn)
+        .await
+        .map_err(write_err)?;
+    E::update_many()
+        .col_expr(organisation, Expr::value(into))
+        .filter(organisation.eq(from))
+        .exec(txn)
+        .await
+        .map_err(write_err)?;
     Ok(())
 }
 
 // ---- reads ----------------------------------------------------------------------------
 
-fn entity_row(row: &QueryResult) -> Result<Entity, BackendError> {
-    let id: Uuid = row.try_get("", "id").map_err(backend)?;
-    let kind: String = row.try_get("", "kind").map_err(backend)?;
-    let name: String = row.try_get("", "name").map_err(backend)?;
-    let fields: String = row.try_get("", "fields").map_err(backend)?;
-    let name = Name::parse(&name).map_err(|e| corrupt("entity", id, e))?;
-    let mut e = Entity::new(EntityId::from_uuid(id), kind_of(&kind)?, name);
+fn entity_row(row: &entities::Model) -> Result<Entity, BackendError> {
+    let id = row.id;
+    let name = Name::parse(&row.name).map_err(|e| corrupt("entity", id, e))?;
+    let mut e = Entity::new(EntityId::from_uuid(id), kind_of(&row.kind)?, name);
     let map: BTreeMap<String, String> =
-        serde_json::from_str(&fields).map_err(|e| corrupt("entity", id, e))?;
+        serde_json::from_str(&row.fields).map_err(|e| corrupt("entity", id, e))?;
     e.fields = map;
     Ok(e)
 }
 
-fn entity_select() -> SelectStatement {
-    Query::select()
-        .columns([
-            (a("entities"), a("id")),
-            (a("entities"), a("kind")),
-            (a("entities"), a("name")),
-            (a("entities"), a("fields")),
-        ])
-        .from(a("entities"))
-        .to_owned()
+/// Group members by group.
+fn members_by_group(rows: Vec<group_members::Model>) -> BTreeMap<Uuid, Vec<EntityId>> {
+    let mut by_group: BTreeMap<Uuid, Vec<EntityId>> = BTreeMap::new();
+    for row in rows {
+        by_group.entry(row.group_id).or_default().push(EntityId::from_uuid(row.entity_id));
+    }
+    by_group
 }
 
 impl SeaOrmStore {
@@ -475,12 +489,9 @@ impl SeaOrmStore {
             return Ok(Vec::new());
         }
         let db = self.db();
-        let rows = db
-            .query_all(
-                &entity_select()
-                    .and_where(col("entities", "id").is_in(ids.iter().copied()))
-                    .to_owned(),
-            )
+        let rows = entities::Entity::find()
+            .filter(entities::Column::Id.is_in(ids.iter().copied()))
+            .all(db)
             .await
             .map_err(backend)?;
         let mut found: HashMap<Uuid, Entity> = HashMap::new();
@@ -488,33 +499,28 @@ impl SeaOrmStore {
             let e = entity_row(row)?;
             found.insert(*e.id.as_uuid(), e);
         }
-        let companies = Query::select()
-            .columns([a("entity_id"), a("organisation_id")])
-            .from(a("entity_companies"))
-            .and_where(col("entity_companies", "entity_id").is_in(ids.iter().copied()))
-            .to_owned();
-        for row in db.query_all(&companies).await.map_err(backend)? {
-            let e: Uuid = row.try_get("", "entity_id").map_err(backend)?;
-            let o: Uuid = row.try_get("", "organisation_id").map_err(backend)?;
-            if let Some(x) = found.get_mut(&e) {
-                x.companies.push(OrgId::from_uuid(o));
+        let companies = entity_companies::Entity::find()
+            .filter(entity_companies::Column::EntityId.is_in(ids.iter().copied()))
+            .all(db)
+            .await
+            .map_err(backend)?;
+        for row in companies {
+            if let Some(x) = found.get_mut(&row.entity_id) {
+                x.companies.push(OrgId::from_uuid(row.organisation_id));
             }
         }
-        let links = Query::select()
-            .columns([a("entity_id"), a("kind"), a("to_entity_id")])
-            .from(a("entity_links"))
-            .and_where(col("entity_links", "entity_id").is_in(ids.iter().copied()))
-            .to_owned();
-        for row in db.query_all(&links).await.map_err(backend)? {
-            let e: Uuid = row.try_get("", "entity_id").map_err(backend)?;
-            let k: String = row.try_get("", "kind").map_err(backend)?;
-            let to: Uuid = row.try_get("", "to_entity_id").map_err(backend)?;
-            let kind = match k.as_str() {
+        let links = entity_links::Entity::find()
+            .filter(entity_links::Column::EntityId.is_in(ids.iter().copied()))
+            .all(db)
+            .await
+            .map_err(backend)?;
+        for row in links {
+            let kind = match row.kind.as_str() {
                 "previous_employer" => LinkKind::PreviousEmployer,
                 _ => LinkKind::NewEmployer,
             };
-            if let Some(x) = found.get_mut(&e) {
-                x.links.push(EntityLink { kind, to: EntityId::from_uuid(to) });
+            if let Some(x) = found.get_mut(&row.entity_id) {
+                x.links.push(EntityLink { kind, to: EntityId::from_uuid(row.to_entity_id) });
             }
         }
         let mut out: Vec<Entity> = ids.iter().filter_map(|id| found.remove(id)).collect();
@@ -531,19 +537,12 @@ impl SeaOrmStore {
         if entities.is_empty() {
             return Ok(Vec::new());
         }
-        let db = self.db();
-        let members = Query::select()
-            .columns([a("group_id"), a("entity_id")])
-            .from(a("group_members"))
-            .and_where(col("group_members", "entity_id").is_in(entities.iter().copied()))
-            .to_owned();
-        let mut by_group: BTreeMap<Uuid, Vec<EntityId>> = BTreeMap::new();
-        for row in db.query_all(&members).await.map_err(backend)? {
-            let g: Uuid = row.try_get("", "group_id").map_err(backend)?;
-            let e: Uuid = row.try_get("", "entity_id").map_err(backend)?;
-            by_group.entry(g).or_default().push(EntityId::from_uuid(e));
-        }
-        self.load_groups(Some(by_group)).await
+        let members = group_members::Entity::find()
+            .filter(group_members::Column::EntityId.is_in(entities.iter().copied()))
+            .all(self.db())
+            .await
+            .map_err(backend)?;
+        self.load_groups(Some(members_by_group(members))).await
     }
 
     /// Groups by id with the members given, or every group with all members.
@@ -552,43 +551,25 @@ impl SeaOrmStore {
         members: Option<BTreeMap<Uuid, Vec<EntityId>>>,
     ) -> Result<Vec<Group>, BackendError> {
         let db = self.db();
-        let mut q = Query::select()
-            .columns([a("id"), a("name"), a("description"), a("kind")])
-            .from(a("entity_groups"))
-            .to_owned();
+        let mut q = entity_groups::Entity::find();
         let mut members = match members {
             Some(m) if m.is_empty() => return Ok(Vec::new()),
             Some(m) => {
-                q.and_where(col("entity_groups", "id").is_in(m.keys().copied()));
+                q = q.filter(entity_groups::Column::Id.is_in(m.keys().copied()));
                 m
             }
-            None => {
-                let all = Query::select()
-                    .columns([a("group_id"), a("entity_id")])
-                    .from(a("group_members"))
-                    .to_owned();
-                let mut m: BTreeMap<Uuid, Vec<EntityId>> = BTreeMap::new();
-                for row in db.query_all(&all).await.map_err(backend)? {
-                    let g: Uuid = row.try_get("", "group_id").map_err(backend)?;
-                    let e: Uuid = row.try_get("", "entity_id").map_err(backend)?;
-                    m.entry(g).or_default().push(EntityId::from_uuid(e));
-                }
-                m
-            }
+            None => members_by_group(group_members::Entity::find().all(db).await.map_err(backend)?),
         };
         let mut out = Vec::new();
-        for row in db.query_all(&q).await.map_err(backend)? {
-            let id: Uuid = row.try_get("", "id").map_err(backend)?;
-            let name: String = row.try_get("", "name").map_err(backend)?;
-            let description: String = row.try_get("", "description").map_err(backend)?;
-            let kind: String = row.try_get("", "kind").map_err(backend)?;
+        for row in q.all(db).await.map_err(backend)? {
+            let id = row.id;
             let mut m = members.remove(&id).unwrap_or_default();
             m.sort_unstable();
             out.push(Group {
                 id: GroupId::from_uuid(id),
-                name: Name::parse(&name).map_err(|e| corrupt("group", id, e))?,
-                description,
-                kind: kind_of(&kind)?,
+                name: Name::parse(&row.name).map_err(|e| corrupt("group", id, e))?,
+                description: row.description,
+                kind: kind_of(&row.kind)?,
                 members: m,
             });
         }
@@ -596,29 +577,21 @@ impl SeaOrmStore {
     }
 
     async fn load_datasets(&self, only: Option<&[Uuid]>) -> Result<Vec<Dataset>, BackendError> {
-        let mut q = Query::select()
-            .columns([a("id"), a("key"), a("name"), a("kind"), a("embedded_in"), a("fields")])
-            .from(a("datasets"))
-            .to_owned();
+        let mut q = datasets::Entity::find();
         if let Some(ids) = only {
-            q.and_where(col("datasets", "id").is_in(ids.iter().copied()));
+            q = q.filter(datasets::Column::Id.is_in(ids.iter().copied()));
         }
         let mut out = Vec::new();
-        for row in self.db().query_all(&q).await.map_err(backend)? {
-            let id: Uuid = row.try_get("", "id").map_err(backend)?;
-            let key: String = row.try_get("", "key").map_err(backend)?;
-            let name: String = row.try_get("", "name").map_err(backend)?;
-            let kind: String = row.try_get("", "kind").map_err(backend)?;
-            let embedded: Option<Uuid> = row.try_get("", "embedded_in").map_err(backend)?;
-            let fields: String = row.try_get("", "fields").map_err(backend)?;
+        for row in q.all(self.db()).await.map_err(backend)? {
+            let id = row.id;
             let fields: Vec<(String, String)> =
-                serde_json::from_str(&fields).map_err(|e| corrupt("dataset", id, e))?;
+                serde_json::from_str(&row.fields).map_err(|e| corrupt("dataset", id, e))?;
             out.push(Dataset {
                 id: DatasetId::from_uuid(id),
-                key,
-                name: Name::parse(&name).map_err(|e| corrupt("dataset", id, e))?,
-                kind: if kind == "table" { DatasetKind::Table } else { DatasetKind::Form },
-                embedded_in: embedded.map(DatasetId::from_uuid),
+                key: row.key,
+                name: Name::parse(&row.name).map_err(|e| corrupt("dataset", id, e))?,
+                kind: if row.kind == "table" { DatasetKind::Table } else { DatasetKind::Form },
+                embedded_in: row.embedded_in.map(DatasetId::from_uuid),
                 fields,
             });
         }
@@ -628,24 +601,16 @@ impl SeaOrmStore {
     }
 
     async fn load_roles(&self, only: Option<&[Uuid]>) -> Result<Vec<Role>, BackendError> {
-        let mut q = Query::select()
-            .columns([a("id"), a("key"), a("name"), a("description"), a("definition")])
-            .from(a("roles"))
-            .to_owned();
+        let mut q = roles::Entity::find();
         if let Some(ids) = only {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            q.and_where(col("roles", "id").is_in(ids.iter().copied()));
+            q = q.filter(roles::Column::Id.is_in(ids.iter().copied()));
         }
         let mut out = Vec::new();
-        for row in self.db().query_all(&q).await.map_err(backend)? {
-            let id: Uuid = row.try_get("", "id").map_err(backend)?;
-            let key: String = row.try_get("", "key").map_err(backend)?;
-            let name: String = row.try_get("", "name").map_err(backend)?;
-            let description: String = row.try_get("", "description").map_err(backend)?;
-            let definition: String = row.try_get("", "definition").map_err(backend)?;
-            out.push(stored_role(id, key, name, description, &definition)?);
+        for row in q.all(self.db()).await.map_err(backend)? {
+            out.push(stored_role(row.id, row.key, row.name, row.description, &row.definition)?);
         }
         Ok(out)
     }
@@ -674,20 +639,18 @@ impl SeaOrmStore {
     /// Whether a user's newest invitation or reactivation link is not accepted yet (the
     /// links say it, as for `Manage::status`).
     async fn invited(&self, user: UserId) -> Result<bool, BackendError> {
-        let q = Query::select()
-            .column(a("state"))
-            .from(a("links"))
-            .and_where(col("links", "user_id").eq(*user.as_uuid()))
-            .and_where(col("links", "purpose").is_in(["invitation", "reactivation"]))
-            .order_by(a("issued_at"), Order::Desc)
-            .order_by(a("id"), Order::Desc)
-            .limit(1)
-            .to_owned();
-        let Some(row) = self.db().query_one(&q).await.map_err(backend)? else {
-            return Ok(false);
-        };
-        let state: String = row.try_get("", "state").map_err(backend)?;
-        Ok(state != "accepted")
+        let state: Option<String> = links::Entity::find()
+            .select_only()
+            .column(links::Column::State)
+            .filter(links::Column::UserId.eq(*user.as_uuid()))
+            .filter(links::Column::Purpose.is_in(["invitation", "reactivation"]))
+            .order_by_desc(links::Column::IssuedAt)
+            .order_by_desc(links::Column::Id)
+            .into_tuple()
+            .one(self.db())
+            .await
+            .map_err(backend)?;
+        Ok(state.is_some_and(|s| s != "accepted"))
     }
 
     /// The Corterum part of a snapshot: the actor's username links and entity and
@@ -754,7 +717,6 @@ impl SeaOrmStore {
         orgs.sort_unstable();
         orgs.dedup();
         if !orgs.is_empty() {
-            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
             let rows = organisations::Entity::find()
                 .filter(organisations::Column::Id.is_in(orgs))
                 .all(db)
@@ -794,26 +756,32 @@ fn scope_condition(scope: &EntityScope) -> Option<Cond> {
     if scope.everything {
         return None;
     }
+    let entity_id = (entities::Entity, entities::Column::Id);
     let in_companies = Expr::exists(
         Query::select()
             .expr(Expr::val(1))
-            .from(a("entity_companies"))
-            .and_where(col("entity_companies", "entity_id").equals((a("entities"), a("id"))))
+            .from(entity_companies::Entity)
             .and_where(
-                col("entity_companies", "organisation_id")
+                Expr::col((entity_companies::Entity, entity_companies::Column::EntityId))
+                    .equals(entity_id),
+            )
+            .and_where(
+                Expr::col((entity_companies::Entity, entity_companies::Column::OrganisationId))
                     .is_in(scope.companies.iter().map(|c| *c.as_uuid())),
             )
             .to_owned(),
     );
     let mut reach = Cond::any();
     if let Some(own) = scope.own {
-        reach = reach.add(col("entities", "id").eq(*own.as_uuid()));
+        reach = reach.add(Expr::col(entity_id).eq(*own.as_uuid()));
     }
     if scope.company_wide {
         reach = reach.add(Expr::val(1).eq(1));
     }
     if scope.groups.contains(&ALL_PEOPLE) {
-        reach = reach.add(col("entities", "kind").eq(EntityKind::Person.as_str()));
+        reach = reach.add(
+            Expr::col((entities::Entity, entities::Column::Kind)).eq(EntityKind::Person.as_str()),
+        );
     }
     let groups: Vec<Uuid> =
         scope.groups.iter().filter(|g| **g != ALL_PEOPLE).map(|g| *g.as_uuid()).collect();
@@ -821,9 +789,15 @@ fn scope_condition(scope: &EntityScope) -> Option<Cond> {
         reach = reach.add(Expr::exists(
             Query::select()
                 .expr(Expr::val(1))
-                .from(a("group_members"))
-                .and_where(col("group_members", "entity_id").equals((a("entities"), a("id"))))
-                .and_where(col("group_members", "group_id").is_in(groups))
+                .from(group_members::Entity)
+                .and_where(
+                    Expr::col((group_members::Entity, group_members::Column::EntityId))
+                        .equals(entity_id),
+                )
+                .and_where(
+                    Expr::col((group_members::Entity, group_members::Column::GroupId))
+                        .is_in(groups),
+                )
                 .to_owned(),
         ));
     }
@@ -838,31 +812,29 @@ impl CorterumStore for SeaOrmStore {
         query: &EntityQuery,
         page: Page,
     ) -> Result<Vec<Entity>, BackendError> {
+        use entities::Column;
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
-        let mut q = Query::select().column((a("entities"), a("id"))).from(a("entities")).to_owned();
+        let mut q = entities::Entity::find().select_only().column(Column::Id);
         if let Some(c) = scope_condition(scope) {
-            q.cond_where(c);
+            q = q.filter(c);
         }
         if let Some(s) = &query.search {
-            q.and_where(col("entities", "sort_name").like(crate::directory::contains(s)));
+            q = q.filter(Column::SortName.like(crate::directory::contains(s)));
         }
         if let Some(k) = query.kind {
-            q.and_where(col("entities", "kind").eq(k.as_str()));
+            q = q.filter(Column::Kind.eq(k.as_str()));
         }
-        q.order_by((a("entities"), a("sort_name")), Order::Asc)
-            .order_by((a("entities"), a("id")), Order::Asc)
+        let ids: Vec<Uuid> = q
+            .order_by_asc(Column::SortName)
+            .order_by_asc(Column::Id)
             .limit(page.limit.min(Page::MAX_LIMIT) as u64)
-            .offset(page.offset as u64);
-        let ids: Vec<Uuid> = self
-            .db()
-            .query_all(&q)
+            .offset(page.offset as u64)
+            .into_tuple()
+            .all(self.db())
             .await
-            .map_err(backend)?
-            .iter()
-            .map(|r| r.try_get("", "id").map_err(backend))
-            .collect::<Result<_, _>>()?;
+            .map_err(backend)?;
         self.entities_by_id(&ids).await
     }
 
@@ -884,26 +856,30 @@ impl CorterumStore for SeaOrmStore {
 
     async fn user_links(&self, user: UserId) -> Result<Option<(String, UserLinks)>, BackendError> {
         let db = self.db();
-        let q = Query::select()
-            .columns([a("username"), a("entity_id")])
-            .from(a("user_links"))
-            .and_where(col("user_links", "user_id").eq(*user.as_uuid()))
-            .to_owned();
-        let Some(row) = db.query_one(&q).await.map_err(backend)? else { return Ok(None) };
-        let username: String = row.try_get("", "username").map_err(backend)?;
-        let entity: Option<Uuid> = row.try_get("", "entity_id").map_err(backend)?;
-        let q = Query::select()
-            .column(a("organisation_id"))
-            .from(a("user_companies"))
-            .and_where(col("user_companies", "user_id").eq(*user.as_uuid()))
-            .to_owned();
-        let mut companies = Vec::new();
-        for row in db.query_all(&q).await.map_err(backend)? {
-            let o: Uuid = row.try_get("", "organisation_id").map_err(backend)?;
-            companies.push(OrgId::from_uuid(o));
-        }
+        let Some(row) = user_links::Entity::find()
+            .filter(user_links::Column::UserId.eq(*user.as_uuid()))
+            .one(db)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let mut companies: Vec<OrgId> = user_companies::Entity::find()
+            .select_only()
+            .column(user_companies::Column::OrganisationId)
+            .filter(user_companies::Column::UserId.eq(*user.as_uuid()))
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(OrgId::from_uuid)
+            .collect();
         companies.sort_unstable();
-        Ok(Some((username, UserLinks { entity: entity.map(EntityId::from_uuid), companies })))
+        Ok(Some((
+            row.username,
+            UserLinks { entity: row.entity_id.map(EntityId::from_uuid), companies },
+        )))
     }
 
     async fn accounts(
@@ -911,43 +887,36 @@ impl CorterumStore for SeaOrmStore {
         scope: &Scope,
         page: Page,
     ) -> Result<Vec<(String, User)>, BackendError> {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        use user_links::Column;
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
-        let mut q = Query::select()
-            .columns([(a("user_links"), a("user_id")), (a("user_links"), a("username"))])
-            .from(a("user_links"))
-            .to_owned();
+        let mut q =
+            user_links::Entity::find().select_only().columns([Column::UserId, Column::Username]);
         if !scope.everything {
             // The engine's user scope: users of these organisations, or the actor.
             let mut reach = Cond::any();
             if !scope.organisations.is_empty() {
-                q.inner_join(
-                    a("users"),
-                    col("users", "id").equals((a("user_links"), a("user_id"))),
-                );
+                q = q.join(JoinType::InnerJoin, user_links::Relation::User.def());
                 reach = reach.add(
-                    col("users", "organisation_id")
+                    users::Column::OrganisationId
                         .is_in(scope.organisations.iter().map(|o| *o.as_uuid())),
                 );
             }
             if scope.own {
-                reach = reach.add(col("user_links", "user_id").eq(*scope.actor.as_uuid()));
+                reach = reach.add(Column::UserId.eq(*scope.actor.as_uuid()));
             }
-            q.cond_where(reach);
+            q = q.filter(reach);
         }
-        q.order_by((a("user_links"), a("username_folded")), Order::Asc)
-            .order_by((a("user_links"), a("user_id")), Order::Asc)
+        let names: Vec<(Uuid, String)> = q
+            .order_by_asc(Column::UsernameFolded)
+            .order_by_asc(Column::UserId)
             .limit(page.limit.min(Page::MAX_LIMIT) as u64)
-            .offset(page.offset as u64);
-        let mut names: Vec<(Uuid, String)> = Vec::new();
-        for row in self.db().query_all(&q).await.map_err(backend)? {
-            names.push((
-                row.try_get("", "user_id").map_err(backend)?,
-                row.try_get("", "username").map_err(backend)?,
-            ));
-        }
+            .offset(page.offset as u64)
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(backend)?;
         let rows = users::Entity::find()
             .filter(users::Column::Id.is_in(names.iter().map(|(u, _)| *u)))
             .all(self.db())
@@ -967,24 +936,22 @@ impl CorterumStore for SeaOrmStore {
         dataset: DatasetId,
         entity: EntityId,
     ) -> Result<Vec<Version>, BackendError> {
-        let q = Query::select()
-            .columns([a("number"), a("at"), a("by_user"), a("content")])
-            .from(a("instance_versions"))
-            .and_where(col("instance_versions", "dataset_id").eq(*dataset.as_uuid()))
-            .and_where(col("instance_versions", "entity_id").eq(*entity.as_uuid()))
-            .order_by(a("number"), Order::Asc)
-            .to_owned();
+        use instance_versions::Column;
+        let rows = instance_versions::Entity::find()
+            .filter(Column::DatasetId.eq(*dataset.as_uuid()))
+            .filter(Column::EntityId.eq(*entity.as_uuid()))
+            .order_by_asc(Column::Number)
+            .all(self.db())
+            .await
+            .map_err(backend)?;
         let mut out = Vec::new();
-        for row in self.db().query_all(&q).await.map_err(backend)? {
-            let number: i32 = row.try_get("", "number").map_err(backend)?;
-            let at: i64 = row.try_get("", "at").map_err(backend)?;
-            let by: Option<Uuid> = row.try_get("", "by_user").map_err(backend)?;
-            let content: String = row.try_get("", "content").map_err(backend)?;
+        for row in rows {
+            let number = row.number;
             out.push(Version {
                 number: u32::try_from(number).map_err(|e| corrupt("version", number, e))?,
-                at: Moment(at),
-                by: by.map(UserId::from_uuid),
-                content: json_content(&content)
+                at: Moment(row.at),
+                by: row.by_user.map(UserId::from_uuid),
+                content: json_content(&row.content)
                     .ok_or_else(|| corrupt("version", number, "content"))?,
             });
         }
