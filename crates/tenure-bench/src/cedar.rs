@@ -81,6 +81,11 @@ when { resource != principal && resource.rank > principal.rank };
 
 forbid (principal, action == Action::"user.deactivate", resource is User) unless { resource.active };
 
+// A user of a deactivated organisation is restored by the organisation's reactivation,
+// not deactivated on their own.
+forbid (principal, action == Action::"user.deactivate", resource is User)
+unless { resource.organisation.active };
+
 forbid (principal, action == Action::"user.deactivate", resource is User)
 when { resource.role == "data_coordinator" && resource.active && resource.organisation.active_coordinators <= 1 };
 "#;

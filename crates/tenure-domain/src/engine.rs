@@ -944,7 +944,9 @@ fn universal_rules(
             if manages && !own && user.rank > actor.user.rank {
                 return Some(DenyReason::TargetOutranksActor);
             }
-            let org_active = world.organisation(user.organisation).is_some_and(|o| o.active);
+            // Looked up only for the actions that ask (a hash lookup in the organisations
+            // table that user.edit_details and the rest do not need).
+            let org_inactive = || !world.organisation(user.organisation).is_some_and(|o| o.active);
             let precondition = match action {
                 UserDeactivate | UserChangeRole if !user.active => {
                     Some(Precondition::UserMustBeActive)
@@ -954,7 +956,7 @@ fn universal_rules(
                 }
                 // A user of a deactivated organisation is already denied everything; the
                 // organisation's reactivation restores them, not a change of the user's.
-                UserDeactivate | UserReactivate | UserChangeRole if !org_active => {
+                UserDeactivate | UserReactivate | UserChangeRole if org_inactive() => {
                     Some(Precondition::OrganisationMustBeActive)
                 }
                 UserReactivate if user.roles.as_slice().is_empty() => {
