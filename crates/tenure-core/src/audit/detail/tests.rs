@@ -1,3 +1,6 @@
+//! Tests of typed audit details: every variant round-trips through JSON, and rows written
+//! before the types existed read back as they were stored.
+
 use super::*;
 
 fn change<T>(before: T, after: T) -> Change<T> {
