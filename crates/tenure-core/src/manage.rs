@@ -2,8 +2,8 @@
 //! deletion, organisations, relationships and the audit trail.
 //!
 //! Every use case follows one shape: read the versions it will write against, load a
-//! snapshot, ask the engine, describe the change as [`Write`]s with their audit entries,
-//! and apply them in one transaction. No rule lives here that the engine already knows
+//! snapshot, ask the engine, describe the change as [`Write`](crate::changes::Write)s
+//! with their audit entries, and apply them in one transaction. No rule lives here that the engine already knows
 //! (who may do what, the last data coordinator, states); this module adds only what is
 //! about data: parsing, uniqueness, links and email.
 //!
