@@ -3,9 +3,9 @@
 //!
 //! Every use case follows one shape: read the versions it will write against, load a
 //! snapshot, ask the engine, describe the change as [`Write`](crate::changes::Write)s
-//! with their audit entries, and apply them in one transaction. No rule lives here that the engine already knows
-//! (who may do what, the last data coordinator, states); this module adds only what is
-//! about data: parsing, uniqueness, links and email.
+//! with their audit entries, and apply them in one transaction. No rule lives here that
+//! the engine already knows (who may do what, the last data coordinator, states); this
+//! module adds only what is about data: parsing, uniqueness, links and email.
 //!
 //! One module a concept, each adding its use cases to [`Manage`] on the shared base
 //! here (ports, parsing, `require`, audit events): `invitations` (invite, create the
