@@ -26,6 +26,12 @@ async fn a_coordinator_cannot_take_over_an_unrelated_organisation() {
     let page = cora.get(&format!("{alpha}?done=requested")).await;
     assert!(page.body.contains("Requests waiting for an answer"), "{}", page.body);
     assert!(page.body.contains("Waiting for Gamma"));
+    let withdraw = format!(
+        r#"name="change" value="withdraw-managing-agent">
+  <input type="hidden" name="other" value="{}">"#,
+        org(GAMMA)
+    );
+    assert!(page.body.contains(&withdraw), "a Withdraw button for the request: {}", page.body);
     // Nothing of Gamma is reached: not Cat's page, not the list, not Gamma's page.
     assert_eq!(cora.get(&cat).await.status, StatusCode::NOT_FOUND);
     assert_eq!(cora.get(&format!("{cat}/edit")).await.status, StatusCode::NOT_FOUND);
@@ -53,6 +59,8 @@ async fn a_coordinator_cannot_take_over_an_unrelated_organisation() {
     ada.sign_in(ADA).await;
     let page = ada.get(&gamma).await;
     assert!(page.body.contains("Asked by Alpha"), "{}", page.body);
+    assert!(page.body.contains(r#"name="change" value="accept-stock-owner">"#));
+    assert!(page.body.contains(r#"name="change" value="decline-stock-owner">"#));
     let page = ada.post(&gamma, &[("change", "accept-stock-owner"), ("other", &org(ALPHA))]).await;
     assert_eq!(page.location(), format!("{gamma}?done=accepted"));
     assert_eq!(cora.get(&cat).await.status, StatusCode::OK, "in effect once accepted");
