@@ -49,4 +49,4 @@ pub use ports::{
 };
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};
 pub use sessions::{Live, SessionPolicy, SessionRecord, SessionStore, Sessions};
-pub use usecase::{FieldError, ManageError};
+pub use usecase::{Denial, FieldError, ManageError, StateError};

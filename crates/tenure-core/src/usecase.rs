@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use tenure_domain::{
-    Decision, OrgId, PasswordError, RelationshipError, Request, Resource, UserId, World,
+    Decision, DenyReason, OrgId, PasswordError, RelationshipError, Request, Resource, UserId, World,
 };
 use thiserror::Error;
 
@@ -29,9 +29,12 @@ pub enum ManageError {
     /// The record does not exist, or the actor may not see it: the same answer.
     #[error("not found")]
     NotFound,
-    /// The actor may see the record but not do this; the text says why.
+    /// The actor may see the record but not do this: the engine's reason.
     #[error("{0}")]
-    Forbidden(String),
+    Forbidden(Denial),
+    /// The record is not in a state this change applies to (no open invitation, say).
+    #[error("{0}")]
+    State(StateError),
     /// Some fields are wrong.
     #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
@@ -60,7 +63,7 @@ impl From<ChangeError> for ManageError {
         match e {
             ChangeError::Conflict => Self::Conflict,
             ChangeError::EmailInUse => Self::EmailInUse,
-            ChangeError::Duplicate => Self::Forbidden("this already exists".to_owned()),
+            ChangeError::Duplicate => Self::State(StateError::Duplicate),
             ChangeError::LinkUnusable => Self::LinkInvalid,
             ChangeError::UsernameInUse => Self::Invalid(vec![FieldError {
                 field: "username",
@@ -69,6 +72,59 @@ impl From<ChangeError> for ManageError {
             ChangeError::Backend(e) => Self::Backend(e),
         }
     }
+}
+
+/// The engine's refusal of a request the actor may see: its reason, and the sentence
+/// that explains it with the names the world held when it was decided.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Denial {
+    reason: DenyReason,
+    sentence: String,
+}
+
+impl Denial {
+    /// The engine's reason, to match on.
+    #[must_use]
+    pub const fn reason(&self) -> DenyReason {
+        self.reason
+    }
+
+    /// The reason as a sentence for people, capitalised ("Role `Administrator` ranks above
+    /// every role you hold", say).
+    #[must_use]
+    pub fn sentence(&self) -> &str {
+        &self.sentence
+    }
+}
+
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.sentence)
+    }
+}
+
+/// A change that does not apply to the record as it stands. Not a permission: the same
+/// answer for everyone who may see the record.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Error)]
+pub enum StateError {
+    /// The record to create exists already.
+    #[error("this already exists")]
+    Duplicate,
+    /// The user accepted their invitation: there is none to send again.
+    #[error("this user has already accepted their invitation")]
+    AlreadyAccepted,
+    /// The user has no open invitation to withdraw.
+    #[error("this user has no open invitation")]
+    NoOpenInvitation,
+    /// A deactivated user to reactivate holds no role to give back.
+    #[error("this user has no role to give back")]
+    NoRoleToGiveBack,
+    /// The first administrator exists or has been invited.
+    #[error("an administrator already exists or has been invited; ask them to invite you")]
+    AdministratorExists,
+    /// The root administrator exists or has been invited.
+    #[error("the root administrator already exists or has been invited; there is one per account")]
+    RootAdministratorExists,
 }
 
 /// What a use case needs to record what it did and what it refused.
@@ -131,11 +187,10 @@ impl Base {
         request: Request,
         decision: Decision,
     ) -> ManageError {
-        let Decision::Deny { conceal, .. } = decision else {
+        let Decision::Deny { conceal, reason } = decision else {
             return ManageError::Backend(BackendError::new("an allowed decision was refused"));
         };
-        let why = decision.explain(world).to_string();
-        let why = why.split_once(": ").map_or(why.as_str(), |(_, w)| w).to_owned();
+        let why = reason.explain(world).to_string();
         let target = match request.resource {
             Resource::User(u) => Some(u),
             _ => None,
@@ -162,8 +217,8 @@ impl Base {
             return ManageError::NotFound;
         }
         let mut chars = why.chars();
-        let why =
+        let sentence =
             chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect());
-        ManageError::Forbidden(why)
+        ManageError::Forbidden(Denial { reason, sentence })
     }
 }

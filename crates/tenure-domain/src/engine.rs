@@ -224,6 +224,104 @@ impl Decision {
     }
 }
 
+impl DenyReason {
+    /// The reason as a clause naming roles, organisations and forms from the world
+    /// ("the user holds a role above the actor's"), without the "denied" prefix that
+    /// [`Decision::explain`] adds.
+    pub fn explain<'w>(self, world: &'w World) -> ReasonExplanation<'w> {
+        ReasonExplanation { reason: self, world }
+    }
+}
+
+/// A reason with the world it came from, to display.
+#[derive(Debug)]
+pub struct ReasonExplanation<'w> {
+    reason: DenyReason,
+    world: &'w World,
+}
+
+impl fmt::Display for ReasonExplanation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let role_name = |id: RoleId| {
+            self.world.roles().get(id).map_or_else(|| id.to_string(), |r| r.name.clone())
+        };
+        match self.reason {
+            DenyReason::UnknownActor => f.write_str("the actor does not exist"),
+            DenyReason::ActorInactive => f.write_str("the actor's account is deactivated"),
+            DenyReason::ActorOrganisationInactive => {
+                f.write_str("the actor's organisation is deactivated")
+            }
+            DenyReason::ActorInvited => {
+                f.write_str("the actor has not accepted their invitation yet")
+            }
+            DenyReason::WrongResourceKind { expected } => {
+                write!(f, "this action takes a {expected} resource")
+            }
+            DenyReason::NotFound => f.write_str("the resource does not exist"),
+            DenyReason::NoGrant => {
+                f.write_str("none of the actor's roles grants this action over this resource")
+            }
+            DenyReason::OwnAccount => f.write_str("nobody can do this to their own account"),
+            DenyReason::OthersPassword => f.write_str("nobody can set another person's password"),
+            DenyReason::TargetOutranksActor => {
+                f.write_str("the user holds a role above the actor's")
+            }
+            DenyReason::TargetNotOutranked => {
+                f.write_str("only someone ranked above the user can change their email address")
+            }
+            DenyReason::RoleMissing => f.write_str("the request must name the role to give"),
+            DenyReason::UnknownRole(id) => write!(f, "role `{id}` does not exist"),
+            DenyReason::RoleAboveOwn(id) => {
+                write!(f, "role `{}` ranks above the actor's own", role_name(id))
+            }
+            DenyReason::RoleNotAssignable(id) => {
+                write!(f, "the actor's roles cannot give role `{}` here", role_name(id))
+            }
+            DenyReason::Precondition(p) => f.write_str(match p {
+                Precondition::UserMustBeActive => "the user is already deactivated",
+                Precondition::UserMustBeDeactivated => "the user must be deactivated first",
+                Precondition::OrganisationMustBeActive => "the organisation is deactivated",
+                Precondition::OrganisationMustBeDeactivated => "the organisation is already active",
+                Precondition::UserMustHaveRole => {
+                    "the user holds no role to give back when they accept"
+                }
+                Precondition::DistinctOrganisations => {
+                    "an organisation cannot be merged into itself"
+                }
+                Precondition::RequestMustBePending => {
+                    "there is no pending request for this relationship"
+                }
+            }),
+            DenyReason::Irrevocable => {
+                f.write_str("the user holds a role whose rights cannot be revoked")
+            }
+            DenyReason::BuiltIn => f.write_str("it is built in and cannot be changed"),
+            DenyReason::RoleHeld => f.write_str("nobody can change a role they hold themselves"),
+            DenyReason::AwaitingConsent => {
+                f.write_str("the other organisation's data coordinators must accept the request")
+            }
+            DenyReason::EmbeddedNeedsForm(form) => {
+                let form = self
+                    .world
+                    .dataset(form)
+                    .map_or_else(|| form.to_string(), |d| d.name.to_string());
+                write!(
+                    f,
+                    "the table is embedded in `{form}`, which the actor's roles do not open for this"
+                )
+            }
+            DenyReason::LastGuardedHolder(org) => {
+                let org = self
+                    .world
+                    .organisation(org)
+                    .map_or_else(|| org.to_string(), |o| o.name.to_string());
+                let role = self.world.roles().guarded().map_or_else(String::new, role_name);
+                write!(f, "`{org}` must keep at least one active `{role}`")
+            }
+        }
+    }
+}
+
 /// A decision with the world it came from, to display.
 #[derive(Debug)]
 pub struct Explanation<'w> {
@@ -251,90 +349,7 @@ impl fmt::Display for Explanation<'_> {
             }
             Decision::Deny { reason, conceal } => {
                 f.write_str(if conceal { "denied (not found): " } else { "denied (forbidden): " })?;
-                match reason {
-                    DenyReason::UnknownActor => f.write_str("the actor does not exist"),
-                    DenyReason::ActorInactive => f.write_str("the actor's account is deactivated"),
-                    DenyReason::ActorOrganisationInactive => {
-                        f.write_str("the actor's organisation is deactivated")
-                    }
-                    DenyReason::ActorInvited => {
-                        f.write_str("the actor has not accepted their invitation yet")
-                    }
-                    DenyReason::WrongResourceKind { expected } => {
-                        write!(f, "this action takes a {expected} resource")
-                    }
-                    DenyReason::NotFound => f.write_str("the resource does not exist"),
-                    DenyReason::NoGrant => f.write_str(
-                        "none of the actor's roles grants this action over this resource",
-                    ),
-                    DenyReason::OwnAccount => {
-                        f.write_str("nobody can do this to their own account")
-                    }
-                    DenyReason::OthersPassword => {
-                        f.write_str("nobody can set another person's password")
-                    }
-                    DenyReason::TargetOutranksActor => {
-                        f.write_str("the user holds a role above the actor's")
-                    }
-                    DenyReason::TargetNotOutranked => f.write_str(
-                        "only someone ranked above the user can change their email address",
-                    ),
-                    DenyReason::RoleMissing => {
-                        f.write_str("the request must name the role to give")
-                    }
-                    DenyReason::UnknownRole(id) => write!(f, "role `{id}` does not exist"),
-                    DenyReason::RoleAboveOwn(id) => {
-                        write!(f, "role `{}` ranks above the actor's own", role_name(id))
-                    }
-                    DenyReason::RoleNotAssignable(id) => {
-                        write!(f, "the actor's roles cannot give role `{}` here", role_name(id))
-                    }
-                    DenyReason::Precondition(p) => f.write_str(match p {
-                        Precondition::UserMustBeActive => "the user is already deactivated",
-                        Precondition::UserMustBeDeactivated => "the user must be deactivated first",
-                        Precondition::OrganisationMustBeActive => "the organisation is deactivated",
-                        Precondition::OrganisationMustBeDeactivated => {
-                            "the organisation is already active"
-                        }
-                        Precondition::UserMustHaveRole => {
-                            "the user holds no role to give back when they accept"
-                        }
-                        Precondition::DistinctOrganisations => {
-                            "an organisation cannot be merged into itself"
-                        }
-                        Precondition::RequestMustBePending => {
-                            "there is no pending request for this relationship"
-                        }
-                    }),
-                    DenyReason::Irrevocable => {
-                        f.write_str("the user holds a role whose rights cannot be revoked")
-                    }
-                    DenyReason::BuiltIn => f.write_str("it is built in and cannot be changed"),
-                    DenyReason::RoleHeld => {
-                        f.write_str("nobody can change a role they hold themselves")
-                    }
-                    DenyReason::AwaitingConsent => f.write_str(
-                        "the other organisation's data coordinators must accept the request",
-                    ),
-                    DenyReason::EmbeddedNeedsForm(form) => {
-                        let form = self
-                            .world
-                            .dataset(form)
-                            .map_or_else(|| form.to_string(), |d| d.name.to_string());
-                        write!(
-                            f,
-                            "the table is embedded in `{form}`, which the actor's roles do not open for this"
-                        )
-                    }
-                    DenyReason::LastGuardedHolder(org) => {
-                        let org = self
-                            .world
-                            .organisation(org)
-                            .map_or_else(|| org.to_string(), |o| o.name.to_string());
-                        let role = self.world.roles().guarded().map_or_else(String::new, role_name);
-                        write!(f, "`{org}` must keep at least one active `{role}`")
-                    }
-                }
+                reason.explain(self.world).fmt(f)
             }
         }
     }

@@ -69,8 +69,8 @@ pub use consent::{RelationshipEffect, RelationshipStep, decide_relationship};
 pub use dataset::{Content, Dataset, DatasetKind, History, HistoryError, Moment, Version};
 pub use email::{Email, EmailError};
 pub use engine::{
-    Decision, DenyReason, EntityScope, Explanation, InstanceScope, Precondition, Request, Resource,
-    Scope, decide_merge,
+    Decision, DenyReason, EntityScope, Explanation, InstanceScope, Precondition, ReasonExplanation,
+    Request, Resource, Scope, decide_merge,
 };
 pub use entity::{ALL_PEOPLE, Entity, EntityKind, Group};
 pub use feature::{Feature, FeatureSet};

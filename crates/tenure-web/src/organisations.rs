@@ -17,7 +17,7 @@ use tenure_domain::{
 use crate::App;
 use crate::security::Signed;
 use crate::users::{ConfirmForm, ConfirmPage, allowed, parse_org, world};
-use crate::view::{self, Chrome, Errors};
+use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
 /// "Your organisation".
 pub(crate) async fn own(viewer: Signed) -> Redirect {
@@ -113,19 +113,16 @@ async fn visible(
     app: &App,
     viewer: &Signed,
     id: &str,
-) -> Result<(Organisation, i64, Arc<World>), Response> {
-    let chrome = || viewer.chrome("Page not found");
-    let Some(id) = parse_org(id) else { return Err(view::not_found_page(chrome())) };
+) -> Result<(Organisation, i64, Arc<World>), PageError> {
+    let chrome = viewer.chrome("Page not found");
+    let id = parse_org(id).or_page(&chrome)?;
     let resource = Resource::Organisation(id);
-    let w = world(app, &viewer.0, resource).await.map_err(|e| view::backend(chrome(), &e))?;
+    let w = world(app, &viewer.0, resource).await.or_page(&chrome)?;
     if !allowed(&w, &viewer.0, Action::OrganisationView, resource) {
-        return Err(view::not_found_page(chrome()));
+        return Err(PageError::not_found(&chrome));
     }
-    match app.services.changes.organisation(id).await {
-        Ok(Some(o)) => Ok((o.value, o.version, w)),
-        Ok(None) => Err(view::not_found_page(chrome())),
-        Err(e) => Err(view::backend(chrome(), &e)),
-    }
+    let o = app.services.changes.organisation(id).await.or_page(&chrome)?.or_page(&chrome)?;
+    Ok((o.value, o.version, w))
 }
 
 #[derive(Template)]
@@ -188,7 +185,7 @@ pub(crate) async fn profile(
 ) -> Response {
     let (org, _, w) = match visible(&app, &viewer, &id).await {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(page) => return page.into_response(),
     };
     let resource = Resource::Organisation(org.id);
     let may = |a| allowed(&w, &viewer.0, a, resource);
@@ -371,7 +368,7 @@ pub(crate) async fn edit_page(
 ) -> Response {
     let (org, version, w) = match visible(&app, &viewer, &id).await {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(page) => return page.into_response(),
     };
     let resource = Resource::Organisation(org.id);
     let all = allowed(&w, &viewer.0, Action::OrganisationEditAll, resource);
@@ -406,7 +403,7 @@ pub(crate) async fn edit(
 ) -> Response {
     let (org, _, _) = match visible(&app, &viewer, &id).await {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(page) => return page.into_response(),
     };
     let input = form.input(Some(&org));
     match app
@@ -514,7 +511,7 @@ pub(crate) async fn relationships(
 ) -> Response {
     let (org, _, w) = match visible(&app, &viewer, &id).await {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(page) => return page.into_response(),
     };
     relationships_page(
         &app,
@@ -548,7 +545,7 @@ pub(crate) async fn change_relationship(
 ) -> Response {
     let (org, _, w) = match visible(&app, &viewer, &id).await {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(page) => return page.into_response(),
     };
     let field = if form.change.ends_with("stock-owner") { "stock_owner" } else { "managing_agent" };
     let typed = if field == "stock_owner" {
@@ -646,7 +643,7 @@ pub(crate) async fn merge_page(
 ) -> Response {
     let (org, version, w) = match visible(&app, &viewer, &id).await {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(page) => return page.into_response(),
     };
     if !allowed(&w, &viewer.0, Action::OrganisationMerge, Resource::Organisation(org.id)) {
         return view::forbidden_page(viewer.chrome("Merge"), "you cannot merge this organisation");
@@ -678,7 +675,7 @@ pub(crate) async fn merge(
 ) -> Response {
     let (org, _, _) = match visible(&app, &viewer, &id).await {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(page) => return page.into_response(),
     };
     let again = |message: &str| {
         let errors = Errors::one("into", message);
@@ -699,7 +696,7 @@ pub(crate) async fn merge(
     match app.services.manage.merge_organisation(viewer.0.user.id, org.id, form.version, into).await
     {
         Ok(()) => Redirect::to(&format!("/organisations/{into}?done=merged")).into_response(),
-        Err(ManageError::Forbidden(why)) => again(&view::sentence(&why)),
+        Err(ManageError::Forbidden(denial)) => again(&view::sentence(denial.sentence())),
         Err(e) => view::refusal(viewer.chrome("Merge"), &e),
     }
 }
@@ -711,7 +708,7 @@ pub(crate) async fn confirm_page(
 ) -> Response {
     let (org, version, _) = match visible(&app, &viewer, &id).await {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(page) => return page.into_response(),
     };
     let (heading, body, button, warning) = match action.as_str() {
         "deactivate" => (
@@ -752,7 +749,7 @@ pub(crate) async fn confirm(
 ) -> Response {
     let (org, _, _) = match visible(&app, &viewer, &id).await {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(page) => return page.into_response(),
     };
     let me = viewer.0.user.id;
     let (result, done) = match action.as_str() {

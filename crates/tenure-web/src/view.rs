@@ -191,7 +191,7 @@ pub(crate) fn problem_page(chrome: Chrome) -> Response {
 pub(crate) fn refusal(chrome: Chrome, e: &ManageError) -> Response {
     match e {
         ManageError::NotFound => not_found_page(chrome),
-        ManageError::Forbidden(why) => forbidden_page(chrome, why),
+        ManageError::Forbidden(denial) => forbidden_page(chrome, denial.sentence()),
         ManageError::Conflict => conflict_page(chrome),
         ManageError::LinkInvalid => Redirect::to("/account/link-expired").into_response(),
         ManageError::Backend(e) => backend(chrome, e),
@@ -204,6 +204,51 @@ pub(crate) fn refusal(chrome: Chrome, e: &ManageError) -> Response {
 pub(crate) fn backend(chrome: Chrome, e: &BackendError) -> Response {
     tracing::error!(cause = %Causes(e), "backend failure");
     problem_page(chrome)
+}
+
+/// Why a page could not be shown, with the chrome to show it in. It renders itself
+/// (404, 403, 409 or 500, as [`refusal`] maps it), and a 500 logs its cause under the
+/// request id that the page shows. Handlers return `Result<Response, PageError>` and
+/// reach it with `?` through [`OrPage::or_page`].
+#[derive(Debug)]
+pub(crate) struct PageError(Box<(Chrome, ManageError)>);
+
+impl PageError {
+    /// "Page not found" in this chrome.
+    pub(crate) fn not_found(chrome: &Chrome) -> Self {
+        Self::new(chrome, ManageError::NotFound)
+    }
+
+    /// The refusal or failure, shown in this chrome.
+    pub(crate) fn new(chrome: &Chrome, cause: impl Into<ManageError>) -> Self {
+        Self(Box::new((chrome.clone(), cause.into())))
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (chrome, cause) = *self.0;
+        refusal(chrome, &cause)
+    }
+}
+
+/// Turns a service's error into the page for it: `service.call().await.or_page(&chrome)?`.
+pub(crate) trait OrPage<T> {
+    /// The value, or the page that says why there is none.
+    fn or_page(self, chrome: &Chrome) -> Result<T, PageError>;
+}
+
+impl<T, E: Into<ManageError>> OrPage<T> for Result<T, E> {
+    fn or_page(self, chrome: &Chrome) -> Result<T, PageError> {
+        self.map_err(|e| PageError::new(chrome, e))
+    }
+}
+
+impl<T> OrPage<T> for Option<T> {
+    /// `None` is "not found".
+    fn or_page(self, chrome: &Chrome) -> Result<T, PageError> {
+        self.ok_or_else(|| PageError::not_found(chrome))
+    }
 }
 
 /// An error and its sources, `: `-separated.

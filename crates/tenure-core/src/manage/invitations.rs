@@ -12,7 +12,7 @@ use crate::error::BackendError;
 use crate::mail::{self, Block};
 use crate::manage::{AccountStatus, InvitationView, Invite, Manage, PersonInput, required};
 use crate::ports::Timestamp;
-use crate::usecase::{FieldError, ManageError};
+use crate::usecase::{FieldError, ManageError, StateError};
 
 impl Manage {
     /// A fresh link for `user`, with the email that carries it.
@@ -230,7 +230,7 @@ impl Manage {
     /// holds the administrator role.
     ///
     /// # Errors
-    /// [`ManageError::Forbidden`] if an administrator exists; [`ManageError::Invalid`]
+    /// [`ManageError::State`] if an administrator exists; [`ManageError::Invalid`]
     /// for bad details; [`ManageError::EmailInUse`].
     pub async fn create_first_administrator(
         &self,
@@ -294,7 +294,7 @@ impl Manage {
             }
         }
         if self.ports.changes.anyone_holds(role).await? {
-            return Err(ManageError::Forbidden(first.taken().to_owned()));
+            return Err(ManageError::State(first.taken()));
         }
         let mut errors = Vec::new();
         let org_name = required(organisation, "organisation", Name::parse, &mut errors);
@@ -541,8 +541,9 @@ impl Manage {
     /// Corterum account already holds).
     ///
     /// # Errors
-    /// [`ManageError::Forbidden`] if the user has no open invitation or the actor may
-    /// not give its roles; [`ManageError::NotFound`].
+    /// [`ManageError::State`] if the user has no open invitation;
+    /// [`ManageError::Forbidden`] if the actor may not give its roles;
+    /// [`ManageError::NotFound`].
     pub async fn resend_invitation(&self, actor: UserId, id: UserId) -> Result<(), ManageError> {
         let user = self.user(id).await?;
         let org = self.org(user.value.organisation).await?;
@@ -551,9 +552,7 @@ impl Manage {
             .require(&world, Request::new(actor, Action::UserView, Resource::User(id)))
             .await?;
         let Some(open) = self.open_invitation(id).await? else {
-            return Err(ManageError::Forbidden(
-                "this user has already accepted their invitation".to_owned(),
-            ));
+            return Err(ManageError::State(StateError::AlreadyAccepted));
         };
         let roles = Self::invitation_roles(&open, &user.value);
         let requests = Self::sending(actor, org.value.id, &roles).ok_or(ManageError::NotFound)?;
@@ -595,7 +594,7 @@ impl Manage {
             .require(&world, Request::new(actor, Action::UserView, Resource::User(id)))
             .await?;
         let Some(open) = self.open_invitation(id).await? else {
-            return Err(ManageError::Forbidden("this user has no open invitation".to_owned()));
+            return Err(ManageError::State(StateError::NoOpenInvitation));
         };
         let org = user.value.organisation;
         let roles = Self::invitation_roles(&open, &user.value);
@@ -638,14 +637,10 @@ impl First {
     }
 
     /// Why a second one is refused.
-    fn taken(self) -> &'static str {
+    const fn taken(self) -> StateError {
         match self {
-            Self::Administrator => {
-                "an administrator already exists or has been invited; ask them to invite you"
-            }
-            Self::RootAdministrator => {
-                "the root administrator already exists or has been invited; there is one per account"
-            }
+            Self::Administrator => StateError::AdministratorExists,
+            Self::RootAdministrator => StateError::RootAdministratorExists,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::error::BackendError;
 use crate::mail::{self, Block, ChangedBy};
 use crate::manage::{Edited, EmailConfirmed, Manage, UserChanges, optional, required};
 use crate::ports::{Timestamp, Verified};
-use crate::usecase::{FieldError, ManageError};
+use crate::usecase::{FieldError, ManageError, StateError};
 
 impl Manage {
     /// Changes a user's details, role or flags, each checked with its own action (the
@@ -532,9 +532,12 @@ impl Manage {
                     .await?;
             }
             Action::UserReactivate => {
-                let role = user.value.roles.first().copied().ok_or_else(|| {
-                    ManageError::Forbidden("this user has no role to give back".to_owned())
-                })?;
+                let role = user
+                    .value
+                    .roles
+                    .first()
+                    .copied()
+                    .ok_or_else(|| ManageError::State(StateError::NoRoleToGiveBack))?;
                 let mut next = user.value.clone();
                 next.active = true;
                 next.roles = Vec::new();

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use tenure_core::{
     AccountStatus, AccountStore, AuditName, AuditQuery, ChangeStore, Directory, Invite, Manage,
     ManageError, ManagePolicy, ManagePorts, OrganisationInput, Page, PersonInput, SessionPolicy,
-    SessionStore, Sessions, UserChanges,
+    SessionStore, Sessions, StateError, UserChanges,
 };
 use tenure_domain::RelationshipStep::{Accept, Add, Remove, Withdraw};
 use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
 use tenure_domain::{
-    Action, Email, Log, LogId, Name, OrgId, Organisation, Relationship, RelationshipEffect,
-    RelationshipError, Request, Resource, RoleId, User, UserId, World,
+    Action, DenyReason, Email, Log, LogId, Name, OrgId, Organisation, Relationship,
+    RelationshipEffect, RelationshipError, Request, Resource, RoleId, User, UserId, World,
 };
 use uuid::Uuid;
 
@@ -180,7 +180,10 @@ where
         Err(ManageError::Forbidden(_))
     ));
     match m.invite(user(CORA), &invite("Nina", "nina@example.com", ALPHA, ADMINISTRATOR)).await {
-        Err(ManageError::Forbidden(why)) => assert!(why.contains("Administrator"), "{why}"),
+        Err(ManageError::Forbidden(why)) => {
+            assert!(matches!(why.reason(), DenyReason::RoleNotAssignable(_)), "{why:?}");
+            assert!(why.sentence().contains("Administrator"), "{why}");
+        }
         other => panic!("expected forbidden, got {other:?}"),
     }
     match m.invite(user(CORA), &invite("", "not an email", ALPHA, DATA_PROVIDER)).await {
@@ -229,7 +232,10 @@ where
     assert_eq!(h.status(nina).await, AccountStatus::Active);
     assert!(matches!(m.accept_invitation(&token, GOOD).await, Err(ManageError::LinkInvalid)));
     assert!(matches!(m.invitation(&token).await, Err(ManageError::LinkInvalid)));
-    assert!(matches!(m.resend_invitation(user(CORA), nina).await, Err(ManageError::Forbidden(_))));
+    assert!(matches!(
+        m.resend_invitation(user(CORA), nina).await,
+        Err(ManageError::State(StateError::AlreadyAccepted))
+    ));
 
     // A resend kills the old link.
     let omar = m
@@ -406,7 +412,8 @@ where
     ));
     match m.deactivate_user(user(CORA), user(BEA), h.version(user(BEA)).await).await {
         Err(ManageError::Forbidden(why)) => {
-            assert!(why.contains("must keep at least one active"), "{why}")
+            assert!(matches!(why.reason(), DenyReason::LastGuardedHolder(_)), "{why:?}");
+            assert!(why.sentence().contains("must keep at least one active"), "{why}");
         }
         other => panic!("expected the guard, got {other:?}"),
     }
@@ -730,7 +737,7 @@ where
     // The first administrator: only while there is none.
     assert!(matches!(
         m.create_first_administrator(&person("Root", "root@example.com"), "Service").await,
-        Err(ManageError::Forbidden(_))
+        Err(ManageError::State(StateError::AdministratorExists))
     ));
     let fresh = harness(make(World::new()).await);
     let root = fresh
@@ -744,7 +751,7 @@ where
                 .manage
                 .create_first_administrator(&person("Two", "two@example.com"), "Tenure Support")
                 .await,
-            Err(ManageError::Forbidden(_))
+            Err(ManageError::State(StateError::AdministratorExists))
         ),
         "a pending first administrator counts"
     );
@@ -766,7 +773,7 @@ where
             .manage
             .create_first_administrator(&person("Two", "two@example.com"), "Tenure Support")
             .await,
-        Err(ManageError::Forbidden(_))
+        Err(ManageError::State(StateError::AdministratorExists))
     ));
 }
 
@@ -971,7 +978,10 @@ where
         ..UserChanges::default()
     };
     match m.edit_user(user(CORA), user(BEA), v, &hijack).await {
-        Err(ManageError::Forbidden(why)) => assert!(why.contains("ranked above"), "{why}"),
+        Err(ManageError::Forbidden(why)) => {
+            assert_eq!(why.reason(), DenyReason::TargetNotOutranked);
+            assert!(why.sentence().contains("ranked above"), "{why}");
+        }
         other => panic!("expected forbidden, got {other:?}"),
     }
     assert_eq!(h.version(user(BEA)).await, v, "nothing written");
