@@ -27,6 +27,7 @@
 mod account;
 mod admin;
 mod corterum;
+mod form;
 mod logs;
 mod organisations;
 mod request_log;
