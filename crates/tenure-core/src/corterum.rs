@@ -10,12 +10,14 @@
 //! `dataset.read`, and `dataset.create` for a first version or `dataset.edit` after.
 //!
 //! One module a concept, each adding its use cases to [`Corterum`] on the base here:
-//! `entities`, `groups`, `roles`, `accounts` and `instances` (datasets and versions).
+//! `entities`, `groups`, `roles`, `accounts`, `instances` (datasets and versions) and
+//! `names` (the names screens show beside them).
 
 mod accounts;
 mod entities;
 mod groups;
 mod instances;
+mod names;
 mod roles;
 
 use std::sync::Arc;
