@@ -41,7 +41,7 @@ pub use corterum::{
 pub use error::BackendError;
 pub use manage::{
     AccountStatus, Edited, EmailConfirmed, InvitationView, Invite, Manage, ManagePolicy,
-    ManagePorts, OrganisationInput, PersonInput, UserChanges,
+    ManagePorts, OrganisationInput, PersonInput, TrailNames, UserChanges, Viewed,
 };
 pub use ports::{
     Clock, Directory, IdGen, Mailer, Message, NamedLog, NamedUser, Names, Page, PasswordHasher,

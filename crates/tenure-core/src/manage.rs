@@ -11,13 +11,18 @@
 //! here (ports, parsing, `require`, audit events): `invitations` (invite, create the
 //! first accounts, accept, resend, withdraw, status), `users` (edit, email, move,
 //! deactivate, reactivate, delete), `organisations` (create, edit, deactivate,
-//! reactivate, merge), `relationships` (by consent) and `trail` (the audit trail).
+//! reactivate, merge), `relationships` (by consent), `trail` (the audit trail) and
+//! `pages` (the reads pages show, each authorized: a record with the snapshot decided
+//! on, lists in the actor's scope, lookups by name).
 
 mod invitations;
 mod organisations;
+mod pages;
 mod relationships;
 mod trail;
 mod users;
+
+pub use pages::{TrailNames, Viewed};
 
 use std::sync::Arc;
 

@@ -164,6 +164,15 @@ impl Sessions {
         Ok(token.plain)
     }
 
+    /// A fresh token for the anonymous CSRF cookie, which protects the forms people send
+    /// before signing in (a session carries its own).
+    ///
+    /// # Errors
+    /// [`BackendError`] when randomness fails.
+    pub fn anonymous_csrf(&self) -> Result<String, BackendError> {
+        Ok(self.secrets.token()?.plain)
+    }
+
     /// The live session for a cookie's token, if it exists and has timed out neither way.
     /// A timed-out session is ended. Use is recorded at most once a minute.
     ///

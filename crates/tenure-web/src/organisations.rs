@@ -1,8 +1,6 @@
 //! Organisations: the list (administrators), an organisation's page, editing,
 //! deactivating and reactivating, merging, and its stock owners and managing agents.
 
-use std::sync::Arc;
-
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -16,7 +14,7 @@ use tenure_domain::{
 
 use crate::App;
 use crate::security::Signed;
-use crate::users::{ConfirmForm, ConfirmPage, allowed, parse_org, world};
+use crate::users::{ConfirmForm, ConfirmPage, allowed, parse_org};
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
 /// "Your organisation".
@@ -72,27 +70,24 @@ pub(crate) async fn list(
     State(app): State<App>,
     viewer: Signed,
     Query(query): Query<ListQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Organisations");
     let number = query.page.unwrap_or(1).max(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
     let filter =
         OrganisationQuery { search: Search::parse(&query.q), ..OrganisationQuery::default() };
-    let me = viewer.0.user.id;
-    let scope = viewer.0.world.scope(me, Action::OrganisationView);
-    let mut orgs = match app.services.directory.organisations(&scope, &filter, page).await {
-        Ok(o) => o,
-        Err(e) => return view::backend(chrome, &e),
-    };
+    let mut orgs = app
+        .services
+        .manage
+        .organisations_page(viewer.0.user.id, &viewer.0.world, &filter, page)
+        .await
+        .or_page(&chrome)?;
     let more = orgs.len() > Page::SCREEN;
     orgs.truncate(Page::SCREEN);
-    let w = match world(&app, &viewer.0, Resource::Service).await {
-        Ok(w) => w,
-        Err(e) => return view::backend(chrome, &e),
-    };
+    let w = &viewer.0.world;
     let link = |n: usize| format!("/organisations?q={}&page={n}", view::query_value(&query.q));
-    view::render(&ListPage {
+    Ok(view::render(&ListPage {
         chrome,
         banner: if query.done.as_deref() == Some("created") {
             "The organisation has been created."
@@ -100,12 +95,12 @@ pub(crate) async fn list(
             ""
         },
         rows: orgs.iter().map(row).collect(),
-        can_create: allowed(&w, &viewer.0, Action::OrganisationCreate, Resource::Service),
+        can_create: allowed(w, &viewer.0, Action::OrganisationCreate, Resource::Service),
         previous: if number > 1 { link(number - 1) } else { String::new() },
         next: if more { link(number + 1) } else { String::new() },
         page: number,
         q: query.q,
-    })
+    }))
 }
 
 /// Loads an organisation the viewer may see, or answers "Page not found".
@@ -113,16 +108,12 @@ async fn visible(
     app: &App,
     viewer: &Signed,
     id: &str,
-) -> Result<(Organisation, i64, Arc<World>), PageError> {
+) -> Result<(Organisation, i64, World), PageError> {
     let chrome = viewer.chrome("Page not found");
     let id = parse_org(id).or_page(&chrome)?;
-    let resource = Resource::Organisation(id);
-    let w = world(app, &viewer.0, resource).await.or_page(&chrome)?;
-    if !allowed(&w, &viewer.0, Action::OrganisationView, resource) {
-        return Err(PageError::not_found(&chrome));
-    }
-    let o = app.services.changes.organisation(id).await.or_page(&chrome)?.or_page(&chrome)?;
-    Ok((o.value, o.version, w))
+    let found =
+        app.services.manage.organisation_for(viewer.0.user.id, id).await.or_page(&chrome)?;
+    Ok((found.value.value, found.value.version, found.world))
 }
 
 #[derive(Template)]
@@ -162,16 +153,14 @@ fn org_done(done: Option<&str>) -> &'static str {
     }
 }
 
-async fn related(app: &App, w: &World, ids: &[OrgId]) -> Vec<OrgRow> {
-    let mut rows = Vec::new();
-    for id in ids {
-        let found = match w.organisation(*id) {
-            Some(o) => Some(o.clone()),
-            None => app.services.changes.organisation(*id).await.ok().flatten().map(|o| o.value),
-        };
-        if let Some(o) = found {
-            rows.push(row(&o));
-        }
+/// Rows for these organisations: from the snapshot where it has them, the rest in one
+/// read (names are public).
+async fn related(app: &App, viewer: &Signed, w: &World, ids: &[OrgId]) -> Vec<OrgRow> {
+    let mut rows: Vec<_> = ids.iter().filter_map(|id| w.organisation(*id)).map(row).collect();
+    let missing: Vec<_> = ids.iter().copied().filter(|id| w.organisation(*id).is_none()).collect();
+    if !missing.is_empty() {
+        let found = app.services.manage.organisations_by_id(viewer.0.user.id, &missing).await;
+        rows.extend(found.unwrap_or_default().iter().map(row));
     }
     rows.sort_by_key(|a| a.name.to_lowercase());
     rows
@@ -182,11 +171,8 @@ pub(crate) async fn profile(
     viewer: Signed,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let (org, _, w) = match visible(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(page) => return page.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let (org, _, w) = visible(&app, &viewer, &id).await?;
     let resource = Resource::Organisation(org.id);
     let may = |a| allowed(&w, &viewer.0, a, resource);
     let base = format!("/organisations/{}", org.id);
@@ -209,9 +195,9 @@ pub(crate) async fn profile(
     if may(Action::OrganisationMerge) && org.active {
         actions.push((format!("{base}/merge"), "Merge into another organisation"));
     }
-    let stock_owners = related(&app, &w, w.stock_owners(org.id)).await;
-    let managing_agents = related(&app, &w, w.managing_agents(org.id)).await;
-    view::render(&ProfilePage {
+    let stock_owners = related(&app, &viewer, &w, w.stock_owners(org.id)).await;
+    let managing_agents = related(&app, &viewer, &w, w.managing_agents(org.id)).await;
+    Ok(view::render(&ProfilePage {
         chrome: viewer.chrome(org.name.as_str()),
         banner: org_done(q.done.as_deref()),
         name: org.name.to_string(),
@@ -224,7 +210,7 @@ pub(crate) async fn profile(
         stock_owners,
         managing_agents,
         actions,
-    })
+    }))
 }
 
 #[derive(Template)]
@@ -317,13 +303,9 @@ impl OrgForm {
     }
 }
 
-pub(crate) async fn new_page(State(app): State<App>, viewer: Signed) -> Response {
+pub(crate) async fn new_page(viewer: Signed) -> Response {
     let chrome = viewer.chrome("Create an organisation");
-    let w = match world(&app, &viewer.0, Resource::Service).await {
-        Ok(w) => w,
-        Err(e) => return view::backend(chrome, &e),
-    };
-    if !allowed(&w, &viewer.0, Action::OrganisationCreate, Resource::Service) {
+    if !allowed(&viewer.0.world, &viewer.0, Action::OrganisationCreate, Resource::Service) {
         return view::not_found_page(chrome);
     }
     view::render(&FormPage {
@@ -347,8 +329,8 @@ pub(crate) async fn create(
     State(app): State<App>,
     viewer: Signed,
     Form(form): Form<OrgForm>,
-) -> Response {
-    match app.services.manage.create_organisation(viewer.0.user.id, &form.input(None)).await {
+) -> Result<Response, PageError> {
+    Ok(match app.services.manage.create_organisation(viewer.0.user.id, &form.input(None)).await {
         Ok(id) => Redirect::to(&format!("/organisations/{id}")).into_response(),
         Err(ManageError::Invalid(fields)) => view::render(&form.page(
             viewer.chrome("Create an organisation"),
@@ -357,28 +339,25 @@ pub(crate) async fn create(
             "/organisations/new".to_owned(),
             "/organisations".to_owned(),
         )),
-        Err(e) => view::refusal(viewer.chrome("Create an organisation"), &e),
-    }
+        Err(e) => return Err(PageError::new(&viewer.chrome("Create an organisation"), e)),
+    })
 }
 
 pub(crate) async fn edit_page(
     State(app): State<App>,
     viewer: Signed,
     Path(id): Path<String>,
-) -> Response {
-    let (org, version, w) = match visible(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(page) => return page.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let (org, version, w) = visible(&app, &viewer, &id).await?;
     let resource = Resource::Organisation(org.id);
     let all = allowed(&w, &viewer.0, Action::OrganisationEditAll, resource);
     if !all && !allowed(&w, &viewer.0, Action::OrganisationEditDetails, resource) {
-        return view::forbidden_page(
+        return Ok(view::forbidden_page(
             viewer.chrome("Change details"),
             "you cannot change this organisation's details",
-        );
+        ));
     }
-    view::render(&FormPage {
+    Ok(view::render(&FormPage {
         chrome: viewer.chrome(&format!("Change {}", org.name)),
         errors: Errors::default(),
         heading: format!("Change {}'s details", org.name),
@@ -392,7 +371,7 @@ pub(crate) async fn edit_page(
         local_authority: org.provider_type == ProviderType::LocalAuthority,
         registration_number: org.registration_number.clone().unwrap_or_default(),
         holds_stock: org.holds_stock,
-    })
+    }))
 }
 
 pub(crate) async fn edit(
@@ -400,28 +379,29 @@ pub(crate) async fn edit(
     viewer: Signed,
     Path(id): Path<String>,
     Form(form): Form<OrgForm>,
-) -> Response {
-    let (org, _, _) = match visible(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(page) => return page.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let (org, _, _) = visible(&app, &viewer, &id).await?;
     let input = form.input(Some(&org));
-    match app
-        .services
-        .manage
-        .edit_organisation(viewer.0.user.id, org.id, form.version, &input)
-        .await
-    {
-        Ok(()) => Redirect::to(&format!("/organisations/{}?done=updated", org.id)).into_response(),
-        Err(ManageError::Invalid(fields)) => view::render(&form.page(
-            viewer.chrome(&format!("Change {}", org.name)),
-            Errors::from_fields(&fields),
-            format!("Change {}'s details", org.name),
-            format!("/organisations/{}/edit", org.id),
-            format!("/organisations/{}", org.id),
-        )),
-        Err(e) => view::refusal(viewer.chrome("Change details"), &e),
-    }
+    Ok(
+        match app
+            .services
+            .manage
+            .edit_organisation(viewer.0.user.id, org.id, form.version, &input)
+            .await
+        {
+            Ok(()) => {
+                Redirect::to(&format!("/organisations/{}?done=updated", org.id)).into_response()
+            }
+            Err(ManageError::Invalid(fields)) => view::render(&form.page(
+                viewer.chrome(&format!("Change {}", org.name)),
+                Errors::from_fields(&fields),
+                format!("Change {}'s details", org.name),
+                format!("/organisations/{}/edit", org.id),
+                format!("/organisations/{}", org.id),
+            )),
+            Err(e) => return Err(PageError::new(&viewer.chrome("Change details"), e)),
+        },
+    )
 }
 
 #[derive(Template)]
@@ -459,7 +439,7 @@ async fn relationships_page(
     errors: Errors,
     banner: &'static str,
     typed: (String, String),
-) -> Response {
+) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Stock owners and managing agents").with_errors(&errors);
     if !allowed(
         w,
@@ -467,12 +447,17 @@ async fn relationships_page(
         Action::OrganisationManageRelationships,
         Resource::Organisation(org.id),
     ) {
-        return view::forbidden_page(chrome, "you cannot change this organisation's relationships");
+        return Ok(view::forbidden_page(
+            chrome,
+            "you cannot change this organisation's relationships",
+        ));
     }
-    let pending = match app.services.manage.relationship_requests(viewer.0.user.id, org.id).await {
-        Ok(p) => p,
-        Err(e) => return view::refusal(chrome, &e),
-    };
+    let pending = app
+        .services
+        .manage
+        .relationship_requests(viewer.0.user.id, org.id)
+        .await
+        .or_page(&chrome)?;
     let mut requests = Vec::new();
     for p in pending {
         let rel = p.relationship;
@@ -481,7 +466,7 @@ async fn relationships_page(
         } else {
             (rel.stock_owner, "stock-owner")
         };
-        let Some(other) = related(app, w, &[other]).await.pop() else { continue };
+        let Some(other) = related(app, viewer, w, &[other]).await.pop() else { continue };
         let summary = if side == "stock-owner" {
             format!("{} as a stock owner of {}", other.name, org.name)
         } else {
@@ -489,18 +474,18 @@ async fn relationships_page(
         };
         requests.push(RequestRow { other, side, summary, incoming: p.requested_by != org.id });
     }
-    view::render(&RelationshipsPage {
+    Ok(view::render(&RelationshipsPage {
         chrome,
         errors,
         banner,
         id: org.id.to_string(),
         name: org.name.to_string(),
-        stock_owners: related(app, w, w.stock_owners(org.id)).await,
-        managing_agents: related(app, w, w.managing_agents(org.id)).await,
+        stock_owners: related(app, viewer, w, w.stock_owners(org.id)).await,
+        managing_agents: related(app, viewer, w, w.managing_agents(org.id)).await,
         requests,
         stock_owner: typed.0,
         managing_agent: typed.1,
-    })
+    }))
 }
 
 pub(crate) async fn relationships(
@@ -508,11 +493,8 @@ pub(crate) async fn relationships(
     viewer: Signed,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let (org, _, w) = match visible(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(page) => return page.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let (org, _, w) = visible(&app, &viewer, &id).await?;
     relationships_page(
         &app,
         &viewer,
@@ -542,11 +524,8 @@ pub(crate) async fn change_relationship(
     viewer: Signed,
     Path(id): Path<String>,
     Form(form): Form<RelationshipForm>,
-) -> Response {
-    let (org, _, w) = match visible(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(page) => return page.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let (org, _, w) = visible(&app, &viewer, &id).await?;
     let field = if form.change.ends_with("stock-owner") { "stock_owner" } else { "managing_agent" };
     let typed = if field == "stock_owner" {
         (form.other.clone(), String::new())
@@ -557,26 +536,26 @@ pub(crate) async fn change_relationship(
         let errors = Errors::one(field, &message);
         relationships_page(&app, &viewer, &org, &w, errors, "", typed.clone())
     };
-    let Some((step, side)) = form.change.split_once('-') else {
-        return view::not_found_page(viewer.chrome("Page not found"));
-    };
+    let not_found = || PageError::not_found(&viewer.chrome("Page not found"));
+    let (step, side) = form.change.split_once('-').ok_or_else(not_found)?;
     let step = match step {
         "add" => RelationshipStep::Add,
         "remove" => RelationshipStep::Remove,
         "accept" => RelationshipStep::Accept,
         "decline" => RelationshipStep::Decline,
         "withdraw" => RelationshipStep::Withdraw,
-        _ => return view::not_found_page(viewer.chrome("Page not found")),
+        _ => return Err(not_found()),
     };
     if !matches!(side, "stock-owner" | "managing-agent") {
-        return view::not_found_page(viewer.chrome("Page not found"));
+        return Err(not_found());
     }
+    let chrome = viewer.chrome("Stock owners and managing agents");
     // Organisation names are public (registered providers), so adding takes a name;
     // every other step names an organisation the page listed, by id.
     let other = if step == RelationshipStep::Add {
-        match app.services.changes.organisation_by_name(&form.other).await {
-            Ok(Some(o)) => o.value.id,
-            Ok(None) => {
+        match app.services.manage.organisation_by_name(&form.other).await.or_page(&chrome)? {
+            Some(id) => id,
+            None => {
                 let me = viewer.0.user.id;
                 let found = app.services.manage.organisation_names(me, &form.other).await;
                 let names: Vec<String> =
@@ -591,20 +570,16 @@ pub(crate) async fn change_relationship(
                 };
                 return again(message).await;
             }
-            Err(e) => return view::backend(viewer.chrome("Stock owners and managing agents"), &e),
         }
     } else {
-        match parse_org(&form.other) {
-            Some(o) => o,
-            None => return view::not_found_page(viewer.chrome("Page not found")),
-        }
+        parse_org(&form.other).ok_or_else(not_found)?
     };
     let rel = if field == "stock_owner" {
         Relationship { stock_owner: other, managing_agent: org.id }
     } else {
         Relationship { stock_owner: org.id, managing_agent: other }
     };
-    match app.services.manage.change_relationship(viewer.0.user.id, rel, step).await {
+    Ok(match app.services.manage.change_relationship(viewer.0.user.id, rel, step).await {
         Ok(effect) => {
             let done = match effect {
                 RelationshipEffect::Added => "added",
@@ -617,12 +592,12 @@ pub(crate) async fn change_relationship(
             Redirect::to(&format!("/organisations/{}/relationships?done={done}", org.id))
                 .into_response()
         }
-        Err(ManageError::Relationship(e)) => again(view::sentence(&e.to_string())).await,
+        Err(ManageError::Relationship(e)) => again(view::sentence(&e.to_string())).await?,
         Err(ManageError::NotFound) if step == RelationshipStep::Add => {
-            again("Enter the name of an existing organisation".to_owned()).await
+            again("Enter the name of an existing organisation".to_owned()).await?
         }
-        Err(e) => view::refusal(viewer.chrome("Stock owners and managing agents"), &e),
-    }
+        Err(e) => return Err(PageError::new(&chrome, e)),
+    })
 }
 
 #[derive(Template)]
@@ -640,22 +615,22 @@ pub(crate) async fn merge_page(
     State(app): State<App>,
     viewer: Signed,
     Path(id): Path<String>,
-) -> Response {
-    let (org, version, w) = match visible(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(page) => return page.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let (org, version, w) = visible(&app, &viewer, &id).await?;
     if !allowed(&w, &viewer.0, Action::OrganisationMerge, Resource::Organisation(org.id)) {
-        return view::forbidden_page(viewer.chrome("Merge"), "you cannot merge this organisation");
+        return Ok(view::forbidden_page(
+            viewer.chrome("Merge"),
+            "you cannot merge this organisation",
+        ));
     }
-    view::render(&MergePage {
+    Ok(view::render(&MergePage {
         chrome: viewer.chrome(&format!("Merge {}", org.name)),
         errors: Errors::default(),
         id: org.id.to_string(),
         name: org.name.to_string(),
         version,
         into: String::new(),
-    })
+    }))
 }
 
 #[derive(Deserialize)]
@@ -672,11 +647,8 @@ pub(crate) async fn merge(
     viewer: Signed,
     Path(id): Path<String>,
     Form(form): Form<MergeForm>,
-) -> Response {
-    let (org, _, _) = match visible(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(page) => return page.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let (org, _, _) = visible(&app, &viewer, &id).await?;
     let again = |message: &str| {
         let errors = Errors::one("into", message);
         view::render(&MergePage {
@@ -688,28 +660,31 @@ pub(crate) async fn merge(
             into: form.into.clone(),
         })
     };
-    let into = match app.services.changes.organisation_by_name(&form.into).await {
-        Ok(Some(o)) => o.value.id,
-        Ok(None) => return again("Enter the name of an existing organisation"),
-        Err(e) => return view::backend(viewer.chrome("Merge"), &e),
+    let chrome = viewer.chrome("Merge");
+    let Some(into) = app.services.manage.organisation_by_name(&form.into).await.or_page(&chrome)?
+    else {
+        return Ok(again("Enter the name of an existing organisation"));
     };
-    match app.services.manage.merge_organisation(viewer.0.user.id, org.id, form.version, into).await
-    {
-        Ok(()) => Redirect::to(&format!("/organisations/{into}?done=merged")).into_response(),
-        Err(ManageError::Forbidden(denial)) => again(&view::sentence(denial.sentence())),
-        Err(e) => view::refusal(viewer.chrome("Merge"), &e),
-    }
+    Ok(
+        match app
+            .services
+            .manage
+            .merge_organisation(viewer.0.user.id, org.id, form.version, into)
+            .await
+        {
+            Ok(()) => Redirect::to(&format!("/organisations/{into}?done=merged")).into_response(),
+            Err(ManageError::Forbidden(denial)) => again(&view::sentence(denial.sentence())),
+            Err(e) => return Err(PageError::new(&chrome, e)),
+        },
+    )
 }
 
 pub(crate) async fn confirm_page(
     State(app): State<App>,
     viewer: Signed,
     Path((id, action)): Path<(String, String)>,
-) -> Response {
-    let (org, version, _) = match visible(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(page) => return page.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let (org, version, _) = visible(&app, &viewer, &id).await?;
     let (heading, body, button, warning) = match action.as_str() {
         "deactivate" => (
             format!("Are you sure you want to deactivate {}?", org.name),
@@ -727,9 +702,9 @@ pub(crate) async fn confirm_page(
             "Reactivate organisation",
             false,
         ),
-        _ => return view::not_found_page(viewer.chrome("Page not found")),
+        _ => return Err(PageError::not_found(&viewer.chrome("Page not found"))),
     };
-    view::render(&ConfirmPage {
+    Ok(view::render(&ConfirmPage {
         chrome: viewer.chrome(&heading),
         heading,
         body,
@@ -738,7 +713,7 @@ pub(crate) async fn confirm_page(
         button,
         warning,
         back: format!("/organisations/{}", org.id),
-    })
+    }))
 }
 
 pub(crate) async fn confirm(
@@ -746,11 +721,8 @@ pub(crate) async fn confirm(
     viewer: Signed,
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ConfirmForm>,
-) -> Response {
-    let (org, _, _) = match visible(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(page) => return page.into_response(),
-    };
+) -> Result<Response, PageError> {
+    let (org, _, _) = visible(&app, &viewer, &id).await?;
     let me = viewer.0.user.id;
     let (result, done) = match action.as_str() {
         "deactivate" => (
@@ -761,10 +733,8 @@ pub(crate) async fn confirm(
             app.services.manage.reactivate_organisation(me, org.id, form.version).await,
             "reactivated",
         ),
-        _ => return view::not_found_page(viewer.chrome("Page not found")),
+        _ => return Err(PageError::not_found(&viewer.chrome("Page not found"))),
     };
-    match result {
-        Ok(()) => Redirect::to(&format!("/organisations/{}?done={done}", org.id)).into_response(),
-        Err(e) => view::refusal(viewer.chrome("You cannot do this"), &e),
-    }
+    result.or_page(&viewer.chrome("You cannot do this"))?;
+    Ok(Redirect::to(&format!("/organisations/{}?done={done}", org.id)).into_response())
 }

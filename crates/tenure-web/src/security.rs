@@ -488,7 +488,7 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
         (Some(v), _) => v.live.csrf.clone(),
         (None, Some(c)) if !c.value().is_empty() => c.value().to_owned(),
         (None, _) => {
-            let token = app.services.secrets.token().map(|t| t.plain).unwrap_or_default();
+            let token = app.services.sessions.anonymous_csrf().unwrap_or_default();
             new_cookie = Some(token.clone());
             token
         }

@@ -244,6 +244,22 @@ impl<T, E: Into<ManageError>> OrPage<T> for Result<T, E> {
     }
 }
 
+/// Like [`OrPage`], for pages whose "not found" has its own title.
+pub(crate) trait OrPages<T> {
+    /// The value; "not found" in the `missing` chrome, any other refusal or failure in
+    /// `chrome`.
+    fn or_pages(self, missing: &Chrome, chrome: &Chrome) -> Result<T, PageError>;
+}
+
+impl<T> OrPages<T> for Result<T, ManageError> {
+    fn or_pages(self, missing: &Chrome, chrome: &Chrome) -> Result<T, PageError> {
+        self.map_err(|e| match e {
+            ManageError::NotFound => PageError::not_found(missing),
+            other => PageError::new(chrome, other),
+        })
+    }
+}
+
 impl<T> OrPage<T> for Option<T> {
     /// `None` is "not found".
     fn or_page(self, chrome: &Chrome) -> Result<T, PageError> {
