@@ -4,7 +4,8 @@
 //! the domain needs through ports, ask the domain, and hand results back; adapters
 //! (storage, mail) implement the ports, and apps (web, CLI) wire them.
 //!
-//! Allowed dependencies: `tenure-domain`, `async-trait`, `thiserror`, `uuid`.
+//! Allowed dependencies: `tenure-domain`, `async-trait`, `thiserror`, `uuid`, `jiff` (dates
+//! and time zones for people, with its time zone database compiled in: no files).
 //!
 //! Forbidden knowledge: tokio or any runtime, sea-orm, axum, the real clock and random
 //! numbers (those come through the [`Clock`] and [`IdGen`] ports).
@@ -19,6 +20,7 @@ pub mod csv;
 pub mod error;
 mod mail;
 pub mod manage;
+pub mod moment;
 pub mod ports;
 pub mod query;
 pub mod sessions;

@@ -7,9 +7,9 @@ use uuid::Uuid;
 use crate::error::BackendError;
 use crate::query::{OrganisationQuery, UserQuery};
 
-/// A moment, in milliseconds since the Unix epoch, UTC.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct Timestamp(pub i64);
+/// A moment, in milliseconds since the Unix epoch, UTC: the domain's `Moment`, under the
+/// name the ports have always used (one moment type; `crate::moment` reads and shows it).
+pub use tenure_domain::dataset::Moment as Timestamp;
 
 /// What checking a password against a stored hash found.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
