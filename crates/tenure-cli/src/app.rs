@@ -187,11 +187,6 @@ impl Services {
                     absolute_ms: self.timings.session_absolute_hours * 60 * 60 * 1000,
                 },
             ),
-            changes: self.store.clone(),
-            directory: self.store.clone(),
-            secrets: Arc::new(OsSecrets),
-            clock: Arc::new(SystemClock),
-            hasher: self.hasher.clone(),
         }
     }
 

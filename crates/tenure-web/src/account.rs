@@ -13,7 +13,7 @@ use tenure_domain::{Action, Resource, RoleCatalogue};
 use crate::App;
 use crate::security::{self, ClientIp, MaybeSigned, Signed};
 use crate::users::allowed;
-use crate::view::{self, Chrome, Errors};
+use crate::view::{self, Chrome, Errors, OrPages, PageError};
 
 /// A success message chosen by a fixed key, so nothing typed is ever reflected.
 fn done_message(done: Option<&str>) -> &'static str {
@@ -399,16 +399,16 @@ struct AccountPage {
     key_contact: bool,
 }
 
-pub(crate) async fn your_account(
-    State(app): State<App>,
-    viewer: Signed,
-    Query(q): Query<Done>,
-) -> Response {
+pub(crate) async fn your_account(viewer: Signed, Query(q): Query<Done>) -> Response {
     let user = &viewer.0.user;
-    let organisation = match app.services.changes.organisation(user.organisation).await {
-        Ok(o) => o.map(|o| o.value.name.to_string()).unwrap_or_default(),
-        Err(e) => return view::backend(viewer.chrome("Your account"), &e),
-    };
+    // The viewer's snapshot holds their organisation (the security layer checked it is
+    // active in it).
+    let organisation = viewer
+        .0
+        .world
+        .organisation(user.organisation)
+        .map(|o| o.name.to_string())
+        .unwrap_or_default();
     let roles = RoleCatalogue::core();
     let role = user.roles.iter().filter_map(|r| roles.get(*r)).map(|r| r.name.clone()).collect();
     view::render(&AccountPage {
@@ -443,14 +443,19 @@ fn may_change_email(viewer: &Signed) -> bool {
     allowed(&viewer.0.world, &viewer.0, Action::UserChangeEmail, Resource::User(me))
 }
 
-pub(crate) async fn details_page(State(app): State<App>, viewer: Signed) -> Response {
+pub(crate) async fn details_page(
+    State(app): State<App>,
+    viewer: Signed,
+) -> Result<Response, PageError> {
     let user = &viewer.0.user;
-    let version = match app.services.changes.user(user.id).await {
-        Ok(Some(u)) => u.version,
-        Ok(None) => return view::not_found_page(viewer.chrome("Page not found")),
-        Err(e) => return view::backend(viewer.chrome("Change your personal details"), &e),
-    };
-    view::render(&DetailsPage {
+    let version = app
+        .services
+        .manage
+        .own_record(user.id)
+        .await
+        .or_pages(&viewer.chrome("Page not found"), &viewer.chrome("Change your personal details"))?
+        .version;
+    Ok(view::render(&DetailsPage {
         chrome: viewer.chrome("Change your personal details"),
         errors: Errors::default(),
         name: user.name.to_string(),
@@ -458,7 +463,7 @@ pub(crate) async fn details_page(State(app): State<App>, viewer: Signed) -> Resp
         email: user.email.to_string(),
         telephone: user.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
         version,
-    })
+    }))
 }
 
 #[derive(Deserialize)]

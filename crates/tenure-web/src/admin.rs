@@ -4,12 +4,12 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use tenure_core::{AuditName, AuditQuery, ManageError, Page};
-use tenure_domain::Email;
+use tenure_core::{AuditName, AuditQuery, ManageError, Page, TrailNames};
+use tenure_domain::{Email, UserId};
 
 use crate::App;
 use crate::security::Signed;
-use crate::view::{self, Chrome, Errors};
+use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
 #[derive(Deserialize, Default)]
 pub(crate) struct Filter {
@@ -51,29 +51,32 @@ pub(crate) async fn audit(
     State(app): State<App>,
     viewer: Signed,
     Query(f): Query<Filter>,
-) -> Response {
+) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Audit trail");
+    let me = viewer.0.user.id;
+    let manage = &app.services.manage;
     let mut query = AuditQuery::default();
     let mut errors = Vec::new();
     if !f.organisation.trim().is_empty() {
-        match app.services.changes.organisation_by_name(&f.organisation).await {
-            Ok(Some(o)) => query.organisation = Some(o.value.id),
-            Ok(None) => {
+        match manage.organisation_by_name(&f.organisation).await.or_page(&chrome)? {
+            Some(id) => query.organisation = Some(id),
+            None => {
                 errors.push(("organisation".to_owned(), "No organisation has this name".to_owned()))
             }
-            Err(e) => return view::backend(chrome, &e),
         }
     }
     if !f.user.trim().is_empty() {
         let found = match Email::parse(&f.user) {
-            Ok(email) => match app.services.changes.user_by_email(&email).await {
+            // Only those who may read the trail learn whether an address is in use.
+            Ok(email) => match manage.user_by_email(me, &email).await {
                 Ok(u) => u,
-                Err(e) => return view::backend(chrome, &e),
+                Err(ManageError::NotFound) => return Err(PageError::not_found(&chrome)),
+                Err(e) => return Err(PageError::new(&chrome, e)),
             },
             Err(_) => None,
         };
         match found {
-            Some(u) => query.user = Some(u.value.id),
+            Some(id) => query.user = Some(id),
             None => errors.push(("user".to_owned(), "No user has this email address".to_owned())),
         }
     }
@@ -81,74 +84,39 @@ pub(crate) async fn audit(
     let number = f.page.unwrap_or(1).max(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
-    let mut rows = if errors.is_empty() {
-        match app.services.manage.audit(viewer.0.user.id, &query, page).await {
-            Ok(r) => r,
-            Err(ManageError::NotFound) => return view::not_found_page(chrome),
-            Err(e) => return view::refusal(chrome, &e),
-        }
+    let (mut rows, names) = if errors.is_empty() {
+        manage.audit_trail(me, &query, page).await.or_page(&chrome)?
     } else {
         // Even with bad filters, only administrators learn the page exists.
-        match app.services.manage.audit(viewer.0.user.id, &query, Page::numbered(1, 1)).await {
-            Ok(_) => Vec::new(),
-            Err(_) => return view::not_found_page(chrome),
+        match manage.audit(me, &query, Page::numbered(1, 1)).await {
+            Ok(_) => (Vec::new(), TrailNames::default()),
+            Err(_) => return Err(PageError::not_found(&chrome)),
         }
     };
     let more = rows.len() > Page::SCREEN;
     rows.truncate(Page::SCREEN);
-    let mut people = std::collections::HashMap::new();
-    let mut orgs = std::collections::HashMap::new();
-    let mut out = Vec::new();
-    for e in rows {
-        let mut names = Vec::new();
-        for id in [e.actor, e.target_user] {
-            let name = match id {
-                None => String::new(),
-                Some(id) => {
-                    if let Some(n) = people.get(&id) {
-                        String::clone(n)
-                    } else {
-                        let n = match app.services.changes.user(id).await.ok().flatten() {
-                            Some(u) => u.value.email.to_string(),
-                            None => "A deleted user".to_owned(),
-                        };
-                        people.insert(id, n.clone());
-                        n
-                    }
-                }
-            };
-            names.push(name);
+    let person = |id: Option<UserId>| match id {
+        None => String::new(),
+        Some(id) => {
+            names.users.get(&id).map_or_else(|| "A deleted user".to_owned(), ToString::to_string)
         }
-        let organisation = match e.organisation {
-            None => String::new(),
-            Some(id) => {
-                if let Some(n) = orgs.get(&id) {
-                    String::clone(n)
-                } else {
-                    let n = app
-                        .services
-                        .changes
-                        .organisation(id)
-                        .await
-                        .ok()
-                        .flatten()
-                        .map(|o| o.value.name.to_string())
-                        .unwrap_or_default();
-                    orgs.insert(id, n.clone());
-                    n
-                }
-            }
-        };
-        out.push(EventRow {
+    };
+    let out: Vec<_> = rows
+        .into_iter()
+        .map(|e| EventRow {
             when: view::when(e.at.0),
             event: e.name.as_str(),
             failed: e.outcome == tenure_core::Outcome::Failure,
-            actor: names[0].clone(),
-            target: names[1].clone(),
-            organisation,
+            actor: person(e.actor),
+            target: person(e.target_user),
+            organisation: e
+                .organisation
+                .and_then(|id| names.organisations.get(&id))
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             detail: e.detail.to_string(),
-        });
-    }
+        })
+        .collect();
     let link = |n: usize| {
         format!(
             "/audit?organisation={}&user={}&event={}&page={n}",
@@ -158,7 +126,7 @@ pub(crate) async fn audit(
         )
     };
     let errors = Errors(errors);
-    view::render(&AuditPage {
+    Ok(view::render(&AuditPage {
         chrome: chrome.with_errors(&errors),
         errors,
         events: AuditName::ALL.iter().map(|n| n.as_str().to_owned()).collect(),
@@ -169,5 +137,5 @@ pub(crate) async fn audit(
         organisation: f.organisation,
         user: f.user,
         event: f.event,
-    })
+    }))
 }

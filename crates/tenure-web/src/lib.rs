@@ -41,9 +41,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Router;
-use tenure_core::{
-    Accounts, Authorizer, ChangeStore, Clock, Directory, Manage, PasswordHasher, Secrets, Sessions,
-};
+use tenure_core::{Accounts, Authorizer, Manage, Sessions};
 use tenure_domain::PasswordPolicy;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -86,7 +84,8 @@ impl WebConfig {
     }
 }
 
-/// The services the web application runs on.
+/// The services the web application runs on: services only, no ports, so a handler
+/// parses, calls one service and renders.
 #[derive(Clone)]
 pub struct Services {
     /// Signing in, password changes and resets.
@@ -97,18 +96,8 @@ pub struct Services {
     pub corterum: tenure_core::Corterum,
     /// Decisions and lists.
     pub authorizer: Authorizer,
-    /// Sessions.
+    /// Sessions, and the anonymous CSRF cookie's tokens.
     pub sessions: Sessions,
-    /// Versioned reads.
-    pub changes: Arc<dyn ChangeStore>,
-    /// Snapshots for the engine.
-    pub directory: Arc<dyn Directory>,
-    /// Tokens for the anonymous CSRF cookie.
-    pub secrets: Arc<dyn Secrets>,
-    /// Now, for dates on screens.
-    pub clock: Arc<dyn Clock>,
-    /// The password hasher (its concurrency limit bounds sign-in throughput).
-    pub hasher: Arc<dyn PasswordHasher>,
 }
 
 impl std::fmt::Debug for Services {

@@ -3,7 +3,6 @@
 //! reactivating, deleting and invitations.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use askama::Template;
 use axum::Form;
@@ -12,17 +11,16 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tenure_core::{
-    AccountStatus, Invite, ManageError, OrganisationQuery, Page, PersonInput, Search, UserChanges,
-    UserQuery,
+    AccountStatus, Invite, ManageError, Page, PersonInput, Search, UserChanges, UserQuery,
 };
 use tenure_domain::{
-    Action, Email, Name, OrgId, Organisation, Request, Resource, RoleCatalogue, RoleId, Scope,
-    Telephone, User, UserId, World,
+    Action, Email, Name, OrgId, Organisation, Request, Resource, RoleCatalogue, RoleId, Telephone,
+    User, UserId, World,
 };
 
 use crate::App;
 use crate::security::{Signed, Viewer};
-use crate::view::{self, Chrome, Errors};
+use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
 /// One row of a users table.
 pub(crate) struct UserRow {
@@ -60,8 +58,8 @@ pub(crate) fn role_names(user: &User) -> String {
 }
 
 /// These users' organisations (their names, and whether they are active, which a user's
-/// status depends on): from the viewer's snapshot when it has them, the rest in one
-/// query.
+/// status depends on): from the viewer's snapshot when it has them, the rest from the
+/// service in one go.
 async fn organisations_of(
     app: &App,
     known: Option<&World>,
@@ -78,18 +76,8 @@ async fn organisations_of(
             None => {}
         }
     }
-    // A page holds at most `Page::MAX_LIMIT` users, so as many organisations at most. A
-    // scope of just these organisations (no `own` records, so its actor matters not).
-    for chunk in missing.chunks(Page::MAX_LIMIT) {
-        let mut ids = chunk.to_vec();
-        ids.sort_unstable();
-        let Some(anyone) = users.first() else { break };
-        let these = Scope { organisations: ids, ..Scope::nothing(anyone.id) };
-        let orgs = app
-            .services
-            .directory
-            .organisations(&these, &OrganisationQuery::default(), Page::numbered(1, chunk.len()))
-            .await?;
+    if let Some(anyone) = users.first().filter(|_| !missing.is_empty()) {
+        let orgs = app.services.manage.organisations_by_id(anyone.id, &missing).await?;
         found.extend(orgs.into_iter().map(|o| (o.id, o)));
     }
     Ok(found)
@@ -132,21 +120,8 @@ async fn row(
     })
 }
 
-/// A snapshot for decisions by the viewer about a resource: the one the security layer
-/// loaded when it covers the resource (the service as a whole, or the viewer's own
-/// organisation), a fresh one otherwise.
-pub(crate) async fn world(
-    app: &App,
-    viewer: &Viewer,
-    resource: Resource,
-) -> Result<Arc<World>, tenure_core::BackendError> {
-    match resource {
-        Resource::Service => Ok(viewer.world.clone()),
-        Resource::Organisation(o) if o == viewer.user.organisation => Ok(viewer.world.clone()),
-        _ => Ok(Arc::new(app.services.directory.snapshot(viewer.user.id, resource).await?)),
-    }
-}
-
+/// Whether the engine lets the viewer take an action on a resource, in a snapshot that
+/// holds both: for the buttons and links a page offers (the services decide again).
 pub(crate) fn allowed(world: &World, viewer: &Viewer, action: Action, resource: Resource) -> bool {
     world.decide(&Request::new(viewer.user.id, action, resource)).is_allowed()
 }
@@ -206,7 +181,7 @@ pub(crate) async fn list(
     State(app): State<App>,
     viewer: Signed,
     Query(query): Query<ListQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Users");
     let roles = RoleCatalogue::core();
     let mut filter = UserQuery {
@@ -219,50 +194,46 @@ pub(crate) async fn list(
         role: roles.by_key(&query.role).map(|r| r.id),
         ..UserQuery::default()
     };
+    let me = viewer.0.user.id;
     let mut heading = "Users".to_owned();
     if let Some(org) = parse_org(&query.organisation) {
         filter.organisation = Some(org);
-        if let Ok(Some(o)) = app.services.changes.organisation(org).await {
-            heading = format!("Users of {}", o.value.name);
+        if let Some(o) =
+            app.services.manage.organisations_by_id(me, &[org]).await.ok().and_then(|mut o| o.pop())
+        {
+            heading = format!("Users of {}", o.name);
         }
     }
     let number = query.page.unwrap_or(1).max(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
-    let scope = viewer.0.world.scope(viewer.0.user.id, Action::UserView);
     // The organisations' names come in the same read.
-    let mut users = match app.services.directory.users_named(&scope, &filter, page).await {
-        Ok(u) => u,
-        Err(e) => return view::backend(chrome, &e),
-    };
+    let mut users = app
+        .services
+        .manage
+        .users_page(me, &viewer.0.world, &filter, page)
+        .await
+        .or_page(&chrome)?;
     let more = users.len() > Page::SCREEN;
     users.truncate(Page::SCREEN);
     let plain: Vec<User> = users.iter().map(|u| u.user.clone()).collect();
-    let orgs = match organisations_of(&app, Some(&viewer.0.world), &plain).await {
-        Ok(o) => o,
-        Err(e) => return view::backend(chrome, &e),
-    };
+    let orgs = organisations_of(&app, Some(&viewer.0.world), &plain).await.or_page(&chrome)?;
     let mut rows = Vec::with_capacity(users.len());
     for u in users {
         let organisation = u.organisation.map(|n| n.to_string()).unwrap_or_default();
         let Some(org) = orgs.get(&u.user.organisation) else {
-            return view::problem_page(chrome);
+            return Ok(view::problem_page(chrome));
         };
-        match row(&app, &u.user, org, organisation).await {
-            Ok(r) => rows.push(r),
-            Err(e) => return view::backend(chrome, &e),
-        }
+        rows.push(row(&app, &u.user, org, organisation).await.or_page(&chrome)?);
     }
+    // The viewer's snapshot covers their own organisation.
+    let w = &viewer.0.world;
     let own = Resource::Organisation(viewer.0.user.organisation);
-    let w = match world(&app, &viewer.0, own).await {
-        Ok(w) => w,
-        Err(e) => return view::backend(chrome, &e),
-    };
-    let can_invite = roles.iter().any(|r| {
-        w.decide(&Request::new(viewer.0.user.id, Action::UserInvite, own).giving(r.id)).is_allowed()
-    });
-    let can_download = allowed(&w, &viewer.0, Action::UserListAll, Resource::Service);
-    view::render(&UsersPage {
+    let can_invite = roles
+        .iter()
+        .any(|r| w.decide(&Request::new(me, Action::UserInvite, own).giving(r.id)).is_allowed());
+    let can_download = allowed(w, &viewer.0, Action::UserListAll, Resource::Service);
+    Ok(view::render(&UsersPage {
         chrome,
         banner: if query.done.as_deref() == Some("deleted") {
             "The user has been deleted."
@@ -281,17 +252,13 @@ pub(crate) async fn list(
         rows,
         can_invite,
         can_download,
-    })
+    }))
 }
 
 /// Every user, as CSV, for those allowed `user.list_all`.
 pub(crate) async fn download(State(app): State<App>, viewer: Signed) -> Response {
     let chrome = viewer.chrome("Users");
-    let w = match world(&app, &viewer.0, Resource::Service).await {
-        Ok(w) => w,
-        Err(e) => return view::backend(chrome, &e),
-    };
-    if !allowed(&w, &viewer.0, Action::UserListAll, Resource::Service) {
+    if !allowed(&viewer.0.world, &viewer.0, Action::UserListAll, Resource::Service) {
         return view::not_found_page(chrome);
     }
     // The one CSV writer of every export: quoted as needed, formulas defused.
@@ -464,24 +431,21 @@ async fn organisation_step(
 ) -> Response {
     let chrome = viewer.chrome("Invite a user – Organisation").with_errors(&errors);
     let me = viewer.0.user.id;
-    let w = match world(app, &viewer.0, Resource::Organisation(viewer.0.user.organisation)).await {
-        Ok(w) => w,
+    let w = &viewer.0.world;
+    let search = Search::parse(&form.search);
+    let orgs = match app.services.manage.invite_organisations(me, w, search).await {
+        Ok(o) => o,
         Err(e) => return view::backend(chrome, &e),
     };
-    let scope = w.scope(me, Action::UserInvite);
-    let query =
-        OrganisationQuery { search: Search::parse(&form.search), ..OrganisationQuery::default() };
-    let orgs =
-        match app.services.directory.organisations(&scope, &query, Page::numbered(1, 50)).await {
-            Ok(o) => o,
-            Err(e) => return view::backend(chrome, &e),
-        };
     let choices = orgs
         .into_iter()
         .filter(|o| o.active)
         .map(|o| (o.id.to_string(), o.name.to_string()))
         .collect();
-    view::render(&InviteOrganisationPage { chrome, errors, form, choices, admin: scope.everything })
+    // Administrators search among every organisation (the engine's scope says who they
+    // are); others choose from the few they may invite into.
+    let admin = w.scope(me, Action::UserInvite).everything;
+    view::render(&InviteOrganisationPage { chrome, errors, form, choices, admin })
 }
 
 /// Step 2 done: check the organisation, then choose the role.
@@ -511,24 +475,22 @@ async fn role_step(
     errors: Errors,
 ) -> Response {
     let chrome = viewer.chrome("Invite a user – Role").with_errors(&errors);
-    let resource = Resource::Organisation(org);
-    let w = match world(app, &viewer.0, resource).await {
-        Ok(w) => w,
+    let given = match app.services.manage.invite_roles(viewer.0.user.id, org).await {
+        Ok(g) => g,
         Err(e) => return view::backend(chrome, &e),
     };
     let roles = RoleCatalogue::core();
-    let choices: Vec<_> = roles
+    let choices: Vec<_> = given
+        .value
         .iter()
-        .filter(|r| {
-            w.decide(&Request::new(viewer.0.user.id, Action::UserInvite, resource).giving(r.id))
-                .is_allowed()
-        })
+        .filter_map(|r| roles.get(*r))
         .map(|r| (r.key.clone(), r.name.clone(), r.description.clone()))
         .collect();
     if choices.is_empty() {
         return view::not_found_page(chrome);
     }
-    let organisation_name = w.organisation(org).map(|o| o.name.to_string()).unwrap_or_default();
+    let organisation_name =
+        given.world.organisation(org).map(|o| o.name.to_string()).unwrap_or_default();
     view::render(&InviteRolePage { chrome, errors, form, organisation_name, choices })
 }
 
@@ -537,17 +499,17 @@ pub(crate) async fn invite_role(
     State(app): State<App>,
     viewer: Signed,
     Form(form): Form<InviteForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     if !may_invite(&viewer) {
-        return view::not_found_page(viewer.chrome("Page not found"));
+        return Err(PageError::not_found(&viewer.chrome("Page not found")));
     }
     let Some(org) = parse_org(&form.organisation) else {
-        return Redirect::to("/users/invite").into_response();
+        return Ok(Redirect::to("/users/invite").into_response());
     };
     let roles = RoleCatalogue::core();
     let Some(role) = roles.by_key(&form.role).map(|r| r.id) else {
         let errors = Errors::one("role", "Select the user's role");
-        return role_step(&app, &viewer, form, org, errors).await;
+        return Ok(role_step(&app, &viewer, form, org, errors).await);
     };
     let invite = Invite {
         person: PersonInput {
@@ -558,7 +520,7 @@ pub(crate) async fn invite_role(
         organisation: org,
         role,
     };
-    match app.services.manage.invite(viewer.0.user.id, &invite).await {
+    Ok(match app.services.manage.invite(viewer.0.user.id, &invite).await {
         Ok(id) => Redirect::to(&format!("/users/{id}?done=invited")).into_response(),
         Err(ManageError::Invalid(fields)) => {
             let errors = Errors::from_fields(&fields);
@@ -577,8 +539,8 @@ pub(crate) async fn invite_role(
                 form,
             })
         }
-        Err(e) => view::refusal(viewer.chrome("Invite a user"), &e),
-    }
+        Err(e) => return Err(PageError::new(&viewer.chrome("Invite a user"), e)),
+    })
 }
 
 // A user's page and what can be done there.
@@ -623,19 +585,11 @@ async fn visible_user(
     app: &App,
     viewer: &Signed,
     id: &str,
-) -> Result<(User, i64, Arc<World>), Response> {
-    let chrome = || viewer.chrome("Page not found");
-    let Some(id) = parse_user(id) else { return Err(view::not_found_page(chrome())) };
-    let w =
-        world(app, &viewer.0, Resource::User(id)).await.map_err(|e| view::backend(chrome(), &e))?;
-    if !allowed(&w, &viewer.0, Action::UserView, Resource::User(id)) {
-        return Err(view::not_found_page(chrome()));
-    }
-    match app.services.changes.user(id).await {
-        Ok(Some(u)) => Ok((u.value, u.version, w)),
-        Ok(None) => Err(view::not_found_page(chrome())),
-        Err(e) => Err(view::backend(chrome(), &e)),
-    }
+) -> Result<(User, i64, World), PageError> {
+    let chrome = viewer.chrome("Page not found");
+    let id = parse_user(id).or_page(&chrome)?;
+    let found = app.services.manage.user_for(viewer.0.user.id, id).await.or_page(&chrome)?;
+    Ok((found.value.value, found.value.version, found.world))
 }
 
 pub(crate) async fn profile(
@@ -643,17 +597,12 @@ pub(crate) async fn profile(
     viewer: Signed,
     Path(id): Path<String>,
     Query(q): Query<DoneQuery>,
-) -> Response {
-    let (user, _, w) = match visible_user(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, PageError> {
+    let (user, _, w) = visible_user(&app, &viewer, &id).await?;
     let chrome = viewer.chrome(user.name.as_str());
-    let rows = match rows(&app, Some(&viewer.0.world), std::slice::from_ref(&user)).await {
-        Ok(r) => r,
-        Err(e) => return view::backend(chrome, &e),
-    };
-    let Some(row) = rows.into_iter().next() else { return view::problem_page(chrome) };
+    let rows =
+        rows(&app, Some(&viewer.0.world), std::slice::from_ref(&user)).await.or_page(&chrome)?;
+    let Some(row) = rows.into_iter().next() else { return Ok(view::problem_page(chrome)) };
     let status = row.state;
     let resource = Resource::User(user.id);
     let may = |a| allowed(&w, &viewer.0, a, resource);
@@ -698,7 +647,7 @@ pub(crate) async fn profile(
     if may(Action::UserDelete) {
         actions.push((format!("{base}/delete"), "Delete user"));
     }
-    view::render(&UserPage {
+    Ok(view::render(&UserPage {
         chrome,
         banner: user_done(q.done.as_deref()),
         row,
@@ -708,7 +657,7 @@ pub(crate) async fn profile(
         key_contact: user.key_contact,
         own,
         actions,
-    })
+    }))
 }
 
 #[derive(Template)]
@@ -771,23 +720,16 @@ fn edit_form(viewer: &Signed, w: &World, user: &User, version: i64, errors: Erro
     }
 }
 
-async fn edit_page_handler(app: &App, viewer: &Signed, id: &str) -> Response {
-    let (user, version, w) = match visible_user(app, viewer, id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    if user.id == viewer.0.user.id {
-        return Redirect::to("/account/details").into_response();
-    }
-    view::render(&edit_form(viewer, &w, &user, version, Errors::default()))
-}
-
 pub(crate) async fn edit_page(
     State(app): State<App>,
     viewer: Signed,
     Path(id): Path<String>,
-) -> Response {
-    edit_page_handler(&app, &viewer, &id).await
+) -> Result<Response, PageError> {
+    let (user, version, w) = visible_user(&app, &viewer, &id).await?;
+    if user.id == viewer.0.user.id {
+        return Ok(Redirect::to("/account/details").into_response());
+    }
+    Ok(view::render(&edit_form(&viewer, &w, &user, version, Errors::default())))
 }
 
 #[derive(Deserialize)]
@@ -809,11 +751,8 @@ pub(crate) async fn edit(
     viewer: Signed,
     Path(id): Path<String>,
     Form(form): Form<EditForm>,
-) -> Response {
-    let (user, _, w) = match visible_user(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, PageError> {
+    let (user, _, w) = visible_user(&app, &viewer, &id).await?;
     let roles = RoleCatalogue::core();
     let role: Option<RoleId> = form.role.as_deref().and_then(|k| roles.by_key(k)).map(|r| r.id);
     let has_flags = form.flags.is_some();
@@ -841,17 +780,20 @@ pub(crate) async fn edit(
         }
         view::render(&page)
     };
-    match app.services.manage.edit_user(viewer.0.user.id, user.id, form.version, &changes).await {
-        Ok(edited) => {
-            let done = if edited.email_confirmation_sent { "email-sent" } else { "updated" };
-            Redirect::to(&format!("/users/{}?done={done}", user.id)).into_response()
-        }
-        Err(ManageError::Invalid(fields)) => again(Errors::from_fields(&fields)),
-        Err(ManageError::EmailInUse) => {
-            again(Errors::one("email", "This email address is already used by another account"))
-        }
-        Err(e) => view::refusal(viewer.chrome("Change details"), &e),
-    }
+    Ok(
+        match app.services.manage.edit_user(viewer.0.user.id, user.id, form.version, &changes).await
+        {
+            Ok(edited) => {
+                let done = if edited.email_confirmation_sent { "email-sent" } else { "updated" };
+                Redirect::to(&format!("/users/{}?done={done}", user.id)).into_response()
+            }
+            Err(ManageError::Invalid(fields)) => again(Errors::from_fields(&fields)),
+            Err(ManageError::EmailInUse) => {
+                again(Errors::one("email", "This email address is already used by another account"))
+            }
+            Err(e) => return Err(PageError::new(&viewer.chrome("Change details"), e)),
+        },
+    )
 }
 
 #[derive(Template)]
@@ -869,22 +811,19 @@ pub(crate) async fn move_page(
     State(app): State<App>,
     viewer: Signed,
     Path(id): Path<String>,
-) -> Response {
-    let (user, version, w) = match visible_user(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, PageError> {
+    let (user, version, w) = visible_user(&app, &viewer, &id).await?;
     if !allowed(&w, &viewer.0, Action::UserMoveOrganisation, Resource::User(user.id)) {
-        return view::forbidden_page(viewer.chrome("Move user"), "you cannot move this user");
+        return Ok(view::forbidden_page(viewer.chrome("Move user"), "you cannot move this user"));
     }
-    view::render(&MovePage {
+    Ok(view::render(&MovePage {
         chrome: viewer.chrome("Move user to another organisation"),
         errors: Errors::default(),
         id: user.id.to_string(),
         name: user.name.to_string(),
         version,
         organisation: String::new(),
-    })
+    }))
 }
 
 #[derive(Deserialize)]
@@ -901,11 +840,8 @@ pub(crate) async fn move_user(
     viewer: Signed,
     Path(id): Path<String>,
     Form(form): Form<MoveForm>,
-) -> Response {
-    let (user, _, _) = match visible_user(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, PageError> {
+    let (user, _, _) = visible_user(&app, &viewer, &id).await?;
     let again = |message: &str| {
         let errors = Errors::one("organisation", message);
         view::render(&MovePage {
@@ -917,18 +853,18 @@ pub(crate) async fn move_user(
             organisation: form.organisation.clone(),
         })
     };
-    let target = match app.services.changes.organisation_by_name(&form.organisation).await {
-        Ok(Some(o)) => o.value.id,
-        Ok(None) => return again("Enter the name of an existing organisation"),
-        Err(e) => return view::backend(viewer.chrome("Move user"), &e),
+    let chrome = viewer.chrome("Move user");
+    let found = app.services.manage.organisation_by_name(&form.organisation).await;
+    let Some(target) = found.or_page(&chrome)? else {
+        return Ok(again("Enter the name of an existing organisation"));
     };
-    match app.services.manage.move_user(viewer.0.user.id, user.id, form.version, target).await {
+    Ok(match app.services.manage.move_user(viewer.0.user.id, user.id, form.version, target).await {
         Ok(()) => Redirect::to(&format!("/users/{}?done=moved", user.id)).into_response(),
         Err(ManageError::NotFound) => {
             again("Enter the name of an organisation you can move users into")
         }
-        Err(e) => view::refusal(viewer.chrome("Move user"), &e),
-    }
+        Err(e) => return Err(PageError::new(&chrome, e)),
+    })
 }
 
 #[derive(Template)]
@@ -990,15 +926,11 @@ pub(crate) async fn confirm_page(
     State(app): State<App>,
     viewer: Signed,
     Path((id, action)): Path<(String, String)>,
-) -> Response {
-    let (user, version, _) = match visible_user(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let Some((heading, body, button, warning)) = confirm_text(&action, user.name.as_str()) else {
-        return view::not_found_page(viewer.chrome("Page not found"));
-    };
-    view::render(&ConfirmPage {
+) -> Result<Response, PageError> {
+    let (user, version, _) = visible_user(&app, &viewer, &id).await?;
+    let (heading, body, button, warning) =
+        confirm_text(&action, user.name.as_str()).or_page(&viewer.chrome("Page not found"))?;
+    Ok(view::render(&ConfirmPage {
         chrome: viewer.chrome(&heading),
         heading,
         body,
@@ -1007,7 +939,7 @@ pub(crate) async fn confirm_page(
         button,
         warning,
         back: format!("/users/{}", user.id),
-    })
+    }))
 }
 
 #[derive(Deserialize)]
@@ -1023,11 +955,8 @@ pub(crate) async fn confirm(
     viewer: Signed,
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ConfirmForm>,
-) -> Response {
-    let (user, _, _) = match visible_user(&app, &viewer, &id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> Result<Response, PageError> {
+    let (user, _, _) = visible_user(&app, &viewer, &id).await?;
     let (me, m) = (viewer.0.user.id, &app.services.manage);
     let (result, done) = match action.as_str() {
         "deactivate" => (m.deactivate_user(me, user.id, form.version).await, "deactivated"),
@@ -1035,11 +964,12 @@ pub(crate) async fn confirm(
         "delete" => (m.delete_user(me, user.id, form.version).await, "deleted"),
         "resend-invitation" => (m.resend_invitation(me, user.id).await, "resent"),
         "revoke-invitation" => (m.revoke_invitation(me, user.id).await, "revoked"),
-        _ => return view::not_found_page(viewer.chrome("Page not found")),
+        _ => return Err(PageError::not_found(&viewer.chrome("Page not found"))),
     };
-    match result {
-        Ok(()) if done == "deleted" => Redirect::to("/users?done=deleted").into_response(),
-        Ok(()) => Redirect::to(&format!("/users/{}?done={done}", user.id)).into_response(),
-        Err(e) => view::refusal(viewer.chrome("You cannot do this"), &e),
-    }
+    result.or_page(&viewer.chrome("You cannot do this"))?;
+    Ok(if done == "deleted" {
+        Redirect::to("/users?done=deleted").into_response()
+    } else {
+        Redirect::to(&format!("/users/{}?done={done}", user.id)).into_response()
+    })
 }

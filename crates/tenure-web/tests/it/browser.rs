@@ -83,7 +83,7 @@ async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
     );
     let accounts = Accounts::new(
         store.clone(),
-        hasher.clone(),
+        hasher,
         clock.clone(),
         ids.clone(),
         LockoutPolicy::default(),
@@ -108,16 +108,11 @@ async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
         authorizer: Authorizer::new(store.clone()),
         sessions: Sessions::new(
             store.clone(),
-            secrets.clone(),
+            secrets,
             clock.clone(),
             ids,
             SessionPolicy::default(),
         ),
-        changes: store.clone(),
-        directory: store.clone(),
-        secrets,
-        clock: clock.clone(),
-        hasher,
     };
     let router = tenure_web::router(services, WebConfig::new(&base));
     tokio::spawn(async move { tenure_web::serve(listener, router).await });

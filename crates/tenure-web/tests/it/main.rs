@@ -74,7 +74,7 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
     );
     let accounts = Accounts::new(
         store.clone(),
-        hasher.clone(),
+        hasher,
         clock.clone(),
         ids.clone(),
         LockoutPolicy::default(),
@@ -99,16 +99,11 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
         authorizer: Authorizer::new(store.clone()),
         sessions: Sessions::new(
             store.clone(),
-            secrets.clone(),
+            secrets,
             clock.clone(),
             ids.clone(),
             SessionPolicy::default(),
         ),
-        changes: store.clone(),
-        directory: store.clone(),
-        secrets,
-        clock: clock.clone(),
-        hasher,
     };
     Site { router: tenure_web::router(services, config), store, mailer, clock }
 }
