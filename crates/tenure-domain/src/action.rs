@@ -211,7 +211,7 @@ impl fmt::Display for Action {
 
 /// An action name that is not one of [`Action::ALL`].
 #[derive(Clone, PartialEq, Eq, Debug, Error)]
-#[error("unknown action `{given}`; expected one of: {}", Action::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "))]
+#[error("unknown action `{}`; expected one of: {}", crate::name::quoted(.given), Action::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "))]
 pub struct UnknownActionError {
     /// What was given.
     pub given: String,

@@ -83,7 +83,10 @@ impl fmt::Display for EntityKind {
 
 /// An entity type that is not one of [`EntityKind::ALL`].
 #[derive(Clone, PartialEq, Eq, Debug, Error)]
-#[error("unknown entity type `{given}`; expected person, business or regulator")]
+#[error(
+    "unknown entity type `{}`; expected person, business or regulator",
+    crate::name::quoted(.given)
+)]
 pub struct UnknownEntityKindError {
     /// What was given.
     pub given: String,

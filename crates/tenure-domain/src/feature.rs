@@ -87,7 +87,7 @@ impl fmt::Display for Feature {
 
 /// A feature name that is not one of [`Feature::ALL`].
 #[derive(Clone, PartialEq, Eq, Debug, Error)]
-#[error("unknown feature `{given}`; expected one of: {}", Feature::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "))]
+#[error("unknown feature `{}`; expected one of: {}", crate::name::quoted(.given), Feature::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "))]
 pub struct UnknownFeatureError {
     /// What was given.
     pub given: String,

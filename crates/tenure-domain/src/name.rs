@@ -69,11 +69,39 @@ impl fmt::Display for Name {
 }
 
 /// Control characters (C0, C1, DEL; NUL among them) and the Unicode bidirectional
-/// formatting characters: the one rule for free text everywhere. Names and email
-/// addresses refuse them; search terms drop them.
+/// formatting characters (the `Bidi_Control` property: the Arabic letter mark, the
+/// left-to-right and right-to-left marks, embeddings, overrides and isolates): the one
+/// rule for free text everywhere. Names and email addresses refuse them; search terms
+/// drop them.
 pub fn is_forbidden_in_text(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// The most characters of someone's input an error message repeats.
+const QUOTED_MAX_CHARS: usize = 64;
+
+/// Someone's input as an error message repeats it (inside backticks): characters
+/// [`is_forbidden_in_text`] refuses are written as `\u{…}` escapes, so the message stays
+/// one line and shows what was really typed, and input longer than 64 characters is cut
+/// short with `…`, so a pasted page does not swamp the message.
+pub fn quoted(input: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in input.chars().enumerate() {
+        if i == QUOTED_MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if is_forbidden_in_text(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -38,3 +38,18 @@ fn messages_say_what_is_accepted() {
         "name must not contain control or text-direction characters (found U+0007)"
     );
 }
+
+/// Found by the parser fuzzing (issue 16): the Arabic letter mark, a `Bidi_Control`
+/// character like the marks and overrides, was accepted into names.
+#[test]
+fn the_arabic_letter_mark_is_a_text_direction_character() {
+    check("a\u{061C}b", Err(NameError::ForbiddenCharacter { code: 0x061C }));
+}
+
+#[test]
+fn quoted_input_is_one_short_line() {
+    use crate::name::quoted;
+    assert_eq!(quoted("a\nb\u{202E}c\0"), "a\\u{a}b\\u{202e}c\\u{0}");
+    assert_eq!(quoted(&"x".repeat(65)), format!("{}…", "x".repeat(64)));
+    assert_eq!(quoted(&"x".repeat(64)), "x".repeat(64));
+}
