@@ -4,7 +4,7 @@ use std::fmt;
 
 use thiserror::Error;
 
-use crate::name::is_forbidden_in_text;
+use crate::name::{is_forbidden_in_text, quoted};
 
 /// The most characters an address may have (RFC 5321 path limit less the brackets).
 pub const EMAIL_MAX_CHARS: usize = 254;
@@ -41,7 +41,7 @@ pub enum EmailError {
     #[error("enter an email address in the correct format, like name@example.com")]
     Format,
     /// The part after `@` is not a domain name.
-    #[error("the part after @ in `{domain}` is not a valid domain, like example.com")]
+    #[error("the part after @ in `{}` is not a valid domain, like example.com", quoted(.domain))]
     Domain {
         /// The domain as given.
         domain: String,
@@ -55,44 +55,15 @@ impl Email {
     /// [`EmailError`] says what is wrong and what is accepted.
     pub fn parse(input: &str) -> Result<Self, EmailError> {
         let trimmed = input.trim();
-        if trimmed.is_empty() {
-            return Err(EmailError::Empty);
+        check(trimmed)?;
+        // Lower-casing can change an address: `İ` becomes `i` and a combining dot, which
+        // is longer and not a letter. The stored form must meet the rule itself, so that
+        // it parses back to itself, so it is checked too.
+        let lower = trimmed.to_lowercase();
+        if lower != trimmed {
+            check(&lower)?;
         }
-        let actual = trimmed.chars().count();
-        if actual > EMAIL_MAX_CHARS {
-            return Err(EmailError::TooLong { max: EMAIL_MAX_CHARS, actual });
-        }
-        if trimmed.chars().any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '"'))
-            || trimmed.matches('@').count() > 1
-        {
-            return Err(EmailError::NotSingle);
-        }
-        if trimmed.chars().any(is_forbidden_in_text) {
-            return Err(EmailError::Format);
-        }
-        let Some((local, domain)) = trimmed.split_once('@') else {
-            return Err(EmailError::Format);
-        };
-        if local.is_empty()
-            || local.chars().count() > LOCAL_MAX_CHARS
-            || local.starts_with('.')
-            || local.ends_with('.')
-            || local.contains("..")
-        {
-            return Err(EmailError::Format);
-        }
-        let domain_ok = domain.contains('.')
-            && domain.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-            });
-        if !domain_ok {
-            return Err(EmailError::Domain { domain: domain.to_owned() });
-        }
-        Ok(Self(trimmed.to_lowercase()))
+        Ok(Self(lower))
     }
 
     /// The normalised address.
@@ -111,6 +82,48 @@ impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Checks trimmed text against the rule for one address.
+fn check(trimmed: &str) -> Result<(), EmailError> {
+    if trimmed.is_empty() {
+        return Err(EmailError::Empty);
+    }
+    let actual = trimmed.chars().count();
+    if actual > EMAIL_MAX_CHARS {
+        return Err(EmailError::TooLong { max: EMAIL_MAX_CHARS, actual });
+    }
+    if trimmed.chars().any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '"'))
+        || trimmed.matches('@').count() > 1
+    {
+        return Err(EmailError::NotSingle);
+    }
+    if trimmed.chars().any(is_forbidden_in_text) {
+        return Err(EmailError::Format);
+    }
+    let Some((local, domain)) = trimmed.split_once('@') else {
+        return Err(EmailError::Format);
+    };
+    if local.is_empty()
+        || local.chars().count() > LOCAL_MAX_CHARS
+        || local.starts_with('.')
+        || local.ends_with('.')
+        || local.contains("..")
+    {
+        return Err(EmailError::Format);
+    }
+    let domain_ok = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if !domain_ok {
+        return Err(EmailError::Domain { domain: domain.to_owned() });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

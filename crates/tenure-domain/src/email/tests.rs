@@ -46,3 +46,21 @@ proptest! {
         }
     }
 }
+
+/// Found by the parser fuzzing (issue 16): `İ` lower-cases to `i` and a combining dot, so
+/// an address was stored in a form that is not itself an address (the dot is not a letter
+/// of a domain) and longer than the limit, and a refused domain was repeated raw.
+#[test]
+fn lower_casing_cannot_break_the_rule() {
+    check("a@İ.com", Err(EmailError::Domain { domain: "i\u{307}.com".to_owned() }));
+    let local = format!("{}İ", "a".repeat(63));
+    check(&format!("{local}@x.com"), Err(EmailError::Format));
+    let domain = format!("{}.{}.{}.com", "b".repeat(60), "c".repeat(60), "d".repeat(63));
+    let at_limit = format!("{local}@{domain}");
+    assert_eq!(at_limit.chars().count(), 254);
+    check(&at_limit, Err(EmailError::TooLong { max: 254, actual: 255 }));
+    assert_eq!(
+        Email::parse("a@x_y.com").unwrap_err().to_string(),
+        "the part after @ in `x_y.com` is not a valid domain, like example.com"
+    );
+}
