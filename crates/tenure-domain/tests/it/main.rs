@@ -7,6 +7,7 @@
 )]
 
 mod corterum;
+mod fuzz;
 mod properties;
 mod reference;
 mod spec;
