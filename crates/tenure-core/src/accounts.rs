@@ -20,7 +20,7 @@ use crate::audit::{
     AuditDetail, AuditEvent, AuditName, FailureReason, Lock, Outcome, SignInFailure,
 };
 use crate::error::BackendError;
-use crate::mail::{self, Block};
+use crate::notification::{self, Notification};
 use crate::ports::{Clock, IdGen, Mailer, PasswordHasher, Secrets, Timestamp, Verified};
 
 /// What signing in needs to know about the account holding an email address.
@@ -393,7 +393,8 @@ impl Accounts {
         self.store.set_password(user, hash, event).await?;
         if let Some(resets) = &self.resets {
             let person = holder.person;
-            resets.mailer.send(mail::password_changed(person.email, &person.name)).await?;
+            let notice = Notification::PasswordChanged { to: person.email, name: person.name };
+            resets.mailer.send(notice).await?;
         }
         Ok(())
     }
@@ -431,23 +432,9 @@ impl Accounts {
             AuditDetail::Empty,
         );
         self.store.issue_reset(record.user, token.digest, now, expires, audit).await?;
-        let link = mail::link(&resets.policy.base_url, "/account/reset-password", &token.plain);
-        let message = mail::message(
-            email,
-            "Reset your password",
-            &[
-                Block::Text(
-                    "Someone asked to reset the password for your Tenure account.".to_owned(),
-                ),
-                Block::Text("To choose a new password, open this link within 3 hours:".to_owned()),
-                Block::Link(link),
-                Block::Text(
-                    "The link works once. If you did not ask for this, you can ignore this \
-                     email: your password has not changed."
-                        .to_owned(),
-                ),
-            ],
-        );
+        let url =
+            notification::link(&resets.policy.base_url, "/account/reset-password", &token.plain);
+        let message = Notification::PasswordReset { to: email, url };
         resets.mailer.send(message).await
     }
 
@@ -505,7 +492,8 @@ impl Accounts {
         if !self.store.consume_reset(&digest, holder.user, now, hash, audit).await? {
             return Err(ResetError::LinkInvalid);
         }
-        resets.mailer.send(mail::password_changed(holder.email, &holder.name)).await?;
+        let notice = Notification::PasswordChanged { to: holder.email, name: holder.name };
+        resets.mailer.send(notice).await?;
         Ok(holder.user)
     }
 

@@ -18,9 +18,9 @@ pub mod changes;
 pub mod corterum;
 pub mod csv;
 pub mod error;
-mod mail;
 pub mod manage;
 pub mod moment;
+pub mod notification;
 pub mod ports;
 pub mod query;
 pub mod sessions;
@@ -45,8 +45,9 @@ pub use manage::{
     AccountStatus, Edited, EmailConfirmed, InvitationView, Invite, Manage, ManagePolicy,
     ManagePorts, OrganisationInput, PersonInput, TrailNames, UserChanges, Viewed,
 };
+pub use notification::{ChangedBy, Notification, RelationshipChange};
 pub use ports::{
-    Clock, Directory, IdGen, Mailer, Message, NamedLog, NamedUser, Names, Page, PasswordHasher,
+    Clock, Directory, IdGen, Mailer, NamedLog, NamedUser, Names, Page, PasswordHasher,
     Secrets, Timestamp, Token, Verified,
 };
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};

@@ -5,6 +5,7 @@ use tenure_domain::{Log, NewPassword, Organisation, Resource, Scope, User, UserI
 use uuid::Uuid;
 
 use crate::error::BackendError;
+use crate::notification::Notification;
 use crate::query::{OrganisationQuery, UserQuery};
 
 /// A moment, in milliseconds since the Unix epoch, UTC: the domain's `Moment`, under the
@@ -74,27 +75,17 @@ pub trait Secrets: Send + Sync + 'static {
     fn digest(&self, plain: &str) -> String;
 }
 
-/// An email to send.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Message {
-    /// The recipient.
-    pub to: tenure_domain::Email,
-    /// The subject line.
-    pub subject: String,
-    /// The plain-text body.
-    pub text: String,
-    /// The same body as HTML (escaped; links as anchors), for mail clients that show it.
-    pub html: String,
-}
-
-/// Sends email.
+/// Sends email. The core says what to tell whom (a [`Notification`]); the mailer renders
+/// it into a subject and plain-text and HTML bodies (`tenure-mail`) and hands it over, so
+/// the wording and its escaping stay on the mail side, and an outbox can store the
+/// notification itself.
 #[async_trait]
 pub trait Mailer: Send + Sync + 'static {
-    /// Sends (or queues) one message.
+    /// Renders and sends (or queues) one notification.
     ///
     /// # Errors
-    /// [`BackendError`] if it could not be handed over.
-    async fn send(&self, message: Message) -> Result<(), BackendError>;
+    /// [`BackendError`] if it could not be rendered or handed over.
+    async fn send(&self, notification: Notification) -> Result<(), BackendError>;
 }
 
 /// The time. The only source of "now" in the core.

@@ -2,14 +2,16 @@
 //! outbox folder, named in sending order (`0001-alice@example.com.eml`), so a newcomer
 //! can open the invitation or reset email and follow its link.
 //!
-//! Role in the workspace: an adapter. Allowed dependencies: `tenure-core`, `tokio` (its
-//! file system and a lock). Forbidden knowledge: storage, HTTP. A message is written to a
-//! temporary name and renamed, so a reader never sees half of one.
+//! Role in the workspace: an adapter. Allowed dependencies: `tenure-core`, `tenure-mail`
+//! (which renders each notification), `tokio` (its file system and a lock). Forbidden
+//! knowledge: storage, HTTP. A message is written to a temporary name and renamed, so a
+//! reader never sees half of one.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use tenure_core::{BackendError, Mailer, Message};
+use tenure_core::{BackendError, Mailer, Notification};
+use tenure_mail::Message;
 use tokio::sync::Mutex;
 
 /// A folder of sent messages.
@@ -29,6 +31,34 @@ impl Outbox {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Writes one rendered message as the next file.
+    async fn write(&self, message: &Message) -> Result<(), BackendError> {
+        let mut next = self.next.lock().await;
+        tokio::fs::create_dir_all(&self.dir).await.map_err(BackendError::new)?;
+        let n = match *next {
+            Some(n) => n,
+            None => {
+                // Carry on after what an earlier run left, so nothing is overwritten.
+                let mut count = 0u32;
+                let mut entries =
+                    tokio::fs::read_dir(&self.dir).await.map_err(BackendError::new)?;
+                while let Some(entry) = entries.next_entry().await.map_err(BackendError::new)? {
+                    if entry.file_name().to_string_lossy().ends_with(".eml") {
+                        count += 1;
+                    }
+                }
+                count + 1
+            }
+        };
+        let name = format!("{n:04}-{}.eml", file_safe(message.to.as_str()));
+        let text = format_message(message);
+        let temporary = self.dir.join(format!(".{name}.tmp"));
+        tokio::fs::write(&temporary, text).await.map_err(BackendError::new)?;
+        tokio::fs::rename(&temporary, self.dir.join(&name)).await.map_err(BackendError::new)?;
+        *next = Some(n + 1);
+        Ok(())
+    }
 }
 
 /// Keeps a recipient usable in a file name.
@@ -44,8 +74,8 @@ fn file_safe(s: &str) -> String {
         .collect()
 }
 
-/// The boundary between the plain-text and HTML parts. Bodies are ours, built by
-/// `tenure-core`, and never contain it.
+/// The boundary between the plain-text and HTML parts. Bodies are ours, rendered by
+/// `tenure-mail`, and never contain it.
 const BOUNDARY: &str = "tenure-alternative-7c1f0e";
 
 /// A MIME message (multipart/alternative, 8-bit) whose plain-text part comes first and
@@ -66,38 +96,17 @@ fn format_message(message: &Message) -> String {
 
 #[async_trait]
 impl Mailer for Outbox {
-    async fn send(&self, message: Message) -> Result<(), BackendError> {
-        let mut next = self.next.lock().await;
-        tokio::fs::create_dir_all(&self.dir).await.map_err(BackendError::new)?;
-        let n = match *next {
-            Some(n) => n,
-            None => {
-                // Carry on after what an earlier run left, so nothing is overwritten.
-                let mut count = 0u32;
-                let mut entries =
-                    tokio::fs::read_dir(&self.dir).await.map_err(BackendError::new)?;
-                while let Some(entry) = entries.next_entry().await.map_err(BackendError::new)? {
-                    if entry.file_name().to_string_lossy().ends_with(".eml") {
-                        count += 1;
-                    }
-                }
-                count + 1
-            }
-        };
-        let name = format!("{n:04}-{}.eml", file_safe(message.to.as_str()));
-        let text = format_message(&message);
-        let temporary = self.dir.join(format!(".{name}.tmp"));
-        tokio::fs::write(&temporary, text).await.map_err(BackendError::new)?;
-        tokio::fs::rename(&temporary, self.dir.join(&name)).await.map_err(BackendError::new)?;
-        *next = Some(n + 1);
-        Ok(())
+    async fn send(&self, notification: Notification) -> Result<(), BackendError> {
+        let message = tenure_mail::render(&notification).map_err(BackendError::new)?;
+        self.write(&message).await
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use tenure_core::{Mailer, Message};
-    use tenure_domain::Email;
+    use tenure_core::{Mailer, Notification};
+    use tenure_domain::{Email, Name};
+    use tenure_mail::Message;
 
     use crate::Outbox;
 
@@ -115,10 +124,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tenure-outbox-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let outbox = Outbox::new(&dir);
-        outbox.send(message("alice@example.com", "Reset your password")).await.unwrap();
-        outbox.send(message("bob@example.com", "Line\nbreak")).await.unwrap();
+        outbox.write(&message("alice@example.com", "Reset your password")).await.unwrap();
+        outbox.write(&message("bob@example.com", "Line\nbreak")).await.unwrap();
         // A later run carries on numbering.
-        Outbox::new(&dir).send(message("alice@example.com", "Again")).await.unwrap();
+        Outbox::new(&dir).write(&message("alice@example.com", "Again")).await.unwrap();
         let mut names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -145,6 +154,26 @@ mod tests {
         );
         let second = std::fs::read_to_string(dir.join("0002-bob@example.com.eml")).unwrap();
         assert!(second.contains("Subject: Line break\n"), "no header injection: {second}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_notification_is_rendered_into_its_file() {
+        let dir = std::env::temp_dir().join(format!("tenure-outbox-render-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let outbox = Outbox::new(&dir);
+        let to = Email::parse("alice@example.com").unwrap();
+        let url = "https://x.example/account/reset-password?token=abc".to_owned();
+        outbox.send(Notification::PasswordReset { to: to.clone(), url }).await.unwrap();
+        let notice = Notification::PasswordChanged { to, name: Name::parse("Alice").unwrap() };
+        outbox.send(notice).await.unwrap();
+        let first = std::fs::read_to_string(dir.join("0001-alice@example.com.eml")).unwrap();
+        assert!(first.starts_with("To: alice@example.com\nSubject: Reset your password\n"));
+        assert!(first.contains("\n\nhttps://x.example/account/reset-password?token=abc\n\n"));
+        assert!(first.contains("<a href=\"https://x.example/account/reset-password?token=abc\">"));
+        let second = std::fs::read_to_string(dir.join("0002-alice@example.com.eml")).unwrap();
+        assert!(second.contains("Subject: Your password has been changed\n"), "{second}");
+        assert!(second.contains("Hello Alice, the password for your Tenure account"), "{second}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

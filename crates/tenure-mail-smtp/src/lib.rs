@@ -1,15 +1,15 @@
 //! Tenure's `Mailer` port over SMTP with lettre: each message goes out as
 //! multipart/alternative, plain text first, HTML second.
 //!
-//! Role in the workspace: an adapter. Allowed dependencies: `tenure-core`, `lettre`.
-//! Forbidden knowledge: storage, HTTP. Configured by one URL, as lettre reads it:
+//! Role in the workspace: an adapter. Allowed dependencies: `tenure-core`, `tenure-mail`
+//! (which renders each notification), `lettre`. Forbidden knowledge: storage, HTTP. Configured by one URL, as lettre reads it:
 //! `smtps://USER:PASSWORD@HOST` (TLS), `smtp://USER:PASSWORD@HOST?tls=required`
 //! (STARTTLS), or `smtp://HOST:PORT` (plain, for a relay on the same machine or tests).
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use tenure_core::{BackendError, Mailer, Message};
+use tenure_core::{BackendError, Mailer, Notification};
 use thiserror::Error;
 
 /// Sends mail through an SMTP server.
@@ -58,7 +58,8 @@ impl SmtpMailer {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
-    async fn send(&self, message: Message) -> Result<(), BackendError> {
+    async fn send(&self, notification: Notification) -> Result<(), BackendError> {
+        let message = tenure_mail::render(&notification).map_err(BackendError::new)?;
         let to: Mailbox = message.to.as_str().parse().map_err(BackendError::new)?;
         let email = lettre::Message::builder()
             .from(self.from.clone())

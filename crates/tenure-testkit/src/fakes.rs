@@ -5,9 +5,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use tenure_core::{BackendError, Clock, IdGen, PasswordHasher, Timestamp, Verified};
+use tenure_core::{BackendError, Clock, IdGen, Notification, PasswordHasher, Timestamp, Verified};
 use tenure_domain::NewPassword;
 use tenure_domain::password::normalise;
+use tenure_mail::Message;
 use uuid::Uuid;
 
 /// A clock that stands still until the test moves it.
@@ -143,13 +144,14 @@ impl tenure_core::Secrets for SequentialSecrets {
     }
 }
 
-/// A mailer that keeps what it was given, for tests to read links out of.
+/// A mailer that renders what it was given, as the real ones do, and keeps it, for tests
+/// to read subjects, bodies and links out of.
 #[derive(Debug, Default)]
-pub struct MemoryMailer(Mutex<Vec<tenure_core::Message>>);
+pub struct MemoryMailer(Mutex<Vec<Message>>);
 
 impl MemoryMailer {
     /// Everything sent so far.
-    pub fn sent(&self) -> Vec<tenure_core::Message> {
+    pub fn sent(&self) -> Vec<Message> {
         self.0.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
@@ -164,7 +166,8 @@ impl MemoryMailer {
 
 #[async_trait]
 impl tenure_core::Mailer for MemoryMailer {
-    async fn send(&self, message: tenure_core::Message) -> Result<(), BackendError> {
+    async fn send(&self, notification: Notification) -> Result<(), BackendError> {
+        let message = tenure_mail::render(&notification).map_err(BackendError::new)?;
         self.0
             .lock()
             .map_err(|_| BackendError::new("the memory mailer's lock is poisoned"))?

@@ -9,8 +9,8 @@ use tenure_domain::{
 use crate::audit::{self, AccountCreate, AuditDetail, AuditName, LinkUse, OrganisationCreate};
 use crate::changes::{Link, LinkPurpose, LinkState, Write};
 use crate::error::BackendError;
-use crate::mail::{self, Block};
 use crate::manage::{AccountStatus, InvitationView, Invite, Manage, PersonInput, required};
+use crate::notification::{self, Notification};
 use crate::ports::Timestamp;
 use crate::usecase::{FieldError, ManageError, StateError};
 
@@ -51,35 +51,15 @@ impl Manage {
         name: &Name,
         organisation: &Name,
     ) -> Result<(), BackendError> {
-        let url = mail::link(&self.policy.base_url, "/account/create", plain);
-        let days = self.policy.invitation_lifetime_ms / (24 * 60 * 60 * 1000);
-        let (subject, opening) = match link.purpose {
-            LinkPurpose::Reactivation => (
-                "Your account has been reactivated",
-                format!(
-                    "Hello {name}, your Tenure account for {organisation} has been reactivated."
-                ),
-            ),
-            _ => (
-                "You have been invited to Tenure",
-                format!("Hello {name}, you have been invited to join {organisation} on Tenure."),
-            ),
+        let url = notification::link(&self.policy.base_url, "/account/create", plain);
+        let valid_days = self.policy.invitation_lifetime_ms / (24 * 60 * 60 * 1000);
+        let (to, name, organisation) = (link.email.clone(), name.clone(), organisation.clone());
+        let message = match link.purpose {
+            LinkPurpose::Reactivation => {
+                Notification::Reactivation { to, name, organisation, url, valid_days }
+            }
+            _ => Notification::Invitation { to, name, organisation, url, valid_days },
         };
-        let message = mail::message(
-            link.email.clone(),
-            subject,
-            &[
-                Block::Text(opening),
-                Block::Text(format!(
-                    "To set your password and sign in, open this link within {days} days:"
-                )),
-                Block::Link(url),
-                Block::Text(
-                    "The link works once. If you were not expecting this email, you can ignore it."
-                        .to_owned(),
-                ),
-            ],
-        );
         self.ports.mailer.send(message).await
     }
 

@@ -9,8 +9,8 @@ use tenure_domain::{
 use crate::audit::{AuditDetail, AuditEvent, AuditName, RelationshipDetail};
 use crate::changes::{ChangeError, RelationshipRequest, Write};
 use crate::error::BackendError;
-use crate::mail::{self, Block};
 use crate::manage::Manage;
+use crate::notification::{self, Notification, RelationshipChange};
 use crate::ports::Page;
 use crate::usecase::ManageError;
 
@@ -217,34 +217,17 @@ impl Manage {
             .await?;
         let mut local = World::with_roles(world.roles().clone());
         local.insert_organisation(to.clone()).map_err(BackendError::new)?;
-        let name = |id: OrgId| {
-            ends.iter().find(|o| o.id == id).map_or_else(String::new, |o| o.name.to_string())
+        let name = |id: OrgId| ends.iter().find(|o| o.id == id).map(|o| o.name.clone());
+        let change = match effect {
+            RelationshipEffect::Added => RelationshipChange::Added,
+            RelationshipEffect::Requested { by } => RelationshipChange::Requested { by: name(by) },
+            RelationshipEffect::Accepted { .. } => RelationshipChange::Accepted,
+            RelationshipEffect::Declined { .. } => RelationshipChange::Declined,
+            RelationshipEffect::Withdrawn { .. } => RelationshipChange::Withdrawn,
+            RelationshipEffect::Removed => RelationshipChange::Removed,
         };
-        let (owner, agent) = (name(rel.stock_owner), name(rel.managing_agent));
-        let what = format!("{owner} as a stock owner of {agent}");
-        let sentence = match effect {
-            RelationshipEffect::Added => format!("An administrator added {what}."),
-            RelationshipEffect::Requested { by } => format!(
-                "{} asked to add {what}. It takes effect only if a data coordinator of {} accepts it.",
-                name(by),
-                to.name
-            ),
-            RelationshipEffect::Accepted { .. } => {
-                format!("The request to add {what} was accepted. It is in effect now.")
-            }
-            RelationshipEffect::Declined { .. } => {
-                format!("The request to add {what} was declined.")
-            }
-            RelationshipEffect::Withdrawn { .. } => {
-                format!("The request to add {what} was withdrawn.")
-            }
-            RelationshipEffect::Removed => format!("The relationship of {what} was removed."),
-        };
-        let url = format!(
-            "{}/organisations/{}/relationships",
-            self.policy.base_url.trim_end_matches('/'),
-            to.id
-        );
+        let path = format!("/organisations/{}/relationships", to.id);
+        let url = notification::page(&self.policy.base_url, &path);
         for user in members {
             // Users whose roles this world does not hold (custom roles) are not told.
             if !user.active || local.upsert_user(user.clone()).is_err() {
@@ -258,15 +241,15 @@ impl Manage {
             if !may.is_allowed() {
                 continue;
             }
-            let message = mail::message(
-                user.email.clone(),
-                "A change to your organisation's relationships",
-                &[
-                    Block::Text(format!("Hello {}, {sentence}", user.name)),
-                    Block::Text(format!("See {}'s stock owners and managing agents:", to.name)),
-                    Block::Link(url.clone()),
-                ],
-            );
+            let message = Notification::RelationshipChanged {
+                to: user.email,
+                name: user.name,
+                organisation: to.name.clone(),
+                stock_owner: name(rel.stock_owner),
+                managing_agent: name(rel.managing_agent),
+                change: change.clone(),
+                url: url.clone(),
+            };
             self.ports.mailer.send(message).await?;
         }
         Ok(())

@@ -11,8 +11,8 @@ use crate::audit::{
 };
 use crate::changes::{Link, LinkPurpose, Write};
 use crate::error::BackendError;
-use crate::mail::{self, Block, ChangedBy};
 use crate::manage::{Edited, EmailConfirmed, Manage, UserChanges, optional, required};
+use crate::notification::{self, ChangedBy, Notification};
 use crate::ports::{Timestamp, Verified};
 use crate::usecase::{FieldError, ManageError, StateError};
 
@@ -174,7 +174,7 @@ impl Manage {
             let by = if actor == id {
                 ChangedBy::Themselves
             } else {
-                ChangedBy::Other(world.user(actor).map(|u| &u.name))
+                ChangedBy::Other(world.user(actor).map(|u| u.name.clone()))
             };
             self.send_email_change(&next, &link, &plain, by).await?;
         }
@@ -260,46 +260,20 @@ impl Manage {
         user: &User,
         link: &Link,
         plain: &str,
-        by: ChangedBy<'_>,
+        by: ChangedBy,
     ) -> Result<(), BackendError> {
-        let url = mail::link(&self.policy.base_url, "/account/confirm-email", plain);
-        let confirm = mail::message(
-            link.email.clone(),
-            "Confirm your new email address",
-            &[
-                Block::Text(format!(
-                    "Hello {}, this address was given as the new email address for your Tenure account.",
-                    user.name
-                )),
-                Block::Text("To confirm it, open this link within 3 hours:".to_owned()),
-                Block::Link(url),
-                Block::Text(
-                    "Until you do, your account keeps its old address. If you did not ask for \
-                     this, ignore this email."
-                        .to_owned(),
-                ),
-            ],
-        );
-        let who = match by {
-            ChangedBy::Themselves => "You".to_owned(),
-            ChangedBy::Other(Some(name)) => name.to_string(),
-            ChangedBy::Other(None) => "Someone".to_owned(),
+        let url = notification::link(&self.policy.base_url, "/account/confirm-email", plain);
+        let confirm = Notification::EmailConfirmation {
+            to: link.email.clone(),
+            name: user.name.clone(),
+            url,
         };
-        let notice = mail::message(
-            user.email.clone(),
-            "Your email address is being changed",
-            &[
-                Block::Text(format!(
-                    "Hello {}. {who} asked to change the email address of your Tenure account to {}.",
-                    user.name, link.email
-                )),
-                Block::Text(
-                    "The change happens only when the new address confirms it. If you did not \
-                     expect this, tell your data coordinator or an administrator straight away."
-                        .to_owned(),
-                ),
-            ],
-        );
+        let notice = Notification::EmailChangeRequested {
+            to: user.email.clone(),
+            name: user.name.clone(),
+            new: link.email.clone(),
+            by,
+        };
         self.ports.mailer.send(confirm).await?;
         self.ports.mailer.send(notice).await
     }
@@ -364,14 +338,14 @@ impl Manage {
         let changed_by = if by_themselves {
             ChangedBy::Themselves
         } else {
-            ChangedBy::Other(world.user(by).map(|u| &u.name))
+            ChangedBy::Other(world.user(by).map(|u| u.name.clone()))
         };
-        let notice = mail::email_changed(
-            user.value.email.clone(),
-            &user.value.name,
-            &link.email,
-            changed_by,
-        );
+        let notice = Notification::EmailChanged {
+            to: user.value.email.clone(),
+            name: user.value.name.clone(),
+            new: link.email.clone(),
+            by: changed_by,
+        };
         self.ports.mailer.send(notice).await?;
         Ok(EmailConfirmed { user: id, by_themselves })
     }
@@ -428,21 +402,12 @@ impl Manage {
                 vec![audit],
             )
             .await?;
-        let notice = mail::message(
-            user.value.email.clone(),
-            "Your organisation has changed",
-            &[
-                Block::Text(format!(
-                    "Hello {}, your Tenure account has moved from {} to {}.",
-                    user.value.name, from.value.name, target.value.name
-                )),
-                Block::Text(
-                    "You now see the logs and users of your new organisation. Your password \
-                     has not changed."
-                        .to_owned(),
-                ),
-            ],
-        );
+        let notice = Notification::OrganisationChanged {
+            to: user.value.email.clone(),
+            name: user.value.name.clone(),
+            from: from.value.name.clone(),
+            into: target.value.name.clone(),
+        };
         self.ports.mailer.send(notice).await?;
         Ok(())
     }

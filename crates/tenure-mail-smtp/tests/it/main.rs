@@ -7,8 +7,8 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
-use tenure_core::{Mailer, Message};
-use tenure_domain::Email;
+use tenure_core::{Mailer, Notification};
+use tenure_domain::{Email, Name};
 use tenure_mail_smtp::SmtpMailer;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -71,12 +71,12 @@ async fn sends_plain_text_and_html_through_a_real_smtp_conversation() {
         SmtpMailer::new(&format!("smtp://127.0.0.1:{port}"), "Tenure <no-reply@tenure.example>")
             .unwrap();
     mailer
-        .send(Message {
+        .send(Notification::Invitation {
             to: Email::parse("alice@example.com").unwrap(),
-            subject: "You have been invited to Tenure".to_owned(),
-            text: "Open https://tenure.example/account/create?token=abc\n".to_owned(),
-            html: "<p><a href=\"https://tenure.example/account/create?token=abc\">Open</a></p>"
-                .to_owned(),
+            name: Name::parse("Alice").unwrap(),
+            organisation: Name::parse("Acme").unwrap(),
+            url: "https://tenure.example/account/create?token=abc".to_owned(),
+            valid_days: 3,
         })
         .await
         .unwrap();
@@ -112,11 +112,9 @@ async fn an_unreachable_server_is_a_backend_error_not_a_panic() {
     drop(listener);
     let mailer = SmtpMailer::new(&format!("smtp://127.0.0.1:{port}"), "a@example.com").unwrap();
     let sent = mailer
-        .send(Message {
+        .send(Notification::PasswordChanged {
             to: Email::parse("b@example.com").unwrap(),
-            subject: "s".to_owned(),
-            text: "t".to_owned(),
-            html: "<p>t</p>".to_owned(),
+            name: Name::parse("Bob").unwrap(),
         })
         .await;
     assert!(sent.is_err());

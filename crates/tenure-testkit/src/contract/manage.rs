@@ -964,7 +964,7 @@ where
     let last_to = |to: &str| {
         h.mailer.sent().into_iter().rev().find(|m| m.to.as_str() == to).expect("a message")
     };
-    let secret_free = |m: &tenure_core::Message| {
+    let secret_free = |m: &tenure_mail::Message| {
         !m.text.contains("token") && !m.text.contains("http") && !m.html.contains("href")
     };
 

@@ -6,7 +6,7 @@
 //! one's current password.
 
 use axum::http::StatusCode;
-use tenure_core::Message;
+use tenure_mail::Message;
 
 use crate::{ADA, CORA, Client, PASSWORD, PETE, Site, id, site};
 
