@@ -13,7 +13,7 @@ use tenure_domain::{Action, Resource, RoleCatalogue};
 use crate::App;
 use crate::security::{self, ClientIp, MaybeSigned, Signed};
 use crate::users::allowed;
-use crate::view::{self, Chrome, Errors, OrPages, PageError};
+use crate::view::{self, Chrome, Errors, OrPage, OrPages, PageError};
 
 /// A success message chosen by a fixed key, so nothing typed is ever reflected.
 fn done_message(done: Option<&str>) -> &'static str {
@@ -150,15 +150,17 @@ pub(crate) async fn sign_out_everywhere(
     viewer: Signed,
     jar: CookieJar,
     Form(_): Form<CsrfOnly>,
-) -> Response {
-    if let Err(e) = app.services.sessions.end_all(viewer.0.user.id, None).await {
-        return view::backend(viewer.chrome("Sign out"), &e);
-    }
-    (
+) -> Result<Response, PageError> {
+    app.services
+        .sessions
+        .end_all(viewer.0.user.id, None)
+        .await
+        .or_page(&viewer.chrome("Sign out"))?;
+    Ok((
         jar.add(security::removed_session_cookie(&app)),
         Redirect::to("/account/sign-in?done=everywhere"),
     )
-        .into_response()
+        .into_response())
 }
 
 const PASSWORD_HINT: &str = "Use at least 15 characters. Three or four random words make a good password that is easy to remember. Do not use your name, email address or organisation.";
