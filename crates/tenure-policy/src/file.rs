@@ -309,9 +309,24 @@ impl Errors<'_> {
             file: self.file.to_owned(),
             line,
             column,
-            message: message.into(),
+            message: one_line(&message.into()),
         });
     }
+}
+
+/// A message with any control or text-direction character (from a key or value in the
+/// file, repeated in it) written as a `\u{…}` escape, so each error stays one line and
+/// shows what the file really holds.
+fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        if tenure_domain::name::is_forbidden_in_text(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Parses and loads one policy file.
