@@ -6,6 +6,8 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod fuzz;
+
 use tenure_policy::load;
 
 /// A file must be refused with exactly these `line:column: message` errors.
