@@ -161,7 +161,8 @@ pub(crate) async fn import(services: &Services, actor: UserId, file: &Path) -> R
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 
-/// Writes every user the actor may see as CSV.
+/// Writes every user the actor may see as CSV, with the columns of the web's download
+/// (`tenure_core::csv::users`).
 pub(crate) async fn export(
     services: &Services,
     actor: UserId,
@@ -175,17 +176,8 @@ pub(crate) async fn export(
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = tenure_core::csv::CsvWriter::new(sink);
-    out.write_record([
-        "id",
-        "name",
-        "email",
-        "telephone",
-        "organisation",
-        "role",
-        "status",
-        "data_protection_officer",
-        "key_contact",
-    ])?;
+    // The same columns as the web's download.
+    out.write_record(tenure_core::csv::users::COLUMNS)?;
     let roles = RoleCatalogue::core();
     let mut orgs: HashMap<OrgId, Organisation> = HashMap::new();
     let mut page = 1;
@@ -208,22 +200,9 @@ pub(crate) async fn export(
                     org.value
                 }
             };
-            let organisation = org.name.to_string();
-            let role: Vec<_> =
-                u.roles.iter().filter_map(|r| roles.get(*r)).map(|r| r.key.as_str()).collect();
             // A user of a deactivated organisation is exported as deactivated.
             let status = services.manage.status(u, &org).await?;
-            out.write_record([
-                u.id.to_string(),
-                u.name.to_string(),
-                u.email.to_string(),
-                u.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
-                organisation,
-                role.join(" "),
-                status.label().to_owned(),
-                u.data_protection_officer.to_string(),
-                u.key_contact.to_string(),
-            ])?;
+            out.write_record(tenure_core::csv::users::row(u, &org, status, &roles))?;
         }
         page += 1;
     }

@@ -10,6 +10,7 @@
 
 #[cfg(test)]
 mod tests;
+pub mod users;
 
 use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};

@@ -140,11 +140,12 @@ async fn a_newcomer_migrates_creates_the_administrator_and_imports_users() {
     let lines: Vec<_> = export.lines().collect();
     assert_eq!(
         lines[0],
-        "id,name,email,telephone,organisation,role,status,data_protection_officer,key_contact"
+        "name,email,telephone,organisation,role,status,id,data_protection_officer,key_contact"
     );
     assert_eq!(lines.len(), 4, "{export}");
     assert!(
-        lines.iter().any(|l| l.contains("ada@example.com") && l.contains(",administrator,Active,"))
+        lines.iter().any(|l| l.contains("ada@example.com") && l.contains(",Administrator,Active,")),
+        "{export}"
     );
     assert!(
         lines.iter().any(|l| l.contains(

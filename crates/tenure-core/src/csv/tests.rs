@@ -60,3 +60,35 @@ fn harmless_values_survive_a_round_trip() {
         reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
     assert_eq!(read, rows);
 }
+
+#[test]
+fn a_users_row_names_roles_and_status_under_the_shared_columns() {
+    use tenure_domain::role::builtin::{DATA_COORDINATOR, DATA_PROVIDER};
+    use tenure_domain::{Email, Name, OrgId, Organisation, RoleCatalogue, User, UserId};
+
+    use crate::AccountStatus;
+    use crate::csv::users::{COLUMNS, row};
+
+    let org = Organisation::new(
+        OrgId::from_uuid(uuid::Uuid::from_u128(1)),
+        Name::parse("=Northbridge Homes").unwrap(),
+    );
+    let mut user = User::new(
+        UserId::from_uuid(uuid::Uuid::from_u128(2)),
+        Name::parse("Pete, Provider").unwrap(),
+        Email::parse("pete@example.com").unwrap(),
+        org.id,
+        vec![DATA_COORDINATOR, DATA_PROVIDER],
+    );
+    user.key_contact = true;
+    let cells = row(&user, &org, AccountStatus::Invited { expired: true }, &RoleCatalogue::core());
+    assert_eq!(
+        record(COLUMNS),
+        "name,email,telephone,organisation,role,status,id,data_protection_officer,key_contact\r\n"
+    );
+    assert_eq!(
+        record(&cells),
+        "\"Pete, Provider\",pete@example.com,,'=Northbridge Homes,\"Data coordinator, Data provider\",\
+         Invitation expired,00000000-0000-0000-0000-000000000002,false,true\r\n"
+    );
+}
