@@ -14,10 +14,10 @@ fn name(s: &str) -> Name {
 }
 
 #[track_caller]
-fn check(notification: Notification) {
-    let json = serde_json::to_string(&notification).unwrap();
+fn check(notification: &Notification) {
+    let json = serde_json::to_string(notification).unwrap();
     let back: Notification = serde_json::from_str(&json).unwrap();
-    assert_eq!(back, notification, "{json}");
+    assert_eq!(&back, notification, "{json}");
 }
 
 #[test]
@@ -25,42 +25,42 @@ fn every_kind_reads_back_as_it_was_written() {
     let (to, alice, url) =
         (email("a@example.com"), name("Alice O'Neil"), "https://x.example/?token=1");
     let org = name("Acme & Co");
-    check(Notification::Invitation {
+    check(&Notification::Invitation {
         to: to.clone(),
         name: alice.clone(),
         organisation: org.clone(),
         url: url.to_owned(),
         valid_days: 3,
     });
-    check(Notification::Reactivation {
+    check(&Notification::Reactivation {
         to: to.clone(),
         name: alice.clone(),
         organisation: org.clone(),
         url: url.to_owned(),
         valid_days: 7,
     });
-    check(Notification::PasswordReset { to: to.clone(), url: url.to_owned() });
-    check(Notification::PasswordChanged { to: to.clone(), name: alice.clone() });
-    check(Notification::EmailConfirmation {
+    check(&Notification::PasswordReset { to: to.clone(), url: url.to_owned() });
+    check(&Notification::PasswordChanged { to: to.clone(), name: alice.clone() });
+    check(&Notification::EmailConfirmation {
         to: to.clone(),
         name: alice.clone(),
         url: url.to_owned(),
     });
     for by in [ChangedBy::Themselves, ChangedBy::Other(Some(name("Bob"))), ChangedBy::Other(None)] {
-        check(Notification::EmailChangeRequested {
+        check(&Notification::EmailChangeRequested {
             to: to.clone(),
             name: alice.clone(),
             new: email("b@example.com"),
             by: by.clone(),
         });
-        check(Notification::EmailChanged {
+        check(&Notification::EmailChanged {
             to: to.clone(),
             name: alice.clone(),
             new: email("b@example.com"),
             by,
         });
     }
-    check(Notification::OrganisationChanged {
+    check(&Notification::OrganisationChanged {
         to: to.clone(),
         name: alice.clone(),
         from: org.clone(),
@@ -75,7 +75,7 @@ fn every_kind_reads_back_as_it_was_written() {
         RelationshipChange::Withdrawn,
         RelationshipChange::Removed,
     ] {
-        check(Notification::RelationshipChanged {
+        check(&Notification::RelationshipChanged {
             to: to.clone(),
             name: alice.clone(),
             organisation: org.clone(),
