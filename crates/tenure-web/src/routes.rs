@@ -12,9 +12,10 @@ use axum::routing::{MethodRouter, get, post};
 use axum::{Form, Router};
 use tenure_domain::{Action, Feature, ResourceKind};
 
+use crate::corterum::{administration, records};
 use crate::security::Signed;
 use crate::users::ConfirmForm;
-use crate::{App, account, admin, corterum, logs, organisations, users, view};
+use crate::{App, account, admin, logs, organisations, users, view};
 
 /// A confirmation page (`/…/{id}/<step>`): the shared handler, told its step.
 macro_rules! confirm_get {
@@ -354,102 +355,118 @@ pub static ALL: &[Route] = &[
             Feature::RolesAdministration,
             Feature::UserAdministration,
         ]),
-        || get(corterum::index),
+        || get(administration::index),
     ),
-    feature(Method::Get, "/administration/entities", ENTITIES, || get(corterum::entities)),
-    feature(Method::Get, "/administration/entities/new", ENTITIES, || get(corterum::new_entity)),
+    feature(Method::Get, "/administration/entities", ENTITIES, || {
+        get(administration::entities::list)
+    }),
+    feature(Method::Get, "/administration/entities/new", ENTITIES, || {
+        get(administration::entities::new_page)
+    }),
     feature(Method::Post, "/administration/entities/new", ENTITIES, || {
-        post(corterum::create_entity)
+        post(administration::entities::create)
     }),
     signed(
         Method::Get,
         "/administration/entities/{id}",
         Some(Action::EntityView),
         Subject::Administered(Feature::EntityAdministration, ResourceKind::Entity),
-        || get(corterum::edit_entity_page),
+        || get(administration::entities::edit_page),
     ),
     signed(
         Method::Post,
         "/administration/entities/{id}",
         Some(Action::EntityView),
         Subject::Administered(Feature::EntityAdministration, ResourceKind::Entity),
-        || post(corterum::edit_entity),
+        || post(administration::entities::edit),
     ),
-    feature(Method::Get, "/administration/groups", GROUPS, || get(corterum::groups)),
-    feature(Method::Get, "/administration/groups/new", GROUPS, || get(corterum::new_group)),
-    feature(Method::Post, "/administration/groups/new", GROUPS, || post(corterum::create_group)),
+    feature(Method::Get, "/administration/groups", GROUPS, || get(administration::groups::list)),
+    feature(Method::Get, "/administration/groups/new", GROUPS, || {
+        get(administration::groups::new_page)
+    }),
+    feature(Method::Post, "/administration/groups/new", GROUPS, || {
+        post(administration::groups::create)
+    }),
     signed(
         Method::Get,
         "/administration/groups/{id}",
         Some(Action::GroupEdit),
         Subject::Administered(Feature::GroupAdministration, ResourceKind::Group),
-        || get(corterum::edit_group_page),
+        || get(administration::groups::edit_page),
     ),
     signed(
         Method::Post,
         "/administration/groups/{id}",
         Some(Action::GroupEdit),
         Subject::Administered(Feature::GroupAdministration, ResourceKind::Group),
-        || post(corterum::edit_group),
+        || post(administration::groups::edit),
     ),
-    feature(Method::Get, "/administration/roles", ROLES, || get(corterum::roles)),
-    feature(Method::Get, "/administration/roles/new", ROLES, || get(corterum::new_role)),
-    feature(Method::Post, "/administration/roles/new", ROLES, || post(corterum::create_role)),
+    feature(Method::Get, "/administration/roles", ROLES, || get(administration::roles::list)),
+    feature(Method::Get, "/administration/roles/new", ROLES, || {
+        get(administration::roles::new_page)
+    }),
+    feature(Method::Post, "/administration/roles/new", ROLES, || {
+        post(administration::roles::create)
+    }),
     signed(
         Method::Get,
         "/administration/roles/{id}",
         Some(Action::RoleEdit),
         Subject::Administered(Feature::RolesAdministration, ResourceKind::Role),
-        || get(corterum::edit_role_page),
+        || get(administration::roles::edit_page),
     ),
     signed(
         Method::Post,
         "/administration/roles/{id}",
         Some(Action::RoleEdit),
         Subject::Administered(Feature::RolesAdministration, ResourceKind::Role),
-        || post(corterum::edit_role),
+        || post(administration::roles::edit),
     ),
-    feature(Method::Get, "/administration/users", ACCOUNTS, || get(corterum::accounts)),
-    feature(Method::Get, "/administration/users/new", ACCOUNTS, || get(corterum::new_account)),
-    feature(Method::Post, "/administration/users/new", ACCOUNTS, || post(corterum::create_account)),
+    feature(Method::Get, "/administration/users", ACCOUNTS, || get(administration::accounts::list)),
+    feature(Method::Get, "/administration/users/new", ACCOUNTS, || {
+        get(administration::accounts::new_page)
+    }),
+    feature(Method::Post, "/administration/users/new", ACCOUNTS, || {
+        post(administration::accounts::create)
+    }),
     signed(
         Method::Get,
         "/administration/users/{id}",
         Some(Action::UserView),
         Subject::Administered(Feature::UserAdministration, ResourceKind::User),
-        || get(corterum::edit_account_page),
+        || get(administration::accounts::edit_page),
     ),
     signed(
         Method::Post,
         "/administration/users/{id}",
         Some(Action::UserChangeRole),
         Subject::Administered(Feature::UserAdministration, ResourceKind::User),
-        || post(corterum::edit_account),
+        || post(administration::accounts::edit),
     ),
     // Corterum records.
     signed(Method::Get, "/records", Some(Action::EntityView), Subject::Reach, || {
-        get(corterum::records)
+        get(records::records)
     }),
     signed(
         Method::Get,
         "/records/{id}",
         Some(Action::EntityView),
         Subject::Id(ResourceKind::Entity),
-        || get(corterum::record),
+        || get(records::record),
     ),
     signed(
         Method::Get,
         "/records/{id}/{dataset}",
         Some(Action::DatasetRead),
         Subject::Id(ResourceKind::Instance),
-        || get(corterum::instance),
+        || get(records::instance),
     ),
     signed(
         Method::Post,
         "/records/{id}/{dataset}",
         Some(Action::DatasetEdit),
         Subject::Id(ResourceKind::Instance),
-        || post(corterum::save_instance),
+        || post(records::save_instance),
     ),
 ];
 

@@ -1,0 +1,156 @@
+//! The Administration area: its index, and one module a screen (`entities`, `groups`,
+//! `roles`, `accounts`), each with its list, "+" create form and edit form. What the
+//! forms share is here: the feature gate and the choices they offer (companies and
+//! entities).
+
+pub(crate) mod accounts;
+pub(crate) mod entities;
+pub(crate) mod groups;
+pub(crate) mod roles;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use tenure_core::{EntityQuery, Page};
+use tenure_domain::{EntityId, EntityKind, Feature, OrgId};
+
+use crate::App;
+use crate::form::Choice;
+use crate::security::Signed;
+use crate::view::{self, Chrome, PageError};
+
+/// `?saved=1`: a form was just saved, which the page says in a banner.
+#[derive(Deserialize, Default)]
+pub(crate) struct SavedQuery {
+    saved: Option<u8>,
+}
+
+impl SavedQuery {
+    /// The banner: `text` once saved, else none.
+    fn banner(&self, text: &str) -> String {
+        if self.saved.is_some() { text.to_owned() } else { String::new() }
+    }
+}
+
+/// `?type=`: the entity type chosen on the first step of a "+" form.
+#[derive(Deserialize, Default)]
+pub(crate) struct TypeQuery {
+    #[serde(default)]
+    r#type: String,
+}
+
+#[derive(Template)]
+#[template(path = "administration.html")]
+struct AdministrationPage {
+    chrome: Chrome,
+    links: Vec<(String, String, String)>,
+}
+
+/// The index: a link to each screen whose feature the viewer may use.
+pub(crate) async fn index(State(app): State<App>, viewer: Signed) -> Result<Response, PageError> {
+    let chrome = viewer.chrome("Administration");
+    let me = viewer.0.user.id;
+    let mut links = Vec::new();
+    for (feature, href, label, hint) in [
+        (
+            Feature::EntityAdministration,
+            "/administration/entities",
+            "Entities",
+            "People, businesses and regulators, and the companies they are linked to",
+        ),
+        (
+            Feature::GroupAdministration,
+            "/administration/groups",
+            "Groups",
+            "Entities grouped together, to give roles access to them",
+        ),
+        (
+            Feature::RolesAdministration,
+            "/administration/roles",
+            "Roles",
+            "What each role may see and do",
+        ),
+        (
+            Feature::UserAdministration,
+            "/administration/users",
+            "User accounts",
+            "Who can sign in, their roles and their companies",
+        ),
+    ] {
+        if app.services.corterum.may_use(me, feature).await.unwrap_or(false) {
+            links.push((href.to_owned(), label.to_owned(), hint.to_owned()));
+        }
+    }
+    if links.is_empty() {
+        return Err(PageError::not_found(&chrome));
+    }
+    Ok(view::render(&AdministrationPage { chrome, links }))
+}
+
+/// "Page not found" in `chrome` unless the engine lets the viewer use `feature` (a
+/// failure to ask counts as no).
+async fn require(
+    app: &App,
+    viewer: &Signed,
+    feature: Feature,
+    chrome: &Chrome,
+) -> Result<(), PageError> {
+    if app.services.corterum.may_use(viewer.0.user.id, feature).await.unwrap_or(false) {
+        Ok(())
+    } else {
+        Err(PageError::not_found(chrome))
+    }
+}
+
+/// The companies the viewer may link things to with an administration feature (the
+/// engine's `company_scope`), as choices. A form shows what it can: none if they cannot
+/// be read.
+async fn company_choices(
+    app: &App,
+    viewer: &Signed,
+    feature: Feature,
+    checked: &[OrgId],
+) -> Vec<Choice> {
+    let companies = app.services.corterum.linkable_companies(viewer.0.user.id, feature).await;
+    companies
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, name)| {
+            let label = name.map(|n| n.to_string()).unwrap_or_default();
+            Choice::new(id.to_string(), label, checked.contains(&id))
+        })
+        .collect()
+}
+
+/// The entities of a type the viewer may list, by name, as choices: none if the viewer
+/// may not list them.
+async fn entity_choices(
+    app: &App,
+    viewer: &Signed,
+    kind: EntityKind,
+    checked: &[EntityId],
+) -> Vec<Choice> {
+    let query = EntityQuery { search: None, kind: Some(kind) };
+    let all = app
+        .services
+        .corterum
+        .entities(viewer.0.user.id, &query, Page::numbered(1, Page::MAX_LIMIT))
+        .await
+        .unwrap_or_default();
+    all.into_iter()
+        .map(|e| Choice::new(e.id.to_string(), e.name.as_str(), checked.contains(&e.id)))
+        .collect()
+}
+
+/// One entity to choose, or none: "None" first, then the entities of a type.
+async fn one_entity_choices(
+    app: &App,
+    viewer: &Signed,
+    kind: EntityKind,
+    chosen: Option<EntityId>,
+) -> Vec<Choice> {
+    let mut out = vec![Choice::new("", "None", chosen.is_none())];
+    out.extend(entity_choices(app, viewer, kind, chosen.as_slice()).await);
+    out
+}

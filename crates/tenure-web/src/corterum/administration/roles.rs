@@ -1,0 +1,267 @@
+//! Roles: the list, the "+" form and the edit form, with "Select all" to tick every
+//! dataset for reading. Built-in roles show read only.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum_extra::extract::Form;
+use serde::Deserialize;
+use tenure_domain::role::form::RoleForm;
+use tenure_domain::{DatasetId, DatasetPermissions, Feature, GroupId, RoleId};
+
+use crate::App;
+use crate::corterum::administration::{SavedQuery, require};
+use crate::form::{self, Choice, FormPage, Named, Sent};
+use crate::security::Signed;
+use crate::view::{self, Chrome, Errors, OrPage, PageError};
+
+const NEW: &str = "/administration/roles/new";
+
+pub(crate) struct RoleRow {
+    id: String,
+    name: String,
+    description: String,
+    builtin: bool,
+}
+
+#[derive(Template)]
+#[template(path = "roles.html")]
+struct RolesPage {
+    chrome: Chrome,
+    rows: Vec<RoleRow>,
+}
+
+pub(crate) struct DatasetChoice {
+    id: String,
+    name: String,
+    read: bool,
+    edit: bool,
+    create: bool,
+}
+
+#[derive(Template)]
+#[template(path = "role_form.html")]
+struct RoleFormPage {
+    chrome: Chrome,
+    errors: Errors,
+    heading: String,
+    action: String,
+    read_only: bool,
+    name: String,
+    description: String,
+    groups: Vec<Choice>,
+    features: Vec<Choice>,
+    datasets: Vec<DatasetChoice>,
+    banner: String,
+}
+
+/// What the role form sends.
+#[derive(Deserialize)]
+pub(crate) struct RoleBody {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    features: Vec<String>,
+    /// The "Select all (read)" button.
+    #[serde(default)]
+    select_all: Sent,
+    /// `read_<dataset>`, `edit_<dataset>` and `create_<dataset>` boxes, ticked.
+    #[serde(flatten)]
+    named: Named,
+}
+
+impl RoleBody {
+    /// The role the form describes, over the catalogue's datasets. "Select all" ticks
+    /// every dataset for reading, and nothing else.
+    fn role(&self, datasets: &[DatasetId]) -> RoleForm {
+        let mut out = RoleForm {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            groups: form::ids(&self.groups, GroupId::from_uuid),
+            features: self.features.iter().filter_map(|f| f.parse::<Feature>().ok()).collect(),
+            datasets: BTreeMap::new(),
+        };
+        let Sent(select_all) = self.select_all;
+        for d in datasets {
+            let ticked = |p: &str| self.named.has(&format!("{p}_{d}"));
+            let p = DatasetPermissions {
+                read: select_all || ticked("read"),
+                edit: !select_all && ticked("edit"),
+                create: !select_all && ticked("create"),
+            };
+            if !p.is_none() {
+                out.datasets.insert(*d, p);
+            }
+        }
+        out
+    }
+}
+
+/// The role form as it is shown.
+struct RolePage {
+    heading: String,
+    action: String,
+    role: RoleForm,
+    read_only: bool,
+    banner: String,
+}
+
+impl RolePage {
+    /// The form for role `id` (a new one when `None`), editable.
+    fn new(id: Option<RoleId>, heading: String, role: RoleForm) -> Self {
+        Self {
+            heading,
+            action: id.map_or_else(|| NEW.to_owned(), |r| format!("/administration/roles/{r}")),
+            role,
+            read_only: false,
+            banner: String::new(),
+        }
+    }
+}
+
+impl FormPage for RolePage {
+    async fn show(
+        &self,
+        app: &App,
+        viewer: &Signed,
+        errors: Errors,
+    ) -> Result<Response, PageError> {
+        // Without group administration there are no groups to offer.
+        let all_groups = app.services.corterum.groups(viewer.0.user.id).await.unwrap_or_default();
+        let datasets = app.services.corterum.datasets().await.unwrap_or_default();
+        let role = &self.role;
+        Ok(view::render(&RoleFormPage {
+            chrome: viewer.chrome(&self.heading).with_errors(&errors),
+            errors,
+            heading: self.heading.clone(),
+            action: self.action.clone(),
+            read_only: self.read_only,
+            name: role.name.clone(),
+            description: role.description.clone(),
+            groups: all_groups
+                .into_iter()
+                .map(|g| Choice {
+                    value: g.id.to_string(),
+                    hint: g.description.clone(),
+                    label: g.name.to_string(),
+                    checked: role.groups.contains(&g.id),
+                })
+                .collect(),
+            features: Feature::ALL
+                .iter()
+                .map(|f| Choice::new(f.as_str(), f.label(), role.features.contains(*f)))
+                .collect(),
+            datasets: datasets
+                .into_iter()
+                .map(|d| {
+                    let p = role.datasets.get(&d.id).copied().unwrap_or_default();
+                    DatasetChoice {
+                        id: d.id.to_string(),
+                        name: d.name.to_string(),
+                        read: p.read,
+                        edit: p.edit,
+                        create: p.create,
+                    }
+                })
+                .collect(),
+            banner: self.banner.clone(),
+        }))
+    }
+}
+
+/// The list.
+pub(crate) async fn list(State(app): State<App>, viewer: Signed) -> Result<Response, PageError> {
+    let chrome = viewer.chrome("Roles");
+    require(&app, &viewer, Feature::RolesAdministration, &chrome).await?;
+    let roles = app.services.corterum.roles(viewer.0.user.id).await.or_page(&chrome)?;
+    Ok(view::render(&RolesPage {
+        chrome,
+        rows: roles
+            .into_iter()
+            .map(|r| RoleRow {
+                id: r.id.to_string(),
+                builtin: r.built_in,
+                name: r.name,
+                description: r.description,
+            })
+            .collect(),
+    }))
+}
+
+/// "+": the form for a new role.
+pub(crate) async fn new_page(
+    State(app): State<App>,
+    viewer: Signed,
+) -> Result<Response, PageError> {
+    let heading = "Add a role";
+    require(&app, &viewer, Feature::RolesAdministration, &viewer.chrome(heading)).await?;
+    let page = RolePage::new(None, heading.to_owned(), RoleForm::default());
+    page.show(&app, &viewer, Errors::default()).await
+}
+
+/// Saves a new role (or, for "Select all", shows the form again with every dataset
+/// ticked for reading).
+pub(crate) async fn create(
+    State(app): State<App>,
+    viewer: Signed,
+    Form(body): Form<RoleBody>,
+) -> Result<Response, PageError> {
+    save(&app, &viewer, None, &body).await
+}
+
+/// The edit form (read only for a built-in role).
+pub(crate) async fn edit_page(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Query(q): Query<SavedQuery>,
+) -> Result<Response, PageError> {
+    let chrome = viewer.chrome("Role");
+    let id = form::id(&id, RoleId::from_uuid).or_page(&chrome)?;
+    require(&app, &viewer, Feature::RolesAdministration, &chrome).await?;
+    let roles = app.services.corterum.roles(viewer.0.user.id).await.or_page(&chrome)?;
+    let role = roles.into_iter().find(|r| r.id == id).or_page(&chrome)?;
+    let mut page = RolePage::new(Some(id), role.name.clone(), RoleForm::from_role(&role));
+    page.read_only = role.built_in;
+    page.banner = q.banner("Role saved");
+    page.show(&app, &viewer, Errors::default()).await
+}
+
+/// Saves a role's changes (or "Select all", as for a new role).
+pub(crate) async fn edit(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Form(body): Form<RoleBody>,
+) -> Result<Response, PageError> {
+    let id = form::id(&id, RoleId::from_uuid).or_page(&viewer.chrome("Role"))?;
+    save(&app, &viewer, Some(id), &body).await
+}
+
+async fn save(
+    app: &App,
+    viewer: &Signed,
+    id: Option<RoleId>,
+    body: &RoleBody,
+) -> Result<Response, PageError> {
+    let datasets: Vec<DatasetId> =
+        app.services.corterum.datasets().await.unwrap_or_default().iter().map(|d| d.id).collect();
+    let role = body.role(&datasets);
+    let heading = if id.is_some() { role.name.clone() } else { "Add a role".to_owned() };
+    let page = RolePage::new(id, heading, role);
+    // "Select all" ticks every dataset (read) and shows the form again to untick some.
+    if body.select_all.0 {
+        return page.show(app, viewer, Errors::default()).await;
+    }
+    let saved = app.services.corterum.save_role(viewer.0.user.id, id, page.role.clone()).await;
+    form::submit(app, viewer, &page, &viewer.chrome("Role"), saved, |rid| {
+        format!("/administration/roles/{rid}?saved=1")
+    })
+    .await
+}
