@@ -135,6 +135,7 @@ pub(crate) fn run(size: Size) -> anyhow::Result<()> {
                 target_user: Some(user),
                 organisation: None,
                 detail: AuditDetail::Empty,
+                origin: None,
             };
             store.set_password(user, hash.clone(), event).await?;
         }

@@ -129,6 +129,8 @@ impl Services {
             .await
             .with_context(|| format!("cannot open the database `{}`", store.database))?;
         let store = Arc::new(db);
+        // Audit entries written while serving a request carry its origin; elsewhere none.
+        let stamped_store = Arc::new(tenure_web::WithOrigin::new(store.clone()));
         let mailer: Arc<dyn Mailer> = match &mail.smtp_url {
             Some(url) => Arc::new(SmtpMailer::new(url, &mail.mail_from)?),
             None => Arc::new(Outbox::new(&mail.outbox)),
@@ -139,7 +141,7 @@ impl Services {
         let ids = Arc::new(UuidV7);
         let ports = ManagePorts {
             directory: store.clone(),
-            changes: store.clone(),
+            changes: stamped_store.clone(),
             hasher: accounts_hasher.clone(),
             secrets: Arc::new(OsSecrets),
             mailer: mailer.clone(),
@@ -150,13 +152,13 @@ impl Services {
         let manage = Manage::new(ports, timings.manage_policy(&mail.base_url));
         let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
             directory: store.clone(),
-            changes: store.clone(),
+            changes: stamped_store.clone(),
             store: store.clone(),
             clock: clock.clone(),
             ids: ids.clone(),
         });
         corterum.install_catalogue().await.context("cannot install the dataset catalogue")?;
-        let accounts = Accounts::new(store.clone(), accounts_hasher, clock, ids, lockout)
+        let accounts = Accounts::new(stamped_store, accounts_hasher, clock, ids, lockout)
             .with_resets(
                 Arc::new(OsSecrets),
                 mailer,
@@ -178,7 +180,7 @@ impl Services {
             corterum: self.corterum.clone(),
             authorizer: self.authorizer.clone(),
             sessions: tenure_core::Sessions::new(
-                self.store.clone(),
+                Arc::new(tenure_web::WithOrigin::new(self.store.clone())),
                 Arc::new(OsSecrets),
                 Arc::new(SystemClock),
                 Arc::new(UuidV7),

@@ -1,4 +1,6 @@
-//! `tenure audit export`: the audit trail as CSV, newest first, for administrators.
+//! `tenure audit export`: the audit trail as CSV, newest first, for administrators, with
+//! where each entry's request came from (request id, client address, user agent) when it
+//! was written while serving one.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -66,7 +68,18 @@ pub(crate) async fn export(
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = tenure_core::csv::CsvWriter::new(sink);
-    out.write_record(["at", "event", "outcome", "actor", "target", "organisation", "detail"])?;
+    out.write_record([
+        "at",
+        "event",
+        "outcome",
+        "actor",
+        "target",
+        "organisation",
+        "detail",
+        "request_id",
+        "client_ip",
+        "user_agent",
+    ])?;
     let mut people: HashMap<UserId, String> = HashMap::new();
     let mut orgs: HashMap<OrgId, String> = HashMap::new();
     let mut page = 1;
@@ -124,6 +137,10 @@ pub(crate) async fn export(
                 names[1].clone(),
                 org,
                 e.detail.to_string(),
+                // Where the request came from; empty for the CLI's own entries and older rows.
+                e.origin.as_ref().map(|o| o.request_id.clone()).unwrap_or_default(),
+                e.origin.as_ref().map(|o| o.client_ip.to_string()).unwrap_or_default(),
+                e.origin.and_then(|o| o.user_agent).unwrap_or_default(),
             ])?;
         }
         page += 1;

@@ -317,6 +317,7 @@ async fn seed_demo(services: &Services) -> Result<()> {
             target_user: Some(user),
             organisation: None,
             detail: AuditDetail::DemoSeed(DemoSeed { demo: true }),
+            origin: None,
         };
         services.store.set_password(user, hash.clone(), event).await?;
     }

@@ -515,6 +515,7 @@ impl Accounts {
             target_user: user,
             organisation: org,
             detail,
+            origin: None,
         }
     }
 

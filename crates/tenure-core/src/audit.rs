@@ -4,6 +4,8 @@
 
 mod detail;
 
+use std::net::IpAddr;
+
 use tenure_domain::{OrgId, UserId};
 use uuid::Uuid;
 
@@ -220,6 +222,24 @@ pub struct AuditEvent {
     pub organisation: Option<OrgId>,
     /// Before and after values or a reason; never a secret.
     pub detail: AuditDetail,
+    /// Where the request came from, when the entry was written while serving one. Services
+    /// always write `None`: they know nothing of requests. The app that serves requests
+    /// fills it in at the edge, on its way to the store (the web app's `WithOrigin`), so
+    /// entries written by the CLI, and rows stored before origins were kept, have none.
+    pub origin: Option<Origin>,
+}
+
+/// Where a request came from, as the app that served it saw it. Plain data: the app
+/// decides what it may hold (the web app keeps only a short, plain request id and a user
+/// agent cut to a few hundred characters with control characters removed).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Origin {
+    /// The request's id, as its logs and error page show it.
+    pub request_id: String,
+    /// The client's address (behind trusted proxies only, the address they vouch for).
+    pub client_ip: IpAddr,
+    /// The client's `User-Agent`, if it sent one.
+    pub user_agent: Option<String>,
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub use accounts::{
     AccountStore, Accounts, ChangePasswordError, FailureRecorded, LockoutPolicy, PasswordHolder,
     ResetError, ResetHolder, ResetPolicy, SignInError, SignInRecord,
 };
-pub use audit::{AuditDetail, AuditEvent, AuditName, Outcome};
+pub use audit::{AuditDetail, AuditEvent, AuditName, Origin, Outcome};
 pub use authorizer::{Authorizer, Checked};
 pub use changes::{
     AuditQuery, ChangeError, ChangeStore, Credential, Link, LinkPurpose, LinkState,

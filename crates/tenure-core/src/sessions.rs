@@ -146,6 +146,7 @@ impl Sessions {
             target_user: Some(user),
             organisation: None,
             detail,
+            origin: None,
         }
     }
 

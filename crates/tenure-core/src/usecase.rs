@@ -168,6 +168,7 @@ impl Base {
             target_user: target,
             organisation: org,
             detail,
+            origin: None,
         }
     }
 

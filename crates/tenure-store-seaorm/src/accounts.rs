@@ -9,8 +9,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use tenure_core::{
-    AccountStore, AuditDetail, AuditEvent, AuditName, BackendError, FailureRecorded, Outcome,
-    PasswordHolder, ResetHolder, SignInRecord, Timestamp,
+    AccountStore, AuditDetail, AuditEvent, AuditName, BackendError, FailureRecorded, Origin,
+    Outcome, PasswordHolder, ResetHolder, SignInRecord, Timestamp,
 };
 use tenure_domain::{Email, OrgId, UserId};
 use uuid::Uuid;
@@ -33,6 +33,9 @@ pub(crate) fn audit_row(e: &AuditEvent) -> audit_events::ActiveModel {
         target_user_id: Set(e.target_user.map(|u| *u.as_uuid())),
         organisation_id: Set(e.organisation.map(|o| *o.as_uuid())),
         detail: Set(e.detail.to_stored()),
+        request_id: Set(e.origin.as_ref().map(|o| o.request_id.clone())),
+        client_ip: Set(e.origin.as_ref().map(|o| o.client_ip.to_string())),
+        user_agent: Set(e.origin.as_ref().and_then(|o| o.user_agent.clone())),
     }
 }
 
@@ -54,7 +57,27 @@ pub(crate) fn audit_event(row: &audit_events::Model) -> Result<AuditEvent, Backe
         target_user: row.target_user_id.map(UserId::from_uuid),
         organisation: row.organisation_id.map(OrgId::from_uuid),
         detail: AuditDetail::parse_stored(&row.detail),
+        origin: origin(row)?,
     })
+}
+
+/// A row's origin: none for rows written outside a request or before origins were kept
+/// (no request id and no address).
+fn origin(row: &audit_events::Model) -> Result<Option<Origin>, BackendError> {
+    let (Some(request_id), Some(ip)) = (&row.request_id, &row.client_ip) else {
+        return Ok(None);
+    };
+    let client_ip = ip.parse().map_err(|_| {
+        BackendError::new(format!(
+            "stored audit event `{}` has a client address that is not one: `{ip}`",
+            row.id
+        ))
+    })?;
+    Ok(Some(Origin {
+        request_id: request_id.clone(),
+        client_ip,
+        user_agent: row.user_agent.clone(),
+    }))
 }
 
 /// Makes sure the user has a credentials row (none until a first password or failure).

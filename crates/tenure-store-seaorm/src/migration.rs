@@ -8,6 +8,7 @@ mod m0005_links;
 mod m0006_sessions;
 mod m0007_corterum;
 mod m0008_relationship_requests;
+mod m0009_audit_origin;
 
 use sea_orm_migration::prelude::*;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_sessions::Migration),
             Box::new(m0007_corterum::Migration),
             Box::new(m0008_relationship_requests::Migration),
+            Box::new(m0009_audit_origin::Migration),
         ]
     }
 }

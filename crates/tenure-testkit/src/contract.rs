@@ -6,6 +6,7 @@
 )]
 
 pub mod accounts;
+pub mod audit;
 pub mod corterum;
 pub mod manage;
 

@@ -30,6 +30,7 @@ mod corterum;
 mod form;
 mod logs;
 mod organisations;
+mod origin;
 mod request_log;
 pub mod routes;
 mod security;
@@ -46,6 +47,7 @@ use tenure_domain::PasswordPolicy;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use crate::origin::WithOrigin;
 pub use crate::request_log::RequestIds;
 pub use crate::security::{CidrError, RateLimits, TrustedProxies};
 
@@ -124,6 +126,7 @@ pub fn router(services: Services, config: WebConfig) -> Router {
     // request's span opens (the security layer records the user on it), and the id goes
     // back on the response.
     routes::router()
+        .layer(axum::middleware::from_fn(origin::scope))
         .layer(axum::middleware::from_fn_with_state(app.clone(), security::guard))
         .layer(PropagateRequestIdLayer::new(request_log::REQUEST_ID))
         .layer(

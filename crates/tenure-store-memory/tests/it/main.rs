@@ -191,6 +191,12 @@ async fn changes_passwords_through_the_accounts_service() {
 }
 
 #[tokio::test]
+async fn keeps_where_audit_entries_came_from() {
+    tenure_testkit::contract::audit::origins(|w| async move { Arc::new(MemoryDirectory::new(w)) })
+        .await;
+}
+
+#[tokio::test]
 async fn passes_the_management_contract() {
     let make = |w| async move { Arc::new(MemoryDirectory::new(w)) };
     tenure_testkit::contract::manage::invitations(make).await;

@@ -14,6 +14,12 @@ pub struct Model {
     pub target_user_id: Option<Uuid>,
     pub organisation_id: Option<Uuid>,
     pub detail: String,
+    /// The request's id (added by m0009; `NULL` outside a request and in older rows).
+    pub request_id: Option<String>,
+    /// The client's address, as text.
+    pub client_ip: Option<String>,
+    /// The client's user agent, as the web app kept it.
+    pub user_agent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

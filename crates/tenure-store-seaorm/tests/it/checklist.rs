@@ -32,6 +32,7 @@ fn event(id: u128, target: UserId) -> AuditEvent {
         target_user: Some(target),
         organisation: None,
         detail: AuditDetail::Empty,
+        origin: None,
     }
 }
 

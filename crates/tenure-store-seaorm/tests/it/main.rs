@@ -295,6 +295,23 @@ async fn postgres_passes_the_management_contract() {
     manage::credentials(|w| async move { store_at(temp_postgres().await.unwrap(), w).await }).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keeps_where_audit_entries_came_from() {
+    tenure_testkit::contract::audit::origins(|w| store_at("sqlite::memory:".to_owned(), w)).await;
+    tenure_testkit::contract::audit::origins(|w| store_at(temp_sqlite().0, w)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keeps_where_audit_entries_came_from() {
+    if temp_postgres().await.is_none() {
+        return;
+    }
+    tenure_testkit::contract::audit::origins(|w| async move {
+        store_at(temp_postgres().await.unwrap(), w).await
+    })
+    .await;
+}
+
 /// Many writers doing read-then-write transactions on one SQLite file: every one is
 /// applied (retrying only on a version conflict, the expected outcome of losing a race),
 /// and no `SQLITE_BUSY` ever reaches the caller, thanks to `BEGIN IMMEDIATE`.

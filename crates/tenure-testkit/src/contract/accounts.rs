@@ -71,6 +71,7 @@ fn event(n: u128, name: AuditName, who: UserId) -> AuditEvent {
         target_user: Some(who),
         organisation: None,
         detail: AuditDetail::Empty,
+        origin: None,
     }
 }
 

@@ -370,6 +370,7 @@ where
         target_user: Some(user(PETE)),
         organisation: None,
         detail: tenure_core::AuditDetail::Empty,
+        origin: None,
     };
     let hash = CountingHasher::with_cost(2).hash_of(GOOD);
     h.store.set_password(user(PETE), hash, event).await.expect("password");
@@ -954,6 +955,7 @@ where
             target_user: Some(user(n)),
             organisation: None,
             detail: tenure_core::AuditDetail::Empty,
+            origin: None,
         };
         h.store.set_password(user(n), hasher.hash_of(GOOD), event).await.expect("password");
     }

@@ -59,6 +59,7 @@ async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
             target_user: Some(u.id),
             organisation: None,
             detail: AuditDetail::Empty,
+            origin: None,
         };
         store.set_password(u.id, hash.clone(), event).await.unwrap();
     }

@@ -7,6 +7,7 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod audit_origin;
 mod browser;
 mod checklist;
 mod corterum;
@@ -124,6 +125,7 @@ pub(crate) async fn give_everyone_the_password(
             target_user: Some(*id),
             organisation: None,
             detail: AuditDetail::Empty,
+            origin: None,
         };
         store.set_password(*id, hasher.hash_of(PASSWORD), event).await.unwrap();
     }
