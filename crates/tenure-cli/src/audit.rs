@@ -25,18 +25,14 @@ pub(crate) struct AuditFilter {
     event: Option<String>,
 }
 
-/// A moment as RFC 3339 in UTC.
-pub(crate) fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
-}
-
 /// Writes the audit trail the filter selects, as `actor` (who must be allowed
-/// `audit.view`).
+/// `audit.view`), each entry's time in RFC 3339 with the offset of the zone `tz`.
 pub(crate) async fn export(
     services: &Services,
     actor: UserId,
     filter: &AuditFilter,
     output: Option<&PathBuf>,
+    tz: &jiff::tz::TimeZone,
 ) -> Result<()> {
     let mut query = AuditQuery::default();
     if let Some(name) = &filter.organisation {
@@ -130,7 +126,7 @@ pub(crate) async fn export(
                 None => String::new(),
             };
             out.write_record([
-                rfc3339(e.at.0),
+                tenure_core::moment::format(e.at, tz),
                 e.name.as_str().to_owned(),
                 e.outcome.as_str().to_owned(),
                 names[0].clone(),

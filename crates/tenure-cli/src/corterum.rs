@@ -7,18 +7,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
+use jiff::tz::TimeZone;
+use tenure_core::moment;
 use tenure_core::{
     AccountInput, AsOf, ChangeStore, EntityInput, EntityQuery, GroupInput, ManageError, Page,
     Search,
 };
 use tenure_domain::role::form::RoleForm;
 use tenure_domain::{
-    Content, Dataset, DatasetPermissions, EntityId, EntityKind, Feature, GroupId, Moment, OrgId,
-    RoleId, UserId,
+    Content, Dataset, DatasetPermissions, EntityId, EntityKind, Feature, GroupId, OrgId, RoleId,
+    UserId,
 };
 
 use crate::app::Services;
-use crate::audit::rfc3339;
 
 /// Turns a service refusal into the command's exit code, printing what was wrong.
 pub(crate) fn refused(e: &ManageError) -> ExitCode {
@@ -117,28 +118,6 @@ fn pairs(given: &[String], what: &str) -> Result<Vec<(String, String)>> {
             None => bail!("{what} `{p}` must be written FIELD=VALUE"),
         })
         .collect()
-}
-
-/// A moment from RFC 3339 (`2026-11-22T14:30:00Z`) or a UTC date and time
-/// (`2026-11-22 14:30`, `2026-11-22`).
-pub(crate) fn moment(given: &str) -> Result<Moment> {
-    if let Ok(t) = given.parse::<jiff::Timestamp>() {
-        return Ok(Moment(t.as_millisecond()));
-    }
-    if let Ok(dt) = given.parse::<jiff::civil::DateTime>() {
-        if let Ok(z) = dt.to_zoned(jiff::tz::TimeZone::UTC) {
-            return Ok(Moment(z.timestamp().as_millisecond()));
-        }
-    }
-    if let Ok(d) = given.parse::<jiff::civil::Date>() {
-        // A date means the end of that day: everything saved on it.
-        if let Ok(z) = d.at(23, 59, 59, 999_000_000).to_zoned(jiff::tz::TimeZone::UTC) {
-            return Ok(Moment(z.timestamp().as_millisecond()));
-        }
-    }
-    bail!(
-        "`{given}` is not a time; use RFC 3339 (2026-11-22T14:30:00Z) or a UTC date and time (2026-11-22 14:30)"
-    )
 }
 
 /// `tenure entities create`.
@@ -436,12 +415,13 @@ pub(crate) async fn show_instance(
     entity_name: &str,
     as_of: Option<&str>,
     version: Option<u32>,
+    tz: &TimeZone,
 ) -> Result<ExitCode> {
     let d = dataset(services, dataset_key).await?;
     let e = entity(services, actor, entity_name).await?;
     let at = match (as_of, version) {
         (Some(_), Some(_)) => bail!("give --as-of or --version, not both"),
-        (Some(t), None) => AsOf::Moment(moment(t)?),
+        (Some(t), None) => AsOf::Moment(moment::parse(t, tz)?),
         (None, Some(n)) => AsOf::Version(n),
         (None, None) => AsOf::Latest,
     };
@@ -456,7 +436,7 @@ pub(crate) async fn show_instance(
                 "version {} of {}, saved {}",
                 v.number,
                 view.history.latest_number(),
-                rfc3339(v.at.0)
+                moment::describe_with_zone(v.at, tz)
             );
             print!("{}", print_content(&v.content));
         }
@@ -526,6 +506,7 @@ pub(crate) async fn export_dataset(
     actor: UserId,
     dataset_key: &str,
     output: Option<&PathBuf>,
+    tz: &TimeZone,
 ) -> Result<ExitCode> {
     let d = dataset(services, dataset_key).await?;
     let rows = match services.corterum.export(actor, d.id).await {
@@ -554,8 +535,12 @@ pub(crate) async fn export_dataset(
             Content::Table(rows) => rows.clone(),
         };
         for r in records {
-            let mut line =
-                vec![e.id.to_string(), e.name.to_string(), v.number.to_string(), rfc3339(v.at.0)];
+            let mut line = vec![
+                e.id.to_string(),
+                e.name.to_string(),
+                v.number.to_string(),
+                moment::format(v.at, tz),
+            ];
             line.extend(d.fields.iter().map(|(k, _)| r.get(k).cloned().unwrap_or_default()));
             out.write_record(&line)?;
         }

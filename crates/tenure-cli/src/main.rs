@@ -90,6 +90,23 @@ struct Acting {
     store: StoreArgs,
     #[command(flatten)]
     mail: MailArgs,
+    #[command(flatten)]
+    zone: Zone,
+}
+
+/// The time zone moments are read and shown in: the service's, as on the web.
+#[derive(Debug, clap::Args)]
+struct Zone {
+    /// The time zone that times are read in and shown in, by IANA name (`Europe/London`,
+    /// `UTC`): a date and time such as `2026-11-22 14:30` is the clock on the wall there.
+    #[arg(
+        long = "time-zone",
+        value_name = "ZONE",
+        env = "TENURE_TIME_ZONE",
+        default_value = tenure_core::moment::SERVICE_ZONE,
+        value_parser = |name: &str| tenure_core::moment::zone(name),
+    )]
+    time_zone: jiff::tz::TimeZone,
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,7 +199,9 @@ enum InstancesCommand {
         /// The entity, by name or id.
         #[arg(long)]
         entity: String,
-        /// The version current at this time (RFC 3339, or a UTC date and time).
+        /// The version current at this time: a date and time (`2026-11-22 14:30`) read in
+        /// `--time-zone` (Europe/London unless given), a date (`2026-11-22`: the end of that
+        /// day there), or RFC 3339 with an offset (`2026-11-22T14:30:00Z`).
         #[arg(long = "as-of", value_name = "TIME")]
         as_of: Option<String>,
         /// This version number.
@@ -216,7 +235,8 @@ enum DatasetsCommand {
         #[command(flatten)]
         mail: MailArgs,
     },
-    /// Write the latest version of every instance the acting user may read, as CSV.
+    /// Write the latest version of every instance the acting user may read, as CSV
+    /// (`saved_at` in RFC 3339 with the offset of `--time-zone`).
     Export {
         /// The dataset's key.
         dataset: String,
@@ -325,13 +345,16 @@ enum UsersCommand {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Write the audit trail as CSV, newest first (administrators only).
+    /// Write the audit trail as CSV, newest first (administrators only); `at` in RFC 3339
+    /// with the offset of `--time-zone`.
     Export {
         /// Act as this user (email address).
         #[arg(long = "as", value_name = "EMAIL")]
         actor: String,
         #[command(flatten)]
         filter: audit::AuditFilter,
+        #[command(flatten)]
+        zone: Zone,
         /// Write here instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -463,8 +486,17 @@ async fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Instances(InstancesCommand::Show { dataset, entity, as_of, version, acting }) => {
             let (services, actor) = acting.open().await?;
-            corterum::show_instance(&services, actor, &dataset, &entity, as_of.as_deref(), version)
-                .await
+            let tz = &acting.zone.time_zone;
+            corterum::show_instance(
+                &services,
+                actor,
+                &dataset,
+                &entity,
+                as_of.as_deref(),
+                version,
+                tz,
+            )
+            .await
         }
         Command::Instances(InstancesCommand::Save { dataset, entity, set, acting }) => {
             let (services, actor) = acting.open().await?;
@@ -476,12 +508,13 @@ async fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Datasets(DatasetsCommand::Export { dataset, output, acting }) => {
             let (services, actor) = acting.open().await?;
-            corterum::export_dataset(&services, actor, &dataset, output.as_ref()).await
+            let tz = &acting.zone.time_zone;
+            corterum::export_dataset(&services, actor, &dataset, output.as_ref(), tz).await
         }
-        Command::Audit(AuditCommand::Export { actor, filter, output, store, mail }) => {
+        Command::Audit(AuditCommand::Export { actor, filter, zone, output, store, mail }) => {
             let services = Services::open(&store, &mail).await?;
             let actor = services.actor(&actor).await?;
-            audit::export(&services, actor, &filter, output.as_ref()).await?;
+            audit::export(&services, actor, &filter, output.as_ref(), &zone.time_zone).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,10 +1,13 @@
 //! `tenure serve`: the web application, configured by flags, environment and an optional
-//! file (in that order of precedence), with `--demo` to seed a small world to look around.
+//! file (in that order of precedence, over the defaults; see `settings`), with `--demo`
+//! to seed a small world to look around.
+
+mod settings;
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
-use serde::Deserialize;
+use figment::value::{Dict, Value};
 use tenure_core::audit::DemoSeed;
 use tenure_core::{AccountStore, AuditDetail, AuditEvent, AuditName, ChangeStore, Outcome};
 use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
@@ -14,169 +17,163 @@ use tenure_domain::{
 };
 use tenure_secrets_os::UuidV7;
 
-use crate::app::{MailArgs, Services, StoreArgs, Timings};
+use crate::app::{MailArgs, Services, StoreArgs};
 use crate::logging::{self, LogFormat};
+use crate::serve::settings::Settings;
 
-/// Flags for `tenure serve`; each may also come from the environment or the file.
+/// Flags for `tenure serve`. Each setting may also come from the environment
+/// (`TENURE_` and its name in capitals) or the file (its name as the key); a flag wins
+/// over the environment, which wins over the file, which wins over the default.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
     /// Seed a small demo world (when the database has no users) and print how to sign in.
     #[arg(long)]
     demo: bool,
-    /// Address to listen on.
-    #[arg(long, env = "TENURE_LISTEN")]
-    listen: Option<String>,
-    /// A TOML file with any of: database, listen, base_url, outbox, smtp_url, mail_from,
-    /// secure_cookies, lockout_attempts, lockout_minutes, reset_link_minutes,
-    /// invitation_days, session_idle_minutes, session_absolute_hours, trusted_proxies,
-    /// log_format.
+    /// A TOML file with any of the settings below, by name: database, listen, base_url,
+    /// outbox, smtp_url, mail_from, secure_cookies, lockout_attempts, lockout_minutes,
+    /// reset_link_minutes, invitation_days, session_idle_minutes, session_absolute_hours,
+    /// trusted_proxies, log_format, time_zone.
     #[arg(long, env = "TENURE_CONFIG")]
     config: Option<PathBuf>,
-    /// Database URL (default `sqlite://tenure.db?mode=rwc`).
-    #[arg(long, env = "TENURE_DATABASE_URL")]
+    /// Database URL (`database`, TENURE_DATABASE_URL; default `sqlite://tenure.db?mode=rwc`).
+    #[arg(long)]
     database: Option<String>,
-    /// Outbox folder (default `outbox`).
-    #[arg(long, env = "TENURE_OUTBOX")]
-    outbox: Option<PathBuf>,
-    /// SMTP server URL, instead of the outbox.
-    #[arg(long, env = "TENURE_SMTP_URL")]
-    smtp_url: Option<String>,
-    /// Sender of emails.
-    #[arg(long, env = "TENURE_MAIL_FROM")]
-    mail_from: Option<String>,
-    /// Public address for links in emails (default `http://` + the listen address).
-    #[arg(long, env = "TENURE_BASE_URL")]
+    /// Address to listen on (`listen`, TENURE_LISTEN; default `127.0.0.1:3000`).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Public address for links in emails (`base_url`, TENURE_BASE_URL; default `http://`
+    /// and the listen address).
+    #[arg(long)]
     base_url: Option<String>,
-    /// Mark cookies `Secure` (default: yes unless the base URL is plain-HTTP localhost).
-    #[arg(long, env = "TENURE_SECURE_COOKIES")]
+    /// Outbox folder (`outbox`, TENURE_OUTBOX; default `outbox`).
+    #[arg(long)]
+    outbox: Option<PathBuf>,
+    /// SMTP server URL, instead of the outbox (`smtp_url`, TENURE_SMTP_URL).
+    #[arg(long)]
+    smtp_url: Option<String>,
+    /// Sender of emails (`mail_from`, TENURE_MAIL_FROM; default
+    /// `Tenure <no-reply@tenure.invalid>`).
+    #[arg(long)]
+    mail_from: Option<String>,
+    /// Mark cookies `Secure` (`secure_cookies`, TENURE_SECURE_COOKIES; default: yes unless
+    /// the base URL is plain-HTTP localhost).
+    #[arg(long)]
     secure_cookies: Option<bool>,
-    /// Consecutive failed sign-ins that lock an account (default 5).
-    #[arg(long, env = "TENURE_LOCKOUT_ATTEMPTS")]
+    /// Consecutive failed sign-ins that lock an account (`lockout_attempts`,
+    /// TENURE_LOCKOUT_ATTEMPTS; default 5).
+    #[arg(long)]
     lockout_attempts: Option<u32>,
-    /// Minutes a lock lasts (default 60).
-    #[arg(long, env = "TENURE_LOCKOUT_MINUTES")]
+    /// Minutes a lock lasts (`lockout_minutes`, TENURE_LOCKOUT_MINUTES; default 60).
+    #[arg(long)]
     lockout_minutes: Option<i64>,
-    /// Minutes a password reset link works (default 180).
-    #[arg(long, env = "TENURE_RESET_LINK_MINUTES")]
+    /// Minutes a password reset link works (`reset_link_minutes`,
+    /// TENURE_RESET_LINK_MINUTES; default 180).
+    #[arg(long)]
     reset_link_minutes: Option<i64>,
-    /// Days an invitation link works (default 3).
-    #[arg(long, env = "TENURE_INVITATION_DAYS")]
+    /// Days an invitation link works (`invitation_days`, TENURE_INVITATION_DAYS; default 3).
+    #[arg(long)]
     invitation_days: Option<i64>,
-    /// Minutes a session may sit unused (default 30).
-    #[arg(long, env = "TENURE_SESSION_IDLE_MINUTES")]
+    /// Minutes a session may sit unused (`session_idle_minutes`,
+    /// TENURE_SESSION_IDLE_MINUTES; default 30).
+    #[arg(long)]
     session_idle_minutes: Option<i64>,
-    /// Hours a session lasts at most (default 12).
-    #[arg(long, env = "TENURE_SESSION_ABSOLUTE_HOURS")]
+    /// Hours a session lasts at most (`session_absolute_hours`,
+    /// TENURE_SESSION_ABSOLUTE_HOURS; default 12).
+    #[arg(long)]
     session_absolute_hours: Option<i64>,
     /// Reverse proxies whose `X-Forwarded-For` gives the client's address, as networks
-    /// separated by commas (`10.0.0.0/8,fd00::/8`; default none: the peer's address counts).
-    #[arg(long, env = "TENURE_TRUSTED_PROXIES", value_delimiter = ',')]
+    /// separated by commas (`10.0.0.0/8,fd00::/8`; `trusted_proxies`, a list in the file,
+    /// TENURE_TRUSTED_PROXIES; default none: the peer's address counts).
+    #[arg(long, value_delimiter = ',')]
     trusted_proxies: Option<Vec<String>>,
-    /// How log lines are written on standard error: `human` (the default) or `json`.
-    /// `RUST_LOG` filters them (default `info`).
-    #[arg(long, env = "TENURE_LOG_FORMAT", value_enum)]
+    /// How log lines are written on standard error: `human` or `json` (`log_format`,
+    /// TENURE_LOG_FORMAT; default `human`). `RUST_LOG` filters them (default `info`).
+    #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
-}
-
-/// The optional configuration file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    database: Option<String>,
-    listen: Option<String>,
-    base_url: Option<String>,
-    outbox: Option<PathBuf>,
-    smtp_url: Option<String>,
-    mail_from: Option<String>,
-    secure_cookies: Option<bool>,
-    lockout_attempts: Option<u32>,
-    lockout_minutes: Option<i64>,
-    reset_link_minutes: Option<i64>,
-    invitation_days: Option<i64>,
-    session_idle_minutes: Option<i64>,
-    session_absolute_hours: Option<i64>,
-    trusted_proxies: Option<Vec<String>>,
-    log_format: Option<LogFormat>,
+    /// The time zone times are read and shown in, by IANA name (`time_zone`,
+    /// TENURE_TIME_ZONE; default `Europe/London`, the service's).
+    #[arg(long)]
+    time_zone: Option<String>,
 }
 
 const DEMO_PASSWORD: &str = "kettle harbour violin 42";
 
+impl ServeArgs {
+    /// The flags given, as figment's top layer.
+    fn flags(&self) -> Dict {
+        let mut flags = Dict::new();
+        let mut set = |key: &str, value: Option<Value>| {
+            if let Some(v) = value {
+                flags.insert(key.to_owned(), v);
+            }
+        };
+        set("database", self.database.clone().map(Value::from));
+        set("listen", self.listen.clone().map(Value::from));
+        set("base_url", self.base_url.clone().map(Value::from));
+        set("outbox", self.outbox.as_ref().map(|p| Value::from(p.display().to_string())));
+        set("smtp_url", self.smtp_url.clone().map(Value::from));
+        set("mail_from", self.mail_from.clone().map(Value::from));
+        set("secure_cookies", self.secure_cookies.map(Value::from));
+        set("lockout_attempts", self.lockout_attempts.map(Value::from));
+        set("lockout_minutes", self.lockout_minutes.map(Value::from));
+        set("reset_link_minutes", self.reset_link_minutes.map(Value::from));
+        set("invitation_days", self.invitation_days.map(Value::from));
+        set("session_idle_minutes", self.session_idle_minutes.map(Value::from));
+        set("session_absolute_hours", self.session_absolute_hours.map(Value::from));
+        set("trusted_proxies", self.trusted_proxies.clone().map(Value::from));
+        set(
+            "log_format",
+            self.log_format.map(|f| {
+                Value::from(match f {
+                    LogFormat::Human => "human",
+                    LogFormat::Json => "json",
+                })
+            }),
+        );
+        set("time_zone", self.time_zone.clone().map(Value::from));
+        flags
+    }
+}
+
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
-    let file = match &args.config {
-        Some(path) => read_config(path).inspect_err(|_| {
-            // The file's error is logged in the format the flag or environment asked for.
-            logging::init(args.log_format.unwrap_or_default(), logging::LevelFilter::INFO);
-        })?,
-        None => FileConfig::default(),
+    let env = |name: &str| match std::env::var(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("the environment variable `{name}` is not valid Unicode")
+        }
     };
-    logging::init(
-        args.log_format.or(file.log_format).unwrap_or_default(),
-        logging::LevelFilter::INFO,
-    );
-    let listen = args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-    let store = StoreArgs {
-        database: args
-            .database
-            .or(file.database)
-            .unwrap_or_else(|| "sqlite://tenure.db?mode=rwc".to_owned()),
-    };
+    let layers = Settings::layers(args.config.as_deref(), env, args.flags()).inspect_err(|_| {
+        // The file's error is logged in the format the flag asked for.
+        logging::init(args.log_format.unwrap_or_default(), logging::LevelFilter::INFO);
+    })?;
+    let settings = Settings::extract(&layers).inspect_err(|_| {
+        // Other settings' errors are logged in the format the layers ask for, if they can.
+        let format = layers.extract_inner::<LogFormat>("log_format").unwrap_or_default();
+        logging::init(format, logging::LevelFilter::INFO);
+    })?;
+    logging::init(settings.log_format, logging::LevelFilter::INFO);
+    let listen = settings.listen.clone();
+    let store = StoreArgs { database: settings.database.clone() };
     let mail = MailArgs {
-        outbox: args.outbox.or(file.outbox).unwrap_or_else(|| PathBuf::from("outbox")),
-        smtp_url: args.smtp_url.or(file.smtp_url),
-        mail_from: args
-            .mail_from
-            .or(file.mail_from)
-            .unwrap_or_else(|| "Tenure <no-reply@tenure.invalid>".to_owned()),
-        base_url: args.base_url.or(file.base_url).unwrap_or_else(|| format!("http://{listen}")),
+        outbox: settings.outbox.clone(),
+        smtp_url: settings.smtp_url.clone(),
+        mail_from: settings.mail_from.clone(),
+        base_url: settings.base_url(),
     };
-    let d = Timings::default();
-    let timings = Timings {
-        lockout_attempts: args
-            .lockout_attempts
-            .or(file.lockout_attempts)
-            .unwrap_or(d.lockout_attempts),
-        lockout_minutes: args.lockout_minutes.or(file.lockout_minutes).unwrap_or(d.lockout_minutes),
-        reset_link_minutes: args
-            .reset_link_minutes
-            .or(file.reset_link_minutes)
-            .unwrap_or(d.reset_link_minutes),
-        invitation_days: args.invitation_days.or(file.invitation_days).unwrap_or(d.invitation_days),
-        session_idle_minutes: args
-            .session_idle_minutes
-            .or(file.session_idle_minutes)
-            .unwrap_or(d.session_idle_minutes),
-        session_absolute_hours: args
-            .session_absolute_hours
-            .or(file.session_absolute_hours)
-            .unwrap_or(d.session_absolute_hours),
-    };
-    anyhow::ensure!(
-        timings.lockout_attempts >= 1
-            && [
-                timings.lockout_minutes,
-                timings.reset_link_minutes,
-                timings.invitation_days,
-                timings.session_idle_minutes,
-                timings.session_absolute_hours
-            ]
-            .iter()
-            .all(|t| *t >= 1),
-        "lockout attempts and every time must be at least 1"
-    );
-    let trusted_proxies = tenure_web::TrustedProxies::parse(
-        args.trusted_proxies.or(file.trusted_proxies).unwrap_or_default(),
-    )
-    .context("--trusted-proxies (or TENURE_TRUSTED_PROXIES, or `trusted_proxies` in the file)")?;
-    let services = Services::open_with(&store, &mail, timings).await?;
+    let services = Services::open_with(&store, &mail, settings.timings()).await?;
     if args.demo {
         seed_demo(&services).await?;
     }
     let mut config = tenure_web::WebConfig::new(&mail.base_url);
-    if let Some(secure) = args.secure_cookies.or(file.secure_cookies) {
+    if let Some(secure) = settings.secure_cookies {
         config.secure_cookies = secure;
     }
-    config.trusted_proxies = trusted_proxies;
+    config.trusted_proxies = settings.trusted_proxies;
     config.request_ids = tenure_web::RequestIds::from_ids(std::sync::Arc::new(UuidV7));
+    // The web shows times in Europe/London today; `settings.time_zone` is validated here
+    // and goes to the web once its configuration takes a zone.
+    tracing::info!(time_zone = %tenure_core::moment::zone_name(&settings.time_zone), "settings read");
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))?;
@@ -190,13 +187,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     );
     tenure_web::serve(listener, tenure_web::router(services.web(), config)).await?;
     Ok(())
-}
-
-fn read_config(path: &std::path::Path) -> Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
-    toml::from_str::<FileConfig>(&text)
-        .with_context(|| format!("`{}` is not a valid configuration file", path.display()))
 }
 
 /// A demo world: an administrator; Northbridge Homes (a stock owner) with its managing
