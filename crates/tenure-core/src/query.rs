@@ -18,9 +18,12 @@ impl Search {
     /// text holds them, and a NUL ends a full-text query early.
     pub fn parse(input: &str) -> Option<Self> {
         let kept = input.chars().filter(|c| !tenure_domain::name::is_forbidden_in_text(*c));
-        let term: String = kept.collect::<String>().trim().chars().take(SEARCH_MAX_CHARS).collect();
-        let term = term.to_lowercase();
-        (!term.is_empty()).then_some(Self(term))
+        // Lower-case, then cut: lower-casing can lengthen text (`İ`) and depends on the
+        // next letter (a final sigma), and the cut can end on white space.
+        let lower = kept.collect::<String>().to_lowercase();
+        let term: String = lower.trim().chars().take(SEARCH_MAX_CHARS).collect();
+        let term = term.trim_end();
+        (!term.is_empty()).then(|| Self(term.to_owned()))
     }
 
     /// The lower-cased term.
