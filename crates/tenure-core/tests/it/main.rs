@@ -1,0 +1,8 @@
+//! Integration tests of the core through its public interface.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+
+mod fuzz;
