@@ -297,6 +297,73 @@ async fn the_worked_examples_through_the_command_line() {
     .collect();
     let then = ok(&dir, &then);
     assert!(then.contains("version 1 of 2") && then.contains("hours_this_year: 4"), "{then}");
+    // Times are read and shown in the service's zone, Europe/London, and say so.
+    assert!(now.contains(" GMT\n") || now.contains(" BST\n"), "{now}");
+    let before = ok(
+        &dir,
+        &with(
+            &[
+                "instances",
+                "show",
+                "--dataset",
+                "training_record",
+                "--entity",
+                "Joe Bloggs",
+                "--as-of",
+                "2000-01-01",
+                "--time-zone",
+                "America/New_York",
+            ],
+            &jane,
+        ),
+    );
+    assert!(before.contains("no version yet at that time (2 versions in all)"), "{before}");
+    let garbled = tenure(
+        &dir,
+        &with(
+            &[
+                "instances",
+                "show",
+                "--dataset",
+                "training_record",
+                "--entity",
+                "Joe Bloggs",
+                "--as-of",
+                "yesterday",
+            ],
+            &jane,
+        ),
+    );
+    assert_eq!(garbled.status.code(), Some(1));
+    let stderr = text(&garbled.stderr);
+    assert!(
+        stderr.contains("`yesterday` is not a moment")
+            && stderr.contains("2026-11-22 14:30")
+            && stderr.contains("read in Europe/London"),
+        "{stderr}"
+    );
+    let nowhere = tenure(
+        &dir,
+        &with(
+            &[
+                "instances",
+                "show",
+                "--dataset",
+                "training_record",
+                "--entity",
+                "Joe Bloggs",
+                "--time-zone",
+                "Mars/Olympus",
+            ],
+            &jane,
+        ),
+    );
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert!(
+        text(&nowhere.stderr).contains("`Mars/Olympus` is not a time zone"),
+        "{}",
+        text(&nowhere.stderr)
+    );
     let secret = tenure(
         &dir,
         &with(

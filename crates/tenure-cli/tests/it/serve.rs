@@ -1,5 +1,6 @@
 //! `tenure serve`: configured from a file, it starts, serves the sign-in page and the demo
-//! world's users can sign in; a bad file is refused with the reason.
+//! world's users can sign in; a bad file is refused with the reason, and so is a bad value
+//! from the environment, named with its setting and variable.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -75,6 +76,40 @@ fn serve_reads_its_configuration_file_and_seeds_the_demo() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("is not a valid configuration file") && stderr.contains("listen_on"),
+        "{stderr}"
+    );
+
+    // A bad value from the environment names its setting, its variable and what is accepted,
+    // and a flag wins over it.
+    std::fs::write(&config, "lockout_attempts = 3\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("TENURE_LOCKOUT_ATTEMPTS", "0")
+        .env("TENURE_TRUSTED_PROXIES", "10.0.0.0/8,not-a-network")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "setting `lockout_attempts` (from the environment variable `TENURE_LOCKOUT_ATTEMPTS`): \
+             invalid value unsigned int `0`, expected a whole number of at least 1"
+        ),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .args(["serve", "--lockout-attempts", "4", "--config"])
+        .arg(&config)
+        .env("TENURE_LOCKOUT_ATTEMPTS", "0")
+        .env("TENURE_TRUSTED_PROXIES", "10.0.0.0/8,not-a-network")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("setting `trusted_proxies` (from the environment variable `TENURE_TRUSTED_PROXIES`): trusted proxy `not-a-network` is not a network")
+            && !stderr.contains("lockout_attempts"),
         "{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
