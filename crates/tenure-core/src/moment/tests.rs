@@ -120,7 +120,7 @@ proptest! {
         let m = Moment(minutes * 60_000 + 1_000_000_000_000);
         let typed = format_civil(m, &tz);
         let read = parse(&typed, &tz).unwrap();
-        prop_assert_eq!(format_civil(read, &tz), typed.clone());
+        prop_assert_eq!(&format_civil(read, &tz), &typed);
         prop_assert!(read.0 <= m.0, "{} read as {:?}, after {:?}", typed, read, m);
     }
 
