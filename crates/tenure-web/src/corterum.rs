@@ -10,9 +10,12 @@ pub(crate) mod records;
 
 use std::collections::BTreeMap;
 
-use tenure_domain::EntityKind;
+use tenure_domain::{EntityKind, Feature};
 
+use crate::App;
 use crate::form::Choice;
+use crate::security::Signed;
+use crate::view::{Chrome, PageError};
 
 /// A text field on an entity's or a dataset's form, with its value.
 pub(crate) struct FieldInput {
@@ -41,4 +44,19 @@ fn kind_choices(selected: Option<EntityKind>) -> Vec<Choice> {
         .iter()
         .map(|k| Choice::new(k.as_str(), k.label(), selected == Some(*k)))
         .collect()
+}
+
+/// "Page not found" in `chrome` unless the engine lets the viewer use `feature` (a
+/// failure to ask counts as no).
+async fn require(
+    app: &App,
+    viewer: &Signed,
+    feature: Feature,
+    chrome: &Chrome,
+) -> Result<(), PageError> {
+    if app.services.corterum.may_use(viewer.0.user.id, feature).await.unwrap_or(false) {
+        Ok(())
+    } else {
+        Err(PageError::not_found(chrome))
+    }
 }

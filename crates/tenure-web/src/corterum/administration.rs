@@ -88,21 +88,6 @@ pub(crate) async fn index(State(app): State<App>, viewer: Signed) -> Result<Resp
     Ok(view::render(&AdministrationPage { chrome, links }))
 }
 
-/// "Page not found" in `chrome` unless the engine lets the viewer use `feature` (a
-/// failure to ask counts as no).
-async fn require(
-    app: &App,
-    viewer: &Signed,
-    feature: Feature,
-    chrome: &Chrome,
-) -> Result<(), PageError> {
-    if app.services.corterum.may_use(viewer.0.user.id, feature).await.unwrap_or(false) {
-        Ok(())
-    } else {
-        Err(PageError::not_found(chrome))
-    }
-}
-
 /// The companies the viewer may link things to with an administration feature (the
 /// engine's `company_scope`), as choices. A form shows what it can: none if they cannot
 /// be read.

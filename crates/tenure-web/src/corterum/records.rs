@@ -14,7 +14,7 @@ use tenure_core::{AsOf, EntityQuery, Page, Search};
 use tenure_domain::{Content, DatasetKind, EntityId, EntityKind, Feature, Moment};
 
 use crate::App;
-use crate::corterum::{FieldInput, kind_choices};
+use crate::corterum::{FieldInput, kind_choices, require};
 use crate::form::{self, Choice, FormPage, Named};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
@@ -70,10 +70,8 @@ pub(crate) async fn entity_list(
     let title = if admin { "Entities" } else { "Records" };
     let chrome = viewer.chrome(title);
     let me = viewer.0.user.id;
-    if admin
-        && !app.services.corterum.may_use(me, Feature::EntityAdministration).await.unwrap_or(false)
-    {
-        return Err(PageError::not_found(&chrome));
+    if admin {
+        require(app, viewer, Feature::EntityAdministration, &chrome).await?;
     }
     let kind = q.r#type.parse::<EntityKind>().ok();
     let query = EntityQuery { search: Search::parse(&q.q), kind };

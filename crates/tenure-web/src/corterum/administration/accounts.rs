@@ -10,7 +10,8 @@ use tenure_core::{AccountInput, FieldError, ManageError, Page};
 use tenure_domain::{EntityId, EntityKind, Feature, OrgId, RoleId, UserId};
 
 use crate::App;
-use crate::corterum::administration::{SavedQuery, company_choices, one_entity_choices, require};
+use crate::corterum::administration::{SavedQuery, company_choices, one_entity_choices};
+use crate::corterum::require;
 use crate::form::{self, Choice, FormPage};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};

@@ -13,11 +13,9 @@ use tenure_domain::entity::{EntityLink, LinkKind};
 use tenure_domain::{EntityId, EntityKind, Feature, OrgId};
 
 use crate::App;
-use crate::corterum::administration::{
-    SavedQuery, TypeQuery, company_choices, one_entity_choices, require,
-};
+use crate::corterum::administration::{SavedQuery, TypeQuery, company_choices, one_entity_choices};
 use crate::corterum::records::{self, EntityListQuery, Listing};
-use crate::corterum::{FieldInput, kind_choices};
+use crate::corterum::{FieldInput, kind_choices, require};
 use crate::form::{self, Choice, FormPage, Named};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};

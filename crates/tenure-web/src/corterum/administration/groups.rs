@@ -10,8 +10,8 @@ use tenure_core::GroupInput;
 use tenure_domain::{ALL_PEOPLE, EntityId, EntityKind, Feature, GroupId};
 
 use crate::App;
-use crate::corterum::administration::{SavedQuery, TypeQuery, entity_choices, require};
-use crate::corterum::kind_choices;
+use crate::corterum::administration::{SavedQuery, TypeQuery, entity_choices};
+use crate::corterum::{kind_choices, require};
 use crate::form::{self, Choice, FormPage};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};

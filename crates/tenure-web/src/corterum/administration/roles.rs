@@ -12,7 +12,8 @@ use tenure_domain::role::form::RoleForm;
 use tenure_domain::{DatasetId, DatasetPermissions, Feature, GroupId, RoleId};
 
 use crate::App;
-use crate::corterum::administration::{SavedQuery, require};
+use crate::corterum::administration::SavedQuery;
+use crate::corterum::require;
 use crate::form::{self, Choice, FormPage, Named, Sent};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
