@@ -255,7 +255,8 @@ fn label(key: &str) -> String {
 }
 
 /// A moment: milliseconds since the Unix epoch, UTC. The domain has no clock; callers
-/// pass moments in.
+/// pass moments in. It is the one moment type of the workspace: the core's ports call it
+/// `Timestamp`, and the core's `moment` module reads and shows it for people.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Moment(pub i64);
 
