@@ -171,9 +171,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     }
     config.trusted_proxies = settings.trusted_proxies;
     config.request_ids = tenure_web::RequestIds::from_ids(std::sync::Arc::new(UuidV7));
-    // The web shows times in Europe/London today; `settings.time_zone` is validated here
-    // and goes to the web once its configuration takes a zone.
-    tracing::info!(time_zone = %tenure_core::moment::zone_name(&settings.time_zone), "settings read");
+    // Pages show and read times in this zone, and say which it is.
+    config.time_zone = settings.time_zone;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))?;

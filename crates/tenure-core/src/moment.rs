@@ -37,7 +37,10 @@ pub const ACCEPTED: &str = "a date (2026-11-22, meaning the end of that day), a 
 
 /// Text that is not a moment.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
-#[error("`{text}` is not a moment: {reason}; write {ACCEPTED}, read in {zone}")]
+#[error(
+    "`{}` is not a moment: {reason}; write {ACCEPTED}, read in {zone}",
+    tenure_domain::name::quoted(text)
+)]
 pub struct MomentError {
     /// What was given.
     pub text: String,

@@ -104,7 +104,7 @@ pub(crate) async fn audit(
     let out: Vec<_> = rows
         .into_iter()
         .map(|e| EventRow {
-            when: view::when(e.at.0),
+            when: view::when(&app.config.time_zone, e.at),
             event: e.name.as_str(),
             failed: e.outcome == tenure_core::Outcome::Failure,
             actor: person(e.actor),

@@ -67,6 +67,9 @@ pub struct WebConfig {
     pub trusted_proxies: TrustedProxies,
     /// Where request ids come from (a counter unless set).
     pub request_ids: RequestIds,
+    /// The time zone pages show times in and read typed times in, stated beside them
+    /// (the service's, Europe/London, unless set).
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl WebConfig {
@@ -82,6 +85,7 @@ impl WebConfig {
             rate_limits: RateLimits::default(),
             trusted_proxies: TrustedProxies::default(),
             request_ids: RequestIds::default(),
+            time_zone: tenure_core::moment::service_zone(),
         }
     }
 }

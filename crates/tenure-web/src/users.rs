@@ -261,9 +261,10 @@ pub(crate) async fn download(State(app): State<App>, viewer: Signed) -> Response
     if !allowed(&viewer.0.world, &viewer.0, Action::UserListAll, Resource::Service) {
         return view::not_found_page(chrome);
     }
-    // The one CSV writer of every export: quoted as needed, formulas defused.
-    let mut csv =
-        tenure_core::csv::record(["name", "email", "telephone", "organisation", "role", "status"]);
+    // The one CSV writer of every export (quoted as needed, formulas defused), and the
+    // one users export's columns, the same as `tenure users export`.
+    let mut csv = tenure_core::csv::record(tenure_core::csv::users::COLUMNS);
+    let roles = RoleCatalogue::core();
     let mut number = 1;
     loop {
         let page = Page::numbered(number, Page::MAX_LIMIT);
@@ -279,20 +280,22 @@ pub(crate) async fn download(State(app): State<App>, viewer: Signed) -> Response
         if users.is_empty() {
             break;
         }
-        let rows = match rows(&app, Some(&viewer.0.world), &users).await {
-            Ok(r) => r,
+        let orgs = match organisations_of(&app, Some(&viewer.0.world), &users).await {
+            Ok(o) => o,
             Err(e) => return view::backend(chrome, &e),
         };
-        for (u, r) in users.iter().zip(rows) {
-            let telephone = u.telephone.as_ref().map(ToString::to_string).unwrap_or_default();
-            csv.push_str(&tenure_core::csv::record([
-                r.name.as_str(),
-                &r.email,
-                &telephone,
-                &r.organisation,
-                &r.role,
-                r.status,
-            ]));
+        for u in &users {
+            let Some(org) = orgs.get(&u.organisation) else {
+                let e = tenure_core::BackendError::new("a user's organisation is missing");
+                return view::backend(chrome, &e);
+            };
+            let status = match app.services.manage.status(u, org).await {
+                Ok(s) => s,
+                Err(e) => return view::backend(chrome, &e),
+            };
+            csv.push_str(&tenure_core::csv::record(tenure_core::csv::users::row(
+                u, org, status, &roles,
+            )));
         }
         number += 1;
     }

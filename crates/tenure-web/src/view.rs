@@ -93,21 +93,10 @@ pub(crate) fn query_value(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// A moment for people: "22 November 2026 at 5:38pm", UK time.
-pub(crate) fn when(ms: i64) -> String {
-    let Ok(t) = jiff::Timestamp::from_millisecond(ms) else { return String::new() };
-    let zoned = match jiff::tz::TimeZone::get("Europe/London") {
-        Ok(tz) => t.to_zoned(tz),
-        Err(_) => t.to_zoned(jiff::tz::TimeZone::UTC),
-    };
-    let hour = zoned.hour();
-    let (h12, half) = match hour {
-        0 => (12, "am"),
-        1..=11 => (hour, "am"),
-        12 => (12, "pm"),
-        _ => (hour - 12, "pm"),
-    };
-    format!("{} at {}:{:02}{}", zoned.strftime("%-d %B %Y"), h12, zoned.minute(), half)
+/// A moment for people in the service's time zone, which it states: "22 November 2026 at
+/// 5:38pm GMT" (or BST in summer, in London).
+pub(crate) fn when(tz: &jiff::tz::TimeZone, at: tenure_core::Timestamp) -> String {
+    tenure_core::moment::describe_with_zone(at, tz)
 }
 
 /// Renders a template, or a plain 500 if the template fails (it cannot, once compiled).
@@ -304,6 +293,8 @@ pub(crate) async fn asset(Path(file): Path<String>) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use tenure_core::Timestamp;
+
     use super::{query_value, when};
 
     #[test]
@@ -312,10 +303,13 @@ mod tests {
     }
 
     #[test]
-    fn moments_read_in_uk_time() {
+    fn moments_show_in_the_zone_they_state() {
+        let london = tenure_core::moment::service_zone();
         // 2026-07-01 12:30 UTC is 1:30pm in London (summer time).
-        assert_eq!(when(1_782_909_000_000), "1 July 2026 at 1:30pm");
+        assert_eq!(when(&london, Timestamp(1_782_909_000_000)), "1 July 2026 at 1:30pm BST");
         // 2026-01-01 00:05 UTC is 12:05am in London.
-        assert_eq!(when(1_767_225_900_000), "1 January 2026 at 12:05am");
+        assert_eq!(when(&london, Timestamp(1_767_225_900_000)), "1 January 2026 at 12:05am GMT");
+        let tokyo = tenure_core::moment::zone("Asia/Tokyo").unwrap();
+        assert_eq!(when(&tokyo, Timestamp(1_767_225_900_000)), "1 January 2026 at 9:05am JST");
     }
 }

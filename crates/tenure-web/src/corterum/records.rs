@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum_extra::extract::Form;
 use serde::Deserialize;
 use tenure_core::{AsOf, EntityQuery, Page, Search};
-use tenure_domain::{Content, DatasetKind, EntityId, EntityKind, Feature, Moment};
+use tenure_domain::{Content, DatasetKind, EntityId, EntityKind, Feature};
 
 use crate::App;
 use crate::corterum::{FieldInput, kind_choices, require};
@@ -202,6 +202,8 @@ struct InstancePage {
     rows: Vec<Vec<String>>,
     versions: Vec<VersionRow>,
     as_of: String,
+    /// The time zone "view as of" reads in, by name.
+    zone: String,
     may_save: bool,
     based_on: u32,
     banner: String,
@@ -217,17 +219,6 @@ pub(crate) struct VersionBody {
     /// `field_<key>` for each of the dataset's fields.
     #[serde(flatten)]
     named: Named,
-}
-
-fn parse_as_of(s: &str) -> Option<Moment> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    let dt = s.parse::<jiff::civil::DateTime>().ok()?;
-    let tz = jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC);
-    let z = dt.to_zoned(tz).ok()?;
-    Some(Moment(z.timestamp().as_millisecond()))
 }
 
 /// An instance's page as it is shown: which entity and dataset, which version, and
@@ -294,7 +285,11 @@ impl FormPage for InstanceShown {
         let showing = match shown {
             Some(x) if x.number == latest => format!("Current version ({} of {latest})", x.number),
             Some(x) => {
-                format!("Version {} of {latest}, as saved {}", x.number, view::when(x.at.0))
+                format!(
+                    "Version {} of {latest}, as saved {}",
+                    x.number,
+                    view::when(&app.config.time_zone, x.at)
+                )
             }
             None if latest == 0 => "Nothing has been recorded yet".to_owned(),
             None => "Nothing had been recorded by then".to_owned(),
@@ -306,7 +301,7 @@ impl FormPage for InstanceShown {
             .rev()
             .map(|x| VersionRow {
                 number: x.number,
-                at: view::when(x.at.0),
+                at: view::when(&app.config.time_zone, x.at),
                 by: x.by.map_or_else(
                     || "An import".to_owned(),
                     |u| {
@@ -342,6 +337,7 @@ impl FormPage for InstanceShown {
             rows,
             versions,
             as_of: self.as_of.clone(),
+            zone: tenure_core::moment::zone_name(&app.config.time_zone),
             may_save: v.may_save,
             based_on: latest,
             banner: self.banner.clone(),
@@ -360,11 +356,18 @@ pub(crate) async fn instance(
     let (at, errors) = match (q.version, q.as_of.trim()) {
         (Some(n), _) => (AsOf::Version(n), Errors::default()),
         (None, "") => (AsOf::Latest, Errors::default()),
-        (None, text) => match parse_as_of(text) {
-            Some(m) => (AsOf::Moment(m), Errors::default()),
-            None => (
+        (None, text) => match tenure_core::moment::parse(text, &app.config.time_zone) {
+            Ok(m) => (AsOf::Moment(m), Errors::default()),
+            Err(_) => (
                 AsOf::Latest,
-                Errors::one("as_of", "Enter a date and time, like 22 November 2026 at 14:30"),
+                Errors::one(
+                    "as_of",
+                    &format!(
+                        "Enter a date and time in {} time, like 2026-11-22 14:30 (a date alone \
+                         means the end of that day)",
+                        tenure_core::moment::zone_name(&app.config.time_zone)
+                    ),
+                ),
             ),
         },
     };

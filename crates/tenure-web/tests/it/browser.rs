@@ -82,18 +82,13 @@ async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
         },
         ManagePolicy { base_url: base.clone(), ..ManagePolicy::default() },
     );
-    let accounts = Accounts::new(
-        store.clone(),
-        hasher,
-        clock.clone(),
-        ids.clone(),
-        LockoutPolicy::default(),
-    )
-    .with_resets(
-        secrets.clone(),
-        mailer,
-        ResetPolicy { base_url: base.clone(), ..ResetPolicy::default() },
-    );
+    let accounts =
+        Accounts::new(store.clone(), hasher, clock.clone(), ids.clone(), LockoutPolicy::default())
+            .with_resets(
+                secrets.clone(),
+                mailer,
+                ResetPolicy { base_url: base.clone(), ..ResetPolicy::default() },
+            );
     let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
         directory: store.clone(),
         changes: store.clone(),

@@ -383,7 +383,7 @@ async fn the_users_download_defuses_formulas() {
     let mut c = Client::new(&site);
     c.sign_in(ADA).await;
     let csv = c.get("/users/download").await.body;
-    assert!(csv.starts_with("name,email,telephone,organisation,role,status\r\n"), "{csv}");
+    assert!(csv.starts_with("name,email,telephone,organisation,role,status,id,data_protection_officer,key_contact\r\n"), "{csv}");
     let line = csv.lines().find(|l| l.contains(PETE)).unwrap();
     assert!(
         line.starts_with("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"Click\"\")\","),

@@ -73,18 +73,13 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
         },
         ManagePolicy { base_url: base.clone(), ..ManagePolicy::default() },
     );
-    let accounts = Accounts::new(
-        store.clone(),
-        hasher,
-        clock.clone(),
-        ids.clone(),
-        LockoutPolicy::default(),
-    )
-    .with_resets(
-        secrets.clone(),
-        mailer.clone(),
-        ResetPolicy { base_url: base, ..ResetPolicy::default() },
-    );
+    let accounts =
+        Accounts::new(store.clone(), hasher, clock.clone(), ids.clone(), LockoutPolicy::default())
+            .with_resets(
+                secrets.clone(),
+                mailer.clone(),
+                ResetPolicy { base_url: base, ..ResetPolicy::default() },
+            );
     let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
         directory: store.clone(),
         changes: store.clone(),
@@ -746,6 +741,8 @@ async fn an_administrator_edits_and_deactivates_an_organisation() {
     assert!(page.body.contains("organisation_deactivated") && page.body.contains("Gamma Housing"));
     let page = c.get("/users/download").await;
     assert_eq!(page.headers.get(header::CONTENT_TYPE).unwrap(), "text/csv; charset=utf-8");
-    assert!(page.body.starts_with("name,email,telephone,organisation,role,status\r\n"));
+    assert!(page.body.starts_with(
+        "name,email,telephone,organisation,role,status,id,data_protection_officer,key_contact\r\n"
+    ));
     assert!(page.body.contains("\r\ncat,cat@example.com,"), "{}", page.body);
 }
