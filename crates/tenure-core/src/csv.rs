@@ -1,5 +1,6 @@
 //! The one CSV writer every export uses (the web's download and the command line's), so
-//! every file a person opens in a spreadsheet is written, quoted and defused the same way.
+//! every file a person opens in a spreadsheet is written, quoted and defused the same way;
+//! beside it, in [`read`], the one reader every import uses.
 //!
 //! Quoting follows RFC 4180: a cell is quoted when it holds a comma, a double quote or a
 //! line break, inner quotes are doubled, and records end with CRLF. Defusing follows
@@ -8,6 +9,7 @@
 //! quote, which spreadsheets show as text. Pure: it formats text and writes it to the
 //! sink it is given.
 
+pub mod read;
 #[cfg(test)]
 mod tests;
 pub mod users;

@@ -5,7 +5,8 @@
 //! (storage, mail) implement the ports, and apps (web, CLI) wire them.
 //!
 //! Allowed dependencies: `tenure-domain`, `async-trait`, `thiserror`, `uuid`, `jiff` (dates
-//! and time zones for people, with its time zone database compiled in: no files).
+//! and time zones for people, with its time zone database compiled in: no files), `csv`
+//! (the import reader, over any `Read` it is given).
 //!
 //! Forbidden knowledge: tokio or any runtime, sea-orm, axum, the real clock and random
 //! numbers (those come through the [`Clock`] and [`IdGen`] ports).
@@ -47,8 +48,8 @@ pub use manage::{
 };
 pub use notification::{ChangedBy, Notification, RelationshipChange};
 pub use ports::{
-    Clock, Directory, IdGen, Mailer, NamedLog, NamedUser, Names, Page, PasswordHasher,
-    Secrets, Timestamp, Token, Verified,
+    Clock, Directory, IdGen, Mailer, NamedLog, NamedUser, Names, Page, PasswordHasher, Secrets,
+    Timestamp, Token, Verified,
 };
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};
 pub use sessions::{Live, SessionPolicy, SessionRecord, SessionStore, Sessions};

@@ -5,4 +5,5 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod csv_read;
 mod fuzz;
