@@ -288,9 +288,13 @@ enum AdminCommand {
 
 #[derive(Debug, Subcommand)]
 enum UsersCommand {
-    /// Invite users from a CSV file with the columns name, email, telephone (optional),
-    /// organisation (its name) and role (`data_provider`, `data_coordinator`,
-    /// `administrator`). Safe to re-run: rows already imported are skipped.
+    /// Invite users from a CSV file (UTF-8) with the columns name, email, telephone
+    /// (optional), organisation (its name) and role (`data_provider`, `data_coordinator`,
+    /// `administrator`). Safe to re-run: rows already imported are skipped. A file with a
+    /// bad header, a quote never closed, or over 100 MiB, a million rows or 64 KiB in one
+    /// row is refused whole and nothing is written (exit code 2); otherwise each row is
+    /// its own change, and a refused row (reported with its line) does not undo the
+    /// others.
     Import {
         /// The CSV file.
         file: PathBuf,

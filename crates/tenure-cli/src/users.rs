@@ -8,23 +8,38 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use tenure_core::csv::read::{self, Columns, CsvReader, Limits};
 use tenure_core::{ChangeStore, Invite, ManageError, Page, PersonInput, UserQuery};
+use tenure_domain::name::quoted;
 use tenure_domain::{Email, OrgId, Organisation, RoleCatalogue, RoleId, User, UserId};
 
 use crate::app::Services;
 
 /// The columns an import file has, in any order; `telephone` may be left out.
-const COLUMNS: [&str; 5] = ["name", "email", "telephone", "organisation", "role"];
+const COLUMNS: Columns<'static> =
+    Columns { required: &["name", "email", "organisation", "role"], optional: &["telephone"] };
 
 /// One row of an import file.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug)]
 struct Row {
     name: String,
     email: String,
-    #[serde(default)]
     telephone: String,
     organisation: String,
     role: String,
+}
+
+impl Row {
+    fn read(row: &read::Row) -> Self {
+        let cell = |column| row.get(column).to_owned();
+        Self {
+            name: cell("name"),
+            email: cell("email"),
+            telephone: cell("telephone"),
+            organisation: cell("organisation"),
+            role: cell("role"),
+        }
+    }
 }
 
 /// How one row ended.
@@ -42,7 +57,7 @@ fn role(roles: &RoleCatalogue, given: &str) -> Result<RoleId, String> {
         .map(|r| r.id)
         .ok_or_else(|| {
             let keys: Vec<_> = roles.iter().map(|r| r.key.as_str()).collect();
-            format!("role `{given}` does not exist; expected one of: {}", keys.join(", "))
+            format!("role `{}` does not exist; expected one of: {}", quoted(given), keys.join(", "))
         })
 }
 
@@ -67,7 +82,8 @@ async fn import_row(
             found
         }
     };
-    let org = org.ok_or_else(|| format!("organisation `{}` does not exist", row.organisation))?;
+    let org =
+        org.ok_or_else(|| format!("organisation `{}` does not exist", quoted(&row.organisation)))?;
     let role = role(roles, &row.role)?;
     // Re-running an import skips what it already did.
     if let Ok(email) = Email::parse(&row.email) {
@@ -88,9 +104,10 @@ async fn import_row(
     };
     match services.manage.invite(actor, &invite).await {
         Ok(_) => Ok(RowOutcome::Invited),
-        Err(ManageError::NotFound) => {
-            Err(format!("organisation `{}` is not one you can invite users into", row.organisation))
-        }
+        Err(ManageError::NotFound) => Err(format!(
+            "organisation `{}` is not one you can invite users into",
+            quoted(&row.organisation)
+        )),
         Err(ManageError::Invalid(fields)) => Err(fields
             .iter()
             .map(|f| format!("{}: {}", f.field, f.message))
@@ -100,33 +117,39 @@ async fn import_row(
     }
 }
 
-/// Imports users from a CSV file, inviting each as `actor`. Every row is its own
-/// transaction: a bad row writes nothing and the others go on. Returns exit code 0 when
-/// every row was imported or skipped, 2 when any row was refused.
+/// Imports users from a CSV file, inviting each as `actor`.
+///
+/// The file is read twice: once whole ([`read::check`]), so a file refused whole (a bad
+/// header, a quote never closed, over [`Limits::DEFAULT`]) writes nothing, then row by
+/// row. Every row is its own transaction: a bad row writes nothing and the others go on.
+/// Returns exit code 0 when every row was imported or skipped, 2 when the file or any
+/// row was refused.
 pub(crate) async fn import(services: &Services, actor: UserId, file: &Path) -> Result<ExitCode> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(file)
-        .with_context(|| format!("cannot read `{}`", file.display()))?;
-    let headers = reader.headers().with_context(|| format!("{}: no header row", file.display()))?;
-    let headers: Vec<String> = headers.iter().map(str::to_lowercase).collect();
-    let unknown: Vec<_> = headers.iter().filter(|h| !COLUMNS.contains(&h.as_str())).collect();
-    let missing: Vec<_> =
-        COLUMNS.iter().filter(|c| **c != "telephone" && !headers.iter().any(|h| h == *c)).collect();
-    if !unknown.is_empty() || !missing.is_empty() {
-        eprintln!(
-            "{}:1: the header row must name the columns {} (telephone may be left out); \
-             unknown: {:?}, missing: {:?}",
-            file.display(),
-            COLUMNS.join(", "),
-            unknown,
-            missing
-        );
-        return Ok(ExitCode::from(2));
-    }
-    reader.set_headers(csv::StringRecord::from(headers));
-    let records: Vec<_> = reader.deserialize::<Row>().collect();
-    let bar = ProgressBar::new(records.len() as u64);
+    let refuse = |line: Option<u64>, why: &dyn std::fmt::Display| {
+        match line {
+            Some(line) => eprintln!("{}:{line}: {why}", file.display()),
+            None => eprintln!("{}: {why}", file.display()),
+        }
+        Ok(ExitCode::from(2))
+    };
+    let open = || std::fs::File::open(file);
+    let summary = match open() {
+        Ok(source) => read::check(source, &COLUMNS, Limits::DEFAULT),
+        Err(e) => return refuse(None, &format_args!("cannot open the file: {e}")),
+    };
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(e) => return refuse(Some(e.line()), &e),
+    };
+    let reader = match open() {
+        Ok(source) => CsvReader::open(source, &COLUMNS, Limits::DEFAULT),
+        Err(e) => return refuse(None, &format_args!("cannot open the file: {e}")),
+    };
+    let mut reader = match reader {
+        Ok(reader) => reader,
+        Err(e) => return refuse(Some(e.line()), &e),
+    };
+    let bar = ProgressBar::new(summary.rows);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -134,16 +157,20 @@ pub(crate) async fn import(services: &Services, actor: UserId, file: &Path) -> R
     let roles = RoleCatalogue::core();
     let mut orgs = HashMap::new();
     let (mut invited, mut skipped, mut failed) = (0, 0, 0);
-    for (index, record) in records.into_iter().enumerate() {
-        // Line 1 is the header; records carry their own position when they parse.
-        let mut line = index + 2;
-        let outcome = match record {
-            Ok(row) => import_row(services, actor, &roles, &mut orgs, row).await,
+    loop {
+        let (line, outcome) = match reader.next_row() {
+            Ok(None) => break,
+            Ok(Some(Ok(row))) => {
+                (row.line(), import_row(services, actor, &roles, &mut orgs, Row::read(&row)).await)
+            }
+            Ok(Some(Err(e))) => (e.line(), Err(e.to_string())),
+            // The file changed since it was checked: stop, saying where.
             Err(e) => {
-                if let Some(p) = e.position() {
-                    line = p.line() as usize;
-                }
-                Err(format!("this row cannot be read: {e}"))
+                bar.finish_and_clear();
+                println!(
+                    "{invited} invited, {skipped} skipped (already imported), {failed} failed"
+                );
+                return refuse(Some(e.line()), &e);
             }
         };
         match outcome {

@@ -7,6 +7,7 @@
 
 mod batch;
 mod corterum;
+mod import;
 mod serve;
 
 use std::path::PathBuf;
