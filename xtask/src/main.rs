@@ -1,7 +1,9 @@
 //! Project automation, run as `cargo xtask <task>`.
 //!
 //! Tasks: `ci` (everything CI checks), `deps` (the layer rules), `tidy` (file headers, lint
-//! settings, and no built-in role id compared outside the engine), `policy` (the example policy files), `bench engine | store` (the
+//! settings, and no built-in role id compared outside the engine), `policy` (the example policy files),
+//! `fuzz [CASES]` (the parser and route fuzzing of issue 16, run long: 20,000 cases per
+//! parser property by default, and a fortieth of that for the route fuzzing), `bench engine | store` (the
 //! benchmarks), `screenshots` (a PNG of every screen into `docs/screenshots/`) and
 //! `assets` (rebuild the committed GOV.UK Frontend stylesheet and the vendored axe-core
 //! from npm; the only task that needs Node).
@@ -32,6 +34,15 @@ fn main() -> anyhow::Result<()> {
         Some("deps") => deps(&sh, &cargo),
         Some("tidy") => tidy(&root()),
         Some("policy") => policy(&sh, &cargo),
+        Some("fuzz") => {
+            let cases = match args.get(1) {
+                Some(n) => n.parse().ok().filter(|n| *n > 0).with_context(|| {
+                    format!("usage: cargo xtask fuzz [CASES]: `{n}` is not a positive number")
+                })?,
+                None => FUZZ_CASES,
+            };
+            fuzz(&sh, &cargo, cases)
+        }
         Some("screenshots") => screenshots(&sh, &cargo),
         Some("assets") => assets(&sh),
         Some("postgres") => {
@@ -84,7 +95,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: cargo xtask <ci | deps | tidy | policy | screenshots | assets | postgres COMMAND... | bench <engine | store | web> [--scale F]>"
+            "usage: cargo xtask <ci | deps | tidy | policy | fuzz [CASES] | screenshots | assets | postgres COMMAND... | bench <engine | store | web> [--scale F]>"
         ),
     }
 }
@@ -112,6 +123,29 @@ fn ci(sh: &Shell, cargo: &str) -> anyhow::Result<()> {
     deps(sh, cargo)?;
     tidy(&root())?;
     policy(sh, cargo)
+}
+
+/// The cases each parser property runs in a long fuzz run (CI runs 128 to 256).
+const FUZZ_CASES: u32 = 20_000;
+/// How many times fewer cases the route fuzzing runs than the parsers: each of its cases
+/// is one hostile input set sent to every route as every role (about 400 requests).
+const ROUTE_CASE_DIVISOR: u32 = 40;
+
+/// The fuzzing of issue 16, run long: the parser properties of the domain (email, name,
+/// telephone, password, keys), the policy files and the core (search terms, pages,
+/// moments) with `PROPTEST_CASES=cases`, then the route fuzzing of the web app (every
+/// route, every demo role, hostile queries, paths and forms) with `cases / 40` (at least
+/// 16), since each of its cases sends hundreds of requests.
+fn fuzz(sh: &Shell, cargo: &str, cases: u32) -> anyhow::Result<()> {
+    let parsers = cases.to_string();
+    for krate in ["tenure-domain", "tenure-policy", "tenure-core"] {
+        cmd!(sh, "{cargo} test -p {krate} --test it fuzz::")
+            .env("PROPTEST_CASES", &parsers)
+            .run()?;
+    }
+    let routes = (cases / ROUTE_CASE_DIVISOR).max(16).to_string();
+    cmd!(sh, "{cargo} test -p tenure-web --test it fuzz::").env("PROPTEST_CASES", &routes).run()?;
+    Ok(())
 }
 
 /// Starts a throwaway PostgreSQL cluster (initdb and pg_ctl from Debian's `postgresql`

@@ -2,8 +2,7 @@
 //! password, your account, your details and password, confirming a new email address.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
@@ -11,6 +10,7 @@ use tenure_core::{ChangePasswordError, ManageError, ResetError, SignInError, Use
 use tenure_domain::{Action, Resource, RoleCatalogue};
 
 use crate::App;
+use crate::form::{Form, Query};
 use crate::security::{self, ClientIp, MaybeSigned, Signed};
 use crate::users::allowed;
 use crate::view::{self, Chrome, Errors, OrPage, OrPages, PageError};
@@ -73,8 +73,6 @@ pub(crate) async fn sign_in_page(viewer: MaybeSigned, Query(q): Query<Done>) -> 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignInForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     email: String,
     password: String,
 }
@@ -124,12 +122,10 @@ pub(crate) async fn sign_in(
     }
 }
 
+/// A form that sends nothing but its CSRF token.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CsrfOnly {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
-}
+pub(crate) struct CsrfOnly {}
 
 pub(crate) async fn sign_out(
     State(app): State<App>,
@@ -206,8 +202,6 @@ pub(crate) async fn create_page(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewPasswordForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     token: String,
     password: String,
     confirm: String,
@@ -293,8 +287,6 @@ pub(crate) async fn reset_page(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EmailForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     email: String,
 }
 
@@ -471,8 +463,6 @@ pub(crate) async fn details_page(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DetailsForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     name: String,
     /// Absent when the page did not offer it.
     email: Option<String>,
@@ -539,8 +529,6 @@ pub(crate) async fn password_page(viewer: Signed) -> Response {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PasswordForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     current: String,
     password: String,
     confirm: String,
@@ -607,8 +595,6 @@ pub(crate) async fn confirm_email_page(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TokenForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     token: String,
 }
 

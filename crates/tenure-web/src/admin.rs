@@ -1,13 +1,14 @@
 //! The audit trail, with filters, for administrators.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use tenure_core::{AuditName, AuditQuery, ManageError, Page, TrailNames};
 use tenure_domain::{Email, UserId};
 
 use crate::App;
+use crate::form::{PageNumber, Query};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
@@ -19,7 +20,8 @@ pub(crate) struct Filter {
     user: String,
     #[serde(default)]
     event: String,
-    page: Option<usize>,
+    #[serde(default)]
+    page: PageNumber,
 }
 
 pub(crate) struct EventRow {
@@ -81,7 +83,7 @@ pub(crate) async fn audit(
         }
     }
     query.name = AuditName::parse(&f.event);
-    let number = f.page.unwrap_or(1).max(1);
+    let number = f.page.get().unwrap_or(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
     let (mut rows, names) = if errors.is_empty() {

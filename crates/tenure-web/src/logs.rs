@@ -2,13 +2,14 @@
 //! the rules (editing logs is not in scope).
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use tenure_core::{NamedLog, Page};
 use tenure_domain::{Action, LogId, Name, Resource};
 
 use crate::App;
+use crate::form::{PageNumber, Path, Query};
 use crate::security::Signed;
 use crate::users::allowed;
 use crate::view::{self, Chrome, OrPage, OrPages, PageError};
@@ -38,7 +39,8 @@ impl LogRow {
 
 #[derive(Deserialize)]
 pub(crate) struct ListQuery {
-    page: Option<usize>,
+    #[serde(default)]
+    page: PageNumber,
 }
 
 #[derive(Template)]
@@ -57,7 +59,7 @@ pub(crate) async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Logs");
-    let number = q.page.unwrap_or(1).max(1);
+    let number = q.page.get().unwrap_or(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
     // The page and every name on it in one read.

@@ -2,8 +2,7 @@
 //! deactivating and reactivating, merging, and its stock owners and managing agents.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tenure_core::{ManageError, OrganisationInput, OrganisationQuery, Page, Search};
@@ -13,6 +12,7 @@ use tenure_domain::{
 };
 
 use crate::App;
+use crate::form::{Form, PageNumber, Path, Query};
 use crate::security::Signed;
 use crate::users::{ConfirmForm, ConfirmPage, allowed, parse_org};
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
@@ -26,7 +26,8 @@ pub(crate) async fn own(viewer: Signed) -> Redirect {
 pub(crate) struct ListQuery {
     #[serde(default)]
     q: String,
-    page: Option<usize>,
+    #[serde(default)]
+    page: PageNumber,
     done: Option<String>,
 }
 
@@ -72,7 +73,7 @@ pub(crate) async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Organisations");
-    let number = query.page.unwrap_or(1).max(1);
+    let number = query.page.get().unwrap_or(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
     let filter =
@@ -232,9 +233,8 @@ struct FormPage {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct OrgForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     #[serde(default)]
     version: i64,
     name: String,
@@ -510,8 +510,6 @@ pub(crate) async fn relationships(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RelationshipForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     /// A step (`add`, `remove`, `accept`, `decline` or `withdraw`), a dash, and which end
     /// the other organisation is (`stock-owner` or `managing-agent`).
     change: String,
@@ -636,8 +634,6 @@ pub(crate) async fn merge_page(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MergeForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     version: i64,
     into: String,
 }

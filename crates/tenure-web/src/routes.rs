@@ -7,12 +7,13 @@
 //! services and the [`tenure_core::Authorizer`]): the registry describes, it does not
 //! decide.
 
-use axum::extract::{Path, State};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::{MethodRouter, get, post};
-use axum::{Form, Router};
 use tenure_domain::{Action, Feature, ResourceKind};
 
 use crate::corterum::{administration, records};
+use crate::form::{Form, Path};
 use crate::security::Signed;
 use crate::users::ConfirmForm;
 use crate::{App, account, admin, logs, organisations, users, view};

@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -19,6 +18,7 @@ use tenure_domain::{
 };
 
 use crate::App;
+use crate::form::{Form, PageNumber, Path, Query};
 use crate::security::{Signed, Viewer};
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
@@ -144,7 +144,8 @@ pub(crate) struct ListQuery {
     role: String,
     #[serde(default)]
     organisation: String,
-    page: Option<usize>,
+    #[serde(default)]
+    page: PageNumber,
     done: Option<String>,
 }
 
@@ -204,7 +205,7 @@ pub(crate) async fn list(
             heading = format!("Users of {}", o.name);
         }
     }
-    let number = query.page.unwrap_or(1).max(1);
+    let number = query.page.get().unwrap_or(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
     // The organisations' names come in the same read.
@@ -312,10 +313,8 @@ pub(crate) async fn download(State(app): State<App>, viewer: Signed) -> Response
 // Inviting, in three steps; what was typed travels in hidden fields.
 
 #[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct InviteForm {
-    #[serde(default)]
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -736,9 +735,8 @@ pub(crate) async fn edit_page(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct EditForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     version: i64,
     name: Option<String>,
     email: Option<String>,
@@ -832,8 +830,6 @@ pub(crate) async fn move_page(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MoveForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    csrf: String,
     version: i64,
     organisation: String,
 }
@@ -948,8 +944,6 @@ pub(crate) async fn confirm_page(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConfirmForm {
-    #[allow(dead_code, reason = "checked by the security layer")]
-    pub(crate) csrf: String,
     pub(crate) version: i64,
 }
 

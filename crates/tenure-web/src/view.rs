@@ -2,11 +2,11 @@
 //! "not found", "forbidden" and other outcomes.
 
 use askama::Template;
-use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use tenure_core::{BackendError, FieldError, ManageError};
 
+use crate::form::Path;
 use crate::security::{Csrf, MaybeSigned, Reference, Viewer};
 
 /// The parts of the layout that depend on who is looking.
@@ -144,6 +144,23 @@ pub(crate) async fn not_found(viewer: MaybeSigned) -> Response {
     not_found_page(viewer.chrome("Page not found"))
 }
 
+/// The 400 page for a form or web address that could not be read: `why` (a sentence),
+/// and that nothing was changed.
+pub(crate) fn bad_request_page(chrome: Chrome, why: &str) -> Response {
+    let page = Message {
+        chrome,
+        heading: "There is a problem with what was sent".to_owned(),
+        body: vec![
+            why.to_owned(),
+            "Nothing was changed.".to_owned(),
+            "Go back, reload the page and try again. If you typed the web address, check it \
+             is correct."
+                .to_owned(),
+        ],
+    };
+    (StatusCode::BAD_REQUEST, render(&page)).into_response()
+}
+
 /// "You cannot do this", with the engine's reason.
 pub(crate) fn forbidden_page(chrome: Chrome, why: &str) -> Response {
     let page =
@@ -274,12 +291,12 @@ impl std::fmt::Display for Causes<'_> {
 const GOVUK_CSS: &[u8] = include_bytes!("../assets/govuk-frontend.min.css");
 const TENURE_CSS: &[u8] = include_bytes!("../assets/tenure.css");
 
-/// The stylesheets, cached for a day.
-pub(crate) async fn asset(Path(file): Path<String>) -> Response {
+/// The stylesheets, cached for a day; any other file is "Page not found".
+pub(crate) async fn asset(viewer: MaybeSigned, Path(file): Path<String>) -> Response {
     let body = match file.as_str() {
         "govuk-frontend.min.css" => GOVUK_CSS,
         "tenure.css" => TENURE_CSS,
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        _ => return not_found_page(viewer.chrome("Page not found")),
     };
     (
         [

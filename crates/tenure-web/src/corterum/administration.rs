@@ -16,20 +16,21 @@ use tenure_core::{EntityQuery, Page};
 use tenure_domain::{EntityId, EntityKind, Feature, OrgId};
 
 use crate::App;
-use crate::form::Choice;
+use crate::form::{Choice, Sent};
 use crate::security::Signed;
 use crate::view::{self, Chrome, PageError};
 
 /// `?saved=1`: a form was just saved, which the page says in a banner.
 #[derive(Deserialize, Default)]
 pub(crate) struct SavedQuery {
-    saved: Option<u8>,
+    #[serde(default)]
+    saved: Sent,
 }
 
 impl SavedQuery {
     /// The banner: `text` once saved, else none.
     fn banner(&self, text: &str) -> String {
-        if self.saved.is_some() { text.to_owned() } else { String::new() }
+        if self.saved.0 { text.to_owned() } else { String::new() }
     }
 }
 

@@ -6,16 +6,15 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
-use axum_extra::extract::Form;
 use serde::Deserialize;
 use tenure_core::{AsOf, EntityQuery, Page, Search};
 use tenure_domain::{Content, DatasetKind, EntityId, EntityKind, Feature};
 
 use crate::App;
 use crate::corterum::{FieldInput, kind_choices, require};
-use crate::form::{self, Choice, FormPage, Named};
+use crate::form::{self, Choice, Form, FormPage, Named, PageNumber, Path, Query, Sent};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
@@ -34,7 +33,8 @@ pub(crate) struct EntityListQuery {
     q: String,
     #[serde(default)]
     r#type: String,
-    page: Option<usize>,
+    #[serde(default)]
+    page: PageNumber,
 }
 
 pub(crate) struct EntityRow {
@@ -75,7 +75,7 @@ pub(crate) async fn entity_list(
     }
     let kind = q.r#type.parse::<EntityKind>().ok();
     let query = EntityQuery { search: Search::parse(&q.q), kind };
-    let number = q.page.unwrap_or(1).max(1);
+    let number = q.page.get().unwrap_or(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
     let mut found = app.services.corterum.entities(me, &query, page).await.or_page(&chrome)?;
@@ -173,7 +173,8 @@ pub(crate) struct AsOfQuery {
     #[serde(default)]
     as_of: String,
     version: Option<u32>,
-    saved: Option<u8>,
+    #[serde(default)]
+    saved: Sent,
 }
 
 pub(crate) struct VersionRow {
@@ -371,7 +372,7 @@ pub(crate) async fn instance(
             ),
         },
     };
-    let banner = if q.saved.is_some() { "New version saved".to_owned() } else { String::new() };
+    let banner = if q.saved.0 { "New version saved".to_owned() } else { String::new() };
     let page = InstanceShown { entity, key, at, as_of: q.as_of, banner };
     page.show(&app, &viewer, errors).await
 }

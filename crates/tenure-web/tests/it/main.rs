@@ -12,6 +12,7 @@ mod browser;
 mod checklist;
 mod corterum;
 mod credentials;
+mod fuzz;
 mod hardening;
 mod leftovers;
 mod logging;
@@ -200,6 +201,24 @@ impl<'a> Client<'a> {
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post_raw(path, &all).await
+    }
+
+    /// Sends a request exactly as given: the path with its query string, already
+    /// percent-encoded, and for a `POST` the body with this content type (none when
+    /// `None`).
+    pub(crate) async fn raw(
+        &mut self,
+        method: axum::http::Method,
+        uri: &str,
+        content_type: Option<&str>,
+        body: String,
+    ) -> Page {
+        let mut request = Request::builder().method(method).uri(uri);
+        request = request.header(header::COOKIE, self.cookie_header());
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
     }
 
     /// Posts exactly these fields.

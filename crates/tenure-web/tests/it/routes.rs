@@ -27,11 +27,11 @@ const BEA: &str = "bea@example.com";
 /// Gamma, unrelated.
 const ACTORS: [(&str, u128); 5] = [(ADA, 1), (CORA, 2), (PETE, 4), (BEA, 5), (CAT, 6)];
 /// The dataset the instance routes are asked about.
-const DATASET: &str = "training_record";
+pub(crate) const DATASET: &str = "training_record";
 /// Stands in a form for the poster's own organisation's id.
 const OWN_ORGANISATION: &str = "(own organisation)";
 /// The stylesheet the asset route is asked for.
-const ASSET: &str = "govuk-frontend.min.css";
+pub(crate) const ASSET: &str = "govuk-frontend.min.css";
 
 /// Answers that differ from the engine, found by this walk and not yet fixed (issue 11):
 /// the route, its status, and why. The walk fails on any other difference, and when one
@@ -68,18 +68,18 @@ fn nobody() -> Uuid {
 }
 
 /// The demo world's site, with room for the walk's many sign-ins.
-async fn roomy_site() -> Site {
+pub(crate) async fn roomy_site() -> Site {
     let mut config = WebConfig::new("http://127.0.0.1:3000");
     config.rate_limits = RateLimits { sign_in_per_minute: 1000, reset_per_minute: 1000 };
     site_with(world(), config).await
 }
 
-fn world_of(site: &Site) -> World {
+pub(crate) fn world_of(site: &Site) -> World {
     site.store.update(|w| w.clone()).unwrap()
 }
 
 /// The kind of record the path's `{id}` names, if the entry says.
-fn id_kind(route: &Route) -> Option<ResourceKind> {
+pub(crate) fn id_kind(route: &Route) -> Option<ResourceKind> {
     match route.access {
         Access::SignedIn {
             resource: Subject::Id(kind) | Subject::Administered(_, kind), ..
@@ -99,7 +99,7 @@ fn fill(pattern: &str, id: Option<Uuid>) -> Option<String> {
 }
 
 /// Every record of a kind in the world, after an id nobody has.
-fn candidates(world: &World, kind: ResourceKind, nobody: Uuid) -> Vec<Uuid> {
+pub(crate) fn candidates(world: &World, kind: ResourceKind, nobody: Uuid) -> Vec<Uuid> {
     let records: Vec<Uuid> = match kind {
         ResourceKind::User => world.users().map(|u| *u.id.as_uuid()).collect(),
         ResourceKind::Organisation => world.organisations().map(|o| *o.id.as_uuid()).collect(),
@@ -255,7 +255,7 @@ fn forms(path: &str) -> Option<Vec<Vec<(&'static str, &'static str)>>> {
 }
 
 /// Whether a route ends the session it is sent on (signing out): walked last.
-fn ends_session(route: &Route) -> bool {
+pub(crate) fn ends_session(route: &Route) -> bool {
     route.method == Method::Post
         && matches!(route.access, Access::SignedIn { action: None, resource: Subject::Any })
 }
@@ -279,7 +279,7 @@ async fn send(c: &mut Client<'_>, route: &Route, path: &str, own: OrgId) -> Vec<
     }
 }
 
-fn describe(method: Method, path: &str) -> String {
+pub(crate) fn describe(method: Method, path: &str) -> String {
     format!("{} {path}", if method == Method::Get { "GET" } else { "POST" })
 }
 

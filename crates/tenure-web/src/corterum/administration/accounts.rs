@@ -2,9 +2,8 @@
 //! form, written against the version it showed so that a stale form conflicts.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
-use axum_extra::extract::Form;
 use serde::Deserialize;
 use tenure_core::{AccountInput, FieldError, ManageError, Page};
 use tenure_domain::{EntityId, EntityKind, Feature, OrgId, RoleId, UserId};
@@ -12,7 +11,7 @@ use tenure_domain::{EntityId, EntityKind, Feature, OrgId, RoleId, UserId};
 use crate::App;
 use crate::corterum::administration::{SavedQuery, company_choices, one_entity_choices};
 use crate::corterum::require;
-use crate::form::{self, Choice, FormPage};
+use crate::form::{self, Choice, Form, FormPage, Path, Query};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
@@ -53,6 +52,7 @@ struct AccountForm {
 
 /// What the user account form sends.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AccountBody {
     #[serde(default)]
     username: String,

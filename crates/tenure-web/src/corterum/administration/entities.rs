@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use serde::Deserialize;
 use tenure_core::EntityInput;
 use tenure_domain::entity::{EntityLink, LinkKind};
@@ -16,7 +15,7 @@ use crate::App;
 use crate::corterum::administration::{SavedQuery, TypeQuery, company_choices, one_entity_choices};
 use crate::corterum::records::{self, EntityListQuery, Listing};
 use crate::corterum::{FieldInput, kind_choices, require};
-use crate::form::{self, Choice, FormPage, Named};
+use crate::form::{self, Choice, Form, FormPage, Named, Path, Query};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 

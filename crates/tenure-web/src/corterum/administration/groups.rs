@@ -2,9 +2,8 @@
 //! form. "All People" is built in: listed, never edited.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
-use axum_extra::extract::Form;
 use serde::Deserialize;
 use tenure_core::GroupInput;
 use tenure_domain::{ALL_PEOPLE, EntityId, EntityKind, Feature, GroupId};
@@ -12,7 +11,7 @@ use tenure_domain::{ALL_PEOPLE, EntityId, EntityKind, Feature, GroupId};
 use crate::App;
 use crate::corterum::administration::{SavedQuery, TypeQuery, entity_choices};
 use crate::corterum::{kind_choices, require};
-use crate::form::{self, Choice, FormPage};
+use crate::form::{self, Choice, Form, FormPage, Path, Query};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
@@ -35,6 +34,7 @@ struct GroupsPage {
 
 /// What the group form sends.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct GroupBody {
     #[serde(default, rename = "type")]
     kind: String,

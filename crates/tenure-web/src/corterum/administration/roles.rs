@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
-use axum_extra::extract::Form;
 use serde::Deserialize;
 use tenure_domain::role::form::RoleForm;
 use tenure_domain::{DatasetId, DatasetPermissions, Feature, GroupId, RoleId};
@@ -14,7 +13,7 @@ use tenure_domain::{DatasetId, DatasetPermissions, Feature, GroupId, RoleId};
 use crate::App;
 use crate::corterum::administration::SavedQuery;
 use crate::corterum::require;
-use crate::form::{self, Choice, FormPage, Named, Sent};
+use crate::form::{self, Choice, Form, FormPage, Named, Path, Query, Sent};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
