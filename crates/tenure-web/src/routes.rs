@@ -472,11 +472,12 @@ pub static ALL: &[Route] = &[
 ];
 
 /// The routes of [`ALL`] on an axum router (state still to give), with the "Page not
-/// found" fallback.
+/// found" fallback, and the service's own page for a method a route does not take.
 pub(crate) fn router() -> Router<App> {
     ALL.iter()
         .fold(Router::new(), |router, route| router.route(route.path, (route.handler)()))
         .fallback(view::not_found)
+        .method_not_allowed_fallback(view::method_not_allowed)
 }
 
 const USER: Subject = Subject::Id(ResourceKind::User);

@@ -161,6 +161,20 @@ pub(crate) fn bad_request_page(chrome: Chrome, why: &str) -> Response {
     (StatusCode::BAD_REQUEST, render(&page)).into_response()
 }
 
+/// The fallback for a method a route does not take (a `POST` to a page, a `PUT`): 405
+/// with the service's page, where axum would answer an empty body.
+pub(crate) async fn method_not_allowed(viewer: MaybeSigned) -> Response {
+    let page = Message {
+        chrome: viewer.chrome("This address does not take that request"),
+        heading: "This address does not take that request".to_owned(),
+        body: vec![
+            "Nothing was changed.".to_owned(),
+            "Use the links and buttons on this service's pages.".to_owned(),
+        ],
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, render(&page)).into_response()
+}
+
 /// "You cannot do this", with the engine's reason.
 pub(crate) fn forbidden_page(chrome: Chrome, why: &str) -> Response {
     let page =

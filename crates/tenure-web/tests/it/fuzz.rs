@@ -39,7 +39,7 @@ use tenure_web::{RateLimits, Services, WebConfig};
 use tower::ServiceExt as _;
 use uuid::Uuid;
 
-use crate::routes::{ASSET, DATASET, candidates, describe, id_kind, roomy_site, world_of};
+use crate::routes::{ASSET, DATASET, candidates, ends_session, id_kind, roomy_site, world_of};
 use crate::{ADA, CORA, Client, PASSWORD, Page, Site, site_with};
 
 /// Cases in CI: each sends about 400 requests.
@@ -191,6 +191,19 @@ struct Hostile {
     content_type: Option<&'static str>,
     /// The form also carries a name of 70,000 characters: more than a web address holds.
     long: bool,
+    /// A method each route is also sent, with the form: the one the registry does not
+    /// list for the path (GET for POST, POST for GET), or one the service never takes.
+    other: Other,
+}
+
+/// A method beyond the registry's.
+#[derive(Clone, Copy, Debug)]
+enum Other {
+    Swapped,
+    Put,
+    Delete,
+    Patch,
+    Options,
 }
 
 /// A path segment: a real record's id (of the route's kind), or hostile text.
@@ -263,15 +276,27 @@ fn hostile() -> impl Strategy<Value = Hostile> {
         pairs(FIELDS, 8),
         content_type,
         prop::bool::weighted(0.125),
+        other(),
     )
-        .prop_map(|(id, second, query, form, content_type, long)| Hostile {
+        .prop_map(|(id, second, query, form, content_type, long, other)| Hostile {
             id,
             second,
             query,
             form,
             content_type,
             long,
+            other,
         })
+}
+
+fn other() -> impl Strategy<Value = Other> {
+    prop_oneof![
+        4 => Just(Other::Swapped),
+        1 => Just(Other::Put),
+        1 => Just(Other::Delete),
+        1 => Just(Other::Patch),
+        1 => Just(Other::Options),
+    ]
 }
 
 fn encode(text: &str) -> String {
@@ -366,35 +391,50 @@ async fn run(actors: &mut [Actor<'_>], case: &Hostile, sent: &mut usize) -> Vec<
             if axum::http::Uri::try_from(uri.as_str()).is_err() {
                 continue;
             }
-            let name = format!("{who} {}", describe(route.method, &uri));
-            *sent += 1;
-            let page = match route.method {
-                Method::Get => actor.client.raw(HttpMethod::GET, &uri, None, String::new()).await,
-                Method::Post => {
-                    let mut body = format!("csrf={}", encode(&actor.client.csrf));
-                    if !case.form.is_empty() {
-                        body = format!("{body}&{}", joined(&case.form));
-                    }
-                    if case.long {
-                        body = format!("{body}&name={}", "x".repeat(70_000));
-                    }
-                    let before = state(actor.site);
-                    let page =
-                        actor.client.raw(HttpMethod::POST, &uri, case.content_type, body).await;
-                    if page.status.is_client_error() && state(actor.site) != before {
-                        findings.push(format!(
-                            "{name}: refused ({}) but changed the store",
-                            page.status
-                        ));
-                    }
-                    page
+            let listed =
+                |method: Method| ALL.iter().any(|r| r.path == route.path && r.method == method);
+            let mut methods = vec![match route.method {
+                Method::Get => HttpMethod::GET,
+                Method::Post => HttpMethod::POST,
+            }];
+            match (case.other, route.method) {
+                (Other::Swapped, Method::Get) if !listed(Method::Post) => {
+                    methods.push(HttpMethod::POST);
                 }
-            };
-            if let Some(why) = not_ours(&page) {
-                findings.push(format!("{name}: {why}"));
+                (Other::Swapped, Method::Post) if !listed(Method::Get) => {
+                    methods.push(HttpMethod::GET);
+                }
+                (Other::Swapped, _) => {}
+                (Other::Put, _) => methods.push(HttpMethod::PUT),
+                (Other::Delete, _) => methods.push(HttpMethod::DELETE),
+                (Other::Patch, _) => methods.push(HttpMethod::PATCH),
+                (Other::Options, _) => methods.push(HttpMethod::OPTIONS),
             }
-            if route.access != Access::Public && actor.email.is_some() {
-                resume(actor).await;
+            for method in methods {
+                let name = format!("{who} {method} {uri}");
+                *sent += 1;
+                if method == HttpMethod::GET {
+                    let page = actor.client.raw(method, &uri, None, String::new()).await;
+                    findings.extend(not_ours(&page).map(|why| format!("{name}: {why}")));
+                    continue;
+                }
+                let mut body = format!("csrf={}", encode(&actor.client.csrf));
+                if !case.form.is_empty() {
+                    body = format!("{body}&{}", joined(&case.form));
+                }
+                if case.long {
+                    body = format!("{body}&name={}", "x".repeat(70_000));
+                }
+                let before = state(actor.site);
+                let page = actor.client.raw(method, &uri, case.content_type, body).await;
+                if page.status.is_client_error() && state(actor.site) != before {
+                    findings
+                        .push(format!("{name}: refused ({}) but changed the store", page.status));
+                }
+                findings.extend(not_ours(&page).map(|why| format!("{name}: {why}")));
+                if ends_session(route) {
+                    resume(actor).await;
+                }
             }
         }
     }
@@ -661,4 +701,25 @@ async fn unknown_form_fields_are_refused_with_what_the_form_takes() {
     // The page's own form still works: a stale version is a conflict, not a refusal.
     let page = c.post(&pete, &[("version", "0")]).await;
     assert_eq!(page.status, StatusCode::CONFLICT);
+
+    // Corterum's forms take the fields their pages build from data, and nothing else.
+    let site = roomy(tenure_testkit::contract::corterum::world()).await;
+    let mut root = Client::new(&site);
+    root.sign_in(ROOT).await;
+    root.get("/administration/roles/new").await;
+    let before = state(&site);
+    for extra in ["role_id", "fieldx", "read", "admin"] {
+        let page =
+            root.post("/administration/roles/new", &[("name", "Auditors"), (extra, "1")]).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{extra}");
+        assert!(page.body.contains(&format!("unknown field `{extra}`")), "{extra}: {}", page.body);
+    }
+    assert!(state(&site) == before, "nothing was changed");
+    let page = root
+        .post(
+            "/administration/roles/new",
+            &[("name", "Auditors"), ("read_x", "1"), ("edit_x", "1"), ("field_x", "")],
+        )
+        .await;
+    assert_ne!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
 }
