@@ -76,14 +76,25 @@ struct Timing {
     p99_ns: u64,
 }
 
-/// Times `f` over every item: a batch loop for the mean, then per-call timings for the
-/// percentiles (which include the ~20 ns cost of reading the clock).
+/// Passes of the batch loop; the mean reported is their median, so one pass disturbed
+/// by the machine (a scheduler hiccup, another process) does not move the figure.
+const PASSES: usize = 9;
+
+/// Times `f` over every item: [`PASSES`] batch loops, the median of their means, then
+/// per-call timings for the percentiles (which include the ~20 ns cost of reading the
+/// clock).
 fn time_each<T>(items: &[T], mut f: impl FnMut(&T) -> bool) -> Timing {
-    let start = Instant::now();
-    for item in items {
-        black_box(f(black_box(item)));
-    }
-    let mean_ns = start.elapsed().as_nanos() as f64 / items.len() as f64;
+    let mut means: Vec<f64> = (0..PASSES)
+        .map(|_| {
+            let start = Instant::now();
+            for item in items {
+                black_box(f(black_box(item)));
+            }
+            start.elapsed().as_nanos() as f64 / items.len() as f64
+        })
+        .collect();
+    means.sort_by(f64::total_cmp);
+    let mean_ns = means[PASSES / 2];
     let mut each: Vec<u64> = items
         .iter()
         .map(|item| {
