@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use tenure_core::{
-    Accounts, Authorizer, ChangeStore, LockoutPolicy, Mailer, Manage, ManagePolicy, ManagePorts,
+    Authorizer, ChangeStore, LockoutPolicy, Mailer, Manage, ManagePolicy, Policies, Ports,
     ResetPolicy,
 };
 use tenure_domain::{Email, UserId};
@@ -100,9 +100,9 @@ pub(crate) struct Services {
     pub(crate) manage: Manage,
     pub(crate) corterum: tenure_core::Corterum,
     pub(crate) authorizer: Authorizer,
-    pub(crate) accounts: Accounts,
+    /// Every service, as wired once (the web app runs on these).
+    wired: tenure_core::Services,
     pub(crate) hasher: Arc<Argon2id>,
-    pub(crate) timings: Timings,
 }
 
 /// Argon2id with OWASP's parameters, or cheap ones when `TENURE_INSECURE_FAST_HASHING=1`
@@ -136,60 +136,47 @@ impl Services {
             None => Arc::new(Outbox::new(&mail.outbox)),
         };
         let hasher = Arc::new(hasher()?);
-        let accounts_hasher: Arc<dyn tenure_core::PasswordHasher> = hasher.clone();
-        let clock = Arc::new(SystemClock);
-        let ids = Arc::new(UuidV7);
-        let ports = ManagePorts {
+        let ports = Ports {
             directory: store.clone(),
             changes: stamped_store.clone(),
-            hasher: accounts_hasher.clone(),
+            accounts: stamped_store.clone(),
+            sessions: stamped_store,
+            corterum: store.clone(),
+            hasher: hasher.clone(),
             secrets: Arc::new(OsSecrets),
-            mailer: mailer.clone(),
-            clock: clock.clone(),
-            ids: ids.clone(),
+            mailer,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7),
         };
-        let lockout = timings.lockout();
-        let manage = Manage::new(ports, timings.manage_policy(&mail.base_url));
-        let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
-            directory: store.clone(),
-            changes: stamped_store.clone(),
-            store: store.clone(),
-            clock: clock.clone(),
-            ids: ids.clone(),
-        });
-        corterum.install_catalogue().await.context("cannot install the dataset catalogue")?;
-        let accounts = Accounts::new(stamped_store, accounts_hasher, clock, ids, lockout)
-            .with_resets(
-                Arc::new(OsSecrets),
-                mailer,
-                ResetPolicy {
-                    base_url: mail.base_url.clone(),
-                    lifetime_ms: timings.reset_link_minutes * 60 * 1000,
-                    ..ResetPolicy::default()
-                },
-            );
-        let authorizer = Authorizer::new(store.clone());
-        Ok(Self { store, manage, corterum, authorizer, accounts, hasher, timings })
+        let policies = Policies {
+            manage: timings.manage_policy(&mail.base_url),
+            lockout: timings.lockout(),
+            resets: ResetPolicy {
+                base_url: mail.base_url.clone(),
+                lifetime_ms: timings.reset_link_minutes * 60 * 1000,
+                ..ResetPolicy::default()
+            },
+            sessions: tenure_core::SessionPolicy {
+                idle_ms: timings.session_idle_minutes * 60 * 1000,
+                absolute_ms: timings.session_absolute_hours * 60 * 60 * 1000,
+            },
+        };
+        let wired = tenure_core::Services::wire(ports, policies)
+            .await
+            .context("cannot install the dataset catalogue")?;
+        Ok(Self {
+            store,
+            manage: wired.manage.clone(),
+            corterum: wired.corterum.clone(),
+            authorizer: wired.authorizer.clone(),
+            wired,
+            hasher,
+        })
     }
 
-    /// The services the web application runs on.
+    /// The services the web application runs on: the same ones the commands use.
     pub(crate) fn web(&self) -> tenure_web::Services {
-        tenure_web::Services {
-            accounts: self.accounts.clone(),
-            manage: self.manage.clone(),
-            corterum: self.corterum.clone(),
-            authorizer: self.authorizer.clone(),
-            sessions: tenure_core::Sessions::new(
-                Arc::new(tenure_web::WithOrigin::new(self.store.clone())),
-                Arc::new(OsSecrets),
-                Arc::new(SystemClock),
-                Arc::new(UuidV7),
-                tenure_core::SessionPolicy {
-                    idle_ms: self.timings.session_idle_minutes * 60 * 1000,
-                    absolute_ms: self.timings.session_absolute_hours * 60 * 60 * 1000,
-                },
-            ),
-        }
+        self.wired.clone()
     }
 
     /// The user acting, by email address.

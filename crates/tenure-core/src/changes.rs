@@ -299,6 +299,9 @@ pub enum ChangeError {
     /// The username belongs to another user.
     #[error("this username is already used by another user")]
     UsernameInUse,
+    /// Another organisation has this name (compared without case).
+    #[error("another organisation already has this name")]
+    OrganisationNameInUse,
     /// Something broke.
     #[error(transparent)]
     Backend(#[from] BackendError),

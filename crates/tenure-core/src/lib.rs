@@ -24,6 +24,7 @@ pub mod moment;
 pub mod notification;
 pub mod ports;
 pub mod query;
+pub mod services;
 pub mod sessions;
 pub mod usecase;
 
@@ -52,5 +53,6 @@ pub use ports::{
     Timestamp, Token, Verified,
 };
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};
+pub use services::{Policies, Ports, Services};
 pub use sessions::{Live, SessionPolicy, SessionRecord, SessionStore, Sessions};
 pub use usecase::{Denial, FieldError, ManageError, StateError};

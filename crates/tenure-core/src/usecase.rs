@@ -69,6 +69,10 @@ impl From<ChangeError> for ManageError {
                 field: "username",
                 message: "this username is already used by another user".to_owned(),
             }]),
+            ChangeError::OrganisationNameInUse => Self::Invalid(vec![FieldError {
+                field: "name",
+                message: "another organisation already has this name; choose another".to_owned(),
+            }]),
             ChangeError::Backend(e) => Self::Backend(e),
         }
     }

@@ -496,11 +496,26 @@ fn relationship_error(e: RelationshipError) -> ChangeError {
     }
 }
 
+/// Organisation names are unique without case, as the SQL store's index has them.
+fn name_free(w: &World, o: &Organisation) -> Result<(), ChangeError> {
+    let folded = o.name.as_str().to_lowercase();
+    if w.organisations()
+        .any(|other| other.id != o.id && other.name.as_str().to_lowercase() == folded)
+    {
+        return Err(ChangeError::OrganisationNameInUse);
+    }
+    Ok(())
+}
+
 /// Applies one write to copies of the world and the account data.
 fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), ChangeError> {
     match write {
-        Write::InsertOrganisation(o) => w.insert_organisation(o).map_err(world_error)?,
+        Write::InsertOrganisation(o) => {
+            name_free(w, &o)?;
+            w.insert_organisation(o).map_err(world_error)?;
+        }
         Write::UpdateOrganisation { organisation, version } => {
+            name_free(w, &organisation)?;
             a.bump(*organisation.id.as_uuid(), version)?;
             w.update_organisation(organisation).map_err(world_error)?;
         }

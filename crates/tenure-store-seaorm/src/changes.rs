@@ -35,6 +35,12 @@ fn refused(e: DbErr) -> ChangeError {
         Some(SqlErr::UniqueConstraintViolation(m)) if m.contains("email") => {
             ChangeError::EmailInUse
         }
+        // SQLite names the column (`organisations.sort_name`), PostgreSQL the index.
+        Some(SqlErr::UniqueConstraintViolation(m))
+            if m.contains("organisations.sort_name") || m.contains("organisations_unique") =>
+        {
+            ChangeError::OrganisationNameInUse
+        }
         Some(SqlErr::UniqueConstraintViolation(_)) => ChangeError::Duplicate,
         _ => backend(e),
     }
@@ -191,7 +197,7 @@ async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), Change
                 .filter(organisations::Column::Version.eq(version))
                 .exec(txn)
                 .await
-                .map_err(backend)?;
+                .map_err(refused)?;
             expect_one(result.rows_affected)?;
         }
         Write::TouchOrganisation { id, version } => bump_organisation(txn, id, version).await?,

@@ -9,6 +9,7 @@ mod m0006_sessions;
 mod m0007_corterum;
 mod m0008_relationship_requests;
 mod m0009_audit_origin;
+mod m0010_unique_organisation_names;
 
 use sea_orm_migration::prelude::*;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_corterum::Migration),
             Box::new(m0008_relationship_requests::Migration),
             Box::new(m0009_audit_origin::Migration),
+            Box::new(m0010_unique_organisation_names::Migration),
         ]
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! Role in the workspace: an app. Handlers parse forms, call a service, and render the
 //! outcome; every permission is the engine's (through the services and the
-//! [`Authorizer`]), so no rule lives in a handler. Anything outside the user's reach is
-//! "Page not found", exactly like a page that does not exist.
+//! [`Authorizer`](tenure_core::Authorizer)), so no rule lives in a handler. Anything
+//! outside the user's reach is "Page not found", exactly like a page that does not exist.
 //!
 //! Allowed dependencies: `tenure-core`, `tenure-domain`, axum, askama. Forbidden
 //! knowledge: SQL, SMTP, the real clock (time comes through the core's ports).
@@ -42,7 +42,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Router;
-use tenure_core::{Accounts, Authorizer, Manage, Sessions};
 use tenure_domain::PasswordPolicy;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -91,26 +90,8 @@ impl WebConfig {
 }
 
 /// The services the web application runs on: services only, no ports, so a handler
-/// parses, calls one service and renders.
-#[derive(Clone)]
-pub struct Services {
-    /// Signing in, password changes and resets.
-    pub accounts: Accounts,
-    /// Invitations, edits, organisations.
-    pub manage: Manage,
-    /// Corterum: entities, groups, roles, accounts, records.
-    pub corterum: tenure_core::Corterum,
-    /// Decisions and lists.
-    pub authorizer: Authorizer,
-    /// Sessions, and the anonymous CSRF cookie's tokens.
-    pub sessions: Sessions,
-}
-
-impl std::fmt::Debug for Services {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Services").finish_non_exhaustive()
-    }
-}
+/// parses, calls one service and renders. Built by [`Services::wire`].
+pub use tenure_core::Services;
 
 /// Shared state of the application.
 #[derive(Clone, Debug)]

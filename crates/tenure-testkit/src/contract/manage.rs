@@ -538,6 +538,25 @@ where
         m.edit_organisation(user(CORA), org(ALPHA), v, &input("Alpha Homes", false)).await,
         Err(ManageError::Forbidden(_))
     ));
+    // Names are unique without case: forms name the organisation to relate, merge into or
+    // move someone to, so taking another's name would point their requests here.
+    for taken in ["Beta", "  gAMMA "] {
+        match m.edit_organisation(user(CORA), org(ALPHA), v, &input(taken, true)).await {
+            Err(ManageError::Invalid(fields)) => {
+                assert_eq!(fields.len(), 1, "{fields:?}");
+                assert_eq!(fields[0].field, "name");
+                assert!(fields[0].message.contains("already has this name"), "{fields:?}");
+            }
+            other => {
+                panic!("renaming Alpha to `{taken}`: expected the name refused, got {other:?}")
+            }
+        }
+    }
+    assert_eq!(h.org_version(org(ALPHA)).await, v, "a refused rename writes nothing");
+    assert!(matches!(
+        m.create_organisation(user(ADA), &input("BETA", false)).await,
+        Err(ManageError::Invalid(f)) if f[0].field == "name"
+    ));
     assert!(matches!(
         m.edit_organisation(user(CORA), org(GAMMA), 1, &input("Mine", true)).await,
         Err(ManageError::NotFound)

@@ -15,8 +15,7 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tenure_core::{
-    AccountStore as _, Accounts, AuditEvent, AuditName, Authorizer, ChangeStore as _,
-    LockoutPolicy, Manage, ManagePolicy, ManagePorts, Origin, ResetPolicy, SessionPolicy, Sessions,
+    AccountStore as _, AuditEvent, AuditName, ChangeStore as _, Origin, Policies, Ports,
 };
 use tenure_store_seaorm::SeaOrmStore;
 use tenure_testkit::contract::manage::world;
@@ -49,51 +48,19 @@ async fn serve(trusted_proxies: TrustedProxies) -> Served {
     let mailer = Arc::new(MemoryMailer::default());
     let secrets = Arc::new(SequentialSecrets::default());
     let ids = Arc::new(SequentialIds::default());
-    let manage = Manage::new(
-        ManagePorts {
-            directory: store.clone(),
-            changes: stamped.clone(),
-            hasher: hasher.clone(),
-            secrets: secrets.clone(),
-            mailer: mailer.clone(),
-            clock: clock.clone(),
-            ids: ids.clone(),
-        },
-        ManagePolicy { base_url: base.clone(), ..ManagePolicy::default() },
-    );
-    let accounts = Accounts::new(
-        stamped.clone(),
-        hasher.clone(),
-        clock.clone(),
-        ids.clone(),
-        LockoutPolicy::default(),
-    )
-    .with_resets(
-        secrets.clone(),
-        mailer,
-        ResetPolicy { base_url: base.clone(), ..ResetPolicy::default() },
-    );
-    let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
+    let ports = Ports {
         directory: store.clone(),
         changes: stamped.clone(),
-        store: store.clone(),
-        clock: clock.clone(),
-        ids: ids.clone(),
-    });
-    corterum.install_catalogue().await.unwrap();
-    let services = Services {
-        accounts,
-        manage,
-        corterum,
-        authorizer: Authorizer::new(store.clone()),
-        sessions: Sessions::new(
-            stamped.clone(),
-            secrets.clone(),
-            clock.clone(),
-            ids,
-            SessionPolicy::default(),
-        ),
+        accounts: stamped.clone(),
+        sessions: stamped,
+        corterum: store.clone(),
+        hasher,
+        secrets,
+        mailer,
+        clock,
+        ids,
     };
+    let services = Services::wire(ports, Policies::at(&base)).await.unwrap();
     let mut config = WebConfig::new(&base);
     config.trusted_proxies = trusted_proxies;
     let router = tenure_web::router(services, config);

@@ -13,9 +13,8 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use tenure_core::{
-    AccountStore, Accounts, AuditDetail, AuditEvent, AuditName, Authorizer, LockoutPolicy, Manage,
-    ManagePolicy, ManagePorts, Outcome, PasswordHasher as _, ResetPolicy, SessionPolicy, Sessions,
-    Timestamp,
+    AccountStore, AuditDetail, AuditEvent, AuditName, Outcome, PasswordHasher as _, Policies,
+    Ports, Timestamp,
 };
 use tenure_domain::NewPassword;
 use tenure_mail_outbox::Outbox;
@@ -70,46 +69,19 @@ async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
     let clock = Arc::new(FixedClock::at(1_800_000_000_000));
     let ids = Arc::new(SequentialIds::default());
     let secrets = Arc::new(tenure_secrets_os::OsSecrets);
-    let manage = Manage::new(
-        ManagePorts {
-            directory: store.clone(),
-            changes: store.clone(),
-            hasher: hasher.clone(),
-            secrets: secrets.clone(),
-            mailer: mailer.clone(),
-            clock: clock.clone(),
-            ids: ids.clone(),
-        },
-        ManagePolicy { base_url: base.clone(), ..ManagePolicy::default() },
-    );
-    let accounts =
-        Accounts::new(store.clone(), hasher, clock.clone(), ids.clone(), LockoutPolicy::default())
-            .with_resets(
-                secrets.clone(),
-                mailer,
-                ResetPolicy { base_url: base.clone(), ..ResetPolicy::default() },
-            );
-    let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
+    let ports = Ports {
         directory: store.clone(),
         changes: store.clone(),
-        store: store.clone(),
+        accounts: store.clone(),
+        sessions: store.clone(),
+        corterum: store,
+        hasher,
+        secrets,
+        mailer,
         clock: clock.clone(),
-        ids: ids.clone(),
-    });
-    corterum.install_catalogue().await.unwrap();
-    let services = Services {
-        accounts,
-        manage,
-        corterum,
-        authorizer: Authorizer::new(store.clone()),
-        sessions: Sessions::new(
-            store.clone(),
-            secrets,
-            clock.clone(),
-            ids,
-            SessionPolicy::default(),
-        ),
+        ids,
     };
+    let services = Services::wire(ports, Policies::at(&base)).await.unwrap();
     let router = tenure_web::router(services, WebConfig::new(&base));
     tokio::spawn(async move { tenure_web::serve(listener, router).await });
     Stack { base, outbox, clock, dir }

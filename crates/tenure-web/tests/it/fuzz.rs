@@ -28,10 +28,7 @@ use axum::http::{Method as HttpMethod, StatusCode, header};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use tenure_core::{
-    Accounts, Authorizer, LockoutPolicy, Manage, ManagePolicy, ManagePorts, ResetPolicy,
-    SessionPolicy, Sessions,
-};
+use tenure_core::{Policies, Ports};
 use tenure_domain::name::is_forbidden_in_text;
 use tenure_store_seaorm::SeaOrmStore;
 use tenure_testkit::contract::manage::world;
@@ -517,40 +514,19 @@ async fn sqlite_router() -> axum::Router {
     let mailer = Arc::new(MemoryMailer::default());
     let secrets = Arc::new(SequentialSecrets::default());
     let ids = Arc::new(SequentialIds::default());
-    let manage = Manage::new(
-        ManagePorts {
-            directory: store.clone(),
-            changes: store.clone(),
-            hasher: hasher.clone(),
-            secrets: secrets.clone(),
-            mailer: mailer.clone(),
-            clock: clock.clone(),
-            ids: ids.clone(),
-        },
-        ManagePolicy { base_url: base.to_owned(), ..ManagePolicy::default() },
-    );
-    let accounts =
-        Accounts::new(store.clone(), hasher, clock.clone(), ids.clone(), LockoutPolicy::default())
-            .with_resets(
-                secrets.clone(),
-                mailer,
-                ResetPolicy { base_url: base.to_owned(), ..ResetPolicy::default() },
-            );
-    let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
+    let ports = Ports {
         directory: store.clone(),
         changes: store.clone(),
-        store: store.clone(),
-        clock: clock.clone(),
-        ids: ids.clone(),
-    });
-    corterum.install_catalogue().await.unwrap();
-    let services = Services {
-        accounts,
-        manage,
-        corterum,
-        authorizer: Authorizer::new(store.clone()),
-        sessions: Sessions::new(store, secrets, clock, ids, SessionPolicy::default()),
+        accounts: store.clone(),
+        sessions: store.clone(),
+        corterum: store,
+        hasher,
+        secrets,
+        mailer,
+        clock,
+        ids,
     };
+    let services = Services::wire(ports, Policies::at(base)).await.unwrap();
     tenure_web::router(services, WebConfig::new(base))
 }
 

@@ -26,8 +26,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tenure_core::{
-    AccountStore, Accounts, AuditDetail, AuditEvent, AuditName, Authorizer, LockoutPolicy, Manage,
-    ManagePolicy, ManagePorts, Outcome, ResetPolicy, SessionPolicy, Sessions, Timestamp,
+    AccountStore, AuditDetail, AuditEvent, AuditName, Outcome, Policies, Ports, Timestamp,
 };
 use tenure_domain::{UserId, World};
 use tenure_store_memory::MemoryDirectory;
@@ -61,47 +60,19 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
     let secrets = Arc::new(SequentialSecrets::default());
     let ids = Arc::new(SequentialIds::default());
     give_everyone_the_password(&*store, &world_ids(&store), &hasher).await;
-    let base = config.base_url.clone();
-    let manage = Manage::new(
-        ManagePorts {
-            directory: store.clone(),
-            changes: store.clone(),
-            hasher: hasher.clone(),
-            secrets: secrets.clone(),
-            mailer: mailer.clone(),
-            clock: clock.clone(),
-            ids: ids.clone(),
-        },
-        ManagePolicy { base_url: base.clone(), ..ManagePolicy::default() },
-    );
-    let accounts =
-        Accounts::new(store.clone(), hasher, clock.clone(), ids.clone(), LockoutPolicy::default())
-            .with_resets(
-                secrets.clone(),
-                mailer.clone(),
-                ResetPolicy { base_url: base, ..ResetPolicy::default() },
-            );
-    let corterum = tenure_core::Corterum::new(tenure_core::CorterumPorts {
+    let ports = Ports {
         directory: store.clone(),
         changes: store.clone(),
-        store: store.clone(),
+        accounts: store.clone(),
+        sessions: store.clone(),
+        corterum: store.clone(),
+        hasher,
+        secrets,
+        mailer: mailer.clone(),
         clock: clock.clone(),
-        ids: ids.clone(),
-    });
-    corterum.install_catalogue().await.unwrap();
-    let services = Services {
-        accounts,
-        manage,
-        corterum,
-        authorizer: Authorizer::new(store.clone()),
-        sessions: Sessions::new(
-            store.clone(),
-            secrets,
-            clock.clone(),
-            ids.clone(),
-            SessionPolicy::default(),
-        ),
+        ids,
     };
+    let services = Services::wire(ports, Policies::at(&config.base_url)).await.unwrap();
     Site { router: tenure_web::router(services, config), store, mailer, clock }
 }
 

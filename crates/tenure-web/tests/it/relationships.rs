@@ -105,3 +105,42 @@ async fn relationship_errors_are_clear_and_an_administrator_adds_at_once() {
     let page = c.get(&format!("/organisations/{}", org(ALPHA))).await;
     assert!(page.body.contains(">Gamma</a>"));
 }
+
+/// Names are unique (a review of issue 12's changes, finding F1): Cora renamed her
+/// organisation to an unrelated one's name, so another coordinator's request "to
+/// Gamma", by name, reached her instead, and she accepted it and took over that
+/// organisation's users. The rename is refused now, and the request goes to Gamma.
+#[tokio::test]
+async fn a_coordinator_cannot_take_another_organisations_name_to_catch_its_requests() {
+    let site = site().await;
+    let mut cora = Client::new(&site);
+    cora.sign_in(CORA).await;
+    let edit = format!("/organisations/{}/edit", org(ALPHA));
+    let form = cora.get(&edit).await;
+    let field = "name=\"version\" value=\"";
+    let at = form.body.find(field).expect("a version field") + field.len();
+    let version = form.body[at..at + form.body[at..].find('"').unwrap()].to_owned();
+    for taken in ["Gamma", "gamma "] {
+        let page = cora
+            .post(
+                &edit,
+                &[
+                    ("version", version.as_str()),
+                    ("name", taken),
+                    ("address", "1 High Street"),
+                    ("telephone", "01632 960 123"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "shown again with the error: {}", page.status);
+        assert!(page.body.contains("Another organisation already has this name"), "{}", page.body);
+    }
+    let alpha = cora.get(&format!("/organisations/{}", org(ALPHA))).await;
+    assert!(alpha.body.contains("<title>Alpha – Tenure</title>"), "not renamed: {}", alpha.body);
+    // A request to "Gamma" by name is Gamma's to answer, never Alpha's.
+    let mut ada = Client::new(&site);
+    ada.sign_in(ADA).await;
+    let gamma = format!("/organisations/{}/relationships", org(GAMMA));
+    let page = ada.get(&gamma).await;
+    assert!(!page.body.contains("Waiting for Alpha"), "{}", page.body);
+}
