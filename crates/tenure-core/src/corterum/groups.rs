@@ -76,17 +76,22 @@ impl Corterum {
         };
         let mine = world.company_scope(actor, Feature::GroupAdministration);
         for m in &input.members {
+            // Reach first: an entity outside the actor's companies gets the same answer
+            // as one that does not exist, never its name or type.
             match self.ports.store.entity(*m).await? {
-                Some(e) if Some(e.kind) != kind && kind.is_some() => errors.push(FieldError {
-                    field: "members",
-                    message: format!(
-                        "{} is a {}, but the group holds {} entities only",
-                        e.name,
-                        e.kind,
-                        kind.map_or("", EntityKind::as_str)
-                    ),
-                }),
-                Some(e) if covers_entity(&mine, &e) => {}
+                Some(e) if covers_entity(&mine, &e) => {
+                    if kind.is_some_and(|k| k != e.kind) {
+                        errors.push(FieldError {
+                            field: "members",
+                            message: format!(
+                                "{} is a {}, but the group holds {} entities only",
+                                e.name,
+                                e.kind,
+                                kind.map_or("", EntityKind::as_str)
+                            ),
+                        });
+                    }
+                }
                 _ => errors.push(FieldError {
                     field: "members",
                     message: "choose members from your companies' entities".to_owned(),

@@ -379,7 +379,7 @@ where
         .await,
         Err(ManageError::Forbidden(_))
     ));
-    user_administration(&store, &c, &manage, &mailer, (jane_user, jane), line_manager).await;
+    user_administration(&store, &c, &manage, &mailer, (jane_user, jane), line_manager, pat).await;
 
     // Instances: a first version needs create, later ones edit; stale saves conflict.
     let v1 = c
@@ -567,6 +567,7 @@ async fn user_administration<S: FullStore + CorterumStore>(
     mailer: &MemoryMailer,
     (jane_user, jane): (UserId, EntityId),
     line_manager: tenure_domain::RoleId,
+    pat: EntityId,
 ) {
     let auth = Authorizer::new(store.clone());
     let may_administer = |actor: UserId| {
@@ -751,6 +752,30 @@ async fn user_administration<S: FullStore + CorterumStore>(
     .expect("a fresh form saves");
     let saved = c.account(second, jane_user).await.expect("saved");
     assert_eq!((saved.links.entity, saved.user.value.roles), (Some(jane), vec![line_manager]));
+
+    // A member from another company is refused like one that does not exist: its name and
+    // type stay unknown (a review found the type checked first, naming Pat to the FCA).
+    for member in [pat, EntityId::from_uuid(Uuid::from_u128(0xDEAD))] {
+        match c
+            .save_group(
+                second,
+                None,
+                &GroupInput {
+                    name: "Probe".to_owned(),
+                    description: String::new(),
+                    kind: Some(EntityKind::Business),
+                    members: vec![member],
+                },
+            )
+            .await
+        {
+            Err(ManageError::Invalid(e)) => {
+                assert_eq!(e.len(), 1, "{e:?}");
+                assert_eq!(e[0].message, "choose members from your companies' entities");
+            }
+            other => panic!("expected the member refused, got {other:?}"),
+        }
+    }
 
     // Groups and roles: the built-in ones are never edited.
     assert!(matches!(
