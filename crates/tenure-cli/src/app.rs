@@ -4,10 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
-use tenure_core::{
-    Authorizer, ChangeStore, LockoutPolicy, Mailer, Manage, ManagePolicy, Policies, Ports,
-    ResetPolicy,
-};
+use tenure_core::{ChangeStore, LockoutPolicy, Mailer, ManagePolicy, Policies, Ports, ResetPolicy};
 use tenure_domain::{Email, UserId};
 use tenure_hash_argon2::Argon2id;
 use tenure_mail_outbox::Outbox;
@@ -97,11 +94,8 @@ impl Timings {
 /// Everything a command needs, over one database.
 pub(crate) struct Services {
     pub(crate) store: Arc<SeaOrmStore>,
-    pub(crate) manage: Manage,
-    pub(crate) corterum: tenure_core::Corterum,
-    pub(crate) authorizer: Authorizer,
-    /// Every service, as wired once (the web app runs on these).
-    wired: tenure_core::Services,
+    /// Every service, as wired once: the commands and the web app run on these.
+    pub(crate) core: tenure_core::Services,
     pub(crate) hasher: Arc<Argon2id>,
 }
 
@@ -161,22 +155,15 @@ impl Services {
                 absolute_ms: timings.session_absolute_hours * 60 * 60 * 1000,
             },
         };
-        let wired = tenure_core::Services::wire(ports, policies)
+        let core = tenure_core::Services::wire(ports, policies)
             .await
             .context("cannot install the dataset catalogue")?;
-        Ok(Self {
-            store,
-            manage: wired.manage.clone(),
-            corterum: wired.corterum.clone(),
-            authorizer: wired.authorizer.clone(),
-            wired,
-            hasher,
-        })
+        Ok(Self { store, core, hasher })
     }
 
     /// The services the web application runs on: the same ones the commands use.
     pub(crate) fn web(&self) -> tenure_web::Services {
-        self.wired.clone()
+        self.core.clone()
     }
 
     /// The user acting, by email address.
@@ -189,7 +176,7 @@ impl Services {
         else {
             bail!("--as `{email}`: this user's organisation is missing");
         };
-        let status = self.manage.status(&user.value, &org.value).await?;
+        let status = self.core.manage.status(&user.value, &org.value).await?;
         if status != tenure_core::AccountStatus::Active {
             bail!(
                 "--as `{email}`: this account cannot act ({}); it must be active, with its \

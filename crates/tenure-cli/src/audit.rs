@@ -80,13 +80,16 @@ pub(crate) async fn export(
     let mut orgs: HashMap<OrgId, String> = HashMap::new();
     let mut page = 1;
     loop {
-        let rows =
-            match services.manage.audit(actor, &query, Page::numbered(page, Page::MAX_LIMIT)).await
-            {
-                Ok(rows) => rows,
-                Err(ManageError::NotFound) => bail!("only administrators can read the audit trail"),
-                Err(e) => return Err(e.into()),
-            };
+        let rows = match services
+            .core
+            .manage
+            .audit(actor, &query, Page::numbered(page, Page::MAX_LIMIT))
+            .await
+        {
+            Ok(rows) => rows,
+            Err(ManageError::NotFound) => bail!("only administrators can read the audit trail"),
+            Err(e) => return Err(e.into()),
+        };
         if rows.is_empty() {
             break;
         }

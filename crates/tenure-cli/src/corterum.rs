@@ -53,7 +53,7 @@ async fn entity(services: &Services, actor: UserId, given: &str) -> Result<Entit
     }
     let query = EntityQuery { search: Search::parse(given), kind: None };
     let found =
-        services.corterum.entities(actor, &query, Page::numbered(1, Page::MAX_LIMIT)).await?;
+        services.core.corterum.entities(actor, &query, Page::numbered(1, Page::MAX_LIMIT)).await?;
     let wanted = given.trim().to_lowercase();
     let exact: Vec<_> = found.iter().filter(|e| e.name.as_str().to_lowercase() == wanted).collect();
     match exact.as_slice() {
@@ -68,7 +68,7 @@ async fn entity(services: &Services, actor: UserId, given: &str) -> Result<Entit
 }
 
 async fn dataset(services: &Services, key: &str) -> Result<Dataset> {
-    let all = services.corterum.datasets().await?;
+    let all = services.core.corterum.datasets().await?;
     let wanted = key.trim().to_lowercase();
     match all.iter().find(|d| d.key == wanted || d.name.as_str().to_lowercase() == wanted) {
         Some(d) => Ok(d.clone()),
@@ -80,7 +80,7 @@ async fn dataset(services: &Services, key: &str) -> Result<Dataset> {
 }
 
 async fn group(services: &Services, actor: UserId, name: &str) -> Result<GroupId> {
-    let groups = services.corterum.groups(actor).await?;
+    let groups = services.core.corterum.groups(actor).await?;
     let wanted = name.trim().to_lowercase();
     match groups
         .iter()
@@ -95,7 +95,7 @@ async fn group(services: &Services, actor: UserId, name: &str) -> Result<GroupId
 }
 
 async fn role(services: &Services, actor: UserId, name: &str) -> Result<RoleId> {
-    let roles = services.corterum.roles(actor).await?;
+    let roles = services.core.corterum.roles(actor).await?;
     let wanted = name.trim().to_lowercase();
     match roles.iter().find(|r| r.key == wanted || r.name.to_lowercase() == wanted) {
         Some(r) => Ok(r.id),
@@ -146,7 +146,7 @@ pub(crate) async fn create_entity(
         companies: companies(services, company_names).await?,
         links: Some(links),
     };
-    match services.corterum.create_entity(actor, &input).await {
+    match services.core.corterum.create_entity(actor, &input).await {
         Ok(id) => {
             println!("Created {kind_name} `{name}` ({id}).");
             Ok(ExitCode::SUCCESS)
@@ -169,7 +169,7 @@ pub(crate) async fn list_entities(
     let mut out = std::io::stdout().lock();
     let mut page = Page::numbered(1, Page::MAX_LIMIT);
     loop {
-        let found = services.corterum.entities(actor, &query, page).await?;
+        let found = services.core.corterum.entities(actor, &query, page).await?;
         for e in &found {
             writeln!(out, "{}\t{}\t{}", e.id, e.kind, e.name)?;
         }
@@ -200,7 +200,7 @@ pub(crate) async fn create_group(
         kind: Some(kind(kind_name)?),
         members: ids,
     };
-    match services.corterum.save_group(actor, None, &input).await {
+    match services.core.corterum.save_group(actor, None, &input).await {
         Ok(id) => {
             println!("Created group `{name}` ({id}).");
             Ok(ExitCode::SUCCESS)
@@ -211,7 +211,7 @@ pub(crate) async fn create_group(
 
 /// `tenure groups list`.
 pub(crate) async fn list_groups(services: &Services, actor: UserId) -> Result<ExitCode> {
-    match services.corterum.groups(actor).await {
+    match services.core.corterum.groups(actor).await {
         Ok(groups) => {
             for g in groups {
                 let members = if g.id == tenure_domain::ALL_PEOPLE {
@@ -273,7 +273,7 @@ pub(crate) async fn create_role(
     for f in &args.features {
         form.features = form.features.with(f.parse::<Feature>()?);
     }
-    let all = services.corterum.datasets().await?;
+    let all = services.core.corterum.datasets().await?;
     let mut except = Vec::new();
     for e in &args.except {
         except.push(dataset(services, e).await?.id);
@@ -294,7 +294,7 @@ pub(crate) async fn create_role(
             }
         }
     }
-    match services.corterum.save_role(actor, None, form).await {
+    match services.core.corterum.save_role(actor, None, form).await {
         Ok(id) => {
             println!("Created role `{}` ({id}).", args.name);
             Ok(ExitCode::SUCCESS)
@@ -305,8 +305,8 @@ pub(crate) async fn create_role(
 
 /// `tenure roles list`.
 pub(crate) async fn list_roles(services: &Services, actor: UserId) -> Result<ExitCode> {
-    let datasets = services.corterum.datasets().await?;
-    match services.corterum.roles(actor).await {
+    let datasets = services.core.corterum.datasets().await?;
+    match services.core.corterum.roles(actor).await {
         Ok(roles) => {
             for r in roles {
                 let form = RoleForm::from_role(&r);
@@ -354,7 +354,7 @@ pub(crate) async fn create_user(
         roles: role_ids,
         companies: companies(services, company_names).await?,
     };
-    match services.manage.create_account(&services.corterum, actor, &input).await {
+    match services.core.manage.create_account(&services.core.corterum, actor, &input).await {
         Ok(id) => {
             println!(
                 "Created user `{username}` ({id}); an invitation to set a password went to {email}."
@@ -369,7 +369,7 @@ pub(crate) async fn create_user(
 pub(crate) async fn list_users(services: &Services, actor: UserId) -> Result<ExitCode> {
     let mut page = Page::numbered(1, Page::MAX_LIMIT);
     loop {
-        let found = match services.corterum.accounts(actor, page).await {
+        let found = match services.core.corterum.accounts(actor, page).await {
             Ok(f) => f,
             Err(e) => return Ok(refused(&e)),
         };
@@ -425,7 +425,7 @@ pub(crate) async fn show_instance(
         (None, Some(n)) => AsOf::Version(n),
         (None, None) => AsOf::Latest,
     };
-    let view = match services.corterum.instance(actor, d.id, e, at).await {
+    let view = match services.core.corterum.instance(actor, d.id, e, at).await {
         Ok(v) => v,
         Err(e) => return Ok(refused(&e)),
     };
@@ -459,7 +459,7 @@ pub(crate) async fn save_instance(
 ) -> Result<ExitCode> {
     let d = dataset(services, dataset_key).await?;
     let e = entity(services, actor, entity_name).await?;
-    let view = match services.corterum.instance(actor, d.id, e, AsOf::Latest).await {
+    let view = match services.core.corterum.instance(actor, d.id, e, AsOf::Latest).await {
         Ok(v) => v,
         Err(e) => return Ok(refused(&e)),
     };
@@ -476,7 +476,12 @@ pub(crate) async fn save_instance(
         }
     }
     let based_on = view.history.latest_number();
-    match services.corterum.save_instance(actor, d.id, e, based_on, Content::Form(record)).await {
+    match services
+        .core
+        .corterum
+        .save_instance(actor, d.id, e, based_on, Content::Form(record))
+        .await
+    {
         Ok(n) => {
             println!("Saved version {n} of {} for {}.", d.name, view.entity.name);
             Ok(ExitCode::SUCCESS)
@@ -487,7 +492,7 @@ pub(crate) async fn save_instance(
 
 /// `tenure datasets list`.
 pub(crate) async fn list_datasets(services: &Services) -> Result<ExitCode> {
-    let all = services.corterum.datasets().await?;
+    let all = services.core.corterum.datasets().await?;
     for d in &all {
         let parent = d
             .embedded_in
@@ -509,7 +514,7 @@ pub(crate) async fn export_dataset(
     tz: &TimeZone,
 ) -> Result<ExitCode> {
     let d = dataset(services, dataset_key).await?;
-    let rows = match services.corterum.export(actor, d.id).await {
+    let rows = match services.core.corterum.export(actor, d.id).await {
         Ok(r) => r,
         Err(e) => return Ok(refused(&e)),
     };

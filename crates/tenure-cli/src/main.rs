@@ -385,7 +385,7 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Admin(AdminCommand::Create { name, email, organisation, store, mail }) => {
             let services = Services::open(&store, &mail).await?;
             let person = PersonInput { name, email: email.clone(), telephone: String::new() };
-            match services.manage.create_first_administrator(&person, &organisation).await {
+            match services.core.manage.create_first_administrator(&person, &organisation).await {
                 Ok(_) => {
                     let place = match &mail.smtp_url {
                         Some(_) => "by email".to_owned(),
@@ -420,7 +420,7 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Admin(AdminCommand::CreateRoot { name, email, company, store, mail }) => {
             let services = Services::open(&store, &mail).await?;
             let person = PersonInput { name, email: email.clone(), telephone: String::new() };
-            match services.manage.create_root_administrator(&person, &company).await {
+            match services.core.manage.create_root_administrator(&person, &company).await {
                 Ok(_) => {
                     println!(
                         "Invitation sent to {email}: the root administrator of {company}. Use it to set the account up, then work from accounts with roles that can be revoked."

@@ -331,7 +331,7 @@ async fn seed_corterum(
         Content, DatasetPermissions, EntityKind, Feature, FeatureSet, RoleForm, UserLinks,
     };
 
-    let c = &services.corterum;
+    let c = &services.core.corterum;
     let ids = UuidV7;
     let id = || tenure_core::IdGen::next_id(&ids);
     services

@@ -6,12 +6,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use tenure_core::csv::read::{self, Columns, CsvReader, Limits};
-use tenure_core::{ChangeStore, Invite, ManageError, Page, PersonInput, UserQuery};
+use tenure_core::{ChangeStore, Invite, ManageError, PersonInput};
 use tenure_domain::name::quoted;
-use tenure_domain::{Email, OrgId, Organisation, RoleCatalogue, RoleId, User, UserId};
+use tenure_domain::{Email, OrgId, RoleCatalogue, RoleId, UserId};
 
 use crate::app::Services;
 
@@ -102,7 +102,7 @@ async fn import_row(
         organisation: org,
         role,
     };
-    match services.manage.invite(actor, &invite).await {
+    match services.core.manage.invite(actor, &invite).await {
         Ok(_) => Ok(RowOutcome::Invited),
         Err(ManageError::NotFound) => Err(format!(
             "organisation `{}` is not one you can invite users into",
@@ -203,35 +203,16 @@ pub(crate) async fn export(
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = tenure_core::csv::CsvWriter::new(sink);
-    // The same columns as the web's download.
+    // The same columns and rows as the web's download.
     out.write_record(tenure_core::csv::users::COLUMNS)?;
-    let roles = RoleCatalogue::core();
-    let mut orgs: HashMap<OrgId, Organisation> = HashMap::new();
-    let mut page = 1;
-    loop {
-        let users: Vec<User> = services
-            .authorizer
-            .find_users(actor, &UserQuery::default(), Page::numbered(page, Page::MAX_LIMIT))
-            .await?;
-        if users.is_empty() {
+    for number in 1.. {
+        let rows = services.core.manage.users_export_page(actor, number).await?;
+        if rows.is_empty() {
             break;
         }
-        for u in &users {
-            let org = match orgs.get(&u.organisation) {
-                Some(org) => org.clone(),
-                None => {
-                    let Some(org) = services.store.organisation(u.organisation).await? else {
-                        bail!("user {}: their organisation is missing", u.id);
-                    };
-                    orgs.insert(u.organisation, org.value.clone());
-                    org.value
-                }
-            };
-            // A user of a deactivated organisation is exported as deactivated.
-            let status = services.manage.status(u, &org).await?;
-            out.write_record(tenure_core::csv::users::row(u, &org, status, &roles))?;
+        for row in rows {
+            out.write_record(row)?;
         }
-        page += 1;
     }
     out.finish()?.flush()?;
     Ok(())

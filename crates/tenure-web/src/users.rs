@@ -265,40 +265,17 @@ pub(crate) async fn download(State(app): State<App>, viewer: Signed) -> Response
     // The one CSV writer of every export (quoted as needed, formulas defused), and the
     // one users export's columns, the same as `tenure users export`.
     let mut csv = tenure_core::csv::record(tenure_core::csv::users::COLUMNS);
-    let roles = RoleCatalogue::core();
-    let mut number = 1;
-    loop {
-        let page = Page::numbered(number, Page::MAX_LIMIT);
-        let users = match app
-            .services
-            .authorizer
-            .find_users(viewer.0.user.id, &UserQuery::default(), page)
-            .await
-        {
-            Ok(u) => u,
+    for number in 1.. {
+        let rows = match app.services.manage.users_export_page(viewer.0.user.id, number).await {
+            Ok(rows) => rows,
             Err(e) => return view::backend(chrome, &e),
         };
-        if users.is_empty() {
+        if rows.is_empty() {
             break;
         }
-        let orgs = match organisations_of(&app, Some(&viewer.0.world), &users).await {
-            Ok(o) => o,
-            Err(e) => return view::backend(chrome, &e),
-        };
-        for u in &users {
-            let Some(org) = orgs.get(&u.organisation) else {
-                let e = tenure_core::BackendError::new("a user's organisation is missing");
-                return view::backend(chrome, &e);
-            };
-            let status = match app.services.manage.status(u, org).await {
-                Ok(s) => s,
-                Err(e) => return view::backend(chrome, &e),
-            };
-            csv.push_str(&tenure_core::csv::record(tenure_core::csv::users::row(
-                u, org, status, &roles,
-            )));
+        for row in rows {
+            csv.push_str(&tenure_core::csv::record(row));
         }
-        number += 1;
     }
     (
         [

@@ -168,6 +168,46 @@ impl Manage {
         Ok(found)
     }
 
+    /// One page (of [`Page::MAX_LIMIT`]) of the users export: every user the actor may
+    /// view (`user.view`), each as a row under [`crate::csv::users::COLUMNS`] with their
+    /// organisation and their status as it stands in it (a user of a deactivated
+    /// organisation is exported as deactivated). Empty past the last page. The web's
+    /// download and `tenure users export` both write these rows, so a file reads the same
+    /// wherever it came from.
+    ///
+    /// # Errors
+    /// [`BackendError`] for unexpected failures, a user's organisation missing included.
+    pub async fn users_export_page(
+        &self,
+        actor: UserId,
+        number: usize,
+    ) -> Result<Vec<[String; 9]>, BackendError> {
+        let scope = self
+            .ports
+            .directory
+            .snapshot(actor, Resource::Service)
+            .await?
+            .scope(actor, Action::UserView);
+        if scope.is_nothing() {
+            return Ok(Vec::new());
+        }
+        let page = Page::numbered(number, Page::MAX_LIMIT);
+        let users = self.ports.directory.users(&scope, &UserQuery::default(), page).await?;
+        let ids: Vec<OrgId> = users.iter().map(|u| u.organisation).collect();
+        let orgs: HashMap<OrgId, Organisation> =
+            self.organisations_by_id(actor, &ids).await?.into_iter().map(|o| (o.id, o)).collect();
+        let roles = RoleCatalogue::core();
+        let mut rows = Vec::with_capacity(users.len());
+        for u in &users {
+            let org = orgs
+                .get(&u.organisation)
+                .ok_or_else(|| BackendError::new("a user's organisation is missing"))?;
+            let status = self.status(u, org).await?;
+            rows.push(crate::csv::users::row(u, org, status, &roles));
+        }
+        Ok(rows)
+    }
+
     /// One page of the users the actor may view (`user.view`) that match a query, each
     /// with their organisation's name. `snapshot` is the actor's snapshot of the service.
     ///
