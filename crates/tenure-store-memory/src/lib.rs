@@ -7,6 +7,11 @@
 //! Allowed dependencies: `tenure-core`, `tenure-domain`. Forbidden knowledge: HTTP,
 //! email, any runtime (the lock is never held across an `.await`).
 
+mod housekeeping;
+mod limits;
+mod mail_queue;
+mod second_factor;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, RwLock};
 

@@ -14,7 +14,11 @@ mod convert;
 mod corterum;
 mod directory;
 mod entity;
+mod housekeeping;
+mod limits;
+mod mail_queue;
 pub mod migration;
+mod second_factor;
 mod sessions;
 
 use std::time::Duration;

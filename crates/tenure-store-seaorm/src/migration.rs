@@ -10,6 +10,9 @@ mod m0007_corterum;
 mod m0008_relationship_requests;
 mod m0009_audit_origin;
 mod m0010_unique_organisation_names;
+mod m0011_mail_queue;
+mod m0012_rate_limits;
+mod m0013_second_factor;
 
 use sea_orm_migration::prelude::*;
 
@@ -31,6 +34,9 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_relationship_requests::Migration),
             Box::new(m0009_audit_origin::Migration),
             Box::new(m0010_unique_organisation_names::Migration),
+            Box::new(m0011_mail_queue::Migration),
+            Box::new(m0012_rate_limits::Migration),
+            Box::new(m0013_second_factor::Migration),
         ]
     }
 }

@@ -1,0 +1,1 @@
+//! Housekeeping: pruning expired sessions, links, limiter rows and delivered mail (being built).

@@ -1,0 +1,1 @@
+//! Rate limits shared by every instance, kept in the database (being built).

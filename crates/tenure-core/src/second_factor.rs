@@ -1,0 +1,1 @@
+//! Second factors: authenticator-app codes and recovery codes (being built).

@@ -1,0 +1,1 @@
+//! The in-memory housekeeping store (being built).

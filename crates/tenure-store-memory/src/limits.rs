@@ -1,0 +1,1 @@
+//! The in-memory limits store (being built).

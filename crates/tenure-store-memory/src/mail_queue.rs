@@ -1,0 +1,1 @@
+//! The in-memory mail_queue store (being built).

@@ -1,0 +1,1 @@
+//! The in-memory second_factor store (being built).

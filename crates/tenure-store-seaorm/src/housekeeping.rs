@@ -1,0 +1,1 @@
+//! The housekeeping store (being built).

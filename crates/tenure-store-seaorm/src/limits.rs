@@ -1,0 +1,1 @@
+//! The limits store (being built).

@@ -1,0 +1,1 @@
+//! The second_factor store (being built).
