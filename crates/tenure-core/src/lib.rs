@@ -21,6 +21,7 @@ pub mod courier;
 pub mod corterum;
 pub mod csv;
 pub mod error;
+pub mod health;
 pub mod housekeeping;
 pub mod limits;
 pub mod manage;
