@@ -59,6 +59,7 @@ pub mod log;
 pub mod name;
 pub mod organisation;
 pub mod password;
+pub mod report;
 pub mod role;
 pub mod telephone;
 pub mod user;

@@ -10,4 +10,5 @@ mod corterum;
 mod fuzz;
 mod properties;
 mod reference;
+mod reports;
 mod spec;
