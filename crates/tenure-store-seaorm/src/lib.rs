@@ -15,6 +15,7 @@ mod corterum;
 mod directory;
 mod entity;
 mod housekeeping;
+mod lifecycle;
 mod limits;
 mod mail_queue;
 pub mod migration;
@@ -28,12 +29,11 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, EntityTrait, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-use sea_orm_migration::MigratorTrait;
 use tenure_core::BackendError;
 use tenure_domain::World;
 use thiserror::Error;
 
-use crate::migration::Migrator;
+pub use crate::lifecycle::BackupError;
 
 /// A connection pool to a Tenure database.
 #[derive(Clone, Debug)]
@@ -104,13 +104,14 @@ impl SeaOrmStore {
         Ok(store)
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration; on PostgreSQL under an advisory lock, so
+    /// instances starting at once apply each migration once (see `lifecycle.rs`).
     ///
     /// # Errors
     /// [`ConnectError::Migrate`] if a migration fails; it is rolled back where the
     /// database allows.
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        Migrator::up(&self.db, None).await.map_err(ConnectError::Migrate)
+        lifecycle::migrate(&self.db).await.map_err(ConnectError::Migrate)
     }
 
     /// Which database this is.

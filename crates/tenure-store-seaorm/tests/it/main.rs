@@ -11,6 +11,7 @@
 )]
 
 mod checklist;
+mod lifecycle;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
