@@ -57,6 +57,8 @@ struct Accounts {
     usernames: HashMap<UserId, String>,
     /// Pending relationship requests, oldest first.
     requests: Vec<RelationshipRequest>,
+    /// Rate limit buckets' theoretical arrival times (see `limits`).
+    limit_buckets: HashMap<(tenure_core::limits::LimitKind, String), i64>,
 }
 
 #[derive(Debug, Clone)]

@@ -8,6 +8,8 @@
 pub mod accounts;
 pub mod audit;
 pub mod corterum;
+pub mod housekeeping;
+pub mod limits;
 pub mod manage;
 
 use std::future::Future;

@@ -7,6 +7,7 @@
 )]
 
 mod differential;
+mod limits;
 mod reach;
 
 use std::sync::Arc;

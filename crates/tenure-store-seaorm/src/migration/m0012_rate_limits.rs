@@ -1,9 +1,21 @@
-//! Rate limits shared by every instance (a placeholder until its helper fills it: it changes nothing yet).
+//! Rate limits shared by every instance: one row a bucket (a kind of limit and a key,
+//! such as an address or an account), holding its GCRA theoretical arrival time and
+//! whether the last hit was admitted. A hit is one `INSERT ... ON CONFLICT DO UPDATE ...
+//! RETURNING`; housekeeping deletes rows whose time has passed (the index on `tat`).
 
 use sea_orm_migration::prelude::*;
 
 #[derive(Debug, DeriveMigrationName)]
 pub(crate) struct Migration;
+
+#[derive(DeriveIden)]
+enum RateLimits {
+    Table,
+    Kind,
+    Key,
+    Tat,
+    Admitted,
+}
 
 #[async_trait::async_trait]
 #[allow(
@@ -11,7 +23,31 @@ pub(crate) struct Migration;
     reason = "sea-orm-migration's trait signature elides the lifetime"
 )]
 impl MigrationTrait for Migration {
-    async fn up(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Ok(())
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(RateLimits::Table)
+                    .col(ColumnDef::new(RateLimits::Kind).string().not_null())
+                    .col(ColumnDef::new(RateLimits::Key).string().not_null())
+                    .col(ColumnDef::new(RateLimits::Tat).big_integer().not_null())
+                    .col(ColumnDef::new(RateLimits::Admitted).boolean().not_null())
+                    .primary_key(Index::create().col(RateLimits::Kind).col(RateLimits::Key))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("rate_limits_by_tat")
+                    .table(RateLimits::Table)
+                    .col(RateLimits::Tat)
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -11,6 +11,7 @@
 )]
 
 mod checklist;
+mod limits;
 mod lifecycle;
 
 use std::sync::Arc;
