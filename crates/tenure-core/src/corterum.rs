@@ -10,15 +10,19 @@
 //! `dataset.read`, and `dataset.create` for a first version or `dataset.edit` after.
 //!
 //! One module a concept, each adding its use cases to [`Corterum`] on the base here:
-//! `entities`, `groups`, `roles`, `accounts`, `instances` (datasets and versions) and
-//! `names` (the names screens show beside them).
+//! `entities`, `groups`, `roles`, `accounts`, `instances` (datasets and versions),
+//! `reports` (what the report features open) and `names` (the names screens show beside
+//! them).
 
 mod accounts;
 mod entities;
 mod groups;
 mod instances;
 mod names;
+mod reports;
 mod roles;
+
+pub use reports::{ReportOutcome, ReportSection, ReportView};
 
 use std::sync::Arc;
 
