@@ -168,6 +168,7 @@ pub(crate) fn build(shape: Shape, seed: u64) -> anyhow::Result<Built> {
             groups,
             features: FeatureSet::of(&[Feature::ALL[r % Feature::ALL.len()]]),
             datasets: ds,
+            requires_second_factor: false,
         };
         let role = form.clone().into_role(rid, format!("role-{r}"))?;
         let form = RoleForm::from_role(&role);

@@ -432,6 +432,7 @@ async fn seed_corterum(
                     .into_iter()
                     .map(|d| (d, DatasetPermissions::READ))
                     .collect(),
+                requires_second_factor: false,
             },
         )
         .await?;
@@ -447,6 +448,7 @@ async fn seed_corterum(
                 .filter(|d| !removed.contains(&d.key.as_str()))
                 .map(|d| (d.id, DatasetPermissions::READ))
                 .collect(),
+            requires_second_factor: false,
         })
         .await?;
     let mut people = Vec::new();

@@ -161,6 +161,9 @@ actions! {
     GroupEdit = "group.edit" on Group,
     /// Change a role built from the role form (built-in roles are code, not data).
     RoleEdit = "role.edit" on Role,
+    /// Remove a person's second factor (a lost device): an administrator's for the
+    /// people they reach, or one's own unless a role one holds requires one.
+    UserRemoveSecondFactor = "user.remove_second_factor" on User,
 }
 
 impl Action {

@@ -14,7 +14,8 @@
 //!    deletes or changes the role of themselves; nobody changes another person's
 //!    password; nobody manages a user who outranks them or gives a role above their own;
 //!    nobody revokes a role that cannot be revoked; nobody edits what is built in or a
-//!    role they hold; state preconditions (only a deactivated user can be deleted, ...);
+//!    role they hold; nobody removes their own second factor while a role of theirs
+//!    requires one; state preconditions (only a deactivated user can be deleted, ...);
 //!    and every organisation keeps an active holder of the guarded role (CORE: a data
 //!    coordinator).
 //!
@@ -184,6 +185,9 @@ pub enum DenyReason {
     /// A relationship widens reach, so it takes effect only when the other end agrees:
     /// someone who manages the other organisation's relationships must accept it.
     AwaitingConsent,
+    /// Nobody removes their own second factor while a role they hold requires one (an
+    /// administrator may remove it for them, for a lost device).
+    SecondFactorRequired(RoleId),
 }
 
 /// A state an action needs its resource to be in.
@@ -297,6 +301,11 @@ impl fmt::Display for ReasonExplanation<'_> {
             }
             DenyReason::BuiltIn => f.write_str("it is built in and cannot be changed"),
             DenyReason::RoleHeld => f.write_str("nobody can change a role they hold themselves"),
+            DenyReason::SecondFactorRequired(role) => write!(
+                f,
+                "role `{}` requires a second factor, so its holder cannot remove their own",
+                role_name(role)
+            ),
             DenyReason::AwaitingConsent => {
                 f.write_str("the other organisation's data coordinators must accept the request")
             }
@@ -934,6 +943,11 @@ fn universal_rules(
                     return Some(DenyReason::OwnAccount);
                 }
                 UserChangePassword if !own => return Some(DenyReason::OthersPassword),
+                UserRemoveSecondFactor if own => {
+                    if let Some(role) = second_factor_role(world, user) {
+                        return Some(DenyReason::SecondFactorRequired(role));
+                    }
+                }
                 _ => {}
             }
             let revokes = matches!(
@@ -955,6 +969,7 @@ fn universal_rules(
                     | UserReactivate
                     | UserDelete
                     | UserMoveOrganisation
+                    | UserRemoveSecondFactor
             );
             if manages && !own && user.rank > actor.user.rank {
                 return Some(DenyReason::TargetOutranksActor);
@@ -1031,6 +1046,12 @@ fn universal_rules(
 }
 
 /// Whether the user holds a role whose rights cannot be revoked.
+/// The first role the user holds that requires a second factor, if any (see
+/// [`crate::second_factor`]).
+pub(crate) fn second_factor_role(world: &World, user: &Facts) -> Option<RoleId> {
+    actor_roles(world, user).find(|r| r.requires_second_factor).map(|r| r.id)
+}
+
 fn holds_irrevocable(world: &World, user: &Facts) -> bool {
     user.roles.as_slice().iter().filter_map(|i| world.roles().at(*i)).any(|r| r.irrevocable)
 }

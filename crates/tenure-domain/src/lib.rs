@@ -61,6 +61,7 @@ pub mod organisation;
 pub mod password;
 pub mod report;
 pub mod role;
+pub mod second_factor;
 pub mod telephone;
 pub mod user;
 pub mod world;

@@ -188,6 +188,10 @@ pub struct Role {
     pub irrevocable: bool,
     /// Whether it is built in (code, not data, see [`builtin`]): nobody edits it.
     pub built_in: bool,
+    /// Whether its holders must sign in with a second factor (an authenticator app):
+    /// one who has none is sent to set one up right after the password, and nobody
+    /// removes their own (see [`crate::second_factor`]).
+    pub requires_second_factor: bool,
 }
 
 impl Role {

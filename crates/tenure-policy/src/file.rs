@@ -44,7 +44,17 @@ pub struct PolicyFile {
     pub(crate) world: World,
     pub(crate) checks: Vec<Check>,
     pub(crate) lists: Vec<ListCheck>,
+    pub(crate) second_factors: Vec<SecondFactorCheck>,
     pub(crate) keys: Keys,
+}
+
+/// A `[[second_factors]]` entry: whether the engine says the user must have one.
+#[derive(Debug)]
+pub(crate) struct SecondFactorCheck {
+    pub(crate) line: usize,
+    pub(crate) user_key: String,
+    pub(crate) user: UserId,
+    pub(crate) expect_required: bool,
 }
 
 #[derive(Debug)]
@@ -120,7 +130,7 @@ impl PolicyFile {
 
     /// The number of checks and lists in the file.
     pub fn len(&self) -> usize {
-        self.checks.len() + self.lists.len()
+        self.checks.len() + self.lists.len() + self.second_factors.len()
     }
 
     /// Whether the file expects nothing.
@@ -152,6 +162,15 @@ struct Raw {
     datasets: Vec<Spanned<RawDataset>>,
     #[serde(default)]
     roles: Vec<Spanned<RawRole>>,
+    #[serde(default)]
+    second_factors: Vec<Spanned<RawSecondFactor>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecondFactor {
+    user: Spanned<String>,
+    expect: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -198,6 +217,8 @@ struct RawRole {
     features: Vec<Spanned<String>>,
     #[serde(default)]
     datasets: BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    requires_second_factor: bool,
 }
 
 fn yes() -> bool {
@@ -554,8 +575,37 @@ pub fn load(file: &str, source: &str) -> Result<PolicyFile, Vec<LoadError>> {
         }
     }
 
+    let mut second_factors = Vec::new();
+    for entry in &raw.second_factors {
+        let r = entry.get_ref();
+        let (line, _) = errors.lines.at(entry.span().start);
+        let user = lookup(&mut errors, "user", &r.user, &keys.users);
+        let expect_required = match r.expect.get_ref().as_str() {
+            "required" => Some(true),
+            "optional" => Some(false),
+            other => {
+                errors.push(
+                    r.expect.span(),
+                    format!(
+                        "unknown second factor expectation `{}`; expected `required` or `optional`",
+                        tenure_domain::name::quoted(other)
+                    ),
+                );
+                None
+            }
+        };
+        if let (Some(user), Some(expect_required)) = (user, expect_required) {
+            second_factors.push(SecondFactorCheck {
+                line,
+                user_key: r.user.get_ref().clone(),
+                user,
+                expect_required,
+            });
+        }
+    }
+
     if errors.list.is_empty() {
-        Ok(PolicyFile { name: file.to_owned(), world, checks, lists, keys })
+        Ok(PolicyFile { name: file.to_owned(), world, checks, lists, second_factors, keys })
     } else {
         errors.list.sort_by_key(|e| (e.line, e.column));
         Err(errors.list)
@@ -877,6 +927,7 @@ fn load_corterum(
             groups,
             features,
             datasets,
+            requires_second_factor: r.requires_second_factor,
         };
         let rid = RoleId::from_uuid(id());
         match form.into_role(rid, r.key.get_ref().clone()) {

@@ -106,6 +106,35 @@ impl PolicyFile {
                 ),
             });
         }
+        for check in &self.second_factors {
+            use tenure_domain::second_factor::{Demand, demand};
+            let got = demand(&self.world, check.user);
+            if got.is_required() == check.expect_required {
+                report.passed += 1;
+                continue;
+            }
+            let word = |required| if required { "required" } else { "optional" };
+            let why = match got {
+                Demand::Required(role) => format!(
+                    "role `{}` requires one",
+                    self.world
+                        .roles()
+                        .get(role)
+                        .map_or_else(|| role.to_string(), |r| r.name.clone())
+                ),
+                Demand::Optional => "none of their roles requires one".to_owned(),
+            };
+            report.failures.push(Failure {
+                file: self.name.clone(),
+                line: check.line,
+                message: format!(
+                    "second factor for {}: expected {}, got {}: {why}",
+                    check.user_key,
+                    word(check.expect_required),
+                    word(got.is_required()),
+                ),
+            });
+        }
         report
     }
 

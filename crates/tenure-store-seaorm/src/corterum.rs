@@ -103,6 +103,7 @@ fn role_definition(role: &Role) -> String {
         "groups": form.groups.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "features": form.features.iter().map(Feature::as_str).collect::<Vec<_>>(),
         "datasets": datasets,
+        "requires_second_factor": form.requires_second_factor,
     })
     .to_string()
 }
@@ -136,7 +137,9 @@ fn stored_role(
             );
         }
     }
-    RoleForm { name, description, groups, features, datasets }
+    // Absent in definitions stored before second factors: not required.
+    let requires_second_factor = v["requires_second_factor"].as_bool().unwrap_or(false);
+    RoleForm { name, description, groups, features, datasets, requires_second_factor }
         .into_role(RoleId::from_uuid(id), key)
         .map_err(|e| bad(&e))
 }

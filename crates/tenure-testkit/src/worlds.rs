@@ -231,6 +231,7 @@ pub fn random_corterum(seed: u64, companies: usize, users: usize, entities: usiz
             groups: groups.iter().copied().filter(|_| rng.chance(40)).collect(),
             features: FeatureSet::of(&features),
             datasets,
+            requires_second_factor: false,
         };
         let id = RoleId::from_uuid(rng.uuid());
         if let Ok(role) = form.into_role(id, format!("built_role_{i}")) {

@@ -42,6 +42,7 @@ pub fn core_roles() -> Vec<Role> {
             groups: Vec::new(),
             irrevocable: false,
             built_in: true,
+            requires_second_factor: true,
             rank: 3,
             grants: vec![
                 giving(
@@ -65,6 +66,7 @@ pub fn core_roles() -> Vec<Role> {
             groups: Vec::new(),
             irrevocable: false,
             built_in: true,
+            requires_second_factor: false,
             rank: 2,
             grants: vec![
                 giving(
@@ -83,7 +85,7 @@ pub fn core_roles() -> Vec<Role> {
                     Reach::ManagingAgents,
                     &[DATA_COORDINATOR, DATA_PROVIDER],
                 ),
-                grant(&[UserChangePassword], Reach::Own),
+                grant(&[UserChangePassword, UserRemoveSecondFactor], Reach::Own),
                 grant(&[OrganisationView], Reach::Related),
                 grant(&[OrganisationEditDetails, OrganisationManageRelationships], Reach::Organisation),
                 grant(&[LogView, LogEdit, LogDelete], Reach::Organisation),
@@ -97,10 +99,14 @@ pub fn core_roles() -> Vec<Role> {
             groups: Vec::new(),
             irrevocable: false,
             built_in: true,
+            requires_second_factor: false,
             rank: 1,
             grants: vec![
                 grant(&[UserView, OrganisationListUsers], Reach::Organisation),
-                grant(&[UserEditDetails, UserChangeEmail, UserChangePassword], Reach::Own),
+                grant(
+                    &[UserEditDetails, UserChangeEmail, UserChangePassword, UserRemoveSecondFactor],
+                    Reach::Own,
+                ),
                 grant(&[OrganisationView], Reach::Related),
                 grant(&[LogView, LogEdit], Reach::Organisation),
                 grant(&[LogDelete], Reach::Own),
@@ -186,6 +192,7 @@ pub fn corterum_roles() -> Vec<Role> {
         groups: Vec::new(),
         features,
         datasets: read(&datasets),
+        requires_second_factor: false,
     };
     let forms = [
         (
@@ -289,5 +296,6 @@ fn root_administrator() -> Role {
         groups: Vec::new(),
         irrevocable: true,
         built_in: true,
+        requires_second_factor: true,
     }
 }

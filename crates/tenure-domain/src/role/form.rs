@@ -50,8 +50,9 @@ pub const DATASET_ACTIONS: [Action; 3] =
 
 /// What the User Administration feature lets a role do to the users of the holder's
 /// companies: see them, change their details, roles and companies, deactivate,
-/// reactivate and delete them, and create accounts (an invitation into a company).
-pub const USER_ADMINISTRATION: [Action; 9] = [
+/// reactivate and delete them, create accounts (an invitation into a company), and
+/// remove a second factor a user has lost.
+pub const USER_ADMINISTRATION: [Action; 10] = [
     Action::UserView,
     Action::UserEditDetails,
     Action::UserChangeEmail,
@@ -61,6 +62,7 @@ pub const USER_ADMINISTRATION: [Action; 9] = [
     Action::UserReactivate,
     Action::UserDelete,
     Action::UserInvite,
+    Action::UserRemoveSecondFactor,
 ];
 
 /// A role as people fill it in.
@@ -76,6 +78,9 @@ pub struct RoleForm {
     pub features: FeatureSet,
     /// What it may do with each dataset; datasets not listed: nothing.
     pub datasets: BTreeMap<DatasetId, DatasetPermissions>,
+    /// Whether its holders must sign in with a second factor
+    /// ([`Role::requires_second_factor`]).
+    pub requires_second_factor: bool,
 }
 
 /// Why a role form was refused.
@@ -106,7 +111,8 @@ impl RoleForm {
     /// the users of the holder's companies ([`USER_ADMINISTRATION`], giving any role at
     /// or below their own but never one that cannot be revoked), Group Administration
     /// `group.edit`, Roles Administration `role.edit`. A user's companies bound all of it
-    /// (see [`Reach`]).
+    /// (see [`Reach`]). Every role lets its holder remove their own second factor, which
+    /// the engine refuses while one of their roles requires one.
     ///
     /// # Errors
     /// A blank or over-long name or description.
@@ -148,6 +154,7 @@ impl RoleForm {
                 assignable: Assignable::AtOrBelowOwn,
             });
         }
+        grants.push(grant(Action::UserRemoveSecondFactor, Reach::Own, Only::Any));
         if self.features.contains(Feature::GroupAdministration) {
             grants.push(grant(Action::GroupEdit, Reach::Companies, Only::Any));
         }
@@ -178,6 +185,7 @@ impl RoleForm {
             groups,
             irrevocable: false,
             built_in: false,
+            requires_second_factor: self.requires_second_factor,
         })
     }
 
@@ -189,6 +197,7 @@ impl RoleForm {
             name: role.name.clone(),
             description: role.description.clone(),
             groups: role.groups.clone(),
+            requires_second_factor: role.requires_second_factor,
             ..Self::default()
         };
         for grant in &role.grants {

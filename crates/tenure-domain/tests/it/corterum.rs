@@ -195,6 +195,7 @@ impl Spec {
                     (dataset(*d), DatasetPermissions { read: *read, edit: *edit, create: *create })
                 })
                 .collect(),
+            requires_second_factor: false,
         }
     }
 
@@ -661,6 +662,7 @@ fn a_role_form_reads_back_as_itself() {
         features: FeatureSet::of(&[Feature::ReportFitAndProperCertificate]),
         datasets: [(dataset(1), DatasetPermissions::READ), (dataset(2), DatasetPermissions::ALL)]
             .into(),
+        requires_second_factor: true,
     };
     let built = form.clone().into_role(role(1), "line-manager".to_owned()).unwrap();
     let mut expected = form;

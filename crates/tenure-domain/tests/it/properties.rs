@@ -265,3 +265,56 @@ fn cycles_terminate_and_reach_one_hop() {
         assert_eq!((d.is_allowed(), d.conceals()), expected, "{request:?}");
     }
 }
+
+/// The world of `spec` under CORE's roles with `flags[i]` as whether the i-th role
+/// requires a second factor.
+fn with_second_factor_flags(spec: &Spec, flags: [bool; 3]) -> World {
+    let built = spec.build();
+    let mut roles = RoleCatalogue::empty();
+    for (role, flag) in RoleCatalogue::core().iter().zip(flags) {
+        roles.insert(tenure_domain::Role { requires_second_factor: flag, ..role.clone() }).unwrap();
+    }
+    roles.set_guarded(RoleCatalogue::core().guarded());
+    let mut world = World::with_roles(roles);
+    for org in built.organisations() {
+        world.insert_organisation(org.clone()).unwrap();
+    }
+    for rel in built.relationships() {
+        world.add_relationship(*rel).unwrap();
+    }
+    for user in built.users() {
+        world.upsert_user(user.clone()).unwrap();
+    }
+    world
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Whoever the roles say must have a second factor cannot remove their own, and
+    /// anyone else who may act at all can; the demand follows the role data exactly, and
+    /// removing someone else's never depends on the flag.
+    #[test]
+    fn own_second_factor_removal_follows_role_data(spec in spec(), flags in any::<[bool; 3]>()) {
+        use tenure_domain::second_factor::{Demand, demand};
+        let world = with_second_factor_flags(&spec, flags);
+        let plain = with_second_factor_flags(&spec, [false; 3]);
+        for (i, u) in spec.users.iter().enumerate() {
+            let me = user_id(i);
+            let required = u.role.id().is_some_and(|id| {
+                world.roles().get(id).is_some_and(|r| r.requires_second_factor)
+            });
+            prop_assert_eq!(demand(&world, me).is_required(), required);
+            if let Demand::Required(role) = demand(&world, me) {
+                prop_assert_eq!(Some(role), u.role.id());
+            }
+            let own = Request::new(me, Action::UserRemoveSecondFactor, Resource::User(me));
+            let can_act = u.active && spec.orgs[u.org].active && u.role != CoreRole::None;
+            prop_assert_eq!(world.decide(&own).is_allowed(), can_act && !required);
+            for j in (0..spec.users.len()).filter(|j| *j != i) {
+                let other = Request::new(me, Action::UserRemoveSecondFactor, Resource::User(user_id(j)));
+                prop_assert_eq!(world.decide(&other).is_allowed(), plain.decide(&other).is_allowed());
+            }
+        }
+    }
+}

@@ -106,6 +106,16 @@ pub(crate) fn decide(spec: &Spec, request: &Request) -> (bool, bool) {
                             && target.active
                             && active_coordinators(target.org) <= 1)
                 }
+                // A lost device: an administrator removes anyone's second factor but
+                // that of someone who outranks them; anyone with a role removes their
+                // own, unless their role requires one (administrators' does).
+                Action::UserRemoveSecondFactor => {
+                    if myself {
+                        role != CoreRole::None && !admin
+                    } else {
+                        admin && target.role.rank() <= role.rank()
+                    }
+                }
                 _ => unreachable!("not a user action"),
             };
             (allowed, !allowed && !visible)

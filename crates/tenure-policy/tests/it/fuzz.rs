@@ -23,6 +23,7 @@ const EXAMPLES: &[(&str, &str)] = &[
         "core-roles-and-lifecycle.toml",
         include_str!("../../../../docs/policies/core-roles-and-lifecycle.toml"),
     ),
+    ("core-second-factor.toml", include_str!("../../../../docs/policies/core-second-factor.toml")),
     ("core-users.toml", include_str!("../../../../docs/policies/core-users.toml")),
     (
         "corterum-administration-user.toml",
@@ -35,6 +36,10 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "corterum-line-manager.toml",
         include_str!("../../../../docs/policies/corterum-line-manager.toml"),
+    ),
+    (
+        "corterum-second-factor.toml",
+        include_str!("../../../../docs/policies/corterum-second-factor.toml"),
     ),
     (
         "corterum-standard-user.toml",

@@ -55,7 +55,7 @@ fn unknown_fields_and_tables() {
     check_errors(
         "[[organization]]\nkey = \"a\"\n",
         &[
-            "1:3: unknown field `organization`, expected one of `organisations`, `relationships`, `users`, `logs`, `checks`, `lists`, `entities`, `groups`, `datasets`, `roles`",
+            "1:3: unknown field `organization`, expected one of `organisations`, `relationships`, `users`, `logs`, `checks`, `lists`, `entities`, `groups`, `datasets`, `roles`, `second_factors`",
         ],
     );
 }
@@ -104,7 +104,7 @@ expect = []
         &source,
         &[
             "26:7: user key `alice` is used twice",
-            "32:10: unknown action `user.fly`; expected one of: user.view, user.edit_details, user.change_email, user.set_flags, user.change_role, user.change_password, user.deactivate, user.reactivate, user.delete, user.move_organisation, user.invite, organisation.view, organisation.edit_details, organisation.edit_all, organisation.list_users, organisation.manage_relationships, organisation.deactivate, organisation.reactivate, organisation.merge, organisation.create, organisation.list_all, user.list_all, log.view, log.edit, log.delete, dataset.read, dataset.edit, dataset.create, feature.use, entity.view, group.edit, role.edit",
+            "32:10: unknown action `user.fly`; expected one of: user.view, user.edit_details, user.change_email, user.set_flags, user.change_role, user.change_password, user.deactivate, user.reactivate, user.delete, user.move_organisation, user.invite, organisation.view, organisation.edit_details, organisation.edit_all, organisation.list_users, organisation.manage_relationships, organisation.deactivate, organisation.reactivate, organisation.merge, organisation.create, organisation.list_all, user.list_all, log.view, log.edit, log.delete, dataset.read, dataset.edit, dataset.create, feature.use, entity.view, group.edit, role.edit, user.remove_second_factor",
             "37:9: unknown user `zed`; expected one of `alice`, `bob`",
             "39:12: resource `organisation:alpha` does not fit this action; expected `user:KEY`",
             "40:10: unknown expectation `maybe`; expected `allow` or `deny`",
@@ -302,4 +302,55 @@ fn the_projects_example_files_pass() {
         }
     }
     assert!(count >= 3, "docs/policies holds the CORE examples");
+}
+
+#[test]
+fn second_factors_are_checkable() {
+    let source = r#"
+[[organisations]]
+key = "alpha"
+name = "Alpha Homes"
+
+[[users]]
+key = "ada"
+organisation = "alpha"
+role = "administrator"
+
+[[users]]
+key = "cora"
+organisation = "alpha"
+role = "data_coordinator"
+
+[[second_factors]]
+user = "ada"
+expect = "optional"
+
+[[second_factors]]
+user = "cora"
+expect = "optional"
+"#;
+    let file = tenure_policy::load("2fa.toml", source).unwrap();
+    let report = file.run();
+    assert_eq!(report.summary(), "1 passed, 1 failed");
+    assert_eq!(
+        report.failures[0].to_string(),
+        "2fa.toml:16: second factor for ada: expected optional, got required: role `Administrator` requires one"
+    );
+
+    let bad = source.replace(
+        "expect = \"optional\"\n\n[[second_factors]]\nuser = \"cora\"",
+        "expect = \"maybe\"\n\n[[second_factors]]\nuser = \"zed\"",
+    );
+    let errors: Vec<String> = tenure_policy::load("2fa.toml", &bad)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "2fa.toml:18:10: error: unknown second factor expectation `maybe`; expected `required` or `optional`",
+            "2fa.toml:21:8: error: unknown user `zed`; expected one of `ada`, `cora`",
+        ]
+    );
 }

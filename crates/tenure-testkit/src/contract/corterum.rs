@@ -240,6 +240,7 @@ where
                 groups: vec![reports],
                 features: FeatureSet::of(&[Feature::ReportFitAndProperCertificate]),
                 datasets: read(&["training_record", "training_courses"]),
+                requires_second_factor: false,
             },
         )
         .await
@@ -257,6 +258,7 @@ where
                     Feature::UserAdministration,
                 ]),
                 datasets: read(&["personal_details"]),
+                requires_second_factor: false,
             },
         )
         .await

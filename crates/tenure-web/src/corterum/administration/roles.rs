@@ -68,9 +68,9 @@ pub(crate) struct RoleBody {
     groups: Vec<String>,
     #[serde(default)]
     features: Vec<String>,
-    /// The "Select all (read)" button.
+    /// The "Select all" buttons, one a column: `read`, `edit` or `create`.
     #[serde(default)]
-    select_all: Sent,
+    select_all: String,
     /// `read_<dataset>`, `edit_<dataset>` and `create_<dataset>` boxes, ticked.
     #[serde(flatten)]
     named: Named,
@@ -78,7 +78,7 @@ pub(crate) struct RoleBody {
 
 impl RoleBody {
     /// The role the form describes, over the catalogue's datasets. "Select all" ticks
-    /// every dataset for reading, and nothing else.
+    /// one column (read, edit or create) for every dataset, keeping the other ticks.
     fn role(&self, datasets: &[DatasetId]) -> RoleForm {
         let mut out = RoleForm {
             name: self.name.clone(),
@@ -86,14 +86,15 @@ impl RoleBody {
             groups: form::ids(&self.groups, GroupId::from_uuid),
             features: self.features.iter().filter_map(|f| f.parse::<Feature>().ok()).collect(),
             datasets: BTreeMap::new(),
+            requires_second_factor: false,
         };
-        let Sent(select_all) = self.select_all;
+        let all = self.select_all.as_str();
         for d in datasets {
-            let ticked = |p: &str| self.named.has(&format!("{p}_{d}"));
+            let ticked = |p: &str| all == p || self.named.has(&format!("{p}_{d}"));
             let p = DatasetPermissions {
-                read: select_all || ticked("read"),
-                edit: !select_all && ticked("edit"),
-                create: !select_all && ticked("create"),
+                read: ticked("read"),
+                edit: ticked("edit"),
+                create: ticked("create"),
             };
             if !p.is_none() {
                 out.datasets.insert(*d, p);
@@ -155,7 +156,16 @@ impl FormPage for RolePage {
                 .collect(),
             features: Feature::ALL
                 .iter()
-                .map(|f| Choice::new(f.as_str(), f.label(), role.features.contains(*f)))
+                .map(|f| {
+                    // The report features open their reports; the others open nothing yet,
+                    // and the form says so rather than pretending.
+                    let label = if opens_something(*f) {
+                        f.label().to_owned()
+                    } else {
+                        format!("{} (opens nothing yet)", f.label())
+                    };
+                    Choice::new(f.as_str(), label, role.features.contains(*f))
+                })
                 .collect(),
             datasets: datasets
                 .into_iter()
@@ -256,7 +266,7 @@ async fn save(
     let heading = if id.is_some() { role.name.clone() } else { "Add a role".to_owned() };
     let page = RolePage::new(id, heading, role);
     // "Select all" ticks every dataset (read) and shows the form again to untick some.
-    if body.select_all.0 {
+    if !body.select_all.is_empty() {
         return page.show(app, viewer, Errors::default()).await;
     }
     let saved = app.services.corterum.save_role(viewer.0.user.id, id, page.role.clone()).await;
@@ -264,4 +274,16 @@ async fn save(
         format!("/administration/roles/{rid}?saved=1")
     })
     .await
+}
+
+/// Whether a feature opens a screen yet: the administration areas built so far and the
+/// reports (`tenure_domain::report`).
+fn opens_something(feature: Feature) -> bool {
+    matches!(
+        feature,
+        Feature::EntityAdministration
+            | Feature::GroupAdministration
+            | Feature::RolesAdministration
+            | Feature::UserAdministration
+    ) || tenure_domain::report::Report::of_feature(feature).is_some()
 }
