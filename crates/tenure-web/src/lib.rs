@@ -28,6 +28,7 @@ mod account;
 mod admin;
 mod corterum;
 mod form;
+mod health;
 mod logs;
 mod organisations;
 mod origin;
@@ -46,6 +47,7 @@ use tenure_domain::PasswordPolicy;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use crate::health::{RenderMetrics, metrics_router};
 pub use crate::origin::WithOrigin;
 pub use crate::request_log::RequestIds;
 pub use crate::security::{CidrError, RateLimits, TrustedProxies};
@@ -69,6 +71,9 @@ pub struct WebConfig {
     /// The time zone pages show times in and read typed times in, stated beside them
     /// (the service's, Europe/London, unless set).
     pub time_zone: jiff::tz::TimeZone,
+    /// Readiness for `/readyz` (the database and its schema); without it, ready means
+    /// the process answers.
+    pub health: Option<tenure_core::health::Health>,
 }
 
 impl WebConfig {
@@ -85,6 +90,7 @@ impl WebConfig {
             trusted_proxies: TrustedProxies::default(),
             request_ids: RequestIds::default(),
             time_zone: tenure_core::moment::service_zone(),
+            health: None,
         }
     }
 }
@@ -102,10 +108,13 @@ pub(crate) struct App {
 }
 
 /// The application's routes (every one of [`routes::ALL`], nothing else), with the
-/// request log and the security layers.
+/// request log and the security layers; beside them, outside those layers, `/healthz`
+/// and `/readyz` (see `health.rs`).
 pub fn router(services: Services, config: WebConfig) -> Router {
     let limits = Arc::new(security::Limiters::new(&config.rate_limits));
     let request_ids = config.request_ids.clone();
+    let trusted = config.trusted_proxies.clone();
+    let health = config.health.clone();
     let app = App { services, config: Arc::new(config), limits };
     // Outermost last: a caller's request id is checked, then set if absent, then the
     // request's span opens (the security layer records the user on it), and the id goes
@@ -121,9 +130,11 @@ pub fn router(services: Services, config: WebConfig) -> Router {
                 .on_response(request_log::answered)
                 .on_failure(()),
         )
+        .layer(axum::middleware::from_fn(request_log::measure))
         .layer(SetRequestIdLayer::new(request_log::REQUEST_ID, request_ids))
-        .layer(axum::middleware::map_request(request_log::accept_request_id))
+        .layer(axum::middleware::from_fn_with_state(trusted, request_log::accept_request_id))
         .with_state(app)
+        .merge(health::routes(health))
 }
 
 /// Serves the application on `listener` until the process ends.
@@ -132,6 +143,22 @@ pub fn router(services: Services, config: WebConfig) -> Router {
 /// If the server fails.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+}
+
+/// Serves the application on `listener` until `stop` completes; then it stops accepting,
+/// lets the requests in flight finish, and returns once they have (bound the wait from
+/// outside, as `tenure serve` does with its grace period).
+///
+/// # Errors
+/// If the server fails.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(stop)
+        .await
 }
 
 pub(crate) fn per_minute(n: u32) -> NonZeroU32 {

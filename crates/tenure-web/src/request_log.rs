@@ -1,25 +1,36 @@
-//! The request log: every request gets a request id (`x-request-id`: a caller's own if it
-//! is short and plain, else a new one) and one line when it is answered, with its method,
-//! matched route, status, latency, request id and the signed-in user's id. Nothing else of
-//! the request is logged: not the path (it holds ids), the query string (reset and
-//! invitation tokens travel in it), headers or cookies.
+//! The request log: every request gets a request id (`x-request-id`: the one a trusted
+//! proxy passes on if it is short and plain, else a new one; anyone else's is dropped, so
+//! nobody outside chooses what the audit trail's origin says) and one line when it is
+//! answered, with its method, matched route, status, latency, request id and the
+//! signed-in user's id. Nothing else of the request is logged: not the path (it holds
+//! ids), the query string (reset and invitation tokens travel in it), headers or cookies.
+//!
+//! Metrics (recorded through the `metrics` facade; nothing unless an app installs a
+//! recorder, as `tenure serve` does with `metrics_listen`): `tenure_http_requests_total`
+//! and the histogram `tenure_http_request_duration_seconds` by method, matched route
+//! (the template, never the path) and status; `tenure_sign_ins_total` by outcome
+//! (`success`, `refused`, `rate_limited`, `busy`), read from the sign-in form's answer.
 //!
 //! The line is a `tracing` event inside the request's span, so anything logged while the
 //! request is handled (a backend failure's cause) carries the same request id, and the
 //! error page shows it for people to quote.
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::Response;
 use tenure_core::IdGen;
 use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing::Span;
+
+use crate::TrustedProxies;
 
 /// The header that carries the request id, both ways.
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -72,20 +83,66 @@ impl MakeRequestId for RequestIds {
     }
 }
 
-/// Drops a caller's request id unless it is short and plain (letters, digits, `-`, `_`,
-/// `.`), so a new one is made: what reaches the logs and the page is never a caller's
-/// arbitrary text.
-pub(crate) async fn accept_request_id(mut request: Request) -> Request {
-    let plain = request.headers().get(&REQUEST_ID).is_some_and(|v| {
-        let v = v.as_bytes();
-        !v.is_empty()
-            && v.len() <= MAX_INCOMING
-            && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    });
+/// Drops a caller's request id unless it comes from a trusted proxy (the peer is one of
+/// `trusted_proxies`; a request with no known peer, as in router tests, counts as from
+/// loopback, like the security layer's address) and is short and plain (letters,
+/// digits, `-`, `_`, `.`), so a new one is made: what reaches the logs, the page and the
+/// audit trail is never a stranger's choice.
+pub(crate) async fn accept_request_id(
+    State(trusted): State<TrustedProxies>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    let plain = trusted.contains(peer)
+        && request.headers().get(&REQUEST_ID).is_some_and(|v| {
+            let v = v.as_bytes();
+            !v.is_empty()
+                && v.len() <= MAX_INCOMING
+                && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
     if !plain {
         request.headers_mut().remove(&REQUEST_ID);
     }
-    request
+    next.run(request).await
+}
+
+/// Counts every request by method, matched route and status, with its latency.
+pub(crate) async fn measure(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "fallback".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let start = Instant::now();
+    let response = next.run(request).await;
+    let seconds = start.elapsed().as_secs_f64();
+    let status = response.status();
+    let labels = [
+        ("method", method.as_str().to_owned()),
+        ("route", route.clone()),
+        ("status", status.as_str().to_owned()),
+    ];
+    metrics::counter!("tenure_http_requests_total", &labels).increment(1);
+    metrics::histogram!("tenure_http_request_duration_seconds", &labels).record(seconds);
+    if method == Method::POST && route == "/account/sign-in" {
+        // The sign-in form's answers: a redirect signs in; the form again refuses (the same
+        // answer for every refusal, by design); 429 and 503 are the limits.
+        let outcome = match status {
+            StatusCode::SEE_OTHER => Some("success"),
+            StatusCode::OK => Some("refused"),
+            StatusCode::TOO_MANY_REQUESTS => Some("rate_limited"),
+            StatusCode::SERVICE_UNAVAILABLE => Some("busy"),
+            _ => None,
+        };
+        if let Some(outcome) = outcome {
+            metrics::counter!("tenure_sign_ins_total", "outcome" => outcome).increment(1);
+        }
+    }
+    response
 }
 
 /// The request's span: method, matched route (the pattern, never the path or query),

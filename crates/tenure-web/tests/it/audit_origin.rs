@@ -276,3 +276,25 @@ async fn without_trusted_proxies_the_address_is_the_peers() {
         "a forwarded address from an untrusted peer is ignored: {found:?}"
     );
 }
+
+/// Regression: a caller's own `X-Request-Id` reached the audit trail's origin from
+/// anyone. Now only a trusted proxy's is kept; anyone else's is replaced by a new id,
+/// and the entry carries the id the response returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_from_an_untrusted_peer_never_reaches_the_audit_trail() {
+    let served = serve(TrustedProxies::default()).await;
+    let mut cora = Visitor::new(&served.base, &[("user-agent", "Plain/1.0")]);
+    cora.get("/account/sign-in").await;
+    let answer = cora
+        .post_with(
+            ("x-request-id", "forged.1"),
+            "/account/sign-in",
+            &[("email", CORA), ("password", "not the password")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(!answer.request_id.is_empty() && answer.request_id != "forged.1");
+    let failed = entries(&served, AuditName::LoginFail).await;
+    let expected = origin(&answer.request_id, "127.0.0.1", Some("Plain/1.0"));
+    assert_eq!(failed.last().map(|e| &e.origin), Some(&expected), "{failed:?}");
+}

@@ -152,7 +152,10 @@ async fn a_signed_in_request_names_its_user_and_never_its_cookie() {
 
 #[tokio::test]
 async fn a_callers_request_id_is_kept_only_if_short_and_plain() {
-    let site = site().await;
+    // From a trusted proxy (router tests' requests come from loopback).
+    let mut config = tenure_web::WebConfig::new("http://127.0.0.1:3000");
+    config.trusted_proxies = tenure_web::TrustedProxies::parse(["127.0.0.1/32"]).unwrap();
+    let site = crate::site_with(tenure_testkit::contract::manage::world(), config).await;
     let mut c = Client::new(&site);
     let log = Captured::start();
     let kept = get_with(&mut c, "/account/sign-in", &[("x-request-id", "lb-7f3a.42_x")]).await;
@@ -164,4 +167,13 @@ async fn a_callers_request_id_is_kept_only_if_short_and_plain() {
         assert_eq!(log.lines_of(&given).len(), 1, "{}", log.text());
     }
     assert!(!log.text().contains("<script>"));
+}
+
+#[tokio::test]
+async fn a_request_id_from_anyone_but_a_trusted_proxy_is_replaced() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    let page = get_with(&mut c, "/account/sign-in", &[("x-request-id", "lb-7f3a.42_x")]).await;
+    let given = request_id(&page);
+    assert!(given != "lb-7f3a.42_x" && !given.is_empty(), "replaced: {given}");
 }

@@ -15,6 +15,7 @@ mod credentials;
 mod fuzz;
 mod hardening;
 mod leftovers;
+mod health;
 mod logging;
 mod relationships;
 mod routes;
