@@ -9,34 +9,16 @@ use axum::http::{Request, StatusCode, header};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 use tenure_core::health::Health;
-use tenure_core::{Policies, Ports};
 use tenure_store_seaorm::SeaOrmStore;
-use tenure_testkit::fakes::{
-    CountingHasher, FixedClock, MemoryMailer, SequentialIds, SequentialSecrets,
-};
-use tenure_web::{Services, WebConfig};
+use tenure_web::WebConfig;
 
-/// The app on a port of its own over SQLite in memory, with readiness over `probed`.
+/// The app (the router tests' site) on a port of its own, with readiness over `probed`.
 async fn serve(probed: SeaOrmStore) -> String {
-    let store = Arc::new(SeaOrmStore::open("sqlite::memory:").await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let ports = Ports {
-        directory: store.clone(),
-        changes: store.clone(),
-        accounts: store.clone(),
-        sessions: store.clone(),
-        corterum: store.clone(),
-        hasher: Arc::new(CountingHasher::with_cost(1)),
-        secrets: Arc::new(SequentialSecrets::default()),
-        mailer: Arc::new(MemoryMailer::default()),
-        clock: Arc::new(FixedClock::at(1_800_000_000_000)),
-        ids: Arc::new(SequentialIds::default()),
-    };
     let mut config = WebConfig::new(&base);
     config.health = Some(Health::new(Arc::new(probed)));
-    let services = Services::wire(ports, Policies::at(&base)).await.unwrap();
-    let app = tenure_web::router(services, config);
+    let app = crate::site_with(tenure_testkit::contract::manage::world(), config).await.router;
     tokio::spawn(async move { tenure_web::serve(listener, app).await });
     base
 }
