@@ -7,6 +7,7 @@
 
 pub(crate) mod administration;
 pub(crate) mod records;
+pub(crate) mod reports;
 
 use std::collections::BTreeMap;
 

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::routing::{MethodRouter, get, post};
 use tenure_domain::{Action, Feature, ResourceKind};
 
-use crate::corterum::{administration, records};
+use crate::corterum::{administration, records, reports};
 use crate::form::{Form, Path};
 use crate::security::Signed;
 use crate::users::ConfirmForm;
@@ -444,6 +444,30 @@ pub static ALL: &[Route] = &[
         Subject::Administered(Feature::UserAdministration, ResourceKind::User),
         || post(administration::accounts::edit),
     ),
+    // Corterum reports: each opened by its report feature; the person is chosen on the
+    // page (`?entity=`), and the service asks the engine (`decide_report`).
+    feature(Method::Get, "/reports", REPORTS, || get(reports::index)),
+    feature(Method::Get, "/reports/fca-directory", &[Feature::ReportFcaDirectory], || {
+        get(reports::directory)
+    }),
+    feature(
+        Method::Get,
+        "/reports/fit-and-proper-certificate",
+        &[Feature::ReportFitAndProperCertificate],
+        || get(reports::certificate),
+    ),
+    feature(
+        Method::Get,
+        "/reports/regulatory-reference",
+        &[Feature::ReportRegulatoryReference],
+        || get(reports::reference),
+    ),
+    feature(
+        Method::Get,
+        "/reports/statement-of-responsibilities",
+        &[Feature::ReportStatementOfResponsibility],
+        || get(reports::statement),
+    ),
     // Corterum records.
     signed(Method::Get, "/records", Some(Action::EntityView), Subject::Reach, || {
         get(records::records)
@@ -486,6 +510,12 @@ const ENTITIES: &[Feature] = &[Feature::EntityAdministration];
 const GROUPS: &[Feature] = &[Feature::GroupAdministration];
 const ROLES: &[Feature] = &[Feature::RolesAdministration];
 const ACCOUNTS: &[Feature] = &[Feature::UserAdministration];
+const REPORTS: &[Feature] = &[
+    Feature::ReportFcaDirectory,
+    Feature::ReportFitAndProperCertificate,
+    Feature::ReportRegulatoryReference,
+    Feature::ReportStatementOfResponsibility,
+];
 
 const fn public(method: Method, path: &'static str, handler: fn() -> MethodRouter<App>) -> Route {
     Route { method, path, access: Access::Public, handler }

@@ -50,6 +50,8 @@ struct EntitiesPage {
     heading: String,
     base: String,
     can_create: bool,
+    /// On Records, for someone whose features open reports: a link to them.
+    reports: bool,
     q: String,
     kinds: Vec<Choice>,
     rows: Vec<EntityRow>,
@@ -82,6 +84,8 @@ pub(crate) async fn entity_list(
     let more = found.len() > Page::SCREEN;
     found.truncate(Page::SCREEN);
     let base = if admin { "/administration/entities" } else { "/records" };
+    let reports =
+        !admin && !app.services.corterum.reports(me).await.unwrap_or_default().is_empty();
     let link = |n: usize| {
         format!(
             "{base}?q={}&type={}&page={n}",
@@ -94,6 +98,7 @@ pub(crate) async fn entity_list(
         heading: title.to_owned(),
         base: base.to_owned(),
         can_create: admin,
+        reports,
         q: q.q.clone(),
         kinds: kind_choices(kind),
         rows: found

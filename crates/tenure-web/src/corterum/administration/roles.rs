@@ -13,7 +13,7 @@ use tenure_domain::{DatasetId, DatasetPermissions, Feature, GroupId, RoleId};
 use crate::App;
 use crate::corterum::administration::SavedQuery;
 use crate::corterum::require;
-use crate::form::{self, Choice, Form, FormPage, Named, Path, Query, Sent};
+use crate::form::{self, Choice, Form, FormPage, Named, Path, Query};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
@@ -88,7 +88,11 @@ impl RoleBody {
             datasets: BTreeMap::new(),
             requires_second_factor: false,
         };
-        let all = self.select_all.as_str();
+        // "1" is what the single "Select all (read)" button used to send.
+        let all = match self.select_all.as_str() {
+            "1" => "read",
+            other => other,
+        };
         for d in datasets {
             let ticked = |p: &str| all == p || self.named.has(&format!("{p}_{d}"));
             let p = DatasetPermissions {
