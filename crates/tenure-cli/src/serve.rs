@@ -316,7 +316,8 @@ async fn seed_demo(services: &Services) -> Result<()> {
 }
 
 /// Corterum's worked examples, set up by the root administrator through the services:
-/// entities, a group, the roles of the examples, Jane (line manager) and Charlie
+/// entities, a group, the roles of the examples, Jane (compliance administrator), Lena
+/// (line manager) and Charlie
 /// (standard user), and a few versions to travel through. Returns the users to give
 /// the demo password.
 async fn seed_corterum(
@@ -372,6 +373,12 @@ async fn seed_corterum(
     let charlie = c
         .create_entity(root, &entity(EntityKind::Person, "Charlie Chaplin", vec![fca], vec![]))
         .await?;
+    let lena = c
+        .create_entity(
+            root,
+            &entity(EntityKind::Person, "Lena Line", vec![fca], vec![("job_title", "Team Leader")]),
+        )
+        .await?;
     c.create_entity(root, &entity(EntityKind::Person, "Pat Jones", vec![psr], vec![])).await?;
     let acme = c
         .create_entity(
@@ -407,8 +414,8 @@ async fn seed_corterum(
             root,
             None,
             &GroupInput {
-                name: "Jane's reports".to_owned(),
-                description: "The people Jane Smith manages".to_owned(),
+                name: "Lena's reports".to_owned(),
+                description: "The people Lena Line manages".to_owned(),
                 kind: Some(EntityKind::Person),
                 members: vec![joe],
             },
@@ -451,9 +458,38 @@ async fn seed_corterum(
             requires_second_factor: false,
         })
         .await?;
+    // Worked example 01: Jane Smith, the administration user, holds "Compliance
+    // Administrator": every person, the administration areas and the reports, and every
+    // dataset.
+    let compliance = c
+        .save_role(
+            root,
+            None,
+            RoleForm {
+                name: "Compliance Administrator".to_owned(),
+                description: "Administers the account and keeps everyone's records".to_owned(),
+                groups: vec![tenure_domain::ALL_PEOPLE],
+                features: FeatureSet::of(&[
+                    Feature::EntityAdministration,
+                    Feature::GroupAdministration,
+                    Feature::UserAdministration,
+                    Feature::ReportFcaDirectory,
+                    Feature::ReportFitAndProperCertificate,
+                    Feature::ReportRegulatoryReference,
+                    Feature::ReportStatementOfResponsibility,
+                ]),
+                datasets: tenure_domain::dataset::catalogue()
+                    .into_iter()
+                    .map(|d| (d.id, DatasetPermissions { read: true, edit: true, create: true }))
+                    .collect(),
+                ..RoleForm::default()
+            },
+        )
+        .await?;
     let mut people = Vec::new();
     for (name, email, entity, role) in [
-        ("Jane Smith", "jane@example.com", jane, line_manager),
+        ("Jane Smith", "jane@example.com", jane, compliance),
+        ("Lena Line", "lena@example.com", lena, line_manager),
         ("Charlie Chaplin", "charlie@example.com", charlie, standard),
     ] {
         let user = User::new(
@@ -508,6 +544,32 @@ async fn seed_corterum(
         form(&[("start_date", "2026-11-02")]),
     )
     .await?;
+    // Charlie is assessed fit and proper, so his certificate report opens; he is not a
+    // senior manager, so his Statement of Responsibilities says it is not available.
+    c.save_instance(
+        root,
+        key("fitness_and_propriety_assessment_record"),
+        charlie,
+        0,
+        form(&[
+            ("assessed_on", "2026-11-20"),
+            ("assessor", "Jane Smith"),
+            ("outcome", "Fit and proper"),
+        ]),
+    )
+    .await?;
+    c.save_instance(
+        root,
+        key("fit_and_proper_certificate"),
+        charlie,
+        0,
+        form(&[
+            ("certified_on", "2026-11-21"),
+            ("expires_on", "2027-11-20"),
+            ("functions", "Customer dealing"),
+        ]),
+    )
+    .await?;
     Ok(people)
 }
 
@@ -521,7 +583,8 @@ fn print_demo() {
          eve@example.com          data coordinator, Eastfield Council (unrelated)\n\
          Corterum (configurable roles):\n  \
          root@example.com         root administrator (Financial Conduct Authority and Payment Systems Regulator)\n  \
-         jane@example.com         line manager: reads Joe Bloggs' training record, not his criminal record\n  \
-         charlie@example.com      standard user: reads his own datasets only"
+         jane@example.com         compliance administrator (worked example 01): administration, reports, every record\n  \
+         lena@example.com         line manager: reads Joe Bloggs' training record, not his criminal record\n  \
+         charlie@example.com      standard user: reads his own datasets and his Fit and Proper Certificate"
     );
 }
