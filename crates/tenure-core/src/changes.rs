@@ -316,6 +316,10 @@ pub struct AuditQuery {
     pub user: Option<UserId>,
     /// Only entries with this name (`authn_login_fail`, ...).
     pub name: Option<crate::audit::AuditName>,
+    /// Only entries at or after this moment.
+    pub from: Option<crate::ports::Timestamp>,
+    /// Only entries strictly before this moment.
+    pub before: Option<crate::ports::Timestamp>,
 }
 
 /// Storage for changes to the directory.

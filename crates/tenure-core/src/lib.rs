@@ -51,7 +51,7 @@ pub use corterum::{
 pub use error::BackendError;
 pub use manage::{
     AccountStatus, Edited, EmailConfirmed, InvitationView, Invite, Manage, ManagePolicy,
-    ManagePorts, OrganisationInput, PersonInput, TrailNames, UserChanges, Viewed,
+    ManagePorts, OrganisationInput, PersonInput, TrailNames, UserChanges, UsersList, Viewed,
 };
 pub use notification::{ChangedBy, Notification, RelationshipChange};
 pub use ports::{

@@ -22,7 +22,7 @@ mod relationships;
 mod trail;
 mod users;
 
-pub use pages::{TrailNames, Viewed};
+pub use pages::{TrailNames, UsersList, Viewed};
 
 use std::sync::Arc;
 

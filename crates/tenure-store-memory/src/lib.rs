@@ -883,6 +883,8 @@ impl ChangeStore for MemoryDirectory {
                     query.organisation.is_none_or(|o| e.organisation == Some(o))
                         && query.user.is_none_or(|u| e.actor == Some(u) || e.target_user == Some(u))
                         && query.name.is_none_or(|n| e.name == n)
+                        && query.from.is_none_or(|t| e.at >= t)
+                        && query.before.is_none_or(|t| e.at < t)
                 })
                 .cloned()
                 .collect();

@@ -572,6 +572,12 @@ impl ChangeStore for SeaOrmStore {
         if let Some(name) = query.name {
             select = select.filter(audit_events::Column::Event.eq(name.as_str()));
         }
+        if let Some(from) = query.from {
+            select = select.filter(audit_events::Column::At.gte(from.0));
+        }
+        if let Some(before) = query.before {
+            select = select.filter(audit_events::Column::At.lt(before.0));
+        }
         select
             .order_by_desc(audit_events::Column::At)
             .order_by_desc(audit_events::Column::Id)

@@ -248,6 +248,11 @@ pub(crate) struct Nav {
     pub(crate) records: bool,
     /// "Administration" (Corterum: any administration feature).
     pub(crate) administration: bool,
+    /// "Users" (anyone who may view the users of some organisation: coordinators see
+    /// their organisation's and its managing agents' users there).
+    pub(crate) users: bool,
+    /// The navigation item the request's page is under, marked `aria-current`.
+    pub(crate) current: crate::view::Section,
 }
 
 /// The signed-in user of a request, with the snapshot the layer loaded for them (their
@@ -372,6 +377,11 @@ async fn viewer(app: &App, token: &str) -> Option<Viewer> {
             .is_allowed()
             .then_some(user.organisation),
         logs: !world.scope(me, Action::LogView).is_nothing(),
+        users: {
+            let users = world.scope(me, Action::UserView);
+            users.everything || !users.organisations.is_empty()
+        },
+        current: crate::view::Section::None,
         records: !world.entity_scope(me, Action::EntityView, None).is_nothing(),
         administration: [
             Feature::EntityAdministration,
@@ -475,10 +485,13 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
     parts.extensions.insert(ClientIp(client));
     let jar = CookieJar::from_headers(&parts.headers);
     let session = jar.get(session_cookie_name(&app));
-    let viewer = match session {
+    let mut viewer = match session {
         Some(c) => viewer(&app, c.value()).await,
         None => None,
     };
+    if let Some(v) = &mut viewer {
+        v.nav.current = crate::view::section(parts.uri.path(), v.nav.organisation);
+    }
     if let Some(v) = &viewer {
         request_log::record_user(v.user.id);
     }

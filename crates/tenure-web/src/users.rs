@@ -159,6 +159,9 @@ struct UsersPage {
     status: String,
     role: String,
     organisation: String,
+    /// The organisations the filter offers (id, name); none for those who see every
+    /// user.
+    choices: Option<Vec<(String, String)>>,
     roles: Vec<(String, String)>,
     rows: Vec<UserRow>,
     can_invite: bool,
@@ -196,25 +199,28 @@ pub(crate) async fn list(
         ..UserQuery::default()
     };
     let me = viewer.0.user.id;
-    let mut heading = "Users".to_owned();
-    if let Some(org) = parse_org(&query.organisation) {
-        filter.organisation = Some(org);
-        if let Some(o) =
-            app.services.manage.organisations_by_id(me, &[org]).await.ok().and_then(|mut o| o.pop())
-        {
-            heading = format!("Users of {}", o.name);
-        }
+    if !query.organisation.is_empty() {
+        // An organisation filter that is not an id names nothing.
+        filter.organisation = Some(parse_org(&query.organisation).or_page(&chrome)?);
     }
     let number = query.page.get().unwrap_or(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
-    // The organisations' names come in the same read.
-    let mut users = app
+    // The organisations' names come in the same read; the service authorizes the
+    // organisation filter ("not found" for one whose users the viewer may not see).
+    let list = app
         .services
         .manage
-        .users_page(me, &viewer.0.world, &filter, page)
+        .users_list(me, &viewer.0.world, &filter, page)
         .await
         .or_page(&chrome)?;
+    let heading = list
+        .organisation
+        .as_ref()
+        .map_or_else(|| "Users".to_owned(), |o| format!("Users of {}", o.name));
+    let choices: Option<Vec<(String, String)>> =
+        list.choices.map(|c| c.iter().map(|o| (o.id.to_string(), o.name.to_string())).collect());
+    let mut users = list.users;
     let more = users.len() > Page::SCREEN;
     users.truncate(Page::SCREEN);
     let plain: Vec<User> = users.iter().map(|u| u.user.clone()).collect();
@@ -250,6 +256,7 @@ pub(crate) async fn list(
         status: query.status,
         role: query.role,
         organisation: query.organisation,
+        choices,
         rows,
         can_invite,
         can_download,

@@ -19,6 +19,9 @@ pub(crate) struct Chrome {
     pub(crate) logs: bool,
     pub(crate) records: bool,
     pub(crate) administration: bool,
+    pub(crate) users: bool,
+    /// The navigation item this page is under.
+    pub(crate) current: Section,
     pub(crate) csrf: String,
     /// The page shows form errors: the title starts "Error:".
     pub(crate) errors: bool,
@@ -47,10 +50,65 @@ impl Chrome {
             logs: viewer.is_some_and(|v| v.nav.logs),
             records: viewer.is_some_and(|v| v.nav.records),
             administration: viewer.is_some_and(|v| v.nav.administration),
+            users: viewer.is_some_and(|v| v.nav.users),
+            current: viewer.map_or(Section::None, |v| v.nav.current),
             csrf: csrf.0.clone(),
             errors: false,
             reference: reference.0.clone(),
         }
+    }
+}
+
+/// The navigation items, to mark the one a page is under (`aria-current="page"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Section {
+    /// A page under no item.
+    #[default]
+    None,
+    Logs,
+    Records,
+    Administration,
+    YourOrganisation,
+    Organisations,
+    Users,
+    Audit,
+    Account,
+}
+
+impl Section {
+    /// Whether this is the item named (its key in `base.html`), for `aria-current`.
+    pub(crate) fn is(self, item: &str) -> bool {
+        let this = match self {
+            Self::None => return false,
+            Self::Logs => "logs",
+            Self::Records => "records",
+            Self::Administration => "administration",
+            Self::YourOrganisation => "your-organisation",
+            Self::Organisations => "organisations",
+            Self::Users => "users",
+            Self::Audit => "audit",
+            Self::Account => "account",
+        };
+        this == item
+    }
+}
+
+/// The navigation item a path is under: its first segment, and the viewer's own
+/// organisation's pages under "Your organisation".
+pub(crate) fn section(path: &str, own: Option<tenure_domain::OrgId>) -> Section {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match segments.next().unwrap_or_default() {
+        "logs" => Section::Logs,
+        "records" => Section::Records,
+        "administration" => Section::Administration,
+        "organisations" => match (segments.next(), own) {
+            (Some(id), Some(own)) if id == own.to_string() => Section::YourOrganisation,
+            _ => Section::Organisations,
+        },
+        "users" => Section::Users,
+        "audit" => Section::Audit,
+        "account" => Section::Account,
+        _ => Section::None,
     }
 }
 

@@ -44,6 +44,18 @@ pub struct TrailNames {
     pub organisations: HashMap<OrgId, Name>,
 }
 
+/// A page of the users list ([`Manage::users_list`]).
+#[derive(Clone, Debug)]
+pub struct UsersList {
+    /// The page, each user with their organisation's name.
+    pub users: Vec<NamedUser>,
+    /// The organisation the query names, once the actor may view its users.
+    pub organisation: Option<Organisation>,
+    /// The organisations the filter offers, in name order; `None` for those who view
+    /// every user (they filter from an organisation's page).
+    pub choices: Option<Vec<Organisation>>,
+}
+
 impl Manage {
     /// An organisation the actor may view (`organisation.view`), its version, and the
     /// snapshot decided on.
@@ -222,6 +234,45 @@ impl Manage {
     ) -> Result<Vec<NamedUser>, BackendError> {
         let scope = snapshot.scope(actor, Action::UserView);
         self.ports.directory.users_named(&scope, query, page).await
+    }
+
+    /// One page of the users list: the users the actor may view (`user.view`) that match
+    /// a query, with the organisation the query names and the organisations it may name.
+    /// An organisation filter is authorized here: it must be one whose users the engine
+    /// lets the actor view (any existing organisation for those who view every user);
+    /// naming another is [`ManageError::NotFound`], exactly as if it did not exist, so
+    /// the heading never names an organisation the actor may not see. `snapshot` is the
+    /// actor's snapshot of the service.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] for an organisation filter outside the actor's reach;
+    /// [`ManageError::Backend`] for unexpected failures.
+    pub async fn users_list(
+        &self,
+        actor: UserId,
+        snapshot: &World,
+        query: &UserQuery,
+        page: Page,
+    ) -> Result<UsersList, ManageError> {
+        let scope = snapshot.scope(actor, Action::UserView);
+        let organisation = match query.organisation {
+            None => None,
+            Some(id) if scope.everything || scope.organisations.binary_search(&id).is_ok() => Some(
+                self.organisations_by_id(actor, &[id]).await?.pop().ok_or(ManageError::NotFound)?,
+            ),
+            Some(_) => return Err(ManageError::NotFound),
+        };
+        // Those who view every user filter by an organisation's page ("Users" there);
+        // the others choose from the organisations whose users they may view.
+        let choices = if scope.everything {
+            None
+        } else {
+            let mut orgs = self.organisations_by_id(actor, &scope.organisations).await?;
+            orgs.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+            Some(orgs)
+        };
+        let users = self.ports.directory.users_named(&scope, query, page).await?;
+        Ok(UsersList { users, organisation, choices })
     }
 
     /// One page of the organisations the actor may view (`organisation.view`) that match

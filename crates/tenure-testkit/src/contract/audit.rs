@@ -111,4 +111,22 @@ where
     }
     // The failure that did not lock wrote no lock entry.
     assert!(!trail.iter().any(|e| e.id == event(9, AuditName::LoginLock, None).id));
+
+    // A date range: from is inclusive, before exclusive, and both together.
+    let mut moments: Vec<Timestamp> = trail.iter().map(|e| e.at).collect();
+    moments.sort_unstable();
+    moments.dedup();
+    assert!(moments.len() >= 2, "the trail spans moments");
+    let (first, second) = (moments[0], moments[1]);
+    for (from, before) in [(Some(second), None), (None, Some(second)), (Some(first), Some(second))]
+    {
+        let ranged = AuditQuery { from, before, ..query.clone() };
+        let got = store.audit(&ranged, Page { offset: 0, limit: 100 }).await.expect("range");
+        let expected: Vec<_> = trail
+            .iter()
+            .filter(|e| from.is_none_or(|t| e.at >= t) && before.is_none_or(|t| e.at < t))
+            .cloned()
+            .collect();
+        assert_eq!(got, expected, "entries from {from:?} before {before:?}");
+    }
 }

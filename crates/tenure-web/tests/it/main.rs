@@ -19,6 +19,7 @@ mod health;
 mod logging;
 mod relationships;
 mod routes;
+mod screens;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -393,7 +394,9 @@ async fn the_header_shows_each_role_its_links() {
         c.sign_in(email).await;
         let body = c.get("/account").await.body;
         assert!(body.contains(">Your account</a>"), "{email}");
-        assert_eq!(body.contains(">Users</a>"), admin, "{email}");
+        // Everyone who may view some organisation's users: administrators, coordinators
+        // (theirs and their managing agents') and providers (their organisation's).
+        assert!(body.contains(">Users</a>"), "{email}");
         assert_eq!(body.contains(">Organisations</a>"), admin, "{email}");
         assert_eq!(body.contains(">Audit trail</a>"), admin, "{email}");
         assert_eq!(body.contains(">Your organisation</a>"), organisation, "{email}");
