@@ -238,7 +238,7 @@ async fn the_administration_area_and_records_follow_the_roles() {
     assert!(!root.get("/administration/entities?q=sneaky").await.body.contains("Sneaky"));
 }
 
-async fn entity(root: &mut Client<'_>, name: &str, company: &str) -> String {
+pub(crate) async fn entity(root: &mut Client<'_>, name: &str, company: &str) -> String {
     root.get("/administration/entities/new?type=person").await;
     let page = root
         .post(
