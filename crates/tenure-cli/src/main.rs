@@ -12,11 +12,13 @@
 
 mod app;
 mod audit;
+mod batch;
 mod corterum;
+mod courier;
 mod logging;
+mod mail;
 mod policy;
 mod serve;
-mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,12 +59,22 @@ enum Command {
     /// Set up the service.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Import and export organisations (every field of the admin screen).
+    #[command(subcommand)]
+    Organisations(batch::KindCommand),
+    /// Import and export stock owner -> managing agent relationships (by consent: an
+    /// administrator's rows are in effect at once, a coordinator's are requests).
+    #[command(subcommand)]
+    Relationships(batch::KindCommand),
     /// Import and export users.
     #[command(subcommand)]
     Users(UsersCommand),
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The mail queue: `status` (counts and undeliverable messages), `retry ID`.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// Corterum entities: people, businesses and regulators.
     #[command(subcommand)]
     Entities(EntitiesCommand),
@@ -290,22 +302,12 @@ enum AdminCommand {
 enum UsersCommand {
     /// Invite users from a CSV file (UTF-8) with the columns name, email, telephone
     /// (optional), organisation (its name) and role (`data_provider`, `data_coordinator`,
-    /// `administrator`). Safe to re-run: rows already imported are skipped. A file with a
-    /// bad header, a quote never closed, or over 100 MiB, a million rows or 64 KiB in one
-    /// row is refused whole and nothing is written (exit code 2); otherwise each row is
-    /// its own change, and a refused row (reported with its line) does not undo the
-    /// others.
-    Import {
-        /// The CSV file.
-        file: PathBuf,
-        /// Act as this user (email address): the import may do only what they may.
-        #[arg(long = "as", value_name = "EMAIL")]
-        actor: String,
-        #[command(flatten)]
-        store: StoreArgs,
-        #[command(flatten)]
-        mail: MailArgs,
-    },
+    /// `administrator`, or their names). Safe to re-run: rows already imported are
+    /// skipped. A file with a bad header, a quote never closed, or over 100 MiB, a
+    /// million rows or 64 KiB in one row is refused whole and nothing is written (exit
+    /// code 2); otherwise each row is its own change, and a refused row (reported with
+    /// its line) does not undo the others (exit code 1).
+    Import(batch::ImportArgs),
     /// Create a Corterum user account (needs `user_administration`) and email them an
     /// invitation to set a password.
     Create {
@@ -332,19 +334,8 @@ enum UsersCommand {
         #[command(flatten)]
         acting: Acting,
     },
-    /// Write every user the acting user may see as CSV.
-    Export {
-        /// Act as this user (email address).
-        #[arg(long = "as", value_name = "EMAIL")]
-        actor: String,
-        /// Write here instead of standard output.
-        #[arg(long)]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        store: StoreArgs,
-        #[command(flatten)]
-        mail: MailArgs,
-    },
+    /// Write every user the acting user may see, with the columns the import takes.
+    Export(batch::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -406,16 +397,22 @@ async fn run(command: Command) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Users(UsersCommand::Import { file, actor, store, mail }) => {
-            let services = Services::open(&store, &mail).await?;
-            let actor = services.actor(&actor).await?;
-            users::import(&services, actor, &file).await
+        Command::Mail(command) => mail::run(command).await,
+        Command::Organisations(command) => {
+            let kind = tenure_core::batch::organisations::Organisations::new;
+            batch::run(command, "organisations", kind).await
         }
-        Command::Users(UsersCommand::Export { actor, output, store, mail }) => {
-            let services = Services::open(&store, &mail).await?;
-            let actor = services.actor(&actor).await?;
-            users::export(&services, actor, output.as_ref()).await?;
-            Ok(ExitCode::SUCCESS)
+        Command::Relationships(command) => {
+            let kind = tenure_core::batch::relationships::Relationships::new;
+            batch::run(command, "relationships", kind).await
+        }
+        Command::Users(UsersCommand::Import(args)) => {
+            let kind = tenure_core::batch::users::Users::new;
+            batch::run(batch::KindCommand::Import(args), "users", kind).await
+        }
+        Command::Users(UsersCommand::Export(args)) => {
+            let kind = tenure_core::batch::users::Users::new;
+            batch::run(batch::KindCommand::Export(args), "users", kind).await
         }
         Command::Admin(AdminCommand::CreateRoot { name, email, company, store, mail }) => {
             let services = Services::open(&store, &mail).await?;

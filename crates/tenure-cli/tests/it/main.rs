@@ -6,6 +6,7 @@
 )]
 
 mod batch;
+mod batch_jobs;
 mod corterum;
 mod import;
 mod serve;

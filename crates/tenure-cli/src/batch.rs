@@ -1,0 +1,269 @@
+//! Batch jobs on the command line: `tenure organisations | relationships | users import |
+//! export`, each a kind of `tenure_core::batch` run by the one engine.
+//!
+//! This module adds what a terminal or a script needs around the engine: the file opened
+//! twice (checked whole, then read row by row), a progress bar on a terminal (none when
+//! standard error is not one), each row's outcome as text (`FILE:LINE: why` on standard
+//! error, the counts on standard output) or as JSON lines (`--format json`: one object a
+//! row, `{"line":..,"key":..,"outcome":..,"error":..}`, then `{"summary":{..}}`), the batch
+//! id on every audit entry of the run, and the exit codes: 0 every row fine, 1 some rows
+//! failed, 2 a bad invocation or a file refused whole (nothing written).
+//!
+//! A new kind needs a subcommand in `main.rs` that builds it from [`sources`] and calls
+//! [`import`] and [`export`].
+
+use std::io::{IsTerminal as _, Write as _};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use tenure_core::batch::{self, Kind, Options, Report, RowReport, Sources};
+use tenure_core::{IdGen as _, Origin};
+use tenure_domain::UserId;
+
+use crate::app::{MailArgs, Services, StoreArgs};
+
+/// How an import reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// Errors as `FILE:LINE: why` on standard error, the counts on standard output.
+    #[default]
+    Text,
+    /// One JSON object a row on standard output, then the counts as one more.
+    Json,
+}
+
+/// How an export writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// CSV with a header row, formulas defused (the file imports back unchanged).
+    #[default]
+    Csv,
+    /// One JSON object a row, keyed by column.
+    Json,
+}
+
+/// `import` and `export` of one kind.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum KindCommand {
+    /// Import a CSV file (UTF-8). Each row is checked by the permission engine as the
+    /// acting user and written with its audit entries in one transaction; a refused row
+    /// writes nothing and the others go on. Safe to re-run: rows already there are
+    /// skipped. A file with a bad header, a quote never closed, or over 100 MiB, a
+    /// million rows or 64 KiB in one row is refused whole (exit 2). Exit 0 when every row
+    /// was fine, 1 when some failed.
+    Import(ImportArgs),
+    /// Write what the acting user may see, with the columns the import takes.
+    Export(ExportArgs),
+}
+
+/// What every import takes.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// The CSV file.
+    pub(crate) file: PathBuf,
+    /// Act as this user (email address): the import may do only what they may.
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub(crate) actor: String,
+    /// Change records that differ from their row (without it they are reported as
+    /// differing and skipped).
+    #[arg(long)]
+    pub(crate) update: bool,
+    /// Write nothing: report what would be created, changed and skipped.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// How to report each row.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: ReportFormat,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) mail: MailArgs,
+}
+
+/// What every export takes.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportArgs {
+    /// Act as this user (email address): the export holds only what they may see.
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub(crate) actor: String,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    pub(crate) output: Option<PathBuf>,
+    /// CSV or JSON lines.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: ExportFormat,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) mail: MailArgs,
+}
+
+/// What the kinds stand on, from the wired services.
+pub(crate) fn sources(services: &Services) -> Sources {
+    Sources {
+        manage: services.core.manage.clone(),
+        directory: services.store.clone(),
+        changes: services.store.clone(),
+    }
+}
+
+/// Runs an import or export of a kind built by `kind` from the services.
+pub(crate) async fn run<K: Kind>(
+    command: KindCommand,
+    name: &str,
+    kind: impl FnOnce(Sources) -> K,
+) -> Result<ExitCode> {
+    match command {
+        KindCommand::Import(args) => {
+            let services = Services::open(&args.store, &args.mail).await?;
+            let actor = services.actor(&args.actor).await?;
+            let kind = kind(sources(&services));
+            import(&kind, name, actor, &args).await
+        }
+        KindCommand::Export(args) => {
+            let services = Services::open(&args.store, &args.mail).await?;
+            let actor = services.actor(&args.actor).await?;
+            let kind = kind(sources(&services));
+            export(&kind, actor, args.output.as_deref(), args.format).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Imports `args.file` as `actor`; see the module docs for what it prints.
+pub(crate) async fn import<K: Kind>(
+    kind: &K,
+    name: &str,
+    actor: UserId,
+    args: &ImportArgs,
+) -> Result<ExitCode> {
+    let file = &args.file;
+    let refuse = |line: Option<u64>, why: &dyn std::fmt::Display| {
+        match line {
+            Some(line) => eprintln!("{}:{line}: {why}", file.display()),
+            None => eprintln!("{}: {why}", file.display()),
+        }
+        Ok(ExitCode::from(2))
+    };
+    let open = || std::fs::File::open(file).map(std::io::BufReader::new);
+    let rows = match open().map_err(batch::ImportError::Open).and_then(batch::check_file::<K, _>) {
+        Ok(rows) => rows,
+        Err(e) => return refuse(e.line(), &e),
+    };
+    let source = match open() {
+        Ok(source) => source,
+        Err(e) => return refuse(None, &batch::ImportError::Open(e)),
+    };
+    let bar = if std::io::stderr().is_terminal() && args.format == ReportFormat::Text {
+        let bar = ProgressBar::new(rows);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} rows {per_sec} {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let format = args.format;
+    let shown = file.display().to_string();
+    let mut stdout = std::io::stdout();
+    let mut sink = |row: &RowReport| {
+        match format {
+            ReportFormat::Json => {
+                let _ = writeln!(stdout, "{}", row.to_json());
+            }
+            ReportFormat::Text => {
+                if let Some(why) = &row.error {
+                    bar.suspend(|| eprintln!("{shown}:{}: {why}", row.line));
+                } else if row.outcome == batch::Outcome::Differs {
+                    let key = row.key.as_deref().unwrap_or_default();
+                    bar.suspend(|| {
+                        eprintln!(
+                            "{shown}:{}: `{}` differs from what is stored; skipped (--update \
+                             changes it)",
+                            row.line,
+                            tenure_domain::name::quoted(key)
+                        );
+                    });
+                }
+            }
+        }
+        bar.inc(1);
+    };
+    let options = Options { update: args.update, dry_run: args.dry_run };
+    // One batch id on every audit entry this run writes: the origin's request id.
+    let batch_id = format!("batch-{}", tenure_secrets_os::UuidV7.next_id());
+    let origin = Origin {
+        request_id: batch_id,
+        // The run's own machine: a batch job has no remote client.
+        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        user_agent: Some(format!("tenure {name} import")),
+    };
+    let result =
+        tenure_web::within_origin(origin, batch::import(kind, actor, source, options, &mut sink))
+            .await;
+    bar.finish_and_clear();
+    let (report, stopped): (Report, Option<batch::ImportError>) = match result {
+        Ok(report) => (report, None),
+        Err((report, e)) => (report, Some(e)),
+    };
+    match format {
+        ReportFormat::Json => println!("{}", report.to_json()),
+        ReportFormat::Text => println!("{}", report.sentence()),
+    }
+    if let Some(e) = stopped {
+        // The file changed since it was checked: stop, saying where.
+        return refuse(e.line(), &e);
+    }
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+/// Writes what `actor` may see of a kind to `output` (standard output if none).
+pub(crate) async fn export<K: Kind>(
+    kind: &K,
+    actor: UserId,
+    output: Option<&Path>,
+    format: ExportFormat,
+) -> Result<()> {
+    let sink: Box<dyn std::io::Write + Send> = match output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write `{}`", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    match format {
+        ExportFormat::Csv => {
+            let mut out = tenure_core::csv::CsvWriter::new(sink);
+            let mut write = |cells: &[String]| -> Result<()> {
+                out.write_record(cells)?;
+                Ok(())
+            };
+            batch::export(kind, actor, &mut write).await?;
+            out.finish()?.flush()?;
+        }
+        ExportFormat::Json => {
+            let mut out = std::io::BufWriter::new(sink);
+            let mut header: Option<Vec<String>> = None;
+            let mut write = |cells: &[String]| -> Result<()> {
+                let Some(columns) = &header else {
+                    header = Some(cells.to_vec());
+                    return Ok(());
+                };
+                let object: serde_json::Map<String, serde_json::Value> = columns
+                    .iter()
+                    .zip(cells)
+                    .map(|(c, v)| (c.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                writeln!(out, "{}", serde_json::Value::Object(object))?;
+                Ok(())
+            };
+            batch::export(kind, actor, &mut write).await?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}

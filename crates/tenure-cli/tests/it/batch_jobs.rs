@@ -1,0 +1,298 @@
+//! Batch jobs through the real binary on SQLite: every kind's round trip (export, import
+//! into an empty database, export again: the same file), re-runs that change nothing,
+//! dry runs that write nothing (database and audit trail), one batch id on every audit
+//! entry of a run, a coordinator's import held to the engine, and `kill -9` in the middle
+//! of a large import.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::batch::{accept, outbox, tenure, text, workdir};
+
+/// A database with an active administrator, Ada, in `Tenure support`.
+async fn ready(name: &str) -> PathBuf {
+    let dir = workdir(&format!("jobs-{name}"));
+    let out = tenure(&dir, &["migrate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out =
+        tenure(&dir, &["admin", "create", "--name", "Ada Admin", "--email", "ada@example.com"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    accept(&dir, &outbox(&dir)[0]).await;
+    dir
+}
+
+const ORGS: &str = "name,address,telephone,provider_type,registration_number,holds_stock,active\n\
+    Riverside Homes,\"1 River Street, Leeds\",+44 113 496 0000,private_registered_provider,L0001,yes,yes\n\
+    Northshire Council,,0113 496 0001,local_authority,,no,yes\n\
+    Elsewhere Homes,,,,,,\n\
+    Old Homes,2 Old Road,,private_registered_provider,L0099,yes,no\n";
+
+const RELATIONSHIPS: &str = "stock_owner,managing_agent\n\
+    Riverside Homes,Northshire Council\n\
+    Elsewhere Homes,Northshire Council\n";
+
+const USERS: &str = "name,email,telephone,organisation,role\n\
+    Cora Coordinator,cora@example.com,,Riverside Homes,data_coordinator\n\
+    \"Pete, Provider\",pete@example.com,+44 1632 960001,Northshire Council,Data provider\n\
+    Olive Old,olive@example.com,,Elsewhere Homes,administrator\n";
+
+fn write(dir: &Path, name: &str, contents: &str) -> String {
+    std::fs::write(dir.join(name), contents).unwrap();
+    name.to_owned()
+}
+
+#[track_caller]
+fn ok(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    text(&out.stdout)
+}
+
+fn import(dir: &Path, kind: &str, file: &str, extra: &[&str]) -> Output {
+    let mut args = vec![kind, "import", file, "--as", "ada@example.com"];
+    args.extend_from_slice(extra);
+    tenure(dir, &args)
+}
+
+fn export(dir: &Path, kind: &str, actor: &str) -> String {
+    ok(&tenure(dir, &[kind, "export", "--as", actor]))
+}
+
+/// Every kind's export, in order, as Ada sees it.
+fn everything(dir: &Path) -> [String; 3] {
+    ["organisations", "relationships", "users"].map(|k| export(dir, k, "ada@example.com"))
+}
+
+/// The audit trail's rows, as Ada reads it.
+fn trail(dir: &Path) -> Vec<csv::StringRecord> {
+    let out = ok(&tenure(dir, &["audit", "export", "--as", "ada@example.com"]));
+    csv::Reader::from_reader(out.as_bytes()).records().map(Result::unwrap).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_round_trips_reruns_change_nothing_and_dry_runs_write_nothing() {
+    let a = ready("source").await;
+    let orgs = write(&a, "orgs.csv", ORGS);
+    let out = ok(&import(&a, "organisations", &orgs, &[]));
+    assert_eq!(
+        out,
+        "4 created, 0 updated, 0 unchanged, 0 differ (skipped; --update changes them), 0 failed\n"
+    );
+    // One batch id on every audit entry of the run, and only on them.
+    let created: Vec<_> =
+        trail(&a).into_iter().filter(|r| &r[1] == "organisation_created").collect();
+    assert_eq!(created.len(), 4);
+    assert!(created[0][7].starts_with("batch-"), "{:?}", created[0]);
+    assert!(
+        created.iter().all(|r| r[7] == created[0][7] && &r[9] == "tenure organisations import")
+    );
+    let deactivated: Vec<_> =
+        trail(&a).into_iter().filter(|r| &r[1] == "organisation_deactivated").collect();
+    assert_eq!(deactivated.len(), 1, "Old Homes is inactive");
+    assert_eq!(deactivated[0][7], created[0][7]);
+
+    ok(&import(&a, "relationships", &write(&a, "rels.csv", RELATIONSHIPS), &[]));
+    let out = ok(&import(&a, "users", &write(&a, "users.csv", USERS), &[]));
+    assert!(out.starts_with("3 created,"), "{out}");
+    let [orgs_a, rels_a, users_a] = everything(&a);
+    assert_eq!(
+        orgs_a,
+        "name,address,telephone,provider_type,registration_number,holds_stock,active\r\n\
+         Elsewhere Homes,,,private_registered_provider,,yes,yes\r\n\
+         Northshire Council,,0113 496 0001,local_authority,,no,yes\r\n\
+         Old Homes,2 Old Road,,private_registered_provider,L0099,yes,no\r\n\
+         Riverside Homes,\"1 River Street, Leeds\",'+44 113 496 0000,private_registered_provider,L0001,yes,yes\r\n\
+         Tenure support,,,private_registered_provider,,yes,yes\r\n",
+        "the telephone is defused"
+    );
+    assert_eq!(
+        rels_a,
+        "stock_owner,managing_agent\r\nElsewhere Homes,Northshire Council\r\n\
+         Riverside Homes,Northshire Council\r\n"
+    );
+    assert!(users_a.starts_with("name,email,telephone,organisation,role\r\n"), "{users_a}");
+    assert!(users_a.contains("\"Pete, Provider\",pete@example.com,'+44 1632 960001,Northshire Council,Data provider\r\n"), "{users_a}");
+    assert_eq!(users_a.lines().count(), 5, "{users_a}");
+
+    // Into an empty database: the same files come out.
+    let b = ready("copy").await;
+    for (kind, contents) in
+        [("organisations", &orgs_a), ("relationships", &rels_a), ("users", &users_a)]
+    {
+        let file = write(&b, &format!("{kind}.csv"), contents);
+        ok(&import(&b, kind, &file, &[]));
+    }
+    assert_eq!(everything(&b), [orgs_a.clone(), rels_a.clone(), users_a.clone()]);
+
+    // Re-running changes nothing: every row is unchanged, the trail is as it was.
+    let before = trail(&b).len();
+    for kind in ["organisations", "relationships", "users"] {
+        let out = ok(&import(&b, kind, &format!("{kind}.csv"), &["--update"]));
+        assert!(out.starts_with("0 created, 0 updated, "), "{kind}: {out}");
+        assert!(out.contains(" unchanged, 0 differ"), "{kind}: {out}");
+    }
+    assert_eq!(trail(&b).len(), before);
+    assert_eq!(everything(&b), [orgs_a.clone(), rels_a.clone(), users_a.clone()]);
+
+    // A dry run reports what would happen and writes nothing.
+    let changed = ORGS.replace("2 Old Road", "3 New Road") + "Newtown Homes,,,,,,\n";
+    let file = write(&b, "changed.csv", &changed);
+    let out =
+        ok(&import(&b, "organisations", &file, &["--dry-run", "--update", "--format", "json"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(lines[3], r#"{"error":null,"key":"Old Homes","line":5,"outcome":"would_update"}"#);
+    assert_eq!(
+        lines[4],
+        r#"{"error":null,"key":"Newtown Homes","line":6,"outcome":"would_create"}"#
+    );
+    assert!(lines[5].contains(r#""created":1"#) && lines[5].contains(r#""dry_run":true"#), "{out}");
+    assert_eq!(trail(&b).len(), before);
+    assert_eq!(everything(&b), [orgs_a.clone(), rels_a.clone(), users_a.clone()]);
+
+    // Without --update a changed row is reported and skipped; with it, changed.
+    let out = import(&b, "organisations", &file, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stderr),
+        "changed.csv:5: `Old Homes` differs from what is stored; skipped (--update changes it)\n"
+    );
+    assert!(text(&out.stdout).starts_with("1 created, 0 updated, 4 unchanged, 1 differ"));
+    let out = ok(&import(&b, "organisations", &file, &["--update"]));
+    assert!(out.starts_with("0 created, 1 updated, 5 unchanged"), "{out}");
+    assert!(export(&b, "organisations", "ada@example.com").contains("Old Homes,3 New Road,"));
+    for dir in [a, b] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinators_import_cannot_make_what_the_engine_refuses() {
+    let dir = ready("coordinator").await;
+    ok(&import(&dir, "organisations", &write(&dir, "orgs.csv", ORGS), &[]));
+    ok(&import(
+        &dir,
+        "relationships",
+        &write(
+            &dir,
+            "rels.csv",
+            "stock_owner,managing_agent\nRiverside Homes,Northshire Council\n",
+        ),
+        &[],
+    ));
+    ok(&import(&dir, "users", &write(&dir, "users.csv", USERS), &[]));
+    let mail = outbox(&dir).into_iter().find(|m| m.contains("To: cora@example.com")).unwrap();
+    accept(&dir, &mail).await;
+    let as_cora = |kind: &str, file: &str, extra: &[&str]| {
+        let mut args = vec![kind, "import", file, "--as", "cora@example.com"];
+        args.extend_from_slice(extra);
+        tenure(&dir, &args)
+    };
+
+    // Users: her own organisation and its managing agent, not another organisation.
+    let users = write(
+        &dir,
+        "cora-users.csv",
+        "name,email,organisation,role\n\
+         Rita,rita@example.com,Riverside Homes,data_provider\n\
+         Nina,nina@example.com,Northshire Council,data_provider\n\
+         Eve,eve@example.com,Elsewhere Homes,data_provider\n\
+         Boss,boss@example.com,Riverside Homes,administrator\n",
+    );
+    for dry in [true, false] {
+        let out = as_cora("users", &users, if dry { &["--dry-run"] } else { &[] });
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        let lines: Vec<_> = stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{stderr}");
+        assert!(lines[0].starts_with("cora-users.csv:4: "), "{stderr}");
+        assert!(lines[1].starts_with("cora-users.csv:5: "), "{stderr}");
+        assert!(text(&out.stdout).starts_with("2 "), "{}", text(&out.stdout));
+    }
+    let seen = export(&dir, "users", "ada@example.com");
+    assert!(seen.contains("rita@example.com") && seen.contains("nina@example.com"));
+    assert!(!seen.contains("eve@example.com") && !seen.contains("boss@example.com"), "{seen}");
+    // Her export holds only what she may see.
+    let hers = export(&dir, "users", "cora@example.com");
+    assert!(!hers.contains("olive@example.com") && !hers.contains("ada@example.com"), "{hers}");
+
+    // Relationships: her end becomes a request; two organisations not hers, refused.
+    let rels = write(
+        &dir,
+        "cora-rels.csv",
+        "stock_owner,managing_agent\nRiverside Homes,Elsewhere Homes\nElsewhere Homes,Northshire Council\n",
+    );
+    let out = as_cora("relationships", &rels, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<_> = stdout.lines().collect();
+    assert!(lines[0].contains(r#""outcome":"requested""#), "{stdout}");
+    assert!(lines[1].contains(r#""outcome":"failed""#), "{stdout}");
+    assert_eq!(
+        export(&dir, "relationships", "ada@example.com"),
+        "stock_owner,managing_agent\r\nRiverside Homes,Northshire Council\r\n",
+        "nothing in effect without consent"
+    );
+    // Re-running leaves the request as it is.
+    let out = as_cora("relationships", &rels, &[]);
+    assert!(
+        text(&out.stdout).starts_with("0 created, 0 updated, 1 unchanged"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_in_the_middle_of_an_import_loses_nothing_and_a_rerun_finishes_it() {
+    const ROWS: usize = 1500;
+    let dir = ready("kill").await;
+    let mut file = String::from("name,email,organisation,role\n");
+    for i in 0..ROWS {
+        file.push_str(&format!("Person {i},p{i}@example.com,Tenure support,data_provider\n"));
+    }
+    write(&dir, "big.csv", &file);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .current_dir(&dir)
+        .env("TENURE_INSECURE_FAST_HASHING", "1")
+        .env_remove("TENURE_DATABASE_URL")
+        .env_remove("TENURE_SMTP_URL")
+        .args(["users", "import", "big.csv", "--as", "ada@example.com"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (polling the outbox, not timing) until some rows are in, then kill -9.
+    loop {
+        let sent = std::fs::read_dir(dir.join("outbox")).map(Iterator::count).unwrap_or(0);
+        if sent > 100 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the import ended before it was killed");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = export(&dir, "users", "ada@example.com");
+    let kept = before.lines().count() - 2;
+    assert!(kept > 100 && kept < ROWS, "killed in the middle: {kept}");
+
+    let out = ok(&tenure(&dir, &["users", "import", "big.csv", "--as", "ada@example.com"]));
+    assert_eq!(
+        out,
+        format!(
+            "{} created, 0 updated, {kept} unchanged, 0 differ (skipped; --update changes them), 0 failed\n",
+            ROWS - kept
+        )
+    );
+    let after = export(&dir, "users", "ada@example.com");
+    let mut emails: Vec<&str> =
+        after.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
+    assert_eq!(emails.len(), ROWS + 1);
+    emails.sort_unstable();
+    emails.dedup();
+    assert_eq!(emails.len(), ROWS + 1, "no duplicates");
+    for line in before.lines() {
+        assert!(after.contains(line), "kept: {line}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
