@@ -14,9 +14,7 @@ mod app;
 mod audit;
 mod batch;
 mod corterum;
-mod courier;
 mod logging;
-mod mail;
 mod policy;
 mod serve;
 
@@ -72,9 +70,6 @@ enum Command {
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// The mail queue: `status` (counts and undeliverable messages), `retry ID`.
-    #[command(subcommand)]
-    Mail(mail::MailCommand),
     /// Corterum entities: people, businesses and regulators.
     #[command(subcommand)]
     Entities(EntitiesCommand),
@@ -397,7 +392,6 @@ async fn run(command: Command) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Mail(command) => mail::run(command).await,
         Command::Organisations(command) => {
             let kind = tenure_core::batch::organisations::Organisations::new;
             batch::run(command, "organisations", kind).await
