@@ -138,6 +138,7 @@ impl Services {
             corterum: store.clone(),
             hasher: hasher.clone(),
             secrets: Arc::new(OsSecrets),
+            mail_queue: store.clone(),
             mailer,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7),
@@ -154,6 +155,7 @@ impl Services {
                 idle_ms: timings.session_idle_minutes * 60 * 1000,
                 absolute_ms: timings.session_absolute_hours * 60 * 60 * 1000,
             },
+            courier: tenure_core::CourierPolicy::default(),
         };
         let core = tenure_core::Services::wire(ports, policies)
             .await

@@ -14,7 +14,9 @@ mod app;
 mod audit;
 mod batch;
 mod corterum;
+mod courier;
 mod logging;
+mod mail;
 mod policy;
 mod serve;
 
@@ -70,6 +72,9 @@ enum Command {
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The mail queue: `status` (counts and undeliverable messages), `retry ID`.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// Corterum entities: people, businesses and regulators.
     #[command(subcommand)]
     Entities(EntitiesCommand),
@@ -392,6 +397,7 @@ async fn run(command: Command) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Mail(command) => mail::run(command).await,
         Command::Organisations(command) => {
             let kind = tenure_core::batch::organisations::Organisations::new;
             batch::run(command, "organisations", kind).await

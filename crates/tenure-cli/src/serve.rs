@@ -135,6 +135,9 @@ impl ServeArgs {
     }
 }
 
+/// How often the courier looks for due mail (each change's own mail goes at once).
+const COURIER_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let env = |name: &str| match std::env::var(name) {
         Ok(v) => Ok(Some(v)),
@@ -184,7 +187,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         "Tenure is running at {} (emails are {mail_to}). Press Ctrl+C to stop.",
         mail.base_url
     );
-    tenure_web::serve(listener, tenure_web::router(services.web(), config)).await?;
+    let courier = crate::courier::spawn(services.core.courier.clone(), COURIER_EVERY);
+    let served = tenure_web::serve(listener, tenure_web::router(services.web(), config)).await;
+    courier.stop().await;
+    served?;
     Ok(())
 }
 

@@ -19,9 +19,10 @@ use thiserror::Error;
 use crate::audit::{
     AuditDetail, AuditEvent, AuditName, FailureReason, Lock, Outcome, SignInFailure,
 };
+use crate::courier::{Courier, QueuedMail};
 use crate::error::BackendError;
 use crate::notification::{self, Notification};
-use crate::ports::{Clock, IdGen, Mailer, PasswordHasher, Secrets, Timestamp, Verified};
+use crate::ports::{Clock, IdGen, PasswordHasher, Secrets, Timestamp, Verified};
 
 /// What signing in needs to know about the account holding an email address.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -101,6 +102,19 @@ pub trait AccountStore: Send + Sync + 'static {
         audit: AuditEvent,
     ) -> Result<(), BackendError>;
 
+    /// As [`AccountStore::set_password`], and queues `mail` (the notice that the
+    /// password changed) in the same transaction.
+    ///
+    /// # Errors
+    /// As [`AccountStore::set_password`]; nothing is kept then, the mail included.
+    async fn set_password_with_notice(
+        &self,
+        user: UserId,
+        hash: String,
+        audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<(), BackendError>;
+
     /// Appends an audit entry on its own (a failed sign-in for an unknown email).
     ///
     /// # Errors
@@ -143,6 +157,21 @@ pub trait AccountStore: Send + Sync + 'static {
         audit: AuditEvent,
     ) -> Result<(), BackendError>;
 
+    /// As [`AccountStore::issue_reset`], and queues `mail` (the email holding the link,
+    /// for the courier) in the same transaction.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures; nothing is kept then.
+    async fn issue_reset_with_mail(
+        &self,
+        user: UserId,
+        digest: String,
+        issued: Timestamp,
+        expires: Timestamp,
+        audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<(), BackendError>;
+
     /// Who an unused, unexpired reset link belongs to, without using it.
     ///
     /// # Errors
@@ -156,8 +185,8 @@ pub trait AccountStore: Send + Sync + 'static {
     /// Uses a reset link, once: marks it used only if it is unused, unexpired and the
     /// user's, and in the same transaction stores the new password hash, clears the
     /// failure count and lock, kills the user's other links, ends every session of the
-    /// user and appends `audit`. Of concurrent uses of one link exactly one returns
-    /// `true`.
+    /// user, appends `audit` and queues `mail` (the notice that the password changed). Of
+    /// concurrent uses of one link exactly one returns `true`; the others queue nothing.
     ///
     /// # Errors
     /// [`BackendError`] only for unexpected failures; nothing is kept then.
@@ -168,6 +197,7 @@ pub trait AccountStore: Send + Sync + 'static {
         now: Timestamp,
         hash: String,
         audit: AuditEvent,
+        mail: QueuedMail,
     ) -> Result<bool, BackendError>;
 }
 
@@ -302,7 +332,7 @@ pub struct Accounts {
 #[derive(Clone)]
 struct Resets {
     secrets: Arc<dyn Secrets>,
-    mailer: Arc<dyn Mailer>,
+    courier: Courier,
     policy: ResetPolicy,
 }
 
@@ -324,15 +354,15 @@ impl Accounts {
         Self { store, hasher, clock, ids, lockout, resets: None }
     }
 
-    /// The same services, able to reset passwords by email.
+    /// The same services, able to reset passwords by email (queued for `courier`).
     #[must_use]
     pub fn with_resets(
         mut self,
         secrets: Arc<dyn Secrets>,
-        mailer: Arc<dyn Mailer>,
+        courier: Courier,
         policy: ResetPolicy,
     ) -> Self {
-        self.resets = Some(Resets { secrets, mailer, policy });
+        self.resets = Some(Resets { secrets, courier, policy });
         self
     }
 
@@ -340,8 +370,8 @@ impl Accounts {
     /// (a wrong one counts towards the lockout), and the new one must meet the policy and
     /// not contain the person's details. Audited with the change, in whose transaction
     /// every reset link of the person dies and every session of theirs ends (the caller
-    /// starts a fresh one to keep them signed in). Then, when mail is configured, the
-    /// person is told (the notice holds no link).
+    /// starts a fresh one to keep them signed in). When mail is configured, the notice
+    /// telling the person (it holds no link) is queued in the same transaction.
     ///
     /// # Errors
     /// [`ChangePasswordError::CurrentIncorrect`] for a wrong current password, an unknown
@@ -390,18 +420,52 @@ impl Accounts {
             org,
             AuditDetail::Empty,
         );
-        self.store.set_password(user, hash, event).await?;
-        if let Some(resets) = &self.resets {
-            let person = holder.person;
-            let notice = Notification::PasswordChanged { to: person.email, name: person.name };
-            resets.mailer.send(notice).await?;
-        }
+        let Some(resets) = &self.resets else {
+            self.store.set_password(user, hash, event).await?;
+            return Ok(());
+        };
+        let person = holder.person;
+        let notice = Notification::PasswordChanged { to: person.email, name: person.name };
+        let mail = QueuedMail::new(self.ids.next_id(), now, notice);
+        let id = mail.id;
+        self.store.set_password_with_notice(user, hash, event, mail).await?;
+        resets.courier.deliver_now(&[id]).await;
         Ok(())
+    }
+
+    /// Checks a signed-in person's password again (re-authentication before a sensitive
+    /// change), like a sign-in: a wrong one counts towards the lockout, and a locked
+    /// account is refused after a check against the dummy hash, with the same answer.
+    ///
+    /// # Errors
+    /// [`ChangePasswordError::CurrentIncorrect`] for a wrong password, an unknown user or
+    /// a locked account; [`ChangePasswordError::Busy`] when the hasher is saturated.
+    pub async fn check_password_of(
+        &self,
+        user: UserId,
+        password: &str,
+    ) -> Result<(), ChangePasswordError> {
+        let now = self.clock.now();
+        let holder = self.store.password_holder(user).await?;
+        let locked = holder.as_ref().is_some_and(|h| h.locked_until.is_some_and(|u| u > now));
+        let stored = holder.as_ref().filter(|_| !locked).and_then(|h| h.password_hash.as_deref());
+        match self.check_password(password, stored).await {
+            Verified::Unavailable => Err(ChangePasswordError::Busy),
+            Verified::Match | Verified::MatchNeedsRehash if stored.is_some() => Ok(()),
+            _ => {
+                if let (Some(h), false) = (&holder, locked) {
+                    let org = Some(h.person.organisation_id);
+                    self.count_failure(now, user, org, FailureReason::WrongCurrentPassword).await?;
+                }
+                Err(ChangePasswordError::CurrentIncorrect)
+            }
+        }
     }
 
     /// Asks for a password reset. The answer is the same whatever was typed (unknown,
     /// deactivated, rate-limited or real), so it says nothing about who has an account;
-    /// only an active account gets an email, holding a link that works once, for 3 hours.
+    /// only an active account gets an email, holding a link that works once, for 3 hours,
+    /// queued with the link in one transaction.
     ///
     /// # Errors
     /// [`BackendError`] when storage or mail fails, or resets are not configured.
@@ -431,11 +495,16 @@ impl Accounts {
             org,
             AuditDetail::Empty,
         );
-        self.store.issue_reset(record.user, token.digest, now, expires, audit).await?;
         let url =
             notification::link(&resets.policy.base_url, "/account/reset-password", &token.plain);
         let message = Notification::PasswordReset { to: email, url };
-        resets.mailer.send(message).await
+        let mail = QueuedMail::new(self.ids.next_id(), now, message);
+        let id = mail.id;
+        self.store
+            .issue_reset_with_mail(record.user, token.digest, now, expires, audit, mail)
+            .await?;
+        resets.courier.deliver_now(&[id]).await;
+        Ok(())
     }
 
     /// Whether a reset link can still be used, without using it (opening the link shows
@@ -455,8 +524,9 @@ impl Accounts {
     /// Sets a new password with a reset link. The link is checked, the password is checked
     /// against the policy and the person's details, and only then is the link used, once,
     /// with the new password, in one transaction. A successful reset also clears any
-    /// lockout and ends every session of the person; nobody is signed in by it. The person
-    /// is then told their password changed (the notice holds no link).
+    /// lockout and ends every session of the person; nobody is signed in by it. The notice
+    /// telling the person their password changed (it holds no link) is queued in the same
+    /// transaction.
     ///
     /// # Errors
     /// [`ResetError::LinkInvalid`] for an unknown, used, replaced or expired link;
@@ -489,11 +559,13 @@ impl Accounts {
             org,
             AuditDetail::Empty,
         );
-        if !self.store.consume_reset(&digest, holder.user, now, hash, audit).await? {
+        let notice = Notification::PasswordChanged { to: holder.email, name: holder.name };
+        let mail = QueuedMail::new(self.ids.next_id(), now, notice);
+        let id = mail.id;
+        if !self.store.consume_reset(&digest, holder.user, now, hash, audit, mail).await? {
             return Err(ResetError::LinkInvalid);
         }
-        let notice = Notification::PasswordChanged { to: holder.email, name: holder.name };
-        resets.mailer.send(notice).await?;
+        resets.courier.deliver_now(&[id]).await;
         Ok(holder.user)
     }
 

@@ -250,6 +250,9 @@ pub enum Write {
         /// The entry recording the lock, kept only if this failure locks the account.
         lock_audit: Box<AuditEvent>,
     },
+    /// Queues an email announcing this change for the courier ([`crate::courier`]): it
+    /// exists exactly when the change does.
+    QueueMail(crate::courier::QueuedMail),
     /// Corterum: adds an entity or replaces it (its companies and links too).
     UpsertEntity(tenure_domain::Entity),
     /// Corterum: adds a group or replaces it with its members.

@@ -48,17 +48,27 @@ pub use corterum::{
     Account, AccountInput, AsOf, Corterum, CorterumPorts, CorterumStore, EntityInput, EntityQuery,
     GroupInput, InstanceView,
 };
+pub use courier::{
+    AfterFailure, Claimed, Courier, CourierPolicy, MailQueue, MailRecord, MailStatus, QueueCounts,
+    QueuedMail, Round,
+};
 pub use error::BackendError;
 pub use manage::{
     AccountStatus, Edited, EmailConfirmed, InvitationView, Invite, Manage, ManagePolicy,
     ManagePorts, OrganisationInput, PersonInput, TrailNames, UserChanges, UsersList, Viewed,
 };
-pub use notification::{ChangedBy, Notification, RelationshipChange};
+pub use notification::{ChangedBy, Notification, RelationshipChange, SecondFactorChange};
 pub use ports::{
     Clock, Directory, IdGen, Mailer, NamedLog, NamedUser, Names, Page, PasswordHasher, Secrets,
     Timestamp, Token, Verified,
 };
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};
 pub use services::{Policies, Ports, Services};
-pub use sessions::{Live, SessionPolicy, SessionRecord, SessionStore, Sessions};
+pub use second_factor::{
+    CodeError, Enrolment, RecoveryCodes, SecondFactorPorts, SecondFactorStore, SecondFactors,
+    SetupDone, SetupError, SetupStart, Status as SecondFactorStatus, Vault,
+};
+pub use sessions::{
+    Live, RECENT_SIGN_IN_MS, SessionPolicy, SessionRecord, SessionStage, SessionStore, Sessions,
+};
 pub use usecase::{Denial, FieldError, ManageError, StateError};

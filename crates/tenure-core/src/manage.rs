@@ -11,11 +11,13 @@
 //! here (ports, parsing, `require`, audit events): `invitations` (invite, create the
 //! first accounts, accept, resend, withdraw, status), `users` (edit, email, move,
 //! deactivate, reactivate, delete), `organisations` (create, edit, deactivate,
-//! reactivate, merge), `relationships` (by consent), `trail` (the audit trail) and
+//! reactivate, merge), `relationships` (by consent), `trail` (the audit trail), `mail`
+//! (mail queued with a change, and the undeliverable mail administrators see) and
 //! `pages` (the reads pages show, each authorized: a record with the snapshot decided
 //! on, lists in the actor's scope, lookups by name).
 
 mod invitations;
+mod mail;
 mod organisations;
 mod pages;
 mod relationships;
@@ -32,7 +34,8 @@ use tenure_domain::{
 
 use crate::accounts::LockoutPolicy;
 use crate::changes::{ChangeStore, LinkPurpose, Versioned};
-use crate::ports::{Clock, Directory, IdGen, Mailer, PasswordHasher, Secrets};
+use crate::courier::Courier;
+use crate::ports::{Clock, Directory, IdGen, PasswordHasher, Secrets};
 use crate::usecase::{Base, FieldError, ManageError};
 
 /// A person's details as typed.
@@ -212,8 +215,9 @@ pub struct ManagePorts {
     pub hasher: Arc<dyn PasswordHasher>,
     /// Link tokens.
     pub secrets: Arc<dyn Secrets>,
-    /// Email.
-    pub mailer: Arc<dyn Mailer>,
+    /// Email: queued with each change, delivered by the courier (at once after the
+    /// change commits, if its policy says so).
+    pub courier: Courier,
     /// Now.
     pub clock: Arc<dyn Clock>,
     /// Ids for users, organisations, links and audit entries.

@@ -7,6 +7,7 @@ use crate::accounts::{AccountStore, Accounts, LockoutPolicy, ResetPolicy};
 use crate::authorizer::Authorizer;
 use crate::changes::ChangeStore;
 use crate::corterum::{Corterum, CorterumPorts, CorterumStore};
+use crate::courier::{Courier, CourierPolicy, MailQueue};
 use crate::manage::{Manage, ManagePolicy, ManagePorts};
 use crate::ports::{Clock, Directory, IdGen, Mailer, PasswordHasher, Secrets};
 use crate::sessions::{SessionPolicy, SessionStore, Sessions};
@@ -31,7 +32,9 @@ pub struct Ports {
     pub hasher: Arc<dyn PasswordHasher>,
     /// Tokens for links and sessions.
     pub secrets: Arc<dyn Secrets>,
-    /// Mail.
+    /// Mail: queued with each change, delivered by the courier through `mailer`.
+    pub mail_queue: Arc<dyn MailQueue>,
+    /// Sends mail (for the courier only: no service sends mail itself).
     pub mailer: Arc<dyn Mailer>,
     /// Now.
     pub clock: Arc<dyn Clock>,
@@ -56,6 +59,8 @@ pub struct Policies {
     pub resets: ResetPolicy,
     /// Session timeouts.
     pub sessions: SessionPolicy,
+    /// Mail delivery: batches, leases, retries.
+    pub courier: CourierPolicy,
 }
 
 impl Policies {
@@ -83,6 +88,8 @@ pub struct Services {
     pub authorizer: Authorizer,
     /// Sessions, and the anonymous CSRF cookie's tokens.
     pub sessions: Sessions,
+    /// Mail delivery from the queue (the app runs its loop), its counts and retries.
+    pub courier: Courier,
 }
 
 impl std::fmt::Debug for Services {
@@ -98,13 +105,15 @@ impl Services {
     /// # Errors
     /// [`ManageError::Backend`] if the catalogue could not be read or written.
     pub async fn wire(ports: Ports, policies: Policies) -> Result<Self, ManageError> {
+        let courier =
+            Courier::new(ports.mail_queue, ports.mailer, ports.clock.clone(), policies.courier);
         let manage = Manage::new(
             ManagePorts {
                 directory: ports.directory.clone(),
                 changes: ports.changes.clone(),
                 hasher: ports.hasher.clone(),
                 secrets: ports.secrets.clone(),
-                mailer: ports.mailer.clone(),
+                courier: courier.clone(),
                 clock: ports.clock.clone(),
                 ids: ports.ids.clone(),
             },
@@ -125,7 +134,7 @@ impl Services {
             ports.ids.clone(),
             policies.lockout,
         )
-        .with_resets(ports.secrets.clone(), ports.mailer, policies.resets);
+        .with_resets(ports.secrets.clone(), courier.clone(), policies.resets);
         let sessions =
             Sessions::new(ports.sessions, ports.secrets, ports.clock, ports.ids, policies.sessions);
         Ok(Self {
@@ -134,6 +143,7 @@ impl Services {
             corterum,
             authorizer: Authorizer::new(ports.directory),
             sessions,
+            courier,
         })
     }
 }

@@ -20,8 +20,8 @@ use tenure_core::LinkPurpose;
 use tenure_core::{
     AccountStore, AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Credential,
     Directory, FailureRecorded, Link, LinkState, NamedLog, NamedUser, OrganisationQuery, Page,
-    PasswordHolder, ResetHolder, SessionRecord, SessionStore, SignInRecord, Timestamp, UserQuery,
-    Versioned, Write,
+    PasswordHolder, QueuedMail, ResetHolder, SessionRecord, SessionStore, SignInRecord, Timestamp,
+    UserQuery, Versioned, Write,
 };
 use tenure_core::{CorterumStore, EntityQuery, RelationshipRequest};
 use tenure_domain::{
@@ -59,6 +59,8 @@ struct Accounts {
     requests: Vec<RelationshipRequest>,
     /// Rate limit buckets' theoretical arrival times (see `limits`).
     limit_buckets: HashMap<(tenure_core::limits::LimitKind, String), i64>,
+    /// The mail queue (`mail_queue.rs`), swapped in with the change that queued it.
+    mail: mail_queue::Queue,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +125,29 @@ impl MemoryDirectory {
     /// A directory holding this world.
     pub fn new(world: World) -> Self {
         Self { world: RwLock::new(world), accounts: Mutex::default() }
+    }
+
+    /// Issues a reset link (see [`AccountStore::issue_reset`]), queuing `mail` with it.
+    fn issue_reset_telling(
+        &self,
+        user: UserId,
+        digest: String,
+        (issued, expires): (Timestamp, Timestamp),
+        audit: AuditEvent,
+        mail: Option<&QueuedMail>,
+    ) -> Result<(), BackendError> {
+        self.accounts(|a| {
+            a.check_ids(&[&audit])?;
+            if let Some(mail) = mail {
+                a.mail.push(mail)?;
+            }
+            for r in a.resets.iter_mut().filter(|r| r.user == user && r.used.is_none()) {
+                r.used = Some(issued);
+            }
+            a.resets.push(Reset { digest, user, issued, expires, used: None });
+            a.append(audit);
+            Ok(())
+        })?
     }
 
     /// A user's details with their organisation's name, as password checks need them.
@@ -366,6 +391,30 @@ impl AccountStore for MemoryDirectory {
         })?
     }
 
+    async fn set_password_with_notice(
+        &self,
+        user: UserId,
+        hash: String,
+        audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<(), BackendError> {
+        if self.read(|w| w.user(user).is_none())? {
+            return Err(BackendError::new(format!("user `{user}` does not exist")));
+        }
+        self.accounts(|a| {
+            a.check_ids(&[&audit])?;
+            a.mail.push(&mail)?;
+            a.credentials.insert(
+                user,
+                Credentials { password_hash: Some(hash), failed_attempts: 0, locked_until: None },
+            );
+            a.kill_resets(user);
+            a.sessions.retain(|_, s| s.user != user);
+            a.append(audit);
+            Ok(())
+        })?
+    }
+
     async fn append_audit(&self, event: AuditEvent) -> Result<(), BackendError> {
         self.accounts(|a| {
             a.check_ids(&[&event])?;
@@ -413,15 +462,19 @@ impl AccountStore for MemoryDirectory {
         expires: Timestamp,
         audit: AuditEvent,
     ) -> Result<(), BackendError> {
-        self.accounts(|a| {
-            a.check_ids(&[&audit])?;
-            for r in a.resets.iter_mut().filter(|r| r.user == user && r.used.is_none()) {
-                r.used = Some(issued);
-            }
-            a.resets.push(Reset { digest, user, issued, expires, used: None });
-            a.append(audit);
-            Ok(())
-        })?
+        self.issue_reset_telling(user, digest, (issued, expires), audit, None)
+    }
+
+    async fn issue_reset_with_mail(
+        &self,
+        user: UserId,
+        digest: String,
+        issued: Timestamp,
+        expires: Timestamp,
+        audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<(), BackendError> {
+        self.issue_reset_telling(user, digest, (issued, expires), audit, Some(&mail))
     }
 
     async fn reset_holder(
@@ -446,9 +499,16 @@ impl AccountStore for MemoryDirectory {
         now: Timestamp,
         hash: String,
         audit: AuditEvent,
+        mail: QueuedMail,
     ) -> Result<bool, BackendError> {
         self.accounts(|a| {
             a.check_ids(&[&audit])?;
+            if !a.resets.iter().any(|r| {
+                r.digest == digest && r.user == user && r.used.is_none() && now < r.expires
+            }) {
+                return Ok(false);
+            }
+            a.mail.push(&mail)?;
             let Some(reset) = a.resets.iter_mut().find(|r| {
                 r.digest == digest && r.user == user && r.used.is_none() && now < r.expires
             }) else {
@@ -632,6 +692,7 @@ fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), Change
                 a.append(*lock_audit);
             }
         }
+        Write::QueueMail(mail) => a.mail.push(&mail)?,
         Write::UpsertEntity(e) => w.upsert_entity(e).map_err(corterum_error)?,
         Write::UpsertGroup(g) => w.upsert_group(g).map_err(corterum_error)?,
         Write::UpsertDataset(d) => w.upsert_dataset(d).map_err(corterum_error)?,

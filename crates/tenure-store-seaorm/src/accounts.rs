@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use tenure_core::{
     AccountStore, AuditDetail, AuditEvent, AuditName, BackendError, FailureRecorded, Origin,
-    Outcome, PasswordHolder, ResetHolder, SignInRecord, Timestamp,
+    Outcome, PasswordHolder, QueuedMail, ResetHolder, SignInRecord, Timestamp,
 };
 use tenure_domain::{Email, OrgId, UserId};
 use uuid::Uuid;
@@ -202,6 +202,66 @@ async fn person(
     }))
 }
 
+impl SeaOrmStore {
+    /// Sets a password (see [`AccountStore::set_password`]), queuing `mail` with it.
+    async fn set_password_telling(
+        &self,
+        user: UserId,
+        hash: String,
+        audit: AuditEvent,
+        mail: Option<&QueuedMail>,
+    ) -> Result<(), BackendError> {
+        let id = *user.as_uuid();
+        let txn = self.write_transaction().await?;
+        if users::Entity::find_by_id(id).one(&txn).await.map_err(backend)?.is_none() {
+            return Err(BackendError::new(format!("user `{user}` does not exist")));
+        }
+        clear_lockout(&txn, id, Some(hash)).await?;
+        kill_resets(&txn, id).await?;
+        end_sessions(&txn, id).await?;
+        audit_events::Entity::insert(audit_row(&audit)).exec(&txn).await.map_err(backend)?;
+        if let Some(mail) = mail {
+            crate::mail_queue::insert(&txn, mail).await.map_err(backend)?;
+        }
+        txn.commit().await.map_err(backend)
+    }
+
+    /// Issues a reset link (see [`AccountStore::issue_reset`]), queuing `mail` with it.
+    async fn issue_reset_telling(
+        &self,
+        user: UserId,
+        digest: String,
+        (issued, expires): (Timestamp, Timestamp),
+        audit: AuditEvent,
+        mail: Option<&QueuedMail>,
+    ) -> Result<(), BackendError> {
+        let id = *user.as_uuid();
+        let txn = self.write_transaction().await?;
+        let kill = Query::update()
+            .table(reset_tokens::Entity)
+            .value(reset_tokens::Column::UsedAt, issued.0)
+            .and_where(reset_tokens::Column::UserId.eq(id))
+            .and_where(reset_tokens::Column::UsedAt.is_null())
+            .to_owned();
+        txn.execute(&kill).await.map_err(backend)?;
+        reset_tokens::Entity::insert(reset_tokens::ActiveModel {
+            digest: Set(digest),
+            user_id: Set(id),
+            issued_at: Set(issued.0),
+            expires_at: Set(expires.0),
+            used_at: Set(None),
+        })
+        .exec(&txn)
+        .await
+        .map_err(backend)?;
+        audit_events::Entity::insert(audit_row(&audit)).exec(&txn).await.map_err(backend)?;
+        if let Some(mail) = mail {
+            crate::mail_queue::insert(&txn, mail).await.map_err(backend)?;
+        }
+        txn.commit().await.map_err(backend)
+    }
+}
+
 #[async_trait]
 impl AccountStore for SeaOrmStore {
     async fn sign_in_record(&self, email: &Email) -> Result<Option<SignInRecord>, BackendError> {
@@ -272,16 +332,17 @@ impl AccountStore for SeaOrmStore {
         hash: String,
         audit: AuditEvent,
     ) -> Result<(), BackendError> {
-        let id = *user.as_uuid();
-        let txn = self.write_transaction().await?;
-        if users::Entity::find_by_id(id).one(&txn).await.map_err(backend)?.is_none() {
-            return Err(BackendError::new(format!("user `{user}` does not exist")));
-        }
-        clear_lockout(&txn, id, Some(hash)).await?;
-        kill_resets(&txn, id).await?;
-        end_sessions(&txn, id).await?;
-        audit_events::Entity::insert(audit_row(&audit)).exec(&txn).await.map_err(backend)?;
-        txn.commit().await.map_err(backend)
+        self.set_password_telling(user, hash, audit, None).await
+    }
+
+    async fn set_password_with_notice(
+        &self,
+        user: UserId,
+        hash: String,
+        audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<(), BackendError> {
+        self.set_password_telling(user, hash, audit, Some(&mail)).await
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<(), BackendError> {
@@ -342,27 +403,19 @@ impl AccountStore for SeaOrmStore {
         expires: Timestamp,
         audit: AuditEvent,
     ) -> Result<(), BackendError> {
-        let id = *user.as_uuid();
-        let txn = self.write_transaction().await?;
-        let kill = Query::update()
-            .table(reset_tokens::Entity)
-            .value(reset_tokens::Column::UsedAt, issued.0)
-            .and_where(reset_tokens::Column::UserId.eq(id))
-            .and_where(reset_tokens::Column::UsedAt.is_null())
-            .to_owned();
-        txn.execute(&kill).await.map_err(backend)?;
-        reset_tokens::Entity::insert(reset_tokens::ActiveModel {
-            digest: Set(digest),
-            user_id: Set(id),
-            issued_at: Set(issued.0),
-            expires_at: Set(expires.0),
-            used_at: Set(None),
-        })
-        .exec(&txn)
-        .await
-        .map_err(backend)?;
-        audit_events::Entity::insert(audit_row(&audit)).exec(&txn).await.map_err(backend)?;
-        txn.commit().await.map_err(backend)
+        self.issue_reset_telling(user, digest, (issued, expires), audit, None).await
+    }
+
+    async fn issue_reset_with_mail(
+        &self,
+        user: UserId,
+        digest: String,
+        issued: Timestamp,
+        expires: Timestamp,
+        audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<(), BackendError> {
+        self.issue_reset_telling(user, digest, (issued, expires), audit, Some(&mail)).await
     }
 
     async fn reset_holder(
@@ -390,6 +443,7 @@ impl AccountStore for SeaOrmStore {
         now: Timestamp,
         hash: String,
         audit: AuditEvent,
+        mail: QueuedMail,
     ) -> Result<bool, BackendError> {
         let id = *user.as_uuid();
         let txn = self.write_transaction().await?;
@@ -417,6 +471,7 @@ impl AccountStore for SeaOrmStore {
         clear_lockout(&txn, id, Some(hash)).await?;
         end_sessions(&txn, id).await?;
         audit_events::Entity::insert(audit_row(&audit)).exec(&txn).await.map_err(backend)?;
+        crate::mail_queue::insert(&txn, &mail).await.map_err(backend)?;
         txn.commit().await.map_err(backend)?;
         Ok(true)
     }

@@ -393,6 +393,7 @@ async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), Change
                     .map_err(backend)?;
             }
         }
+        Write::QueueMail(mail) => crate::mail_queue::insert(txn, &mail).await.map_err(backend)?,
         corterum @ (Write::UpsertEntity(_)
         | Write::UpsertGroup(_)
         | Write::UpsertDataset(_)

@@ -16,6 +16,7 @@ pub(crate) mod group_members;
 pub(crate) mod instance_versions;
 pub(crate) mod links;
 pub(crate) mod logs;
+pub(crate) mod mail_queue;
 pub(crate) mod organisations;
 pub(crate) mod relationship_requests;
 pub(crate) mod relationships;

@@ -1,1 +1,272 @@
-//! The mail_queue store (being built).
+//! The `MailQueue` port over the `mail_queue` table. Messages are inserted by the write
+//! ports (`changes.rs`, `accounts.rs`) in the transaction of their change, by
+//! [`insert`]; this module claims, marks, lists and prunes them.
+//!
+//! A claim selects due rows `FOR UPDATE SKIP LOCKED` on PostgreSQL, so couriers on several
+//! instances pass over each other's rows instead of waiting or taking them twice, and
+//! moves them past `lease_until` with one more attempt, in one transaction. SQLite has one
+//! writer (`BEGIN IMMEDIATE`), which serialises claims on its own. Marking a message is
+//! guarded by its attempt number, so a courier whose lease ran out cannot overwrite the
+//! outcome of a later claim.
+
+use async_trait::async_trait;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use tenure_core::courier::read_body;
+use tenure_core::{
+    AfterFailure, BackendError, Claimed, MailQueue, MailRecord, MailStatus, Page, QueueCounts,
+    QueuedMail, Timestamp,
+};
+use uuid::Uuid;
+
+use crate::SeaOrmStore;
+use crate::entity::mail_queue::{self, Column};
+
+fn backend(e: DbErr) -> BackendError {
+    BackendError::new(e)
+}
+
+/// Queues a message in the caller's transaction.
+pub(crate) async fn insert(db: &impl ConnectionTrait, mail: &QueuedMail) -> Result<(), DbErr> {
+    let body = mail.body().map_err(|e| DbErr::Custom(e.to_string()))?;
+    mail_queue::Entity::insert(mail_queue::ActiveModel {
+        id: Set(mail.id),
+        recipient: Set(mail.notification.to().to_string()),
+        kind: Set(mail.kind()),
+        body: Set(Some(body)),
+        status: Set(MailStatus::Queued.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(mail.queued.0),
+        last_error: Set(None),
+        created_at: Set(mail.queued.0),
+        sent_at: Set(None),
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+fn record(row: mail_queue::Model) -> Result<MailRecord, BackendError> {
+    let status = MailStatus::parse(&row.status).ok_or_else(|| {
+        BackendError::new(format!("queued mail `{}` has an unknown status", row.id))
+    })?;
+    Ok(MailRecord {
+        id: row.id,
+        recipient: row.recipient,
+        kind: row.kind,
+        status,
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
+        next_attempt: Timestamp(row.next_attempt_at),
+        last_error: row.last_error,
+        created: Timestamp(row.created_at),
+        sent: row.sent_at.map(Timestamp),
+    })
+}
+
+fn attempt_value(attempt: u32) -> i32 {
+    i32::try_from(attempt).unwrap_or(i32::MAX)
+}
+
+const QUEUED: &str = MailStatus::Queued.as_str();
+
+#[async_trait]
+impl MailQueue for SeaOrmStore {
+    async fn claim(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+        only: Option<&[Uuid]>,
+    ) -> Result<Vec<Claimed>, BackendError> {
+        if limit == 0 || only.is_some_and(<[Uuid]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let txn = self.write_transaction().await?;
+        let mut due = mail_queue::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::Status.eq(QUEUED))
+            .filter(Column::NextAttemptAt.lte(now.0))
+            .filter(Column::Body.is_not_null());
+        if let Some(ids) = only {
+            due = due.filter(Column::Id.is_in(ids.iter().copied()));
+        }
+        let ids: Vec<Uuid> = due
+            .order_by_asc(Column::NextAttemptAt)
+            .order_by_asc(Column::CreatedAt)
+            .limit(u64::try_from(limit).unwrap_or(u64::MAX))
+            // PostgreSQL only: SQLite leaves the clause out and has one writer anyway.
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(backend)?;
+        if ids.is_empty() {
+            txn.commit().await.map_err(backend)?;
+            return Ok(Vec::new());
+        }
+        mail_queue::Entity::update_many()
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+            .col_expr(Column::NextAttemptAt, Expr::value(lease_until.0))
+            .filter(Column::Id.is_in(ids.iter().copied()))
+            .exec(&txn)
+            .await
+            .map_err(backend)?;
+        let rows = mail_queue::Entity::find()
+            .filter(Column::Id.is_in(ids))
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .all(&txn)
+            .await
+            .map_err(backend)?;
+        txn.commit().await.map_err(backend)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Claimed {
+                    id: row.id,
+                    notification: read_body(row.body.as_deref().unwrap_or_default())?,
+                    attempt: u32::try_from(row.attempts).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_sent(&self, id: Uuid, attempt: u32, at: Timestamp) -> Result<bool, BackendError> {
+        let result = mail_queue::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(MailStatus::Sent.as_str()))
+            .col_expr(Column::SentAt, Expr::value(at.0))
+            .col_expr(Column::Body, Expr::value(Option::<String>::None))
+            .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+            .filter(Column::Id.eq(id))
+            .filter(Column::Status.eq(QUEUED))
+            .filter(Column::Attempts.eq(attempt_value(attempt)))
+            .exec(self.db())
+            .await
+            .map_err(backend)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn mark_failed(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        error: &str,
+        then: AfterFailure,
+    ) -> Result<bool, BackendError> {
+        let mut update = mail_queue::Entity::update_many()
+            .col_expr(Column::LastError, Expr::value(error.to_owned()))
+            .filter(Column::Id.eq(id))
+            .filter(Column::Status.eq(QUEUED))
+            .filter(Column::Attempts.eq(attempt_value(attempt)));
+        update = match then {
+            AfterFailure::RetryAt(at) => update.col_expr(Column::NextAttemptAt, Expr::value(at.0)),
+            AfterFailure::Abandon => {
+                update.col_expr(Column::Status, Expr::value(MailStatus::Abandoned.as_str()))
+            }
+        };
+        let result = update.exec(self.db()).await.map_err(backend)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn undeliverable(&self, page: Page) -> Result<Vec<MailRecord>, BackendError> {
+        mail_queue::Entity::find()
+            .filter(Column::Status.eq(MailStatus::Abandoned.as_str()))
+            .order_by_desc(Column::CreatedAt)
+            .order_by_desc(Column::Id)
+            .offset(page.offset as u64)
+            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .all(self.db())
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(record)
+            .collect()
+    }
+
+    async fn message(&self, id: Uuid) -> Result<Option<MailRecord>, BackendError> {
+        mail_queue::Entity::find_by_id(id)
+            .one(self.db())
+            .await
+            .map_err(backend)?
+            .map(record)
+            .transpose()
+    }
+
+    async fn retry(&self, id: Uuid, now: Timestamp) -> Result<bool, BackendError> {
+        let result = mail_queue::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(QUEUED))
+            .col_expr(Column::Attempts, Expr::value(0))
+            .col_expr(Column::NextAttemptAt, Expr::value(now.0))
+            .filter(Column::Id.eq(id))
+            .filter(Column::Status.eq(MailStatus::Abandoned.as_str()))
+            .filter(Column::Body.is_not_null())
+            .exec(self.db())
+            .await
+            .map_err(backend)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn counts(&self) -> Result<QueueCounts, BackendError> {
+        let rows: Vec<(String, i64)> = mail_queue::Entity::find()
+            .select_only()
+            .column(Column::Status)
+            .column_as(Expr::col(Column::Id).count(), "n")
+            .group_by(Column::Status)
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(backend)?;
+        let mut counts = QueueCounts::default();
+        for (status, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match MailStatus::parse(&status) {
+                Some(MailStatus::Queued) => counts.queued = n,
+                Some(MailStatus::Sent) => counts.sent = n,
+                Some(MailStatus::Abandoned) => counts.abandoned = n,
+                None => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn prune(&self, before: Timestamp, batch: usize) -> Result<u64, BackendError> {
+        if batch == 0 {
+            return Ok(0);
+        }
+        let old = sea_orm::Condition::any()
+            .add(
+                sea_orm::Condition::all()
+                    .add(Column::Status.eq(MailStatus::Sent.as_str()))
+                    .add(Column::SentAt.lt(before.0)),
+            )
+            .add(
+                sea_orm::Condition::all()
+                    .add(Column::Status.eq(MailStatus::Abandoned.as_str()))
+                    .add(Column::CreatedAt.lt(before.0)),
+            );
+        let ids: Vec<Uuid> = mail_queue::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(old.clone())
+            .order_by_asc(Column::CreatedAt)
+            .limit(u64::try_from(batch).unwrap_or(u64::MAX))
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(backend)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let result = mail_queue::Entity::delete_many()
+            .filter(Column::Id.is_in(ids))
+            .filter(old)
+            .exec(self.db())
+            .await
+            .map_err(backend)?;
+        Ok(result.rows_affected)
+    }
+}

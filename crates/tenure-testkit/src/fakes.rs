@@ -175,3 +175,39 @@ impl tenure_core::Mailer for MemoryMailer {
         Ok(())
     }
 }
+
+/// A mailer that refuses every message while it is down (as an SMTP server that does not
+/// answer), and otherwise keeps them as a [`MemoryMailer`] does.
+#[derive(Debug, Default)]
+pub struct SwitchedMailer {
+    down: std::sync::atomic::AtomicBool,
+    /// What it delivered.
+    pub delivered: MemoryMailer,
+}
+
+impl SwitchedMailer {
+    /// Takes it down (`true`) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl tenure_core::Mailer for SwitchedMailer {
+    async fn send(&self, notification: Notification) -> Result<(), BackendError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(BackendError::new(std::io::Error::other("the mail server is down")));
+        }
+        tenure_core::Mailer::send(&self.delivered, notification).await
+    }
+}
+
+/// A courier with the default policy (delivering each change's mail as soon as it
+/// commits, as the services ask), for tests that wire services by hand.
+pub fn courier(
+    queue: std::sync::Arc<dyn tenure_core::MailQueue>,
+    mailer: std::sync::Arc<dyn tenure_core::Mailer>,
+    clock: std::sync::Arc<dyn Clock>,
+) -> tenure_core::Courier {
+    tenure_core::Courier::new(queue, mailer, clock, tenure_core::CourierPolicy::default())
+}

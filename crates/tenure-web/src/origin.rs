@@ -26,8 +26,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tenure_core::{
     AccountStore, AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Credential,
-    FailureRecorded, Link, Origin, Page, PasswordHolder, RelationshipRequest, ResetHolder,
-    SessionRecord, SessionStore, SignInRecord, Timestamp, Versioned, Write,
+    FailureRecorded, Link, Origin, Page, PasswordHolder, QueuedMail, RelationshipRequest,
+    ResetHolder, SessionRecord, SessionStore, SignInRecord, Timestamp, Versioned, Write,
 };
 use tenure_domain::{Email, OrgId, Organisation, Relationship, RoleId, User, UserId, World};
 
@@ -225,6 +225,16 @@ impl<S: AccountStore + ?Sized> AccountStore for WithOrigin<S> {
         self.inner.set_password(user, hash, stamp(audit)).await
     }
 
+    async fn set_password_with_notice(
+        &self,
+        user: UserId,
+        hash: String,
+        audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<(), BackendError> {
+        self.inner.set_password_with_notice(user, hash, stamp(audit), mail).await
+    }
+
     async fn append_audit(&self, event: AuditEvent) -> Result<(), BackendError> {
         self.inner.append_audit(stamp(event)).await
     }
@@ -256,6 +266,18 @@ impl<S: AccountStore + ?Sized> AccountStore for WithOrigin<S> {
         self.inner.issue_reset(user, digest, issued, expires, stamp(audit)).await
     }
 
+    async fn issue_reset_with_mail(
+        &self,
+        user: UserId,
+        digest: String,
+        issued: Timestamp,
+        expires: Timestamp,
+        audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<(), BackendError> {
+        self.inner.issue_reset_with_mail(user, digest, issued, expires, stamp(audit), mail).await
+    }
+
     async fn reset_holder(
         &self,
         digest: &str,
@@ -271,8 +293,9 @@ impl<S: AccountStore + ?Sized> AccountStore for WithOrigin<S> {
         now: Timestamp,
         hash: String,
         audit: AuditEvent,
+        mail: QueuedMail,
     ) -> Result<bool, BackendError> {
-        self.inner.consume_reset(digest, user, now, hash, stamp(audit)).await
+        self.inner.consume_reset(digest, user, now, hash, stamp(audit), mail).await
     }
 }
 

@@ -55,7 +55,11 @@ pub(crate) async fn accept(dir: &Path, message: &str) {
         changes: store.clone(),
         hasher: Arc::new(tenure_hash_argon2::Argon2id::cheap_for_tests().unwrap()),
         secrets: Arc::new(tenure_secrets_os::OsSecrets),
-        mailer: Arc::new(tenure_testkit::fakes::MemoryMailer::default()),
+        courier: tenure_testkit::fakes::courier(
+            store.clone(),
+            Arc::new(tenure_testkit::fakes::MemoryMailer::default()),
+            Arc::new(tenure_secrets_os::SystemClock),
+        ),
         clock: Arc::new(tenure_secrets_os::SystemClock),
         ids: Arc::new(tenure_secrets_os::UuidV7),
     };

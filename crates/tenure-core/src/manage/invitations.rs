@@ -44,13 +44,14 @@ impl Manage {
         Ok((link, token.plain))
     }
 
-    pub(super) async fn send_invitation(
+    /// The write that queues the invitation (or reactivation) email carrying `link`.
+    pub(super) fn invitation_mail(
         &self,
         link: &Link,
         plain: &str,
         name: &Name,
         organisation: &Name,
-    ) -> Result<(), BackendError> {
+    ) -> Write {
         let url = notification::link(&self.policy.base_url, "/account/create", plain);
         let valid_days = self.policy.invitation_lifetime_ms / (24 * 60 * 60 * 1000);
         let (to, name, organisation) = (link.email.clone(), name.clone(), organisation.clone());
@@ -60,7 +61,7 @@ impl Manage {
             }
             _ => Notification::Invitation { to, name, organisation, url, valid_days },
         };
-        self.ports.mailer.send(message).await
+        self.queue(message)
     }
 
     /// Invites a person: an account with no password and no role yet, and a link to set a
@@ -104,18 +105,17 @@ impl Manage {
                 ..audit::Invite::default()
             }),
         );
-        self.ports
-            .changes
-            .apply(
-                vec![
-                    Write::TouchOrganisation { id: org.value.id, version: org.version },
-                    Write::InsertUser(user.clone()),
-                    Write::IssueLink(link.clone()),
-                ],
-                vec![audit],
-            )
-            .await?;
-        self.send_invitation(&link, &plain, &user.name, &org.value.name).await?;
+        let mail = self.invitation_mail(&link, &plain, &user.name, &org.value.name);
+        self.commit(
+            vec![
+                Write::TouchOrganisation { id: org.value.id, version: org.version },
+                Write::InsertUser(user.clone()),
+                Write::IssueLink(link),
+                mail,
+            ],
+            vec![audit],
+        )
+        .await?;
         Ok(id)
     }
 
@@ -183,25 +183,24 @@ impl Manage {
                 AuditDetail::Invite(audit::Invite::default()),
             ),
         ];
-        self.ports
-            .changes
-            .apply(
-                vec![
-                    Write::InsertUser(user.clone()),
-                    Write::SetUserLinks {
-                        user: id,
-                        links: tenure_domain::UserLinks {
-                            entity: input.entity,
-                            companies: input.companies.clone(),
-                        },
-                        username,
+        let mail = self.invitation_mail(&link, &plain, &user.name, &org.value.name);
+        self.commit(
+            vec![
+                Write::InsertUser(user.clone()),
+                Write::SetUserLinks {
+                    user: id,
+                    links: tenure_domain::UserLinks {
+                        entity: input.entity,
+                        companies: input.companies.clone(),
                     },
-                    Write::IssueLink(link.clone()),
-                ],
-                audit,
-            )
-            .await?;
-        self.send_invitation(&link, &plain, &user.name, &org.value.name).await?;
+                    username,
+                },
+                Write::IssueLink(link),
+                mail,
+            ],
+            audit,
+        )
+        .await?;
         Ok(id)
     }
 
@@ -268,8 +267,9 @@ impl Manage {
                         resend: true,
                     }),
                 );
-                self.ports.changes.apply(vec![Write::IssueLink(link.clone())], vec![audit]).await?;
-                self.send_invitation(&link, &plain, &existing.value.name, &org.value.name).await?;
+                let mail =
+                    self.invitation_mail(&link, &plain, &existing.value.name, &org.value.name);
+                self.commit(vec![Write::IssueLink(link), mail], vec![audit]).await?;
                 return Ok(existing.value.id);
             }
         }
@@ -311,7 +311,8 @@ impl Manage {
             self.policy.invitation_lifetime_ms,
         )?;
         writes.push(Write::InsertUser(user.clone()));
-        writes.push(Write::IssueLink(link.clone()));
+        writes.push(self.invitation_mail(&link, &plain, &user.name, &org.name));
+        writes.push(Write::IssueLink(link));
         if first == First::RootAdministrator {
             writes.push(Write::SetUserLinks {
                 user: id,
@@ -330,8 +331,7 @@ impl Manage {
                 resend: false,
             }),
         ));
-        self.ports.changes.apply(writes, audit).await?;
-        self.send_invitation(&link, &plain, &user.name, &org.name).await?;
+        self.commit(writes, audit).await?;
         Ok(id)
     }
 
@@ -554,8 +554,8 @@ impl Manage {
             Some(org.value.id),
             AuditDetail::Invite(audit::Invite { role: None, first: false, resend: true }),
         );
-        self.ports.changes.apply(vec![Write::IssueLink(link.clone())], vec![audit]).await?;
-        self.send_invitation(&link, &plain, &user.value.name, &org.value.name).await?;
+        let mail = self.invitation_mail(&link, &plain, &user.value.name, &org.value.name);
+        self.commit(vec![Write::IssueLink(link), mail], vec![audit]).await?;
         Ok(())
     }
 

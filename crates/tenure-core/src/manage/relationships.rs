@@ -76,7 +76,7 @@ impl Manage {
             }
         };
         let drop_request = Write::DropRelationshipRequest(rel);
-        let (writes, name) = match effect {
+        let (mut writes, name) = match effect {
             RelationshipEffect::Added => {
                 world.add_relationship(rel)?;
                 let mut writes = Vec::new();
@@ -114,8 +114,14 @@ impl Manage {
         let names = |id: OrgId| {
             ends.iter().find(|o| o.id == id).map_or_else(|| id.to_string(), |o| o.name.to_string())
         };
-        let result =
-            self.ports.changes.apply(writes, self.relationship_event(name, actor, rel)).await;
+        // The other end is told in the same transaction as the step it is told of.
+        let actor_org = world.user(actor).map(|u| u.organisation);
+        for end in &ends {
+            if Some(end.id) != actor_org {
+                writes.extend(self.relationship_mail(&world, end, &ends, rel, effect).await?);
+            }
+        }
+        let result = self.commit(writes, self.relationship_event(name, actor, rel)).await;
         match result {
             Ok(()) => {}
             // The store knows relationships the actor's snapshot may not hold.
@@ -141,12 +147,6 @@ impl Manage {
                 .into());
             }
             Err(e) => return Err(e.into()),
-        }
-        let actor_org = world.user(actor).map(|u| u.organisation);
-        for end in &ends {
-            if Some(end.id) != actor_org {
-                self.notify_relationship(&world, end, &ends, rel, effect).await?;
-            }
         }
         Ok(effect)
     }
@@ -194,16 +194,16 @@ impl Manage {
         Ok(self.ports.changes.relationship_requests(organisation).await?)
     }
 
-    /// Emails the people who manage `to`'s relationships (the engine says who) about a
-    /// step another organisation took.
-    async fn notify_relationship(
+    /// The writes that queue an email to each person who manages `to`'s relationships (the
+    /// engine says who) about a step another organisation took.
+    async fn relationship_mail(
         &self,
         world: &World,
         to: &Organisation,
         ends: &[Organisation],
         rel: Relationship,
         effect: RelationshipEffect,
-    ) -> Result<(), BackendError> {
+    ) -> Result<Vec<Write>, BackendError> {
         let scope = tenure_domain::Scope {
             actor: UserId::from_uuid(uuid::Uuid::nil()),
             everything: false,
@@ -228,6 +228,7 @@ impl Manage {
         };
         let path = format!("/organisations/{}/relationships", to.id);
         let url = notification::page(&self.policy.base_url, &path);
+        let mut mail = Vec::new();
         for user in members {
             // Users whose roles this world does not hold (custom roles) are not told.
             if !user.active || local.upsert_user(user.clone()).is_err() {
@@ -250,9 +251,9 @@ impl Manage {
                 change: change.clone(),
                 url: url.clone(),
             };
-            self.ports.mailer.send(message).await?;
+            mail.push(self.queue(message));
         }
-        Ok(())
+        Ok(mail)
     }
 
     fn relationship_event(

@@ -10,7 +10,6 @@ use crate::audit::{
     SignInFailure, UserMove,
 };
 use crate::changes::{Link, LinkPurpose, Write};
-use crate::error::BackendError;
 use crate::manage::{Edited, EmailConfirmed, Manage, UserChanges, optional, required};
 use crate::notification::{self, ChangedBy, Notification};
 use crate::ports::{Timestamp, Verified};
@@ -168,7 +167,6 @@ impl Manage {
         if writes.is_empty() {
             return Ok(Edited { email_confirmation_sent: false });
         }
-        self.ports.changes.apply(writes, audit).await?;
         let sent = confirmation.is_some();
         if let Some((link, plain)) = confirmation {
             let by = if actor == id {
@@ -176,8 +174,9 @@ impl Manage {
             } else {
                 ChangedBy::Other(world.user(actor).map(|u| u.name.clone()))
             };
-            self.send_email_change(&next, &link, &plain, by).await?;
+            writes.extend(self.email_change_mail(&next, &link, &plain, by));
         }
+        self.commit(writes, audit).await?;
         Ok(Edited { email_confirmation_sent: sent })
     }
 
@@ -255,13 +254,15 @@ impl Manage {
         Err(refuse("your current password is incorrect"))
     }
 
-    async fn send_email_change(
+    /// The writes that queue the confirmation link to the new address and the notice to
+    /// the current one.
+    fn email_change_mail(
         &self,
         user: &User,
         link: &Link,
         plain: &str,
         by: ChangedBy,
-    ) -> Result<(), BackendError> {
+    ) -> [Write; 2] {
         let url = notification::link(&self.policy.base_url, "/account/confirm-email", plain);
         let confirm = Notification::EmailConfirmation {
             to: link.email.clone(),
@@ -274,8 +275,7 @@ impl Manage {
             new: link.email.clone(),
             by,
         };
-        self.ports.mailer.send(confirm).await?;
-        self.ports.mailer.send(notice).await
+        [self.queue(confirm), self.queue(notice)]
     }
 
     /// Confirms a new email address with the link sent to it, once, if whoever asked for
@@ -306,34 +306,6 @@ impl Manage {
             Some(user.value.organisation),
             AuditDetail::Empty,
         );
-        self.ports
-            .changes
-            .apply(
-                vec![
-                    Write::ConsumeLink {
-                        digest,
-                        purpose: LinkPurpose::EmailChange,
-                        now: self.base.now(),
-                    },
-                    Write::UpdateUser { user: next, version: user.version },
-                    // Every reset link dies with the old address, and every other link
-                    // sent to it: any other pending confirmation, and a pending invitation
-                    // or reactivation (whoever holds the old mailbox must not get in by
-                    // it; the person's new address gets a fresh one when it is resent).
-                    // Every session ends.
-                    Write::RevokeLinks {
-                        user: id,
-                        purposes: vec![
-                            LinkPurpose::EmailChange,
-                            LinkPurpose::Invitation,
-                            LinkPurpose::Reactivation,
-                        ],
-                    },
-                    Write::EndSessions(id),
-                ],
-                vec![audit],
-            )
-            .await?;
         let by_themselves = by == id;
         let changed_by = if by_themselves {
             ChangedBy::Themselves
@@ -346,7 +318,33 @@ impl Manage {
             new: link.email.clone(),
             by: changed_by,
         };
-        self.ports.mailer.send(notice).await?;
+        self.commit(
+            vec![
+                Write::ConsumeLink {
+                    digest,
+                    purpose: LinkPurpose::EmailChange,
+                    now: self.base.now(),
+                },
+                Write::UpdateUser { user: next, version: user.version },
+                // Every reset link dies with the old address, and every other link
+                // sent to it: any other pending confirmation, and a pending invitation
+                // or reactivation (whoever holds the old mailbox must not get in by
+                // it; the person's new address gets a fresh one when it is resent).
+                // Every session ends.
+                Write::RevokeLinks {
+                    user: id,
+                    purposes: vec![
+                        LinkPurpose::EmailChange,
+                        LinkPurpose::Invitation,
+                        LinkPurpose::Reactivation,
+                    ],
+                },
+                Write::EndSessions(id),
+                self.queue(notice),
+            ],
+            vec![audit],
+        )
+        .await?;
         Ok(EmailConfirmed { user: id, by_themselves })
     }
 
@@ -391,24 +389,22 @@ impl Manage {
             Some(from.value.id),
             AuditDetail::UserMove(UserMove { from: from.value.id.to_string(), to: to.to_string() }),
         );
-        self.ports
-            .changes
-            .apply(
-                vec![
-                    Write::TouchOrganisation { id: from.value.id, version: from.version },
-                    Write::TouchOrganisation { id: to, version: target.version },
-                    Write::UpdateUser { user: next, version },
-                ],
-                vec![audit],
-            )
-            .await?;
         let notice = Notification::OrganisationChanged {
             to: user.value.email.clone(),
             name: user.value.name.clone(),
             from: from.value.name.clone(),
             into: target.value.name.clone(),
         };
-        self.ports.mailer.send(notice).await?;
+        self.commit(
+            vec![
+                Write::TouchOrganisation { id: from.value.id, version: from.version },
+                Write::TouchOrganisation { id: to, version: target.version },
+                Write::UpdateUser { user: next, version },
+                self.queue(notice),
+            ],
+            vec![audit],
+        )
+        .await?;
         Ok(())
     }
 
@@ -521,20 +517,19 @@ impl Manage {
                     org_id,
                     AuditDetail::Empty,
                 );
-                self.ports
-                    .changes
-                    .apply(
-                        vec![
-                            touch,
-                            Write::UpdateUser { user: next.clone(), version },
-                            Write::SetPassword { user: id, hash: None },
-                            Write::RevokeLinks { user: id, purposes: all_links },
-                            Write::IssueLink(link.clone()),
-                        ],
-                        vec![audit],
-                    )
-                    .await?;
-                self.send_invitation(&link, &plain, &next.name, &org.value.name).await?;
+                let mail = self.invitation_mail(&link, &plain, &next.name, &org.value.name);
+                self.commit(
+                    vec![
+                        touch,
+                        Write::UpdateUser { user: next.clone(), version },
+                        Write::SetPassword { user: id, hash: None },
+                        Write::RevokeLinks { user: id, purposes: all_links },
+                        Write::IssueLink(link),
+                        mail,
+                    ],
+                    vec![audit],
+                )
+                .await?;
             }
             _ => {
                 let audit = self.base.event(

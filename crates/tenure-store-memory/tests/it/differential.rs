@@ -126,7 +126,7 @@ async fn services(world: World) -> Services {
             changes: store.clone(),
             hasher,
             secrets: Arc::new(SequentialSecrets::default()),
-            mailer: mailer.clone(),
+            courier: tenure_testkit::fakes::courier(store.clone(), mailer.clone(), clock.clone()),
             clock: clock.clone(),
             ids: ids.clone(),
         },

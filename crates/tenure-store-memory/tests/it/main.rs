@@ -177,10 +177,8 @@ async fn signs_in_through_the_accounts_service() {
 
 #[tokio::test]
 async fn resets_passwords_through_the_accounts_service() {
-    tenure_testkit::contract::accounts::reset(|w| async move {
-        Arc::new(MemoryDirectory::new(w)) as Arc<dyn tenure_core::AccountStore>
-    })
-    .await;
+    tenure_testkit::contract::accounts::reset(|w| async move { Arc::new(MemoryDirectory::new(w)) })
+        .await;
 }
 
 #[tokio::test]

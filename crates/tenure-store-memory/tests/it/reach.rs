@@ -90,7 +90,11 @@ async fn run(ops: Vec<(usize, Op)>) -> Result<(), TestCaseError> {
             changes: store.clone(),
             hasher: Arc::new(CountingHasher::with_cost(1)),
             secrets: Arc::new(SequentialSecrets::default()),
-            mailer: Arc::new(MemoryMailer::default()),
+            courier: tenure_testkit::fakes::courier(
+                store.clone(),
+                Arc::new(MemoryMailer::default()),
+                Arc::new(FixedClock::at(1_000_000)),
+            ),
             clock: Arc::new(FixedClock::at(1_000_000)),
             ids: Arc::new(SequentialIds::default()),
         },

@@ -234,10 +234,7 @@ async fn sqlite_passes_the_account_contracts() {
         accounts_at(&temp_sqlite().0, &w).await
     })
     .await;
-    tenure_testkit::contract::accounts::reset(|w| async move {
-        accounts_at(&temp_sqlite().0, &w).await
-    })
-    .await;
+    tenure_testkit::contract::accounts::reset(|w| store_at(temp_sqlite().0, w)).await;
     tenure_testkit::contract::accounts::change_password(|w| async move {
         accounts_at(&temp_sqlite().0, &w).await
     })
@@ -258,7 +255,7 @@ async fn postgres_passes_the_account_contracts() {
     })
     .await;
     tenure_testkit::contract::accounts::reset(|w| async move {
-        accounts_at(&temp_postgres().await.unwrap(), &w).await
+        store_at(temp_postgres().await.unwrap(), w).await
     })
     .await;
     tenure_testkit::contract::accounts::change_password(|w| async move {

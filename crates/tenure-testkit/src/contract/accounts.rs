@@ -350,10 +350,11 @@ where
 ///
 /// # Panics
 /// On the first broken promise.
-pub async fn reset<F, Fut>(make: F)
+pub async fn reset<S, F, Fut>(make: F)
 where
+    S: AccountStore + tenure_core::MailQueue,
     F: Fn(World) -> Fut,
-    Fut: Future<Output = Arc<dyn AccountStore>>,
+    Fut: Future<Output = Arc<S>>,
 {
     use crate::fakes::{MemoryMailer, SequentialSecrets};
     use tenure_core::{ResetError, ResetPolicy};
@@ -371,7 +372,11 @@ where
         Arc::new(SequentialIds::default()),
         LockoutPolicy::default(),
     )
-    .with_resets(Arc::new(SequentialSecrets::default()), mailer.clone(), policy);
+    .with_resets(
+        Arc::new(SequentialSecrets::default()),
+        crate::fakes::courier(store.clone(), mailer.clone(), clock.clone()),
+        policy,
+    );
     store
         .set_password(
             user(ALICE),

@@ -106,7 +106,7 @@ where
             changes: store.clone(),
             hasher: Arc::new(CountingHasher::with_cost(2)),
             secrets: Arc::new(SequentialSecrets::default()),
-            mailer: mailer.clone(),
+            courier: crate::fakes::courier(store.clone(), mailer.clone(), clock.clone()),
             clock: clock.clone(),
             ids: ids.clone(),
         },

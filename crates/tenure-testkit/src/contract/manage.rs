@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tenure_core::{
     AccountStatus, AccountStore, AuditName, AuditQuery, ChangeStore, Directory, Invite, Manage,
-    ManageError, ManagePolicy, ManagePorts, OrganisationInput, Page, PersonInput, SessionPolicy,
+    MailQueue, ManageError, ManagePolicy, ManagePorts, OrganisationInput, Page, PersonInput, SessionPolicy,
     SessionStore, Sessions, StateError, UserChanges,
 };
 use tenure_domain::RelationshipStep::{Accept, Add, Remove, Withdraw};
@@ -22,8 +22,8 @@ use uuid::Uuid;
 use crate::fakes::{CountingHasher, FixedClock, MemoryMailer, SequentialIds, SequentialSecrets};
 
 /// What the suite needs of a store.
-pub trait FullStore: Directory + ChangeStore + AccountStore + SessionStore {}
-impl<T: Directory + ChangeStore + AccountStore + SessionStore> FullStore for T {}
+pub trait FullStore: Directory + ChangeStore + AccountStore + SessionStore + MailQueue {}
+impl<T: Directory + ChangeStore + AccountStore + SessionStore + MailQueue> FullStore for T {}
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
 const GOOD: &str = "correct horse battery staple";
@@ -106,7 +106,7 @@ fn harness<S: FullStore>(store: Arc<S>) -> Harness<S> {
         changes: store.clone(),
         hasher: Arc::new(CountingHasher::with_cost(2)),
         secrets: secrets.clone(),
-        mailer: mailer.clone(),
+        courier: crate::fakes::courier(store.clone(), mailer.clone(), clock.clone()),
         clock: clock.clone(),
         ids: ids.clone(),
     };
@@ -954,7 +954,7 @@ where
     )
     .with_resets(
         h.secrets.clone(),
-        h.mailer.clone(),
+        crate::fakes::courier(h.store.clone(), h.mailer.clone(), h.clock.clone()),
         ResetPolicy { base_url: "https://tenure.example".to_owned(), ..ResetPolicy::default() },
     );
     let sessions = Sessions::new(

@@ -56,6 +56,7 @@ async fn serve(trusted_proxies: TrustedProxies) -> Served {
         corterum: store.clone(),
         hasher,
         secrets,
+        mail_queue: store.clone(),
         mailer,
         clock,
         ids,

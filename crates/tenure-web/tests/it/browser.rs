@@ -77,6 +77,7 @@ async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
         corterum: store,
         hasher,
         secrets,
+        mail_queue: store.clone(),
         mailer,
         clock: clock.clone(),
         ids,

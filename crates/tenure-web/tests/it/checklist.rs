@@ -293,7 +293,7 @@ async fn tokens_are_long_unique_and_stored_only_as_digests() {
     )
     .with_resets(
         secrets.clone(),
-        mailer.clone(),
+        tenure_testkit::fakes::courier(store.clone(), mailer.clone(), clock.clone()),
         ResetPolicy { base_url: BASE.to_owned(), ..ResetPolicy::default() },
     );
     let manage = Manage::new(
@@ -302,7 +302,7 @@ async fn tokens_are_long_unique_and_stored_only_as_digests() {
             changes: store.clone(),
             hasher,
             secrets: secrets.clone(),
-            mailer: mailer.clone(),
+            courier: tenure_testkit::fakes::courier(store.clone(), mailer.clone(), clock.clone()),
             clock: clock.clone(),
             ids: ids.clone(),
         },

@@ -522,6 +522,7 @@ async fn sqlite_router() -> axum::Router {
         corterum: store,
         hasher,
         secrets,
+        mail_queue: store.clone(),
         mailer,
         clock,
         ids,

@@ -71,6 +71,7 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
         corterum: store.clone(),
         hasher,
         secrets,
+        mail_queue: store.clone(),
         mailer: mailer.clone(),
         clock: clock.clone(),
         ids,
