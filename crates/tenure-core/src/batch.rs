@@ -512,6 +512,19 @@ pub async fn export<K: Kind, E: From<BackendError>>(
     Ok(rows)
 }
 
+/// A row's cell as typed before an export defused it: a leading single quote before a
+/// character a spreadsheet reads as a formula (`'=`, `'+`, `'-`, `'@`, `'` then a tab or
+/// carriage return) is taken off, so an export imports back unchanged
+/// ([`crate::csv::defuse`] is its inverse). The value then goes through the service's own
+/// parsing like any other.
+pub fn cell<'r>(row: &'r read::Row, column: &str) -> &'r str {
+    let raw = row.get(column);
+    match raw.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => raw,
+    }
+}
+
 /// `yes`/`no` (and `true`/`false`, `y`/`n`, `1`/`0`, any case) as a flag; empty is `no`.
 ///
 /// # Errors

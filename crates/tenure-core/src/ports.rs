@@ -235,4 +235,15 @@ pub trait Directory: Send + Sync + 'static {
     /// # Errors
     /// [`BackendError`] only for unexpected failures.
     async fn logs_named(&self, scope: &Scope, page: Page) -> Result<Vec<NamedLog>, BackendError>;
+
+    /// The relationships in effect with either end among `organisations` (a page's worth:
+    /// at most [`Page::MAX_LIMIT`]), for the batch exports. Edges only, in no particular
+    /// order: the caller decides what the actor may see of them.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn relationships_of(
+        &self,
+        organisations: &[tenure_domain::OrgId],
+    ) -> Result<Vec<tenure_domain::Relationship>, BackendError>;
 }

@@ -220,6 +220,16 @@ fn page<T, K: Ord>(mut rows: Vec<T>, page: Page, key: impl Fn(&T) -> K) -> Vec<T
 
 #[async_trait]
 impl Directory for MemoryDirectory {
+    async fn relationships_of(
+        &self,
+        organisations: &[OrgId],
+    ) -> Result<Vec<Relationship>, BackendError> {
+        let touches = |r: &Relationship| {
+            organisations.contains(&r.stock_owner) || organisations.contains(&r.managing_agent)
+        };
+        self.read(|w| w.relationships().filter(|r| touches(r)).copied().collect())
+    }
+
     async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError> {
         // Only the rows the decision needs, so a check costs the same in a world of a
         // hundred users as in one of a million.

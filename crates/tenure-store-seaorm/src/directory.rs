@@ -711,6 +711,29 @@ impl SeaOrmStore {
 
 #[async_trait]
 impl Directory for SeaOrmStore {
+    async fn relationships_of(
+        &self,
+        organisations: &[OrgId],
+    ) -> Result<Vec<Relationship>, BackendError> {
+        let ids: Vec<Uuid> = organisations.iter().map(|o| *o.as_uuid()).collect();
+        let rows = relationships::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(relationships::Column::StockOwnerId.is_in(ids.iter().copied()))
+                    .add(relationships::Column::ManagingAgentId.is_in(ids)),
+            )
+            .all(self.db())
+            .await
+            .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|e| Relationship {
+                stock_owner: OrgId::from_uuid(e.stock_owner_id),
+                managing_agent: OrgId::from_uuid(e.managing_agent_id),
+            })
+            .collect())
+    }
+
     async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError> {
         let rows = self.actor_rows(ActorKey::User(*actor.as_uuid())).await?;
         self.snapshot_from(rows, actor, resource).await

@@ -1,7 +1,7 @@
 //! `tenure users import` given bad files, one test per finding of the import's fuzzing
 //! review: every answer names the file and line (and the column, where there is one),
-//! exits 2, never panics, and a file refused whole writes nothing (no invitation sent, no
-//! user added).
+//! exits 1 for refused rows and 2 for a file refused whole, never panics, and a file
+//! refused whole writes nothing (no invitation sent, no user added).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -59,14 +59,14 @@ async fn finding_1_rows_after_a_multi_line_cell_are_reported_on_their_own_line()
         )
         .as_bytes(),
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     let lines: Vec<_> = stderr.lines().collect();
     assert_eq!(lines.len(), 3, "{stderr}");
     assert!(lines[0].starts_with("users.csv:2: name: "), "{stderr}");
-    assert!(lines[1].starts_with("users.csv:4: role `boss` does not exist"), "{stderr}");
+    assert!(lines[1].starts_with("users.csv:4: role: `boss` does not exist"), "{stderr}");
     assert_eq!(lines[2], "users.csv:8: organisation `Nowhere Homes` does not exist");
-    assert_eq!(text(&out.stdout), "1 invited, 0 skipped (already imported), 3 failed\n");
+    assert_eq!(text(&out.stdout), "1 created, 0 updated, 0 unchanged, 0 differ (skipped; --update changes them), 3 failed\n");
     assert_eq!(users(&dir), ["ada@example.com", "pete@example.com"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -140,12 +140,12 @@ async fn finding_5_a_cell_not_utf8_names_its_column() {
           Ren\xe9,rene@example.com,Tenure support,data_provider\n\
           Pete,pete@example.com,Tenure support,data_provider\n",
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
         "users.csv:3: column `name`: the cell is not UTF-8 text; save the file as CSV UTF-8\n"
     );
-    assert_eq!(text(&out.stdout), "2 invited, 0 skipped (already imported), 1 failed\n");
+    assert_eq!(text(&out.stdout), "2 created, 0 updated, 0 unchanged, 0 differ (skipped; --update changes them), 1 failed\n");
     assert_eq!(users(&dir), ["ada@example.com", "cora@example.com", "pete@example.com"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -159,13 +159,13 @@ async fn finding_6_organisation_and_role_are_quoted_escaped() {
           Nora,nora@example.com,\"Now\0here\nHomes\",data_provider\n\
           Rob,rob@example.com,Tenure support,\"bo\xe2\x80\xaess\r\n\"\n",
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     let lines: Vec<_> = stderr.lines().collect();
     assert_eq!(lines.len(), 2, "one line each: {stderr:?}");
     assert_eq!(lines[0], "users.csv:2: organisation `Now\\u{0}here\\u{a}Homes` does not exist");
     assert!(
-        lines[1].starts_with("users.csv:4: role `bo\\u{202e}ss` does not exist; expected one of"),
+        lines[1].starts_with("users.csv:4: role: `bo\\u{202e}ss` does not exist; expected one of"),
         "{stderr:?}"
     );
     assert!(!stderr.contains(['\0', '\r', '\u{202e}']), "{stderr:?}");

@@ -13,7 +13,7 @@ use tenure_domain::{
     Action, Name, OrgId, Organisation, ProviderType, Request, Resource, Telephone, UserId,
 };
 
-use crate::batch::{Created, Kind, RowError, Sources, flag, yes_no};
+use crate::batch::{Created, Kind, RowError, Sources, cell, flag, yes_no};
 use crate::changes::Versioned;
 use crate::csv::read::{Columns, Row};
 use crate::error::BackendError;
@@ -120,19 +120,19 @@ impl Kind for Organisations {
     fn parse(&self, row: &Row) -> Result<OrganisationRow, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut field = |e: FieldError| errors.push(e);
-        let name = Name::parse(row.get("name"))
+        let name = Name::parse(cell(row, "name"))
             .map_err(|e| field(FieldError { field: "name", message: e.to_string() }))
             .ok();
-        let telephone = match row.get("telephone").trim() {
+        let telephone = match cell(row, "telephone").trim() {
             "" => Some(String::new()),
             t => Telephone::parse(t)
                 .map(|t| t.to_string())
                 .map_err(|e| field(FieldError { field: "telephone", message: e.to_string() }))
                 .ok(),
         };
-        let provider_type = provider_type(row.get("provider_type")).map_err(&mut field).ok();
+        let provider_type = provider_type(cell(row, "provider_type")).map_err(&mut field).ok();
         // Left empty, an organisation holds stock and is active, as on the admin screen.
-        let yes_unless = |column: &'static str| match row.get(column).trim() {
+        let yes_unless = |column: &'static str| match cell(row, column).trim() {
             "" => Ok(true),
             cell => flag(column, cell),
         };
@@ -145,10 +145,10 @@ impl Kind for Organisations {
                 Ok(OrganisationRow {
                     input: OrganisationInput {
                         name: name.to_string(),
-                        address: row.get("address").trim().to_owned(),
+                        address: cell(row, "address").trim().to_owned(),
                         telephone,
                         provider_type,
-                        registration_number: row.get("registration_number").trim().to_owned(),
+                        registration_number: cell(row, "registration_number").trim().to_owned(),
                         holds_stock,
                     },
                     active,

@@ -12,13 +12,15 @@
 //! The export lists the relationships in effect that the actor may see: each from its
 //! stock owner when the actor may view it, otherwise from its managing agent.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use tenure_domain::{
-    Action, OrgId, Organisation, Relationship, RelationshipEffect, RelationshipStep, Request,
-    Resource, UserId, World, decide_relationship,
+    Action, OrgId, Relationship, RelationshipEffect, RelationshipStep, Request, Resource, UserId,
+    World, decide_relationship,
 };
 
-use crate::batch::{Created, Kind, RowError, Sources};
+use crate::batch::{Created, Kind, RowError, Sources, cell};
 use crate::csv::read::{Columns, Row};
 use crate::error::BackendError;
 use crate::ports::Page;
@@ -114,7 +116,7 @@ impl Kind for Relationships {
     fn parse(&self, row: &Row) -> Result<RelationshipRow, Vec<FieldError>> {
         let mut errors = Vec::new();
         for field in ["stock_owner", "managing_agent"] {
-            if row.get(field).trim().is_empty() {
+            if cell(row, field).trim().is_empty() {
                 errors.push(FieldError {
                     field,
                     message: "enter the organisation's name".to_owned(),
@@ -125,8 +127,8 @@ impl Kind for Relationships {
             return Err(errors);
         }
         Ok(RelationshipRow {
-            stock_owner: row.get("stock_owner").trim().to_owned(),
-            managing_agent: row.get("managing_agent").trim().to_owned(),
+            stock_owner: cell(row, "stock_owner").trim().to_owned(),
+            managing_agent: cell(row, "managing_agent").trim().to_owned(),
         })
     }
 
@@ -146,7 +148,7 @@ impl Kind for Relationships {
         {
             return Ok(None);
         }
-        if world.managing_agents(rel.stock_owner).contains(&rel.managing_agent) {
+        if self.sources.directory.relationships_of(&[rel.stock_owner]).await?.contains(&rel) {
             return Ok(Some(Standing::InEffect));
         }
         Ok(world.relationship_request(rel).map(|_| Standing::Requested))
@@ -215,48 +217,45 @@ impl Kind for Relationships {
         if orgs.is_empty() {
             return Ok(None);
         }
-        let mut rows = Vec::new();
-        for org in &orgs {
-            let world =
-                self.sources.directory.snapshot(actor, Resource::Organisation(org.id)).await?;
-            let mut pairs: Vec<(String, String)> = Vec::new();
-            let name =
-                |id: OrgId, world: &World| world.organisation(id).map(|o| o.name.to_string());
-            let mut missing = Vec::new();
-            for ma in world.managing_agents(org.id) {
-                match name(*ma, &world) {
-                    Some(n) => pairs.push((org.name.to_string(), n)),
-                    None => missing.push((*ma, true)),
-                }
+        let scope = service.scope(actor, Action::OrganisationView);
+        let ids: Vec<OrgId> = orgs.iter().map(|o| o.id).collect();
+        // Each relationship once: from its stock owner when the actor may view it,
+        // otherwise from its managing agent (a coordinator sees her stock owners).
+        let edges: Vec<Relationship> = self
+            .sources
+            .directory
+            .relationships_of(&ids)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                ids.contains(&r.stock_owner)
+                    || (ids.contains(&r.managing_agent)
+                        && !scope.covers_organisation(r.stock_owner))
+            })
+            .collect();
+        let mut names: HashMap<OrgId, String> =
+            orgs.iter().map(|o| (o.id, o.name.to_string())).collect();
+        let missing: Vec<OrgId> = edges
+            .iter()
+            .flat_map(|r| [r.stock_owner, r.managing_agent])
+            .filter(|id| !names.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            for o in self.sources.manage.organisations_by_id(actor, &missing).await? {
+                names.insert(o.id, o.name.to_string());
             }
-            // Relationships whose stock owner the actor may not view are listed here,
-            // from the managing agent they may.
-            for so in world.stock_owners(org.id) {
-                if may_view(&world, actor, *so) {
-                    continue;
-                }
-                match name(*so, &world) {
-                    Some(n) => pairs.push((n, org.name.to_string())),
-                    None => missing.push((*so, false)),
-                }
-            }
-            if !missing.is_empty() {
-                let ids: Vec<OrgId> = missing.iter().map(|(id, _)| *id).collect();
-                let found: Vec<Organisation> =
-                    self.sources.manage.organisations_by_id(actor, &ids).await?;
-                for (id, agent) in missing {
-                    let Some(other) = found.iter().find(|o| o.id == id) else { continue };
-                    let other = other.name.to_string();
-                    pairs.push(if agent {
-                        (org.name.to_string(), other)
-                    } else {
-                        (other, org.name.to_string())
-                    });
-                }
-            }
-            pairs.sort_by_key(|(a, b)| (a.to_lowercase(), b.to_lowercase()));
-            rows.extend(pairs.into_iter().map(|(a, b)| vec![a, b]));
         }
+        let mut rows: Vec<Vec<String>> = edges
+            .iter()
+            .filter_map(|r| {
+                Some(vec![
+                    names.get(&r.stock_owner)?.clone(),
+                    names.get(&r.managing_agent)?.clone(),
+                ])
+            })
+            .collect();
+        rows.sort_by_key(|r| (r[0].to_lowercase(), r[1].to_lowercase()));
+        rows.dedup();
         Ok(Some(rows))
     }
 }

@@ -20,7 +20,7 @@ use tenure_domain::{
     Action, Email, OrgId, Organisation, Request, Resource, RoleCatalogue, RoleId, User, UserId,
 };
 
-use crate::batch::{Created, Kind, RowError, Sources};
+use crate::batch::{Created, Kind, RowError, Sources, cell};
 use crate::changes::{LinkPurpose, LinkState, Versioned};
 use crate::csv::read::{Columns, Row};
 use crate::error::BackendError;
@@ -122,10 +122,10 @@ impl Kind for Users {
 
     fn parse(&self, row: &Row) -> Result<UserRow, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let email = Email::parse(row.get("email"))
+        let email = Email::parse(cell(row, "email"))
             .map_err(|e| errors.push(FieldError { field: "email", message: e.to_string() }))
             .ok();
-        let given = row.get("role");
+        let given = cell(row, "role");
         let wanted = given.trim().to_lowercase();
         let role = self
             .roles
@@ -143,7 +143,7 @@ impl Kind for Users {
                 ),
             });
         }
-        if row.get("organisation").trim().is_empty() {
+        if cell(row, "organisation").trim().is_empty() {
             errors.push(FieldError {
                 field: "organisation",
                 message: "enter the organisation's name".to_owned(),
@@ -152,12 +152,12 @@ impl Kind for Users {
         match (email, role) {
             (Some(email), Some(role)) if errors.is_empty() => Ok(UserRow {
                 person: PersonInput {
-                    name: row.get("name").trim().to_owned(),
-                    email: row.get("email").trim().to_owned(),
-                    telephone: row.get("telephone").trim().to_owned(),
+                    name: cell(row, "name").trim().to_owned(),
+                    email: cell(row, "email").trim().to_owned(),
+                    telephone: cell(row, "telephone").trim().to_owned(),
                 },
                 email,
-                organisation: row.get("organisation").trim().to_owned(),
+                organisation: cell(row, "organisation").trim().to_owned(),
                 role,
             }),
             _ => Err(errors),
