@@ -120,14 +120,20 @@ async fn a_newcomer_migrates_creates_the_administrator_and_imports_users() {
         "{stderr}"
     );
     assert!(!stderr.contains("users.csv:2:") && !stderr.contains("users.csv:6:"), "{stderr}");
-    assert_eq!(text(&out.stdout).trim(), "2 created, 0 updated, 0 unchanged, 0 differ (skipped; --update changes them), 3 failed");
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "2 created, 0 updated, 0 unchanged, 0 differ (skipped; --update changes them), 3 failed"
+    );
     let mails = outbox(&dir);
     assert_eq!(mails.len(), 3, "one invitation per good row");
     assert!(mails[1].contains("To: cora@example.com") && mails[2].contains("To: pete@example.com"));
 
     // Safe to re-run: done rows are skipped, nothing is duplicated, no mail is resent.
     let out = tenure(&dir, &["users", "import", "users.csv", "--as", "ada@example.com"]);
-    assert_eq!(text(&out.stdout).trim(), "0 created, 0 updated, 2 unchanged, 0 differ (skipped; --update changes them), 3 failed");
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "0 created, 0 updated, 2 unchanged, 0 differ (skipped; --update changes them), 3 failed"
+    );
     assert_eq!(outbox(&dir).len(), 3);
 
     // A file with the wrong columns is refused whole, saying which.
