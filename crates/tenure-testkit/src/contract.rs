@@ -10,6 +10,7 @@ pub mod audit;
 pub mod corterum;
 pub mod housekeeping;
 pub mod limits;
+pub mod mail;
 pub mod manage;
 
 use std::future::Future;

@@ -8,4 +8,5 @@
 
 pub mod contract;
 pub mod fakes;
+pub mod smtp;
 pub mod worlds;

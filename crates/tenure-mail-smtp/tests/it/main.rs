@@ -1,6 +1,6 @@
-//! The SMTP adapter against a real SMTP conversation over TCP: a small server started by
-//! the test speaks the protocol (RFC 5321: greeting, EHLO, MAIL, RCPT, DATA, QUIT) and
-//! keeps what it receives.
+//! The SMTP adapter against a real SMTP server: Debian's aiosmtpd (`python3-aiosmtpd`,
+//! installed by `.ci/run`), started by the test on a free port, storing what it accepts
+//! in a maildir the test reads.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,66 +10,16 @@
 use tenure_core::{Mailer, Notification};
 use tenure_domain::{Email, Name};
 use tenure_mail_smtp::SmtpMailer;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tenure_testkit::smtp;
 use tokio::net::TcpListener;
 
-/// What one SMTP session delivered: the envelope and the raw message.
-#[derive(Debug, Default)]
-struct Delivery {
-    mail_from: String,
-    rcpt_to: Vec<String>,
-    data: String,
-}
-
-/// Serves one SMTP session on a free port; returns the port and the delivery.
-async fn smtp_server() -> (u16, tokio::task::JoinHandle<Delivery>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let task = tokio::spawn(async move {
-        let (socket, _) = listener.accept().await.unwrap();
-        let (read, mut write) = socket.into_split();
-        let mut lines = BufReader::new(read).lines();
-        let mut delivery = Delivery::default();
-        write.write_all(b"220 test.example ESMTP ready\r\n").await.unwrap();
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let upper = line.to_ascii_uppercase();
-            let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                b"250-test.example\r\n250 8BITMIME\r\n"
-            } else if upper.starts_with("MAIL FROM:") {
-                delivery.mail_from = line[10..].trim().to_owned();
-                b"250 OK\r\n"
-            } else if upper.starts_with("RCPT TO:") {
-                delivery.rcpt_to.push(line[8..].trim().to_owned());
-                b"250 OK\r\n"
-            } else if upper == "DATA" {
-                write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await.unwrap();
-                while let Some(data) = lines.next_line().await.unwrap() {
-                    if data == "." {
-                        break;
-                    }
-                    delivery.data.push_str(data.strip_prefix('.').unwrap_or(&data));
-                    delivery.data.push('\n');
-                }
-                b"250 OK queued\r\n"
-            } else if upper == "QUIT" {
-                write.write_all(b"221 Bye\r\n").await.unwrap();
-                break;
-            } else {
-                b"250 OK\r\n"
-            };
-            write.write_all(reply).await.unwrap();
-        }
-        delivery
-    });
-    (port, task)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sends_plain_text_and_html_through_a_real_smtp_conversation() {
-    let (port, server) = smtp_server().await;
-    let mailer =
-        SmtpMailer::new(&format!("smtp://127.0.0.1:{port}"), "Tenure <no-reply@tenure.example>")
-            .unwrap();
+async fn sends_plain_text_and_html_to_a_real_smtp_server() {
+    if !smtp::available() {
+        return;
+    }
+    let server = smtp::Server::start(smtp::free_port());
+    let mailer = SmtpMailer::new(&server.url(), "Tenure <no-reply@tenure.example>").unwrap();
     mailer
         .send(Notification::Invitation {
             to: Email::parse("alice@example.com").unwrap(),
@@ -80,14 +30,12 @@ async fn sends_plain_text_and_html_through_a_real_smtp_conversation() {
         })
         .await
         .unwrap();
-    drop(mailer);
-    let delivery = tokio::time::timeout(std::time::Duration::from_secs(10), server)
-        .await
-        .expect("the session ends")
-        .unwrap();
-    assert_eq!(delivery.mail_from, "<no-reply@tenure.example>");
-    assert_eq!(delivery.rcpt_to, ["<alice@example.com>"]);
-    let data = delivery.data;
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let data = &messages[0];
+    // The envelope, as the server recorded it.
+    assert!(data.contains("X-MailFrom: no-reply@tenure.example"), "{data}");
+    assert!(data.contains("X-RcptTo: alice@example.com"), "{data}");
     assert!(data.contains("Subject: You have been invited to Tenure"), "{data}");
     assert!(data.contains("To: alice@example.com"), "{data}");
     assert!(data.contains("multipart/alternative"), "{data}");

@@ -176,6 +176,16 @@ async fn signs_in_through_the_accounts_service() {
 }
 
 #[tokio::test]
+async fn holds_the_mail_queue_contract() {
+    tenure_testkit::contract::mail::queue_port(
+        |w| async move { Arc::new(MemoryDirectory::new(w)) },
+    )
+    .await;
+    tenure_testkit::contract::mail::courier(|w| async move { Arc::new(MemoryDirectory::new(w)) })
+        .await;
+}
+
+#[tokio::test]
 async fn resets_passwords_through_the_accounts_service() {
     tenure_testkit::contract::accounts::reset(|w| async move { Arc::new(MemoryDirectory::new(w)) })
         .await;

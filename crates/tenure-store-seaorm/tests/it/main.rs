@@ -11,8 +11,9 @@
 )]
 
 mod checklist;
-mod limits;
+mod courier;
 mod lifecycle;
+mod limits;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -218,6 +219,24 @@ async fn accounts_at(url: &str, world: &World) -> Arc<dyn tenure_core::AccountSt
     let store = SeaOrmStore::open(url).await.unwrap();
     store.import(world).await.unwrap();
     Arc::new(store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_holds_the_mail_queue_contract() {
+    use tenure_testkit::contract::mail;
+    mail::queue_port(|w| store_at("sqlite::memory:".to_owned(), w)).await;
+    mail::queue_port(|w| store_at(temp_sqlite().0, w)).await;
+    mail::courier(|w| store_at(temp_sqlite().0, w)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_holds_the_mail_queue_contract() {
+    use tenure_testkit::contract::mail;
+    if temp_postgres().await.is_none() {
+        return;
+    }
+    mail::queue_port(|w| async move { store_at(temp_postgres().await.unwrap(), w).await }).await;
+    mail::courier(|w| async move { store_at(temp_postgres().await.unwrap(), w).await }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
