@@ -81,6 +81,16 @@ pub trait CorterumStore: Send + Sync + 'static {
     /// [`BackendError`] only for unexpected failures.
     async fn entity(&self, id: EntityId) -> Result<Option<Entity>, BackendError>;
 
+    /// The entities that link to this one, each with the kind of its link, by the
+    /// linking entity's id then kind (the other direction of [`Entity::links`]).
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn linked_from(
+        &self,
+        id: EntityId,
+    ) -> Result<Vec<(EntityId, tenure_domain::entity::LinkKind)>, BackendError>;
+
     /// Every group but "All People", with members.
     ///
     /// # Errors
@@ -162,6 +172,18 @@ pub struct EntityInput {
     /// Its links to other entities (a person's previous and new employers); `None`
     /// keeps the links it has.
     pub links: Option<Vec<tenure_domain::entity::EntityLink>>,
+}
+
+/// An entity's links in both directions, as one actor may see them.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct EntityLinks {
+    /// The entity.
+    pub entity: Entity,
+    /// Its links to other entities, each with its kind, by kind then name.
+    pub to: Vec<(tenure_domain::entity::LinkKind, Entity)>,
+    /// The entities linking to it ("linked from": a business's past and present staff),
+    /// each with the kind of its link, by name then kind.
+    pub from: Vec<(Entity, tenure_domain::entity::LinkKind)>,
 }
 
 /// A group as the form fills it in.

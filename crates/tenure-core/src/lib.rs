@@ -45,8 +45,8 @@ pub use changes::{
     RelationshipRequest, Versioned, Write,
 };
 pub use corterum::{
-    Account, AccountInput, AsOf, Corterum, CorterumPorts, CorterumStore, EntityInput, EntityQuery,
-    GroupInput, InstanceView,
+    Account, AccountInput, AsOf, Corterum, CorterumPorts, CorterumStore, EntityInput, EntityLinks,
+    EntityQuery, GroupInput, InstanceView,
 };
 pub use courier::{
     AfterFailure, Claimed, Courier, CourierPolicy, MailQueue, MailRecord, MailStatus, QueueCounts,

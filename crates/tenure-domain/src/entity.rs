@@ -3,8 +3,8 @@
 //! An entity is a person, business or regulator that exists in its own right: an
 //! ex-employee stays an entity after their user account is gone. Only the name is
 //! mandatory; the other static data depends on the type. Entities link to each other
-//! (a person's previous and new employers) and to the companies (organisations) they
-//! belong to. A group holds entities of one type; "All People" exists from the start and
+//! with a kind (a person's previous and new employers, a regulator of a business, any
+//! kind a customer names) and to the companies (organisations) they belong to. A group holds entities of one type; "All People" exists from the start and
 //! holds every person without being told.
 
 use std::collections::BTreeMap;
@@ -105,35 +105,122 @@ impl FromStr for EntityKind {
     }
 }
 
-/// How one entity is linked to another.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+/// How one entity is linked to another: one of the kinds the service knows, or a kind
+/// a customer named. Stored as text ([`LinkKind::as_str`], `custom:<label>` for a
+/// custom kind), so a new kind needs no change to the schema.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum LinkKind {
     /// The linked business employed this person before they joined.
     PreviousEmployer,
     /// The linked business employs this person since they left.
     NewEmployer,
+    /// This regulator regulates the linked entity.
+    RegulatorOf,
+    /// The two are related in some other way.
+    RelatedTo,
+    /// A kind a customer named (trimmed, 1 to [`LinkKind::MAX_LABEL`] characters).
+    Custom(String),
+}
+
+/// A link kind that cannot be read.
+#[derive(Clone, PartialEq, Eq, Debug, Error)]
+pub enum LinkKindError {
+    /// Neither a known kind nor a custom one.
+    #[error(
+        "unknown link kind `{}`; expected previous_employer, new_employer, regulator_of, related_to or custom:<name>",
+        crate::name::quoted(.0)
+    )]
+    Unknown(String),
+    /// A custom kind with no name.
+    #[error("name the custom link kind, for example \"Auditor of\"")]
+    EmptyLabel,
+    /// A custom kind's name too long.
+    #[error("a custom link kind must be {max} characters or fewer", max = LinkKind::MAX_LABEL)]
+    TooLong,
+    /// A custom kind's name with a line break or another control character.
+    #[error("a custom link kind must be one line of text")]
+    NotOneLine,
 }
 
 impl LinkKind {
-    /// The name used in forms and the CLI.
-    pub const fn as_str(self) -> &'static str {
+    /// The kinds the service knows, in the order forms offer them.
+    pub const KNOWN: [Self; 4] =
+        [Self::PreviousEmployer, Self::NewEmployer, Self::RegulatorOf, Self::RelatedTo];
+
+    /// The longest custom kind name, in characters.
+    pub const MAX_LABEL: usize = 60;
+
+    /// A custom kind named `label` (trimmed), or the known kind with that name or label.
+    ///
+    /// # Errors
+    /// An empty name, or one over [`LinkKind::MAX_LABEL`] characters.
+    pub fn custom(label: &str) -> Result<Self, LinkKindError> {
+        let label = label.trim();
+        if label.is_empty() {
+            return Err(LinkKindError::EmptyLabel);
+        }
+        if label.chars().count() > Self::MAX_LABEL {
+            return Err(LinkKindError::TooLong);
+        }
+        if label.chars().any(char::is_control) {
+            return Err(LinkKindError::NotOneLine);
+        }
+        Ok(Self::KNOWN
+            .into_iter()
+            .find(|k| k.label().eq_ignore_ascii_case(label) || k.as_str() == label)
+            .unwrap_or_else(|| Self::Custom(label.to_owned())))
+    }
+
+    /// Reads a kind as stored and as forms and the CLI send it: a known kind's name, or
+    /// `custom:<label>`.
+    ///
+    /// # Errors
+    /// [`LinkKindError`] for anything else.
+    pub fn parse(s: &str) -> Result<Self, LinkKindError> {
+        match s {
+            "previous_employer" => Ok(Self::PreviousEmployer),
+            "new_employer" => Ok(Self::NewEmployer),
+            "regulator_of" => Ok(Self::RegulatorOf),
+            "related_to" => Ok(Self::RelatedTo),
+            _ => match s.strip_prefix("custom:") {
+                Some(label) => Self::custom(label),
+                None => Err(LinkKindError::Unknown(s.to_owned())),
+            },
+        }
+    }
+
+    /// The name stored and used in forms and the CLI.
+    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
         match self {
-            Self::PreviousEmployer => "previous_employer",
-            Self::NewEmployer => "new_employer",
+            Self::PreviousEmployer => Cow::Borrowed("previous_employer"),
+            Self::NewEmployer => Cow::Borrowed("new_employer"),
+            Self::RegulatorOf => Cow::Borrowed("regulator_of"),
+            Self::RelatedTo => Cow::Borrowed("related_to"),
+            Self::Custom(label) => Cow::Owned(format!("custom:{label}")),
         }
     }
 
     /// The name people read.
-    pub const fn label(self) -> &'static str {
+    pub fn label(&self) -> &str {
         match self {
             Self::PreviousEmployer => "Previous employer",
             Self::NewEmployer => "New employer",
+            Self::RegulatorOf => "Regulator of",
+            Self::RelatedTo => "Related to",
+            Self::Custom(label) => label,
         }
     }
 }
 
+impl fmt::Display for LinkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
+
 /// A link from one entity to another.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct EntityLink {
     /// What the link means.
     pub kind: LinkKind,
@@ -263,3 +350,6 @@ impl Group {
         self.members.binary_search(&entity.id).is_ok()
     }
 }
+
+#[cfg(test)]
+mod tests;

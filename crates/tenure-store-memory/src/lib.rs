@@ -762,6 +762,20 @@ impl CorterumStore for MemoryDirectory {
 
     async fn groups(&self) -> Result<Vec<Group>, BackendError> {
         self.read(|w| w.groups().filter(|g| g.id != ALL_PEOPLE).cloned().collect())
+    async fn linked_from(
+        &self,
+        id: EntityId,
+    ) -> Result<Vec<(EntityId, tenure_domain::entity::LinkKind)>, BackendError> {
+        self.read(|w| {
+            let mut out: Vec<_> = w
+                .entities()
+                .flat_map(|e| e.links.iter().filter(|l| l.to == id).map(|l| (e.id, l.kind.clone())))
+                .collect();
+            out.sort_unstable();
+            out
+        })
+    }
+
     }
 
     async fn datasets(&self) -> Result<Vec<Dataset>, BackendError> {

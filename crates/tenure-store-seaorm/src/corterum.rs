@@ -342,7 +342,7 @@ async fn upsert_entity<C: ConnectionTrait>(txn: &C, e: &Entity) -> Result<(), Ch
     if !e.links.is_empty() {
         entity_links::Entity::insert_many(e.links.iter().map(|l| entity_links::ActiveModel {
             entity_id: Set(id),
-            kind: Set(l.kind.as_str().to_owned()),
+            kind: Set(l.kind.as_str().into_owned()),
             to_entity_id: Set(*l.to.as_uuid()),
         }))
         .exec_without_returning(txn)
@@ -518,10 +518,8 @@ impl SeaOrmStore {
             .await
             .map_err(backend)?;
         for row in links {
-            let kind = match row.kind.as_str() {
-                "previous_employer" => LinkKind::PreviousEmployer,
-                _ => LinkKind::NewEmployer,
-            };
+            let kind =
+                LinkKind::parse(&row.kind).map_err(|e| corrupt("entity link", row.entity_id, e))?;
             if let Some(x) = found.get_mut(&row.entity_id) {
                 x.links.push(EntityLink { kind, to: EntityId::from_uuid(row.to_entity_id) });
             }
@@ -843,6 +841,25 @@ impl CorterumStore for SeaOrmStore {
 
     async fn entity(&self, id: EntityId) -> Result<Option<Entity>, BackendError> {
         Ok(self.entities_by_id(&[*id.as_uuid()]).await?.pop())
+    }
+
+    async fn linked_from(&self, id: EntityId) -> Result<Vec<(EntityId, LinkKind)>, BackendError> {
+        use entity_links::Column;
+        let rows = entity_links::Entity::find()
+            .filter(Column::ToEntityId.eq(*id.as_uuid()))
+            .order_by_asc(Column::EntityId)
+            .order_by_asc(Column::Kind)
+            .all(self.db())
+            .await
+            .map_err(backend)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let kind =
+                LinkKind::parse(&row.kind).map_err(|e| corrupt("entity link", row.entity_id, e))?;
+            out.push((EntityId::from_uuid(row.entity_id), kind));
+        }
+        out.sort_unstable();
+        Ok(out)
     }
 
     async fn groups(&self) -> Result<Vec<Group>, BackendError> {

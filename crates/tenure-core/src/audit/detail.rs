@@ -290,6 +290,10 @@ pub struct EntityDetail {
 }
 
 /// A Corterum group saved.
+    /// Its links to other entities, each `<kind> <entity id>` (no personal data: kinds
+    /// and ids); absent from entries written before links were recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct GroupSave {
     /// Its id.

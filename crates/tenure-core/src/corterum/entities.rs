@@ -1,6 +1,8 @@
 //! Entities: the lists (administration and reach), one entity, creating and changing
-//! them with their companies and links.
+//! them with their companies and links, and an entity's links in both directions as one
+//! actor may see them.
 
+use tenure_domain::entity::{EntityLink, LinkKind};
 use tenure_domain::{
     Action, Entity, EntityId, EntityKind, EntityScope, Feature, Name, OrgId, Request, Resource,
     Scope, UserId, World,
@@ -9,7 +11,7 @@ use tenure_domain::{
 use crate::audit::{AuditDetail, AuditName, EntityDetail, EntitySave};
 use crate::changes::Write;
 use crate::corterum::{
-    Corterum, EntityInput, EntityQuery, check_companies, covers_entity, invalid,
+    Corterum, EntityInput, EntityLinks, EntityQuery, check_companies, covers_entity, invalid,
 };
 use crate::ports::Page;
 use crate::usecase::{FieldError, ManageError};
@@ -105,24 +107,38 @@ impl Corterum {
         if errors.is_empty() { Ok(entity) } else { Err(ManageError::Invalid(errors)) }
     }
 
-    /// Links to other entities must point at businesses the administrator can see (a
-    /// person's employers), never at the entity itself.
+    /// Links to other entities may point at any entity the administrator can see (of
+    /// their companies), never at the entity itself; a link the entity already had to an
+    /// entity out of the administrator's sight stays as it was (they cannot see it to
+    /// remove it) and cannot be added by id.
     async fn check_links(
         &self,
         mine: &Scope,
         id: EntityId,
-        links: &[tenure_domain::entity::EntityLink],
-    ) -> Result<Vec<tenure_domain::entity::EntityLink>, ManageError> {
+        before: &[EntityLink],
+        links: &[EntityLink],
+    ) -> Result<Vec<EntityLink>, ManageError> {
         let mut out = Vec::new();
+        for link in before {
+            let to = self.ports.store.entity(link.to).await?;
+            if !to.is_some_and(|e| covers_entity(mine, &e)) {
+                out.push(link.clone());
+            }
+        }
         for link in links {
+            if let LinkKind::Custom(label) = &link.kind {
+                LinkKind::custom(label).map_err(|e| invalid("links", e.to_string()))?;
+            }
             let to = if link.to == id { None } else { self.ports.store.entity(link.to).await? };
-            let visible = to.as_ref().is_some_and(|e| covers_entity(mine, e));
             match to {
-                Some(e) if visible && e.kind == EntityKind::Business => out.push(*link),
+                Some(e) if covers_entity(mine, &e) => out.push(link.clone()),
+                _ if link.to == id => {
+                    return Err(invalid("links", "an entity cannot be linked to itself"));
+                }
                 _ => {
                     return Err(invalid(
                         "links",
-                        "an employer must be a business entity of your companies",
+                        "link to an entity of your companies: choose it from the list",
                     ));
                 }
             }
@@ -130,6 +146,46 @@ impl Corterum {
         out.sort_unstable();
         out.dedup();
         Ok(out)
+    }
+
+    /// An entity's links in both directions, as the actor may see them: the entity must
+    /// be one [`Corterum::entity`] shows them, and so must each entity at the other end
+    /// (the rest are left out without a trace, so links never reveal what the actor may
+    /// not see).
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] for an entity out of reach or missing.
+    pub async fn entity_links(
+        &self,
+        actor: UserId,
+        id: EntityId,
+    ) -> Result<EntityLinks, ManageError> {
+        let entity = self.entity(actor, id).await?;
+        let mut to = Vec::new();
+        for link in &entity.links {
+            if let Some(other) = self.visible(actor, link.to).await? {
+                to.push((link.kind.clone(), other));
+            }
+        }
+        let mut from = Vec::new();
+        for (other, kind) in self.ports.store.linked_from(id).await? {
+            if let Some(other) = self.visible(actor, other).await? {
+                from.push((other, kind));
+            }
+        }
+        let key = |e: &Entity| (e.name.as_str().to_lowercase(), e.id);
+        to.sort_by_cached_key(|(k, e)| (k.label().to_owned(), key(e)));
+        from.sort_by_cached_key(|(e, k)| (key(e), k.label().to_owned()));
+        Ok(EntityLinks { entity, to, from })
+    }
+
+    /// An entity if the actor may see it, else `None`.
+    async fn visible(&self, actor: UserId, id: EntityId) -> Result<Option<Entity>, ManageError> {
+        match self.entity(actor, id).await {
+            Ok(e) => Ok(Some(e)),
+            Err(ManageError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates an entity (`entity_administration`), linked to companies of the actor's.
@@ -151,7 +207,7 @@ impl Corterum {
         let id = EntityId::from_uuid(self.ports.ids.next_id());
         let mut entity = Self::build_entity(id, kind, input)?;
         if let Some(links) = &input.links {
-            entity.links = self.check_links(&mine, id, links).await?;
+            entity.links = self.check_links(&mine, id, &[], links).await?;
         }
         let audit = self.event(AuditName::EntitySave, actor, None, entity_detail(None, &entity));
         self.ports.changes.apply(vec![Write::UpsertEntity(entity)], vec![audit]).await?;
@@ -193,7 +249,7 @@ impl Corterum {
         let mut entity =
             Self::build_entity(id, before.kind, &EntityInput { companies, ..input.clone() })?;
         entity.links = match &input.links {
-            Some(links) => self.check_links(&mine, id, links).await?,
+            Some(links) => self.check_links(&mine, id, &before.links, links).await?,
             None => before.links.clone(),
         };
         if entity == before {
@@ -212,6 +268,7 @@ fn entity_detail(before: Option<&Entity>, after: &Entity) -> AuditDetail {
         entity_type: e.kind.to_string(),
         fields: e.fields.keys().cloned().collect(),
         companies: e.companies.len(),
+        links: e.links.iter().map(|l| format!("{} {}", l.kind, l.to)).collect(),
     };
     AuditDetail::EntitySave(EntitySave {
         entity: after.id.to_string(),

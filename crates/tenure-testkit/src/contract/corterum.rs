@@ -14,13 +14,14 @@ use tenure_core::{
     Page, Write,
 };
 use tenure_domain::dataset::{Moment, catalogue_id_of};
+use tenure_domain::entity::LinkKind;
 use tenure_domain::role::builtin::{
     CONDUCT_RULES_STAFF, CORTERUM_ADMINISTRATOR, ROOT_ADMINISTRATOR, SENIOR_MANAGER,
 };
 use tenure_domain::{
-    ALL_PEOPLE, Action, Content, DatasetPermissions, DenyReason, Email, EntityId, EntityKind,
-    Feature, FeatureSet, Name, OrgId, Organisation, Request, Resource, RoleCatalogue, RoleForm,
-    User, UserId, World,
+    ALL_PEOPLE, Action, Content, DatasetPermissions, DenyReason, Email, Entity, EntityId,
+    EntityKind, Feature, FeatureSet, Name, OrgId, Organisation, Request, Resource, RoleCatalogue,
+    RoleForm, User, UserId, World,
 };
 use uuid::Uuid;
 
@@ -171,31 +172,29 @@ where
         .create_entity(ROOT, &entity(EntityKind::Business, "Acme Bank", &[FCA]))
         .await
         .expect("acme");
-    // A person's employers are business entities.
-    let employer = |to| {
-        Some(vec![tenure_domain::entity::EntityLink {
-            kind: tenure_domain::entity::LinkKind::PreviousEmployer,
-            to,
-        }])
-    };
+    // Any entity links to any other with a kind, never to itself.
+    let link = |kind, to| tenure_domain::entity::EntityLink { kind, to };
     match c
         .update_entity(
             ROOT,
             joe,
             &EntityInput {
-                links: employer(jane),
+                links: Some(vec![link(LinkKind::RelatedTo, joe)]),
                 ..entity(EntityKind::Person, "Joe Bloggs", &[FCA])
             },
         )
         .await
     {
         Err(ManageError::Invalid(e)) => assert_eq!(e[0].field, "links"),
-        other => panic!("expected a person refused as an employer, got {other:?}"),
+        other => panic!("expected a link to itself refused, got {other:?}"),
     }
     c.update_entity(
         ROOT,
         joe,
-        &EntityInput { links: employer(acme), ..entity(EntityKind::Person, "Joe Bloggs", &[FCA]) },
+        &EntityInput {
+            links: Some(vec![link(LinkKind::PreviousEmployer, acme)]),
+            ..entity(EntityKind::Person, "Joe Bloggs", &[FCA])
+        },
     )
     .await
     .expect("link");
@@ -381,7 +380,10 @@ where
         .await,
         Err(ManageError::Forbidden(_))
     ));
-    user_administration(&store, &c, &manage, &mailer, (jane_user, jane), line_manager, pat).await;
+    let second =
+        user_administration(&store, &c, &manage, &mailer, (jane_user, jane), line_manager, pat)
+            .await;
+    entity_links(&store, &c, second, (jane, joe, pat, acme)).await;
 
     // Instances: a first version needs create, later ones edit; stale saves conflict.
     let v1 = c
@@ -570,7 +572,7 @@ async fn user_administration<S: FullStore + CorterumStore>(
     (jane_user, jane): (UserId, EntityId),
     line_manager: tenure_domain::RoleId,
     pat: EntityId,
-) {
+) -> UserId {
     let auth = Authorizer::new(store.clone());
     let may_administer = |actor: UserId| {
         let auth = &auth;
@@ -884,4 +886,144 @@ async fn user_administration<S: FullStore + CorterumStore>(
     manage.resend_invitation(ROOT, late).await.expect("root resends");
     accept("late@example.com".to_owned()).await;
     assert_eq!(status_of(store, manage, late).await, AccountStatus::Active);
+    second
+}
+
+/// Links between entities (issue 15, Corterum 3): every kind and a custom one, both
+/// directions ("linked from"), audited on each save; and the attack as the FCA's second
+/// administrator: another company's entity is neither linked to by id, nor shown at the
+/// other end of a link, nor its links listed, and a link they cannot see survives their
+/// save.
+async fn entity_links<S: FullStore + CorterumStore>(
+    store: &Arc<S>,
+    c: &Corterum,
+    second: UserId,
+    (jane, joe, pat, acme): (EntityId, EntityId, EntityId, EntityId),
+) {
+    let fca = |name: &str, kind| EntityInput {
+        kind: Some(kind),
+        name: name.to_owned(),
+        fields: Vec::new(),
+        companies: vec![org(FCA)],
+        links: None,
+    };
+    let regulator = c
+        .create_entity(ROOT, &fca("Prudential Regulation Authority", EntityKind::Regulator))
+        .await
+        .expect("a regulator");
+    let auditor = LinkKind::custom("Auditor of").expect("a custom kind");
+    let link = |kind, to| tenure_domain::entity::EntityLink { kind, to };
+    // Root links the regulator to Acme, and Acme to Pat (a PSR person) with a custom kind.
+    c.update_entity(
+        ROOT,
+        regulator,
+        &EntityInput {
+            links: Some(vec![link(LinkKind::RegulatorOf, acme)]),
+            ..fca("Prudential Regulation Authority", EntityKind::Regulator)
+        },
+    )
+    .await
+    .expect("regulator of");
+    c.update_entity(
+        ROOT,
+        acme,
+        &EntityInput {
+            links: Some(vec![link(auditor.clone(), pat), link(LinkKind::RelatedTo, jane)]),
+            ..fca("Acme Bank", EntityKind::Business)
+        },
+    )
+    .await
+    .expect("a custom kind and a link to another company's person");
+    assert_eq!(
+        CorterumStore::linked_from(&**store, acme).await.expect("linked from"),
+        {
+            let mut v = vec![(joe, LinkKind::PreviousEmployer), (regulator, LinkKind::RegulatorOf)];
+            v.sort_unstable();
+            v
+        },
+        "the other direction, from the store"
+    );
+    let names = |v: Vec<(Entity, LinkKind)>| {
+        v.into_iter().map(|(e, k)| (e.name.to_string(), k)).collect::<Vec<_>>()
+    };
+    let root_view = c.entity_links(ROOT, acme).await.expect("root sees Acme's links");
+    assert_eq!(
+        names(root_view.from),
+        vec![
+            ("Joe Bloggs".to_owned(), LinkKind::PreviousEmployer),
+            ("Prudential Regulation Authority".to_owned(), LinkKind::RegulatorOf),
+        ]
+    );
+    assert_eq!(
+        root_view.to.iter().map(|(k, e)| (k.clone(), e.name.to_string())).collect::<Vec<_>>(),
+        vec![
+            (auditor.clone(), "Pat Jones".to_owned()),
+            (LinkKind::RelatedTo, "Jane Smith".to_owned())
+        ]
+    );
+    let pat_from = c.entity_links(ROOT, pat).await.expect("root sees Pat's");
+    assert_eq!(names(pat_from.from), vec![("Acme Bank".to_owned(), auditor.clone())]);
+
+    // The FCA's second administrator sees Acme's links, without Pat at the other end.
+    let seen = c.entity_links(second, acme).await.expect("Acme is the FCA's");
+    assert!(seen.to.iter().all(|(_, e)| e.id != pat), "{:?}", seen.to);
+    assert_eq!(seen.to.len(), 1);
+    // Pat's links are not found, exactly as an entity that does not exist.
+    for id in [pat, EntityId::from_uuid(Uuid::from_u128(0xdead))] {
+        assert!(matches!(c.entity_links(second, id).await, Err(ManageError::NotFound)));
+    }
+    // Linking to Pat by id is refused like an unknown entity, with the same words.
+    let refused = |r: Result<(), ManageError>| match r {
+        Err(ManageError::Invalid(e)) => e[0].message.clone(),
+        other => panic!("expected the link refused, got {other:?}"),
+    };
+    let to_pat = c
+        .update_entity(
+            second,
+            joe,
+            &EntityInput {
+                links: Some(vec![link(LinkKind::RelatedTo, pat)]),
+                ..fca("Joe Bloggs", EntityKind::Person)
+            },
+        )
+        .await;
+    let to_nobody = c
+        .update_entity(
+            second,
+            joe,
+            &EntityInput {
+                links: Some(vec![link(
+                    LinkKind::RelatedTo,
+                    EntityId::from_uuid(Uuid::from_u128(0xdead)),
+                )]),
+                ..fca("Joe Bloggs", EntityKind::Person)
+            },
+        )
+        .await;
+    assert_eq!(refused(to_pat), refused(to_nobody), "the refusal says nothing about Pat");
+    // Their save of Acme (dropping the one link they see) keeps the link to Pat.
+    c.update_entity(
+        second,
+        acme,
+        &EntityInput { links: Some(Vec::new()), ..fca("Acme Bank", EntityKind::Business) },
+    )
+    .await
+    .expect("the second administrator saves Acme");
+    let acme_now = CorterumStore::entity(&**store, acme).await.expect("read").expect("acme");
+    assert_eq!(acme_now.links, vec![link(auditor, pat)], "the link they could not see stays");
+    // Each save is in the audit trail with the links before and after (kinds and ids).
+    let rows = ChangeStore::audit(&**store, &AuditQuery::default(), Page::numbered(1, 100))
+        .await
+        .expect("audit");
+    let last = rows
+        .iter()
+        .filter(|r| r.name == AuditName::EntitySave && r.actor == Some(second))
+        .find_map(|r| match &r.detail {
+            tenure_core::AuditDetail::EntitySave(d) => Some(d.clone()),
+            _ => None,
+        })
+        .expect("the second administrator's save is audited");
+    let before = last.before.expect("before");
+    assert_eq!(before.links.len(), 2, "{before:?}");
+    assert_eq!(last.after.links, vec![format!("custom:Auditor of {pat}")]);
 }

@@ -25,6 +25,7 @@ fn entity(name: &str) -> EntityDetail {
         entity_type: "person".to_owned(),
         fields: vec!["date_of_birth".to_owned()],
         companies: 1,
+        links: vec!["previous_employer 00000000-0000-7000-8000-000000000001".to_owned()],
     }
 }
 
