@@ -4,7 +4,7 @@
 //! settings, and no built-in role id compared outside the engine), `policy` (the example
 //! policy files), `fuzz [CASES]` (the parser and route fuzzing of issue 16, run long:
 //! 20,000 cases per parser property by default, and a fortieth of that, at least 16, for
-//! the route fuzzing), `bench engine | store` (the benchmarks), `screenshots` (a PNG of
+//! the route fuzzing), `bench engine | store | web | batch` (the benchmarks), `screenshots` (a PNG of
 //! every screen into `docs/screenshots/`) and
 //! `assets` (rebuild the committed GOV.UK Frontend stylesheet and the vendored axe-core
 //! from npm; the only task that needs Node).
@@ -91,12 +91,28 @@ fn main() -> anyhow::Result<()> {
                         .env("TENURE_BIN", bin)
                         .run()?;
                 }
-                _ => bail!("usage: cargo xtask bench <engine | store | web> [--scale F]"),
+                Some("batch") => {
+                    // The batch jobs through the release binary, on SQLite and a throwaway
+                    // PostgreSQL cluster; CARGO_TARGET_DIR keeps it off the debug build.
+                    cmd!(sh, "{cargo} build --release --quiet -p tenure-cli -p tenure-bench")
+                        .run()?;
+                    let target = std::env::var_os("CARGO_TARGET_DIR")
+                        .map_or_else(|| root().join("target"), PathBuf::from);
+                    let bin = target.join("release/tenure");
+                    with_postgres(&sh, |url| {
+                        cmd!(sh, "{cargo} run --release --quiet -p tenure-bench -- {rest...}")
+                            .env("TENURE_TEST_POSTGRES_URL", url)
+                            .env("TENURE_BIN", &bin)
+                            .run()
+                            .map_err(Into::into)
+                    })?;
+                }
+                _ => bail!("usage: cargo xtask bench <engine | store | web | batch> [--scale F]"),
             }
             Ok(())
         }
         _ => bail!(
-            "usage: cargo xtask <ci | deps | tidy | policy | fuzz [CASES] | screenshots | assets | postgres COMMAND... | bench <engine | store | web> [--scale F]>"
+            "usage: cargo xtask <ci | deps | tidy | policy | fuzz [CASES] | screenshots | assets | postgres COMMAND... | bench <engine | store | web | batch> [--scale F]>"
         ),
     }
 }

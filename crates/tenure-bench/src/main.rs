@@ -4,9 +4,11 @@
 //! with the `cedar-policy` crate on the same synthetic CORE world, and then on a
 //! Corterum-shaped world of customer-built roles, after asserting that both give
 //! identical answers; `store` times first pages through the SQL stack on SQLite
-//! and PostgreSQL against load-and-filter; `web` loads the real server with `wrk`. Figures
-//! are recorded in `docs/performance.md`.
+//! and PostgreSQL against load-and-filter; `web` loads the real server with `wrk`; `batch`
+//! runs the batch imports and exports through the real binary. Figures are recorded in
+//! `docs/performance.md`.
 
+mod batch;
 mod cedar;
 mod corterum;
 mod store;
@@ -46,9 +48,12 @@ fn main() -> anyhow::Result<()> {
         }
         Some("store") => store::run(scale_size(scale)),
         Some("web") => web::run(scale_size(scale)),
+        Some("batch") => batch::run(scale_size(scale)),
         _ => {
-            println!("usage: tenure-bench <engine | store | web> [--scale F]");
-            anyhow::bail!("unknown or missing benchmark; expected `engine`, `store` or `web`")
+            println!("usage: tenure-bench <engine | store | web | batch> [--scale F]");
+            anyhow::bail!(
+                "unknown or missing benchmark; expected `engine`, `store`, `web` or `batch`"
+            )
         }
     }
 }
