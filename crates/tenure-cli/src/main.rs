@@ -56,6 +56,14 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Copy a live SQLite database to FILE, consistently, while the service runs
+    /// (`VACUUM INTO`). Never overwrites FILE. On PostgreSQL, use `pg_dump`.
+    Backup {
+        /// The new file to write (must not exist).
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Set up the service.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -373,6 +381,7 @@ async fn run(command: Command) -> Result<ExitCode> {
             println!("The database `{}` is up to date.", store.database);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { file, store } => backup(&file, &store.database).await,
         Command::Admin(AdminCommand::Create { name, email, organisation, store, mail }) => {
             let services = Services::open(&store, &mail).await?;
             let person = PersonInput { name, email: email.clone(), telephone: String::new() };
@@ -518,6 +527,36 @@ async fn run(command: Command) -> Result<ExitCode> {
             audit::export(&services, actor, &filter, output.as_ref(), &zone.time_zone).await?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `tenure backup`: opens the database without creating it, then copies it.
+async fn backup(file: &std::path::Path, database: &str) -> Result<ExitCode> {
+    use tenure_store_seaorm::{BackupError, SeaOrmStore};
+    if database.starts_with("postgres:") || database.starts_with("postgresql:") {
+        tracing::error!("{}", BackupError::NotSqlite);
+        return Ok(ExitCode::from(2));
+    }
+    // Never create an empty database by backing up one that is not there.
+    let url = if database.starts_with("sqlite:") && !database.contains(":memory:") {
+        let base = database.split('?').next().unwrap_or(database);
+        format!("{base}?mode=ro")
+    } else {
+        database.to_owned()
+    };
+    let db = SeaOrmStore::connect(&url).await.map_err(|e| {
+        anyhow::Error::new(e).context(format!("cannot open the database `{database}`"))
+    })?;
+    match db.backup(file).await {
+        Ok(()) => {
+            println!("Backed up `{database}` to `{}`.", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ (BackupError::NotSqlite | BackupError::Exists(_) | BackupError::BadPath(_))) => {
+            tracing::error!("{e}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(anyhow::Error::new(e)),
     }
 }
 

@@ -2,9 +2,11 @@
 //! file (in that order of precedence, over the defaults; see `settings`), with `--demo`
 //! to seed a small world to look around.
 
+mod metrics;
 mod settings;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use figment::value::{Dict, Value};
@@ -32,7 +34,7 @@ pub(crate) struct ServeArgs {
     /// A TOML file with any of the settings below, by name: database, listen, base_url,
     /// outbox, smtp_url, mail_from, secure_cookies, lockout_attempts, lockout_minutes,
     /// reset_link_minutes, invitation_days, session_idle_minutes, session_absolute_hours,
-    /// trusted_proxies, log_format, time_zone.
+    /// trusted_proxies, log_format, time_zone, metrics_listen, shutdown_grace_seconds.
     #[arg(long, env = "TENURE_CONFIG")]
     config: Option<PathBuf>,
     /// Database URL (`database`, TENURE_DATABASE_URL; default `sqlite://tenure.db?mode=rwc`).
@@ -94,6 +96,15 @@ pub(crate) struct ServeArgs {
     /// TENURE_TIME_ZONE; default `Europe/London`, the service's).
     #[arg(long)]
     time_zone: Option<String>,
+    /// Serve Prometheus metrics at `/metrics` on this address, apart from the
+    /// application (`metrics_listen`, TENURE_METRICS_LISTEN; default: no metrics). Keep it
+    /// private: it is not authenticated.
+    #[arg(long)]
+    metrics_listen: Option<String>,
+    /// Seconds that requests in flight get to finish once asked to stop (SIGTERM or
+    /// Ctrl+C) (`shutdown_grace_seconds`, TENURE_SHUTDOWN_GRACE_SECONDS; default 30).
+    #[arg(long)]
+    shutdown_grace_seconds: Option<i64>,
 }
 
 const DEMO_PASSWORD: &str = "kettle harbour violin 42";
@@ -131,6 +142,8 @@ impl ServeArgs {
             }),
         );
         set("time_zone", self.time_zone.clone().map(Value::from));
+        set("metrics_listen", self.metrics_listen.clone().map(Value::from));
+        set("shutdown_grace_seconds", self.shutdown_grace_seconds.map(Value::from));
         flags
     }
 }
@@ -183,15 +196,82 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         Some(_) => "sent by SMTP".to_owned(),
         None => format!("written to the folder `{}`", mail.outbox.display()),
     };
+    // Readiness (`/readyz`): the database answers and its schema is current.
+    config.health = Some(tenure_core::health::Health::new(services.store.clone()));
+    // One stop signal for the server and every background task.
+    let shutdown = tenure_core::health::Shutdown::new();
+    if let Some(address) = &settings.metrics_listen {
+        let render = metrics::install(services.store.clone())?;
+        let metrics_listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on `{address}` for metrics"))?;
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let router = tenure_web::metrics_router(render);
+            let served = tenure_web::serve_until(metrics_listener, router, stop.stopped()).await;
+            if let Err(e) = served {
+                tracing::error!("the metrics server failed: {e}");
+            }
+        });
+        println!("Metrics are at http://{address}/metrics.");
+    }
     println!(
         "Tenure is running at {} (emails are {mail_to}). Press Ctrl+C to stop.",
         mail.base_url
     );
     let courier = crate::courier::spawn(services.core.courier.clone(), COURIER_EVERY);
-    let served = tenure_web::serve(listener, tenure_web::router(services.web(), config)).await;
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let router = tenure_web::router(services.web(), config);
+    let server = tenure_web::serve_until(listener, router, shutdown.stopped());
+    let grace = Duration::from_secs(settings.shutdown_grace_seconds.unsigned_abs());
+    tokio::pin!(server);
+    let served = tokio::select! {
+        served = &mut server => served,
+        () = shutdown.stopped() => {
+            tracing::info!(grace_seconds = grace.as_secs(), "stopping: no new connections, finishing requests in flight");
+            match tokio::time::timeout(grace, server).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!("stopped with requests still in flight: the grace period ran out");
+                    Ok(())
+                }
+            }
+        }
+    };
+    // Then the background tasks: the courier finishes the message in hand.
     courier.stop().await;
     served?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Fires `shutdown` on SIGTERM (what service managers and orchestrators send) or Ctrl+C.
+async fn stop_on_signal(shutdown: tenure_core::health::Shutdown) {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl+C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    shutdown.stop();
 }
 
 /// A demo world: an administrator; Northbridge Homes (a stock owner) with its managing

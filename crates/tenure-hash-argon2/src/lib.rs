@@ -3,7 +3,7 @@
 //!
 //! Role in the workspace: an adapter. Allowed dependencies: `tenure-core`,
 //! `tenure-domain`, `argon2`, `rand` (its OS generator only), `tokio` (the blocking pool
-//! and a semaphore). Forbidden knowledge: storage, HTTP.
+//! and a semaphore), `metrics` (the facade). Forbidden knowledge: storage, HTTP.
 //!
 //! Every hash and check runs on tokio's blocking pool, at most `permits` at a time, so a
 //! burst of sign-ins queues instead of starving the executor or exhausting memory
@@ -13,6 +13,11 @@
 //! use the cheapest the algorithm allows (`Argon2id::cheap_for_tests`). A stored hash
 //! made with other parameters still verifies, and says it needs rehashing, so raising the
 //! cost upgrades every account at its next sign-in.
+//!
+//! Metrics (through the `metrics` facade; nothing unless an app installs a recorder):
+//! the gauges `tenure_argon2_waiting` (checks queued for a permit) and
+//! `tenure_argon2_running` (holding one), and the counter `tenure_argon2_refused_total`
+//! (refused at once because the queue was full).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -131,13 +136,35 @@ impl Argon2id {
         let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
         if queued >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
+            metrics::counter!("tenure_argon2_refused_total").increment(1);
             return Err(BackendError::new(Busy));
         }
-        let permit = self.permits.acquire().await;
+        let permit = {
+            let _waiting = Gauge::up("tenure_argon2_waiting");
+            self.permits.acquire().await
+        };
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let _permit = permit.map_err(BackendError::new)?;
+        let _running = Gauge::up("tenure_argon2_running");
         let params = self.params.clone();
         tokio::task::spawn_blocking(move || work(params)).await.map_err(BackendError::new)
+    }
+}
+
+/// A gauge raised while this lives (and lowered however the wait ends, a dropped request
+/// included).
+struct Gauge(&'static str);
+
+impl Gauge {
+    fn up(name: &'static str) -> Self {
+        metrics::gauge!(name).increment(1.0);
+        Self(name)
+    }
+}
+
+impl Drop for Gauge {
+    fn drop(&mut self) {
+        metrics::gauge!(self.0).decrement(1.0);
     }
 }
 

@@ -33,7 +33,7 @@ use tenure_core::BackendError;
 use tenure_domain::World;
 use thiserror::Error;
 
-pub use crate::lifecycle::BackupError;
+pub use crate::lifecycle::{BackupError, PoolUse};
 
 /// A connection pool to a Tenure database.
 #[derive(Clone, Debug)]

@@ -92,7 +92,33 @@ pub enum BackupError {
     Failed(#[source] DbErr),
 }
 
+/// The connection pool's use at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open.
+    pub open: u32,
+    /// Of those, how many are idle.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 impl SeaOrmStore {
+    /// How the pool is used now (cheap: counters sqlx keeps), for metrics.
+    pub fn pool_use(&self) -> PoolUse {
+        let (open, idle, max) = match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+        };
+        PoolUse { open, idle: u32::try_from(idle).unwrap_or(u32::MAX), max }
+    }
+
     /// Writes a consistent copy of a live SQLite database to `target` with
     /// `VACUUM INTO` (a snapshot as of one moment, taken while others keep writing;
     /// the copy is compact and has no WAL of its own). Never overwrites: an existing

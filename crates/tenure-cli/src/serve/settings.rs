@@ -27,7 +27,7 @@ use crate::app::Timings;
 use crate::logging::LogFormat;
 
 /// Every setting by its name (the file key), with its environment variable.
-pub(crate) const SETTINGS: [(&str, &str); 16] = [
+pub(crate) const SETTINGS: [(&str, &str); 18] = [
     ("database", "TENURE_DATABASE_URL"),
     ("listen", "TENURE_LISTEN"),
     ("base_url", "TENURE_BASE_URL"),
@@ -44,11 +44,13 @@ pub(crate) const SETTINGS: [(&str, &str); 16] = [
     ("trusted_proxies", "TENURE_TRUSTED_PROXIES"),
     ("log_format", "TENURE_LOG_FORMAT"),
     ("time_zone", "TENURE_TIME_ZONE"),
+    ("metrics_listen", "TENURE_METRICS_LISTEN"),
+    ("shutdown_grace_seconds", "TENURE_SHUTDOWN_GRACE_SECONDS"),
 ];
 
 /// The settings whose values are text as given: an environment variable's value is not
 /// read as a number or a boolean for them (a password of digits in an SMTP URL stays text).
-const TEXT: [&str; 8] = [
+const TEXT: [&str; 9] = [
     "database",
     "listen",
     "base_url",
@@ -57,6 +59,7 @@ const TEXT: [&str; 8] = [
     "mail_from",
     "log_format",
     "time_zone",
+    "metrics_listen",
 ];
 
 /// What `tenure serve` runs with, once every layer is merged.
@@ -105,6 +108,11 @@ pub(crate) struct Settings {
     /// The zone times are read and shown in.
     #[serde(deserialize_with = "time_zone")]
     pub(crate) time_zone: jiff::tz::TimeZone,
+    /// Where Prometheus metrics are served (`GET /metrics`); `None`: not at all.
+    pub(crate) metrics_listen: Option<String>,
+    /// Seconds a stopping server gives requests in flight to finish.
+    #[serde(deserialize_with = "at_least_one")]
+    pub(crate) shutdown_grace_seconds: i64,
 }
 
 /// One layer of settings from one place, for figment.
@@ -135,6 +143,8 @@ impl Default for Settings {
             trusted_proxies: tenure_web::TrustedProxies::default(),
             log_format: LogFormat::default(),
             time_zone: tenure_core::moment::service_zone(),
+            metrics_listen: None,
+            shutdown_grace_seconds: 30,
         }
     }
 }

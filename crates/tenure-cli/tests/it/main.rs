@@ -9,6 +9,7 @@ mod batch;
 mod batch_jobs;
 mod corterum;
 mod import;
+mod lifecycle;
 mod serve;
 
 use std::path::PathBuf;

@@ -177,7 +177,8 @@ fn sample(key: &str) -> &'static str {
         k if k.ends_with("_minutes")
             || k.ends_with("_hours")
             || k.ends_with("_days")
-            || k.ends_with("_attempts") =>
+            || k.ends_with("_attempts")
+            || k.ends_with("_seconds") =>
         {
             "2"
         }
