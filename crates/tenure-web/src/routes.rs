@@ -345,6 +345,9 @@ pub static ALL: &[Route] = &[
     signed(Method::Get, "/audit", Some(Action::UserListAll), Subject::Service, || {
         get(admin::audit)
     }),
+    signed(Method::Get, "/audit/download", Some(Action::UserListAll), Subject::Service, || {
+        get(admin::download)
+    }),
     // Corterum administration.
     signed(
         Method::Get,

@@ -40,6 +40,9 @@ pub struct TrailNames {
     /// The email address of each user the page names who still exists (a deleted user is
     /// absent).
     pub users: HashMap<UserId, Email>,
+    /// The name of each user the page names who still exists, for sentences ("by Cora
+    /// Coordinator").
+    pub people: HashMap<UserId, Name>,
     /// The name of each organisation the page names that still exists.
     pub organisations: HashMap<OrgId, Name>,
 }
@@ -368,6 +371,7 @@ impl Manage {
         let mut names = TrailNames::default();
         for id in people {
             if let Some(u) = self.ports.changes.user(id).await? {
+                names.people.insert(id, u.value.name);
                 names.users.insert(id, u.value.email);
             }
         }

@@ -77,3 +77,96 @@ async fn naming_an_organisation_out_of_reach_in_the_users_filter_is_not_found() 
     assert!(page.body.contains("Users of Gamma") && page.body.contains("cat@example.com"));
     assert!(!page.body.contains("pete@example.com"));
 }
+
+#[tokio::test]
+async fn the_audit_trail_reads_as_sentences_filters_by_dates_and_downloads_its_view() {
+    use tenure_core::ChangeStore as _;
+    let site = site().await;
+    let mut ada = Client::new(&site);
+    ada.sign_in(ADA).await;
+    // Ada makes Pete a data coordinator through the edit form.
+    let path = format!("/users/{}/edit", crate::id(4));
+    ada.get(&path).await;
+    let version = site.store.user(crate::user(4)).await.unwrap().unwrap().version.to_string();
+    let page = ada
+        .post(&path, &[("version", &version), ("role", "data_coordinator"), ("flags", "")])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    let page = ada.get("/audit?event=authz_role_change").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Times and dates are in Europe/London"), "{}", page.body);
+    assert!(
+        page.body.contains("Role changed from data provider to data coordinator by ada."),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(r#"<option value="authz_role_change" selected>Role changed</option>"#)
+    );
+    // Where the request came from has its column (this stack stamps no origins; the
+    // audit_origin tests' stack does).
+    assert!(page.body.contains(r#"<th scope="col" class="govuk-table__header">Request</th>"#));
+
+    // The clock stands at 15 January 2027 (1_800_000_000_000 ms); the change is on it.
+    let on = "from_day=15&from_month=1&from_year=2027&to_day=15&to_month=1&to_year=2027";
+    let page = ada.get(&format!("/audit?event=authz_role_change&{on}")).await;
+    assert!(page.body.contains("Role changed from data provider"), "{}", page.body);
+    let before = "to_day=14&to_month=1&to_year=2027";
+    let page = ada.get(&format!("/audit?event=authz_role_change&{before}")).await;
+    assert!(page.body.contains("No entries match."));
+    let after = "from_day=16&from_month=1&from_year=2027";
+    let page = ada.get(&format!("/audit?event=authz_role_change&{after}")).await;
+    assert!(page.body.contains("No entries match."));
+
+    // Bad dates say what is wrong and what is accepted.
+    for (query, message) in [
+        (
+            "from_day=31&from_month=2&from_year=2027",
+            "The start date must be a real date, like 27 3 2026",
+        ),
+        (
+            "to_day=1&to_month=1&to_year=27",
+            "The end date must have a year of four digits, like 2026",
+        ),
+        (
+            "from_day=2&from_month=1&from_year=2027&to_day=1&to_month=1&to_year=2027",
+            "The end date must be the same as or after the start date",
+        ),
+        ("event=nonsense", "Choose an event from the list"),
+    ] {
+        let page = ada.get(&format!("/audit?{query}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{query}");
+        assert!(page.body.contains(message), "{query}: {}", page.body);
+        assert!(page.body.contains("<title>Error: Audit trail"), "{query}");
+    }
+
+    // The download is the filtered view, formulas defused.
+    let csv = ada.get(&format!("/audit/download?event=authz_role_change&{on}")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers.get("content-type").unwrap(), "text/csv; charset=utf-8");
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 2, "the header and the one change: {}", csv.body);
+    assert!(lines[0].starts_with("when,event,outcome,by,to whom,organisation,details"));
+    assert!(lines[1].contains("Role changed,success,ada,pete,Alpha,"), "{}", lines[1]);
+    let empty = ada.get(&format!("/audit/download?event=authz_role_change&{after}")).await;
+    assert_eq!(empty.body.lines().count(), 1);
+
+    // A name typed as a formula is defused in the download.
+    let formula = ada.get("/audit/download?event=authz_role_change").await;
+    assert!(!formula.body.lines().any(|l| l.starts_with('=')));
+
+    // Nobody else reaches the trail or its download, whatever the filter.
+    let mut cora = Client::new(&site);
+    cora.sign_in(CORA).await;
+    for path in [
+        "/audit",
+        "/audit/download",
+        "/audit/download?event=authz_role_change",
+        "/audit?user=pete@example.com",
+    ] {
+        let page = cora.get(path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.body.contains("Role changed"));
+    }
+}
