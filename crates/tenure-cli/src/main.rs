@@ -6,8 +6,9 @@
 //!
 //! Errors are reported through the log (`logging`), on standard error.
 //!
-//! Exit codes: 0 success; 1 a policy expectation failed, a request was denied, or a
-//! command failed; 2 bad input (a file that does not parse, an unknown name, bad rows).
+//! Exit codes: 0 success; 1 a policy expectation failed, a request was denied, a command
+//! failed, or some rows of a batch import failed; 2 bad input (a file that does not parse
+//! or is refused whole, an unknown name).
 #![allow(clippy::print_stdout, reason = "a command line prints its results")]
 
 mod app;

@@ -11,7 +11,8 @@
 //! A task-local follows the handler's future wherever it is polled, through every `.await`
 //! of the services, but not into a task it spawns: nothing that writes an audit entry is
 //! spawned. Outside a request (the CLI, the demo seed) there is no task-local, so entries
-//! have no origin.
+//! have no origin, except where an app sets one with [`within`]: the CLI's batch jobs
+//! stamp every entry of a run with the run's batch id as its request id.
 
 #[cfg(test)]
 mod tests;
