@@ -6,7 +6,8 @@
 //! [`Authorizer`](tenure_core::Authorizer)), so no rule lives in a handler. Anything
 //! outside the user's reach is "Page not found", exactly like a page that does not exist.
 //!
-//! Allowed dependencies: `tenure-core`, `tenure-domain`, axum, askama. Forbidden
+//! Allowed dependencies: `tenure-core`, `tenure-domain`, axum, askama, `metrics` (the
+//! facade: what it records goes nowhere unless the app installs a recorder). Forbidden
 //! knowledge: SQL, SMTP, the real clock (time comes through the core's ports).
 //!
 //! Security, by construction rather than by handler:
@@ -23,6 +24,8 @@
 //! Every request is logged once (`tracing`, see `request_log`): method, matched route,
 //! status, latency, request id and user id, never a path, query string, cookie or form.
 //! A 5xx logs its cause with the request id, which its page shows for people to quote.
+//! `/healthz` and `/readyz` (see `health`) are outside the registry, its layers and the
+//! log: load balancers ask every few seconds.
 
 mod account;
 mod admin;
