@@ -166,8 +166,8 @@ pub enum AfterFailure {
 /// of the change they announce; this port delivers and looks after them.
 #[async_trait]
 pub trait MailQueue: Send + Sync + 'static {
-    /// Claims up to `limit` queued messages due at `now` (oldest first), or only those of
-    /// `only` when given: each gets one more attempt and is held until `lease_until`, so
+    /// Claims up to `limit` queued messages due at `now` (those due longest first), or
+    /// only those of `only` when given, and returns them oldest first: each gets one more attempt and is held until `lease_until`, so
     /// no other courier claims it meanwhile. A message whose body is gone is not claimed.
     ///
     /// # Errors

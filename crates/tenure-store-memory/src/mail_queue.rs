@@ -81,8 +81,10 @@ impl MailQueue for MemoryDirectory {
                     })
                     .collect();
             due.sort_by_key(|r| (r.record.next_attempt, r.record.created));
-            due.into_iter()
-                .take(limit)
+            let mut taken: Vec<&mut Row> = due.into_iter().take(limit).collect();
+            taken.sort_by_key(|r| (r.record.created, r.record.id));
+            taken
+                .into_iter()
                 .map(|r| {
                     r.record.attempts += 1;
                     r.record.next_attempt = lease_until;

@@ -32,7 +32,7 @@ fn world() -> World {
             org,
             vec![DATA_PROVIDER],
         );
-        w.insert_user(user).unwrap();
+        w.upsert_user(user).unwrap();
     }
     w
 }
