@@ -93,6 +93,16 @@ pub enum AuditName {
     /// Corterum: a new version of a dataset instance (what changed; values stay in the
     /// version history).
     InstanceSave,
+    /// A second factor (an authenticator app) set up, with its recovery codes.
+    SecondFactorSetUp,
+    /// A second step of signing in passed (a code or a recovery code).
+    SecondFactorPass,
+    /// A recovery code used (which one is not recorded).
+    RecoveryCodeUse,
+    /// A fresh set of recovery codes made, the old set no longer working.
+    RecoveryCodesReplace,
+    /// A second factor removed, by its holder or an administrator (the actor says who).
+    SecondFactorRemove,
 }
 
 impl AuditName {
@@ -135,6 +145,11 @@ impl AuditName {
             Self::RoleSave => "role_saved",
             Self::UserLinksSave => "user_links_saved",
             Self::InstanceSave => "instance_saved",
+            Self::SecondFactorSetUp => "authn_second_factor_set_up",
+            Self::SecondFactorPass => "authn_second_factor_pass",
+            Self::RecoveryCodeUse => "authn_recovery_code_used",
+            Self::RecoveryCodesReplace => "authn_recovery_codes_replaced",
+            Self::SecondFactorRemove => "authn_second_factor_removed",
         }
     }
 
@@ -181,6 +196,11 @@ impl AuditName {
         Self::RoleSave,
         Self::UserLinksSave,
         Self::InstanceSave,
+        Self::SecondFactorSetUp,
+        Self::SecondFactorPass,
+        Self::RecoveryCodeUse,
+        Self::RecoveryCodesReplace,
+        Self::SecondFactorRemove,
     ];
 }
 

@@ -62,6 +62,18 @@ pub enum Notification {
         #[serde(with = "name")]
         name: Name,
     },
+    /// The notice that a second factor was set up, removed, or a recovery code used or
+    /// replaced (a credential changed: it tells, and holds no link or code).
+    SecondFactorChanged {
+        /// The account's address.
+        #[serde(with = "email")]
+        to: Email,
+        /// The account holder's name.
+        #[serde(with = "name")]
+        name: Name,
+        /// What happened.
+        change: SecondFactorChange,
+    },
     /// A link, sent to a new address, that confirms it as the account's email address.
     EmailConfirmation {
         /// The new address.
@@ -141,6 +153,26 @@ pub enum Notification {
     },
 }
 
+/// What happened to a person's second factor, for the notice that tells them.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum SecondFactorChange {
+    /// They set up an authenticator app.
+    SetUp,
+    /// One of their recovery codes was used to sign in; this many are left.
+    RecoveryCodeUsed {
+        /// Unused codes left.
+        left: u32,
+    },
+    /// They made a new set of recovery codes; the old ones no longer work.
+    RecoveryCodesReplaced,
+    /// Their second factor was removed, by them or by someone else.
+    Removed {
+        /// Who removed it.
+        by: ChangedBy,
+    },
+}
+
 impl Notification {
     /// The recipient.
     pub fn to(&self) -> &Email {
@@ -149,6 +181,7 @@ impl Notification {
             | Self::Reactivation { to, .. }
             | Self::PasswordReset { to, .. }
             | Self::PasswordChanged { to, .. }
+            | Self::SecondFactorChanged { to, .. }
             | Self::EmailConfirmation { to, .. }
             | Self::EmailChangeRequested { to, .. }
             | Self::EmailChanged { to, .. }

@@ -2,6 +2,14 @@
 //! fresh id at every sign-in, idle and absolute timeouts, and a CSRF token of its own.
 //! Ending sessions (sign out, sign out everywhere, password change, reset,
 //! deactivation) deletes their rows, so an old cookie stops working at once.
+//!
+//! A session has a [`SessionStage`]: a person whose password passed but who has a second
+//! factor holds an `AwaitingCode` session, and one whose role requires a second factor
+//! they have not set up holds a `MustSetUp` one; neither is signed in, and apps let them
+//! reach only the code or set-up pages and signing out. [`Sessions::advance`] moves a
+//! session on under a fresh id. The session also records when its holder last proved who
+//! they are (a password or a code): [`Sessions::is_recent`] says whether that was within
+//! [`RECENT_SIGN_IN_MS`], which sensitive changes ask for.
 
 use std::sync::Arc;
 
@@ -11,6 +19,49 @@ use tenure_domain::{UserId, World};
 use crate::audit::{AuditDetail, AuditEvent, AuditName, Outcome, SessionsEnd};
 use crate::error::BackendError;
 use crate::ports::{Clock, IdGen, Secrets, Timestamp};
+
+/// How far a session has come through signing in.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum SessionStage {
+    /// Signed in: the password, and the code when the person has a second factor.
+    #[default]
+    SignedIn,
+    /// The password passed; a code from their authenticator app (or a recovery code) is
+    /// next. Not signed in.
+    AwaitingCode,
+    /// The password passed; a role of theirs requires a second factor they have not set
+    /// up, so setting one up is next. Not signed in.
+    MustSetUp,
+}
+
+impl SessionStage {
+    /// The number stores keep.
+    pub const fn code(self) -> i16 {
+        match self {
+            Self::SignedIn => 0,
+            Self::AwaitingCode => 1,
+            Self::MustSetUp => 2,
+        }
+    }
+
+    /// The stage from its stored number; an unknown number is `AwaitingCode`, which lets
+    /// nothing through but the code page (deny by default).
+    pub const fn from_code(code: i16) -> Self {
+        match code {
+            0 => Self::SignedIn,
+            2 => Self::MustSetUp,
+            _ => Self::AwaitingCode,
+        }
+    }
+
+    /// Whether the session is signed in.
+    pub const fn is_signed_in(self) -> bool {
+        matches!(self, Self::SignedIn)
+    }
+}
+
+/// How long a sign-in (or a code) counts as recent for sensitive changes: 15 minutes.
+pub const RECENT_SIGN_IN_MS: i64 = 15 * 60 * 1000;
 
 /// A stored session.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -23,6 +74,10 @@ pub struct SessionRecord {
     pub created: Timestamp,
     /// When it was last used: the idle timeout counts from here.
     pub last_seen: Timestamp,
+    /// How far through signing in it is.
+    pub stage: SessionStage,
+    /// When its holder last proved who they are (a password or a code).
+    pub proved_at: Timestamp,
 }
 
 /// Storage for sessions, keyed by the digest of the cookie's token.
@@ -106,6 +161,12 @@ pub struct Live {
     pub digest: String,
     /// Its CSRF token.
     pub csrf: String,
+    /// How far through signing in it is: only `SignedIn` is signed in.
+    pub stage: SessionStage,
+    /// When it started (a session moved on keeps it, so the absolute timeout holds).
+    pub created: Timestamp,
+    /// When its holder last proved who they are (a password or a code).
+    pub proved_at: Timestamp,
 }
 
 /// The session service.
@@ -156,13 +217,58 @@ impl Sessions {
     /// # Errors
     /// [`BackendError`] when storage or randomness fails.
     pub async fn start(&self, user: UserId) -> Result<String, BackendError> {
+        self.start_at(user, SessionStage::SignedIn).await
+    }
+
+    /// Starts a session at a stage, right after the password passed (see
+    /// `SecondFactors::start_session`, which picks the stage from the engine); returns
+    /// the token for the cookie.
+    ///
+    /// # Errors
+    /// [`BackendError`] when storage or randomness fails.
+    pub async fn start_at(
+        &self,
+        user: UserId,
+        stage: SessionStage,
+    ) -> Result<String, BackendError> {
+        let now = self.clock.now();
+        self.create(user, stage, now, now).await
+    }
+
+    async fn create(
+        &self,
+        user: UserId,
+        stage: SessionStage,
+        created: Timestamp,
+        now: Timestamp,
+    ) -> Result<String, BackendError> {
         let token = self.secrets.token()?;
         let csrf = self.secrets.token()?.plain;
-        let now = self.clock.now();
-        let record = SessionRecord { user, csrf, created: now, last_seen: now };
+        let record = SessionRecord { user, csrf, created, last_seen: now, stage, proved_at: now };
         let audit = self.event(AuditName::SessionCreate, user, AuditDetail::Empty);
         self.store.create_session(&token.digest, record, audit).await?;
         Ok(token.plain)
+    }
+
+    /// Moves a session on to `stage` after its holder proved who they are again (a code
+    /// passed, a second factor set up, a password re-entered): a fresh id and CSRF token,
+    /// the same start (the absolute timeout holds), proved now; the old id stops working.
+    /// Returns the new token for the cookie.
+    ///
+    /// # Errors
+    /// [`BackendError`] when storage or randomness fails.
+    pub async fn advance(&self, live: &Live, stage: SessionStage) -> Result<String, BackendError> {
+        let token = self.create(live.user, stage, live.created, self.clock.now()).await?;
+        self.store.end_session(&live.digest).await?;
+        Ok(token)
+    }
+
+    /// Whether the session is signed in and its holder proved who they are within the
+    /// last [`RECENT_SIGN_IN_MS`] (changing one's email, password or second factor, and
+    /// an administrator's deactivation or merge of an organisation, ask for this; if not,
+    /// the page asks for the password, and code, again).
+    pub fn is_recent(&self, live: &Live) -> bool {
+        live.stage.is_signed_in() && self.clock.now().0 - live.proved_at.0 < RECENT_SIGN_IN_MS
     }
 
     /// A fresh token for the anonymous CSRF cookie, which protects the forms people send
@@ -218,7 +324,14 @@ impl Sessions {
         if now.0 - record.last_seen.0 >= 60_000 {
             self.store.touch_session(&digest, now).await?;
         }
-        Ok(Some(Live { user: record.user, digest, csrf: record.csrf }))
+        Ok(Some(Live {
+            user: record.user,
+            digest,
+            csrf: record.csrf,
+            stage: record.stage,
+            created: record.created,
+            proved_at: record.proved_at,
+        }))
     }
 
     /// Ends one session (signing out).

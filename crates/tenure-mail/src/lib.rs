@@ -10,7 +10,7 @@
 //! is sent, storage, HTTP.
 
 use askama::Template;
-use tenure_core::{ChangedBy, Notification, RelationshipChange};
+use tenure_core::{ChangedBy, Notification, RelationshipChange, SecondFactorChange};
 use tenure_domain::{Email, Name};
 use thiserror::Error;
 
@@ -59,6 +59,20 @@ pub fn render(notification: &Notification) -> Result<Message, RenderError> {
             "Your password has been changed",
             PasswordChangedText { name }.render()?,
             PasswordChangedHtml { name }.render()?,
+        ),
+        Notification::SecondFactorChanged { name, change, .. } => (
+            match change {
+                SecondFactorChange::SetUp => "You have set up an authenticator app",
+                SecondFactorChange::RecoveryCodeUsed { .. } => {
+                    "A recovery code was used to sign in"
+                }
+                SecondFactorChange::RecoveryCodesReplaced => {
+                    "Your recovery codes have been replaced"
+                }
+                SecondFactorChange::Removed { .. } => "Your authenticator app has been removed",
+            },
+            SecondFactorChangedText { name, change }.render()?,
+            SecondFactorChangedHtml { name, change }.render()?,
         ),
         Notification::EmailConfirmation { name, url, .. } => (
             "Confirm your new email address",
@@ -156,6 +170,9 @@ templates!(PasswordResetText, PasswordResetHtml, "password_reset.txt", "password
 });
 templates!(PasswordChangedText, PasswordChangedHtml, "password_changed.txt", "password_changed.html" {
     name: &'a Name,
+});
+templates!(SecondFactorChangedText, SecondFactorChangedHtml, "second_factor_changed.txt", "second_factor_changed.html" {
+    name: &'a Name, change: &'a SecondFactorChange,
 });
 templates!(EmailConfirmationText, EmailConfirmationHtml, "email_confirmation.txt", "email_confirmation.html" {
     name: &'a Name, url: &'a str,

@@ -1,7 +1,7 @@
 //! The rendered emails: the exact layout of one, escaping in HTML only, and for every
 //! kind of notification a text body and an HTML body that say the same.
 
-use tenure_core::{ChangedBy, Notification, RelationshipChange};
+use tenure_core::{ChangedBy, Notification, RelationshipChange, SecondFactorChange};
 use tenure_domain::{Email, Name};
 
 use crate::render;
@@ -73,6 +73,14 @@ fn every_kind() -> Vec<Notification> {
             change,
             url: "https://x.example/organisations/1/relationships".to_owned(),
         });
+    }
+    for change in [
+        SecondFactorChange::SetUp,
+        SecondFactorChange::RecoveryCodeUsed { left: 9 },
+        SecondFactorChange::RecoveryCodesReplaced,
+        SecondFactorChange::Removed { by: ChangedBy::Other(Some(name("Ada <b>"))) },
+    ] {
+        all.push(Notification::SecondFactorChanged { to: to.clone(), name: alice.clone(), change });
     }
     all
 }
@@ -172,6 +180,19 @@ fn every_kind_has_its_subject_and_the_same_words_in_both_bodies() {
             "A change to your organisation's relationships",
             "Hello Alice, The relationship of Acme as a stock owner of Beta was removed.\n\n",
         ),
+        (
+            "You have set up an authenticator app",
+            "Hello Alice. You have set up an authenticator app for your Tenure account.",
+        ),
+        (
+            "A recovery code was used to sign in",
+            "Hello Alice. One of your recovery codes was used to sign in to your Tenure account instead of a code from your authenticator app. You have 9 unused recovery codes left.\n\n",
+        ),
+        ("Your recovery codes have been replaced", "Hello Alice. You made a new set"),
+        (
+            "Your authenticator app has been removed",
+            "Hello Alice. Ada <b> removed the authenticator app from your Tenure account",
+        ),
     ];
     let all = every_kind();
     assert_eq!(all.len(), cases.len());
@@ -186,6 +207,7 @@ fn notices_tell_and_hold_no_link() {
         let notice = matches!(
             notification,
             Notification::PasswordChanged { .. }
+                | Notification::SecondFactorChanged { .. }
                 | Notification::EmailChangeRequested { .. }
                 | Notification::EmailChanged { .. }
                 | Notification::OrganisationChanged { .. }

@@ -2,12 +2,12 @@
 //! written as 64 lower-case hex characters, and their SHA-256 digests (a plain hash is
 //! enough at this entropy: ASVS 5 11.5.1, 6.5.2).
 //!
-//! It also holds the other two ports the operating system answers: [`SystemClock`] and
-//! [`UuidV7`] ids. This crate is the only place that may read the real time or make a
-//! random id; `clippy.toml` forbids both everywhere else.
+//! It also holds the other ports the operating system answers: [`SystemClock`], [`UuidV7`]
+//! ids, and [`KeyVault`], the second factor's [`Vault`](tenure_core::Vault)
+//! (XChaCha20-Poly1305 under a key from a file or the environment, never the database).
 //!
 //! Role in the workspace: an adapter. Allowed dependencies: `tenure-core`, `rand` (its OS
-//! generator), `sha2`, `uuid`. Forbidden knowledge: storage, HTTP.
+//! generator), `sha2`, `uuid`, `chacha20poly1305`. Forbidden knowledge: storage, HTTP.
 
 use std::fmt::Write as _;
 
@@ -15,6 +15,10 @@ use rand::TryRng as _;
 use rand::rngs::SysRng;
 use sha2::{Digest as _, Sha256};
 use tenure_core::{BackendError, Clock, IdGen, Secrets, Timestamp, Token};
+
+mod vault;
+
+pub use vault::{KeyError, KeyVault};
 
 /// The system's clock, in milliseconds since the Unix epoch (UTC).
 #[derive(Debug, Default, Clone, Copy)]

@@ -57,6 +57,8 @@ struct Accounts {
     usernames: HashMap<UserId, String>,
     /// Pending relationship requests, oldest first.
     requests: Vec<RelationshipRequest>,
+    /// Second factors and recovery codes (`second_factor.rs`).
+    second_factors: second_factor::Factors,
     /// Rate limit buckets' theoretical arrival times (see `limits`).
     limit_buckets: HashMap<(tenure_core::limits::LimitKind, String), i64>,
     /// The mail queue (`mail_queue.rs`), swapped in with the change that queued it.

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use tenure_core::{
     BackendError, Directory, NamedLog, NamedUser, OrganisationQuery, Page, Search, SessionRecord,
-    Timestamp, UserQuery, UserSort,
+    UserQuery, UserSort,
 };
 use tenure_domain::{
     Log, Name, OrgId, Organisation, Relationship, Resource, RoleId, Scope, User, UserId, World,
@@ -97,12 +97,7 @@ impl SeaOrmStore {
                 out.actor = Some(user_with_roles(&row, "u_")?);
                 if matches!(key, ActorKey::Session(_)) {
                     let s = sessions::Model::from_query_result(&row, "s_").map_err(backend)?;
-                    out.session = Some(SessionRecord {
-                        user: UserId::from_uuid(s.user_id),
-                        csrf: s.csrf,
-                        created: Timestamp(s.created_at),
-                        last_seen: Timestamp(s.last_seen_at),
-                    });
+                    out.session = Some(crate::sessions::record(s));
                 }
             }
             let org = organisations::Model::from_query_result(&row, "").map_err(backend)?;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use tenure_core::{AuditEvent, BackendError, SessionRecord, SessionStore, Timestamp};
+use tenure_core::{AuditEvent, BackendError, SessionRecord, SessionStage, SessionStore, Timestamp};
 use tenure_domain::{UserId, World};
 
 use crate::SeaOrmStore;
@@ -26,6 +26,8 @@ impl SessionStore for SeaOrmStore {
             csrf: Set(record.csrf),
             created_at: Set(record.created.0),
             last_seen_at: Set(record.last_seen.0),
+            stage: Set(record.stage.code()),
+            proved_at: Set(Some(record.proved_at.0)),
         })
         .exec(&txn)
         .await
@@ -42,12 +44,7 @@ impl SessionStore for SeaOrmStore {
             .one(self.db())
             .await
             .map_err(BackendError::new)?;
-        Ok(row.map(|r| SessionRecord {
-            user: UserId::from_uuid(r.user_id),
-            csrf: r.csrf,
-            created: Timestamp(r.created_at),
-            last_seen: Timestamp(r.last_seen_at),
-        }))
+        Ok(row.map(record))
     }
 
     async fn session_with_snapshot(
@@ -94,5 +91,17 @@ impl SessionStore for SeaOrmStore {
             .map_err(BackendError::new)?;
         txn.commit().await.map_err(BackendError::new)?;
         Ok(ended)
+    }
+}
+
+/// A row as a session record.
+pub(crate) fn record(r: sessions::Model) -> SessionRecord {
+    SessionRecord {
+        user: UserId::from_uuid(r.user_id),
+        csrf: r.csrf,
+        created: Timestamp(r.created_at),
+        last_seen: Timestamp(r.last_seen_at),
+        stage: SessionStage::from_code(r.stage),
+        proved_at: Timestamp(r.proved_at.unwrap_or(r.created_at)),
     }
 }

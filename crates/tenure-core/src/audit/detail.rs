@@ -102,6 +102,9 @@ pub enum FailureReason {
     /// The current password, asked for to change a credential, is wrong.
     #[serde(rename = "wrong current password")]
     WrongCurrentPassword,
+    /// A code from an authenticator app, or a recovery code, is wrong or used already.
+    #[serde(rename = "wrong code")]
+    WrongCode,
 }
 
 /// A lock until a moment.

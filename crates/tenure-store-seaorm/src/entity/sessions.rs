@@ -11,6 +11,11 @@ pub struct Model {
     pub csrf: String,
     pub created_at: i64,
     pub last_seen_at: i64,
+    /// `SessionStage::code`: 0 signed in, 1 awaiting a code, 2 must set one up.
+    pub stage: i16,
+    /// When its holder last proved who they are; `NULL` for sessions from before second
+    /// factors, which proved it when they started.
+    pub proved_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

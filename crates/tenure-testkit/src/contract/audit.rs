@@ -96,6 +96,8 @@ where
         csrf: "csrf".to_owned(),
         created: Timestamp(1_006),
         last_seen: Timestamp(1_006),
+        stage: tenure_core::SessionStage::SignedIn,
+        proved_at: Timestamp(1_006),
     };
     store.create_session("digest-origin", record, session).await.expect("session");
     store.end_sessions(pete(), None, revoke).await.expect("end");

@@ -93,6 +93,8 @@ where
             csrf: "csrf".to_owned(),
             created: Timestamp(NOW - created),
             last_seen: Timestamp(NOW - last_seen),
+            stage: tenure_core::SessionStage::SignedIn,
+            proved_at: Timestamp(NOW - created),
         };
         (digest.to_owned(), record, event(n, user(ALICE)))
     };

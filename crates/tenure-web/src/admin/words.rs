@@ -46,6 +46,11 @@ pub(crate) const fn event(name: AuditName) -> &'static str {
         AuditName::RoleSave => "Role saved",
         AuditName::UserLinksSave => "User account saved",
         AuditName::InstanceSave => "Record saved",
+        AuditName::SecondFactorSetUp => "Authenticator app set up",
+        AuditName::SecondFactorPass => "Security code accepted",
+        AuditName::RecoveryCodeUse => "Recovery code used",
+        AuditName::RecoveryCodesReplace => "Recovery codes replaced",
+        AuditName::SecondFactorRemove => "Authenticator app removed",
     }
 }
 
@@ -95,6 +100,7 @@ pub(crate) fn sentence(e: &AuditEvent, names: &TrailNames) -> String {
                 FailureReason::Deactivated => "the account is deactivated",
                 FailureReason::WrongPassword => "wrong password",
                 FailureReason::WrongCurrentPassword => "wrong current password",
+                FailureReason::WrongCode => "wrong or used security code",
             }
         )],
         AuditDetail::Lock(_) => vec!["Locked for an hour after five failed sign-ins".to_owned()],
