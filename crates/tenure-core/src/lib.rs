@@ -55,7 +55,8 @@ pub use courier::{
 pub use error::BackendError;
 pub use manage::{
     AccountStatus, Edited, EmailConfirmed, InvitationView, Invite, Manage, ManagePolicy,
-    ManagePorts, OrganisationInput, PersonInput, TrailNames, UserChanges, UsersList, Viewed,
+    ManagePorts, MergePreview, OrganisationInput, PersonInput, TrailNames, UserChanges, UsersList,
+    Viewed,
 };
 pub use notification::{ChangedBy, Notification, RelationshipChange, SecondFactorChange};
 pub use ports::{

@@ -24,6 +24,7 @@ mod relationships;
 mod trail;
 mod users;
 
+pub use organisations::MergePreview;
 pub use pages::{TrailNames, UsersList, Viewed};
 
 use std::sync::Arc;

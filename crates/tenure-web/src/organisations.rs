@@ -122,6 +122,8 @@ async fn visible(
 struct ProfilePage {
     chrome: Chrome,
     banner: &'static str,
+    /// The organisation it was merged into (id, name), if it was.
+    merged_into: Option<(String, String)>,
     name: String,
     address: String,
     telephone: String,
@@ -141,7 +143,9 @@ fn org_done(done: Option<&str>) -> &'static str {
         Some("reactivated") => {
             "The organisation has been reactivated, with the users it had before."
         }
-        Some("merged") => "The organisation has been merged.",
+        Some("merged") => {
+            "The organisations have been merged: its users, logs, stock owners and managing agents are now the other organisation's."
+        }
         Some("added") => "The relationship has been added.",
         Some("removed") => "The relationship has been removed.",
         Some("requested") => {
@@ -196,11 +200,22 @@ pub(crate) async fn profile(
     if may(Action::OrganisationMerge) && org.active {
         actions.push((format!("{base}/merge"), "Merge into another organisation"));
     }
+    let merged_into = if org.active {
+        None
+    } else {
+        app.services
+            .manage
+            .merged_into(viewer.0.user.id, org.id)
+            .await
+            .or_page(&viewer.chrome(org.name.as_str()))?
+            .map(|o| (o.id.to_string(), o.name.to_string()))
+    };
     let stock_owners = related(&app, &viewer, &w, w.stock_owners(org.id)).await;
     let managing_agents = related(&app, &viewer, &w, w.managing_agents(org.id)).await;
     Ok(view::render(&ProfilePage {
         chrome: viewer.chrome(org.name.as_str()),
         banner: org_done(q.done.as_deref()),
+        merged_into,
         name: org.name.to_string(),
         address: org.address.clone().unwrap_or_default(),
         telephone: org.telephone.as_ref().map(ToString::to_string).unwrap_or_default(),
@@ -605,29 +620,117 @@ struct MergePage {
     errors: Errors,
     id: String,
     name: String,
-    version: i64,
-    into: String,
+    search: String,
+    /// The organisations the search found (id, name), which it may be merged into.
+    choices: Vec<(String, String)>,
+    searched: bool,
 }
 
+#[derive(Deserialize, Default)]
+pub(crate) struct MergeSearch {
+    #[serde(default)]
+    search: String,
+    #[serde(default)]
+    error: String,
+}
+
+/// Step 1 of a merge: choose the organisation to merge into from a searchable list (a
+/// plain search; the list shows active organisations whose names contain it).
 pub(crate) async fn merge_page(
     State(app): State<App>,
     viewer: Signed,
     Path(id): Path<String>,
+    Query(q): Query<MergeSearch>,
 ) -> Result<Response, PageError> {
-    let (org, version, w) = visible(&app, &viewer, &id).await?;
+    let (org, _, w) = visible(&app, &viewer, &id).await?;
     if !allowed(&w, &viewer.0, Action::OrganisationMerge, Resource::Organisation(org.id)) {
         return Ok(view::forbidden_page(
             viewer.chrome("Merge"),
             "you cannot merge this organisation",
         ));
     }
+    let chrome = viewer.chrome(&format!("Merge {}", org.name));
+    let query = OrganisationQuery { search: Search::parse(&q.search), active: Some(true) };
+    let found = app
+        .services
+        .manage
+        .organisations_page(viewer.0.user.id, &viewer.0.world, &query, Page::numbered(1, 21))
+        .await
+        .or_page(&chrome)?;
+    let choices = found
+        .iter()
+        .filter(|o| o.id != org.id)
+        .take(20)
+        .map(|o| (o.id.to_string(), o.name.to_string()))
+        .collect();
+    let errors = if q.error == "choose" {
+        Errors::one("into", "Choose the organisation to merge into")
+    } else {
+        Errors::default()
+    };
     Ok(view::render(&MergePage {
-        chrome: viewer.chrome(&format!("Merge {}", org.name)),
-        errors: Errors::default(),
+        chrome: chrome.with_errors(&errors),
+        errors,
         id: org.id.to_string(),
         name: org.name.to_string(),
+        searched: !q.search.trim().is_empty(),
+        search: q.search,
+        choices,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "merge_check.html")]
+struct MergeCheckPage {
+    chrome: Chrome,
+    id: String,
+    name: String,
+    into_id: String,
+    into_name: String,
+    version: i64,
+    users: usize,
+    logs: usize,
+    relationships: usize,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct MergeChoice {
+    #[serde(default)]
+    into: String,
+    #[serde(default)]
+    search: String,
+}
+
+/// Step 2: what will move and what happens to the merged organisation, with the button
+/// that confirms it (the engine decides in the service, as the merge will).
+pub(crate) async fn merge_check(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+    Query(q): Query<MergeChoice>,
+) -> Result<Response, PageError> {
+    let (org, version, _) = visible(&app, &viewer, &id).await?;
+    let Some(into) = parse_org(&q.into) else {
+        return Ok(Redirect::to(&format!(
+            "/organisations/{}/merge?error=choose&search={}",
+            org.id,
+            view::query_value(&q.search)
+        ))
+        .into_response());
+    };
+    let chrome = viewer.chrome(&format!("Merge {}", org.name));
+    let preview =
+        app.services.manage.merge_preview(viewer.0.user.id, org.id, into).await.or_page(&chrome)?;
+    Ok(view::render(&MergeCheckPage {
+        chrome: viewer.chrome(&format!("Check the merge of {}", org.name)),
+        id: org.id.to_string(),
+        name: preview.from.name.to_string(),
+        into_id: preview.into.id.to_string(),
+        into_name: preview.into.name.to_string(),
         version,
-        into: String::new(),
+        users: preview.users,
+        logs: preview.logs,
+        relationships: preview.relationships,
     }))
 }
 
@@ -638,6 +741,7 @@ pub(crate) struct MergeForm {
     into: String,
 }
 
+/// Step 3: the merge, then its summary on the merged organisation's page.
 pub(crate) async fn merge(
     State(app): State<App>,
     viewer: Signed,
@@ -645,34 +749,24 @@ pub(crate) async fn merge(
     Form(form): Form<MergeForm>,
 ) -> Result<Response, PageError> {
     let (org, _, _) = visible(&app, &viewer, &id).await?;
-    let again = |message: &str| {
-        let errors = Errors::one("into", message);
-        view::render(&MergePage {
-            chrome: viewer.chrome(&format!("Merge {}", org.name)).with_errors(&errors),
-            errors,
-            id: org.id.to_string(),
-            name: org.name.to_string(),
-            version: form.version,
-            into: form.into.clone(),
-        })
-    };
     let chrome = viewer.chrome("Merge");
-    let Some(into) = app.services.manage.organisation_by_name(&form.into).await.or_page(&chrome)?
-    else {
-        return Ok(again("Enter the name of an existing organisation"));
+    // The organisation chosen by id; a name still names one (organisation names are
+    // public and unique).
+    let into = match parse_org(&form.into) {
+        Some(into) => Some(into),
+        None => app.services.manage.organisation_by_name(&form.into).await.or_page(&chrome)?,
     };
-    Ok(
-        match app
-            .services
-            .manage
-            .merge_organisation(viewer.0.user.id, org.id, form.version, into)
-            .await
-        {
-            Ok(()) => Redirect::to(&format!("/organisations/{into}?done=merged")).into_response(),
-            Err(ManageError::Forbidden(denial)) => again(&view::sentence(denial.sentence())),
-            Err(e) => return Err(PageError::new(&chrome, e)),
-        },
-    )
+    let Some(into) = into else {
+        return Ok(
+            Redirect::to(&format!("/organisations/{}/merge?error=choose", org.id)).into_response()
+        );
+    };
+    app.services
+        .manage
+        .merge_organisation(viewer.0.user.id, org.id, form.version, into)
+        .await
+        .or_page(&chrome)?;
+    Ok(Redirect::to(&format!("/organisations/{}?done=merged", org.id)).into_response())
 }
 
 pub(crate) async fn confirm_page(

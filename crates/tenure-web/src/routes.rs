@@ -301,6 +301,13 @@ pub static ALL: &[Route] = &[
     signed(Method::Get, "/organisations/{id}/merge", Some(Action::OrganisationMerge), ORG, || {
         get(organisations::merge_page)
     }),
+    signed(
+        Method::Get,
+        "/organisations/{id}/merge/check",
+        Some(Action::OrganisationMerge),
+        ORG,
+        || get(organisations::merge_check),
+    ),
     signed(Method::Post, "/organisations/{id}/merge", Some(Action::OrganisationMerge), ORG, || {
         post(organisations::merge)
     }),

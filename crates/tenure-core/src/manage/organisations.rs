@@ -8,9 +8,11 @@ use tenure_domain::{
 use crate::audit::{
     AuditDetail, AuditName, Change, MergedFrom, MergedInto, OrganisationCreate, OrganisationDetail,
 };
-use crate::changes::Write;
+use crate::changes::{AuditQuery, Write};
 use crate::error::BackendError;
 use crate::manage::{Manage, OrganisationInput, optional, required, text_or_none};
+use crate::ports::Page;
+use crate::query::UserQuery;
 use crate::usecase::ManageError;
 
 impl Manage {
@@ -236,6 +238,110 @@ impl Manage {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// What merging one organisation into another would move ([`Manage::merge_preview`]).
+#[derive(Clone, Debug)]
+pub struct MergePreview {
+    /// The organisation merged away.
+    pub from: Organisation,
+    /// The one that receives everything.
+    pub into: Organisation,
+    /// Its users, who move.
+    pub users: usize,
+    /// Its logs (owned or managed), which move.
+    pub logs: usize,
+    /// Its relationships in effect, which move to `into` (those that would duplicate
+    /// one of `into`'s or join it to itself are dropped).
+    pub relationships: usize,
+}
+
+impl Manage {
+    /// What merging `from` into `into` would move, once the engine allows the merge
+    /// ([`tenure_domain::decide_merge`]): the two organisations and the counts of users,
+    /// logs and relationships. For the check page a merge shows before it is confirmed.
+    ///
+    /// # Errors
+    /// The engine's refusal, as [`Manage::merge_organisation`] answers it ("not found"
+    /// for an organisation the actor may not see or that does not exist).
+    pub async fn merge_preview(
+        &self,
+        actor: UserId,
+        from: OrgId,
+        into: OrgId,
+    ) -> Result<MergePreview, ManageError> {
+        let source = self.org(from).await?;
+        let target = self.ports.changes.organisation(into).await?;
+        let mut world = self.ports.directory.snapshot(actor, Resource::Organisation(from)).await?;
+        if let Some(t) = target.as_ref().filter(|t| world.organisation(t.value.id).is_none()) {
+            world.insert_organisation(t.value.clone()).map_err(BackendError::new)?;
+        }
+        let decision = tenure_domain::decide_merge(&world, actor, from, into);
+        if !decision.is_allowed() {
+            let request =
+                Request::new(actor, Action::OrganisationMerge, Resource::Organisation(from));
+            return Err(self.base.refuse(&world, request, decision).await);
+        }
+        let target = target.ok_or(ManageError::NotFound)?;
+        let scope = tenure_domain::Scope {
+            organisations: vec![from],
+            ..tenure_domain::Scope::nothing(actor)
+        };
+        let directory = &self.ports.directory;
+        let (mut users, mut logs) = (0, 0);
+        for n in 1.. {
+            let page = Page::numbered(n, Page::MAX_LIMIT);
+            let found = directory.users(&scope, &UserQuery::default(), page).await?.len();
+            users += found;
+            if found < Page::MAX_LIMIT {
+                break;
+            }
+        }
+        for n in 1.. {
+            let found = directory.logs(&scope, Page::numbered(n, Page::MAX_LIMIT)).await?.len();
+            logs += found;
+            if found < Page::MAX_LIMIT {
+                break;
+            }
+        }
+        // The snapshot about `from` holds its relationships.
+        let relationships = world.stock_owners(from).len() + world.managing_agents(from).len();
+        Ok(MergePreview { from: source.value, into: target.value, users, logs, relationships })
+    }
+
+    /// Where an organisation went, if it was merged: the organisation it was merged
+    /// into, by the latest merge the audit trail records of it, once the actor may view
+    /// the merged organisation (`organisation.view`).
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] when the actor may not view it.
+    pub async fn merged_into(
+        &self,
+        actor: UserId,
+        id: OrgId,
+    ) -> Result<Option<Organisation>, ManageError> {
+        let world = self.ports.directory.snapshot(actor, Resource::Organisation(id)).await?;
+        if !world
+            .decide(&Request::new(actor, Action::OrganisationView, Resource::Organisation(id)))
+            .is_allowed()
+        {
+            return Err(ManageError::NotFound);
+        }
+        let query = AuditQuery {
+            organisation: Some(id),
+            name: Some(AuditName::OrganisationMerge),
+            ..AuditQuery::default()
+        };
+        let events = self.ports.changes.audit(&query, Page::numbered(1, 20)).await?;
+        let into = events.iter().find_map(|e| match &e.detail {
+            AuditDetail::MergedInto(m) => uuid::Uuid::parse_str(&m.into).ok().map(OrgId::from_uuid),
+            _ => None,
+        });
+        Ok(match into {
+            Some(into) => self.ports.changes.organisation(into).await?.map(|o| o.value),
+            None => None,
+        })
     }
 }
 

@@ -170,3 +170,100 @@ async fn the_audit_trail_reads_as_sentences_filters_by_dates_and_downloads_its_v
         assert!(!page.body.contains("Role changed"));
     }
 }
+
+#[tokio::test]
+async fn a_merge_is_a_journey_choose_check_confirm_and_the_merged_page_says_where_it_went() {
+    let site = site().await;
+    let mut ada = Client::new(&site);
+    ada.sign_in(ADA).await;
+    let beta = org(BETA);
+    let gamma = org(GAMMA);
+    // Step 1: choose from a searchable list (plain search, no JavaScript).
+    let page = ada.get(&format!("/organisations/{beta}/merge?search=amm")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&format!(r#"value="{gamma}">"#)), "{}", page.body);
+    assert!(!page.body.contains(&format!(r#"value="{}">"#, org(ALPHA))), "only matches");
+    assert!(!page.body.contains(&format!(r#"name="into" type="radio" value="{beta}""#)));
+    // Continuing without a choice says what to do.
+    let page = ada.get(&format!("/organisations/{beta}/merge/check?search=amm")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = ada.get(page.location()).await;
+    assert!(page.body.contains("Choose the organisation to merge into"));
+    // Step 2: what moves, and what happens to Beta.
+    let page = ada.get(&format!("/organisations/{beta}/merge/check?into={gamma}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Check before you merge Beta into Gamma"));
+    let count = |label: &str, n: usize| {
+        format!(
+            r#"<dt class="govuk-summary-list__key">{label}</dt><dd class="govuk-summary-list__value">{n}</dd>"#
+        )
+    };
+    // Beta: Bea; the log Alpha owns and Beta manages; Alpha as its stock owner.
+    assert!(page.body.contains(&count("Users", 1)), "{}", page.body);
+    assert!(page.body.contains(&count("Logs", 1)));
+    assert!(page.body.contains(&count("Stock owners and managing agents", 1)));
+    assert!(page.body.contains("Beta is deactivated"));
+    // Nothing has moved yet.
+    assert!(ada.get(&format!("/organisations/{beta}")).await.body.contains("Active"));
+    // Step 3: confirm; the summary is Beta's page, which says where it went.
+    ada.get(&format!("/organisations/{beta}/merge/check?into={gamma}")).await;
+    let version = page
+        .body
+        .split(r#"name="version" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let done = ada
+        .post(&format!("/organisations/{beta}/merge"), &[("version", &version), ("into", &gamma)])
+        .await;
+    assert_eq!(done.location(), format!("/organisations/{beta}?done=merged"), "{}", done.body);
+    let page = ada.get(done.location()).await;
+    assert!(page.body.contains("The organisations have been merged"));
+    assert!(
+        page.body.contains(&format!(
+            r#"Beta was merged into <a class="govuk-link" href="/organisations/{gamma}">Gamma</a>"#
+        )),
+        "{}",
+        page.body
+    );
+    let users = ada.get(&format!("/users?organisation={gamma}")).await;
+    assert!(users.body.contains("bea@example.com"), "Bea moved");
+}
+
+#[tokio::test]
+async fn a_coordinator_cannot_reach_the_merge_journey() {
+    let site = site().await;
+    let mut cora = Client::new(&site);
+    cora.sign_in(CORA).await;
+    let (alpha, beta, gamma) = (org(ALPHA), org(BETA), org(GAMMA));
+    // Her own organisation: she may not merge it (an administrator's action), so no
+    // counts of anything.
+    for path in [
+        format!("/organisations/{alpha}/merge"),
+        format!("/organisations/{alpha}/merge?search=a"),
+        format!("/organisations/{alpha}/merge/check?into={gamma}"),
+        format!("/organisations/{beta}/merge/check?into={alpha}"),
+    ] {
+        let page = cora.get(&path).await;
+        assert!(
+            matches!(page.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{path}: {}",
+            page.status
+        );
+        assert!(!page.body.contains("What moves"), "{path}");
+    }
+    // Gamma is out of sight: not found, whatever is asked.
+    for path in [
+        format!("/organisations/{gamma}/merge"),
+        format!("/organisations/{gamma}/merge/check?into={alpha}"),
+    ] {
+        assert_eq!(cora.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    cora.get("/users").await;
+    let page = cora
+        .post(&format!("/organisations/{alpha}/merge"), &[("version", "1"), ("into", &gamma)])
+        .await;
+    assert!(matches!(page.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND));
+    assert!(cora.get(&format!("/organisations/{alpha}")).await.body.contains("Active"));
+}
