@@ -84,8 +84,7 @@ pub(crate) async fn entity_list(
     let more = found.len() > Page::SCREEN;
     found.truncate(Page::SCREEN);
     let base = if admin { "/administration/entities" } else { "/records" };
-    let reports =
-        !admin && !app.services.corterum.reports(me).await.unwrap_or_default().is_empty();
+    let reports = !admin && !app.services.corterum.reports(me).await.unwrap_or_default().is_empty();
     let link = |n: usize| {
         format!(
             "{base}?q={}&type={}&page={n}",
@@ -137,10 +136,14 @@ struct RecordPage {
     kind: String,
     fields: Vec<(String, String)>,
     links: Vec<(String, String)>,
+    /// The entities linking to it: id, name, kind of link.
+    linked_from: Vec<(String, String, String)>,
     datasets: Vec<(String, String)>,
 }
 
-/// An entity's record: its fields, its links, and the datasets the viewer may read.
+/// An entity's record: its fields, its links both ways (the entities it links to and
+/// those linking to it, as far as the viewer may see them), and the datasets the viewer
+/// may read.
 pub(crate) async fn record(
     State(app): State<App>,
     viewer: Signed,
@@ -149,16 +152,18 @@ pub(crate) async fn record(
     let chrome = viewer.chrome("Record");
     let id = form::id(&id, EntityId::from_uuid).or_page(&chrome)?;
     let me = viewer.0.user.id;
-    let e = app.services.corterum.entity(me, id).await.or_page(&chrome)?;
+    let view = app.services.corterum.entity_links(me, id).await.or_page(&chrome)?;
+    let e = view.entity;
     let datasets = app.services.corterum.readable_datasets(me, id).await.or_page(&chrome)?;
     let datasets = datasets.into_iter().map(|d| (d.key, d.name.to_string())).collect();
     let labels = e.kind.fields();
-    let mut links = Vec::new();
-    for l in &e.links {
-        if let Ok(other) = app.services.corterum.entity(me, l.to).await {
-            links.push((l.kind.label().to_owned(), other.name.to_string()));
-        }
-    }
+    let links = view.to.iter().map(|(k, other)| (k.label().to_owned(), other.name.to_string()));
+    let links = links.collect();
+    let linked_from = view
+        .from
+        .iter()
+        .map(|(other, k)| (other.id.to_string(), other.name.to_string(), k.label().to_owned()))
+        .collect();
     Ok(view::render(&RecordPage {
         chrome: viewer.chrome(e.name.as_str()),
         id: id.to_string(),
@@ -170,6 +175,7 @@ pub(crate) async fn record(
             .collect(),
         datasets,
         links,
+        linked_from,
     }))
 }
 

@@ -11,6 +11,7 @@ mod audit_origin;
 mod browser;
 mod checklist;
 mod corterum;
+mod corterum_links;
 mod corterum_reports;
 mod credentials;
 mod fuzz;

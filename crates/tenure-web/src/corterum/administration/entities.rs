@@ -1,5 +1,6 @@
 //! Entities: the list, the "+" form (the type first, then the form for that type) and
-//! the edit form, with the companies and, for a person, the employers linked on it.
+//! the edit form, with the companies and the links to other entities set on it (any
+//! kind, custom ones named on the form) and the entities linking to it shown beside.
 
 use std::collections::BTreeMap;
 
@@ -7,12 +8,12 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tenure_core::EntityInput;
+use tenure_core::{EntityInput, EntityQuery, Page};
 use tenure_domain::entity::{EntityLink, LinkKind};
 use tenure_domain::{EntityId, EntityKind, Feature, OrgId};
 
 use crate::App;
-use crate::corterum::administration::{SavedQuery, TypeQuery, company_choices, one_entity_choices};
+use crate::corterum::administration::{SavedQuery, TypeQuery, company_choices};
 use crate::corterum::records::{self, EntityListQuery, Listing};
 use crate::corterum::{FieldInput, kind_choices, require};
 use crate::form::{self, Choice, Form, FormPage, Named, Path, Query};
@@ -30,41 +31,114 @@ pub(crate) struct EntityBody {
     name: String,
     #[serde(default)]
     companies: Vec<String>,
+    /// The links kept, each `<kind>|<entity id>` (unticked ones are removed).
     #[serde(default)]
-    previous_employer: String,
+    links: Vec<String>,
+    /// A link to add: its kind (`custom` for one named in `link_custom`) ...
     #[serde(default)]
-    new_employer: String,
+    link_kind: String,
+    #[serde(default)]
+    link_custom: String,
+    /// ... and the entity it links to.
+    #[serde(default)]
+    link_to: String,
     /// `field_<key>` for each of the type's fields.
     #[serde(flatten)]
     named: Named,
 }
 
+/// The value of a kept link's checkbox: `<kind>|<entity id>`.
+fn link_value(link: &EntityLink) -> String {
+    format!("{}|{}", link.kind, link.to)
+}
+
 impl EntityBody {
-    /// The input for an entity of this type.
-    fn input(&self, kind: EntityKind) -> EntityInput {
+    /// The input for an entity of this type, or what is wrong with the links sent.
+    fn input(&self, kind: EntityKind) -> Result<EntityInput, &'static str> {
         let fields = kind
             .fields()
             .iter()
             .map(|(f, _)| ((*f).to_owned(), self.named.one(&format!("field_{f}")).to_owned()))
             .collect();
         let mut links = Vec::new();
-        if kind == EntityKind::Person {
-            for (value, which) in [
-                (&self.previous_employer, LinkKind::PreviousEmployer),
-                (&self.new_employer, LinkKind::NewEmployer),
-            ] {
-                if let Some(to) = form::id(value, EntityId::from_uuid) {
-                    links.push(EntityLink { kind: which, to });
-                }
-            }
+        for kept in &self.links {
+            let parsed = kept.rsplit_once('|').and_then(|(k, to)| {
+                Some(EntityLink {
+                    kind: LinkKind::parse(k).ok()?,
+                    to: form::id(to, EntityId::from_uuid)?,
+                })
+            });
+            links.push(parsed.ok_or("a link kept on the form could not be read: reload the page")?);
         }
-        EntityInput {
+        let to = form::id(&self.link_to, EntityId::from_uuid);
+        let added = match self.link_kind.as_str() {
+            "" if to.is_none() => None,
+            "" => return Err("choose the kind of link to add, or no entity to link to"),
+            // The service says what is wrong with a custom kind's name.
+            "custom" => Some(LinkKind::Custom(self.link_custom.trim().to_owned())),
+            k => Some(LinkKind::parse(k).map_err(|_| "choose one of the kinds of link offered")?),
+        };
+        if let Some(kind) = added {
+            let to = to.ok_or("choose the entity to link to")?;
+            links.push(EntityLink { kind, to });
+        }
+        Ok(EntityInput {
             links: Some(links),
             kind: Some(kind),
             name: self.name.clone(),
             fields,
             companies: form::ids(&self.companies, OrgId::from_uuid),
-        }
+        })
+    }
+}
+
+impl EntityBody {
+    /// The input with the links that could be read (for showing the form again).
+    fn input_without_links(&self, kind: EntityKind) -> EntityInput {
+        let links = self
+            .links
+            .iter()
+            .filter_map(|kept| {
+                let (k, to) = kept.rsplit_once('|')?;
+                Some(EntityLink {
+                    kind: LinkKind::parse(k).ok()?,
+                    to: form::id(to, EntityId::from_uuid)?,
+                })
+            })
+            .collect();
+        let body = Self {
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+            companies: self.companies.clone(),
+            links: Vec::new(),
+            link_kind: String::new(),
+            link_custom: String::new(),
+            link_to: String::new(),
+            named: self.named.clone(),
+        };
+        let mut input = body.input(kind).unwrap_or_default();
+        input.links = Some(links);
+        input
+    }
+}
+
+/// An entity linking to the one on the page: its id, name and the kind of its link.
+pub(crate) struct LinkedFrom {
+    id: String,
+    name: String,
+    kind: String,
+}
+
+impl LinkedFrom {
+    /// The rows of a "Linked from" table.
+    pub(crate) fn rows(from: &[(tenure_domain::Entity, LinkKind)]) -> Vec<Self> {
+        from.iter()
+            .map(|(e, k)| Self {
+                id: e.id.to_string(),
+                name: e.name.to_string(),
+                kind: k.label().to_owned(),
+            })
+            .collect()
     }
 }
 
@@ -82,9 +156,15 @@ struct EntityForm {
     name: String,
     fields: Vec<FieldInput>,
     companies: Vec<Choice>,
-    /// For a person: their previous and new employers, among businesses.
-    previous: Vec<Choice>,
-    next: Vec<Choice>,
+    /// The links it has, ticked to keep.
+    links: Vec<Choice>,
+    /// The kinds of link to add ("custom" last, named in `link_custom`).
+    link_kinds: Vec<Choice>,
+    link_custom: String,
+    /// The entities a link may go to.
+    link_targets: Vec<Choice>,
+    /// The entities linking to it.
+    linked_from: Vec<LinkedFrom>,
     editing: bool,
     id: String,
     banner: String,
@@ -101,6 +181,10 @@ struct EntityPage {
     input: EntityInput,
     editing: Option<EntityId>,
     banner: String,
+    /// The entities linking to it (editing only).
+    linked_from: Vec<(tenure_domain::Entity, LinkKind)>,
+    /// The link being added, shown again after a refusal: kind, custom name, entity.
+    adding: (String, String, String),
 }
 
 impl EntityPage {
@@ -115,6 +199,8 @@ impl EntityPage {
             input,
             editing: None,
             banner: String::new(),
+            linked_from: Vec::new(),
+            adding: Default::default(),
         }
     }
 
@@ -128,7 +214,15 @@ impl EntityPage {
             input,
             editing: Some(id),
             banner: String::new(),
+            linked_from: Vec::new(),
+            adding: Default::default(),
         }
+    }
+
+    /// The same page with the link being added shown again.
+    fn adding(mut self, body: &EntityBody) -> Self {
+        self.adding = (body.link_kind.clone(), body.link_custom.clone(), body.link_to.clone());
+        self
     }
 }
 
@@ -142,6 +236,29 @@ impl FormPage for EntityPage {
         let values: BTreeMap<String, String> = self.input.fields.iter().cloned().collect();
         let links = self.input.links.as_deref().unwrap_or(&[]);
         let companies = &self.input.companies;
+        let (kind, custom, to) = &self.adding;
+        let targets = match self.kind {
+            Some(_) => any_entity_choices(app, viewer, self.editing).await,
+            None => Vec::new(),
+        };
+        let name_of = |id: EntityId| {
+            let id = id.to_string();
+            targets.iter().find(|c| c.value == id).map(|c| c.label.clone())
+        };
+        let kept = links
+            .iter()
+            .filter_map(|l| {
+                let name = name_of(l.to)?;
+                Some(Choice::new(link_value(l), format!("{}: {name}", l.kind.label()), true))
+            })
+            .collect();
+        let mut link_kinds = vec![Choice::new("", "Choose a kind", kind.is_empty())];
+        link_kinds.extend(
+            LinkKind::KNOWN.iter().map(|k| Choice::new(k.as_str(), k.label(), *kind == k.as_str())),
+        );
+        link_kinds.push(Choice::new("custom", "Another kind (name it below)", kind == "custom"));
+        let mut link_targets = vec![Choice::new("", "Choose an entity", to.is_empty())];
+        link_targets.extend(targets.into_iter().map(|c| Choice { checked: c.value == *to, ..c }));
         Ok(view::render(&EntityForm {
             chrome: viewer.chrome(&self.title).with_errors(&errors),
             errors,
@@ -153,9 +270,11 @@ impl FormPage for EntityPage {
             name: self.input.name.clone(),
             fields: self.kind.map(|k| FieldInput::of_kind(k, &values)).unwrap_or_default(),
             companies: company_choices(app, viewer, Feature::EntityAdministration, companies).await,
-            previous: employer_choices(app, viewer, self.kind, links, LinkKind::PreviousEmployer)
-                .await,
-            next: employer_choices(app, viewer, self.kind, links, LinkKind::NewEmployer).await,
+            links: kept,
+            link_kinds,
+            link_custom: custom.clone(),
+            link_targets,
+            linked_from: LinkedFrom::rows(&self.linked_from),
             editing: self.editing.is_some(),
             id: self.editing.map(|e| e.to_string()).unwrap_or_default(),
             banner: self.banner.clone(),
@@ -163,19 +282,19 @@ impl FormPage for EntityPage {
     }
 }
 
-/// For a person, business entities to choose an employer from, "None" first.
-async fn employer_choices(
-    app: &App,
-    viewer: &Signed,
-    kind: Option<EntityKind>,
-    links: &[EntityLink],
-    which: LinkKind,
-) -> Vec<Choice> {
-    if kind != Some(EntityKind::Person) {
-        return Vec::new();
-    }
-    let chosen = links.iter().find(|l| l.kind == which).map(|l| l.to);
-    one_entity_choices(app, viewer, EntityKind::Business, chosen).await
+/// Every entity the viewer may list (one page of the most a page holds), by name, as
+/// choices labelled with their type; the entity being edited left out.
+async fn any_entity_choices(app: &App, viewer: &Signed, except: Option<EntityId>) -> Vec<Choice> {
+    let all = app
+        .services
+        .corterum
+        .entities(viewer.0.user.id, &EntityQuery::default(), Page::numbered(1, Page::MAX_LIMIT))
+        .await
+        .unwrap_or_default();
+    all.into_iter()
+        .filter(|e| Some(e.id) != except)
+        .map(|e| Choice::new(e.id.to_string(), format!("{} ({})", e.name, e.kind.label()), false))
+        .collect()
 }
 
 /// The list, with a search and a type filter.
@@ -208,6 +327,8 @@ pub(crate) async fn new_page(
         input,
         editing: None,
         banner: String::new(),
+        linked_from: Vec::new(),
+        adding: Default::default(),
     };
     page.show(&app, &viewer, Errors::default()).await
 }
@@ -225,7 +346,16 @@ pub(crate) async fn create(
         require(&app, &viewer, Feature::EntityAdministration, &chrome).await?;
         return Ok(Redirect::to(NEW).into_response());
     };
-    let page = EntityPage::new_of_kind(kind, body.input(kind));
+    let page = EntityPage::new_of_kind(kind, EntityInput::default()).adding(&body);
+    let input = match body.input(kind) {
+        Ok(input) => input,
+        Err(problem) => {
+            let input = EntityInput { kind: Some(kind), ..body.input_without_links(kind) };
+            let page = EntityPage { input, ..page };
+            return page.show(&app, &viewer, Errors::one("links", problem)).await;
+        }
+    };
+    let page = EntityPage { input, ..page };
     let saved = app.services.corterum.create_entity(viewer.0.user.id, &page.input).await;
     let chrome = viewer.chrome(&page.heading);
     form::submit(&app, &viewer, &page, &chrome, saved, |id| {
@@ -244,16 +374,20 @@ pub(crate) async fn edit_page(
     let chrome = viewer.chrome("Entity");
     let id = form::id(&id, EntityId::from_uuid).or_page(&chrome)?;
     require(&app, &viewer, Feature::EntityAdministration, &chrome).await?;
-    let e = app.services.corterum.entity(viewer.0.user.id, id).await.or_page(&chrome)?;
+    let view = app.services.corterum.entity_links(viewer.0.user.id, id).await.or_page(&chrome)?;
+    let e = view.entity;
     let input = EntityInput {
         kind: Some(e.kind),
         name: e.name.to_string(),
         fields: e.fields.into_iter().collect(),
         companies: e.companies,
-        links: Some(e.links),
+        links: Some(
+            view.to.into_iter().map(|(kind, other)| EntityLink { kind, to: other.id }).collect(),
+        ),
     };
     let mut page = EntityPage::editing(id, e.name.as_str(), e.kind, input);
     page.banner = q.banner("Entity saved");
+    page.linked_from = view.from;
     page.show(&app, &viewer, Errors::default()).await
 }
 
@@ -266,8 +400,19 @@ pub(crate) async fn edit(
 ) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Entity");
     let id = form::id(&id, EntityId::from_uuid).or_page(&chrome)?;
-    let e = app.services.corterum.entity(viewer.0.user.id, id).await.or_page(&chrome)?;
-    let page = EntityPage::editing(id, e.name.as_str(), e.kind, body.input(e.kind));
+    let view = app.services.corterum.entity_links(viewer.0.user.id, id).await.or_page(&chrome)?;
+    let e = view.entity;
+    let mut page = EntityPage::editing(id, e.name.as_str(), e.kind, EntityInput::default());
+    page.linked_from = view.from;
+    let page = page.adding(&body);
+    let input = match body.input(e.kind) {
+        Ok(input) => input,
+        Err(problem) => {
+            let page = EntityPage { input: body.input_without_links(e.kind), ..page };
+            return page.show(&app, &viewer, Errors::one("links", problem)).await;
+        }
+    };
+    let page = EntityPage { input, ..page };
     let saved = app.services.corterum.update_entity(viewer.0.user.id, id, &page.input).await;
     let chrome = viewer.chrome(e.name.as_str());
     form::submit(&app, &viewer, &page, &chrome, saved, |()| {
