@@ -163,6 +163,7 @@ fn write_files(dir: &Path, size: Size) -> anyhow::Result<Files> {
     Ok(Files { organisations: n as u64, relationships, users: m as u64, tenth: tenth as u64 })
 }
 
+#[expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
 fn measure(bin: &Path, dir: &Path, url: &str, files: &Files) -> anyhow::Result<Figures> {
     let db = ["--database", url];
     let with = |args: &[&'static str]| -> Vec<String> {

@@ -276,7 +276,7 @@ async fn kill_9_in_the_middle_of_an_import_loses_nothing_and_a_rerun_finishes_it
     child.wait().unwrap();
     let before = export(&dir, "users", "ada@example.com");
     let kept = before.lines().count() - 2;
-    assert!(kept >= 100 && kept < ROWS, "killed in the middle: {kept}");
+    assert!((100..ROWS).contains(&kept), "killed in the middle: {kept}");
 
     let out = ok(&tenure(&dir, &["users", "import", "big.csv", "--as", "ada@example.com"]));
     assert_eq!(
