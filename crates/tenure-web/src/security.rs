@@ -248,6 +248,8 @@ pub(crate) struct Nav {
     pub(crate) records: bool,
     /// "Administration" (Corterum: any administration feature).
     pub(crate) administration: bool,
+    /// "Reports" (Corterum: any report feature).
+    pub(crate) reports: bool,
     /// "Users" (anyone who may view the users of some organisation: coordinators see
     /// their organisation's and its managing agents' users there).
     pub(crate) users: bool,
@@ -394,6 +396,10 @@ async fn viewer(app: &App, token: &str) -> Option<Viewer> {
             world
                 .decide(&EngineRequest::new(me, Action::FeatureUse, Resource::Feature(f)))
                 .is_allowed()
+        }),
+        reports: tenure_domain::report::Report::ALL.iter().any(|r| {
+            let feature = Resource::Feature(r.feature());
+            world.decide(&EngineRequest::new(me, Action::FeatureUse, feature)).is_allowed()
         }),
     };
     Some(Viewer { user, live, nav, world: Arc::new(world) })

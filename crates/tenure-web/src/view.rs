@@ -19,6 +19,7 @@ pub(crate) struct Chrome {
     pub(crate) logs: bool,
     pub(crate) records: bool,
     pub(crate) administration: bool,
+    pub(crate) reports: bool,
     pub(crate) users: bool,
     /// The navigation item this page is under.
     pub(crate) current: Section,
@@ -50,6 +51,7 @@ impl Chrome {
             logs: viewer.is_some_and(|v| v.nav.logs),
             records: viewer.is_some_and(|v| v.nav.records),
             administration: viewer.is_some_and(|v| v.nav.administration),
+            reports: viewer.is_some_and(|v| v.nav.reports),
             users: viewer.is_some_and(|v| v.nav.users),
             current: viewer.map_or(Section::None, |v| v.nav.current),
             csrf: csrf.0.clone(),
@@ -67,6 +69,7 @@ pub(crate) enum Section {
     None,
     Logs,
     Records,
+    Reports,
     Administration,
     YourOrganisation,
     Organisations,
@@ -82,6 +85,7 @@ impl Section {
             Self::None => return false,
             Self::Logs => "logs",
             Self::Records => "records",
+            Self::Reports => "reports",
             Self::Administration => "administration",
             Self::YourOrganisation => "your-organisation",
             Self::Organisations => "organisations",
@@ -100,6 +104,7 @@ pub(crate) fn section(path: &str, own: Option<tenure_domain::OrgId>) -> Section 
     match segments.next().unwrap_or_default() {
         "logs" => Section::Logs,
         "records" => Section::Records,
+        "reports" => Section::Reports,
         "administration" => Section::Administration,
         "organisations" => match (segments.next(), own) {
             (Some(id), Some(own)) if id == own.to_string() => Section::YourOrganisation,

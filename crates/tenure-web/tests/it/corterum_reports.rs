@@ -49,6 +49,7 @@ async fn reports_follow_their_features_conditions_and_companies() {
 
     let index = root.get("/reports").await;
     assert_eq!(index.status, StatusCode::OK);
+    assert!(index.body.contains(">Reports</a>"), "'Reports' in the header");
     for r in [
         "Fit and Proper Certificate",
         "Statement of Responsibilities",
@@ -120,11 +121,52 @@ async fn reports_follow_their_features_conditions_and_companies() {
     let bad = root.get(&format!("{cert}&as_of=yesterday-ish")).await;
     assert!(bad.body.contains("Enter a date and time"), "{}", bad.body);
 
-    // An administrator of the FCA only: nothing of the PSR's Pat, however asked.
-    create_account(&mut root, "fiona", CORTERUM_ADMINISTRATOR, FCA).await;
+    // An administrator without a report feature has no "Reports" in the header, and
+    // the pages are not found.
+    create_account(&mut root, "ada", CORTERUM_ADMINISTRATOR, FCA).await;
+    accept(&site, "ada@example.com").await;
+    let mut ada = Client::new(&site);
+    ada.sign_in("ada@example.com").await;
+    let admin = ada.get("/administration").await;
+    assert!(
+        admin.body.contains("href=\"/administration\"")
+            && !admin.body.contains("href=\"/reports\"")
+    );
+    assert_eq!(ada.get("/reports").await.status, StatusCode::NOT_FOUND);
+
+    // A compliance reader of the FCA only (the four reports and every dataset): nothing
+    // of the PSR's Pat, however asked.
+    root.get("/administration/roles/new").await;
+    let mut fields = vec![
+        ("name", "Compliance reader".to_owned()),
+        ("description", "Reads every report of their companies".to_owned()),
+    ];
+    for f in [
+        "report_fca_directory",
+        "report_fit_and_proper_certificate",
+        "report_regulatory_reference",
+        "report_statement_of_responsibility",
+    ] {
+        fields.push(("features", f.to_owned()));
+    }
+    let reads: Vec<String> =
+        tenure_domain::dataset::catalogue().iter().map(|d| format!("read_{}", d.id)).collect();
+    let mut form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    form.extend(reads.iter().map(|r| (r.as_str(), "1")));
+    let role = root.post("/administration/roles/new", &form).await;
+    assert_eq!(role.status, StatusCode::SEE_OTHER, "{}", role.body);
+    let role = role.location().rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let role = tenure_domain::RoleId::from_uuid(role.parse().unwrap());
+    create_account(&mut root, "fiona", role, FCA).await;
     accept(&site, "fiona@example.com").await;
     let mut fiona = Client::new(&site);
     fiona.sign_in("fiona@example.com").await;
+    let reports = fiona.get("/reports").await;
+    assert!(
+        reports.body.contains("href=\"/reports\" aria-current=\"page\""),
+        "'Reports' in the header, marked current: {}",
+        reports.body
+    );
     let chooser = fiona.get("/reports/regulatory-reference").await;
     assert_eq!(chooser.status, StatusCode::OK);
     assert!(chooser.body.contains("Charlie Chaplin") && !chooser.body.contains("Pat Jones"));
