@@ -37,7 +37,7 @@
 //!
 //! # Adding a kind
 //! 1. A module under `batch/` with a struct holding the services it calls (a
-//!    [`Manage`](crate::Manage) or [`Corterum`](crate::Corterum) clone).
+//!    [`Manage`] clone, or `Corterum`'s: a [`Sources`] holds what the CORE kinds use).
 //! 2. `impl Kind for It`: [`Kind::COLUMNS`] (import) and [`Kind::HEADER`] (export, the same
 //!    names), [`Kind::parse`] (cells to a typed input, every bad cell reported),
 //!    [`Kind::key`], [`Kind::find`] (what the actor may see under the key, `None`
