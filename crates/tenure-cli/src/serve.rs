@@ -201,7 +201,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     // One stop signal for the server and every background task.
     let shutdown = tenure_core::health::Shutdown::new();
     if let Some(address) = &settings.metrics_listen {
-        let render = metrics::install(services.store.clone())?;
+        let render = metrics::install(services.store.clone(), services.core.courier.clone())?;
         let metrics_listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on `{address}` for metrics"))?;

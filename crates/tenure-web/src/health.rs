@@ -21,8 +21,11 @@ use axum::routing::get;
 use tenure_core::health::{Health, Readiness};
 
 /// Renders the metrics in Prometheus' text format (set up by the app that owns the
-/// recorder).
-pub type RenderMetrics = Arc<dyn Fn() -> String + Send + Sync>;
+/// recorder); asynchronous, so a scrape may read gauges from the database first.
+pub type RenderMetrics = Arc<dyn Fn() -> BoxFuture<String> + Send + Sync>;
+
+/// A boxed future that may cross threads.
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 /// `/healthz` and `/readyz`. Without a [`Health`] (an app with no database), ready means
 /// the process answers.
@@ -59,7 +62,7 @@ pub fn metrics_router(render: RenderMetrics) -> Router {
         .route(
             "/metrics",
             get(|State(render): State<RenderMetrics>| async move {
-                let mut response = text(StatusCode::OK, render());
+                let mut response = text(StatusCode::OK, render().await);
                 response.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -50,7 +50,7 @@ use tenure_domain::PasswordPolicy;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use crate::health::{RenderMetrics, metrics_router};
+pub use crate::health::{BoxFuture, RenderMetrics, metrics_router};
 pub use crate::origin::{WithOrigin, within as within_origin};
 pub use crate::request_log::RequestIds;
 pub use crate::security::{CidrError, RateLimits, TrustedProxies};

@@ -1,12 +1,12 @@
 //! `tenure serve`'s Prometheus metrics, when `metrics_listen` is set: the recorder
 //! (`metrics-exporter-prometheus`, without its own HTTP server: the web crate's
 //! `metrics_router` answers `GET /metrics` on axum, on that address alone), and the
-//! gauges read at each scrape: the database pool's connections.
+//! gauges read at each scrape: the database pool's connections and the mail queue
+//! (`tenure_mail_queue`, messages waiting; `tenure_mail_abandoned`, given up on).
 //!
 //! What is recorded elsewhere, through the `metrics` facade: requests by method, matched
 //! route and status with their latency and sign-in outcomes (`tenure-web`'s request
-//! log), the password hasher's queue and refusals (`tenure-hash-argon2`), and the mail
-//! queue (`tenure_mail_queue`, a gauge the courier sets).
+//! log) and the password hasher's queue and refusals (`tenure-hash-argon2`).
 
 use std::sync::Arc;
 
@@ -22,7 +22,10 @@ const LATENCY_BUCKETS: [f64; 12] =
 ///
 /// # Errors
 /// When a recorder is already installed or the buckets are refused.
-pub(crate) fn install(store: Arc<SeaOrmStore>) -> Result<tenure_web::RenderMetrics> {
+pub(crate) fn install(
+    store: Arc<SeaOrmStore>,
+    courier: tenure_core::courier::Courier,
+) -> Result<tenure_web::RenderMetrics> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
         .context("cannot set the latency buckets")?
@@ -30,13 +33,24 @@ pub(crate) fn install(store: Arc<SeaOrmStore>) -> Result<tenure_web::RenderMetri
         .context("cannot install the metrics recorder")?;
     describe();
     Ok(Arc::new(move || {
-        let pool = store.pool_use();
-        metrics::gauge!("tenure_db_connections", "state" => "idle").set(f64::from(pool.idle));
-        metrics::gauge!("tenure_db_connections", "state" => "in_use")
-            .set(f64::from(pool.open.saturating_sub(pool.idle)));
-        metrics::gauge!("tenure_db_connections_max").set(f64::from(pool.max));
-        handle.run_upkeep();
-        handle.render()
+        let (store, courier, handle) = (store.clone(), courier.clone(), handle.clone());
+        Box::pin(async move {
+            let pool = store.pool_use();
+            metrics::gauge!("tenure_db_connections", "state" => "idle").set(f64::from(pool.idle));
+            metrics::gauge!("tenure_db_connections", "state" => "in_use")
+                .set(f64::from(pool.open.saturating_sub(pool.idle)));
+            metrics::gauge!("tenure_db_connections_max").set(f64::from(pool.max));
+            match courier.counts().await {
+                Ok(counts) => {
+                    let (queued, abandoned) = (counts.queued as f64, counts.abandoned as f64);
+                    metrics::gauge!("tenure_mail_queue").set(queued);
+                    metrics::gauge!("tenure_mail_abandoned").set(abandoned);
+                }
+                Err(e) => tracing::warn!(error = %e, "metrics: cannot count the mail queue"),
+            }
+            handle.run_upkeep();
+            handle.render()
+        })
     }))
 }
 
@@ -55,4 +69,5 @@ fn describe() {
     describe_gauge!("tenure_db_connections", "Database pool connections by state.");
     describe_gauge!("tenure_db_connections_max", "The most connections the pool opens.");
     describe_gauge!("tenure_mail_queue", "Messages waiting in the mail queue.");
+    describe_gauge!("tenure_mail_abandoned", "Messages the courier gave up on.");
 }

@@ -173,6 +173,7 @@ fn metrics_are_served_only_on_their_own_address() {
         "tenure_sign_ins_total{outcome=\"refused\"} 1",
         "tenure_db_connections{state=\"idle\"}",
         "tenure_argon2_running",
+        "tenure_mail_queue 0",
     ] {
         assert!(scraped.contains(expected), "`{expected}` in {scraped}");
     }

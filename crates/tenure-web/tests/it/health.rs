@@ -64,7 +64,8 @@ async fn readyz_is_ready_only_with_a_current_schema_and_healthz_always_answers()
 async fn the_metrics_router_serves_what_it_renders_and_nothing_else() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let render: tenure_web::RenderMetrics = Arc::new(|| "tenure_up 1\n".to_owned());
+    let render: tenure_web::RenderMetrics =
+        Arc::new(|| Box::pin(async { "tenure_up 1\n".to_owned() }));
     let app = tenure_web::metrics_router(render);
     tokio::spawn(async move { tenure_web::serve(listener, app).await });
     let (status, body, headers) = get(&format!("{base}/metrics")).await;
