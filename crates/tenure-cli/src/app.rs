@@ -19,6 +19,11 @@ pub(crate) struct StoreArgs {
     /// or `postgres://USER@HOST/DB`.
     #[arg(long, env = "TENURE_DATABASE_URL", default_value = "sqlite://tenure.db?mode=rwc")]
     pub(crate) database: String,
+    /// File holding the key that seals second-factor secrets (64 hexadecimal
+    /// characters), kept out of the database; or the key itself in
+    /// `TENURE_SECOND_FACTOR_KEY`.
+    #[arg(long, env = "TENURE_SECOND_FACTOR_KEY_FILE")]
+    pub(crate) second_factor_key_file: Option<std::path::PathBuf>,
 }
 
 /// How mail goes out and where its links point.
@@ -119,6 +124,7 @@ impl Services {
         mail: &MailArgs,
         timings: Timings,
     ) -> Result<Self> {
+        let key_file = store.second_factor_key_file.clone();
         let db = SeaOrmStore::open(&store.database)
             .await
             .with_context(|| format!("cannot open the database `{}`", store.database))?;
@@ -135,6 +141,8 @@ impl Services {
             changes: stamped_store.clone(),
             accounts: stamped_store.clone(),
             sessions: stamped_store,
+            second_factors: store.clone(),
+            vault: crate::second_factor::vault(key_file.as_deref())?,
             corterum: store.clone(),
             hasher: hasher.clone(),
             secrets: Arc::new(OsSecrets),

@@ -19,6 +19,7 @@ mod courier;
 mod logging;
 mod mail;
 mod policy;
+mod second_factor;
 mod serve;
 
 use std::path::PathBuf;
@@ -84,6 +85,9 @@ enum Command {
     /// The mail queue: `status` (counts and undeliverable messages), `retry ID`.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// The demo: `code EMAIL` prints the code a demo account's authenticator app shows now.
+    #[command(subcommand)]
+    Demo(second_factor::DemoCommand),
     /// Corterum entities: people, businesses and regulators.
     #[command(subcommand)]
     Entities(EntitiesCommand),
@@ -408,6 +412,7 @@ async fn run(command: Command) -> Result<ExitCode> {
             }
         }
         Command::Mail(command) => mail::run(command).await,
+        Command::Demo(command) => second_factor::run(command).await,
         Command::Organisations(command) => {
             let kind = tenure_core::batch::organisations::Organisations::new;
             batch::run(command, "organisations", kind).await

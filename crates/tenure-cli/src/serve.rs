@@ -105,6 +105,12 @@ pub(crate) struct ServeArgs {
     /// Ctrl+C) (`shutdown_grace_seconds`, TENURE_SHUTDOWN_GRACE_SECONDS; default 30).
     #[arg(long)]
     shutdown_grace_seconds: Option<i64>,
+    /// File holding the key that seals second-factor secrets, 64 hexadecimal characters
+    /// (`second_factor_key_file`, TENURE_SECOND_FACTOR_KEY_FILE; or the key itself in
+    /// TENURE_SECOND_FACTOR_KEY). With `--demo` and none given, `tenure-demo.key` is made
+    /// beside the demo's outbox. Never in the database.
+    #[arg(long)]
+    second_factor_key_file: Option<PathBuf>,
 }
 
 const DEMO_PASSWORD: &str = "kettle harbour violin 42";
@@ -144,6 +150,10 @@ impl ServeArgs {
         set("time_zone", self.time_zone.clone().map(Value::from));
         set("metrics_listen", self.metrics_listen.clone().map(Value::from));
         set("shutdown_grace_seconds", self.shutdown_grace_seconds.map(Value::from));
+        set(
+            "second_factor_key_file",
+            self.second_factor_key_file.as_ref().map(|p| Value::from(p.display().to_string())),
+        );
         flags
     }
 }
@@ -170,7 +180,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     })?;
     logging::init(settings.log_format, logging::LevelFilter::INFO);
     let listen = settings.listen.clone();
-    let store = StoreArgs { database: settings.database.clone() };
+    // The demo makes a key file in its folder when no key is configured.
+    let no_key = std::env::var(crate::second_factor::KEY_VARIABLE).is_err();
+    let second_factor_key_file = match &settings.second_factor_key_file {
+        None if args.demo && no_key => Some(crate::second_factor::demo_key_file(&settings.outbox)?),
+        other => other.clone(),
+    };
+    let store = StoreArgs { database: settings.database.clone(), second_factor_key_file };
     let mail = MailArgs {
         outbox: settings.outbox.clone(),
         smtp_url: settings.smtp_url.clone(),
@@ -180,6 +196,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let services = Services::open_with(&store, &mail, settings.timings()).await?;
     if args.demo {
         seed_demo(&services).await?;
+        crate::second_factor::enrol_demo(&services).await?;
     }
     let mut config = tenure_web::WebConfig::new(&mail.base_url);
     if let Some(secure) = settings.secure_cookies {

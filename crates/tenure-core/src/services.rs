@@ -10,6 +10,7 @@ use crate::corterum::{Corterum, CorterumPorts, CorterumStore};
 use crate::courier::{Courier, CourierPolicy, MailQueue};
 use crate::manage::{Manage, ManagePolicy, ManagePorts};
 use crate::ports::{Clock, Directory, IdGen, Mailer, PasswordHasher, Secrets};
+use crate::second_factor::{SecondFactorPorts, SecondFactorStore, SecondFactors, Vault};
 use crate::sessions::{SessionPolicy, SessionStore, Sessions};
 use crate::usecase::ManageError;
 
@@ -36,6 +37,10 @@ pub struct Ports {
     pub mail_queue: Arc<dyn MailQueue>,
     /// Sends mail (for the courier only: no service sends mail itself).
     pub mailer: Arc<dyn Mailer>,
+    /// Authenticator-app secrets and recovery codes.
+    pub second_factors: Arc<dyn SecondFactorStore>,
+    /// Seals second-factor secrets under the configured key (never the database's).
+    pub vault: Arc<dyn Vault>,
     /// Now.
     pub clock: Arc<dyn Clock>,
     /// Fresh ids.
@@ -90,6 +95,8 @@ pub struct Services {
     pub sessions: Sessions,
     /// Mail delivery from the queue (the app runs its loop), its counts and retries.
     pub courier: Courier,
+    /// Second factors: set-up, the code step of signing in, recovery codes, removal.
+    pub second_factors: SecondFactors,
 }
 
 impl std::fmt::Debug for Services {
@@ -121,22 +128,42 @@ impl Services {
         );
         let corterum = Corterum::new(CorterumPorts {
             directory: ports.directory.clone(),
-            changes: ports.changes,
+            changes: ports.changes.clone(),
             store: ports.corterum,
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),
         });
         corterum.install_catalogue().await?;
         let accounts = Accounts::new(
-            ports.accounts,
+            ports.accounts.clone(),
             ports.hasher,
             ports.clock.clone(),
             ports.ids.clone(),
             policies.lockout,
         )
         .with_resets(ports.secrets.clone(), courier.clone(), policies.resets);
-        let sessions =
-            Sessions::new(ports.sessions, ports.secrets, ports.clock, ports.ids, policies.sessions);
+        let sessions = Sessions::new(
+            ports.sessions,
+            ports.secrets.clone(),
+            ports.clock.clone(),
+            ports.ids.clone(),
+            policies.sessions,
+        );
+        let second_factors = SecondFactors::new(
+            SecondFactorPorts {
+                store: ports.second_factors,
+                accounts: ports.accounts,
+                directory: ports.directory.clone(),
+                changes: ports.changes,
+                vault: ports.vault,
+                secrets: ports.secrets,
+                courier: courier.clone(),
+                clock: ports.clock,
+                ids: ports.ids,
+            },
+            sessions.clone(),
+            policies.lockout,
+        );
         Ok(Self {
             accounts,
             manage,
@@ -144,6 +171,7 @@ impl Services {
             authorizer: Authorizer::new(ports.directory),
             sessions,
             courier,
+            second_factors,
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod housekeeping;
 pub mod limits;
 pub mod mail;
 pub mod manage;
+pub mod second_factor;
 
 use std::future::Future;
 use std::sync::Arc;

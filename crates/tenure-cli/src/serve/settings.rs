@@ -27,7 +27,7 @@ use crate::app::Timings;
 use crate::logging::LogFormat;
 
 /// Every setting by its name (the file key), with its environment variable.
-pub(crate) const SETTINGS: [(&str, &str); 18] = [
+pub(crate) const SETTINGS: [(&str, &str); 19] = [
     ("database", "TENURE_DATABASE_URL"),
     ("listen", "TENURE_LISTEN"),
     ("base_url", "TENURE_BASE_URL"),
@@ -46,11 +46,12 @@ pub(crate) const SETTINGS: [(&str, &str); 18] = [
     ("time_zone", "TENURE_TIME_ZONE"),
     ("metrics_listen", "TENURE_METRICS_LISTEN"),
     ("shutdown_grace_seconds", "TENURE_SHUTDOWN_GRACE_SECONDS"),
+    ("second_factor_key_file", "TENURE_SECOND_FACTOR_KEY_FILE"),
 ];
 
 /// The settings whose values are text as given: an environment variable's value is not
 /// read as a number or a boolean for them (a password of digits in an SMTP URL stays text).
-const TEXT: [&str; 9] = [
+const TEXT: [&str; 10] = [
     "database",
     "listen",
     "base_url",
@@ -60,6 +61,7 @@ const TEXT: [&str; 9] = [
     "log_format",
     "time_zone",
     "metrics_listen",
+    "second_factor_key_file",
 ];
 
 /// What `tenure serve` runs with, once every layer is merged.
@@ -113,6 +115,10 @@ pub(crate) struct Settings {
     /// Seconds a stopping server gives requests in flight to finish.
     #[serde(deserialize_with = "at_least_one")]
     pub(crate) shutdown_grace_seconds: i64,
+    /// The file holding the key that seals second-factor secrets (never the database);
+    /// `None`: the key from `TENURE_SECOND_FACTOR_KEY`, or, with `--demo`, a file made
+    /// in the demo's folder.
+    pub(crate) second_factor_key_file: Option<PathBuf>,
 }
 
 /// One layer of settings from one place, for figment.
@@ -145,6 +151,7 @@ impl Default for Settings {
             time_zone: tenure_core::moment::service_zone(),
             metrics_listen: None,
             shutdown_grace_seconds: 30,
+            second_factor_key_file: None,
         }
     }
 }

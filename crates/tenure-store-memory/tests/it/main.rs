@@ -214,3 +214,11 @@ async fn passes_the_management_contract() {
     tenure_testkit::contract::manage::sessions(make).await;
     tenure_testkit::contract::manage::credentials(make).await;
 }
+
+#[tokio::test]
+async fn passes_the_second_factor_contract() {
+    tenure_testkit::contract::second_factor::second_factors(|w| async move {
+        Arc::new(MemoryDirectory::new(w))
+    })
+    .await;
+}

@@ -371,3 +371,19 @@ async fn concurrent_read_then_write_transactions_on_a_sqlite_file_never_see_busy
     let version = store.organisation(org).await.unwrap().unwrap().version;
     assert_eq!(version, 1 + (TASKS * EACH) as i64, "every change applied exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_second_factor_contract() {
+    tenure_testkit::contract::second_factor::second_factors(|w| store_at(temp_sqlite().0, w)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_second_factor_contract() {
+    if temp_postgres().await.is_none() {
+        return;
+    }
+    tenure_testkit::contract::second_factor::second_factors(|w| async move {
+        store_at(temp_postgres().await.unwrap(), w).await
+    })
+    .await;
+}

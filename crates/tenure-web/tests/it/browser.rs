@@ -74,6 +74,8 @@ async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
         changes: store.clone(),
         accounts: store.clone(),
         sessions: store.clone(),
+        second_factors: store.clone(),
+        vault: Arc::new(tenure_secrets_os::KeyVault::from_key(&[7; 32])),
         corterum: store,
         hasher,
         secrets,

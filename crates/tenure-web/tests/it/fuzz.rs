@@ -521,6 +521,8 @@ async fn sqlite_router() -> axum::Router {
         changes: store.clone(),
         accounts: store.clone(),
         sessions: store.clone(),
+        second_factors: store.clone(),
+        vault: Arc::new(tenure_secrets_os::KeyVault::from_key(&[7; 32])),
         corterum: store,
         hasher,
         secrets,

@@ -69,6 +69,8 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
         changes: store.clone(),
         accounts: store.clone(),
         sessions: store.clone(),
+        second_factors: store.clone(),
+        vault: Arc::new(tenure_secrets_os::KeyVault::from_key(&[7; 32])),
         corterum: store.clone(),
         hasher,
         secrets,
