@@ -28,18 +28,18 @@ use crate::{PASSWORD, user};
 const AXE: &str = include_str!("../vendor/axe.min.js");
 
 /// The running stack.
-struct Stack {
-    base: String,
+pub(crate) struct Stack {
+    pub(crate) base: String,
     outbox: PathBuf,
     clock: Arc<FixedClock>,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 async fn stack() -> Stack {
     stack_with("core", tenure_testkit::contract::manage::world()).await
 }
 
-async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
+pub(crate) async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
     let dir = std::env::temp_dir().join(format!("tenure-browser-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -91,11 +91,11 @@ async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
 }
 
 /// A browser session with helpers; checks accessibility on every page it lands on.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     base: String,
     shots: Option<PathBuf>,
-    visited: usize,
+    pub(crate) visited: usize,
 }
 
 impl Browser {
@@ -119,7 +119,7 @@ impl Browser {
         url
     }
 
-    async fn go(&mut self, path: &str) -> String {
+    pub(crate) async fn go(&mut self, path: &str) -> String {
         let url = if path.starts_with("http") || path.starts_with("file:") {
             path.to_owned()
         } else {
@@ -130,44 +130,44 @@ impl Browser {
         self.source().await
     }
 
-    async fn source(&self) -> String {
+    pub(crate) async fn source(&self) -> String {
         self.client.source().await.unwrap()
     }
 
-    async fn fill(&self, css: &str, text: &str) {
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
         let field = self.client.find(Locator::Css(css)).await.unwrap();
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
     }
 
-    async fn click(&mut self, css: &str) -> String {
+    pub(crate) async fn click(&mut self, css: &str) -> String {
         self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
         self.landed().await;
         self.source().await
     }
 
-    async fn click_link(&mut self, text: &str) -> String {
+    pub(crate) async fn click_link(&mut self, text: &str) -> String {
         self.client.find(Locator::LinkText(text)).await.unwrap().click().await.unwrap();
         self.landed().await;
         self.source().await
     }
 
     /// Saves a screenshot when asked to.
-    async fn shot(&self, name: &str) {
+    pub(crate) async fn shot(&self, name: &str) {
         if let Some(dir) = &self.shots {
             let png = self.client.screenshot().await.unwrap();
             std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
         }
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> String {
+    pub(crate) async fn sign_in(&mut self, email: &str, password: &str) -> String {
         self.go("/account/sign-in").await;
         self.fill("#email", email).await;
         self.fill("#password", password).await;
         self.click("button.govuk-button").await
     }
 
-    async fn sign_out(&mut self) {
+    pub(crate) async fn sign_out(&mut self) {
         self.click("form[action='/account/sign-out'] button").await;
     }
 }
@@ -197,7 +197,7 @@ fn last_mail(outbox: &Path, to: &str) -> (PathBuf, String) {
 
 /// Starts chromedriver and a headless Chromium session, or `None` (said aloud) when they
 /// are not installed outside CI.
-async fn browser(base: &str) -> Option<(Browser, tokio::process::Child)> {
+pub(crate) async fn browser(base: &str) -> Option<(Browser, tokio::process::Child)> {
     let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
         .find(|p| Path::new(p).exists());
@@ -443,7 +443,13 @@ impl Browser {
     }
 
     /// The id in the current address: `/administration/THING/ID?...`.
-    async fn current_id(&self) -> String {
+    /// Chooses the option with this value in a `<select>`.
+    pub(crate) async fn choose(&self, css: &str, value: &str) {
+        let select = self.client.find(Locator::Css(css)).await.unwrap();
+        select.select_by_value(value).await.unwrap();
+    }
+
+    pub(crate) async fn current_id(&self) -> String {
         let url = self.client.current_url().await.unwrap();
         url.path().rsplit('/').next().unwrap().to_owned()
     }

@@ -9,6 +9,7 @@
 
 mod audit_origin;
 mod browser;
+mod browser_corterum;
 mod checklist;
 mod corterum;
 mod corterum_links;
