@@ -77,7 +77,13 @@ pub struct WebConfig {
     /// Readiness for `/readyz` (the database and its schema); without it, ready means
     /// the process answers.
     pub health: Option<tenure_core::health::Health>,
+    /// The sign-in page's heading, naming what the service is for (the seed's caption:
+    /// "Sign in to your account to submit CORE data", the default).
+    pub sign_in_heading: String,
 }
+
+/// The sign-in heading unless a setting says otherwise.
+pub const SIGN_IN_HEADING: &str = "Sign in to your account to submit CORE data";
 
 impl WebConfig {
     /// Defaults for a public address.
@@ -94,6 +100,7 @@ impl WebConfig {
             request_ids: RequestIds::default(),
             time_zone: tenure_core::moment::service_zone(),
             health: None,
+            sign_in_heading: SIGN_IN_HEADING.to_owned(),
         }
     }
 }

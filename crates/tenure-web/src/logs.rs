@@ -16,6 +16,12 @@ use crate::view::{self, Chrome, OrPage, OrPages, PageError};
 
 pub(crate) struct LogRow {
     id: String,
+    /// A readable title: "Log" and a short reference (the id's last eight characters,
+    /// upper case), unique enough to say aloud.
+    title: String,
+    /// Whether someone is working on it.
+    status: &'static str,
+    tag: &'static str,
     owner: String,
     manager: String,
     assignee: String,
@@ -24,8 +30,19 @@ pub(crate) struct LogRow {
 impl LogRow {
     fn new(n: &NamedLog) -> Self {
         let name = |n: &Option<Name>| n.as_ref().map(ToString::to_string).unwrap_or_default();
+        let id = n.log.id.to_string();
+        let reference: String =
+            id.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+        let (status, tag) = if n.log.assigned_to.is_some() {
+            ("Assigned", "govuk-tag--blue")
+        } else {
+            ("Not assigned", "govuk-tag--grey")
+        };
         Self {
-            id: n.log.id.to_string(),
+            title: format!("Log {}", reference.to_uppercase()),
+            status,
+            tag,
+            id,
             owner: name(&n.owner),
             manager: name(&n.manager),
             assignee: match (n.log.assigned_to, &n.assignee) {
@@ -106,7 +123,7 @@ pub(crate) async fn page(
     let row = LogRow::new(&log.value);
     let resource = Resource::Log(id);
     Ok(view::render(&LogPage {
-        chrome: viewer.chrome(&format!("Log {}", row.id)),
+        chrome: viewer.chrome(&row.title),
         row,
         can_edit: allowed(&log.world, &viewer.0, Action::LogEdit, resource),
         can_delete: allowed(&log.world, &viewer.0, Action::LogDelete, resource),

@@ -790,24 +790,61 @@ struct MovePage {
     name: String,
     version: i64,
     organisation: String,
+    search: String,
+    /// The organisations the search found (id, name) that the viewer may move users
+    /// into (the service decides again).
+    choices: Vec<(String, String)>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct MoveSearch {
+    #[serde(default)]
+    search: String,
+}
+
+/// The organisations (id, name) a search finds among those the viewer may bring users
+/// into, without the user's own.
+async fn move_choices(
+    app: &App,
+    viewer: &Signed,
+    search: &str,
+    current: OrgId,
+) -> Result<Vec<(String, String)>, tenure_core::BackendError> {
+    let found = app
+        .services
+        .manage
+        .invite_organisations(viewer.0.user.id, &viewer.0.world, Search::parse(search))
+        .await?;
+    Ok(found
+        .iter()
+        .filter(|o| o.id != current && o.active)
+        .take(20)
+        .map(|o| (o.id.to_string(), o.name.to_string()))
+        .collect())
 }
 
 pub(crate) async fn move_page(
     State(app): State<App>,
     viewer: Signed,
     Path(id): Path<String>,
+    Query(q): Query<MoveSearch>,
 ) -> Result<Response, PageError> {
     let (user, version, w) = visible_user(&app, &viewer, &id).await?;
     if !allowed(&w, &viewer.0, Action::UserMoveOrganisation, Resource::User(user.id)) {
         return Ok(view::forbidden_page(viewer.chrome("Move user"), "you cannot move this user"));
     }
+    let chrome = viewer.chrome("Move user to another organisation");
+    let choices =
+        move_choices(&app, &viewer, &q.search, user.organisation).await.or_page(&chrome)?;
     Ok(view::render(&MovePage {
-        chrome: viewer.chrome("Move user to another organisation"),
+        chrome,
         errors: Errors::default(),
         id: user.id.to_string(),
         name: user.name.to_string(),
         version,
         organisation: String::new(),
+        search: q.search,
+        choices,
     }))
 }
 
@@ -825,6 +862,8 @@ pub(crate) async fn move_user(
     Form(form): Form<MoveForm>,
 ) -> Result<Response, PageError> {
     let (user, _, _) = visible_user(&app, &viewer, &id).await?;
+    let chrome = viewer.chrome("Move user");
+    let choices = move_choices(&app, &viewer, "", user.organisation).await.or_page(&chrome)?;
     let again = |message: &str| {
         let errors = Errors::one("organisation", message);
         view::render(&MovePage {
@@ -834,12 +873,20 @@ pub(crate) async fn move_user(
             name: user.name.to_string(),
             version: form.version,
             organisation: form.organisation.clone(),
+            search: String::new(),
+            choices: choices.clone(),
         })
     };
-    let chrome = viewer.chrome("Move user");
-    let found = app.services.manage.organisation_by_name(&form.organisation).await;
-    let Some(target) = found.or_page(&chrome)? else {
-        return Ok(again("Enter the name of an existing organisation"));
+    // Chosen from the list by id; a name still names one (names are public and unique).
+    let target = match parse_org(&form.organisation) {
+        Some(id) => Some(id),
+        None if form.organisation.trim().is_empty() => None,
+        None => {
+            app.services.manage.organisation_by_name(&form.organisation).await.or_page(&chrome)?
+        }
+    };
+    let Some(target) = target else {
+        return Ok(again("Choose the organisation to move them to"));
     };
     Ok(match app.services.manage.move_user(viewer.0.user.id, user.id, form.version, target).await {
         Ok(()) => Redirect::to(&format!("/users/{}?done=moved", user.id)).into_response(),

@@ -267,3 +267,87 @@ async fn a_coordinator_cannot_reach_the_merge_journey() {
     assert!(matches!(page.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND));
     assert!(cora.get(&format!("/organisations/{alpha}")).await.body.contains("Active"));
 }
+
+#[tokio::test]
+async fn the_sign_in_heading_names_the_services_purpose_and_is_configurable() {
+    let site = site().await;
+    let page = Client::new(&site).get("/account/sign-in").await;
+    assert!(
+        page.body.contains(
+            r#"<h1 class="govuk-heading-l">Sign in to your account to submit CORE data</h1>"#
+        ),
+        "{}",
+        page.body
+    );
+    let mut config = tenure_web::WebConfig::new("http://127.0.0.1:3000");
+    config.sign_in_heading = "Sign in to <Corterum>".to_owned();
+    let other = crate::site_with(tenure_testkit::contract::manage::world(), config).await;
+    let page = Client::new(&other).get("/account/sign-in").await;
+    assert!(page.body.contains("Sign in to &#60;Corterum&#62;</h1>"), "escaped: {}", page.body);
+}
+
+#[tokio::test]
+async fn logs_have_a_readable_title_their_organisations_assignee_and_status() {
+    let site = site().await;
+    let mut cora = Client::new(&site);
+    cora.sign_in(CORA).await;
+    let page = cora.get("/logs").await;
+    // Log 502: Alpha owns it, Beta manages it, Pete has it. Log 501 is Gamma's.
+    let id = uuid::Uuid::from_u128(502).to_string();
+    let title = format!("Log {}", id[id.len() - 8..].to_uppercase());
+    assert!(page.body.contains(&format!(r#"href="/logs/{id}">{title}</a>"#)), "{}", page.body);
+    assert!(page.body.contains("Alpha") && page.body.contains("Beta"));
+    assert!(page.body.contains(">Assigned</strong>"));
+    let other = uuid::Uuid::from_u128(501).to_string();
+    assert!(!page.body.contains(&other), "Gamma's log is not listed");
+    let page = cora.get(&format!("/logs/{id}")).await;
+    assert!(page.body.contains(&format!("<title>{title} – Tenure</title>")), "{}", page.body);
+    assert!(page.body.contains(r#"href="/logs" aria-current="page""#));
+    // Gamma's log is out of reach whatever its address.
+    assert_eq!(cora.get(&format!("/logs/{other}")).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn moving_a_user_chooses_from_a_list_and_a_coordinator_cannot_move_into_what_is_not_hers() {
+    let site = site().await;
+    let pete = crate::id(4);
+    let gamma = org(GAMMA);
+    // A coordinator's list holds only what she may bring users into; naming Gamma by id
+    // (the attack) is refused, and Pete stays.
+    let mut cora = Client::new(&site);
+    cora.sign_in(CORA).await;
+    let page = cora.get(&format!("/users/{pete}/move")).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "a coordinator may not move users");
+    assert!(!page.body.contains("Gamma"));
+    let page = cora
+        .post(&format!("/users/{pete}/move"), &[("version", "1"), ("organisation", &gamma)])
+        .await;
+    assert!(page.status.is_client_error(), "{}", page.status);
+    assert!(cora.get(&format!("/users/{pete}")).await.body.contains("Alpha"));
+
+    let mut ada = Client::new(&site);
+    ada.sign_in(ADA).await;
+    let page = ada.get(&format!("/users/{pete}/move?search=gam")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&format!(r#"type="radio" value="{gamma}""#)), "{}", page.body);
+    assert!(!page.body.contains(&format!(r#"type="radio" value="{}""#, org(BETA))));
+    // No choice says what to do.
+    let version = page
+        .body
+        .split(r#"name="version" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let page = ada
+        .post(&format!("/users/{pete}/move"), &[("version", &version), ("organisation", "")])
+        .await;
+    assert!(page.body.contains("Choose the organisation to move them to"));
+    let page = ada
+        .post(&format!("/users/{pete}/move"), &[("version", &version), ("organisation", &gamma)])
+        .await;
+    assert_eq!(page.location(), format!("/users/{pete}?done=moved"), "{}", page.body);
+    assert!(
+        ada.get(&format!("/users?organisation={gamma}")).await.body.contains("pete@example.com")
+    );
+}
