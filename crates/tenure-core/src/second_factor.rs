@@ -94,6 +94,10 @@ pub struct Enrolment {
 }
 
 /// Storage for second factors. Each method is one transaction, with its audit entries.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "confirming is one transaction: every input it writes, named"
+)]
 #[async_trait]
 pub trait SecondFactorStore: Send + Sync + 'static {
     /// The user's authenticator app, confirmed or being set up.

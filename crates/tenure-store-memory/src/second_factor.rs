@@ -28,6 +28,10 @@ fn unknown(user: UserId) -> BackendError {
     BackendError::new(format!("user `{user}` does not exist"))
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "confirming is one transaction: every input it writes, named"
+)]
 #[async_trait]
 impl SecondFactorStore for MemoryDirectory {
     async fn second_factor(&self, user: UserId) -> Result<Option<Enrolment>, BackendError> {
@@ -133,7 +137,7 @@ impl SecondFactorStore for MemoryDirectory {
     ) -> Result<bool, BackendError> {
         self.accounts(|a| {
             a.check_ids(&[&audit])?;
-            if !a.second_factors.enrolments.get(&user).is_some_and(|e| e.confirmed.is_some()) {
+            if a.second_factors.enrolments.get(&user).is_none_or(|e| e.confirmed.is_none()) {
                 return Ok(false);
             }
             a.mail.push(&mail)?;

@@ -50,6 +50,10 @@ async fn insert_codes(
     Ok(())
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "confirming is one transaction: every input it writes, named"
+)]
 #[async_trait]
 impl SecondFactorStore for SeaOrmStore {
     async fn second_factor(&self, user: UserId) -> Result<Option<Enrolment>, BackendError> {
