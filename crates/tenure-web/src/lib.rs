@@ -33,6 +33,7 @@ mod corterum;
 mod form;
 mod health;
 mod logs;
+mod mail;
 mod organisations;
 mod origin;
 mod request_log;

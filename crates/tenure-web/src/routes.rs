@@ -16,7 +16,7 @@ use crate::corterum::{administration, records, reports};
 use crate::form::{Form, Path};
 use crate::security::Signed;
 use crate::users::ConfirmForm;
-use crate::{App, account, admin, logs, organisations, users, view};
+use crate::{App, account, admin, logs, mail, organisations, users, view};
 
 /// A confirmation page (`/…/{id}/<step>`): the shared handler, told its step.
 macro_rules! confirm_get {
@@ -354,6 +354,13 @@ pub static ALL: &[Route] = &[
     }),
     signed(Method::Get, "/audit/download", Some(Action::UserListAll), Subject::Service, || {
         get(admin::download)
+    }),
+    // `Manage::undeliverable_mail` and `retry_mail` ask `organisation.list_all` as well.
+    signed(Method::Get, "/mail", Some(Action::UserListAll), Subject::Service, || {
+        get(mail::undeliverable)
+    }),
+    signed(Method::Post, "/mail/retry", Some(Action::UserListAll), Subject::Service, || {
+        post(mail::retry)
     }),
     // Corterum administration.
     signed(

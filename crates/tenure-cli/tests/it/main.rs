@@ -8,8 +8,11 @@
 mod batch;
 mod batch_jobs;
 mod corterum;
+mod housekeeping;
 mod import;
+mod instances;
 mod lifecycle;
+mod mail;
 mod serve;
 
 use std::path::PathBuf;

@@ -67,17 +67,17 @@ impl Manage {
         Ok(self.ports.courier.undeliverable(page).await?)
     }
 
-    /// Queues an undeliverable message again, due now, and tries it at once.
+    /// Queues an undeliverable message again, due now, and tries it at once; `false` for
+    /// a message that is not undeliverable (unknown, queued or sent).
     ///
     /// # Errors
-    /// [`ManageError::NotFound`] for anyone who may not list every user and organisation,
-    /// and for a message that is not undeliverable (unknown, queued or sent).
-    pub async fn retry_mail(&self, actor: UserId, id: Uuid) -> Result<(), ManageError> {
+    /// [`ManageError::NotFound`] for anyone who may not list every user and organisation.
+    pub async fn retry_mail(&self, actor: UserId, id: Uuid) -> Result<bool, ManageError> {
         self.may_see_mail(actor).await?;
         if !self.ports.courier.retry(id).await? {
-            return Err(ManageError::NotFound);
+            return Ok(false);
         }
         self.ports.courier.deliver_now(&[id]).await;
-        Ok(())
+        Ok(true)
     }
 }

@@ -74,9 +74,10 @@ pub(crate) async fn stack_with(name: &str, world: tenure_domain::World) -> Stack
         changes: store.clone(),
         accounts: store.clone(),
         sessions: store.clone(),
+        limits: store.clone(),
         second_factors: store.clone(),
         vault: Arc::new(tenure_secrets_os::KeyVault::from_key(&[7; 32])),
-        corterum: store,
+        corterum: store.clone(),
         hasher,
         secrets,
         mail_queue: store.clone(),
@@ -442,13 +443,13 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
     }
 
-    /// The id in the current address: `/administration/THING/ID?...`.
     /// Chooses the option with this value in a `<select>`.
     pub(crate) async fn choose(&self, css: &str, value: &str) {
         let select = self.client.find(Locator::Css(css)).await.unwrap();
         select.select_by_value(value).await.unwrap();
     }
 
+    /// The id in the current address: `/administration/THING/ID?...`.
     pub(crate) async fn current_id(&self) -> String {
         let url = self.client.current_url().await.unwrap();
         url.path().rsplit('/').next().unwrap().to_owned()

@@ -18,8 +18,10 @@ mod credentials;
 mod fuzz;
 mod hardening;
 mod leftovers;
+mod limits;
 mod health;
 mod logging;
+mod mail;
 mod relationships;
 mod routes;
 mod screens;
@@ -30,6 +32,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use tenure_core::limits::{LimitKind, Rate};
 use tenure_core::{
     AccountStore, AuditDetail, AuditEvent, AuditName, Outcome, Policies, Ports, Timestamp,
 };
@@ -70,6 +73,7 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
         changes: store.clone(),
         accounts: store.clone(),
         sessions: store.clone(),
+        limits: store.clone(),
         second_factors: store.clone(),
         vault: Arc::new(tenure_secrets_os::KeyVault::from_key(&[7; 32])),
         corterum: store.clone(),
@@ -80,7 +84,13 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
         clock: clock.clone(),
         ids,
     };
-    let services = Services::wire(ports, Policies::at(&config.base_url)).await.unwrap();
+    let mut policies = Policies::at(&config.base_url);
+    let per_minute = |n| Some(Rate::per(n, 60_000));
+    policies.limits = policies
+        .limits
+        .with(LimitKind::SignInAddress, per_minute(config.rate_limits.sign_in_per_minute))
+        .with(LimitKind::ResetAddress, per_minute(config.rate_limits.reset_per_minute));
+    let services = Services::wire(ports, policies).await.unwrap();
     Site { router: tenure_web::router(services, config), store, mailer, clock }
 }
 
