@@ -45,7 +45,23 @@ pub struct PolicyFile {
     pub(crate) checks: Vec<Check>,
     pub(crate) lists: Vec<ListCheck>,
     pub(crate) second_factors: Vec<SecondFactorCheck>,
+    pub(crate) reports: Vec<ReportCheck>,
     pub(crate) keys: Keys,
+}
+
+/// A `[[reports]]` entry: what the engine's `decide_report` answers an actor about a
+/// report on an entity, given whether the report's condition holds for it.
+#[derive(Debug)]
+pub(crate) struct ReportCheck {
+    pub(crate) line: usize,
+    pub(crate) actor_key: String,
+    pub(crate) actor: UserId,
+    pub(crate) report: tenure_domain::report::Report,
+    pub(crate) entity_key: String,
+    pub(crate) entity: EntityId,
+    pub(crate) condition_holds: bool,
+    /// `available`, `unavailable` or `not_found`.
+    pub(crate) expect: String,
 }
 
 /// A `[[second_factors]]` entry: whether the engine says the user must have one.
@@ -130,7 +146,7 @@ impl PolicyFile {
 
     /// The number of checks and lists in the file.
     pub fn len(&self) -> usize {
-        self.checks.len() + self.lists.len() + self.second_factors.len()
+        self.checks.len() + self.lists.len() + self.second_factors.len() + self.reports.len()
     }
 
     /// Whether the file expects nothing.
@@ -164,6 +180,23 @@ struct Raw {
     roles: Vec<Spanned<RawRole>>,
     #[serde(default)]
     second_factors: Vec<Spanned<RawSecondFactor>>,
+    #[serde(default)]
+    reports: Vec<Spanned<RawReport>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    actor: Spanned<String>,
+    report: Spanned<String>,
+    entity: Spanned<String>,
+    #[serde(default = "condition_holds_by_default")]
+    condition_holds: bool,
+    expect: Spanned<String>,
+}
+
+const fn condition_holds_by_default() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -604,8 +637,52 @@ pub fn load(file: &str, source: &str) -> Result<PolicyFile, Vec<LoadError>> {
         }
     }
 
+    let mut reports = Vec::new();
+    for entry in &raw.reports {
+        let r = entry.get_ref();
+        let (line, _) = errors.lines.at(entry.span().start);
+        let actor = lookup(&mut errors, "user", &r.actor, &keys.users);
+        let entity = lookup(&mut errors, "entity", &r.entity, &keys.entities);
+        let report = match r.report.get_ref().parse::<tenure_domain::report::Report>() {
+            Ok(report) => Some(report),
+            Err(e) => {
+                errors.push(r.report.span(), e.to_string());
+                None
+            }
+        };
+        let expect = r.expect.get_ref().as_str();
+        if !["available", "unavailable", "not_found"].contains(&expect) {
+            errors.push(
+                r.expect.span(),
+                format!(
+                    "unknown report expectation `{}`; expected `available`, `unavailable` or `not_found`",
+                    tenure_domain::name::quoted(expect)
+                ),
+            );
+        } else if let (Some(actor), Some(entity), Some(report)) = (actor, entity, report) {
+            reports.push(ReportCheck {
+                line,
+                actor_key: r.actor.get_ref().clone(),
+                actor,
+                report,
+                entity_key: r.entity.get_ref().clone(),
+                entity,
+                condition_holds: r.condition_holds,
+                expect: expect.to_owned(),
+            });
+        }
+    }
+
     if errors.list.is_empty() {
-        Ok(PolicyFile { name: file.to_owned(), world, checks, lists, second_factors, keys })
+        Ok(PolicyFile {
+            name: file.to_owned(),
+            world,
+            checks,
+            lists,
+            second_factors,
+            reports,
+            keys,
+        })
     } else {
         errors.list.sort_by_key(|e| (e.line, e.column));
         Err(errors.list)

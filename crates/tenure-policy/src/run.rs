@@ -135,6 +135,41 @@ impl PolicyFile {
                 ),
             });
         }
+        for check in &self.reports {
+            use tenure_domain::report::{ReportDecision, decide_report};
+            let got = decide_report(
+                &self.world,
+                check.actor,
+                check.report,
+                check.entity,
+                check.condition_holds,
+            );
+            let (word, why) = match &got {
+                ReportDecision::Available(_) => ("available", String::new()),
+                ReportDecision::Unavailable(u) => ("unavailable", u.0.explain().to_owned()),
+                ReportDecision::NotFound => (
+                    "not_found",
+                    "the actor lacks the report's feature or may read none of its sources about the entity"
+                        .to_owned(),
+                ),
+            };
+            if word == check.expect {
+                report.passed += 1;
+                continue;
+            }
+            report.failures.push(Failure {
+                file: self.name.clone(),
+                line: check.line,
+                message: format!(
+                    "report {} about {} for {}: expected {}, got {word}{}{why}",
+                    check.report.as_str(),
+                    check.entity_key,
+                    check.actor_key,
+                    check.expect,
+                    if why.is_empty() { "" } else { ": " },
+                ),
+            });
+        }
         report
     }
 

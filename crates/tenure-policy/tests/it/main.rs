@@ -55,7 +55,7 @@ fn unknown_fields_and_tables() {
     check_errors(
         "[[organization]]\nkey = \"a\"\n",
         &[
-            "1:3: unknown field `organization`, expected one of `organisations`, `relationships`, `users`, `logs`, `checks`, `lists`, `entities`, `groups`, `datasets`, `roles`, `second_factors`",
+            "1:3: unknown field `organization`, expected one of `organisations`, `relationships`, `users`, `logs`, `checks`, `lists`, `entities`, `groups`, `datasets`, `roles`, `second_factors`, `reports`",
         ],
     );
 }
@@ -352,5 +352,68 @@ expect = "optional"
             "2fa.toml:18:10: error: unknown second factor expectation `maybe`; expected `required` or `optional`",
             "2fa.toml:21:8: error: unknown user `zed`; expected one of `ada`, `cora`",
         ]
+    );
+}
+
+#[test]
+fn reports_are_checkable_with_the_rule_named() {
+    let source = r#"
+[[organisations]]
+key = "fca"
+name = "Financial Conduct Authority"
+
+[[entities]]
+key = "charlie"
+type = "person"
+name = "Charlie Chaplin"
+organisations = ["fca"]
+
+[[datasets]]
+key = "fit_and_proper_certificate"
+name = "Fit and Proper Certificate"
+kind = "form"
+
+[[roles]]
+key = "standard"
+name = "Standard User"
+description = "Reads his own certificate"
+features = ["report_fit_and_proper_certificate"]
+datasets = { fit_and_proper_certificate = ["read"] }
+
+[[users]]
+key = "charlie"
+username = "Charlie Chaplin"
+organisations = ["fca"]
+entity = "charlie"
+roles = ["standard"]
+
+[[reports]]
+actor = "charlie"
+report = "fit-and-proper-certificate"
+entity = "charlie"
+condition_holds = false
+expect = "available"
+
+[[reports]]
+actor = "charlie"
+report = "statement-of-responsibilities"
+entity = "charlie"
+expect = "not_found"
+"#;
+    let report = tenure_policy::load("reports.toml", source).unwrap().run();
+    assert_eq!(report.summary(), "1 passed, 1 failed");
+    assert_eq!(
+        report.failures[0].to_string(),
+        "reports.toml:31: report fit-and-proper-certificate about charlie for charlie: expected available, got unavailable: A Fit and Proper Certificate is available only for someone whose latest Fitness and Propriety Assessment says they are fit and proper."
+    );
+    let bad = source
+        .replace("report = \"statement-of-responsibilities\"", "report = \"form-h\"")
+        .replace("expect = \"not_found\"", "expect = \"maybe\"");
+    let errors = tenure_policy::load("reports.toml", &bad).unwrap_err();
+    let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+    assert!(messages.iter().any(|m| m.contains("form-h")), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("expected `available`, `unavailable` or `not_found`")),
+        "{messages:?}"
     );
 }
