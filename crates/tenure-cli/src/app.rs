@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
+use tenure_core::limits::LimitPolicy;
 use tenure_core::{ChangeStore, LockoutPolicy, Mailer, ManagePolicy, Policies, Ports, ResetPolicy};
 use tenure_domain::{Email, UserId};
 use tenure_hash_argon2::Argon2id;
@@ -113,16 +114,19 @@ pub(crate) fn hasher() -> Result<Argon2id> {
 }
 
 impl Services {
-    /// Opens the database (bringing its schema up to date) and builds the services.
+    /// Opens the database (bringing its schema up to date) and builds the services. The
+    /// commands are not rate limited: whoever runs them holds the database (an import
+    /// invites thousands as one person); the limits guard the web.
     pub(crate) async fn open(store: &StoreArgs, mail: &MailArgs) -> Result<Self> {
-        Self::open_with(store, mail, Timings::default()).await
+        Self::open_with(store, mail, Timings::default(), LimitPolicy::unlimited()).await
     }
 
-    /// As [`Services::open`], with these times.
+    /// As [`Services::open`], with these times and rate limits.
     pub(crate) async fn open_with(
         store: &StoreArgs,
         mail: &MailArgs,
         timings: Timings,
+        limits: LimitPolicy,
     ) -> Result<Self> {
         let key_file = store.second_factor_key_file.clone();
         let db = SeaOrmStore::open(&store.database)
@@ -141,6 +145,7 @@ impl Services {
             changes: stamped_store.clone(),
             accounts: stamped_store.clone(),
             sessions: stamped_store,
+            limits: store.clone(),
             second_factors: store.clone(),
             vault: crate::second_factor::vault(key_file.as_deref())?,
             corterum: store.clone(),
@@ -164,6 +169,7 @@ impl Services {
                 absolute_ms: timings.session_absolute_hours * 60 * 60 * 1000,
             },
             courier: tenure_core::CourierPolicy::default(),
+            limits,
         };
         let core = tenure_core::Services::wire(ports, policies)
             .await

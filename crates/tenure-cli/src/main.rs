@@ -16,6 +16,7 @@ mod audit;
 mod batch;
 mod corterum;
 mod courier;
+mod housekeeping;
 mod logging;
 mod mail;
 mod policy;
@@ -85,6 +86,10 @@ enum Command {
     /// The mail queue: `status` (counts and undeliverable messages), `retry ID`.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Prune expired sessions, used or expired links, passed rate limit buckets and
+    /// delivered mail once, in bounded batches (`tenure serve` does it every
+    /// `housekeeping_minutes`).
+    Housekeeping(housekeeping::HousekeepingArgs),
     /// The demo: `code EMAIL` prints the code a demo account's authenticator app shows now.
     #[command(subcommand)]
     Demo(second_factor::DemoCommand),
@@ -412,6 +417,7 @@ async fn run(command: Command) -> Result<ExitCode> {
             }
         }
         Command::Mail(command) => mail::run(command).await,
+        Command::Housekeeping(args) => housekeeping::once(args).await,
         Command::Demo(command) => second_factor::run(command).await,
         Command::Organisations(command) => {
             let kind = tenure_core::batch::organisations::Organisations::new;

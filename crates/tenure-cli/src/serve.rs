@@ -3,7 +3,7 @@
 //! to seed a small world to look around.
 
 mod metrics;
-mod settings;
+pub(crate) mod settings;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,7 +34,8 @@ pub(crate) struct ServeArgs {
     /// A TOML file with any of the settings below, by name: database, listen, base_url,
     /// outbox, smtp_url, mail_from, secure_cookies, lockout_attempts, lockout_minutes,
     /// reset_link_minutes, invitation_days, session_idle_minutes, session_absolute_hours,
-    /// trusted_proxies, log_format, time_zone, metrics_listen, shutdown_grace_seconds.
+    /// trusted_proxies, log_format, time_zone, metrics_listen, shutdown_grace_seconds,
+    /// limits, housekeeping_minutes.
     #[arg(long, env = "TENURE_CONFIG")]
     config: Option<PathBuf>,
     /// Database URL (`database`, TENURE_DATABASE_URL; default `sqlite://tenure.db?mode=rwc`).
@@ -96,6 +97,19 @@ pub(crate) struct ServeArgs {
     /// TENURE_TIME_ZONE; default `Europe/London`, the service's).
     #[arg(long)]
     time_zone: Option<String>,
+    /// Rate limits shared by every instance, as KIND=RATE separated by commas, where a
+    /// rate is a count per second, minute, hour or day, or `off`
+    /// (`sign_in_address=20/minute,invitation_account=off`; `limits`, a table in the file,
+    /// TENURE_LIMITS). The kinds and their defaults: sign_in_address 10/minute,
+    /// reset_address 5/minute (per client address), reset_account 3/hour,
+    /// invitation_account 50/hour (per account). Kinds not named keep their defaults.
+    #[arg(long, value_delimiter = ',')]
+    limits: Option<Vec<String>>,
+    /// Minutes between housekeeping runs, which prune expired sessions, used or expired
+    /// links, passed limiter buckets and delivered mail (`housekeeping_minutes`,
+    /// TENURE_HOUSEKEEPING_MINUTES; default 10).
+    #[arg(long)]
+    housekeeping_minutes: Option<i64>,
     /// Serve Prometheus metrics at `/metrics` on this address, apart from the
     /// application (`metrics_listen`, TENURE_METRICS_LISTEN; default: no metrics). Keep it
     /// private: it is not authenticated.
@@ -150,6 +164,8 @@ impl ServeArgs {
         set("time_zone", self.time_zone.clone().map(Value::from));
         set("metrics_listen", self.metrics_listen.clone().map(Value::from));
         set("shutdown_grace_seconds", self.shutdown_grace_seconds.map(Value::from));
+        set("limits", self.limits.clone().map(Value::from));
+        set("housekeeping_minutes", self.housekeeping_minutes.map(Value::from));
         set(
             "second_factor_key_file",
             self.second_factor_key_file.as_ref().map(|p| Value::from(p.display().to_string())),
@@ -193,7 +209,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         mail_from: settings.mail_from.clone(),
         base_url: settings.base_url(),
     };
-    let services = Services::open_with(&store, &mail, settings.timings()).await?;
+    let services = Services::open_with(&store, &mail, settings.timings(), settings.limits).await?;
     if args.demo {
         seed_demo(&services).await?;
         crate::second_factor::enrol_demo(&services).await?;
@@ -202,10 +218,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     if let Some(secure) = settings.secure_cookies {
         config.secure_cookies = secure;
     }
-    config.trusted_proxies = settings.trusted_proxies;
+    config.trusted_proxies = settings.trusted_proxies.clone();
+    // The in-process filter in front of the shared limits never refuses what they admit.
+    config.rate_limits = tenure_web::RateLimits::covering(
+        settings.limits.rate(tenure_core::limits::LimitKind::SignInAddress),
+        settings.limits.rate(tenure_core::limits::LimitKind::ResetAddress),
+    );
     config.request_ids = tenure_web::RequestIds::from_ids(std::sync::Arc::new(UuidV7));
     // Pages show and read times in this zone, and say which it is.
-    config.time_zone = settings.time_zone;
+    config.time_zone = settings.time_zone.clone();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))?;
@@ -237,6 +258,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         mail.base_url
     );
     let courier = crate::courier::spawn(services.core.courier.clone(), COURIER_EVERY);
+    let every = Duration::from_secs(settings.housekeeping_minutes.unsigned_abs() * 60);
+    let housekeeping =
+        crate::housekeeping::spawn(crate::housekeeping::service(&services, &settings), every);
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let router = tenure_web::router(services.web(), config);
     let server = tenure_web::serve_until(listener, router, shutdown.stopped());
@@ -256,6 +280,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         }
     };
     // Then the background tasks: the courier finishes the message in hand.
+    housekeeping.stop().await;
     courier.stop().await;
     served?;
     tracing::info!("stopped");

@@ -21,6 +21,7 @@ use crate::audit::{
 };
 use crate::courier::{Courier, QueuedMail};
 use crate::error::BackendError;
+use crate::limits::{LimitKey, LimitKind, Limits};
 use crate::notification::{self, Notification};
 use crate::ports::{Clock, IdGen, PasswordHasher, Secrets, Timestamp, Verified};
 
@@ -250,9 +251,6 @@ pub enum ChangePasswordError {
 pub struct ResetPolicy {
     /// How long a link lives: 3 hours, as the seed says.
     pub lifetime_ms: i64,
-    /// At most this many links an hour per account; past it the answer is the same and
-    /// no email is sent.
-    pub per_hour: u32,
     /// Where links point: the configured public address, never one taken from a request.
     pub base_url: String,
     /// New passwords must satisfy this.
@@ -263,7 +261,6 @@ impl Default for ResetPolicy {
     fn default() -> Self {
         Self {
             lifetime_ms: 3 * 60 * 60 * 1000,
-            per_hour: 3,
             base_url: "http://127.0.0.1:3000".to_owned(),
             passwords: tenure_domain::PasswordPolicy::default(),
         }
@@ -326,6 +323,7 @@ pub struct Accounts {
     ids: Arc<dyn IdGen>,
     lockout: LockoutPolicy,
     resets: Option<Resets>,
+    limits: Option<Limits>,
 }
 
 /// What resets need beyond sign-in.
@@ -351,7 +349,7 @@ impl Accounts {
         ids: Arc<dyn IdGen>,
         lockout: LockoutPolicy,
     ) -> Self {
-        Self { store, hasher, clock, ids, lockout, resets: None }
+        Self { store, hasher, clock, ids, lockout, resets: None, limits: None }
     }
 
     /// The same services, able to reset passwords by email (queued for `courier`).
@@ -363,6 +361,14 @@ impl Accounts {
         policy: ResetPolicy,
     ) -> Self {
         self.resets = Some(Resets { secrets, courier, policy });
+        self
+    }
+
+    /// The same services under rate limits: reset emails per account
+    /// ([`LimitKind::ResetAccount`]). Without them nothing is limited.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = Some(limits);
         self
     }
 
@@ -480,9 +486,12 @@ impl Accounts {
         if !record.active {
             return Ok(());
         }
-        let hour_ago = Timestamp(now.0.saturating_sub(60 * 60 * 1000));
-        if self.store.resets_issued_since(record.user, hour_ago).await? >= resets.policy.per_hour {
-            return Ok(());
+        // Past the account's limit the answer is the same and no email goes.
+        if let Some(limits) = &self.limits {
+            let key = LimitKey::account(record.user);
+            if !limits.hit(LimitKind::ResetAccount, &key).await?.is_allowed() {
+                return Ok(());
+            }
         }
         let token = resets.secrets.token()?;
         let expires = Timestamp(now.0.saturating_add(resets.policy.lifetime_ms));

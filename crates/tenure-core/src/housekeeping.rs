@@ -2,6 +2,8 @@
 //! links and one-time links, passed limiter buckets, and, through the courier, delivered
 //! mail), in bounded batches, so no table grows without limit.
 //!
+//! Delivered mail is the courier's ([`DeliveredMail`], through the [`Prune`] hook).
+//!
 //! Each [`Sweep`] is one bounded statement in the store (at most `batch` rows); the
 //! service repeats it until a batch comes back short, so no statement holds a lock for
 //! long however much there is to do. The figures come back as a [`Report`] for the app
@@ -17,6 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::courier::Courier;
 use crate::error::BackendError;
 use crate::ports::{Clock, Timestamp};
 use crate::sessions::SessionPolicy;
@@ -89,6 +92,34 @@ pub trait Prune: Send + Sync + 'static {
     async fn prune(&self, now: Timestamp, batch: u32) -> Result<u64, BackendError>;
 }
 
+/// The courier's delivered and abandoned messages, pruned once they are `kept_ms` old
+/// (a delivered message's body is erased at delivery; the row stays a while for the
+/// queue's figures and for administrators looking into what could not be delivered).
+#[derive(Clone, Debug)]
+pub struct DeliveredMail {
+    courier: Courier,
+    kept_ms: i64,
+}
+
+impl DeliveredMail {
+    /// Messages kept this long after delivery (or after being given up on).
+    pub fn new(courier: Courier, kept_ms: i64) -> Self {
+        Self { courier, kept_ms }
+    }
+}
+
+#[async_trait]
+impl Prune for DeliveredMail {
+    fn name(&self) -> &'static str {
+        "delivered_mail"
+    }
+
+    async fn prune(&self, now: Timestamp, batch: u32) -> Result<u64, BackendError> {
+        let before = Timestamp(now.0.saturating_sub(self.kept_ms));
+        self.courier.prune(before, batch as usize).await
+    }
+}
+
 /// How housekeeping runs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct HousekeepingPolicy {
@@ -96,6 +127,11 @@ pub struct HousekeepingPolicy {
     pub batch: u32,
     /// The session timeouts, which say when a session is past.
     pub sessions: SessionPolicy,
+}
+
+impl HousekeepingPolicy {
+    /// How long delivered and abandoned mail is kept: 14 days.
+    pub const MAIL_KEPT_MS: i64 = 14 * 24 * 60 * 60 * 1000;
 }
 
 impl Default for HousekeepingPolicy {

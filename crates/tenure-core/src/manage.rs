@@ -36,6 +36,7 @@ use tenure_domain::{
 use crate::accounts::LockoutPolicy;
 use crate::changes::{ChangeStore, LinkPurpose, Versioned};
 use crate::courier::Courier;
+use crate::limits::{LimitKey, LimitKind, Limits, Verdict};
 use crate::ports::{Clock, Directory, IdGen, PasswordHasher, Secrets};
 use crate::usecase::{Base, FieldError, ManageError};
 
@@ -237,6 +238,7 @@ pub struct Manage {
     ports: ManagePorts,
     policy: ManagePolicy,
     base: Base,
+    limits: Option<Limits>,
 }
 
 impl std::fmt::Debug for Manage {
@@ -292,12 +294,31 @@ impl Manage {
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),
         };
-        Self { ports, policy, base }
+        Self { ports, policy, base, limits: None }
     }
 
     /// The policy in force.
     pub fn policy(&self) -> &ManagePolicy {
         &self.policy
+    }
+
+    /// The same services under rate limits: invitations sent per account
+    /// ([`LimitKind::InvitationAccount`]). Without them nothing is limited.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    /// Counts one `kind` against `actor`'s account: [`ManageError::TooMany`] past it.
+    async fn within_limit(&self, kind: LimitKind, actor: UserId) -> Result<(), ManageError> {
+        let Some(limits) = &self.limits else { return Ok(()) };
+        match limits.hit(kind, &LimitKey::account(actor)).await? {
+            Verdict::Allowed => Ok(()),
+            refused @ Verdict::Refused { .. } => {
+                Err(ManageError::TooMany { retry_after_secs: refused.retry_after_secs() })
+            }
+        }
     }
 
     async fn org(&self, id: OrgId) -> Result<Versioned<Organisation>, ManageError> {

@@ -8,6 +8,7 @@ use crate::authorizer::Authorizer;
 use crate::changes::ChangeStore;
 use crate::corterum::{Corterum, CorterumPorts, CorterumStore};
 use crate::courier::{Courier, CourierPolicy, MailQueue};
+use crate::limits::{LimitPolicy, LimitStore, Limits};
 use crate::manage::{Manage, ManagePolicy, ManagePorts};
 use crate::ports::{Clock, Directory, IdGen, Mailer, PasswordHasher, Secrets};
 use crate::second_factor::{SecondFactorPorts, SecondFactorStore, SecondFactors, Vault};
@@ -27,6 +28,8 @@ pub struct Ports {
     pub accounts: Arc<dyn AccountStore>,
     /// Sessions.
     pub sessions: Arc<dyn SessionStore>,
+    /// Rate limits shared by every instance.
+    pub limits: Arc<dyn LimitStore>,
     /// Corterum's reads.
     pub corterum: Arc<dyn CorterumStore>,
     /// Password hashing.
@@ -64,6 +67,8 @@ pub struct Policies {
     pub resets: ResetPolicy,
     /// Session timeouts.
     pub sessions: SessionPolicy,
+    /// Rate limits (sign-ins and resets per address, resets and invitations per account).
+    pub limits: LimitPolicy,
     /// Mail delivery: batches, leases, retries.
     pub courier: CourierPolicy,
 }
@@ -93,6 +98,8 @@ pub struct Services {
     pub authorizer: Authorizer,
     /// Sessions, and the anonymous CSRF cookie's tokens.
     pub sessions: Sessions,
+    /// Rate limits shared by every instance (the web asks them per address).
+    pub limits: Limits,
     /// Mail delivery from the queue (the app runs its loop), its counts and retries.
     pub courier: Courier,
     /// Second factors: set-up, the code step of signing in, recovery codes, removal.
@@ -114,6 +121,7 @@ impl Services {
     pub async fn wire(ports: Ports, policies: Policies) -> Result<Self, ManageError> {
         let courier =
             Courier::new(ports.mail_queue, ports.mailer, ports.clock.clone(), policies.courier);
+        let limits = Limits::new(ports.limits, ports.clock.clone(), policies.limits);
         let manage = Manage::new(
             ManagePorts {
                 directory: ports.directory.clone(),
@@ -125,7 +133,8 @@ impl Services {
                 ids: ports.ids.clone(),
             },
             policies.manage,
-        );
+        )
+        .with_limits(limits.clone());
         let corterum = Corterum::new(CorterumPorts {
             directory: ports.directory.clone(),
             changes: ports.changes.clone(),
@@ -142,6 +151,7 @@ impl Services {
             policies.lockout,
         )
         .with_resets(ports.secrets.clone(), courier.clone(), policies.resets);
+        let accounts = accounts.with_limits(limits.clone());
         let sessions = Sessions::new(
             ports.sessions,
             ports.secrets.clone(),
@@ -169,6 +179,7 @@ impl Services {
             manage,
             corterum,
             authorizer: Authorizer::new(ports.directory),
+            limits,
             sessions,
             courier,
             second_factors,

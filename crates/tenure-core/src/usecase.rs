@@ -47,6 +47,14 @@ pub enum ManageError {
     /// The link is unknown, used, replaced, revoked or expired.
     #[error("this link has expired or has already been used; ask for a new one")]
     LinkInvalid,
+    /// Done too many times in a short while (a rate limit): nothing was done.
+    #[error(
+        "you have done this too many times in a short while; try again in {retry_after_secs} seconds"
+    )]
+    TooMany {
+        /// Seconds until it may be done again.
+        retry_after_secs: u64,
+    },
     /// The new password does not meet the policy.
     #[error(transparent)]
     Password(#[from] PasswordError),

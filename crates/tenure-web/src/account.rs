@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
+use tenure_core::limits::{LimitKey, LimitKind, Verdict};
 use tenure_core::{ChangePasswordError, ManageError, ResetError, SignInError, UserChanges};
 use tenure_domain::{Action, Resource, RoleCatalogue};
 
@@ -56,15 +57,9 @@ struct SignInPage {
     errors: Errors,
     email: String,
     banner: &'static str,
-    /// The heading, naming the service's purpose (`WebConfig::sign_in_heading`).
-    heading: String,
 }
 
-pub(crate) async fn sign_in_page(
-    State(app): State<App>,
-    viewer: MaybeSigned,
-    Query(q): Query<Done>,
-) -> Response {
+pub(crate) async fn sign_in_page(viewer: MaybeSigned, Query(q): Query<Done>) -> Response {
     if viewer.0.is_some() && q.done.is_none() {
         return Redirect::to("/logs").into_response();
     }
@@ -73,7 +68,6 @@ pub(crate) async fn sign_in_page(
         errors: Errors::default(),
         email: String::new(),
         banner: done_message(q.done.as_deref()),
-        heading: app.config.sign_in_heading.clone(),
     })
 }
 
@@ -91,8 +85,9 @@ pub(crate) async fn sign_in(
     jar: CookieJar,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if !app.limits.sign_in(ip.0) {
-        return security::too_many(viewer.chrome("Too many attempts"));
+    let chrome = viewer.chrome("Too many attempts");
+    if let Err(refused) = security::admit(&app, LimitKind::SignInAddress, ip.0, &chrome).await {
+        return refused;
     }
     let errors = |field: &str, message: &str| {
         let errors = Errors::one(field, message);
@@ -101,7 +96,6 @@ pub(crate) async fn sign_in(
             errors,
             email: form.email.clone(),
             banner: "",
-            heading: app.config.sign_in_heading.clone(),
         })
     };
     if form.email.trim().is_empty() {
@@ -314,11 +308,15 @@ pub(crate) async fn reset_request(
             email: String::new(),
         });
     }
-    // Past the per-address limit the answer stays the same; no email is sent.
+    // Past the per-address limit the answer stays the same; no email is sent. The shared
+    // limit is asked in the background too, so the answer takes the same time either way.
     if app.limits.reset(ip.0) {
-        let accounts = app.services.accounts;
+        let (accounts, limits) = (app.services.accounts, app.services.limits);
         tokio::spawn(async move {
-            let _ = accounts.request_reset(&form.email).await;
+            let key = LimitKey::address(ip.0);
+            if let Ok(Verdict::Allowed) = limits.hit(LimitKind::ResetAddress, &key).await {
+                let _ = accounts.request_reset(&form.email).await;
+            }
         });
     }
     Redirect::to("/account/check-email").into_response()
@@ -330,8 +328,9 @@ pub(crate) async fn reset(
     viewer: MaybeSigned,
     Form(form): Form<NewPasswordForm>,
 ) -> Response {
-    if !app.limits.reset(ip.0) {
-        return security::too_many(viewer.chrome("Too many attempts"));
+    let chrome = viewer.chrome("Too many attempts");
+    if let Err(refused) = security::admit(&app, LimitKind::ResetAddress, ip.0, &chrome).await {
+        return refused;
     }
     let again = |errors: Errors| {
         view::render(&SetPasswordPage {
@@ -613,8 +612,9 @@ pub(crate) async fn confirm_email(
     jar: CookieJar,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    if !app.limits.reset(ip.0) {
-        return security::too_many(viewer.chrome("Too many attempts"));
+    let chrome = viewer.chrome("Too many attempts");
+    if let Err(refused) = security::admit(&app, LimitKind::ResetAddress, ip.0, &chrome).await {
+        return refused;
     }
     match app.services.manage.confirm_email(&form.token).await {
         // Confirming ended every session of the person. Someone confirming their own

@@ -17,6 +17,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use subtle::ConstantTimeEq;
 use tenure_core::Live;
+use tenure_core::limits::{LimitKey, LimitKind, Rate, Verdict};
 use tenure_domain::{Action, Feature, OrgId, Request as EngineRequest, Resource, User, World};
 
 use crate::view::{self, Chrome};
@@ -53,6 +54,22 @@ pub struct RateLimits {
 impl Default for RateLimits {
     fn default() -> Self {
         Self { sign_in_per_minute: 10, reset_per_minute: 5 }
+    }
+}
+
+impl RateLimits {
+    /// In-process limits that never refuse what the shared limits would admit (at least
+    /// each shared rate's burst a minute, and at least its rate): the cheap first filter
+    /// only spares the database a flood from one address. `None` (no shared limit) is
+    /// no filter either.
+    pub fn covering(sign_in: Option<Rate>, reset: Option<Rate>) -> Self {
+        let per_minute = |rate: Option<Rate>| {
+            rate.map_or(u32::MAX, |r| {
+                let sustained = i64::from(r.count()).saturating_mul(60_000) / r.period_ms();
+                r.count().max(u32::try_from(sustained + 1).unwrap_or(u32::MAX))
+            })
+        };
+        Self { sign_in_per_minute: per_minute(sign_in), reset_per_minute: per_minute(reset) }
     }
 }
 
@@ -108,6 +125,33 @@ impl Limiters {
     pub(crate) fn reset(&self, ip: IpAddr) -> bool {
         self.reset.retain_recent();
         self.reset.check_key(&rate_key(ip)).is_ok()
+    }
+}
+
+/// Whether a request from `ip` may go ahead under `kind`: the in-process limiter first,
+/// a cheap filter that spares the database a flood from one address, then the limit
+/// every instance shares ([`tenure_core::limits`]). A refusal is the 429 page saying
+/// when to try again; a store that fails refuses too (the error page).
+pub(crate) async fn admit(
+    app: &App,
+    kind: LimitKind,
+    ip: IpAddr,
+    chrome: &Chrome,
+) -> Result<(), Response> {
+    let (cheap, per_minute) = match kind {
+        LimitKind::SignInAddress => {
+            (app.limits.sign_in(ip), app.config.rate_limits.sign_in_per_minute)
+        }
+        _ => (app.limits.reset(ip), app.config.rate_limits.reset_per_minute),
+    };
+    if !cheap {
+        // The filter's next place comes within one interval.
+        return Err(too_many(chrome.clone(), 60_u64.div_ceil(u64::from(per_minute.max(1)))));
+    }
+    match app.services.limits.hit(kind, &LimitKey::address(ip)).await {
+        Ok(Verdict::Allowed) => Ok(()),
+        Ok(refused) => Err(too_many(chrome.clone(), refused.retry_after_secs())),
+        Err(e) => Err(view::backend(chrome.clone(), &e)),
     }
 }
 
@@ -618,12 +662,31 @@ pub(crate) fn busy(chrome: Chrome) -> Response {
     response
 }
 
-/// The 429 page for a rate-limited request.
-pub(crate) fn too_many(chrome: Chrome) -> Response {
+/// The 429 page for a rate-limited request: when to try again, in words and in
+/// `Retry-After`.
+pub(crate) fn too_many(chrome: Chrome, retry_after_secs: u64) -> Response {
+    let secs = retry_after_secs.max(1);
     let page = view::Message {
         chrome,
         heading: "Too many attempts".to_owned(),
-        body: vec!["You have tried this too many times. Wait a minute and try again.".to_owned()],
+        body: vec![
+            "You have tried this too many times in a short while. Nothing was changed.".to_owned(),
+            format!("Try again in {}.", wait_in_words(secs)),
+        ],
     };
-    (StatusCode::TOO_MANY_REQUESTS, view::render(&page)).into_response()
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, view::render(&page)).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
+}
+
+/// A wait, rounded up to what people say: seconds under a minute, then minutes, then
+/// hours.
+fn wait_in_words(secs: u64) -> String {
+    let plural =
+        |n: u64, unit: &str| if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
+    match secs {
+        0..60 => plural(secs, "second"),
+        60..7200 => plural(secs.div_ceil(60), "minute"),
+        _ => plural(secs.div_ceil(3600), "hour"),
+    }
 }

@@ -278,6 +278,9 @@ pub(crate) fn refusal(chrome: Chrome, e: &ManageError) -> Response {
         ManageError::Conflict => conflict_page(chrome),
         ManageError::LinkInvalid => Redirect::to("/account/link-expired").into_response(),
         ManageError::Backend(e) => backend(chrome, e),
+        ManageError::TooMany { retry_after_secs } => {
+            crate::security::too_many(chrome, *retry_after_secs)
+        }
         other => forbidden_page(chrome, &other.to_string()),
     }
 }

@@ -23,11 +23,13 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
+use tenure_core::limits::{LimitKind, LimitPolicy, Rate};
+
 use crate::app::Timings;
 use crate::logging::LogFormat;
 
 /// Every setting by its name (the file key), with its environment variable.
-pub(crate) const SETTINGS: [(&str, &str); 19] = [
+pub(crate) const SETTINGS: [(&str, &str); 21] = [
     ("database", "TENURE_DATABASE_URL"),
     ("listen", "TENURE_LISTEN"),
     ("base_url", "TENURE_BASE_URL"),
@@ -47,11 +49,13 @@ pub(crate) const SETTINGS: [(&str, &str); 19] = [
     ("metrics_listen", "TENURE_METRICS_LISTEN"),
     ("shutdown_grace_seconds", "TENURE_SHUTDOWN_GRACE_SECONDS"),
     ("second_factor_key_file", "TENURE_SECOND_FACTOR_KEY_FILE"),
+    ("limits", "TENURE_LIMITS"),
+    ("housekeeping_minutes", "TENURE_HOUSEKEEPING_MINUTES"),
 ];
 
 /// The settings whose values are text as given: an environment variable's value is not
 /// read as a number or a boolean for them (a password of digits in an SMTP URL stays text).
-const TEXT: [&str; 10] = [
+const TEXT: [&str; 11] = [
     "database",
     "listen",
     "base_url",
@@ -62,6 +66,7 @@ const TEXT: [&str; 10] = [
     "time_zone",
     "metrics_listen",
     "second_factor_key_file",
+    "limits",
 ];
 
 /// What `tenure serve` runs with, once every layer is merged.
@@ -119,6 +124,12 @@ pub(crate) struct Settings {
     /// `None`: the key from `TENURE_SECOND_FACTOR_KEY`, or, with `--demo`, a file made
     /// in the demo's folder.
     pub(crate) second_factor_key_file: Option<PathBuf>,
+    /// Rate limits shared by every instance, by kind.
+    #[serde(deserialize_with = "limits")]
+    pub(crate) limits: LimitPolicy,
+    /// Minutes between housekeeping runs.
+    #[serde(deserialize_with = "at_least_one")]
+    pub(crate) housekeeping_minutes: i64,
 }
 
 /// One layer of settings from one place, for figment.
@@ -152,6 +163,8 @@ impl Default for Settings {
             metrics_listen: None,
             shutdown_grace_seconds: 30,
             second_factor_key_file: None,
+            limits: LimitPolicy::default(),
+            housekeeping_minutes: 10,
         }
     }
 }
@@ -359,6 +372,68 @@ fn log_format<'de, D: Deserializer<'de>>(d: D) -> Result<LogFormat, D::Error> {
         "json" => Ok(LogFormat::Json),
         _ => Err(de::Error::custom(format!("`{name}` is not a log format; use `human` or `json`"))),
     }
+}
+
+/// Rate limits: a table of kind = rate (the file), or `kind=rate` pairs, as one text
+/// separated by commas (the environment) or a list (the flag). Over the defaults.
+struct Limits;
+
+impl Limits {
+    fn set(policy: LimitPolicy, pair: &str) -> Result<LimitPolicy, String> {
+        let (kind, rate) = pair.split_once('=').ok_or_else(|| {
+            format!(
+                "`{}` is not a limit: expected KIND=RATE, such as `sign_in_address=10/minute`",
+                tenure_domain::name::quoted(pair)
+            )
+        })?;
+        Self::with(policy, kind, rate)
+    }
+
+    fn with(policy: LimitPolicy, kind: &str, rate: &str) -> Result<LimitPolicy, String> {
+        let Some(found) = LimitKind::parse(kind.trim()) else {
+            let kinds: Vec<_> = LimitKind::ALL.iter().map(|k| k.name()).collect();
+            return Err(format!(
+                "`{}` is not a kind of limit; the kinds are {}",
+                tenure_domain::name::quoted(kind.trim()),
+                kinds.join(", ")
+            ));
+        };
+        let rate = Rate::parse(rate).map_err(|e| e.to_string())?;
+        Ok(policy.with(found, rate))
+    }
+}
+
+impl<'de> Visitor<'de> for Limits {
+    type Value = LimitPolicy;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("limits by kind, such as { sign_in_address = \"10/minute\" }")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<LimitPolicy, E> {
+        let mut pairs = v.split(',').map(str::trim).filter(|p| !p.is_empty());
+        pairs.try_fold(LimitPolicy::default(), Self::set).map_err(E::custom)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LimitPolicy, A::Error> {
+        let mut policy = LimitPolicy::default();
+        while let Some(pair) = seq.next_element::<String>()? {
+            policy = Self::set(policy, &pair).map_err(de::Error::custom)?;
+        }
+        Ok(policy)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<LimitPolicy, A::Error> {
+        let mut policy = LimitPolicy::default();
+        while let Some((kind, rate)) = map.next_entry::<String, String>()? {
+            policy = Self::with(policy, &kind, &rate).map_err(de::Error::custom)?;
+        }
+        Ok(policy)
+    }
+}
+
+fn limits<'de, D: Deserializer<'de>>(d: D) -> Result<LimitPolicy, D::Error> {
+    d.deserialize_any(Limits)
 }
 
 fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<jiff::tz::TimeZone, D::Error> {

@@ -9,6 +9,7 @@ use tenure_domain::{
 use crate::audit::{self, AccountCreate, AuditDetail, AuditName, LinkUse, OrganisationCreate};
 use crate::changes::{Link, LinkPurpose, LinkState, Write};
 use crate::error::BackendError;
+use crate::limits::LimitKind;
 use crate::manage::{AccountStatus, InvitationView, Invite, Manage, PersonInput, required};
 use crate::notification::{self, Notification};
 use crate::ports::Timestamp;
@@ -83,6 +84,7 @@ impl Manage {
             )
             .await?;
         self.email_free(&email, None).await?;
+        self.within_limit(LimitKind::InvitationAccount, actor).await?;
         let id = UserId::from_uuid(self.ports.ids.next_id());
         let mut user = User::new(id, name, email.clone(), org.value.id, Vec::new());
         user.telephone = telephone;
@@ -140,6 +142,7 @@ impl Manage {
             ManageError::Invalid(vec![FieldError { field: "email", message: e.to_string() }])
         })?;
         self.email_free(&email, None).await?;
+        self.within_limit(LimitKind::InvitationAccount, actor).await?;
         let name = match input.entity.and_then(|e| world.entity(e)) {
             Some(e) => e.name.clone(),
             None => match corterum.entity_name(input.entity).await? {
@@ -539,6 +542,7 @@ impl Manage {
         for request in requests {
             self.base.require(&world, request).await?;
         }
+        self.within_limit(LimitKind::InvitationAccount, actor).await?;
         let (link, plain) = self.new_link(
             open.purpose,
             &user.value,

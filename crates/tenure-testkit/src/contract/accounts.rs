@@ -345,18 +345,19 @@ where
 
 /// Password resets through the service: the same answer whatever was typed, links that
 /// are stored only as digests, work once, die after 3 hours or when replaced, refuse weak
-/// passwords without being used up, unlock a locked account, are rate-limited, and of 20
-/// concurrent uses exactly one wins.
+/// passwords without being used up, unlock a locked account, are rate-limited per account
+/// (by the store's shared limits), and of 20 concurrent uses exactly one wins.
 ///
 /// # Panics
 /// On the first broken promise.
 pub async fn reset<S, F, Fut>(make: F)
 where
-    S: AccountStore + tenure_core::MailQueue,
+    S: AccountStore + tenure_core::MailQueue + tenure_core::limits::LimitStore,
     F: Fn(World) -> Fut,
     Fut: Future<Output = Arc<S>>,
 {
     use crate::fakes::{MemoryMailer, SequentialSecrets};
+    use tenure_core::limits::{LimitPolicy, Limits};
     use tenure_core::{ResetError, ResetPolicy};
 
     let store = make(world()).await;
@@ -376,7 +377,8 @@ where
         Arc::new(SequentialSecrets::default()),
         crate::fakes::courier(store.clone(), mailer.clone(), clock.clone()),
         policy,
-    );
+    )
+    .with_limits(Limits::new(store.clone(), clock.clone(), LimitPolicy::default()));
     store
         .set_password(
             user(ALICE),
@@ -465,19 +467,21 @@ where
         "this link has expired or has already been used; request a new one"
     );
 
-    // Rate limit: at most 3 links an hour; past it the same answer and no mail.
+    // Rate limit, 3 an hour per account: 3 links at once, then one every 20 minutes;
+    // past it the same answer and no mail.
     let before = mailer.sent().len();
     for _ in 0..5 {
         accounts.request_reset("alice@example.com").await.expect("same answer");
     }
     assert_eq!(mailer.sent().len(), before + 3);
-    // A link issued exactly an hour ago still counts; a millisecond later it does not.
-    clock.advance(60 * 60 * 1000);
+    clock.advance(20 * 60 * 1000 - 1);
     accounts.request_reset("alice@example.com").await.expect("same answer");
-    assert_eq!(mailer.sent().len(), before + 3);
+    assert_eq!(mailer.sent().len(), before + 3, "a millisecond early");
     clock.advance(1);
     accounts.request_reset("alice@example.com").await.expect("same answer");
-    assert_eq!(mailer.sent().len(), before + 4, "an hour later, links flow again");
+    assert_eq!(mailer.sent().len(), before + 4, "20 minutes later, one more link");
+    accounts.request_reset("alice@example.com").await.expect("same answer");
+    assert_eq!(mailer.sent().len(), before + 4, "and only one");
 
     // Twenty concurrent uses of one link: exactly one wins.
     let last = mailer.last_token_for("alice@example.com").expect("a link");

@@ -53,6 +53,7 @@ async fn serve(trusted_proxies: TrustedProxies) -> Served {
         changes: stamped.clone(),
         accounts: stamped.clone(),
         sessions: stamped,
+        limits: store.clone(),
         second_factors: store.clone(),
         vault: Arc::new(tenure_secrets_os::KeyVault::from_key(&[7; 32])),
         corterum: store.clone(),

@@ -21,7 +21,6 @@ mod leftovers;
 mod limits;
 mod health;
 mod logging;
-mod mail;
 mod relationships;
 mod routes;
 mod screens;

@@ -167,6 +167,36 @@ fn every_setting_has_a_flag_an_environment_variable_and_a_file_key() {
     }
 }
 
+#[test]
+fn limits_come_from_the_file_the_environment_or_flags_over_the_defaults() {
+    use tenure_core::limits::{LimitKind, LimitPolicy, Rate};
+    let minute = |n| Some(Rate::per(n, 60_000));
+    let path = file("limits", "[limits]\nsign_in_address = \"20/minute\"\n");
+    let s = load(Some(&path), &[], &[]).unwrap();
+    assert_eq!(s.limits, LimitPolicy::default().with(LimitKind::SignInAddress, minute(20)));
+    assert_eq!(s.housekeeping_minutes, 10);
+    let env = [("TENURE_LIMITS", "invitation_account=off, reset_account=1/hour")];
+    let s = load(Some(&path), &env, &[]).unwrap();
+    let expected = LimitPolicy::default()
+        .with(LimitKind::InvitationAccount, None)
+        .with(LimitKind::ResetAccount, Some(Rate::per(1, 3_600_000)));
+    assert_eq!(s.limits, expected, "the environment's list replaces the file's");
+    let flag = Value::from(vec!["reset_address=7/minute".to_owned()]);
+    let s = load(Some(&path), &env, &[("limits", flag)]).unwrap();
+    assert_eq!(s.limits, LimitPolicy::default().with(LimitKind::ResetAddress, minute(7)));
+    let e = load(None, &[("TENURE_LIMITS", "sign_in=10/minute")], &[]).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("setting `limits` (from the environment variable `TENURE_LIMITS`)")
+            && e.contains("`sign_in` is not a kind of limit; the kinds are sign_in_address, "),
+        "{e}"
+    );
+    let e = load(None, &[("TENURE_LIMITS", "sign_in_address=ten a minute")], &[]).unwrap_err();
+    assert!(format!("{e:#}").contains("is not a rate: expected a count"), "{e:#}");
+    let e = load(None, &[("TENURE_LIMITS", "sign_in_address")], &[]).unwrap_err();
+    assert!(format!("{e:#}").contains("expected KIND=RATE"), "{e:#}");
+}
+
 /// A value each setting accepts, in TOML.
 fn sample(key: &str) -> &'static str {
     match key {
@@ -174,6 +204,7 @@ fn sample(key: &str) -> &'static str {
         "trusted_proxies" => "[\"10.0.0.0/8\"]",
         "log_format" => "\"json\"",
         "time_zone" => "\"Europe/Paris\"",
+        "limits" => "{ sign_in_address = \"20/minute\" }",
         k if k.ends_with("_minutes")
             || k.ends_with("_hours")
             || k.ends_with("_days")
