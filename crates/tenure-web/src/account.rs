@@ -57,9 +57,15 @@ struct SignInPage {
     errors: Errors,
     email: String,
     banner: &'static str,
+    /// The heading, naming the service's purpose (`WebConfig::sign_in_heading`).
+    heading: String,
 }
 
-pub(crate) async fn sign_in_page(viewer: MaybeSigned, Query(q): Query<Done>) -> Response {
+pub(crate) async fn sign_in_page(
+    State(app): State<App>,
+    viewer: MaybeSigned,
+    Query(q): Query<Done>,
+) -> Response {
     if viewer.0.is_some() && q.done.is_none() {
         return Redirect::to("/logs").into_response();
     }
@@ -68,6 +74,7 @@ pub(crate) async fn sign_in_page(viewer: MaybeSigned, Query(q): Query<Done>) -> 
         errors: Errors::default(),
         email: String::new(),
         banner: done_message(q.done.as_deref()),
+        heading: app.config.sign_in_heading.clone(),
     })
 }
 
@@ -96,6 +103,7 @@ pub(crate) async fn sign_in(
             errors,
             email: form.email.clone(),
             banner: "",
+            heading: app.config.sign_in_heading.clone(),
         })
     };
     if form.email.trim().is_empty() {

@@ -10,7 +10,9 @@ mod batch_jobs;
 mod corterum;
 mod housekeeping;
 mod import;
+mod instances;
 mod lifecycle;
+mod mail;
 mod serve;
 
 use std::path::PathBuf;

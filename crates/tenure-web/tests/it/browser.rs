@@ -443,13 +443,13 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
     }
 
-    /// The id in the current address: `/administration/THING/ID?...`.
     /// Chooses the option with this value in a `<select>`.
     pub(crate) async fn choose(&self, css: &str, value: &str) {
         let select = self.client.find(Locator::Css(css)).await.unwrap();
         select.select_by_value(value).await.unwrap();
     }
 
+    /// The id in the current address: `/administration/THING/ID?...`.
     pub(crate) async fn current_id(&self) -> String {
         let url = self.client.current_url().await.unwrap();
         url.path().rsplit('/').next().unwrap().to_owned()

@@ -21,6 +21,7 @@ mod leftovers;
 mod limits;
 mod health;
 mod logging;
+mod mail;
 mod relationships;
 mod routes;
 mod screens;
