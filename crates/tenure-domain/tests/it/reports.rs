@@ -35,6 +35,9 @@ fn role(i: usize) -> RoleId {
     RoleId::from_uuid(Uuid::from_u128(950 + i as u128))
 }
 
+/// A user of a spec: own entity, companies, roles, root (indexes into the spec).
+type UserSpec = (Option<usize>, Vec<usize>, Vec<usize>, bool);
+
 #[derive(Clone, Debug)]
 struct Spec {
     /// Per person: companies.
@@ -42,7 +45,7 @@ struct Spec {
     /// Per role: report features, datasets read (catalogue indexes), All People or not.
     roles: Vec<(Vec<usize>, Vec<usize>, bool)>,
     /// Per user: own entity, companies, roles, root.
-    users: Vec<(Option<usize>, Vec<usize>, Vec<usize>, bool)>,
+    users: Vec<UserSpec>,
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
