@@ -67,6 +67,8 @@ limit_kinds! {
     ResetAccount = "reset_account", Rate::per(3, HOUR_MS);
     /// Invitations and resent invitations from one account.
     InvitationAccount = "invitation_account", Rate::per(50, HOUR_MS);
+    /// Security codes (second factor) sent from one address: the code page's own limit.
+    SecondFactorAddress = "second_factor_address", Rate::per(10, MINUTE_MS);
 }
 
 impl LimitKind {

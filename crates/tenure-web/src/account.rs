@@ -1,5 +1,8 @@
 //! The account pages: sign in and out, create an account from an invitation, reset a
 //! password, your account, your details and password, confirming a new email address.
+//! Signing in is in two steps when the person has (or must have) a second factor: the
+//! password here starts a session that is not yet signed in, and `second_factor.rs`
+//! takes it from there.
 
 use askama::Template;
 use axum::extract::State;
@@ -8,10 +11,11 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use tenure_core::limits::{LimitKey, LimitKind, Verdict};
 use tenure_core::{ChangePasswordError, ManageError, ResetError, SignInError, UserChanges};
+use tenure_domain::second_factor::Step;
 use tenure_domain::{Action, Resource, RoleCatalogue};
 
-use crate::App;
 use crate::form::{Form, Query};
+use crate::{App, second_factor};
 use crate::security::{self, ClientIp, MaybeSigned, Signed};
 use crate::users::allowed;
 use crate::view::{self, Chrome, Errors, OrPage, OrPages, PageError};
@@ -30,6 +34,10 @@ fn done_message(done: Option<&str>) -> &'static str {
         }
         Some("password") => {
             "Your password has been changed. You have been signed out on other devices."
+        }
+        Some("second-factor") => "Your authenticator app is set up.",
+        Some("second-factor-removed") => {
+            "Your authenticator app has been removed. You have been signed out on other devices."
         }
         _ => "",
     }
@@ -118,9 +126,16 @@ pub(crate) async fn sign_in(
             if let Some(old) = &viewer.0 {
                 let _ = app.services.sessions.end(&old.live).await;
             }
-            match app.services.sessions.start(user).await {
-                Ok(token) => {
-                    (jar.add(security::session_cookie(&app, token)), Redirect::to("/logs"))
+            // The engine says what comes next: nothing (signed in), a security code, or
+            // setting one up; until then the session is not signed in.
+            match app.services.second_factors.start_session(user).await {
+                Ok((token, step)) => {
+                    let next = match step {
+                        Step::Done => "/logs",
+                        Step::Code => second_factor::CODE_PAGE,
+                        Step::SetUp(_) => second_factor::SET_UP_AT_SIGN_IN,
+                    };
+                    (jar.add(security::session_cookie(&app, token)), Redirect::to(next))
                         .into_response()
                 }
                 Err(e) => view::backend(viewer.chrome("Sign in"), &e),
@@ -406,9 +421,15 @@ struct AccountPage {
     role: String,
     data_protection_officer: bool,
     key_contact: bool,
+    /// The person's second factor: set up or not, required or not, codes left.
+    second_factor: tenure_core::SecondFactorStatus,
 }
 
-pub(crate) async fn your_account(viewer: Signed, Query(q): Query<Done>) -> Response {
+pub(crate) async fn your_account(
+    State(app): State<App>,
+    viewer: Signed,
+    Query(q): Query<Done>,
+) -> Response {
     let user = &viewer.0.user;
     // The viewer's snapshot holds their organisation (the security layer checked it is
     // active in it).
@@ -420,6 +441,10 @@ pub(crate) async fn your_account(viewer: Signed, Query(q): Query<Done>) -> Respo
         .unwrap_or_default();
     let roles = RoleCatalogue::core();
     let role = user.roles.iter().filter_map(|r| roles.get(*r)).map(|r| r.name.clone()).collect();
+    let second_factor = match app.services.second_factors.status(user.id).await {
+        Ok(status) => status,
+        Err(e) => return view::backend(viewer.chrome("Your account"), &e),
+    };
     view::render(&AccountPage {
         chrome: viewer.chrome("Your account"),
         banner: done_message(q.done.as_deref()),
@@ -430,6 +455,7 @@ pub(crate) async fn your_account(viewer: Signed, Query(q): Query<Done>) -> Respo
         role,
         data_protection_officer: user.data_protection_officer,
         key_contact: user.key_contact,
+        second_factor,
     })
 }
 
@@ -493,6 +519,13 @@ pub(crate) async fn details(
     Form(form): Form<DetailsForm>,
 ) -> Response {
     let me = viewer.0.user.id;
+    // A new email address is a credential change: it needs a recent sign-in.
+    let new_email = form.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    if new_email.is_some_and(|e| !e.eq_ignore_ascii_case(&viewer.0.user.email.to_string())) {
+        if let Some(prompt) = second_factor::recent_or_prompt(&app, &viewer, "/account/details") {
+            return prompt;
+        }
+    }
     let changes = UserChanges {
         name: Some(form.name.clone()),
         email: form.email.clone(),
@@ -533,7 +566,10 @@ struct PasswordPage {
     hint: &'static str,
 }
 
-pub(crate) async fn password_page(viewer: Signed) -> Response {
+pub(crate) async fn password_page(State(app): State<App>, viewer: Signed) -> Response {
+    if let Some(prompt) = second_factor::recent_or_prompt(&app, &viewer, "/account/password") {
+        return prompt;
+    }
     view::render(&PasswordPage {
         chrome: viewer.chrome("Change your password"),
         errors: Errors::default(),
@@ -555,6 +591,9 @@ pub(crate) async fn password(
     jar: CookieJar,
     Form(form): Form<PasswordForm>,
 ) -> Response {
+    if let Some(prompt) = second_factor::recent_or_prompt(&app, &viewer, "/account/password") {
+        return prompt;
+    }
     let again = |errors: Errors| {
         view::render(&PasswordPage {
             chrome: viewer.chrome("Change your password").with_errors(&errors),

@@ -38,6 +38,7 @@ mod organisations;
 mod origin;
 mod request_log;
 pub mod routes;
+mod second_factor;
 mod security;
 mod users;
 mod view;

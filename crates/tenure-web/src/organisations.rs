@@ -636,6 +636,16 @@ pub(crate) struct MergeSearch {
 
 /// Step 1 of a merge: choose the organisation to merge into from a searchable list (a
 /// plain search; the list shows active organisations whose names contain it).
+/// Deactivating and merging an organisation need a recent sign-in (issue 14): otherwise
+/// "Confirm it's you", then back to the step's page.
+fn recent(app: &App, viewer: &Signed, org: OrgId, step: &str) -> Option<Response> {
+    if !matches!(step, "deactivate" | "merge") {
+        return None;
+    }
+    let back = format!("/organisations/{org}/{step}");
+    crate::second_factor::recent_or_prompt(app, viewer, &back)
+}
+
 pub(crate) async fn merge_page(
     State(app): State<App>,
     viewer: Signed,
@@ -648,6 +658,9 @@ pub(crate) async fn merge_page(
             viewer.chrome("Merge"),
             "you cannot merge this organisation",
         ));
+    }
+    if let Some(prompt) = recent(&app, &viewer, org.id, "merge") {
+        return Ok(prompt);
     }
     let chrome = viewer.chrome(&format!("Merge {}", org.name));
     let query = OrganisationQuery { search: Search::parse(&q.search), active: Some(true) };
@@ -710,6 +723,9 @@ pub(crate) async fn merge_check(
     Query(q): Query<MergeChoice>,
 ) -> Result<Response, PageError> {
     let (org, version, _) = visible(&app, &viewer, &id).await?;
+    if let Some(prompt) = recent(&app, &viewer, org.id, "merge") {
+        return Ok(prompt);
+    }
     let Some(into) = parse_org(&q.into) else {
         return Ok(Redirect::to(&format!(
             "/organisations/{}/merge?error=choose&search={}",
@@ -749,6 +765,9 @@ pub(crate) async fn merge(
     Form(form): Form<MergeForm>,
 ) -> Result<Response, PageError> {
     let (org, _, _) = visible(&app, &viewer, &id).await?;
+    if let Some(prompt) = recent(&app, &viewer, org.id, "merge") {
+        return Ok(prompt);
+    }
     let chrome = viewer.chrome("Merge");
     // The organisation chosen by id; a name still names one (organisation names are
     // public and unique).
@@ -775,6 +794,9 @@ pub(crate) async fn confirm_page(
     Path((id, action)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let (org, version, _) = visible(&app, &viewer, &id).await?;
+    if let Some(prompt) = recent(&app, &viewer, org.id, &action) {
+        return Ok(prompt);
+    }
     let (heading, body, button, warning) = match action.as_str() {
         "deactivate" => (
             format!("Are you sure you want to deactivate {}?", org.name),
@@ -813,6 +835,9 @@ pub(crate) async fn confirm(
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, PageError> {
     let (org, _, _) = visible(&app, &viewer, &id).await?;
+    if let Some(prompt) = recent(&app, &viewer, org.id, &action) {
+        return Ok(prompt);
+    }
     let me = viewer.0.user.id;
     let (result, done) = match action.as_str() {
         "deactivate" => (

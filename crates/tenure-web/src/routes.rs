@@ -16,7 +16,7 @@ use crate::corterum::{administration, records, reports};
 use crate::form::{Form, Path};
 use crate::security::Signed;
 use crate::users::ConfirmForm;
-use crate::{App, account, admin, logs, mail, organisations, users, view};
+use crate::{App, account, admin, logs, mail, organisations, second_factor, users, view};
 
 /// A confirmation page (`/…/{id}/<step>`): the shared handler, told its step.
 macro_rules! confirm_get {
@@ -68,6 +68,10 @@ pub enum Access {
     /// Anyone, signed in or not: signing in, resets, invitations, email confirmation and
     /// the stylesheets.
     Public,
+    /// A session part-way through signing in (the password passed; a security code, or
+    /// setting up a second factor, is next): the only routes such a session reaches.
+    /// Signed out they redirect to the sign-in page, signed in to the home page.
+    SigningIn,
     /// A signed-in user; signed out, a `GET` redirects to the sign-in page.
     SignedIn {
         /// The engine action the route needs on `resource`; `None` for pages every
@@ -128,6 +132,17 @@ pub static ALL: &[Route] = &[
     public(Method::Get, "/account/link-expired", || get(account::link_expired)),
     public(Method::Get, "/account/confirm-email", || get(account::confirm_email_page)),
     public(Method::Post, "/account/confirm-email", || post(account::confirm_email)),
+    // The second step of signing in (issue 14): a security code, or setting up an
+    // authenticator app when a role requires one; nothing else until it is passed.
+    signing_in(Method::Get, second_factor::CODE_PAGE, || get(second_factor::code_page)),
+    signing_in(Method::Post, second_factor::CODE_PAGE, || post(second_factor::code)),
+    signing_in(Method::Get, second_factor::SET_UP_AT_SIGN_IN, || {
+        get(second_factor::set_up_at_sign_in_page)
+    }),
+    signing_in(Method::Post, second_factor::SET_UP_AT_SIGN_IN, || {
+        post(second_factor::set_up_at_sign_in)
+    }),
+    signing_in(Method::Post, "/account/sign-in/cancel", || post(second_factor::cancel)),
     // Your account.
     signed(Method::Post, "/account/sign-out", None, Subject::Any, || post(account::sign_out)),
     signed(Method::Post, "/account/sign-out-everywhere", None, Subject::Any, || {
@@ -162,6 +177,39 @@ pub static ALL: &[Route] = &[
         Subject::Yourself,
         || post(account::password),
     ),
+    // Your second factor, and proving who you are again before a sensitive change.
+    signed(Method::Get, "/account/second-factor/set-up", None, Subject::Any, || {
+        get(second_factor::set_up_page)
+    }),
+    signed(Method::Post, "/account/second-factor/set-up", None, Subject::Any, || {
+        post(second_factor::set_up)
+    }),
+    signed(Method::Get, "/account/second-factor/recovery-codes", None, Subject::Any, || {
+        get(second_factor::recovery_codes_page)
+    }),
+    signed(Method::Post, "/account/second-factor/recovery-codes", None, Subject::Any, || {
+        post(second_factor::recovery_codes)
+    }),
+    signed(
+        Method::Get,
+        "/account/second-factor/remove",
+        Some(Action::UserRemoveSecondFactor),
+        Subject::Yourself,
+        || get(second_factor::remove_page),
+    ),
+    signed(
+        Method::Post,
+        "/account/second-factor/remove",
+        Some(Action::UserRemoveSecondFactor),
+        Subject::Yourself,
+        || post(second_factor::remove),
+    ),
+    signed(Method::Get, second_factor::CONFIRM_IDENTITY, None, Subject::Any, || {
+        get(second_factor::confirm_identity_page)
+    }),
+    signed(Method::Post, second_factor::CONFIRM_IDENTITY, None, Subject::Any, || {
+        post(second_factor::confirm_identity)
+    }),
     // Users.
     signed(Method::Get, "/users", Some(Action::UserView), Subject::List, || get(users::list)),
     signed(Method::Get, "/users/download", Some(Action::UserListAll), Subject::Service, || {
@@ -241,6 +289,20 @@ pub static ALL: &[Route] = &[
         Some(Action::UserInvite),
         Subject::OrganisationOfUser,
         || confirm_post!(users::confirm, "revoke-invitation"),
+    ),
+    signed(
+        Method::Get,
+        "/users/{id}/remove-second-factor",
+        Some(Action::UserRemoveSecondFactor),
+        USER,
+        || get(second_factor::remove_for_page),
+    ),
+    signed(
+        Method::Post,
+        "/users/{id}/remove-second-factor",
+        Some(Action::UserRemoveSecondFactor),
+        USER,
+        || post(second_factor::remove_for),
     ),
     // Organisations.
     signed(
@@ -536,6 +598,14 @@ const REPORTS: &[Feature] = &[
 
 const fn public(method: Method, path: &'static str, handler: fn() -> MethodRouter<App>) -> Route {
     Route { method, path, access: Access::Public, handler }
+}
+
+const fn signing_in(
+    method: Method,
+    path: &'static str,
+    handler: fn() -> MethodRouter<App>,
+) -> Route {
+    Route { method, path, access: Access::SigningIn, handler }
 }
 
 const fn signed(

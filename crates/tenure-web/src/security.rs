@@ -328,6 +328,46 @@ pub(crate) struct Signed(pub(crate) Viewer, pub(crate) Csrf, pub(crate) Referenc
 #[derive(Clone, Debug)]
 pub(crate) struct MaybeSigned(pub(crate) Option<Viewer>, pub(crate) Csrf, pub(crate) Reference);
 
+/// A session part-way through signing in (issue 14): the password passed, and a code or
+/// setting up a second factor is next. It is not signed in: the layer lets it reach only
+/// the routes marked [`crate::routes::Access::SigningIn`] (and the stylesheets), and
+/// sends every other request to the page its stage asks for.
+#[derive(Clone, Debug)]
+pub(crate) struct Pending {
+    pub(crate) live: Live,
+    pub(crate) user: User,
+}
+
+/// A request's session part-way through signing in; anything else is sent to sign in
+/// (signed out) or home (signed in).
+#[derive(Clone, Debug)]
+pub(crate) struct SigningIn(pub(crate) Pending, pub(crate) Csrf, pub(crate) Reference);
+
+impl SigningIn {
+    pub(crate) fn chrome(&self, title: &str) -> Chrome {
+        Chrome::new(title, None, &self.1, &self.2)
+    }
+}
+
+impl Pending {
+    /// The page this session's stage asks for before anything else.
+    pub(crate) fn next_page(&self) -> &'static str {
+        match self.live.stage {
+            tenure_core::SessionStage::MustSetUp => crate::second_factor::SET_UP_AT_SIGN_IN,
+            _ => crate::second_factor::CODE_PAGE,
+        }
+    }
+}
+
+/// Whether a session part-way through signing in may reach this path: the routes marked
+/// for it in the registry, and the stylesheets.
+fn reachable_while_signing_in(path: &str) -> bool {
+    path.starts_with("/assets/")
+        || crate::routes::ALL
+            .iter()
+            .any(|r| r.access == crate::routes::Access::SigningIn && r.path == path)
+}
+
 impl Signed {
     pub(crate) fn chrome(&self, title: &str) -> Chrome {
         Chrome::new(title, Some(&self.0), &self.1, &self.2)
@@ -349,6 +389,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Signed {
         match parts.extensions.get::<Viewer>() {
             Some(v) => Ok(Self(v.clone(), csrf, reference)),
             None => Err(Redirect::to("/account/sign-in").into_response()),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SigningIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let csrf = parts.extensions.get::<Csrf>().cloned().unwrap_or(Csrf(String::new()));
+        let reference = Reference(request_log::request_id(&parts.extensions));
+        match (parts.extensions.get::<Pending>(), parts.extensions.get::<Viewer>()) {
+            (Some(p), _) => Ok(Self(p.clone(), csrf, reference)),
+            (None, Some(_)) => Err(Redirect::to("/").into_response()),
+            (None, None) => Err(Redirect::to("/account/sign-in").into_response()),
         }
     }
 }
@@ -397,12 +451,26 @@ pub(crate) fn removed_session_cookie(app: &App) -> Cookie<'static> {
     c
 }
 
+/// What a request's session cookie turned out to be.
+enum Session {
+    /// None, or one that no longer works.
+    None,
+    /// Signed in.
+    Signed(Viewer),
+    /// Part-way through signing in.
+    Pending(Pending),
+}
+
 /// Loads the signed-in user: the session must be live and its user and organisation
 /// active; otherwise the session is ended and the request is anonymous. The session and
 /// one snapshot come in one read, and the snapshot serves the check, the header and the
-/// handler's decisions about the viewer's own organisation.
-async fn viewer(app: &App, token: &str) -> Option<Viewer> {
-    let (live, world) = app.services.sessions.resume_with_snapshot(token).await.ok()??;
+/// handler's decisions about the viewer's own organisation. A session part-way through
+/// signing in (a code or a set-up next) is no viewer: it is [`Session::Pending`].
+async fn viewer(app: &App, token: &str) -> Session {
+    let Some((live, world)) = app.services.sessions.resume_with_snapshot(token).await.ok().flatten()
+    else {
+        return Session::None;
+    };
     let usable = world.user(live.user).filter(|u| {
         u.active
             && !u.roles.is_empty()
@@ -410,8 +478,11 @@ async fn viewer(app: &App, token: &str) -> Option<Viewer> {
     });
     let Some(user) = usable.cloned() else {
         let _ = app.services.sessions.end(&live).await;
-        return None;
+        return Session::None;
     };
+    if !live.stage.is_signed_in() {
+        return Session::Pending(Pending { live, user });
+    }
     let me = user.id;
     let own = Resource::Organisation(user.organisation);
     let nav = Nav {
@@ -446,7 +517,7 @@ async fn viewer(app: &App, token: &str) -> Option<Viewer> {
             world.decide(&EngineRequest::new(me, Action::FeatureUse, feature)).is_allowed()
         }),
     };
-    Some(Viewer { user, live, nav, world: Arc::new(world) })
+    Session::Signed(Viewer { user, live, nav, world: Arc::new(world) })
 }
 
 fn forbidden_form(chrome: Chrome) -> Response {
@@ -535,9 +606,13 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
     parts.extensions.insert(ClientIp(client));
     let jar = CookieJar::from_headers(&parts.headers);
     let session = jar.get(session_cookie_name(&app));
-    let mut viewer = match session {
-        Some(c) => viewer(&app, c.value()).await,
-        None => None,
+    let (mut viewer, pending) = match session {
+        Some(c) => match viewer(&app, c.value()).await {
+            Session::Signed(v) => (Some(v), None),
+            Session::Pending(p) => (None, Some(p)),
+            Session::None => (None, None),
+        },
+        None => (None, None),
     };
     if let Some(v) = &mut viewer {
         v.nav.current = crate::view::section(parts.uri.path(), v.nav.organisation);
@@ -549,6 +624,7 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
     let mut new_cookie = None;
     let csrf = match (&viewer, jar.get(csrf_cookie_name(&app))) {
         (Some(v), _) => v.live.csrf.clone(),
+        (None, _) if pending.is_some() => pending.as_ref().map(|p| p.live.csrf.clone()).unwrap_or_default(),
         (None, Some(c)) if !c.value().is_empty() => c.value().to_owned(),
         (None, _) => {
             let token = app.services.sessions.anonymous_csrf().unwrap_or_default();
@@ -557,7 +633,7 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
         }
     };
     let csrf = Csrf(csrf);
-    let stale_session = viewer.is_none() && session.is_some();
+    let stale_session = viewer.is_none() && pending.is_none() && session.is_some();
     let refuse = |page: fn(Chrome) -> Response, title: &str| {
         let mut response = page(Chrome::new(title, viewer.as_ref(), &csrf, &reference));
         add_cookies(&app, &mut response, new_cookie.clone(), stale_session);
@@ -566,6 +642,14 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
 
     if changes_state(&parts.method) && cross_site(&app, &parts.headers) {
         return refuse(cross_site_page, "This form came from another website");
+    }
+    // Part-way through signing in, nothing but the code or set-up pages (and signing
+    // out from them) is reachable: every other request goes to the page the stage asks
+    // for, changing nothing.
+    if let Some(p) = &pending {
+        if !reachable_while_signing_in(parts.uri.path()) {
+            return with_headers(&app, Redirect::to(p.next_page()).into_response());
+        }
     }
     let declared = parts
         .headers
@@ -594,6 +678,9 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
     };
     if let Some(v) = viewer {
         parts.extensions.insert(v);
+    }
+    if let Some(p) = pending {
+        parts.extensions.insert(p);
     }
     parts.extensions.insert(csrf);
     let mut response = next.run(Request::from_parts(parts, body)).await;

@@ -557,6 +557,9 @@ fn user_done(done: Option<&str>) -> &'static str {
             "The user has been reactivated and sent an invitation to set a new password."
         }
         Some("moved") => "The user has been moved.",
+        Some("second-factor-removed") => {
+            "Their authenticator app has been removed. They have been signed out and emailed."
+        }
         _ => "",
     }
 }
@@ -632,6 +635,13 @@ pub(crate) async fn profile(
     }
     if may(Action::UserDelete) {
         actions.push((format!("{base}/delete"), "Delete user"));
+    }
+    // A lost device: only when the engine allows it and they have one.
+    if !own
+        && may(Action::UserRemoveSecondFactor)
+        && app.services.second_factors.status(user.id).await.is_ok_and(|s| s.set_up)
+    {
+        actions.push((format!("{base}/remove-second-factor"), "Remove authenticator app"));
     }
     Ok(view::render(&UserPage {
         chrome,
