@@ -75,6 +75,8 @@ fn tenure(bin: &Path, dir: &Path, args: &[&str], rows: u64) -> anyhow::Result<Ru
         .current_dir(dir)
         .args(args)
         .env("TENURE_OUTBOX", dir.join("outbox"))
+        // One secret key for every run (PostgreSQL needs one configured).
+        .env("TENURE_SECRET_KEY", "b3".repeat(32))
         .env_remove("TENURE_SMTP_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -20,11 +20,13 @@ pub(crate) struct StoreArgs {
     /// or `postgres://USER@HOST/DB`.
     #[arg(long, env = "TENURE_DATABASE_URL", default_value = "sqlite://tenure.db?mode=rwc")]
     pub(crate) database: String,
-    /// File holding the key that seals second-factor secrets (64 hexadecimal
-    /// characters), kept out of the database; or the key itself in
-    /// `TENURE_SECOND_FACTOR_KEY`.
-    #[arg(long, env = "TENURE_SECOND_FACTOR_KEY_FILE")]
-    pub(crate) second_factor_key_file: Option<std::path::PathBuf>,
+    /// File holding the service's secret key (64 hexadecimal characters), which seals
+    /// second-factor secrets and queued mail, kept out of the database; or the key itself
+    /// in `TENURE_SECRET_KEY`. Without either: on SQLite a key file is made beside the
+    /// database file (`tenure.db.key`); on PostgreSQL nothing runs (every instance must
+    /// share one key).
+    #[arg(long, env = "TENURE_SECRET_KEY_FILE")]
+    pub(crate) secret_key_file: Option<std::path::PathBuf>,
 }
 
 /// How mail goes out and where its links point.
@@ -128,7 +130,8 @@ impl Services {
         timings: Timings,
         limits: LimitPolicy,
     ) -> Result<Self> {
-        let key_file = store.second_factor_key_file.clone();
+        // The key first: on PostgreSQL without one nothing is opened.
+        let vault = crate::keys::vault(store.secret_key_file.as_deref(), &store.database)?;
         let db = SeaOrmStore::open(&store.database)
             .await
             .with_context(|| format!("cannot open the database `{}`", store.database))?;
@@ -147,7 +150,7 @@ impl Services {
             sessions: stamped_store,
             limits: store.clone(),
             second_factors: store.clone(),
-            vault: crate::second_factor::vault(key_file.as_deref())?,
+            vault,
             corterum: store.clone(),
             hasher: hasher.clone(),
             secrets: Arc::new(OsSecrets),

@@ -59,8 +59,8 @@ pub(crate) async fn once(args: HousekeepingArgs) -> Result<ExitCode> {
         flags.insert("database".to_owned(), Value::from(database));
     }
     let settings = Settings::extract(&Settings::layers(args.config.as_deref(), env, flags)?)?;
-    let second_factor_key_file = settings.second_factor_key_file.clone();
-    let store = StoreArgs { database: settings.database.clone(), second_factor_key_file };
+    let secret_key_file = settings.secret_key_file.clone();
+    let store = StoreArgs { database: settings.database.clone(), secret_key_file };
     let mail = MailArgs {
         outbox: settings.outbox.clone(),
         smtp_url: settings.smtp_url.clone(),

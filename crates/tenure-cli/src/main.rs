@@ -17,6 +17,7 @@ mod batch;
 mod corterum;
 mod courier;
 mod housekeeping;
+mod keys;
 mod logging;
 mod mail;
 mod policy;

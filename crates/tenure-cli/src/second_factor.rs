@@ -1,65 +1,13 @@
-//! The second factor's key and the demo's authenticator apps.
-//!
-//! The key that seals second-factor secrets comes from the configuration, never the
-//! database: `second_factor_key_file` (64 hexadecimal characters in a file) or
-//! `TENURE_SECOND_FACTOR_KEY` (the characters themselves). Without either, sealing and
-//! opening refuse with a message saying what to set, so a service with no key still
-//! serves everyone without a second factor. `serve --demo` makes a key file in its folder
-//! when none is configured.
+//! The demo's key file and authenticator apps. The key itself (the service's one secret
+//! key, which seals second-factor secrets and queued mail) is resolved in `keys.rs`;
+//! `serve --demo` makes a key file in its folder when none is configured.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use tenure_core::{BackendError, Vault};
 use tenure_secrets_os::KeyVault;
 
-/// The key's environment variable.
-pub(crate) const KEY_VARIABLE: &str = "TENURE_SECOND_FACTOR_KEY";
-
-/// The vault under the configured key: the file when given, else the environment's key,
-/// else one that refuses to seal or open.
-///
-/// # Errors
-/// A key file that cannot be read, or a key that is not 64 hexadecimal characters.
-pub(crate) fn vault(key_file: Option<&Path>) -> Result<Arc<dyn Vault>> {
-    if let Some(path) = key_file {
-        let vault = KeyVault::load(path).with_context(|| {
-            format!("cannot read the second-factor key file `{}`", path.display())
-        })?;
-        return Ok(Arc::new(vault));
-    }
-    match std::env::var(KEY_VARIABLE) {
-        Ok(text) => Ok(Arc::new(
-            KeyVault::from_hex(&text).with_context(|| format!("{KEY_VARIABLE} is not a key"))?,
-        )),
-        Err(_) => Ok(Arc::new(NoKey)),
-    }
-}
-
-/// No key configured: nothing can be sealed or opened.
-#[derive(Debug)]
-struct NoKey;
-
-fn no_key() -> BackendError {
-    BackendError::new(
-        "no second-factor key is configured: set `second_factor_key_file` (a file of 64 hexadecimal characters, e.g. from `openssl rand -hex 32`) or TENURE_SECOND_FACTOR_KEY",
-    )
-}
-
-impl Vault for NoKey {
-    fn fill_random(&self, _buf: &mut [u8]) -> Result<(), BackendError> {
-        Err(no_key())
-    }
-
-    fn seal(&self, _plain: &[u8], _context: &[u8]) -> Result<Vec<u8>, BackendError> {
-        Err(no_key())
-    }
-
-    fn open(&self, _sealed: &[u8], _context: &[u8]) -> Result<Vec<u8>, BackendError> {
-        Err(no_key())
-    }
-}
+use crate::keys::KEY_VARIABLE;
 
 /// The demo's key file: the configured one, or `tenure-demo.key` made beside `outbox`.
 ///
@@ -137,10 +85,10 @@ pub(crate) enum DemoCommand {
 pub(crate) async fn run(command: DemoCommand) -> Result<std::process::ExitCode> {
     use tenure_core::AccountStore as _;
     let DemoCommand::Code { email, mut store, mail } = command;
-    if store.second_factor_key_file.is_none() && std::env::var(KEY_VARIABLE).is_err() {
+    if store.secret_key_file.is_none() && std::env::var(KEY_VARIABLE).is_err() {
         let demo = mail.outbox.parent().unwrap_or_else(|| Path::new(".")).join("tenure-demo.key");
         if demo.exists() {
-            store.second_factor_key_file = Some(demo);
+            store.secret_key_file = Some(demo);
         }
     }
     let services = crate::app::Services::open(&store, &mail).await?;

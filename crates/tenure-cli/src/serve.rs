@@ -119,12 +119,14 @@ pub(crate) struct ServeArgs {
     /// Ctrl+C) (`shutdown_grace_seconds`, TENURE_SHUTDOWN_GRACE_SECONDS; default 30).
     #[arg(long)]
     shutdown_grace_seconds: Option<i64>,
-    /// File holding the key that seals second-factor secrets, 64 hexadecimal characters
-    /// (`second_factor_key_file`, TENURE_SECOND_FACTOR_KEY_FILE; or the key itself in
-    /// TENURE_SECOND_FACTOR_KEY). With `--demo` and none given, `tenure-demo.key` is made
-    /// beside the demo's outbox. Never in the database.
+    /// File holding the service's secret key, 64 hexadecimal characters, which seals
+    /// second-factor secrets and queued mail (`secret_key_file`, TENURE_SECRET_KEY_FILE;
+    /// or the key itself in TENURE_SECRET_KEY). Never in the database. With none given:
+    /// with `--demo`, `tenure-demo.key` beside the demo's outbox; on SQLite, a file made
+    /// beside the database file (`tenure.db.key`); on PostgreSQL the service refuses to
+    /// start (every instance must share one key).
     #[arg(long)]
-    second_factor_key_file: Option<PathBuf>,
+    secret_key_file: Option<PathBuf>,
 }
 
 const DEMO_PASSWORD: &str = "kettle harbour violin 42";
@@ -167,8 +169,8 @@ impl ServeArgs {
         set("limits", self.limits.clone().map(Value::from));
         set("housekeeping_minutes", self.housekeeping_minutes.map(Value::from));
         set(
-            "second_factor_key_file",
-            self.second_factor_key_file.as_ref().map(|p| Value::from(p.display().to_string())),
+            "secret_key_file",
+            self.secret_key_file.as_ref().map(|p| Value::from(p.display().to_string())),
         );
         flags
     }
@@ -197,12 +199,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     logging::init(settings.log_format, logging::LevelFilter::INFO);
     let listen = settings.listen.clone();
     // The demo makes a key file in its folder when no key is configured.
-    let no_key = std::env::var(crate::second_factor::KEY_VARIABLE).is_err();
-    let second_factor_key_file = match &settings.second_factor_key_file {
+    let no_key = std::env::var(crate::keys::KEY_VARIABLE).is_err();
+    let secret_key_file = match &settings.secret_key_file {
         None if args.demo && no_key => Some(crate::second_factor::demo_key_file(&settings.outbox)?),
         other => other.clone(),
     };
-    let store = StoreArgs { database: settings.database.clone(), second_factor_key_file };
+    let store = StoreArgs { database: settings.database.clone(), secret_key_file };
     let mail = MailArgs {
         outbox: settings.outbox.clone(),
         smtp_url: settings.smtp_url.clone(),

@@ -432,7 +432,7 @@ impl Accounts {
         };
         let person = holder.person;
         let notice = Notification::PasswordChanged { to: person.email, name: person.name };
-        let mail = QueuedMail::new(self.ids.next_id(), now, notice);
+        let mail = resets.courier.seal(QueuedMail::new(self.ids.next_id(), now, notice))?;
         let id = mail.id;
         self.store.set_password_with_notice(user, hash, event, mail).await?;
         resets.courier.deliver_now(&[id]).await;
@@ -507,7 +507,7 @@ impl Accounts {
         let url =
             notification::link(&resets.policy.base_url, "/account/reset-password", &token.plain);
         let message = Notification::PasswordReset { to: email, url };
-        let mail = QueuedMail::new(self.ids.next_id(), now, message);
+        let mail = resets.courier.seal(QueuedMail::new(self.ids.next_id(), now, message))?;
         let id = mail.id;
         self.store
             .issue_reset_with_mail(record.user, token.digest, now, expires, audit, mail)
@@ -569,7 +569,7 @@ impl Accounts {
             AuditDetail::Empty,
         );
         let notice = Notification::PasswordChanged { to: holder.email, name: holder.name };
-        let mail = QueuedMail::new(self.ids.next_id(), now, notice);
+        let mail = resets.courier.seal(QueuedMail::new(self.ids.next_id(), now, notice))?;
         let id = mail.id;
         if !self.store.consume_reset(&digest, holder.user, now, hash, audit, mail).await? {
             return Err(ResetError::LinkInvalid);

@@ -6,12 +6,19 @@
 //! or set a password), so the message exists exactly when the change does: a refused
 //! change queues nothing, and a mail server that is down loses nothing.
 //!
+//! A queued body may hold a live link (a reset or an invitation), so it is never stored
+//! in the clear: [`Courier::seal`] seals it with the [`Vault`] (an AEAD under the
+//! service's secret key, which is never in the database) bound to the message's id, and
+//! a store refuses a message that was not sealed. Only the courier opens it, to deliver
+//! it; a body that does not open (sealed under another key, or altered) is abandoned with
+//! an error saying why, and never sent.
+//!
 //! [`Courier`] delivers from the [`MailQueue`] port through the [`Mailer`] port:
 //! - it claims due messages with a lease (on PostgreSQL with `FOR UPDATE SKIP LOCKED`), so
 //!   several instances never hold one message at once; the claim counts an attempt, and
 //!   the attempt number fences the answer (a courier whose lease ran out cannot mark a
 //!   message another one has claimed since);
-//! - a delivered message is marked sent and its body (which may hold a link) erased;
+//! - a delivered message is marked sent and its body erased;
 //! - a failure is retried after an exponential backoff, and abandoned after
 //!   [`CourierPolicy::max_attempts`]; an administrator may retry an abandoned message.
 //!
@@ -30,36 +37,101 @@ use uuid::Uuid;
 use crate::error::BackendError;
 use crate::notification::Notification;
 use crate::ports::{Clock, Mailer, Page, Timestamp};
+use crate::second_factor::Vault;
 
-/// A message to queue with a change: written in the change's transaction.
+/// A message to queue with a change: written in the change's transaction, once sealed.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct QueuedMail {
-    /// Its id.
+    /// Its id (also the context its body is sealed under).
     pub id: Uuid,
-    /// What to tell whom (rendered only when it is delivered).
-    pub notification: Notification,
     /// When it was queued (it is due at once).
     pub queued: Timestamp,
+    recipient: String,
+    kind: String,
+    body: Body,
 }
 
+/// A queued message's body: open until [`QueuedMail::seal`], which stores require.
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Body {
+    Open(Notification),
+    Sealed(String),
+}
+
+/// How a stored body starts: sealed, then the sealed bytes in hexadecimal.
+const SEALED: &str = "sealed:";
+
 impl QueuedMail {
-    /// A message queued at `queued`.
+    /// A message queued at `queued`, still open: seal it ([`Courier::seal`]) before it
+    /// is written, or the store refuses it.
     pub fn new(id: Uuid, queued: Timestamp, notification: Notification) -> Self {
-        Self { id, notification, queued }
+        Self {
+            id,
+            queued,
+            recipient: notification.to().to_string(),
+            kind: kind_of(&notification),
+            body: Body::Open(notification),
+        }
+    }
+
+    /// The recipient's address, stored beside the body in the clear (administrators see
+    /// it in the list of undeliverable mail).
+    pub fn recipient(&self) -> &str {
+        &self.recipient
     }
 
     /// Its kind, as stored beside it (`invitation`, `password_reset`, ...).
-    pub fn kind(&self) -> String {
-        kind_of(&self.notification)
+    pub fn kind(&self) -> &str {
+        &self.kind
     }
 
-    /// Its body as stored: the notification as JSON.
+    /// The same message with its body sealed by `vault`, bound to its id (sealing twice
+    /// changes nothing).
     ///
     /// # Errors
-    /// [`BackendError`] if it cannot be written as JSON (it always can).
-    pub fn body(&self) -> Result<String, BackendError> {
-        serde_json::to_string(&self.notification).map_err(BackendError::new)
+    /// [`BackendError`] when the vault cannot seal.
+    pub fn seal(self, vault: &dyn Vault) -> Result<Self, BackendError> {
+        let Body::Open(notification) = &self.body else { return Ok(self) };
+        let json = serde_json::to_vec(notification).map_err(BackendError::new)?;
+        let sealed = vault.seal(&json, &context(self.id))?;
+        Ok(Self { body: Body::Sealed(format!("{SEALED}{}", hex(&sealed))), ..self })
     }
+
+    /// Its body as stored: sealed, as text.
+    ///
+    /// # Errors
+    /// [`BackendError`] if it was never sealed: nothing stores a body in the clear.
+    pub fn body(&self) -> Result<&str, BackendError> {
+        match &self.body {
+            Body::Sealed(text) => Ok(text),
+            Body::Open(_) => Err(BackendError::new(format!(
+                "mail `{}` was not sealed: a queued body may hold a link, so it is stored only sealed (Courier::seal)",
+                self.id
+            ))),
+        }
+    }
+}
+
+/// The context a message's body is sealed under: its id, under a label of its own, so a
+/// body moved to another row (or a second factor's secret moved into the queue) does not
+/// open.
+fn context(id: Uuid) -> Vec<u8> {
+    [b"tenure mail ".as_slice(), id.as_bytes()].concat()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// A notification's kind: its serde tag (`invitation`, `password_reset`, ...).
@@ -73,12 +145,32 @@ pub fn kind_of(notification: &Notification) -> String {
     }
 }
 
-/// A stored body read back.
+/// Why a stored body could not be opened: the message cannot be delivered by this
+/// process, and is abandoned with [`Unopened::reason`] as its last error.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum Unopened {
+    /// It does not open with this key: sealed under another one, or altered.
+    #[error(
+        "its body does not open with this process's secret key: it was sealed under another key (or altered). Run the courier with the key it was queued under (`secret_key_file`, TENURE_SECRET_KEY_FILE), then retry it; under a new key it cannot be sent, so make the change again"
+    )]
+    OtherKey,
+    /// It is not a sealed body (stored in the clear, or damaged).
+    #[error("its stored body is not sealed (stored in the clear or damaged), so it is not sent")]
+    NotSealed,
+    /// It opened but is not a notification this version knows.
+    #[error("its body opened but is not a notification this version of Tenure knows: {0}")]
+    Unknown(String),
+}
+
+/// Opens a stored body with `vault`, as sealed for message `id`.
 ///
 /// # Errors
-/// [`BackendError`] if it is not a notification.
-pub fn read_body(body: &str) -> Result<Notification, BackendError> {
-    serde_json::from_str(body).map_err(BackendError::new)
+/// [`Unopened`] when it is not sealed, does not open with this key and id, or is not a
+/// notification.
+pub fn open_body(vault: &dyn Vault, id: Uuid, body: &str) -> Result<Notification, Unopened> {
+    let sealed = body.strip_prefix(SEALED).and_then(unhex).ok_or(Unopened::NotSealed)?;
+    let plain = vault.open(&sealed, &context(id)).map_err(|_| Unopened::OtherKey)?;
+    serde_json::from_slice(&plain).map_err(|e| Unopened::Unknown(e.to_string()))
 }
 
 /// Where a queued message stands.
@@ -136,8 +228,8 @@ pub struct MailRecord {
 pub struct Claimed {
     /// Its id.
     pub id: Uuid,
-    /// What to send.
-    pub notification: Notification,
+    /// Its body as stored (sealed; the courier opens it with [`open_body`]).
+    pub body: String,
     /// This attempt's number (from 1); it fences the answer.
     pub attempt: u32,
 }
@@ -171,8 +263,7 @@ pub trait MailQueue: Send + Sync + 'static {
     /// no other courier claims it meanwhile. A message whose body is gone is not claimed.
     ///
     /// # Errors
-    /// [`BackendError`] only for unexpected failures (a stored body that no longer reads
-    /// as a notification included).
+    /// [`BackendError`] only for unexpected failures.
     async fn claim(
         &self,
         now: Timestamp,
@@ -284,8 +375,10 @@ pub struct Round {
     pub sent: usize,
     /// Failed, to be tried again.
     pub retrying: usize,
-    /// Failed for the last time.
+    /// Failed for the last time (those that did not open included).
     pub abandoned: usize,
+    /// Abandoned because their body did not open with this process's key.
+    pub unopened: usize,
     /// Answers a courier could not record because its lease had run out and another
     /// courier claimed the message since.
     pub lost_lease: usize,
@@ -297,6 +390,7 @@ impl Round {
         self.sent += other.sent;
         self.retrying += other.retrying;
         self.abandoned += other.abandoned;
+        self.unopened += other.unopened;
         self.lost_lease += other.lost_lease;
     }
 }
@@ -306,6 +400,7 @@ impl Round {
 pub struct Courier {
     queue: Arc<dyn MailQueue>,
     mailer: Arc<dyn Mailer>,
+    vault: Arc<dyn Vault>,
     clock: Arc<dyn Clock>,
     policy: CourierPolicy,
 }
@@ -317,14 +412,25 @@ impl std::fmt::Debug for Courier {
 }
 
 impl Courier {
-    /// A courier over this queue and mailer.
+    /// A courier over this queue and mailer, sealing and opening bodies with `vault`
+    /// (under the service's secret key).
     pub fn new(
         queue: Arc<dyn MailQueue>,
         mailer: Arc<dyn Mailer>,
+        vault: Arc<dyn Vault>,
         clock: Arc<dyn Clock>,
         policy: CourierPolicy,
     ) -> Self {
-        Self { queue, mailer, clock, policy }
+        Self { queue, mailer, vault, clock, policy }
+    }
+
+    /// Seals a message's body for the queue (services call it before writing the
+    /// message with its change).
+    ///
+    /// # Errors
+    /// [`BackendError`] when the vault cannot seal.
+    pub fn seal(&self, mail: QueuedMail) -> Result<QueuedMail, BackendError> {
+        mail.seal(&*self.vault)
     }
 
     /// The policy in force.
@@ -373,7 +479,21 @@ impl Courier {
         let mut round = Round { claimed: claimed.len(), ..Round::default() };
         for message in claimed {
             let (id, attempt) = (message.id, message.attempt);
-            let recorded = match self.mailer.send(message.notification).await {
+            let notification = match open_body(&*self.vault, id, &message.body) {
+                Ok(notification) => notification,
+                Err(unopened) => {
+                    // Another try under this key cannot do better: abandoned at once, with
+                    // the reason for `tenure mail status` and the administrators' list.
+                    round.abandoned += 1;
+                    round.unopened += 1;
+                    let error = format!("not sent: {unopened}");
+                    if !self.queue.mark_failed(id, attempt, &error, AfterFailure::Abandon).await? {
+                        round.lost_lease += 1;
+                    }
+                    continue;
+                }
+            };
+            let recorded = match self.mailer.send(notification).await {
                 Ok(()) => {
                     round.sent += 1;
                     self.queue.mark_sent(id, attempt, self.clock.now()).await?

@@ -374,11 +374,15 @@ impl SecondFactors {
         Ok(self.ports.store.second_factor(user).await?.filter(|e| e.confirmed.is_some()))
     }
 
-    fn notice(&self, holder: PasswordHolder, change: SecondFactorChange) -> QueuedMail {
+    fn notice(
+        &self,
+        holder: PasswordHolder,
+        change: SecondFactorChange,
+    ) -> Result<QueuedMail, BackendError> {
         let person = holder.person;
         let notice =
             Notification::SecondFactorChanged { to: person.email, name: person.name, change };
-        QueuedMail::new(self.ports.ids.next_id(), self.base.now(), notice)
+        self.ports.courier.seal(QueuedMail::new(self.ports.ids.next_id(), self.base.now(), notice))
     }
 
     async fn deliver(&self, mail: Uuid) {
@@ -466,7 +470,7 @@ impl SecondFactors {
             .ok_or(SetupError::Incorrect)?;
         let (codes, digests) = self.fresh_recovery_codes()?;
         let audit = self.event(AuditName::SecondFactorSetUp, user, user, AuditDetail::Empty);
-        let mail = self.notice(self.holder(user).await?, SecondFactorChange::SetUp);
+        let mail = self.notice(self.holder(user).await?, SecondFactorChange::SetUp)?;
         let id = mail.id;
         let sealed = &enrolment.sealed_secret;
         let store = &self.ports.store;
@@ -525,7 +529,7 @@ impl SecondFactors {
             // The count the notice gives is read before the use (a concurrent use of
             // another code can make it one high: it is only a figure in an email).
             let left = self.ports.store.recovery_codes_left(user).await?.saturating_sub(1);
-            let mail = self.notice(holder, SecondFactorChange::RecoveryCodeUsed { left });
+            let mail = self.notice(holder, SecondFactorChange::RecoveryCodeUsed { left })?;
             let id = mail.id;
             let store = &self.ports.store;
             if store.use_recovery_code(user, &digest, now, audit, mail).await?.is_some() {
@@ -636,7 +640,8 @@ impl SecondFactors {
         self.check_code(user, code).await?;
         let (codes, digests) = self.fresh_recovery_codes()?;
         let audit = self.event(AuditName::RecoveryCodesReplace, user, user, AuditDetail::Empty);
-        let mail = self.notice(self.holder(user).await?, SecondFactorChange::RecoveryCodesReplaced);
+        let mail =
+            self.notice(self.holder(user).await?, SecondFactorChange::RecoveryCodesReplaced)?;
         let id = mail.id;
         if !self.ports.store.replace_recovery_codes(user, digests, audit, mail).await? {
             return Err(CodeError::Incorrect);
@@ -715,7 +720,7 @@ impl SecondFactors {
             target,
             AuditDetail::SessionsEnd(SessionsEnd { all: keep.is_none() }),
         );
-        let mail = self.notice(holder, SecondFactorChange::Removed { by });
+        let mail = self.notice(holder, SecondFactorChange::Removed { by })?;
         let id = mail.id;
         if !self.ports.store.remove_second_factor(target, keep, audit, sessions, mail).await? {
             return Ok(false);

@@ -120,7 +120,13 @@ impl Services {
     /// [`ManageError::Backend`] if the catalogue could not be read or written.
     pub async fn wire(ports: Ports, policies: Policies) -> Result<Self, ManageError> {
         let courier =
-            Courier::new(ports.mail_queue, ports.mailer, ports.clock.clone(), policies.courier);
+            Courier::new(
+                ports.mail_queue,
+                ports.mailer,
+                ports.vault.clone(),
+                ports.clock.clone(),
+                policies.courier,
+            );
         let limits = Limits::new(ports.limits, ports.clock.clone(), policies.limits);
         let manage = Manage::new(
             ManagePorts {

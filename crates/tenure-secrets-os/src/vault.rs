@@ -1,9 +1,10 @@
-//! [`KeyVault`]: the second factor's [`Vault`] port. Secrets are sealed with
-//! XChaCha20-Poly1305 (an AEAD: altered bytes or another key do not open) under a 256-bit
-//! key read from a file or the environment, never from the database, with a fresh random
-//! 192-bit nonce each time (safe to draw at random at this size) and the caller's context
-//! (the user's id) as associated data, so a sealed secret moved to another user's row
-//! does not open.
+//! [`KeyVault`]: the [`Vault`] port, under the service's one secret key. Second-factor
+//! secrets and queued mail bodies are sealed with XChaCha20-Poly1305 (an AEAD: altered
+//! bytes or another key do not open) under a 256-bit key read from a file or the
+//! environment, never from the database, with a fresh random 192-bit nonce each time
+//! (safe to draw at random at this size) and the caller's context (the user's id, the
+//! message's id) as associated data, so a sealed value moved to another row does not
+//! open.
 //!
 //! Sealed layout: one version byte (`1`), the 24-byte nonce, then the ciphertext and its
 //! 16-byte tag. The key is 64 hexadecimal characters (a file may end with a newline).
@@ -37,11 +38,11 @@ impl std::fmt::Debug for KeyVault {
 pub enum KeyError {
     /// Not 64 hexadecimal characters.
     #[error(
-        "the second-factor key must be 64 hexadecimal characters (256 bits); make one with `openssl rand -hex 32`"
+        "the secret key must be 64 hexadecimal characters (256 bits); make one with `openssl rand -hex 32`"
     )]
     Malformed,
     /// The file could not be read or written.
-    #[error("the second-factor key file `{path}`: {source}")]
+    #[error("the secret key file `{path}`: {source}")]
     File {
         /// The file.
         path: String,
@@ -49,7 +50,7 @@ pub enum KeyError {
         source: std::io::Error,
     },
     /// The operating system's generator failed.
-    #[error("could not make a second-factor key: {0}")]
+    #[error("could not make a secret key: {0}")]
     Random(String),
 }
 
@@ -60,7 +61,7 @@ impl KeyVault {
     }
 
     /// The vault under a key written as 64 hexadecimal characters (surrounding
-    /// whitespace ignored), as in `TENURE_SECOND_FACTOR_KEY`.
+    /// whitespace ignored), as in `TENURE_SECRET_KEY`.
     ///
     /// # Errors
     /// [`KeyError::Malformed`] for anything else.
@@ -87,8 +88,18 @@ impl KeyVault {
         Self::from_hex(&text)
     }
 
+    /// The vault under a fresh random key that lives as long as the process (for a
+    /// database that does too, such as SQLite's `:memory:`).
+    ///
+    /// # Errors
+    /// [`KeyError::Random`] when the generator fails.
+    pub fn ephemeral() -> Result<Self, KeyError> {
+        Ok(Self::from_key(&fresh_key()?))
+    }
+
     /// The vault under the key in a file, making the file with a fresh key (readable by
-    /// its owner only) if it does not exist (`serve --demo`).
+    /// its owner only) if it does not exist (`serve --demo`, or beside a SQLite
+    /// database).
     ///
     /// # Errors
     /// As [`KeyVault::load`], or when the file cannot be made.
@@ -96,8 +107,7 @@ impl KeyVault {
         if path.exists() {
             return Self::load(path);
         }
-        let mut key = [0u8; 32];
-        SysRng.try_fill_bytes(&mut key).map_err(|e| KeyError::Random(e.to_string()))?;
+        let key = fresh_key()?;
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         let file_error = |source| KeyError::File { path: path.display().to_string(), source };
         let mut options = std::fs::OpenOptions::new();
@@ -111,6 +121,12 @@ impl KeyVault {
         file.write_all(format!("{hex}\n").as_bytes()).map_err(file_error)?;
         Ok(Self::from_key(&key))
     }
+}
+
+fn fresh_key() -> Result<[u8; 32], KeyError> {
+    let mut key = [0u8; 32];
+    SysRng.try_fill_bytes(&mut key).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(key)
 }
 
 impl Vault for KeyVault {
@@ -135,7 +151,7 @@ impl Vault for KeyVault {
     fn open(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>, BackendError> {
         let refused = || {
             BackendError::new(
-                "a sealed secret does not open with this key: is `second_factor_key_file` (or TENURE_SECOND_FACTOR_KEY) the key it was sealed with?",
+                "a sealed secret does not open with this key: is `secret_key_file` (TENURE_SECRET_KEY_FILE, or TENURE_SECRET_KEY) the key it was sealed with?",
             )
         };
         let (&version, rest) = sealed.split_first().ok_or_else(refused)?;

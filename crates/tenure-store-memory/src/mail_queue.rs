@@ -15,7 +15,7 @@ use crate::{Accounts, MemoryDirectory};
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
     record: MailRecord,
-    /// The notification as JSON; `None` once delivered.
+    /// The notification as the courier sealed it; `None` once delivered.
     body: Option<String>,
 }
 
@@ -32,8 +32,8 @@ impl Queue {
         self.0.push(Row {
             record: MailRecord {
                 id: mail.id,
-                recipient: mail.notification.to().to_string(),
-                kind: mail.kind(),
+                recipient: mail.recipient().to_owned(),
+                kind: mail.kind().to_owned(),
                 status: MailStatus::Queued,
                 attempts: 0,
                 next_attempt: mail.queued,
@@ -41,7 +41,7 @@ impl Queue {
                 created: mail.queued,
                 sent: None,
             },
-            body: Some(mail.body()?),
+            body: Some(mail.body()?.to_owned()),
         });
         Ok(())
     }
@@ -88,15 +88,14 @@ impl MailQueue for MemoryDirectory {
                 .map(|r| {
                     r.record.attempts += 1;
                     r.record.next_attempt = lease_until;
-                    let body = r.body.as_deref().unwrap_or_default();
-                    Ok(Claimed {
+                    Claimed {
                         id: r.record.id,
-                        notification: tenure_core::courier::read_body(body)?,
+                        body: r.body.clone().unwrap_or_default(),
                         attempt: r.record.attempts,
-                    })
+                    }
                 })
                 .collect()
-        })?
+        })
     }
 
     async fn mark_sent(&self, id: Uuid, attempt: u32, at: Timestamp) -> Result<bool, BackendError> {

@@ -58,9 +58,10 @@ pub enum ConnectError {
 }
 
 impl SeaOrmStore {
-    /// Opens a pool. SQLite connections use WAL, a 5 s busy timeout, foreign keys and
-    /// `synchronous = NORMAL` (durable across process crashes; the last commits may be
-    /// lost on power failure, see docs/adr/0003-sqlite-settings.md).
+    /// Opens a pool. SQLite connections use WAL, a 5 s busy timeout, foreign keys,
+    /// `secure_delete` (deleted content is overwritten) and `synchronous = NORMAL`
+    /// (durable across process crashes; the last commits may be lost on power failure,
+    /// see docs/adr/0003-sqlite-settings.md).
     ///
     /// # Errors
     /// [`ConnectError`] if the URL is not SQLite or PostgreSQL, or the database cannot
@@ -84,6 +85,9 @@ impl SeaOrmStore {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true)
+                    // Deleted content is overwritten with zeros, not left in free pages
+                    // (the mail queue's erased bodies among it).
+                    .pragma("secure_delete", "ON")
             });
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             options.max_connections(16);

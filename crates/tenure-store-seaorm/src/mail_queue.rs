@@ -8,6 +8,11 @@
 //! writer (`BEGIN IMMEDIATE`), which serialises claims on its own. Marking a message is
 //! guarded by its attempt number, so a courier whose lease ran out cannot overwrite the
 //! outcome of a later claim.
+//!
+//! The `body` column holds the notification sealed by the courier (never in the clear:
+//! [`QueuedMail::body`] refuses an unsealed one); claims hand it back as stored and only
+//! the courier opens it. On SQLite the connection runs with `secure_delete` on, so a body
+//! erased once sent is overwritten in the file rather than left in a free page.
 
 use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
@@ -16,7 +21,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use tenure_core::courier::read_body;
 use tenure_core::{
     AfterFailure, BackendError, Claimed, MailQueue, MailRecord, MailStatus, Page, QueueCounts,
     QueuedMail, Timestamp,
@@ -35,9 +39,9 @@ pub(crate) async fn insert(db: &impl ConnectionTrait, mail: &QueuedMail) -> Resu
     let body = mail.body().map_err(|e| DbErr::Custom(e.to_string()))?;
     mail_queue::Entity::insert(mail_queue::ActiveModel {
         id: Set(mail.id),
-        recipient: Set(mail.notification.to().to_string()),
-        kind: Set(mail.kind()),
-        body: Set(Some(body)),
+        recipient: Set(mail.recipient().to_owned()),
+        kind: Set(mail.kind().to_owned()),
+        body: Set(Some(body.to_owned())),
         status: Set(MailStatus::Queued.as_str().to_owned()),
         attempts: Set(0),
         next_attempt_at: Set(mail.queued.0),
@@ -124,15 +128,14 @@ impl MailQueue for SeaOrmStore {
             .await
             .map_err(backend)?;
         txn.commit().await.map_err(backend)?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(Claimed {
-                    id: row.id,
-                    notification: read_body(row.body.as_deref().unwrap_or_default())?,
-                    attempt: u32::try_from(row.attempts).unwrap_or(0),
-                })
+        Ok(rows
+            .into_iter()
+            .map(|row| Claimed {
+                id: row.id,
+                body: row.body.unwrap_or_default(),
+                attempt: u32::try_from(row.attempts).unwrap_or(0),
             })
-            .collect()
+            .collect())
     }
 
     async fn mark_sent(&self, id: Uuid, attempt: u32, at: Timestamp) -> Result<bool, BackendError> {

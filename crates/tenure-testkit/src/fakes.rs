@@ -202,12 +202,21 @@ impl tenure_core::Mailer for SwitchedMailer {
     }
 }
 
+/// The secret key tests seal with (the web tests' stacks use it too).
+pub const TEST_KEY: [u8; 32] = [7; 32];
+
+/// The real vault under [`TEST_KEY`].
+pub fn vault() -> std::sync::Arc<tenure_secrets_os::KeyVault> {
+    std::sync::Arc::new(tenure_secrets_os::KeyVault::from_key(&TEST_KEY))
+}
+
 /// A courier with the default policy (delivering each change's mail as soon as it
-/// commits, as the services ask), for tests that wire services by hand.
+/// commits, as the services ask) sealing under [`TEST_KEY`], for tests that wire
+/// services by hand.
 pub fn courier(
     queue: std::sync::Arc<dyn tenure_core::MailQueue>,
     mailer: std::sync::Arc<dyn tenure_core::Mailer>,
     clock: std::sync::Arc<dyn Clock>,
 ) -> tenure_core::Courier {
-    tenure_core::Courier::new(queue, mailer, clock, tenure_core::CourierPolicy::default())
+    tenure_core::Courier::new(queue, mailer, vault(), clock, tenure_core::CourierPolicy::default())
 }

@@ -48,7 +48,7 @@ pub(crate) const SETTINGS: [(&str, &str); 21] = [
     ("time_zone", "TENURE_TIME_ZONE"),
     ("metrics_listen", "TENURE_METRICS_LISTEN"),
     ("shutdown_grace_seconds", "TENURE_SHUTDOWN_GRACE_SECONDS"),
-    ("second_factor_key_file", "TENURE_SECOND_FACTOR_KEY_FILE"),
+    ("secret_key_file", "TENURE_SECRET_KEY_FILE"),
     ("limits", "TENURE_LIMITS"),
     ("housekeeping_minutes", "TENURE_HOUSEKEEPING_MINUTES"),
 ];
@@ -65,7 +65,7 @@ const TEXT: [&str; 11] = [
     "log_format",
     "time_zone",
     "metrics_listen",
-    "second_factor_key_file",
+    "secret_key_file",
     "limits",
 ];
 
@@ -120,10 +120,11 @@ pub(crate) struct Settings {
     /// Seconds a stopping server gives requests in flight to finish.
     #[serde(deserialize_with = "at_least_one")]
     pub(crate) shutdown_grace_seconds: i64,
-    /// The file holding the key that seals second-factor secrets (never the database);
-    /// `None`: the key from `TENURE_SECOND_FACTOR_KEY`, or, with `--demo`, a file made
-    /// in the demo's folder.
-    pub(crate) second_factor_key_file: Option<PathBuf>,
+    /// The file holding the service's secret key, which seals second-factor secrets and
+    /// queued mail (never the database); `None`: the key from `TENURE_SECRET_KEY`, or
+    /// with `--demo` a file made in the demo's folder, or on SQLite one made beside the
+    /// database (see `keys.rs`).
+    pub(crate) secret_key_file: Option<PathBuf>,
     /// Rate limits shared by every instance, by kind.
     #[serde(deserialize_with = "limits")]
     pub(crate) limits: LimitPolicy,
@@ -162,7 +163,7 @@ impl Default for Settings {
             time_zone: tenure_core::moment::service_zone(),
             metrics_listen: None,
             shutdown_grace_seconds: 30,
-            second_factor_key_file: None,
+            secret_key_file: None,
             limits: LimitPolicy::default(),
             housekeeping_minutes: 10,
         }

@@ -58,8 +58,10 @@ async fn scenario(url: &str) {
     let a = Arc::new(SeaOrmStore::open(url).await.unwrap());
     a.import(&world()).await.unwrap();
     let b = Arc::new(SeaOrmStore::connect(url).await.unwrap());
-    let courier_a = Courier::new(a.clone(), mailer.clone(), clock.clone(), policy());
-    let courier_b = Courier::new(b.clone(), mailer.clone(), clock.clone(), policy());
+    // Both instances share one secret key, as operations.md requires.
+    let vault = tenure_testkit::fakes::vault();
+    let courier_a = Courier::new(a.clone(), mailer.clone(), vault.clone(), clock.clone(), policy());
+    let courier_b = Courier::new(b.clone(), mailer.clone(), vault, clock.clone(), policy());
 
     // Instance A invites the first administrator while the mail server is down: the
     // change stands, and its email waits in the queue.

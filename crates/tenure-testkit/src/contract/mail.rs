@@ -1,14 +1,17 @@
 //! The mail queue contract: what every [`MailQueue`] must do, with mail queued through the
-//! same store's [`ChangeStore::apply`], and the [`Courier`] delivering from it.
+//! same store's [`ChangeStore::apply`], and the [`Courier`] delivering from it. Bodies are
+//! sealed under the tests' key ([`crate::fakes::TEST_KEY`]) and never stored in the clear.
 
 use std::future::Future;
 use std::sync::Arc;
 
+use tenure_core::courier::open_body;
 use tenure_core::{
     AfterFailure, ChangeError, ChangeStore, Clock, Courier, CourierPolicy, MailQueue, MailStatus,
     Notification, Page, QueueCounts, QueuedMail, Timestamp, Write,
 };
 use tenure_domain::{Email, Name, OrgId, Organisation, World};
+use tenure_secrets_os::KeyVault;
 use uuid::Uuid;
 
 use crate::fakes::{FixedClock, SwitchedMailer};
@@ -31,7 +34,7 @@ fn id(n: u128) -> Uuid {
     Uuid::from_u128(0xAB00 + n)
 }
 
-fn reset_mail(n: u128, at: i64) -> QueuedMail {
+fn open_reset_mail(n: u128, at: i64) -> QueuedMail {
     QueuedMail::new(
         id(n),
         Timestamp(at),
@@ -40,6 +43,11 @@ fn reset_mail(n: u128, at: i64) -> QueuedMail {
             url: format!("https://tenure.example/account/reset-password?token=secret{n}"),
         },
     )
+}
+
+/// A reset message sealed under the tests' key, as a service queues it.
+fn reset_mail(n: u128, at: i64) -> QueuedMail {
+    open_reset_mail(n, at).seal(&*crate::fakes::vault()).expect("sealed")
 }
 
 async fn queue<S: ChangeStore + ?Sized>(store: &S, mail: Vec<QueuedMail>) {
@@ -77,6 +85,11 @@ where
     assert!(matches!(refused, Err(ChangeError::Conflict)), "{refused:?}");
     assert_eq!(store.counts().await.expect("counts"), counts(0, 0, 0), "nothing half-written");
     assert!(store.message(id(99)).await.expect("read").is_none());
+    // A body that was not sealed is never written: the change is refused with it.
+    let unsealed =
+        store.apply(vec![Write::QueueMail(open_reset_mail(98, START))], Vec::new()).await;
+    assert!(unsealed.is_err(), "{unsealed:?}");
+    assert_eq!(store.counts().await.expect("counts"), counts(0, 0, 0), "nothing in the clear");
 
     queue(&*store, vec![reset_mail(1, START), reset_mail(2, START + 1)]).await;
     queue(&*store, vec![reset_mail(3, START + 5_000)]).await;
@@ -92,9 +105,11 @@ where
     let lease = Timestamp(START + 60_000);
     let first = store.claim(now, lease, 1, None).await.expect("claim");
     assert_eq!(first.iter().map(|c| (c.id, c.attempt)).collect::<Vec<_>>(), [(id(1), 1)]);
-    assert!(
-        matches!(&first[0].notification, Notification::PasswordReset { url, .. } if url.ends_with("secret1"))
-    );
+    // The stored body holds neither the link nor the address: only the key opens it.
+    let stored = &first[0].body;
+    assert!(!stored.contains("secret1") && !stored.contains("person1@"), "{stored}");
+    assert!(matches!(open_body(&*crate::fakes::vault(), id(1), stored),
+            Ok(Notification::PasswordReset { url, .. }) if url.ends_with("secret1")));
     let rest = store.claim(now, lease, 10, None).await.expect("claim");
     assert_eq!(rest.iter().map(|c| c.id).collect::<Vec<_>>(), [id(2)], "3 is not due yet");
     // Held: nobody else gets them before the lease runs out.
@@ -203,8 +218,10 @@ where
         max_attempts: 4,
         deliver_at_once: true,
     };
-    let a = Courier::new(store.clone(), mailer.clone(), clock.clone(), policy.clone());
-    let b = Courier::new(store.clone(), mailer.clone(), clock.clone(), policy);
+    let vault = crate::fakes::vault();
+    let a =
+        Courier::new(store.clone(), mailer.clone(), vault.clone(), clock.clone(), policy.clone());
+    let b = Courier::new(store.clone(), mailer.clone(), vault, clock.clone(), policy.clone());
 
     mailer.set_down(true);
     queue(&*store, vec![reset_mail(1, START)]).await;
@@ -244,4 +261,24 @@ where
     assert_eq!(a.flush(5).await.expect("flush").sent, 1);
     assert_eq!(mailer.delivered.sent().len(), 2);
     assert_eq!(a.counts().await.expect("counts"), QueueCounts { queued: 0, sent: 2, abandoned: 0 });
+
+    // Sealed under another key (an instance configured with the wrong one queued it):
+    // never sent, abandoned at once with the reason, listed; a retry under the right key
+    // cannot help, but the message stays for an operator to see.
+    let other = KeyVault::from_key(&[0x99; 32]);
+    let foreign = open_reset_mail(3, clock.now().0).seal(&other).expect("sealed");
+    queue(&*store, vec![foreign]).await;
+    let round = a.run_once().await.expect("round");
+    assert_eq!((round.claimed, round.sent, round.abandoned, round.unopened), (1, 0, 1, 1));
+    assert_eq!(mailer.delivered.sent().len(), 2, "nothing sent");
+    let stuck = a.undeliverable(Page::numbered(1, 20)).await.expect("list");
+    assert_eq!(stuck.iter().map(|m| m.id).collect::<Vec<_>>(), [id(3)]);
+    let why = stuck[0].last_error.clone().unwrap_or_default();
+    assert!(why.contains("another key") && why.contains("secret_key_file"), "{why}");
+    // The same message under the right key (the operator fixed the setting): a courier
+    // with that key delivers it once it is retried.
+    let right = Courier::new(store.clone(), mailer.clone(), Arc::new(other), clock.clone(), policy);
+    assert!(right.retry(id(3)).await.expect("retry"));
+    assert_eq!(right.flush(5).await.expect("flush").sent, 1);
+    assert!(mailer.delivered.sent()[2].text.contains("secret3"));
 }
