@@ -140,6 +140,7 @@ async fn reports_follow_their_features_conditions_and_companies() {
     let mut fields = vec![
         ("name", "Compliance reader".to_owned()),
         ("description", "Reads every report of their companies".to_owned()),
+        ("groups", tenure_domain::ALL_PEOPLE.to_string()),
     ];
     for f in [
         "report_fca_directory",
