@@ -48,9 +48,9 @@ async fn corterum_links_and_reports_in_a_real_browser() {
     // Linked from: Acme shows Charlie, on its administration page and its record.
     let page = b.go(&format!("/administration/entities/{acme}")).await;
     assert!(page.contains("Linked from") && page.contains("Charlie Chaplin"));
-    b.shot("52-corterum-linked-from").await;
     let page = b.go(&format!("/records/{acme}")).await;
     assert!(page.contains("Linked from") && page.contains("Previous employer"));
+    b.shot("52-corterum-linked-from").await;
 
     // Reports from the header.
     let page = b.click_link("Reports").await;
