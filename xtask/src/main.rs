@@ -84,12 +84,20 @@ fn main() -> anyhow::Result<()> {
                             .env("DEBIAN_FRONTEND", "noninteractive")
                             .run()?;
                     }
+                    // The same pages on SQLite and on a throwaway PostgreSQL cluster (one
+                    // instance, then two); CARGO_TARGET_DIR keeps it off the debug build.
                     cmd!(sh, "{cargo} build --release --quiet -p tenure-cli -p tenure-bench")
                         .run()?;
-                    let bin = root().join("target/release/tenure");
-                    cmd!(sh, "{cargo} run --release --quiet -p tenure-bench -- {rest...}")
-                        .env("TENURE_BIN", bin)
-                        .run()?;
+                    let target = std::env::var_os("CARGO_TARGET_DIR")
+                        .map_or_else(|| root().join("target"), PathBuf::from);
+                    let bin = target.join("release/tenure");
+                    with_postgres(&sh, |url| {
+                        cmd!(sh, "{cargo} run --release --quiet -p tenure-bench -- {rest...}")
+                            .env("TENURE_TEST_POSTGRES_URL", url)
+                            .env("TENURE_BIN", &bin)
+                            .run()
+                            .map_err(Into::into)
+                    })?;
                 }
                 Some("batch") => {
                     // The batch jobs through the release binary, on SQLite and a throwaway

@@ -1,7 +1,11 @@
-//! `tenure-bench web`: the real `tenure serve` binary over a SQLite file holding the full
-//! synthetic world, loaded over loopback by `wrk` at 50 connections: requests per second
-//! and p99 for the signed-in users and logs pages. Then the password hasher under a burst
-//! of sign-ins: its concurrency is bounded, and past its queue it refuses at once.
+//! `tenure-bench web`: the real `tenure serve` binary over the full synthetic world,
+//! loaded over loopback by `wrk` at 50 connections: requests per second and p99 for the
+//! signed-in users and logs pages, on a SQLite file (one instance) and on PostgreSQL (one
+//! instance, then two processes sharing the database with the 50 connections split
+//! between them, as a load balancer would), side by side. PostgreSQL runs when
+//! `TENURE_TEST_POSTGRES_URL` names a server (`cargo xtask bench web` starts a throwaway
+//! cluster). Then the password hasher under a burst of sign-ins: its concurrency is
+//! bounded, and past its queue it refuses at once.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -10,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use sea_orm::{ConnectionTrait as _, Database};
 use tenure_core::{
     AccountStore, AuditDetail, AuditEvent, AuditName, Outcome, PasswordHasher, Timestamp, Verified,
 };
@@ -73,15 +78,41 @@ fn sign_in(port: u16, email: &str) -> anyhow::Result<String> {
     cookie(&response, "tenure_session").with_context(|| format!("{email} did not sign in"))
 }
 
-/// Requests per second and p99 in milliseconds, from `wrk --latency`.
-fn wrk(port: u16, path: &str, session: &str) -> anyhow::Result<(f64, f64)> {
-    let out = Command::new("wrk")
-        .args(["-t2", "-c50", "-d10s", "--latency", "-H"])
-        .arg(format!("Cookie: tenure_session={session}"))
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .context("run wrk (cargo xtask bench web installs it)")?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+/// The connections every measurement keeps busy, split evenly across the instances.
+const CONNECTIONS: usize = 50;
+
+/// Requests per second and p99 in milliseconds over `ports` at once: one `wrk` per
+/// instance, each with its share of the connections and of the two threads, run
+/// together; their requests per second summed, and the worst of their p99s (a
+/// conservative reading of the p99 of all the requests together).
+fn wrk(ports: &[u16], path: &str, session: &str) -> anyhow::Result<(f64, f64)> {
+    let each = CONNECTIONS / ports.len().max(1);
+    let threads = (2 / ports.len()).max(1);
+    let children = ports
+        .iter()
+        .map(|port| {
+            Command::new("wrk")
+                .args([format!("-t{threads}"), format!("-c{each}"), "-d10s".to_owned()])
+                .args(["--latency", "-H"])
+                .arg(format!("Cookie: tenure_session={session}"))
+                .arg(format!("http://127.0.0.1:{port}{path}"))
+                .stdout(Stdio::piped())
+                .spawn()
+                .context("run wrk (cargo xtask bench web installs it)")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (mut rps, mut p99) = (0.0, 0.0_f64);
+    for child in children {
+        let out = child.wait_with_output()?;
+        let (r, p) = read_wrk(&String::from_utf8_lossy(&out.stdout), path)?;
+        rps += r;
+        p99 = p99.max(p);
+    }
+    Ok((rps, p99))
+}
+
+/// Requests per second and p99 in milliseconds from one `wrk --latency` report.
+fn read_wrk(text: &str, path: &str) -> anyhow::Result<(f64, f64)> {
     anyhow::ensure!(!text.contains("Non-2xx"), "wrk saw errors on {path}:\n{text}");
     let rps = text
         .lines()
@@ -105,6 +136,142 @@ fn wrk(port: u16, path: &str, session: &str) -> anyhow::Result<(f64, f64)> {
     Ok((rps, ms))
 }
 
+/// One figure: a page as one actor, on one set-up.
+#[derive(Clone, Copy)]
+struct Figure {
+    rps: f64,
+    p99: f64,
+}
+
+const PAGES: [(&str, &str, bool); 4] = [
+    ("users page, coordinator", "/users", false),
+    ("logs page, coordinator", "/logs", false),
+    ("users page, administrator", "/users", true),
+    ("logs page, administrator", "/logs", true),
+];
+
+/// Writes the world into the database at `url`, and the bench password for `users`.
+async fn prepare(
+    url: &str,
+    s: &synth::Synth,
+    hasher: &Argon2id,
+    users: [UserId; 2],
+) -> anyhow::Result<()> {
+    let store = SeaOrmStore::open(url).await?;
+    store.import(&s.world).await?;
+    let hash = hasher.hash(&NewPassword::verified(PASSWORD)).await?;
+    for (i, user) in users.into_iter().enumerate() {
+        let event = AuditEvent {
+            id: uuid::Uuid::from_u128(0xBE00 + i as u128),
+            at: Timestamp(0),
+            actor: None,
+            name: AuditName::PasswordChange,
+            outcome: Outcome::Success,
+            target_user: Some(user),
+            organisation: None,
+            detail: AuditDetail::Empty,
+            origin: None,
+        };
+        store.set_password(user, hash.clone(), event).await?;
+    }
+    Ok(())
+}
+
+/// Starts `tenure serve` on `url` and waits until it accepts connections.
+fn start(bin: &str, url: &str, outbox: &std::path::Path) -> anyhow::Result<(Server, u16)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = Server(
+        Command::new(bin)
+            .args(["serve", "--database", url, "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--outbox")
+            .arg(outbox)
+            .env_remove("TENURE_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("start `{bin} serve`"))?,
+    );
+    for _ in 0..1200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok((server, port));
+        }
+        if let Some(status) = server.0.try_wait()? {
+            bail!("`{bin} serve` on {url} exited with {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("the server on {url} did not start")
+}
+
+/// Every page of [`PAGES`] loaded over `instances` servers on `url` at once.
+#[expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
+fn measure(
+    bin: &str,
+    dir: &std::path::Path,
+    label: &str,
+    url: &str,
+    instances: usize,
+    emails: [&str; 2],
+) -> anyhow::Result<Vec<Option<Figure>>> {
+    let mut servers = Vec::new();
+    for n in 0..instances {
+        servers.push(start(bin, url, &dir.join(format!("outbox-{n}")))?);
+    }
+    let ports: Vec<u16> = servers.iter().map(|(_, p)| *p).collect();
+    let coordinator = sign_in(ports[0], emails[0])?;
+    // `None` when the administrator's password alone does not reach the pages (a role
+    // that requires a second factor).
+    let admin = sign_in(ports[0], emails[1]).ok().filter(|session| {
+        let page = http(
+            ports[0],
+            &format!(
+                "GET /users HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\
+                 Cookie: tenure_session={session}\r\n\r\n"
+            ),
+        );
+        page.is_ok_and(|p| p.starts_with("HTTP/1.1 200"))
+    });
+    if admin.is_none() {
+        println!(
+            "{label}: the administrator's pages skipped (a password alone does not reach them)"
+        );
+    }
+    let mut figures = Vec::new();
+    for (page, path, as_admin) in PAGES {
+        let session = if as_admin { admin.as_ref() } else { Some(&coordinator) };
+        let Some(session) = session else {
+            figures.push(None);
+            continue;
+        };
+        let (rps, p99) = wrk(&ports, path, session)?;
+        println!(
+            "{label}, {page}: {rps:.0} requests/s, p99 {p99:.2} ms ({CONNECTIONS} connections, 10 s)"
+        );
+        figures.push(Some(Figure { rps, p99 }));
+    }
+    drop(servers);
+    Ok(figures)
+}
+
+fn cell(figure: Option<&Option<Figure>>) -> String {
+    match figure {
+        Some(Some(f)) => format!("{:.0} req/s, p99 {:.2} ms", f.rps, f.p99),
+        _ => "skipped".to_owned(),
+    }
+}
+
+/// The closing line's figures for the coordinator's two pages.
+fn pair(figures: &[Option<Figure>]) -> String {
+    let f = |i: usize| figures.get(i).copied().flatten().unwrap_or(Figure { rps: 0.0, p99: 0.0 });
+    format!(
+        "users-page {:.0} req/s p99 {:.2} ms, logs-page {:.0} req/s p99 {:.2} ms",
+        f(0).rps,
+        f(0).p99,
+        f(1).rps,
+        f(1).p99
+    )
+}
+
 #[expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
 pub(crate) fn run(size: Size) -> anyhow::Result<()> {
     let bin = std::env::var("TENURE_BIN")
@@ -116,68 +283,53 @@ pub(crate) fn run(size: Size) -> anyhow::Result<()> {
     );
     let s = synth::build(size, 7)?;
     let (coordinator, admin) = crate::store::actors(&s)?;
+    let email = |id: UserId| s.world.user(id).map(|u| u.email.to_string()).unwrap_or_default();
+    let (coordinator_email, admin_email) = (email(coordinator), email(admin));
+    let emails = [coordinator_email.as_str(), admin_email.as_str()];
     let dir = std::env::temp_dir().join(format!("tenure-bench-web-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let url = format!("sqlite://{}?mode=rwc", dir.join("web.db").display());
     let hasher = Arc::new(Argon2id::owasp()?);
-    runtime.block_on(async {
-        let t = Instant::now();
-        let store = SeaOrmStore::open(&url).await?;
-        store.import(&s.world).await?;
-        let hash = hasher.hash(&NewPassword::verified(PASSWORD)).await?;
-        for (i, user) in [coordinator, admin].into_iter().enumerate() {
-            let event = AuditEvent {
-                id: uuid::Uuid::from_u128(0xBE00 + i as u128),
-                at: Timestamp(0),
-                actor: None,
-                name: AuditName::PasswordChange,
-                outcome: Outcome::Success,
-                target_user: Some(user),
-                organisation: None,
-                detail: AuditDetail::Empty,
-                origin: None,
-            };
-            store.set_password(user, hash.clone(), event).await?;
+
+    let url = format!("sqlite://{}?mode=rwc", dir.join("web.db").display());
+    let t = Instant::now();
+    runtime.block_on(prepare(&url, &s, &hasher, [coordinator, admin]))?;
+    println!("sqlite: imported in {:.1} s", t.elapsed().as_secs_f64());
+    let sqlite = measure(&bin, &dir, "sqlite", &url, 1, emails)?;
+
+    let postgres = match std::env::var("TENURE_TEST_POSTGRES_URL") {
+        Ok(server) => {
+            let name = format!("tenure_bench_web_{}", std::process::id());
+            let (base, _) =
+                server.rsplit_once('/').context("the PostgreSQL URL names a database")?;
+            let url = format!("{base}/{name}");
+            let t = Instant::now();
+            runtime.block_on(async {
+                let cluster = Database::connect(&server).await?;
+                cluster.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+                prepare(&url, &s, &hasher, [coordinator, admin]).await
+            })?;
+            println!("postgres: imported in {:.1} s", t.elapsed().as_secs_f64());
+            let one = measure(&bin, &dir, "postgres, 1 instance", &url, 1, emails)?;
+            let two = measure(&bin, &dir, "postgres, 2 instances", &url, 2, emails)?;
+            Some((one, two))
         }
-        println!("sqlite: imported in {:.1} s", t.elapsed().as_secs_f64());
-        anyhow::Ok(())
-    })?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let server = Server(
-        Command::new(&bin)
-            .args(["serve", "--database", &url, "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--outbox")
-            .arg(dir.join("outbox"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("start `{bin} serve`"))?,
-    );
-    let mut up = false;
-    for _ in 0..200 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            up = true;
-            break;
+        Err(_) => {
+            println!(
+                "postgres: skipped (run through `cargo xtask bench web`, which starts a server)"
+            );
+            None
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    anyhow::ensure!(up, "the server did not start");
-    let email = |id: UserId| s.world.user(id).map(|u| u.email.to_string()).unwrap_or_default();
-    let coordinator_session = sign_in(port, &email(coordinator))?;
-    let admin_session = sign_in(port, &email(admin))?;
-    let mut rows = Vec::new();
-    for (label, path, session) in [
-        ("users page, coordinator", "/users", &coordinator_session),
-        ("logs page, coordinator", "/logs", &coordinator_session),
-        ("users page, administrator", "/users", &admin_session),
-        ("logs page, administrator", "/logs", &admin_session),
-    ] {
-        let (rps, p99) = wrk(port, path, session)?;
-        println!("{label}: {rps:.0} requests/s, p99 {p99:.2} ms (50 connections, 10 s)");
-        rows.push((rps, p99));
-    }
-    drop(server);
+    };
     let _ = std::fs::remove_dir_all(&dir);
+
+    println!();
+    println!("| page | sqlite, 1 instance | postgres, 1 instance | postgres, 2 instances |");
+    println!("| --- | --- | --- | --- |");
+    for (i, (page, _, _)) in PAGES.iter().enumerate() {
+        let (one, two) = postgres.as_ref().map_or((None, None), |(o, t)| (o.get(i), t.get(i)));
+        println!("| {page} | {} | {} | {} |", cell(sqlite.get(i)), cell(one), cell(two));
+    }
+    println!();
 
     // The hasher under a burst of 200 sign-ins at once.
     let (checked, refused, elapsed) = runtime.block_on(async {
@@ -205,8 +357,14 @@ pub(crate) fn run(size: Size) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
     );
     println!(
-        "web: users-page {:.0} req/s p99 {:.2} ms, logs-page {:.0} req/s p99 {:.2} ms (coordinator); sign-in {per_second:.0} checks/s, {refused}/200 refused past the queue",
-        rows[0].0, rows[0].1, rows[1].0, rows[1].1
+        "web: {} (coordinator); sign-in {per_second:.0} checks/s, {refused}/200 refused past the queue",
+        pair(&sqlite)
     );
+    match &postgres {
+        Some((one, two)) => {
+            println!("web-postgres: {} (1 instance); {} (2 instances)", pair(one), pair(two))
+        }
+        None => println!("web-postgres: skipped"),
+    }
     Ok(())
 }
