@@ -26,7 +26,7 @@ impl<T: FullStore + SecondFactorStore> SecondFactorFullStore for T {}
 
 const PASSWORD: &str = "correct horse battery staple";
 /// A moment a whole number of steps from the epoch, plus a second.
-const START: i64 = 1_800_000_000_000 - (1_800_000_000_000 % 30_000) + 1_000;
+const START: i64 = 1_800_000_000_000 + 1_000; // 1_800_000_000_000 is a multiple of 30_000: a step starts there
 const STEP_MS: i64 = 30_000;
 
 fn uid(n: u128) -> UserId {
