@@ -146,7 +146,7 @@ pub fn kind_of(notification: &Notification) -> String {
 }
 
 /// Why a stored body could not be opened: the message cannot be delivered by this
-/// process, and is abandoned with [`Unopened::reason`] as its last error.
+/// process, and is abandoned with its text as its last error.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum Unopened {
     /// It does not open with this key: sealed under another one, or altered.
