@@ -17,7 +17,10 @@ async fn an_administrator_sees_undeliverable_mail_and_retries_it_and_nobody_else
         to: Email::parse("lost@example.com").unwrap(),
         url: "http://127.0.0.1:3000/account/reset-password?token=secret-token".to_owned(),
     };
-    let queued = QueuedMail::new(id, Timestamp(1_800_000_000_000), reset);
+    // Sealed as a service seals it, under the stack's key.
+    let queued = QueuedMail::new(id, Timestamp(1_800_000_000_000), reset)
+        .seal(&*tenure_testkit::fakes::vault())
+        .unwrap();
     site.store.apply(vec![Write::QueueMail(queued)], Vec::new()).await.unwrap();
     let claimed = site.store.claim(Timestamp(i64::MAX - 1), Timestamp(i64::MAX), 1, None).await;
     let attempt = claimed.unwrap()[0].attempt;
