@@ -69,6 +69,9 @@ limit_kinds! {
     InvitationAccount = "invitation_account", Rate::per(50, HOUR_MS);
     /// Security codes (second factor) sent from one address: the code page's own limit.
     SecondFactorAddress = "second_factor_address", Rate::per(10, MINUTE_MS);
+    /// Security codes tried at sign-in for one account, wherever they come from: a right
+    /// password clears the lockout count, so this is what caps guessing codes.
+    SecondFactorAccount = "second_factor_account", Rate::per(10, HOUR_MS);
 }
 
 impl LimitKind {

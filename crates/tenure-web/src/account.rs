@@ -15,10 +15,10 @@ use tenure_domain::second_factor::Step;
 use tenure_domain::{Action, Resource, RoleCatalogue};
 
 use crate::form::{Form, Query};
-use crate::{App, second_factor};
 use crate::security::{self, ClientIp, MaybeSigned, Signed};
 use crate::users::allowed;
 use crate::view::{self, Chrome, Errors, OrPage, OrPages, PageError};
+use crate::{App, second_factor};
 
 /// A success message chosen by a fixed key, so nothing typed is ever reflected.
 fn done_message(done: Option<&str>) -> &'static str {

@@ -28,7 +28,8 @@ use axum::response::Response;
 use tenure_core::{
     AccountStore, AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Credential,
     FailureRecorded, Link, Origin, Page, PasswordHolder, QueuedMail, RelationshipRequest,
-    ResetHolder, SessionRecord, SessionStore, SignInRecord, Timestamp, Versioned, Write,
+    ResetHolder, SecondFactorStore, SessionRecord, SessionStore, SignInRecord, Timestamp,
+    Versioned, Write,
 };
 use tenure_domain::{Email, OrgId, Organisation, Relationship, RoleId, User, UserId, World};
 
@@ -337,5 +338,86 @@ impl<S: SessionStore + ?Sized> SessionStore for WithOrigin<S> {
         audit: AuditEvent,
     ) -> Result<u64, BackendError> {
         self.inner.end_sessions(user, except, stamp(audit)).await
+    }
+}
+
+#[async_trait]
+impl<S: SecondFactorStore + ?Sized> SecondFactorStore for WithOrigin<S> {
+    async fn second_factor(
+        &self,
+        user: UserId,
+    ) -> Result<Option<tenure_core::Enrolment>, BackendError> {
+        self.inner.second_factor(user).await
+    }
+
+    async fn begin_enrolment(
+        &self,
+        user: UserId,
+        sealed_secret: Vec<u8>,
+        now: Timestamp,
+    ) -> Result<bool, BackendError> {
+        self.inner.begin_enrolment(user, sealed_secret, now).await
+    }
+
+    async fn confirm_enrolment(
+        &self,
+        user: UserId,
+        sealed_secret: &[u8],
+        step: i64,
+        now: Timestamp,
+        recovery_digests: Vec<String>,
+        audit: AuditEvent,
+        mail: Option<QueuedMail>,
+    ) -> Result<bool, BackendError> {
+        let audit = stamp(audit);
+        self.inner
+            .confirm_enrolment(user, sealed_secret, step, now, recovery_digests, audit, mail)
+            .await
+    }
+
+    async fn use_step(
+        &self,
+        user: UserId,
+        step: i64,
+        audit: AuditEvent,
+    ) -> Result<bool, BackendError> {
+        self.inner.use_step(user, step, stamp(audit)).await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        digest: &str,
+        now: Timestamp,
+        audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<Option<u32>, BackendError> {
+        self.inner.use_recovery_code(user, digest, now, stamp(audit), mail).await
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        digests: Vec<String>,
+        audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<bool, BackendError> {
+        self.inner.replace_recovery_codes(user, digests, stamp(audit), mail).await
+    }
+
+    async fn recovery_codes_left(&self, user: UserId) -> Result<u32, BackendError> {
+        self.inner.recovery_codes_left(user).await
+    }
+
+    async fn remove_second_factor(
+        &self,
+        user: UserId,
+        keep: Option<&str>,
+        audit: AuditEvent,
+        sessions_audit: AuditEvent,
+        mail: QueuedMail,
+    ) -> Result<bool, BackendError> {
+        let (audit, sessions_audit) = (stamp(audit), stamp(sessions_audit));
+        self.inner.remove_second_factor(user, keep, audit, sessions_audit, mail).await
     }
 }

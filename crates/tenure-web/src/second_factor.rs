@@ -70,8 +70,7 @@ pub(crate) struct CodeForm {
 /// The per-address limit of the code page and "Confirm it's you" (shared by every
 /// instance): guessing codes from one address is slowed whoever's they are.
 async fn within_limit(app: &App, ip: ClientIp, chrome: &Chrome) -> Result<(), Response> {
-    match app.services.limits.hit(LimitKind::SecondFactorAddress, &LimitKey::address(ip.0)).await
-    {
+    match app.services.limits.hit(LimitKind::SecondFactorAddress, &LimitKey::address(ip.0)).await {
         Ok(Verdict::Allowed) => Ok(()),
         Ok(refused) => Err(security::too_many(chrome.clone(), refused.retry_after_secs())),
         Err(e) => Err(view::backend(chrome.clone(), &e)),
@@ -115,9 +114,18 @@ pub(crate) async fn code(
     if form.code.trim().is_empty() {
         return sign_in_code_page(chrome, Errors::one("code", CODE_MISSING));
     }
+    // Codes tried for this account, from anywhere: a right password clears the lockout
+    // count, so without this someone who knows the password could guess on and on.
+    let account = LimitKey::account(pending.0.user.id);
+    match app.services.limits.hit(LimitKind::SecondFactorAccount, &account).await {
+        Ok(Verdict::Allowed) => {}
+        Ok(refused) => return security::too_many(chrome, refused.retry_after_secs()),
+        Err(e) => return view::backend(chrome, &e),
+    }
     match app.services.second_factors.verify_sign_in(&pending.0.live, &form.code).await {
-        Ok(token) => (jar.add(security::session_cookie(&app, token)), Redirect::to("/logs"))
-            .into_response(),
+        Ok(token) => {
+            (jar.add(security::session_cookie(&app, token)), Redirect::to("/logs")).into_response()
+        }
         Err(CodeError::Incorrect) => sign_in_code_page(chrome, Errors::one("code", CODE_WRONG)),
         Err(CodeError::Backend(e)) => view::backend(chrome, &e),
     }
@@ -290,7 +298,9 @@ async fn finish_set_up(
                 next,
             });
             match done.token {
-                Some(token) => (jar.add(security::session_cookie(app, token)), codes).into_response(),
+                Some(token) => {
+                    (jar.add(security::session_cookie(app, token)), codes).into_response()
+                }
                 None => codes,
             }
         }
@@ -317,7 +327,8 @@ pub(crate) async fn set_up_at_sign_in(
         Err(e) => return view::backend(chrome, &e),
     };
     let uri = form.uri.clone();
-    let again = move |chrome, errors| set_up_form(chrome, errors, SET_UP_AT_SIGN_IN, role, &uri, true);
+    let again =
+        move |chrome, errors| set_up_form(chrome, errors, SET_UP_AT_SIGN_IN, role, &uri, true);
     finish_set_up(&app, &pending.0.live, &form, chrome, again, "/logs", jar).await
 }
 
@@ -337,7 +348,8 @@ pub(crate) fn recent_or_prompt(app: &App, viewer: &Signed, back_to: &str) -> Opt
     if app.services.sessions.is_recent(&viewer.0.live) {
         return None;
     }
-    let back: String = form_urlencoded::byte_serialize(safe_return(Some(back_to)).as_bytes()).collect();
+    let back: String =
+        form_urlencoded::byte_serialize(safe_return(Some(back_to)).as_bytes()).collect();
     Some(Redirect::to(&format!("{CONFIRM_IDENTITY}?return={back}")).into_response())
 }
 
@@ -578,7 +590,11 @@ pub(crate) async fn confirm_identity(
         let errors = Errors::one("password", "Enter your password");
         return confirm_identity_form(&app, &viewer, errors, &back).await;
     }
-    if form.code.as_deref().is_some_and(|c| c.trim().is_empty()) {
+    let needs_code = match app.services.second_factors.status(viewer.0.user.id).await {
+        Ok(status) => status.set_up,
+        Err(e) => return view::backend(chrome, &e),
+    };
+    if needs_code && form.code.as_deref().is_none_or(|c| c.trim().is_empty()) {
         let errors = Errors::one("code", CODE_MISSING);
         return confirm_identity_form(&app, &viewer, errors, &back).await;
     }
@@ -591,7 +607,7 @@ pub(crate) async fn confirm_identity(
             (jar.add(security::session_cookie(&app, token)), Redirect::to(&back)).into_response()
         }
         Err(CodeError::Incorrect) => {
-            let message = if form.code.is_some() {
+            let message = if needs_code {
                 "Enter your correct password and a correct security code"
             } else {
                 "Enter your correct password"
@@ -623,9 +639,12 @@ async fn target(
     id: &str,
 ) -> Result<(tenure_domain::User, bool), PageError> {
     let not_found = viewer.chrome("Page not found");
-    let id = uuid::Uuid::parse_str(id).map(UserId::from_uuid).map_err(|_| PageError::not_found(&not_found))?;
+    let id = uuid::Uuid::parse_str(id)
+        .map(UserId::from_uuid)
+        .map_err(|_| PageError::not_found(&not_found))?;
     let found = app.services.manage.user_for(viewer.0.user.id, id).await.or_page(&not_found)?;
-    let request = Request::new(viewer.0.user.id, Action::UserRemoveSecondFactor, Resource::User(id));
+    let request =
+        Request::new(viewer.0.user.id, Action::UserRemoveSecondFactor, Resource::User(id));
     let decision = found.world.decide(&request);
     if decision.conceals() {
         return Err(PageError::not_found(&not_found));
@@ -639,6 +658,10 @@ pub(crate) async fn remove_for_page(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let (user, allowed) = target(&app, &viewer, &id).await?;
+    if user.id == viewer.0.user.id {
+        // One's own is removed from Your account, with a code.
+        return Ok(Redirect::to("/account/second-factor/remove").into_response());
+    }
     let chrome = viewer.chrome("Remove their authenticator app");
     if !allowed {
         return Ok(view::forbidden_page(
@@ -685,11 +708,16 @@ pub(crate) async fn remove_for(
     Form(_): Form<RemoveForForm>,
 ) -> Result<Response, PageError> {
     let (user, _) = target(&app, &viewer, &id).await?;
+    if user.id == viewer.0.user.id {
+        return Ok(Redirect::to("/account/second-factor/remove").into_response());
+    }
     let chrome = viewer.chrome("Remove their authenticator app");
-    app.services
-        .second_factors
-        .remove_for(viewer.0.user.id, user.id)
-        .await
-        .or_page(&chrome)?;
+    // Only one in force is removed: a set-up left half-way is nothing to remove (and
+    // removing it would sign them out for nothing).
+    let status = app.services.second_factors.status(user.id).await.or_page(&chrome)?;
+    if !status.set_up {
+        return Ok(Redirect::to(&format!("/users/{}", user.id)).into_response());
+    }
+    app.services.second_factors.remove_for(viewer.0.user.id, user.id).await.or_page(&chrome)?;
     Ok(Redirect::to(&format!("/users/{}?done=second-factor-removed", user.id)).into_response())
 }

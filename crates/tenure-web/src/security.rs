@@ -467,7 +467,8 @@ enum Session {
 /// handler's decisions about the viewer's own organisation. A session part-way through
 /// signing in (a code or a set-up next) is no viewer: it is [`Session::Pending`].
 async fn viewer(app: &App, token: &str) -> Session {
-    let Some((live, world)) = app.services.sessions.resume_with_snapshot(token).await.ok().flatten()
+    let Some((live, world)) =
+        app.services.sessions.resume_with_snapshot(token).await.ok().flatten()
     else {
         return Session::None;
     };
@@ -624,7 +625,9 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
     let mut new_cookie = None;
     let csrf = match (&viewer, jar.get(csrf_cookie_name(&app))) {
         (Some(v), _) => v.live.csrf.clone(),
-        (None, _) if pending.is_some() => pending.as_ref().map(|p| p.live.csrf.clone()).unwrap_or_default(),
+        (None, _) if pending.is_some() => {
+            pending.as_ref().map(|p| p.live.csrf.clone()).unwrap_or_default()
+        }
         (None, Some(c)) if !c.value().is_empty() => c.value().to_owned(),
         (None, _) => {
             let token = app.services.sessions.anonymous_csrf().unwrap_or_default();

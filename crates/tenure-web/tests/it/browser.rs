@@ -30,16 +30,43 @@ const AXE: &str = include_str!("../vendor/axe.min.js");
 /// The running stack.
 pub(crate) struct Stack {
     pub(crate) base: String,
-    outbox: PathBuf,
-    clock: Arc<FixedClock>,
+    pub(crate) outbox: PathBuf,
+    pub(crate) clock: Arc<FixedClock>,
     pub(crate) dir: PathBuf,
+}
+
+/// Each running stack's clock and keys, by its address: what [`Browser::sign_in`] needs
+/// to pass the code step (the key each person's authenticator app holds, and the last
+/// 30-second step whose code they used).
+pub(crate) struct Codes {
+    pub(crate) clock: Arc<FixedClock>,
+    pub(crate) keys: std::collections::HashMap<String, Vec<u8>>,
+    pub(crate) used: std::collections::HashMap<String, i64>,
+}
+
+pub(crate) static CODES: std::sync::Mutex<Vec<(String, Codes)>> = std::sync::Mutex::new(Vec::new());
+
+/// A code for `who` on the stack at `base` not used before (the clock moves on a step if
+/// need be); their key is the one they set up in the browser, else [`crate::TEST_SECRET`].
+pub(crate) fn fresh_code(base: &str, who: &str) -> String {
+    let mut all = CODES.lock().unwrap();
+    let codes = &mut all.iter_mut().find(|(b, _)| b == base).expect("a stack").1;
+    let key = codes.keys.get(who).cloned().unwrap_or_else(|| crate::TEST_SECRET.to_vec());
+    crate::fresh_code(&codes.clock, &mut codes.used, who, &key)
 }
 
 async fn stack() -> Stack {
     stack_with("core", tenure_testkit::contract::manage::world()).await
 }
 
+/// A stack whose administrators have their authenticator app set up already (with
+/// [`crate::TEST_SECRET`]).
 pub(crate) async fn stack_with(name: &str, world: tenure_domain::World) -> Stack {
+    stack_enrolled(name, world, true).await
+}
+
+/// A stack; with `enrol`, everyone whose role requires a second factor has one.
+pub(crate) async fn stack_enrolled(name: &str, world: tenure_domain::World, enrol: bool) -> Stack {
     let dir = std::env::temp_dir().join(format!("tenure-browser-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -86,6 +113,11 @@ pub(crate) async fn stack_with(name: &str, world: tenure_domain::World) -> Stack
         ids,
     };
     let services = Services::wire(ports, Policies::at(&base)).await.unwrap();
+    if enrol {
+        crate::enrol_those_required(&services, &world).await;
+    }
+    let codes = Codes { clock: clock.clone(), keys: Default::default(), used: Default::default() };
+    CODES.lock().unwrap().push((base.clone(), codes));
     let router = tenure_web::router(services, WebConfig::new(&base));
     tokio::spawn(async move { tenure_web::serve(listener, router).await });
     Stack { base, outbox, clock, dir }
@@ -94,7 +126,7 @@ pub(crate) async fn stack_with(name: &str, world: tenure_domain::World) -> Stack
 /// A browser session with helpers; checks accessibility on every page it lands on.
 pub(crate) struct Browser {
     pub(crate) client: Client,
-    base: String,
+    pub(crate) base: String,
     shots: Option<PathBuf>,
     pub(crate) visited: usize,
 }
@@ -161,7 +193,19 @@ impl Browser {
         }
     }
 
+    /// Signs in; when the code step follows, passes it with a fresh code.
     pub(crate) async fn sign_in(&mut self, email: &str, password: &str) -> String {
+        let page = self.password_only(email, password).await;
+        if !self.client.current_url().await.unwrap().path().ends_with("/account/sign-in/code") {
+            return page;
+        }
+        let code = fresh_code(&self.base, email);
+        self.fill("#code", &code).await;
+        self.click("form[action='/account/sign-in/code'] button.govuk-button").await
+    }
+
+    /// The sign-in form alone: the password step.
+    pub(crate) async fn password_only(&mut self, email: &str, password: &str) -> String {
         self.go("/account/sign-in").await;
         self.fill("#email", email).await;
         self.fill("#password", password).await;

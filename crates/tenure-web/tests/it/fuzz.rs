@@ -533,6 +533,7 @@ async fn sqlite_router() -> axum::Router {
         ids,
     };
     let services = Services::wire(ports, Policies::at(base)).await.unwrap();
+    crate::enrol_those_required(&services, &world).await;
     tenure_web::router(services, WebConfig::new(base))
 }
 
@@ -574,13 +575,44 @@ async fn finding_1_a_nul_in_the_administrators_search_answers_the_search_on_sqli
     .await
     .unwrap();
     assert_eq!(signed.status(), StatusCode::SEE_OTHER);
-    let session = signed
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .find(|v| v.starts_with("tenure_session="))
-        .unwrap();
+    let session_of = |response: &axum::response::Response| {
+        response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .find(|v| v.starts_with("tenure_session="))
+            .unwrap()
+    };
+    // The administrator's second step: a code from their authenticator app.
+    let pending = session_of(&signed);
+    let code_page = send(
+        axum::http::Request::get("/account/sign-in/code")
+            .header(header::COOKIE, &pending)
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let body = axum::body::to_bytes(code_page.into_body(), 1_000_000).await.unwrap();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &body[at..at + body[at..].find('"').unwrap()];
+    let code = crate::totp_code(crate::TEST_SECRET, 1_800_000_000_000);
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("csrf", csrf), ("code", code.as_str())])
+        .finish();
+    let passed = send(
+        axum::http::Request::post("/account/sign-in/code")
+            .header(header::COOKIE, &pending)
+            .header(header::CONTENT_TYPE, URLENCODED)
+            .body(axum::body::Body::from(form))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(passed.headers().get(header::LOCATION).unwrap(), "/logs");
+    let session = session_of(&passed);
     for query in ["ab%00", "%00ab%00", "ab%00*", "a%00%22b", "%E2%80%AEab"] {
         let page = send(
             axum::http::Request::get(format!("/users?q={query}"))

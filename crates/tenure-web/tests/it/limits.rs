@@ -54,6 +54,7 @@ async fn instance(
         store: store.clone(),
         mailer,
         clock: clock.clone(),
+        used_steps: std::sync::Mutex::default(),
     }
 }
 

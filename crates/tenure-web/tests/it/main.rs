@@ -25,6 +25,8 @@ mod mail;
 mod relationships;
 mod routes;
 mod screens;
+mod second_factor;
+mod second_factor_browser;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,6 +49,16 @@ use tower::ServiceExt as _;
 use uuid::Uuid;
 
 pub(crate) const PASSWORD: &str = "quiet river lantern";
+/// The authenticator key of everyone whose role requires a second factor (set up at
+/// start, with no notice), so the sign-in helpers can compute their codes.
+pub(crate) const TEST_SECRET: &[u8] = b"tenure-test-secret-1";
+
+/// The code an authenticator app with `secret` shows at `at_ms` (totp-rs, as the service
+/// uses: SHA-1, 6 digits, 30 seconds).
+pub(crate) fn totp_code(secret: &[u8], at_ms: i64) -> String {
+    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret.to_vec()).unwrap();
+    totp.generate(u64::try_from(at_ms / 1000).unwrap())
+}
 
 pub(crate) fn user(n: u128) -> UserId {
     UserId::from_uuid(Uuid::from_u128(100 + n))
@@ -58,6 +70,46 @@ pub(crate) struct Site {
     pub(crate) store: Arc<MemoryDirectory>,
     pub(crate) mailer: Arc<MemoryMailer>,
     pub(crate) clock: Arc<FixedClock>,
+    /// The last 30-second step whose code each person used: a code is accepted once, so
+    /// the next sign-in waits for the next step (the clock moves on).
+    pub(crate) used_steps: std::sync::Mutex<HashMap<String, i64>>,
+}
+
+impl Site {
+    /// A code for `secret` not used before by `who`: the clock moves to the next step
+    /// when this one's code was used already.
+    pub(crate) fn fresh_code(&self, who: &str, secret: &[u8]) -> String {
+        fresh_code(&self.clock, &mut self.used_steps.lock().unwrap(), who, secret)
+    }
+}
+
+/// A code for `secret` that `who` has not used (`used` holds the last step each person
+/// used): the clock moves on to the next 30-second step when this one's code was used.
+pub(crate) fn fresh_code(
+    clock: &FixedClock,
+    used: &mut HashMap<String, i64>,
+    who: &str,
+    secret: &[u8],
+) -> String {
+    use tenure_core::Clock as _;
+    let step = |clock: &FixedClock| clock.now().0 / 30_000;
+    if let Some(last) = used.get(who) {
+        if *last >= step(clock) {
+            clock.advance((last - step(clock) + 1) * 30_000);
+        }
+    }
+    used.insert(who.to_owned(), step(clock));
+    totp_code(secret, clock.now().0)
+}
+
+/// Sets up [`TEST_SECRET`] for everyone whose role requires a second factor.
+pub(crate) async fn enrol_those_required(services: &Services, world: &World) {
+    for u in world.users() {
+        let status = services.second_factors.status(u.id).await.unwrap();
+        if status.demand.is_required() && !status.set_up {
+            services.second_factors.enrol_with_secret(u.id, TEST_SECRET).await.unwrap();
+        }
+    }
 }
 
 pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
@@ -91,7 +143,9 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
         .with(LimitKind::SignInAddress, per_minute(config.rate_limits.sign_in_per_minute))
         .with(LimitKind::ResetAddress, per_minute(config.rate_limits.reset_per_minute));
     let services = Services::wire(ports, policies).await.unwrap();
-    Site { router: tenure_web::router(services, config), store, mailer, clock }
+    enrol_those_required(&services, &store.update(|w| w.clone()).unwrap()).await;
+    let router = tenure_web::router(services, config);
+    Site { router, store, mailer, clock, used_steps: std::sync::Mutex::default() }
 }
 
 /// Gives every one of these users [`PASSWORD`], audited as set at time 0.
@@ -127,7 +181,7 @@ pub(crate) async fn site() -> Site {
 /// A browser: keeps cookies, knows the last page's CSRF token.
 pub(crate) struct Client<'a> {
     site: &'a Site,
-    cookies: HashMap<String, String>,
+    pub(crate) cookies: HashMap<String, String>,
     pub(crate) csrf: String,
 }
 
@@ -223,8 +277,16 @@ impl<'a> Client<'a> {
 
     pub(crate) async fn sign_in(&mut self, email: &str) -> Page {
         self.get("/account/sign-in").await;
-        let page = self.post("/account/sign-in", &[("email", email), ("password", PASSWORD)]).await;
+        let mut page =
+            self.post("/account/sign-in", &[("email", email), ("password", PASSWORD)]).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{email} signs in: {}", page.body);
+        if page.location() == "/account/sign-in/code" {
+            // Their role requires a second factor: the code step.
+            self.get("/account/sign-in/code").await;
+            let code = self.site.fresh_code(email, TEST_SECRET);
+            page = self.post("/account/sign-in/code", &[("code", &code)]).await;
+            assert_eq!(page.location(), "/logs", "{email} passes the code step: {}", page.body);
+        }
         self.get("/logs").await;
         page
     }

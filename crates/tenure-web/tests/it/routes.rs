@@ -215,6 +215,17 @@ fn forms(path: &str) -> Option<Vec<Vec<(&'static str, &'static str)>>> {
         }
         "/account/reset-password" => one(vec![("email", "nobody@example.com")]),
         "/account/confirm-email" => one(vec![("token", "bogus")]),
+        // The second factor's forms, each with no code: "enter the code", nothing done.
+        "/account/sign-in/code"
+        | "/account/second-factor/recovery-codes"
+        | "/account/second-factor/remove" => one(vec![("code", "")]),
+        "/account/sign-in/set-up" | "/account/second-factor/set-up" => {
+            one(vec![("code", ""), ("uri", "")])
+        }
+        "/account/sign-in/cancel" => one(vec![]),
+        "/account/confirm-identity" => one(vec![("password", ""), ("return", "/account")]),
+        // Nobody in the walk's world but the administrators has one: nothing to remove.
+        "/users/{id}/remove-second-factor" => one(vec![("version", "0")]),
         // A message id that is not undeliverable: "not found" for everyone.
         "/mail/retry" => one(vec![("id", "0190a5c2-7f3e-7d41-9a0b-2c4d6e8f1a3b")]),
         "/account/sign-out" | "/account/sign-out-everywhere" => one(vec![]),

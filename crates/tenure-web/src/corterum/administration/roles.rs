@@ -53,6 +53,8 @@ struct RoleFormPage {
     description: String,
     groups: Vec<Choice>,
     features: Vec<Choice>,
+    /// "Requires an authenticator app" (issue 14), one box.
+    second_factor: Vec<Choice>,
     datasets: Vec<DatasetChoice>,
     banner: String,
 }
@@ -71,6 +73,9 @@ pub(crate) struct RoleBody {
     /// The "Select all" buttons, one a column: `read`, `edit` or `create`.
     #[serde(default)]
     select_all: String,
+    /// "Requires an authenticator app", ticked.
+    #[serde(default)]
+    requires_second_factor: Option<String>,
     /// `read_<dataset>`, `edit_<dataset>` and `create_<dataset>` boxes, ticked.
     #[serde(flatten)]
     named: Named,
@@ -86,7 +91,7 @@ impl RoleBody {
             groups: form::ids(&self.groups, GroupId::from_uuid),
             features: self.features.iter().filter_map(|f| f.parse::<Feature>().ok()).collect(),
             datasets: BTreeMap::new(),
-            requires_second_factor: false,
+            requires_second_factor: self.requires_second_factor.is_some(),
         };
         // "1" is what the single "Select all (read)" button used to send.
         let all = match self.select_all.as_str() {
@@ -171,6 +176,11 @@ impl FormPage for RolePage {
                     Choice::new(f.as_str(), label, role.features.contains(*f))
                 })
                 .collect(),
+            second_factor: vec![Choice::new(
+                "1",
+                "Requires an authenticator app: its users sign in with a security code as well as their password",
+                role.requires_second_factor,
+            )],
             datasets: datasets
                 .into_iter()
                 .map(|d| {
