@@ -14,6 +14,7 @@
 mod app;
 mod audit;
 mod batch;
+mod batch_corterum;
 mod corterum;
 mod courier;
 mod housekeeping;
@@ -165,6 +166,12 @@ enum EntitiesCommand {
         #[command(flatten)]
         acting: Acting,
     },
+    /// Import entities from a CSV file: type, name, the static fields (one column
+    /// each), companies and links (`kind=name`, `;` between them); keyed by type and
+    /// name. As `organisations import` (`--update`, `--dry-run`, `--format json`).
+    Import(batch::ImportArgs),
+    /// Write the entities the acting user administers, with the columns the import takes.
+    Export(batch::ExportArgs),
     /// List the entities the acting user sees, by name: id, type, name.
     List {
         /// Part of the name.
@@ -197,6 +204,11 @@ enum GroupsCommand {
         #[command(flatten)]
         acting: Acting,
     },
+    /// Import groups from a CSV file: name, description, type, members (entity names,
+    /// `;` between them); keyed by name. As `organisations import`.
+    Import(batch::ImportArgs),
+    /// Write the groups (not "All People") with the members the acting user sees.
+    Export(batch::ExportArgs),
     /// List the groups ("All People" first).
     List {
         #[command(flatten)]
@@ -486,6 +498,22 @@ async fn run(command: Command) -> Result<ExitCode> {
             let employers = (previous_employer.as_deref(), new_employer.as_deref());
             corterum::create_entity(&services, actor, &kind, &name, &companies, &fields, employers)
                 .await
+        }
+        Command::Entities(EntitiesCommand::Import(args)) => {
+            let kind = tenure_core::batch::corterum::entities::Entities::new;
+            batch_corterum::run(batch::KindCommand::Import(args), "entities", kind).await
+        }
+        Command::Entities(EntitiesCommand::Export(args)) => {
+            let kind = tenure_core::batch::corterum::entities::Entities::new;
+            batch_corterum::run(batch::KindCommand::Export(args), "entities", kind).await
+        }
+        Command::Groups(GroupsCommand::Import(args)) => {
+            let kind = tenure_core::batch::corterum::groups::Groups::new;
+            batch_corterum::run(batch::KindCommand::Import(args), "groups", kind).await
+        }
+        Command::Groups(GroupsCommand::Export(args)) => {
+            let kind = tenure_core::batch::corterum::groups::Groups::new;
+            batch_corterum::run(batch::KindCommand::Export(args), "groups", kind).await
         }
         Command::Entities(EntitiesCommand::List { search, kind, acting }) => {
             let (services, actor) = acting.open().await?;

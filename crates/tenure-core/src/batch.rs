@@ -47,6 +47,7 @@
 //! 3. In the CLI, a subcommand that builds it and calls the CLI's `batch::import` and
 //!    `batch::export` (which add the progress bar, `--format json` and the exit codes).
 
+pub mod corterum;
 pub mod organisations;
 pub mod relationships;
 pub mod users;

@@ -6,6 +6,7 @@
 )]
 
 mod batch;
+mod batch_corterum;
 mod batch_jobs;
 mod corterum;
 mod housekeeping;

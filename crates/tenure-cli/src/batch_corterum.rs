@@ -1,0 +1,45 @@
+//! Corterum's batch jobs on the command line: `tenure entities | groups | roles
+//! import | export` (and the other Corterum kinds as they come), each a kind of
+//! `tenure_core::batch::corterum` run by the one engine through [`crate::batch`]'s
+//! import and export (progress bar, `--format json`, exit codes, the batch id).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use tenure_core::batch::Kind;
+use tenure_core::batch::corterum::CorterumSources;
+
+use crate::app::Services;
+use crate::batch::{self, KindCommand};
+
+/// What Corterum's kinds stand on, from the wired services.
+pub(crate) fn sources(services: &Services) -> CorterumSources {
+    CorterumSources {
+        corterum: services.core.corterum.clone(),
+        directory: services.store.clone(),
+        changes: services.store.clone(),
+    }
+}
+
+/// Runs an import or export of a Corterum kind built by `kind` from the services.
+pub(crate) async fn run<K: Kind>(
+    command: KindCommand,
+    name: &str,
+    kind: impl FnOnce(CorterumSources) -> K,
+) -> Result<ExitCode> {
+    match command {
+        KindCommand::Import(args) => {
+            let services = Services::open(&args.store, &args.mail).await?;
+            let actor = services.actor(&args.actor).await?;
+            let kind = kind(sources(&services));
+            batch::import(&kind, name, actor, &args).await
+        }
+        KindCommand::Export(args) => {
+            let services = Services::open(&args.store, &args.mail).await?;
+            let actor = services.actor(&args.actor).await?;
+            let kind = kind(sources(&services));
+            batch::export(&kind, actor, args.output.as_deref(), args.format).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

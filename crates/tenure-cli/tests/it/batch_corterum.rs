@@ -1,0 +1,207 @@
+//! Corterum's batch jobs through the real binary on SQLite: entities and groups round
+//! trip (export, import into an empty database, export again: the same file), re-runs
+//! change nothing, dry runs write nothing, and an administrator of one company neither
+//! reads another company's entities in an export nor imports into them.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::batch::{accept, outbox, tenure, text, workdir};
+
+const FCA: &str = "Financial Conduct Authority";
+const PSR: &str = "Payment Systems Regulator";
+const ROOT: &str = "root@example.com";
+
+const ENTITIES: &str = "type,name,job_title,registration_number,abbreviation,companies,links\n\
+    person,Joe Bloggs,=1+2,,,Financial Conduct Authority,previous_employer=Acme Bank\n\
+    business,Acme Bank,,01234567,,Financial Conduct Authority,\n\
+    regulator,Watchdog,,,WD,Financial Conduct Authority,regulator_of=Acme Bank; custom:Auditor \
+    of=Joe Bloggs\n\
+    person,Pat Jones,,,,Payment Systems Regulator,\n";
+
+const GROUPS: &str = "name,description,type,members\n\
+    Jane's reports,Who Jane manages,person,Joe Bloggs; Pat Jones\n\
+    Banks,,business,Acme Bank\n";
+
+/// A database with Corterum's root administrator (Rita, at the FCA, who administers
+/// every company) and a second company, the PSR.
+async fn ready(name: &str) -> PathBuf {
+    let dir = workdir(&format!("corterum-jobs-{name}"));
+    let root = ["admin", "create-root", "--name", "Rita Root", "--email", ROOT, "--company", FCA];
+    ok(&tenure(&dir, &root));
+    accept(&dir, outbox(&dir).last().unwrap()).await;
+    let ada = ["admin", "create", "--name", "Ada", "--email", "ada@example.com"];
+    ok(&tenure(&dir, &[&ada[..], &["--organisation", PSR]].concat()));
+    accept(&dir, outbox(&dir).last().unwrap()).await;
+    dir
+}
+
+#[track_caller]
+fn ok(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    text(&out.stdout)
+}
+
+fn write(dir: &Path, name: &str, contents: &str) -> String {
+    std::fs::write(dir.join(name), contents).unwrap();
+    name.to_owned()
+}
+
+fn import(dir: &Path, kind: &str, file: &str, actor: &str, extra: &[&str]) -> Output {
+    tenure(dir, &[&[kind, "import", file, "--as", actor][..], extra].concat())
+}
+
+fn export(dir: &Path, kind: &str, actor: &str) -> String {
+    ok(&tenure(dir, &[kind, "export", "--as", actor]))
+}
+
+fn everything(dir: &Path, actor: &str) -> [String; 2] {
+    ["entities", "groups"].map(|k| export(dir, k, actor))
+}
+
+fn audit_rows(dir: &Path) -> usize {
+    ok(&tenure(dir, &["audit", "export", "--as", "ada@example.com"])).lines().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
+    let a = ready("source").await;
+    let entities = write(&a, "entities.csv", ENTITIES);
+    let out = import(&a, "entities", &entities, ROOT, &[]);
+    // The person is first in the file and links to a business further down; the
+    // regulator links to the person.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "entities.csv:2: links: no entity you can see is called `Acme Bank` (if it is \
+             further down the file, run the import again once it is created)"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "2 created, 0 updated, 0 unchanged, 0 differ (skipped; --update changes them), 2 failed\n"
+    );
+    let out = ok(&import(&a, "entities", &entities, ROOT, &[]));
+    assert_eq!(
+        out,
+        "2 created, 0 updated, 2 unchanged, 0 differ (skipped; --update changes them), 0 failed\n"
+    );
+    let groups = write(&a, "groups.csv", GROUPS);
+    ok(&import(&a, "groups", &groups, ROOT, &[]));
+    let [e1, g1] = everything(&a, ROOT);
+    // CSV rows end in CRLF.
+    assert_eq!(
+        e1.replace("\r\n", "\n"),
+        "type,name,preferred_name,date_of_birth,national_insurance_number,\
+         individual_reference_number,job_title,email,telephone,registration_number,\
+         firm_reference_number,address,abbreviation,website,companies,links\n\
+         business,Acme Bank,,,,,,,,01234567,,,,,Financial Conduct Authority,\n\
+         person,Joe Bloggs,,,,,'=1+2,,,,,,,,Financial Conduct Authority,\
+         previous_employer=Acme Bank\n\
+         person,Pat Jones,,,,,,,,,,,,,Payment Systems Regulator,\n\
+         regulator,Watchdog,,,,,,,,,,,WD,,Financial Conduct Authority,\
+         custom:Auditor of=Joe Bloggs; regulator_of=Acme Bank\n",
+        "businesses first, formulas defused"
+    );
+    assert_eq!(
+        g1.replace("\r\n", "\n"),
+        "name,description,type,members\n\
+         Banks,,business,Acme Bank\n\
+         Jane's reports,Who Jane manages,person,Joe Bloggs; Pat Jones\n"
+    );
+
+    // Re-running changes nothing; a dry run writes nothing.
+    let before = audit_rows(&a);
+    for (kind, file, n) in [("entities", &entities, 4), ("groups", &groups, 2)] {
+        let out = ok(&import(&a, kind, file, ROOT, &[]));
+        assert_eq!(
+            out,
+            format!(
+                "0 created, 0 updated, {n} unchanged, 0 differ (skipped; --update changes them), \
+                 0 failed\n"
+            )
+        );
+    }
+    let changed = write(
+        &a,
+        "changed.csv",
+        "type,name,job_title,companies\nperson,Joe Bloggs,Manager,Financial Conduct Authority\n\
+         person,New Person,,Financial Conduct Authority\n",
+    );
+    let out = ok(&import(&a, "entities", &changed, ROOT, &["--update", "--dry-run"]));
+    assert!(out.starts_with("1 would be created, 1 would be updated,"), "{out}");
+    let groups_changed =
+        write(&a, "groups2.csv", "name,type,members\nBanks,business,\nNew,person,Joe Bloggs\n");
+    let out = ok(&import(&a, "groups", &groups_changed, ROOT, &["--update", "--dry-run"]));
+    assert!(out.starts_with("1 would be created, 1 would be updated,"), "{out}");
+    assert_eq!(everything(&a, ROOT), [e1.clone(), g1.clone()], "the dry runs wrote nothing");
+    assert_eq!(audit_rows(&a), before, "nor any audit entry");
+    let joe = write(
+        &a,
+        "joe.csv",
+        "type,name,job_title,companies\nperson,Joe Bloggs,Manager,Financial Conduct Authority\n",
+    );
+    let out = import(&a, "entities", &joe, ROOT, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains(r#""outcome":"differs""#), "{}", text(&out.stdout));
+
+    // Into an empty database: the same files.
+    let b = ready("copy").await;
+    std::fs::write(b.join("entities.csv"), &e1).unwrap();
+    std::fs::write(b.join("groups.csv"), &g1).unwrap();
+    ok(&import(&b, "entities", "entities.csv", ROOT, &[]));
+    ok(&import(&b, "groups", "groups.csv", ROOT, &[]));
+    assert_eq!(everything(&b, ROOT), [e1.clone(), g1.clone()]);
+
+    // The FCA's second administrator sees the FCA's entities and members only ...
+    let second = [
+        "users",
+        "create",
+        "--username",
+        "second",
+        "--email",
+        "second@example.com",
+        "--role",
+        "Administrator",
+        "--company",
+        FCA,
+        "--as",
+        ROOT,
+    ];
+    ok(&tenure(&a, &second));
+    accept(&a, outbox(&a).last().unwrap()).await;
+    let [e2, g2] = everything(&a, "second@example.com");
+    assert!(!e2.contains("Pat Jones") && !e2.contains(PSR), "{e2}");
+    assert!(e2.contains("Joe Bloggs"), "{e2}");
+    assert!(g2.contains("Jane's reports,Who Jane manages,person,Joe Bloggs\r\n"), "{g2}");
+    assert!(!g2.contains("Pat"), "{g2}");
+    // ... and cannot import into the PSR's: a company out of reach is one that does not
+    // exist, and members out of sight are not found.
+    let attack = write(
+        &a,
+        "attack.csv",
+        "type,name,job_title,companies\nperson,Pat Jones,Spy,Payment Systems Regulator\n",
+    );
+    let out = import(&a, "entities", &attack, "second@example.com", &["--update"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .contains("companies: none of your companies is called `Payment Systems Regulator`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let attack = write(&a, "attack-groups.csv", "name,type,members\nSpies,person,Pat Jones\n");
+    let out = import(&a, "groups", &attack, "second@example.com", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("members: no person you can see is called `Pat Jones`"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Their re-import of what they see keeps what they cannot: Pat stays in the group.
+    std::fs::write(a.join("g2.csv"), &g2).unwrap();
+    ok(&import(&a, "groups", "g2.csv", "second@example.com", &["--update"]));
+    assert_eq!(everything(&a, ROOT), [e1, g1]);
+}
