@@ -102,7 +102,9 @@ pub(crate) struct ServeArgs {
     /// (`sign_in_address=20/minute,invitation_account=off`; `limits`, a table in the file,
     /// TENURE_LIMITS). The kinds and their defaults: sign_in_address 10/minute,
     /// reset_address 5/minute (per client address), reset_account 3/hour,
-    /// invitation_account 50/hour (per account). Kinds not named keep their defaults.
+    /// invitation_account 50/hour (per account), second_factor_address 10/minute (security
+    /// codes per client address), second_factor_account 10/hour (codes tried at sign-in
+    /// per account). Kinds not named keep their defaults.
     #[arg(long, value_delimiter = ',')]
     limits: Option<Vec<String>>,
     /// Minutes between housekeeping runs, which prune expired sessions, used or expired

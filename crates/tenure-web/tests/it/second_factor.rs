@@ -254,7 +254,7 @@ async fn after_16_minutes_sensitive_changes_ask_to_confirm_its_you() {
         site.mailer.sent().iter().all(|m| m.to.as_str() != "cora.new@example.com"),
         "nothing sent"
     );
-    let prompt = c.get(&page.location().to_owned()).await;
+    let prompt = c.get(page.location()).await;
     assert_eq!(prompt.status, StatusCode::OK);
     assert!(prompt.body.contains("Confirm it’s you"));
     assert!(!prompt.body.contains("name=\"code\""), "no second factor: the password only");
