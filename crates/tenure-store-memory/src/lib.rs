@@ -657,6 +657,8 @@ fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), Change
             a.sessions.retain(|_, s| s.user != id);
             a.resets.retain(|r| r.user != id);
             a.usernames.remove(&id);
+            // As SQL's cascade does: their authenticator secret and recovery codes go.
+            a.second_factors.forget(id);
         }
         Write::SetPassword { user, hash } => {
             if w.user(user).is_none() {

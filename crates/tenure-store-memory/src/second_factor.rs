@@ -24,6 +24,14 @@ pub(crate) struct Factors {
     codes: HashMap<UserId, Vec<Code>>,
 }
 
+impl Factors {
+    /// Drops a deleted user's secret and recovery codes.
+    pub(crate) fn forget(&mut self, user: UserId) {
+        self.enrolments.remove(&user);
+        self.codes.remove(&user);
+    }
+}
+
 fn unknown(user: UserId) -> BackendError {
     BackendError::new(format!("user `{user}` does not exist"))
 }

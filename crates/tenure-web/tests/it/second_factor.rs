@@ -431,3 +431,21 @@ async fn set_up_recovery_codes_and_an_administrator_removing_a_lost_device() {
     );
     assert_eq!(a.get("/account/second-factor/remove").await.status, StatusCode::FORBIDDEN);
 }
+
+/// Deleting a person deletes their authenticator secret and recovery codes with them, in
+/// memory as SQL's cascade does.
+#[tokio::test]
+async fn a_deleted_persons_second_factor_goes_with_them() {
+    use tenure_core::{ChangeStore as _, SecondFactorStore as _, Write};
+    let site = site().await;
+    let pete = crate::user(4);
+    let mut c = Client::new(&site);
+    c.sign_in("pete@example.com").await;
+    set_up(&site, &mut c, "pete@example.com").await;
+    assert!(site.store.second_factor(pete).await.unwrap().is_some());
+    assert_eq!(site.store.recovery_codes_left(pete).await.unwrap(), 10);
+    let version = site.store.user(pete).await.unwrap().unwrap().version;
+    site.store.apply(vec![Write::DeleteUser { id: pete, version }], Vec::new()).await.unwrap();
+    assert_eq!(site.store.second_factor(pete).await.unwrap(), None);
+    assert_eq!(site.store.recovery_codes_left(pete).await.unwrap(), 0);
+}
