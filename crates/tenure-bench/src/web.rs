@@ -185,6 +185,9 @@ fn start(bin: &str, url: &str, outbox: &std::path::Path) -> anyhow::Result<(Serv
             .args(["serve", "--database", url, "--listen", &format!("127.0.0.1:{port}")])
             .arg("--outbox")
             .arg(outbox)
+            // Instances on one PostgreSQL database share a secret key.
+            .env("TENURE_SECRET_KEY", "5e".repeat(32))
+            .env_remove("TENURE_SECRET_KEY_FILE")
             .env_remove("TENURE_CONFIG")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
