@@ -130,6 +130,19 @@ impl Services {
         timings: Timings,
         limits: LimitPolicy,
     ) -> Result<Self> {
+        let courier = tenure_core::CourierPolicy::default();
+        Self::open_configured(store, mail, timings, limits, courier).await
+    }
+
+    /// As [`Services::open_with`], with this courier policy (a batch import queues its
+    /// mail with each row and delivers it apart from the rows: `crate::batch`).
+    pub(crate) async fn open_configured(
+        store: &StoreArgs,
+        mail: &MailArgs,
+        timings: Timings,
+        limits: LimitPolicy,
+        courier: tenure_core::CourierPolicy,
+    ) -> Result<Self> {
         // The key first: on PostgreSQL without one nothing is opened.
         let vault = crate::keys::vault(store.secret_key_file.as_deref(), &store.database)?;
         let db = SeaOrmStore::open(&store.database)
@@ -171,7 +184,7 @@ impl Services {
                 idle_ms: timings.session_idle_minutes * 60 * 1000,
                 absolute_ms: timings.session_absolute_hours * 60 * 60 * 1000,
             },
-            courier: tenure_core::CourierPolicy::default(),
+            courier,
             limits,
         };
         let core = tenure_core::Services::wire(ports, policies)

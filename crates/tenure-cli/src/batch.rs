@@ -9,6 +9,13 @@
 //! id on every audit entry of the run, and the exit codes: 0 every row fine, 1 some rows
 //! failed, 2 a bad invocation or a file refused whole (nothing written).
 //!
+//! Mail: each row's mail is queued in the row's own transaction, as on the web, but it is
+//! delivered beside the rows rather than inside each one: [`Delivery`] runs the courier in
+//! a task while the rows are written and drains what is due before the command exits
+//! (mail that fails stays queued for `tenure serve`'s courier). Delivering inline cost a
+//! claim, a send (an outbox file) and a mark a row, most of a row's time
+//! (docs/performance.md). A dry run starts no courier.
+//!
 //! A new kind needs a subcommand in `main.rs` that builds it from [`sources`] and calls
 //! [`import`] and [`export`].
 
@@ -16,14 +23,24 @@ use std::io::{IsTerminal as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use tenure_core::batch::{self, Kind, Options, Report, RowReport, Sources};
-use tenure_core::{IdGen as _, Origin};
+use tenure_core::limits::LimitPolicy;
+use tenure_core::{Courier, CourierPolicy, IdGen as _, Origin, Round};
 use tenure_domain::UserId;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use crate::app::{MailArgs, Services, StoreArgs};
+use crate::app::{MailArgs, Services, StoreArgs, Timings};
+
+/// Messages the import's courier claims a round.
+const DELIVERY_BATCH: usize = 200;
+
+/// How long the import's courier waits when nothing is queued.
+const DELIVERY_IDLE: Duration = Duration::from_millis(100);
 
 /// How an import reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -118,10 +135,23 @@ pub(crate) async fn run<K: Kind>(
 ) -> Result<ExitCode> {
     match command {
         KindCommand::Import(args) => {
-            let services = Services::open(&args.store, &args.mail).await?;
+            let services = Services::open_configured(
+                &args.store,
+                &args.mail,
+                Timings::default(),
+                LimitPolicy::unlimited(),
+                courier_policy(),
+            )
+            .await?;
             let actor = services.actor(&args.actor).await?;
             let kind = kind(sources(&services));
-            import(&kind, name, actor, &args).await
+            // A dry run queues nothing, and must not send what others queued either.
+            let delivery = (!args.dry_run).then(|| Delivery::start(services.core.courier.clone()));
+            let code = import(&kind, name, actor, &args).await;
+            if let Some(delivery) = delivery {
+                delivery.finish().await;
+            }
+            code
         }
         KindCommand::Export(args) => {
             let services = Services::open(&args.store, &args.mail).await?;
@@ -129,6 +159,71 @@ pub(crate) async fn run<K: Kind>(
             let kind = kind(sources(&services));
             export(&kind, actor, args.output.as_deref(), args.format).await?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// An import's courier policy: a row's mail is queued in the row's transaction, as
+/// always, but not delivered inside the row (a claim, a send and a mark a message, which
+/// were most of a row's time); [`Delivery`] sends it beside the rows.
+fn courier_policy() -> CourierPolicy {
+    CourierPolicy { deliver_at_once: false, batch: DELIVERY_BATCH, ..CourierPolicy::default() }
+}
+
+/// The import's courier: a task that delivers queued mail while the rows are written, a
+/// round after another while there is some, and drains what is due when told to finish.
+/// Mail that fails stays queued for `tenure serve`'s courier (`tenure mail status`).
+struct Delivery {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Round>,
+}
+
+impl Delivery {
+    fn start(courier: Courier) -> Self {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut total = Round::default();
+            loop {
+                let claimed = match courier.run_once().await {
+                    Ok(round) => {
+                        total.claimed += round.claimed;
+                        total.sent += round.sent;
+                        total.retrying += round.retrying;
+                        total.abandoned += round.abandoned;
+                        round.claimed
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "delivering the import's mail failed; it stays queued");
+                        0
+                    }
+                };
+                if claimed > 0 {
+                    continue;
+                }
+                if *stopped.borrow() {
+                    break;
+                }
+                tokio::select! {
+                    _ = stopped.changed() => {}
+                    () = tokio::time::sleep(DELIVERY_IDLE) => {}
+                }
+            }
+            total
+        });
+        Self { stop, task }
+    }
+
+    /// Delivers what is still due, then ends; says on standard error what was not sent.
+    async fn finish(self) {
+        let _ = self.stop.send(true);
+        match self.task.await {
+            Ok(round) if round.retrying + round.abandoned > 0 => eprintln!(
+                "{} emails could not be sent yet and wait in the queue (`tenure mail status`; \
+                 `tenure serve` goes on trying)",
+                round.retrying + round.abandoned
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "the import's courier failed"),
         }
     }
 }
