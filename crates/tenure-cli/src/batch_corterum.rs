@@ -1,5 +1,5 @@
-//! Corterum's batch jobs on the command line: `tenure entities | groups | roles
-//! import | export` (and the other Corterum kinds as they come), each a kind of
+//! Corterum's batch jobs on the command line: `tenure entities | groups | roles |
+//! accounts import | export`, each a kind of
 //! `tenure_core::batch::corterum` run by the one engine through [`crate::batch`]'s
 //! import and export (progress bar, `--format json`, exit codes, the batch id).
 
@@ -16,6 +16,7 @@ use crate::batch::{self, KindCommand};
 pub(crate) fn sources(services: &Services) -> CorterumSources {
     CorterumSources {
         corterum: services.core.corterum.clone(),
+        manage: services.core.manage.clone(),
         directory: services.store.clone(),
         changes: services.store.clone(),
     }

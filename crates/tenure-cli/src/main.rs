@@ -104,6 +104,10 @@ enum Command {
     /// Corterum roles built from the role form.
     #[command(subcommand)]
     Roles(RolesCommand),
+    /// Import and export Corterum user accounts (username, email, entity, roles,
+    /// companies); `tenure users create | list` make and list them one at a time.
+    #[command(subcommand)]
+    Accounts(batch::KindCommand),
     /// Corterum dataset instances: read as of a time, save a new version.
     #[command(subcommand)]
     Instances(InstancesCommand),
@@ -218,6 +222,12 @@ enum GroupsCommand {
 
 #[derive(Debug, Subcommand)]
 enum RolesCommand {
+    /// Import roles from a CSV file: the role form as columns (name, description, groups,
+    /// features, datasets as `key=read edit create`, `;` between items,
+    /// requires_second_factor); keyed by name. As `organisations import`.
+    Import(batch::ImportArgs),
+    /// Write the roles customers built, with the columns the import takes.
+    Export(batch::ExportArgs),
     /// Create a role (needs `roles_administration`).
     Create {
         #[command(flatten)]
@@ -514,6 +524,18 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Groups(GroupsCommand::Export(args)) => {
             let kind = tenure_core::batch::corterum::groups::Groups::new;
             batch_corterum::run(batch::KindCommand::Export(args), "groups", kind).await
+        }
+        Command::Roles(RolesCommand::Import(args)) => {
+            let kind = tenure_core::batch::corterum::roles::Roles::new;
+            batch_corterum::run(batch::KindCommand::Import(args), "roles", kind).await
+        }
+        Command::Roles(RolesCommand::Export(args)) => {
+            let kind = tenure_core::batch::corterum::roles::Roles::new;
+            batch_corterum::run(batch::KindCommand::Export(args), "roles", kind).await
+        }
+        Command::Accounts(command) => {
+            let kind = tenure_core::batch::corterum::accounts::Accounts::new;
+            batch_corterum::run(command, "accounts", kind).await
         }
         Command::Entities(EntitiesCommand::List { search, kind, acting }) => {
             let (services, actor) = acting.open().await?;

@@ -19,6 +19,15 @@ const ENTITIES: &str = "type,name,job_title,registration_number,abbreviation,com
     of=Joe Bloggs\n\
     person,Pat Jones,,,,Payment Systems Regulator,\n";
 
+const ROLES: &str = "name,description,groups,features,datasets,requires_second_factor\n\
+    Line manager,Sees the training of the people they manage,Jane's reports,,\
+    training_record=read; training_courses=read,no\n\
+    Compliance reader,Reads who is who,All People,group_administration; entity_administration,,yes\n";
+
+const ACCOUNTS: &str = "username,email,entity,roles,companies\n\
+    joe.bloggs,joe@example.com,Joe Bloggs,Line manager,Financial Conduct Authority\n\
+    pat,pat@example.com,Pat Jones,Conduct Rules Staff,Payment Systems Regulator\n";
+
 const GROUPS: &str = "name,description,type,members\n\
     Jane's reports,Who Jane manages,person,Joe Bloggs; Pat Jones\n\
     Banks,,business,Acme Bank\n";
@@ -55,8 +64,8 @@ fn export(dir: &Path, kind: &str, actor: &str) -> String {
     ok(&tenure(dir, &[kind, "export", "--as", actor]))
 }
 
-fn everything(dir: &Path, actor: &str) -> [String; 2] {
-    ["entities", "groups"].map(|k| export(dir, k, actor))
+fn everything(dir: &Path, actor: &str) -> [String; 4] {
+    ["entities", "groups", "roles", "accounts"].map(|k| export(dir, k, actor))
 }
 
 fn audit_rows(dir: &Path) -> usize {
@@ -90,7 +99,11 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
     );
     let groups = write(&a, "groups.csv", GROUPS);
     ok(&import(&a, "groups", &groups, ROOT, &[]));
-    let [e1, g1] = everything(&a, ROOT);
+    let roles = write(&a, "roles.csv", ROLES);
+    ok(&import(&a, "roles", &roles, ROOT, &[]));
+    let accounts = write(&a, "accounts.csv", ACCOUNTS);
+    ok(&import(&a, "accounts", &accounts, ROOT, &[]));
+    let [e1, g1, r1, acc1] = everything(&a, ROOT);
     // CSV rows end in CRLF.
     assert_eq!(
         e1.replace("\r\n", "\n"),
@@ -112,9 +125,32 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
          Jane's reports,Who Jane manages,person,Joe Bloggs; Pat Jones\n"
     );
 
+    assert_eq!(
+        r1.replace("\r\n", "\n"),
+        "name,description,groups,features,datasets,requires_second_factor\n\
+         Compliance reader,Reads who is who,All People,entity_administration; \
+         group_administration,,yes\n\
+         Line manager,Sees the training of the people they manage,Jane's reports,,\
+         training_courses=read; training_record=read,no\n"
+    );
+    assert_eq!(
+        acc1.replace("\r\n", "\n"),
+        "username,email,entity,roles,companies\n\
+         joe.bloggs,joe@example.com,Joe Bloggs,Line manager,Financial Conduct Authority\n\
+         pat,pat@example.com,Pat Jones,Conduct Rules Staff,Payment Systems Regulator\n\
+         root@example.com,root@example.com,,Root administrator,Financial Conduct Authority\n",
+        "the accounts' invitations were sent"
+    );
+    assert!(outbox(&a).iter().any(|m| m.contains("pat@example.com")));
+
     // Re-running changes nothing; a dry run writes nothing.
     let before = audit_rows(&a);
-    for (kind, file, n) in [("entities", &entities, 4), ("groups", &groups, 2)] {
+    for (kind, file, n) in [
+        ("entities", &entities, 4),
+        ("groups", &groups, 2),
+        ("roles", &roles, 2),
+        ("accounts", &accounts, 2),
+    ] {
         let out = ok(&import(&a, kind, file, ROOT, &[]));
         assert_eq!(
             out,
@@ -136,7 +172,29 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
         write(&a, "groups2.csv", "name,type,members\nBanks,business,\nNew,person,Joe Bloggs\n");
     let out = ok(&import(&a, "groups", &groups_changed, ROOT, &["--update", "--dry-run"]));
     assert!(out.starts_with("1 would be created, 1 would be updated,"), "{out}");
-    assert_eq!(everything(&a, ROOT), [e1.clone(), g1.clone()], "the dry runs wrote nothing");
+    let roles_changed = write(
+        &a,
+        "roles2.csv",
+        "name,description,features\nLine manager,Changed,\nNew role,New,entity_administration\n",
+    );
+    let out = ok(&import(&a, "roles", &roles_changed, ROOT, &["--update", "--dry-run"]));
+    assert!(out.starts_with("1 would be created, 1 would be updated,"), "{out}");
+    let accounts_changed = write(
+        &a,
+        "accounts2.csv",
+        "username,email,roles,companies\n\
+         joe.bloggs,joe@example.com,Conduct Rules Staff,Financial Conduct Authority\n\
+         new,new@example.com,Conduct Rules Staff,Financial Conduct Authority\n",
+    );
+    let out = ok(&import(&a, "accounts", &accounts_changed, ROOT, &["--update", "--dry-run"]));
+    assert!(out.starts_with("1 would be created, 1 would be updated,"), "{out}");
+    let mail = outbox(&a).len();
+    assert_eq!(
+        everything(&a, ROOT),
+        [e1.clone(), g1.clone(), r1.clone(), acc1.clone()],
+        "the dry runs wrote nothing"
+    );
+    assert_eq!(outbox(&a).len(), mail, "and sent nothing");
     assert_eq!(audit_rows(&a), before, "nor any audit entry");
     let joe = write(
         &a,
@@ -151,9 +209,12 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
     let b = ready("copy").await;
     std::fs::write(b.join("entities.csv"), &e1).unwrap();
     std::fs::write(b.join("groups.csv"), &g1).unwrap();
-    ok(&import(&b, "entities", "entities.csv", ROOT, &[]));
-    ok(&import(&b, "groups", "groups.csv", ROOT, &[]));
-    assert_eq!(everything(&b, ROOT), [e1.clone(), g1.clone()]);
+    std::fs::write(b.join("roles.csv"), &r1).unwrap();
+    std::fs::write(b.join("accounts.csv"), &acc1).unwrap();
+    for kind in ["entities", "groups", "roles", "accounts"] {
+        ok(&import(&b, kind, &format!("{kind}.csv"), ROOT, &[]));
+    }
+    assert_eq!(everything(&b, ROOT), [e1.clone(), g1.clone(), r1.clone(), acc1.clone()]);
 
     // The FCA's second administrator sees the FCA's entities and members only ...
     let second = [
@@ -172,7 +233,9 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
     ];
     ok(&tenure(&a, &second));
     accept(&a, outbox(&a).last().unwrap()).await;
-    let [e2, g2] = everything(&a, "second@example.com");
+    let [e2, g2, _, acc2] = everything(&a, "second@example.com");
+    assert!(!acc2.contains("pat"), "{acc2}");
+    assert!(acc2.contains("joe.bloggs"), "{acc2}");
     assert!(!e2.contains("Pat Jones") && !e2.contains(PSR), "{e2}");
     assert!(e2.contains("Joe Bloggs"), "{e2}");
     assert!(g2.contains("Jane's reports,Who Jane manages,person,Joe Bloggs\r\n"), "{g2}");
@@ -200,8 +263,17 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
         "{}",
         text(&out.stderr)
     );
+    let attack = write(
+        &a,
+        "attack-accounts.csv",
+        "username,email,roles,companies\npat,pat@example.com,Line manager,Financial Conduct Authority\n",
+    );
+    let out = import(&a, "accounts", &attack, "second@example.com", &["--update"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     // Their re-import of what they see keeps what they cannot: Pat stays in the group.
     std::fs::write(a.join("g2.csv"), &g2).unwrap();
     ok(&import(&a, "groups", "g2.csv", "second@example.com", &["--update"]));
-    assert_eq!(everything(&a, ROOT), [e1, g1]);
+    let [e3, g3, r3, acc3] = everything(&a, ROOT);
+    assert_eq!([e3, g3, r3], [e1, g1, r1]);
+    assert!(acc1.lines().all(|l| acc3.lines().any(|m| m == l)), "{acc3}");
 }

@@ -1,5 +1,5 @@
-//! Corterum's kinds for the batch engine: entities (type, fields, companies, links) and
-//! groups (with members), each row written through the [`Corterum`] services as the
+//! Corterum's kinds for the batch engine: entities (type, fields, companies, links),
+//! groups (with members), roles (the role form as columns) and user accounts, each row written through the [`Corterum`] services as the
 //! acting user, so the engine decides every row as it decides the web's forms.
 //!
 //! What they share lives here: [`CorterumSources`] (the services and read ports they
@@ -10,10 +10,14 @@
 //!
 //! Names are the natural keys people write: a company by its organisation name, an
 //! entity by its name (and type, for entities), a group by its name. A name the actor
-//! cannot see gets the same answer as one that does not exist.
+//! cannot see gets the same answer as one that does not exist. A row is the whole
+//! record: an empty cell (or a column the file does not have) means none, so `--update`
+//! with a file without `links` takes an entity's links away.
 
+pub mod accounts;
 pub mod entities;
 pub mod groups;
+pub mod roles;
 
 use std::sync::Arc;
 
@@ -32,6 +36,8 @@ use crate::usecase::ManageError;
 pub struct CorterumSources {
     /// The services every row is written through.
     pub corterum: Corterum,
+    /// Creates accounts (a user and their invitation).
+    pub manage: crate::manage::Manage,
     /// Snapshots for the engine (company scopes, dry-run decisions).
     pub directory: Arc<dyn Directory>,
     /// Organisations by name and id.
