@@ -244,6 +244,14 @@ enum RolesCommand {
 
 #[derive(Debug, Subcommand)]
 enum InstancesCommand {
+    /// Import instances from a CSV file: dataset (its key), entity_type, entity (its
+    /// name) and content (JSON: an object for a form, an array of objects for a table);
+    /// a row whose content changed is saved as a new version with `--update`, one that
+    /// did not is left alone. As `organisations import`.
+    Import(batch::ImportArgs),
+    /// Write the latest version of every instance the acting user may read, with the
+    /// columns the import takes.
+    Export(batch::ExportArgs),
     /// Show an entity's instance of a dataset, as it is or as it was.
     Show {
         /// The dataset's key, such as `training_record`.
@@ -532,6 +540,14 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Roles(RolesCommand::Export(args)) => {
             let kind = tenure_core::batch::corterum::roles::Roles::new;
             batch_corterum::run(batch::KindCommand::Export(args), "roles", kind).await
+        }
+        Command::Instances(InstancesCommand::Import(args)) => {
+            let kind = tenure_core::batch::corterum::instances::Instances::new;
+            batch_corterum::run(batch::KindCommand::Import(args), "instances", kind).await
+        }
+        Command::Instances(InstancesCommand::Export(args)) => {
+            let kind = tenure_core::batch::corterum::instances::Instances::new;
+            batch_corterum::run(batch::KindCommand::Export(args), "instances", kind).await
         }
         Command::Accounts(command) => {
             let kind = tenure_core::batch::corterum::accounts::Accounts::new;

@@ -28,6 +28,11 @@ const ACCOUNTS: &str = "username,email,entity,roles,companies\n\
     joe.bloggs,joe@example.com,Joe Bloggs,Line manager,Financial Conduct Authority\n\
     pat,pat@example.com,Pat Jones,Conduct Rules Staff,Payment Systems Regulator\n";
 
+const INSTANCES: &str = "dataset,entity_type,entity,content\n\
+    training_record,person,Joe Bloggs,\"{\"\"hours_this_year\"\":\"\"4\"\",\"\"completed\"\":\"\"yes\"\"}\"\n\
+    training_courses,person,Joe Bloggs,\"[{\"\"course\"\":\"\"AML\"\",\"\"hours\"\":\"\"2\"\"}]\"\n\
+    training_record,person,Pat Jones,\"{\"\"hours_this_year\"\":\"\"1\"\"}\"\n";
+
 const GROUPS: &str = "name,description,type,members\n\
     Jane's reports,Who Jane manages,person,Joe Bloggs; Pat Jones\n\
     Banks,,business,Acme Bank\n";
@@ -64,8 +69,8 @@ fn export(dir: &Path, kind: &str, actor: &str) -> String {
     ok(&tenure(dir, &[kind, "export", "--as", actor]))
 }
 
-fn everything(dir: &Path, actor: &str) -> [String; 4] {
-    ["entities", "groups", "roles", "accounts"].map(|k| export(dir, k, actor))
+fn everything(dir: &Path, actor: &str) -> [String; 5] {
+    ["entities", "groups", "roles", "accounts", "instances"].map(|k| export(dir, k, actor))
 }
 
 fn audit_rows(dir: &Path) -> usize {
@@ -103,7 +108,17 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
     ok(&import(&a, "roles", &roles, ROOT, &[]));
     let accounts = write(&a, "accounts.csv", ACCOUNTS);
     ok(&import(&a, "accounts", &accounts, ROOT, &[]));
-    let [e1, g1, r1, acc1] = everything(&a, ROOT);
+    let instances = write(&a, "instances.csv", INSTANCES);
+    ok(&import(&a, "instances", &instances, ROOT, &[]));
+    let [e1, g1, r1, acc1, i1] = everything(&a, ROOT);
+    assert_eq!(
+        i1.replace("\r\n", "\n"),
+        "dataset,entity_type,entity,content\n\
+         training_record,person,Joe Bloggs,\"{\"\"completed\"\":\"\"yes\"\",\"\"hours_this_year\"\":\"\"4\"\"}\"\n\
+         training_record,person,Pat Jones,\"{\"\"hours_this_year\"\":\"\"1\"\"}\"\n\
+         training_courses,person,Joe Bloggs,\"[{\"\"course\"\":\"\"AML\"\",\"\"hours\"\":\"\"2\"\"}]\"\n",
+        "forms before the tables embedded in them"
+    );
     // CSV rows end in CRLF.
     assert_eq!(
         e1.replace("\r\n", "\n"),
@@ -150,6 +165,7 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
         ("groups", &groups, 2),
         ("roles", &roles, 2),
         ("accounts", &accounts, 2),
+        ("instances", &instances, 3),
     ] {
         let out = ok(&import(&a, kind, file, ROOT, &[]));
         assert_eq!(
@@ -188,10 +204,18 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
     );
     let out = ok(&import(&a, "accounts", &accounts_changed, ROOT, &["--update", "--dry-run"]));
     assert!(out.starts_with("1 would be created, 1 would be updated,"), "{out}");
+    let hours = write(
+        &a,
+        "hours.csv",
+        "dataset,entity_type,entity,content\n\
+         training_record,person,Joe Bloggs,\"{\"\"hours_this_year\"\":\"\"5\"\"}\"\n",
+    );
+    let out = ok(&import(&a, "instances", &hours, ROOT, &["--update", "--dry-run"]));
+    assert!(out.starts_with("0 would be created, 1 would be updated,"), "{out}");
     let mail = outbox(&a).len();
     assert_eq!(
         everything(&a, ROOT),
-        [e1.clone(), g1.clone(), r1.clone(), acc1.clone()],
+        [e1.clone(), g1.clone(), r1.clone(), acc1.clone(), i1.clone()],
         "the dry runs wrote nothing"
     );
     assert_eq!(outbox(&a).len(), mail, "and sent nothing");
@@ -211,10 +235,34 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
     std::fs::write(b.join("groups.csv"), &g1).unwrap();
     std::fs::write(b.join("roles.csv"), &r1).unwrap();
     std::fs::write(b.join("accounts.csv"), &acc1).unwrap();
-    for kind in ["entities", "groups", "roles", "accounts"] {
+    std::fs::write(b.join("instances.csv"), &i1).unwrap();
+    for kind in ["entities", "groups", "roles", "accounts", "instances"] {
         ok(&import(&b, kind, &format!("{kind}.csv"), ROOT, &[]));
     }
-    assert_eq!(everything(&b, ROOT), [e1.clone(), g1.clone(), r1.clone(), acc1.clone()]);
+    assert_eq!(
+        everything(&b, ROOT),
+        [e1.clone(), g1.clone(), r1.clone(), acc1.clone(), i1.clone()]
+    );
+
+    // A changed instance is saved as a new version, with --update; then left alone.
+    let out = ok(&import(&a, "instances", &hours, ROOT, &["--update"]));
+    assert!(out.starts_with("0 created, 1 updated,"), "{out}");
+    let out = ok(&import(&a, "instances", &hours, ROOT, &["--update"]));
+    assert!(out.starts_with("0 created, 0 updated, 1 unchanged,"), "{out}");
+    let shown = ok(&tenure(
+        &a,
+        &[
+            "instances",
+            "show",
+            "--dataset",
+            "training_record",
+            "--entity",
+            "Joe Bloggs",
+            "--as",
+            ROOT,
+        ],
+    ));
+    assert!(shown.contains("version 2 of 2, saved"), "{shown}");
 
     // The FCA's second administrator sees the FCA's entities and members only ...
     let second = [
@@ -233,7 +281,8 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
     ];
     ok(&tenure(&a, &second));
     accept(&a, outbox(&a).last().unwrap()).await;
-    let [e2, g2, _, acc2] = everything(&a, "second@example.com");
+    let [e2, g2, _, acc2, i2] = everything(&a, "second@example.com");
+    assert!(!i2.contains("Pat Jones"), "{i2}");
     assert!(!acc2.contains("pat"), "{acc2}");
     assert!(acc2.contains("joe.bloggs"), "{acc2}");
     assert!(!e2.contains("Pat Jones") && !e2.contains(PSR), "{e2}");
@@ -273,7 +322,7 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
     // Their re-import of what they see keeps what they cannot: Pat stays in the group.
     std::fs::write(a.join("g2.csv"), &g2).unwrap();
     ok(&import(&a, "groups", "g2.csv", "second@example.com", &["--update"]));
-    let [e3, g3, r3, acc3] = everything(&a, ROOT);
+    let [e3, g3, r3, acc3, _] = everything(&a, ROOT);
     assert_eq!([e3, g3, r3], [e1, g1, r1]);
     assert!(acc1.lines().all(|l| acc3.lines().any(|m| m == l)), "{acc3}");
 }

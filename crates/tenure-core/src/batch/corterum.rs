@@ -1,5 +1,6 @@
 //! Corterum's kinds for the batch engine: entities (type, fields, companies, links),
-//! groups (with members), roles (the role form as columns) and user accounts, each row written through the [`Corterum`] services as the
+//! groups (with members), roles (the role form as columns), user accounts and dataset
+//! instances (content as JSON, a new version when it changed), each row written through the [`Corterum`] services as the
 //! acting user, so the engine decides every row as it decides the web's forms.
 //!
 //! What they share lives here: [`CorterumSources`] (the services and read ports they
@@ -17,6 +18,7 @@
 pub mod accounts;
 pub mod entities;
 pub mod groups;
+pub mod instances;
 pub mod roles;
 
 use std::sync::Arc;
