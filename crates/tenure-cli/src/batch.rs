@@ -133,6 +133,16 @@ pub(crate) async fn run<K: Kind>(
     name: &str,
     kind: impl FnOnce(Sources) -> K,
 ) -> Result<ExitCode> {
+    run_on(command, name, |services| kind(sources(services))).await
+}
+
+/// As [`run`], for a kind built from the wired services themselves (Corterum's kinds,
+/// `crate::batch_corterum`).
+pub(crate) async fn run_on<K: Kind>(
+    command: KindCommand,
+    name: &str,
+    kind: impl FnOnce(&Services) -> K,
+) -> Result<ExitCode> {
     match command {
         KindCommand::Import(args) => {
             let services = Services::open_configured(
@@ -144,7 +154,7 @@ pub(crate) async fn run<K: Kind>(
             )
             .await?;
             let actor = services.actor(&args.actor).await?;
-            let kind = kind(sources(&services));
+            let kind = kind(&services);
             // A dry run queues nothing, and must not send what others queued either.
             let delivery = (!args.dry_run).then(|| Delivery::start(services.core.courier.clone()));
             let code = import(&kind, name, actor, &args).await;
@@ -156,7 +166,7 @@ pub(crate) async fn run<K: Kind>(
         KindCommand::Export(args) => {
             let services = Services::open(&args.store, &args.mail).await?;
             let actor = services.actor(&args.actor).await?;
-            let kind = kind(sources(&services));
+            let kind = kind(&services);
             export(&kind, actor, args.output.as_deref(), args.format).await?;
             Ok(ExitCode::SUCCESS)
         }

@@ -22,25 +22,13 @@ pub(crate) fn sources(services: &Services) -> CorterumSources {
     }
 }
 
-/// Runs an import or export of a Corterum kind built by `kind` from the services.
+/// Runs an import or export of a Corterum kind built by `kind` from the services, as
+/// [`batch::run`] does for CORE's (imports unlimited by the web's rate limits, their mail
+/// delivered beside the rows).
 pub(crate) async fn run<K: Kind>(
     command: KindCommand,
     name: &str,
     kind: impl FnOnce(CorterumSources) -> K,
 ) -> Result<ExitCode> {
-    match command {
-        KindCommand::Import(args) => {
-            let services = Services::open(&args.store, &args.mail).await?;
-            let actor = services.actor(&args.actor).await?;
-            let kind = kind(sources(&services));
-            batch::import(&kind, name, actor, &args).await
-        }
-        KindCommand::Export(args) => {
-            let services = Services::open(&args.store, &args.mail).await?;
-            let actor = services.actor(&args.actor).await?;
-            let kind = kind(sources(&services));
-            batch::export(&kind, actor, args.output.as_deref(), args.format).await?;
-            Ok(ExitCode::SUCCESS)
-        }
-    }
+    batch::run_on(command, name, |services| kind(sources(services))).await
 }
