@@ -304,6 +304,18 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
         "{}",
         text(&out.stderr)
     );
+    let attack = write(
+        &a,
+        "attack-links.csv",
+        "type,name,companies,links\nperson,Spy,Financial Conduct Authority,related_to=Pat Jones\n",
+    );
+    let out = import(&a, "entities", &attack, "second@example.com", &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("links: no entity you can see is called `Pat Jones`"),
+        "{}",
+        text(&out.stderr)
+    );
     let attack = write(&a, "attack-groups.csv", "name,type,members\nSpies,person,Pat Jones\n");
     let out = import(&a, "groups", &attack, "second@example.com", &[]);
     assert_eq!(out.status.code(), Some(1));
