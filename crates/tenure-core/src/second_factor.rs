@@ -54,7 +54,7 @@ use crate::error::BackendError;
 use crate::notification::{ChangedBy, Notification, SecondFactorChange};
 use crate::ports::{Clock, Directory, IdGen, Secrets, Timestamp};
 use crate::sessions::{Live, SessionStage, Sessions};
-use crate::usecase::{Base, FieldError, ManageError};
+use crate::usecase::{Base, FieldError, ManageError, StateError};
 
 pub use totp::Totp;
 
@@ -264,6 +264,10 @@ pub enum CodeError {
         "enter the 6-digit code from your authenticator app, or one of your recovery codes; the code you entered is not right"
     )]
     Incorrect,
+    /// A change to one's second factor more than 15 minutes after signing in (or proving
+    /// it again): nothing was checked or changed; confirm it is you first.
+    #[error("confirm it is you first: you signed in more than 15 minutes ago")]
+    NotRecent,
     /// Something broke.
     #[error(transparent)]
     Backend(#[from] BackendError),
@@ -283,6 +287,10 @@ pub enum SetupError {
         "enter the 6-digit code your authenticator app shows for Tenure; the code you entered is not right"
     )]
     Incorrect,
+    /// Setting one up from a session signed in more than 15 minutes ago: confirm it is
+    /// you first.
+    #[error("confirm it is you first: you signed in more than 15 minutes ago")]
+    NotRecent,
     /// Something broke.
     #[error(transparent)]
     Backend(#[from] BackendError),
@@ -453,8 +461,14 @@ impl SecondFactors {
     /// # Errors
     /// [`SetupError::Incorrect`] for a wrong code (not counted towards the lockout: it
     /// opens nothing), [`SetupError::NotStarted`] when no set-up is open,
-    /// [`SetupError::AlreadySetUp`] when one is in force.
+    /// [`SetupError::AlreadySetUp`] when one is in force, [`SetupError::NotRecent`] for a
+    /// signed-in session whose holder last proved who they are over 15 minutes ago.
     pub async fn confirm_setup(&self, live: &Live, code: &str) -> Result<SetupDone, SetupError> {
+        // A change to one's second factor needs a recent sign-in; a session waiting for
+        // this set-up has just proved its password.
+        if live.stage.is_signed_in() && !self.sessions.is_recent(live) {
+            return Err(SetupError::NotRecent);
+        }
         let user = live.user;
         let enrolment =
             self.ports.store.second_factor(user).await?.ok_or(SetupError::NotStarted)?;
@@ -627,7 +641,9 @@ impl SecondFactors {
     /// and emailed.
     ///
     /// # Errors
-    /// [`CodeError::Incorrect`] for a wrong code or no second factor.
+    /// [`CodeError::Incorrect`] for a wrong code or no second factor,
+    /// [`CodeError::NotRecent`] (nothing checked) when the holder last proved who they are
+    /// over 15 minutes ago.
     pub async fn replace_recovery_codes(
         &self,
         live: &Live,
@@ -635,6 +651,9 @@ impl SecondFactors {
     ) -> Result<RecoveryCodes, CodeError> {
         if !live.stage.is_signed_in() {
             return Err(CodeError::Incorrect);
+        }
+        if !self.sessions.is_recent(live) {
+            return Err(CodeError::NotRecent);
         }
         let user = live.user;
         self.check_code(user, code).await?;
@@ -657,7 +676,9 @@ impl SecondFactors {
     /// # Errors
     /// [`ManageError::Forbidden`] with [`tenure_domain::DenyReason::SecondFactorRequired`]
     /// when a role requires one; [`ManageError::Invalid`] on the `code` field for a wrong
-    /// code (counted towards the lockout) or when none is set up.
+    /// code (counted towards the lockout) or when none is set up;
+    /// [`ManageError::State`] with [`StateError::SignInNotRecent`] (nothing checked) when
+    /// the holder last proved who they are over 15 minutes ago.
     pub async fn remove_own(&self, live: &Live, code: &str) -> Result<(), ManageError> {
         let user = live.user;
         let world = self.ports.directory.snapshot(user, Resource::User(user)).await?;
@@ -667,9 +688,12 @@ impl SecondFactors {
                 Request::new(user, Action::UserRemoveSecondFactor, Resource::User(user)),
             )
             .await?;
+        if !self.sessions.is_recent(live) {
+            return Err(ManageError::State(StateError::SignInNotRecent));
+        }
         match self.check_code(user, code).await {
             Ok(()) => {}
-            Err(CodeError::Incorrect) => {
+            Err(CodeError::Incorrect | CodeError::NotRecent) => {
                 return Err(ManageError::Invalid(vec![FieldError {
                     field: "code",
                     message: CodeError::Incorrect.to_string(),

@@ -137,6 +137,10 @@ pub enum StateError {
     /// The root administrator exists or has been invited.
     #[error("the root administrator already exists or has been invited; there is one per account")]
     RootAdministratorExists,
+    /// The change needs a sign-in (or code) within the last 15 minutes
+    /// ([`crate::Sessions::is_recent`]): the person proves who they are again first.
+    #[error("confirm it is you first: you signed in more than 15 minutes ago")]
+    SignInNotRecent,
 }
 
 /// What a use case needs to record what it did and what it refused.

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use tenure_core::limits::{LimitKey, LimitKind, Verdict};
-use tenure_core::{CodeError, ManageError, SetupError};
+use tenure_core::{CodeError, ManageError, SetupError, StateError};
 use tenure_domain::{Action, Request, Resource, RoleCatalogue, UserId};
 
 use crate::App;
@@ -126,7 +126,9 @@ pub(crate) async fn code(
         Ok(token) => {
             (jar.add(security::session_cookie(&app, token)), Redirect::to("/logs")).into_response()
         }
-        Err(CodeError::Incorrect) => sign_in_code_page(chrome, Errors::one("code", CODE_WRONG)),
+        Err(CodeError::Incorrect | CodeError::NotRecent) => {
+            sign_in_code_page(chrome, Errors::one("code", CODE_WRONG))
+        }
         Err(CodeError::Backend(e)) => view::backend(chrome, &e),
     }
 }
@@ -305,6 +307,7 @@ async fn finish_set_up(
             }
         }
         Err(SetupError::Incorrect) => page(chrome, Errors::one("code", SET_UP_WRONG)),
+        Err(SetupError::NotRecent) => prompt("/account/second-factor/set-up"),
         Err(SetupError::NotStarted) => Redirect::to(if next == "/logs" {
             SET_UP_AT_SIGN_IN
         } else {
@@ -348,9 +351,15 @@ pub(crate) fn recent_or_prompt(app: &App, viewer: &Signed, back_to: &str) -> Opt
     if app.services.sessions.is_recent(&viewer.0.live) {
         return None;
     }
+    Some(prompt(back_to))
+}
+
+/// "Confirm it's you", then back to `back_to`: what a service's refusal for want of a
+/// recent sign-in turns into.
+fn prompt(back_to: &str) -> Response {
     let back: String =
         form_urlencoded::byte_serialize(safe_return(Some(back_to)).as_bytes()).collect();
-    Some(Redirect::to(&format!("{CONFIRM_IDENTITY}?return={back}")).into_response())
+    Redirect::to(&format!("{CONFIRM_IDENTITY}?return={back}")).into_response()
 }
 
 /// A return path that stays on this service: a path starting with one `/` (not `//`,
@@ -464,6 +473,7 @@ pub(crate) async fn recovery_codes(
             next: HOME,
         }),
         Err(CodeError::Incorrect) => new_codes_page(chrome, Errors::one("code", CODE_WRONG)),
+        Err(CodeError::NotRecent) => prompt("/account/second-factor/recovery-codes"),
         Err(CodeError::Backend(e)) => view::backend(chrome, &e),
     }
 }
@@ -516,6 +526,9 @@ pub(crate) async fn remove(
     match app.services.second_factors.remove_own(&viewer.0.live, &form.code).await {
         Ok(()) => Redirect::to("/account?done=second-factor-removed").into_response(),
         Err(ManageError::Invalid(_)) => remove_own_page(chrome, Errors::one("code", CODE_WRONG)),
+        Err(ManageError::State(StateError::SignInNotRecent)) => {
+            prompt("/account/second-factor/remove")
+        }
         Err(e) => view::refusal(chrome, &e),
     }
 }
@@ -606,7 +619,7 @@ pub(crate) async fn confirm_identity(
         Ok(token) => {
             (jar.add(security::session_cookie(&app, token)), Redirect::to(&back)).into_response()
         }
-        Err(CodeError::Incorrect) => {
+        Err(CodeError::Incorrect | CodeError::NotRecent) => {
             let message = if needs_code {
                 "Enter your correct password and a correct security code"
             } else {

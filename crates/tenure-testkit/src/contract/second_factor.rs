@@ -402,6 +402,16 @@ async fn recent_sign_in<S: SecondFactorFullStore>(h: Harness<S>) {
     assert!(h.sessions.is_recent(&cora), "a millisecond inside");
     h.clock.advance(60 * 1000 + 1);
     assert!(!h.sessions.is_recent(&cora), "16 minutes on");
+    // Changing her second factor now is refused before any code is checked.
+    assert!(matches!(
+        h.service.replace_recovery_codes(&cora, &h.code(&totp, 0)).await,
+        Err(CodeError::NotRecent)
+    ));
+    assert!(matches!(
+        h.service.remove_own(&cora, &h.code(&totp, 0)).await,
+        Err(ManageError::State(tenure_core::StateError::SignInNotRecent))
+    ));
+    assert!(h.service.status(uid(CORA)).await.expect("status").set_up, "nothing removed");
     assert!(matches!(
         h.service.reauthenticate(&cora, &h.accounts, PASSWORD, None).await,
         Err(CodeError::Incorrect)
@@ -419,5 +429,8 @@ async fn recent_sign_in<S: SecondFactorFullStore>(h: Harness<S>) {
         .expect("proved again");
     let fresh = h.live(&token).await;
     assert!(h.sessions.is_recent(&fresh));
+    h.clock.advance(STEP_MS);
+    let codes = h.service.replace_recovery_codes(&fresh, &h.code(&totp, 0)).await;
+    assert_eq!(codes.expect("recent again").0.len(), 10);
     assert_eq!(fresh.created, cora.created, "the absolute timeout still counts from the start");
 }
