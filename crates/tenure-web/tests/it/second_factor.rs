@@ -449,3 +449,23 @@ async fn a_deleted_persons_second_factor_goes_with_them() {
     assert_eq!(site.store.second_factor(pete).await.unwrap(), None);
     assert_eq!(site.store.recovery_codes_left(pete).await.unwrap(), 0);
 }
+
+/// The first step gives no hint of a second factor: a wrong password for the
+/// administrator (who has one) and an unknown address get the same page, and neither
+/// starts a session.
+#[tokio::test]
+async fn the_password_step_answers_the_same_for_an_unknown_email() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.get("/account/sign-in").await;
+    let wrong = c.post("/account/sign-in", &[("email", ADA), ("password", "not it at all")]).await;
+    let unknown =
+        c.post("/account/sign-in", &[("email", "nobody@example.com"), ("password", "x")]).await;
+    let strip = |p: &Page| {
+        let body = p.body.replace(ADA, "EMAIL").replace("nobody@example.com", "EMAIL");
+        body.split("name=\"csrf\"").next().unwrap().to_owned()
+    };
+    assert_eq!((wrong.status, unknown.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(strip(&wrong), strip(&unknown));
+    assert!(!c.has_session());
+}
