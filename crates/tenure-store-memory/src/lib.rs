@@ -764,8 +764,6 @@ impl CorterumStore for MemoryDirectory {
         self.read(|w| w.entity(id).cloned())
     }
 
-    async fn groups(&self) -> Result<Vec<Group>, BackendError> {
-        self.read(|w| w.groups().filter(|g| g.id != ALL_PEOPLE).cloned().collect())
     async fn linked_from(
         &self,
         id: EntityId,
@@ -780,6 +778,8 @@ impl CorterumStore for MemoryDirectory {
         })
     }
 
+    async fn groups(&self) -> Result<Vec<Group>, BackendError> {
+        self.read(|w| w.groups().filter(|g| g.id != ALL_PEOPLE).cloned().collect())
     }
 
     async fn datasets(&self) -> Result<Vec<Dataset>, BackendError> {

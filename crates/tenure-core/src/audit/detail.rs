@@ -290,13 +290,13 @@ pub struct EntityDetail {
     pub fields: Vec<String>,
     /// How many companies it is linked to.
     pub companies: usize,
-}
-
-/// A Corterum group saved.
     /// Its links to other entities, each `<kind> <entity id>` (no personal data: kinds
     /// and ids); absent from entries written before links were recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
+}
+
+/// A Corterum group saved.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct GroupSave {
     /// Its id.
