@@ -17,8 +17,8 @@ pub mod audit;
 pub mod authorizer;
 pub mod batch;
 pub mod changes;
-pub mod courier;
 pub mod corterum;
+pub mod courier;
 pub mod csv;
 pub mod error;
 pub mod health;
@@ -64,11 +64,11 @@ pub use ports::{
     Timestamp, Token, Verified,
 };
 pub use query::{OrganisationQuery, Search, UserQuery, UserSort};
-pub use services::{Policies, Ports, Services};
 pub use second_factor::{
     CodeError, Enrolment, RecoveryCodes, SecondFactorPorts, SecondFactorStore, SecondFactors,
     SetupDone, SetupError, SetupStart, Status as SecondFactorStatus, Vault,
 };
+pub use services::{Policies, Ports, Services};
 pub use sessions::{
     Live, RECENT_SIGN_IN_MS, SessionPolicy, SessionRecord, SessionStage, SessionStore, Sessions,
 };

@@ -119,14 +119,13 @@ impl Services {
     /// # Errors
     /// [`ManageError::Backend`] if the catalogue could not be read or written.
     pub async fn wire(ports: Ports, policies: Policies) -> Result<Self, ManageError> {
-        let courier =
-            Courier::new(
-                ports.mail_queue,
-                ports.mailer,
-                ports.vault.clone(),
-                ports.clock.clone(),
-                policies.courier,
-            );
+        let courier = Courier::new(
+            ports.mail_queue,
+            ports.mailer,
+            ports.vault.clone(),
+            ports.clock.clone(),
+            policies.courier,
+        );
         let limits = Limits::new(ports.limits, ports.clock.clone(), policies.limits);
         let manage = Manage::new(
             ManagePorts {
@@ -179,7 +178,8 @@ impl Services {
             },
             sessions.clone(),
             policies.lockout,
-        );
+        )
+        .with_limits(limits.clone());
         Ok(Self {
             accounts,
             manage,

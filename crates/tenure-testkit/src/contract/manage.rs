@@ -7,9 +7,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tenure_core::{
-    AccountStatus, AccountStore, AuditName, AuditQuery, ChangeStore, Directory, Invite, Manage,
-    MailQueue, ManageError, ManagePolicy, ManagePorts, OrganisationInput, Page, PersonInput, SessionPolicy,
-    SessionStore, Sessions, StateError, UserChanges,
+    AccountStatus, AccountStore, AuditName, AuditQuery, ChangeStore, Directory, Invite, MailQueue,
+    Manage, ManageError, ManagePolicy, ManagePorts, OrganisationInput, Page, PersonInput,
+    SessionPolicy, SessionStore, Sessions, StateError, UserChanges,
 };
 use tenure_domain::RelationshipStep::{Accept, Add, Remove, Withdraw};
 use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
