@@ -4,11 +4,16 @@
 //!
 //! In order: `secret_key_file` (`--secret-key-file`, TENURE_SECRET_KEY_FILE; a file of 64
 //! hexadecimal characters), then the key itself in TENURE_SECRET_KEY. With neither:
-//! `serve --demo` makes `tenure-demo.key` beside its outbox (see `serve.rs`); otherwise,
+//! `serve --demo` makes `tenure-demo.key` in the database file's folder (the current
+//! folder for a database not in a file; see `second_factor.rs`); otherwise,
 //! on SQLite, a key file is made beside the database file on first use (readable by its
 //! owner only, and logged), and a database in memory gets a key that lives as long as it
 //! does; on PostgreSQL nothing starts, since several instances must share one key and a
 //! key made by one of them would not be the others'.
+//!
+//! Only commands that write (`serve`, `housekeeping`, imports, mail) go through [`vault`],
+//! which may make a key; a command that only reads secrets (`demo code`) uses
+//! [`existing_key_file`] and never makes one.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,6 +53,27 @@ fn beside(database: &Path) -> PathBuf {
     let mut name = database.file_name().map(std::ffi::OsStr::to_owned).unwrap_or_default();
     name.push(".key");
     database.with_file_name(name)
+}
+
+/// The key file a SQLite database file already has beside it (`tenure.db.key`), if it
+/// exists: for commands that only read secrets and must never make a key.
+pub(crate) fn existing_key_file(database: &str) -> Option<PathBuf> {
+    match Database::of(database) {
+        Database::SqliteFile(path) => Some(beside(&path)).filter(|key| key.exists()),
+        Database::SqliteMemory | Database::Shared => None,
+    }
+}
+
+/// The folder the demo's key file goes in: the SQLite database file's folder, or the
+/// current folder for a database not in a file (in memory, PostgreSQL).
+pub(crate) fn demo_folder(database: &str) -> PathBuf {
+    match Database::of(database) {
+        Database::SqliteFile(path) => match path.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() => folder.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+        Database::SqliteMemory | Database::Shared => PathBuf::from("."),
+    }
 }
 
 /// The vault under the configured key (see the module's docs for the order).
@@ -121,6 +147,10 @@ mod tests {
             Path::new("/var/lib/tenure/t.db.key")
         );
         assert_eq!(beside(Path::new("tenure.db")), Path::new("tenure.db.key"));
+        assert_eq!(demo_folder("sqlite://tenure.db?mode=rwc"), Path::new("."));
+        assert_eq!(demo_folder("sqlite:///var/lib/tenure/t.db"), Path::new("/var/lib/tenure"));
+        assert_eq!(demo_folder("sqlite::memory:"), Path::new("."));
+        assert_eq!(existing_key_file("sqlite:///nowhere/at/all/t.db"), None);
     }
 
     #[test]

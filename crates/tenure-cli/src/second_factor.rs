@@ -1,20 +1,27 @@
 //! The demo's key file and authenticator apps. The key itself (the service's one secret
 //! key, which seals second-factor secrets and queued mail) is resolved in `keys.rs`;
-//! `serve --demo` makes a key file in its folder when none is configured.
+//! `serve --demo` makes `tenure-demo.key` in the database file's folder when none is
+//! configured, and `demo code` reads it there (it never makes a key).
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use tenure_secrets_os::KeyVault;
 
 use crate::keys::KEY_VARIABLE;
 
-/// The demo's key file: the configured one, or `tenure-demo.key` made beside `outbox`.
+/// Where the demo's key file is for `database`: `tenure-demo.key` in the database file's
+/// folder (the current folder for a database not in a file).
+pub(crate) fn demo_key_path(database: &str) -> PathBuf {
+    crate::keys::demo_folder(database).join("tenure-demo.key")
+}
+
+/// The demo's key file for `database` ([`demo_key_path`]), made when missing.
 ///
 /// # Errors
 /// When the file cannot be made.
-pub(crate) fn demo_key_file(outbox: &Path) -> Result<std::path::PathBuf> {
-    let path = outbox.parent().unwrap_or_else(|| Path::new(".")).join("tenure-demo.key");
+pub(crate) fn demo_key_file(database: &str) -> Result<PathBuf> {
+    let path = demo_key_path(database);
     KeyVault::load_or_create(&path)
         .with_context(|| format!("cannot make the demo's key file `{}`", path.display()))?;
     Ok(path)
@@ -67,7 +74,9 @@ pub(crate) async fn enrol_demo(services: &crate::app::Services) -> Result<()> {
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum DemoCommand {
     /// Print the code a demo account's authenticator app shows now (it needs the key:
-    /// run it where the service runs, with the same settings).
+    /// run it where the service runs, with the same settings). It reads the configured
+    /// key, else the demo's `tenure-demo.key` in the database file's folder, else the
+    /// database's own `tenure.db.key`; it never makes a key.
     Code {
         /// The account's email address.
         email: String,
@@ -81,15 +90,26 @@ pub(crate) enum DemoCommand {
 /// Runs a `tenure demo` command.
 ///
 /// # Errors
-/// An unknown account, one with no authenticator app, or a key that does not open it.
+/// An unknown account, one with no authenticator app, no key found, or a key that does
+/// not open it.
 pub(crate) async fn run(command: DemoCommand) -> Result<std::process::ExitCode> {
     use tenure_core::AccountStore as _;
     let DemoCommand::Code { email, mut store, mail } = command;
     if store.secret_key_file.is_none() && std::env::var(KEY_VARIABLE).is_err() {
-        let demo = mail.outbox.parent().unwrap_or_else(|| Path::new(".")).join("tenure-demo.key");
-        if demo.exists() {
-            store.secret_key_file = Some(demo);
-        }
+        // Reading only: a key made now would open nothing, so none is made.
+        let demo = demo_key_path(&store.database);
+        let found = Some(demo.clone())
+            .filter(|p| p.exists())
+            .or_else(|| crate::keys::existing_key_file(&store.database));
+        let Some(found) = found else {
+            anyhow::bail!(
+                "no secret key found: `{}` (made by `tenure serve --demo` with the same \
+                 --database) does not exist and the database has no key file beside it; pass \
+                 --secret-key-file (TENURE_SECRET_KEY_FILE) or set {KEY_VARIABLE}",
+                demo.display()
+            );
+        };
+        store.secret_key_file = Some(found);
     }
     let services = crate::app::Services::open(&store, &mail).await?;
     let parsed = tenure_domain::Email::parse(&email).map_err(|e| {

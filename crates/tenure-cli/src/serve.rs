@@ -200,10 +200,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     })?;
     logging::init(settings.log_format, logging::LevelFilter::INFO);
     let listen = settings.listen.clone();
-    // The demo makes a key file in its folder when no key is configured.
+    // The demo makes a key file in the database file's folder when no key is configured.
     let no_key = std::env::var(crate::keys::KEY_VARIABLE).is_err();
     let secret_key_file = match &settings.secret_key_file {
-        None if args.demo && no_key => Some(crate::second_factor::demo_key_file(&settings.outbox)?),
+        None if args.demo && no_key => {
+            Some(crate::second_factor::demo_key_file(&settings.database)?)
+        }
         other => other.clone(),
     };
     let store = StoreArgs { database: settings.database.clone(), secret_key_file };

@@ -51,6 +51,7 @@ use crate::audit::{
 use crate::changes::ChangeStore;
 use crate::courier::{Courier, QueuedMail};
 use crate::error::BackendError;
+use crate::limits::{LimitKey, LimitKind, Limits};
 use crate::notification::{ChangedBy, Notification, SecondFactorChange};
 use crate::ports::{Clock, Directory, IdGen, Secrets, Timestamp};
 use crate::sessions::{Live, SessionStage, Sessions};
@@ -268,6 +269,14 @@ pub enum CodeError {
     /// it again): nothing was checked or changed; confirm it is you first.
     #[error("confirm it is you first: you signed in more than 15 minutes ago")]
     NotRecent,
+    /// Too many codes tried for this account lately
+    /// ([`LimitKind::SecondFactorAccount`], wherever they came from): nothing was checked
+    /// or counted, not even a right code.
+    #[error("too many security codes were tried; try again in {retry_after_secs} seconds")]
+    TooMany {
+        /// Seconds until a code may be tried again.
+        retry_after_secs: u64,
+    },
     /// Something broke.
     #[error(transparent)]
     Backend(#[from] BackendError),
@@ -335,6 +344,7 @@ pub struct SecondFactors {
     sessions: Sessions,
     lockout: LockoutPolicy,
     base: Base,
+    limits: Option<Limits>,
 }
 
 impl std::fmt::Debug for SecondFactors {
@@ -352,7 +362,18 @@ impl SecondFactors {
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),
         };
-        Self { ports, sessions, lockout, base }
+        Self { ports, sessions, lockout, base, limits: None }
+    }
+
+    /// The same service under the per-account limit on codes tried
+    /// ([`LimitKind::SecondFactorAccount`]), which every code check hits first (signing
+    /// in, confirming it is you, new recovery codes, removing one's own): a right
+    /// password clears the lockout count, so this is what caps guessing codes. Without
+    /// it nothing is limited.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = Some(limits);
+        self
     }
 
     fn event(
@@ -514,9 +535,18 @@ impl SecondFactors {
     }
 
     /// Checks a code for `user` against their confirmed authenticator app (six digits)
-    /// or their recovery codes (24 characters), using it once. A wrong one counts towards
-    /// the lockout; while locked nothing is checked or counted.
+    /// or their recovery codes (24 characters), using it once. Every code check goes
+    /// through here, and the per-account limit is hit first: past it nothing is checked
+    /// or counted ([`CodeError::TooMany`]). A wrong one counts towards the lockout; while
+    /// locked nothing is checked or counted.
     async fn check_code(&self, user: UserId, typed: &str) -> Result<(), CodeError> {
+        if let Some(limits) = &self.limits {
+            let verdict =
+                limits.hit(LimitKind::SecondFactorAccount, &LimitKey::account(user)).await?;
+            if !verdict.is_allowed() {
+                return Err(CodeError::TooMany { retry_after_secs: verdict.retry_after_secs() });
+            }
+        }
         let now = self.base.now();
         let holder = self.holder(user).await?;
         let Some(enrolment) = self.confirmed(user).await? else {
@@ -693,6 +723,9 @@ impl SecondFactors {
         }
         match self.check_code(user, code).await {
             Ok(()) => {}
+            Err(CodeError::TooMany { retry_after_secs }) => {
+                return Err(ManageError::TooMany { retry_after_secs });
+            }
             Err(CodeError::Incorrect | CodeError::NotRecent) => {
                 return Err(ManageError::Invalid(vec![FieldError {
                     field: "code",
@@ -721,6 +754,12 @@ impl SecondFactors {
                 Request::new(actor, Action::UserRemoveSecondFactor, Resource::User(target)),
             )
             .await?;
+        // Permission first, then state: whether they have one is told only to those who
+        // may remove it. A set-up left half-way is nothing to remove (removing it would
+        // sign them out for nothing).
+        if self.confirmed(target).await?.is_none() {
+            return Ok(false);
+        }
         let by = if actor == target {
             ChangedBy::Themselves
         } else {

@@ -114,20 +114,16 @@ pub(crate) async fn code(
     if form.code.trim().is_empty() {
         return sign_in_code_page(chrome, Errors::one("code", CODE_MISSING));
     }
-    // Codes tried for this account, from anywhere: a right password clears the lockout
-    // count, so without this someone who knows the password could guess on and on.
-    let account = LimitKey::account(pending.0.user.id);
-    match app.services.limits.hit(LimitKind::SecondFactorAccount, &account).await {
-        Ok(Verdict::Allowed) => {}
-        Ok(refused) => return security::too_many(chrome, refused.retry_after_secs()),
-        Err(e) => return view::backend(chrome, &e),
-    }
+    // The service hits the per-account limit on codes before checking one.
     match app.services.second_factors.verify_sign_in(&pending.0.live, &form.code).await {
         Ok(token) => {
             (jar.add(security::session_cookie(&app, token)), Redirect::to("/logs")).into_response()
         }
         Err(CodeError::Incorrect | CodeError::NotRecent) => {
             sign_in_code_page(chrome, Errors::one("code", CODE_WRONG))
+        }
+        Err(CodeError::TooMany { retry_after_secs }) => {
+            security::too_many(chrome, retry_after_secs)
         }
         Err(CodeError::Backend(e)) => view::backend(chrome, &e),
     }
@@ -474,6 +470,9 @@ pub(crate) async fn recovery_codes(
         }),
         Err(CodeError::Incorrect) => new_codes_page(chrome, Errors::one("code", CODE_WRONG)),
         Err(CodeError::NotRecent) => prompt("/account/second-factor/recovery-codes"),
+        Err(CodeError::TooMany { retry_after_secs }) => {
+            security::too_many(chrome, retry_after_secs)
+        }
         Err(CodeError::Backend(e)) => view::backend(chrome, &e),
     }
 }
@@ -627,6 +626,9 @@ pub(crate) async fn confirm_identity(
             };
             confirm_identity_form(&app, &viewer, Errors::one("password", message), &back).await
         }
+        Err(CodeError::TooMany { retry_after_secs }) => {
+            security::too_many(chrome, retry_after_secs)
+        }
         Err(CodeError::Backend(e)) => view::backend(chrome, &e),
     }
 }
@@ -682,6 +684,10 @@ pub(crate) async fn remove_for_page(
             "you cannot remove this person's authenticator app",
         ));
     }
+    let back = format!("/users/{}/remove-second-factor", user.id);
+    if let Some(prompt) = recent_or_prompt(&app, &viewer, &back) {
+        return Ok(prompt);
+    }
     let status = app.services.second_factors.status(user.id).await.or_page(&chrome)?;
     let back = format!("/users/{}", user.id);
     if !status.set_up {
@@ -720,17 +726,27 @@ pub(crate) async fn remove_for(
     Path(id): Path<String>,
     Form(_): Form<RemoveForForm>,
 ) -> Result<Response, PageError> {
-    let (user, _) = target(&app, &viewer, &id).await?;
+    let (user, allowed) = target(&app, &viewer, &id).await?;
     if user.id == viewer.0.user.id {
         return Ok(Redirect::to("/account/second-factor/remove").into_response());
     }
     let chrome = viewer.chrome("Remove their authenticator app");
-    // Only one in force is removed: a set-up left half-way is nothing to remove (and
-    // removing it would sign them out for nothing).
-    let status = app.services.second_factors.status(user.id).await.or_page(&chrome)?;
-    if !status.set_up {
-        return Ok(Redirect::to(&format!("/users/{}", user.id)).into_response());
+    // Permission first (the engine's, as the service decides it again), then a recent
+    // sign-in, then state: whether the person has an app is told only to those who may
+    // remove it.
+    if !allowed {
+        return Ok(view::forbidden_page(
+            chrome,
+            "you cannot remove this person's authenticator app",
+        ));
     }
-    app.services.second_factors.remove_for(viewer.0.user.id, user.id).await.or_page(&chrome)?;
-    Ok(Redirect::to(&format!("/users/{}?done=second-factor-removed", user.id)).into_response())
+    let back = format!("/users/{}/remove-second-factor", user.id);
+    if let Some(prompt) = recent_or_prompt(&app, &viewer, &back) {
+        return Ok(prompt);
+    }
+    // Only one in force is removed (the service's `false`: nothing to remove).
+    let removed =
+        app.services.second_factors.remove_for(viewer.0.user.id, user.id).await.or_page(&chrome)?;
+    let done = if removed { "?done=second-factor-removed" } else { "" };
+    Ok(Redirect::to(&format!("/users/{}{done}", user.id)).into_response())
 }

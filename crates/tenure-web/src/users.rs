@@ -725,6 +725,12 @@ pub(crate) async fn edit_page(
     if user.id == viewer.0.user.id {
         return Ok(Redirect::to("/account/details").into_response());
     }
+    // Someone else's email address can change here, and with it who may reset their
+    // password: only from a recent sign-in.
+    let back = format!("/users/{}/edit", user.id);
+    if let Some(prompt) = crate::second_factor::recent_or_prompt(&app, &viewer, &back) {
+        return Ok(prompt);
+    }
     Ok(view::render(&edit_form(&viewer, &w, &user, version, Errors::default())))
 }
 
@@ -748,6 +754,12 @@ pub(crate) async fn edit(
     Form(form): Form<EditForm>,
 ) -> Result<Response, PageError> {
     let (user, _, w) = visible_user(&app, &viewer, &id).await?;
+    if user.id != viewer.0.user.id {
+        let back = format!("/users/{}/edit", user.id);
+        if let Some(prompt) = crate::second_factor::recent_or_prompt(&app, &viewer, &back) {
+            return Ok(prompt);
+        }
+    }
     let roles = RoleCatalogue::core();
     let role: Option<RoleId> = form.role.as_deref().and_then(|k| roles.by_key(k)).map(|r| r.id);
     let has_flags = form.flags.is_some();

@@ -65,6 +65,26 @@ fn serve_reads_its_configuration_file_and_seeds_the_demo() {
         "{stdout}"
     );
     assert!(dir.join("t.db").exists(), "the database named in the file");
+    // The demo's key is in the database's folder, and `demo code` finds it from the same
+    // --database alone (no --outbox), making no key of its own.
+    assert!(dir.join("tenure-demo.key").exists(), "the demo's key beside its database");
+    let database = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .args(["demo", "code", "admin@example.com", "--database", &database])
+        .env_remove("TENURE_SECRET_KEY")
+        .env_remove("TENURE_SECRET_KEY_FILE")
+        .env_remove("TENURE_OUTBOX")
+        .output()
+        .unwrap();
+    let code = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && code.trim().len() == 6
+            && code.trim().bytes().all(|b| b.is_ascii_digit()),
+        "{code} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join("t.db.key").exists(), "`demo code` made no key");
 
     std::fs::write(&config, "listen = \"127.0.0.1:1\"\nlisten_on = 3\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tenure"))
@@ -112,5 +132,29 @@ fn serve_reads_its_configuration_file_and_seeds_the_demo() {
             && !stderr.contains("lockout_attempts"),
         "{stderr}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `demo code` only reads secrets: with no key to be found it fails saying so, and makes
+/// no key file (one made now would open nothing).
+#[test]
+fn demo_code_without_a_key_makes_none() {
+    let dir = std::env::temp_dir().join(format!("tenure-demo-code-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .args(["demo", "code", "admin@example.com", "--database", &database])
+        .env_remove("TENURE_SECRET_KEY")
+        .env_remove("TENURE_SECRET_KEY_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no secret key found") && stderr.contains("--secret-key-file"),
+        "{stderr}"
+    );
+    assert!(!dir.join("t.db.key").exists() && !dir.join("tenure-demo.key").exists(), "no key made");
     std::fs::remove_dir_all(&dir).unwrap();
 }

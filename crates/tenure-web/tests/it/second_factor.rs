@@ -469,3 +469,110 @@ async fn the_password_step_answers_the_same_for_an_unknown_email() {
     assert_eq!(strip(&wrong), strip(&unknown));
     assert!(!c.has_session());
 }
+
+/// Every code check hits the per-account limit first, not only the sign-in code page:
+/// eleven wrong codes within the hour through "Confirm it's you", with password sign-ins
+/// between them clearing the lockout count, are stopped at the eleventh, and the right
+/// code is refused too until the hour has passed.
+#[tokio::test]
+async fn confirm_its_you_codes_count_towards_the_per_account_limit() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.sign_in(ADA).await;
+    // The sign-in's own code was one of the ten.
+    let mut tried = 1;
+    let mut refused = None;
+    for round in 0..3 {
+        // Another minute: the per-address limits have room again.
+        site.clock.advance(MINUTE);
+        // A right password clears the lockout count.
+        let mut p = Client::new(&site);
+        assert_eq!(password_only(&mut p, ADA).await.location(), CODE, "round {round}");
+        c.get("/account/confirm-identity?return=%2Faccount").await;
+        for _ in 0..4 {
+            let form = [("password", PASSWORD), ("code", "999999"), ("return", "/account")];
+            let page = c.post("/account/confirm-identity", &form).await;
+            tried += 1;
+            if page.status == StatusCode::TOO_MANY_REQUESTS {
+                refused.get_or_insert(tried);
+            } else {
+                assert!(page.body.contains("correct security code"), "{}", page.body);
+            }
+        }
+    }
+    assert_eq!(refused, Some(11), "the 11th code within the hour is refused");
+    let code = site.fresh_code(ADA, TEST_SECRET);
+    let form = [("password", PASSWORD), ("code", code.as_str()), ("return", "/account")];
+    let page = c.post("/account/confirm-identity", &form).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "the right code too");
+    // New recovery codes and removing one's own take codes under the same limit.
+    let page = c.post("/account/second-factor/recovery-codes", &[("code", "999999")]).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    site.clock.advance(60 * MINUTE);
+    let mut d = Client::new(&site);
+    d.sign_in(ADA).await;
+    d.get("/account/confirm-identity?return=%2Faccount").await;
+    let code = site.fresh_code(ADA, TEST_SECRET);
+    let form = [("password", PASSWORD), ("code", code.as_str()), ("return", "/account")];
+    let page = d.post("/account/confirm-identity", &form).await;
+    assert_eq!(page.location(), "/account", "an hour on, the code works: {}", page.body);
+}
+
+/// An administrator removing someone's authenticator app, or editing someone's details
+/// (their email address), from a sign-in over 15 minutes old is asked "Confirm it's you"
+/// first, and nothing changes.
+#[tokio::test]
+async fn an_administrator_changing_someone_else_needs_a_recent_sign_in() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.sign_in(CORA).await;
+    set_up(&site, &mut c, CORA).await;
+    let mut a = Client::new(&site);
+    a.sign_in(ADA).await;
+    site.clock.advance(16 * MINUTE);
+    let cora = id(2);
+    let edit = format!("/users/{cora}/edit");
+    let prompt_edit = format!("/account/confirm-identity?return=%2Fusers%2F{cora}%2Fedit");
+    assert_eq!(a.get(&edit).await.location(), prompt_edit);
+    let form = [("version", "0"), ("email", "mallory@example.com")];
+    assert_eq!(a.post(&edit, &form).await.location(), prompt_edit);
+    let remove = format!("/users/{cora}/remove-second-factor");
+    let prompt_remove =
+        format!("/account/confirm-identity?return=%2Fusers%2F{cora}%2Fremove-second-factor");
+    assert_eq!(a.get(&remove).await.location(), prompt_remove);
+    assert_eq!(a.post(&remove, &[("version", "0")]).await.location(), prompt_remove);
+    // Nothing changed: Cora still signs in with her address, and still needs her code.
+    let mut p = Client::new(&site);
+    assert_eq!(password_only(&mut p, CORA).await.location(), CODE);
+    // Confirming it is them leads back, and then the removal goes ahead.
+    a.get(&prompt_remove).await;
+    let code = site.fresh_code(ADA, TEST_SECRET);
+    let back = format!("/users/{cora}/remove-second-factor");
+    let form = [("password", PASSWORD), ("code", code.as_str()), ("return", back.as_str())];
+    assert_eq!(a.post("/account/confirm-identity", &form).await.location(), back);
+    assert_eq!(a.get(&edit).await.status, StatusCode::OK);
+    let done = a.post(&remove, &[("version", "0")]).await;
+    assert_eq!(done.location(), format!("/users/{cora}?done=second-factor-removed"));
+}
+
+/// Someone who may see a person but not remove their authenticator app gets the same
+/// answer whether or not the person has one (permission first, then state).
+#[tokio::test]
+async fn removing_someone_elses_answers_the_same_whether_they_have_one() {
+    let site = site().await;
+    let mut c = Client::new(&site);
+    c.sign_in(CORA).await;
+    let mut seen = 0;
+    for n in [1, 3, 4] {
+        let path = format!("/users/{}/remove-second-factor", id(n));
+        let get = c.get(&path).await;
+        if get.status == StatusCode::NOT_FOUND {
+            continue;
+        }
+        seen += 1;
+        assert_eq!(get.status, StatusCode::FORBIDDEN, "user {n}");
+        let post = c.post(&path, &[("version", "0")]).await;
+        assert_eq!(post.status, StatusCode::FORBIDDEN, "user {n}: {}", post.body);
+    }
+    assert!(seen >= 2, "one with an app (Ada) and one without");
+}
