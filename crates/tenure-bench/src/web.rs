@@ -190,7 +190,9 @@ fn start(bin: &str, url: &str, outbox: &std::path::Path) -> anyhow::Result<(Serv
             .env_remove("TENURE_SECRET_KEY_FILE")
             .env_remove("TENURE_CONFIG")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            // Its log (a line a request) into a file, as a service manager keeps it, not
+            // over the figures.
+            .stderr(std::fs::File::create(outbox.with_extension("log"))?)
             .spawn()
             .with_context(|| format!("start `{bin} serve`"))?,
     );
@@ -199,7 +201,8 @@ fn start(bin: &str, url: &str, outbox: &std::path::Path) -> anyhow::Result<(Serv
             return Ok((server, port));
         }
         if let Some(status) = server.0.try_wait()? {
-            bail!("`{bin} serve` on {url} exited with {status}");
+            let log = std::fs::read_to_string(outbox.with_extension("log")).unwrap_or_default();
+            bail!("`{bin} serve` on {url} exited with {status}: {log}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
