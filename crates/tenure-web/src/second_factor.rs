@@ -667,27 +667,43 @@ async fn target(
     Ok((found.value.value, decision.is_allowed()))
 }
 
+/// What the confirmation page and its form both check before anything else, in this
+/// order: the person (not found when the engine conceals them), one's own sent to Your
+/// account (removed there, with a code), the engine's permission, then a recent sign-in.
+/// Whether the person has an app is looked at only after this, so it is told only to
+/// those who may remove it. `Ok(Err(response))` is the answer when a check stops it.
+async fn removal_gate(
+    app: &App,
+    viewer: &Signed,
+    id: &str,
+) -> Result<Result<(tenure_domain::User, Chrome), Response>, PageError> {
+    let (user, allowed) = target(app, viewer, id).await?;
+    if user.id == viewer.0.user.id {
+        return Ok(Err(Redirect::to("/account/second-factor/remove").into_response()));
+    }
+    let chrome = viewer.chrome("Remove their authenticator app");
+    if !allowed {
+        return Ok(Err(view::forbidden_page(
+            chrome,
+            "you cannot remove this person's authenticator app",
+        )));
+    }
+    let back = format!("/users/{}/remove-second-factor", user.id);
+    if let Some(prompt) = recent_or_prompt(app, viewer, &back) {
+        return Ok(Err(prompt));
+    }
+    Ok(Ok((user, chrome)))
+}
+
 pub(crate) async fn remove_for_page(
     State(app): State<App>,
     viewer: Signed,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let (user, allowed) = target(&app, &viewer, &id).await?;
-    if user.id == viewer.0.user.id {
-        // One's own is removed from Your account, with a code.
-        return Ok(Redirect::to("/account/second-factor/remove").into_response());
-    }
-    let chrome = viewer.chrome("Remove their authenticator app");
-    if !allowed {
-        return Ok(view::forbidden_page(
-            chrome,
-            "you cannot remove this person's authenticator app",
-        ));
-    }
-    let back = format!("/users/{}/remove-second-factor", user.id);
-    if let Some(prompt) = recent_or_prompt(&app, &viewer, &back) {
-        return Ok(prompt);
-    }
+    let (user, chrome) = match removal_gate(&app, &viewer, &id).await? {
+        Ok(passed) => passed,
+        Err(stopped) => return Ok(stopped),
+    };
     let status = app.services.second_factors.status(user.id).await.or_page(&chrome)?;
     let back = format!("/users/{}", user.id);
     if !status.set_up {
@@ -726,24 +742,10 @@ pub(crate) async fn remove_for(
     Path(id): Path<String>,
     Form(_): Form<RemoveForForm>,
 ) -> Result<Response, PageError> {
-    let (user, allowed) = target(&app, &viewer, &id).await?;
-    if user.id == viewer.0.user.id {
-        return Ok(Redirect::to("/account/second-factor/remove").into_response());
-    }
-    let chrome = viewer.chrome("Remove their authenticator app");
-    // Permission first (the engine's, as the service decides it again), then a recent
-    // sign-in, then state: whether the person has an app is told only to those who may
-    // remove it.
-    if !allowed {
-        return Ok(view::forbidden_page(
-            chrome,
-            "you cannot remove this person's authenticator app",
-        ));
-    }
-    let back = format!("/users/{}/remove-second-factor", user.id);
-    if let Some(prompt) = recent_or_prompt(&app, &viewer, &back) {
-        return Ok(prompt);
-    }
+    let (user, chrome) = match removal_gate(&app, &viewer, &id).await? {
+        Ok(passed) => passed,
+        Err(stopped) => return Ok(stopped),
+    };
     // Only one in force is removed (the service's `false`: nothing to remove).
     let removed =
         app.services.second_factors.remove_for(viewer.0.user.id, user.id).await.or_page(&chrome)?;
