@@ -134,16 +134,6 @@ pub trait AccountStore: Send + Sync + 'static {
     /// [`BackendError`] only for unexpected failures.
     async fn password_holder(&self, user: UserId) -> Result<Option<PasswordHolder>, BackendError>;
 
-    /// How many reset links were issued to the user at or after `since`.
-    ///
-    /// # Errors
-    /// [`BackendError`] only for unexpected failures.
-    async fn resets_issued_since(
-        &self,
-        user: UserId,
-        since: Timestamp,
-    ) -> Result<u32, BackendError>;
-
     /// Stores a new reset link's digest, valid until `expires`, and kills every earlier
     /// unused link of the user, with `audit`, in one transaction.
     ///

@@ -456,16 +456,6 @@ impl AccountStore for MemoryDirectory {
         }))
     }
 
-    async fn resets_issued_since(
-        &self,
-        user: UserId,
-        since: Timestamp,
-    ) -> Result<u32, BackendError> {
-        self.accounts(|a| {
-            a.resets.iter().filter(|r| r.user == user && r.issued >= since).count() as u32
-        })
-    }
-
     async fn issue_reset(
         &self,
         user: UserId,

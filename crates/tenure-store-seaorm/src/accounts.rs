@@ -5,9 +5,7 @@
 use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
 use tenure_core::{
     AccountStore, AuditDetail, AuditEvent, AuditName, BackendError, FailureRecorded, Origin,
     Outcome, PasswordHolder, QueuedMail, ResetHolder, SignInRecord, Timestamp,
@@ -379,20 +377,6 @@ impl AccountStore for SeaOrmStore {
             password_hash: creds.as_ref().and_then(|c| c.password_hash.clone()),
             locked_until: creds.and_then(|c| c.locked_until).map(Timestamp),
         }))
-    }
-
-    async fn resets_issued_since(
-        &self,
-        user: UserId,
-        since: Timestamp,
-    ) -> Result<u32, BackendError> {
-        let count = reset_tokens::Entity::find()
-            .filter(reset_tokens::Column::UserId.eq(*user.as_uuid()))
-            .filter(reset_tokens::Column::IssuedAt.gte(since.0))
-            .count(self.db())
-            .await
-            .map_err(backend)?;
-        Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
     async fn issue_reset(

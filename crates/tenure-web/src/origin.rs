@@ -249,14 +249,6 @@ impl<S: AccountStore + ?Sized> AccountStore for WithOrigin<S> {
         self.inner.password_holder(user).await
     }
 
-    async fn resets_issued_since(
-        &self,
-        user: UserId,
-        since: Timestamp,
-    ) -> Result<u32, BackendError> {
-        self.inner.resets_issued_since(user, since).await
-    }
-
     async fn issue_reset(
         &self,
         user: UserId,
