@@ -1,0 +1,1 @@
+//! The Companies screen (issue 15): stub, filled in by the companies work.
