@@ -15,6 +15,7 @@
 //! them).
 
 mod accounts;
+mod companies;
 mod entities;
 mod groups;
 mod instances;

@@ -13,6 +13,7 @@ mod m0010_unique_organisation_names;
 mod m0011_mail_queue;
 mod m0012_rate_limits;
 mod m0013_second_factor;
+mod m0014_organisation_kind;
 
 use sea_orm_migration::prelude::*;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_mail_queue::Migration),
             Box::new(m0012_rate_limits::Migration),
             Box::new(m0013_second_factor::Migration),
+            Box::new(m0014_organisation_kind::Migration),
         ]
     }
 }

@@ -7,12 +7,16 @@ use sea_orm_migration::prelude::*;
 pub(crate) struct Migration;
 
 #[async_trait::async_trait]
+#[allow(
+    elided_lifetimes_in_paths,
+    reason = "sea-orm-migration's trait signature elides the lifetime"
+)]
 impl MigrationTrait for Migration {
-    async fn up(&self, _manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn up(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         Ok(())
     }
 
-    async fn down(&self, _manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! entities).
 
 pub(crate) mod accounts;
+pub(crate) mod companies;
 pub(crate) mod entities;
 pub(crate) mod groups;
 pub(crate) mod roles;

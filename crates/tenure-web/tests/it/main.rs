@@ -9,11 +9,15 @@
 
 mod audit_origin;
 mod browser;
+mod browser_core;
 mod browser_corterum;
 mod checklist;
 mod corterum;
+mod corterum_companies;
 mod corterum_links;
+mod corterum_lists;
 mod corterum_reports;
+mod corterum_tables;
 mod credentials;
 mod fuzz;
 mod hardening;
