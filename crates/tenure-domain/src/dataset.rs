@@ -300,12 +300,147 @@ impl Content {
 /// One change between two versions.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Change {
-    /// The field (`row N: column` for a table).
+    /// The field (`row N: column` for a table), as the audit trail records it.
     pub place: String,
+    /// For a table, the row (counted from 1): in the later version, or in the earlier
+    /// one for a row removed.
+    pub row: Option<usize>,
+    /// The field's (or column's) key.
+    pub field: String,
     /// The value before, if any.
     pub before: Option<String>,
     /// The value after, if any.
     pub after: Option<String>,
+}
+
+/// Why a table's row could not be changed or removed.
+#[derive(Clone, PartialEq, Eq, Debug, Error)]
+pub enum RowError {
+    /// Only a table has rows.
+    #[error("this dataset is a form; only a table has rows")]
+    NotATable,
+    /// There is no row with that number.
+    #[error("there is no row {row}: the table has {rows} (rows are counted from 1)")]
+    NoSuchRow {
+        /// The row asked for.
+        row: usize,
+        /// How many rows there are.
+        rows: usize,
+    },
+    /// A row with nothing in it is not kept: removing it says so.
+    #[error("a row needs at least one value; to take the row out, remove it")]
+    EmptyRow,
+}
+
+/// The rows of two tables paired up: `(earlier, later)` indices (from 0), `None` on one
+/// side for a row only the other has. Rows the same at the start and at the end pair
+/// with each other; the rows between pair in order, and the side with more has rows
+/// added or removed. So one row changed, added or removed between two versions reads as
+/// exactly that, not as every row below it shifting.
+pub fn align_rows(before: &[Record], after: &[Record]) -> Vec<(Option<usize>, Option<usize>)> {
+    let prefix = before.iter().zip(after).take_while(|(a, b)| a == b).count();
+    let room = before.len().min(after.len()) - prefix;
+    let suffix =
+        before.iter().rev().zip(after.iter().rev()).take(room).take_while(|(a, b)| a == b).count();
+    let (b_mid, a_mid) = (before.len() - prefix - suffix, after.len() - prefix - suffix);
+    let mut out: Vec<(Option<usize>, Option<usize>)> =
+        (0..prefix).map(|i| (Some(i), Some(i))).collect();
+    for k in 0..b_mid.max(a_mid) {
+        let b = (k < b_mid).then_some(prefix + k);
+        let a = (k < a_mid).then_some(prefix + k);
+        out.push((b, a));
+    }
+    out.extend(
+        (0..suffix).map(|k| (Some(before.len() - suffix + k), Some(after.len() - suffix + k))),
+    );
+    out
+}
+
+/// What changed from one content to another, field by field by key (for a table, row by
+/// row as [`align_rows`] pairs them, then column by column by key).
+pub fn diff(before: &Content, after: &Content) -> Vec<Change> {
+    match (before, after) {
+        (Content::Table(b), Content::Table(a)) => align_rows(b, a)
+            .into_iter()
+            .flat_map(|(i, j)| {
+                let empty = Record::new();
+                let rb = i.map_or(&empty, |i| &b[i]);
+                let ra = j.map_or(&empty, |j| &a[j]);
+                let row = j.or(i).map_or(0, |n| n + 1);
+                diff_records(rb, ra, Some(row))
+            })
+            .collect(),
+        _ => diff_records(&flat(before), &flat(after), None),
+    }
+}
+
+/// A content as one record: a form's fields, a table's `row N: column` cells.
+fn flat(content: &Content) -> Record {
+    match content {
+        Content::Form(r) => r.clone(),
+        Content::Table(_) => content.cells(),
+    }
+}
+
+fn diff_records(before: &Record, after: &Record, row: Option<usize>) -> Vec<Change> {
+    let mut fields: Vec<&String> = before.keys().chain(after.keys()).collect();
+    fields.sort_unstable();
+    fields.dedup();
+    fields
+        .into_iter()
+        .filter(|f| before.get(*f) != after.get(*f))
+        .map(|f| Change {
+            place: row.map_or_else(|| f.clone(), |n| format!("row {n}: {f}")),
+            row,
+            field: f.clone(),
+            before: before.get(f).cloned(),
+            after: after.get(f).cloned(),
+        })
+        .collect()
+}
+
+impl Content {
+    /// The table with row `row` (counted from 1) replaced.
+    ///
+    /// # Errors
+    /// [`RowError`]: a form, no such row, or a row with no value.
+    pub fn with_row(&self, row: usize, record: Record) -> Result<Self, RowError> {
+        let mut rows = self.rows()?.to_vec();
+        let i = Self::index(&rows, row)?;
+        if record.values().all(|v| v.trim().is_empty()) {
+            return Err(RowError::EmptyRow);
+        }
+        rows[i] = record;
+        Ok(Self::Table(rows))
+    }
+
+    /// The table without row `row` (counted from 1); the rows below move up.
+    ///
+    /// # Errors
+    /// [`RowError`]: a form, or no such row.
+    pub fn without_row(&self, row: usize) -> Result<Self, RowError> {
+        let mut rows = self.rows()?.to_vec();
+        let i = Self::index(&rows, row)?;
+        rows.remove(i);
+        Ok(Self::Table(rows))
+    }
+
+    /// A table's rows.
+    ///
+    /// # Errors
+    /// [`RowError::NotATable`] for a form.
+    pub fn rows(&self) -> Result<&[Record], RowError> {
+        match self {
+            Self::Table(rows) => Ok(rows),
+            Self::Form(_) => Err(RowError::NotATable),
+        }
+    }
+
+    fn index(rows: &[Record], row: usize) -> Result<usize, RowError> {
+        row.checked_sub(1)
+            .filter(|i| *i < rows.len())
+            .ok_or(RowError::NoSuchRow { row, rows: rows.len() })
+    }
 }
 
 /// One version of an instance.
@@ -452,26 +587,20 @@ impl History {
         after.checked_sub(1).map(|i| &self.versions[i])
     }
 
-    /// What a version changed from the one before.
+    /// What a version changed from the one before (see [`diff`]).
     pub fn changes(&self, number: u32) -> Vec<Change> {
         let Some(version) = self.at_version(number) else { return Vec::new() };
         let before = number
             .checked_sub(1)
             .and_then(|n| self.at_version(n))
-            .map_or_else(BTreeMap::new, |v| v.content.cells());
-        let after = version.content.cells();
-        let mut places: Vec<&String> = before.keys().chain(after.keys()).collect();
-        places.sort_unstable();
-        places.dedup();
-        places
-            .into_iter()
-            .filter(|p| before.get(*p) != after.get(*p))
-            .map(|p| Change {
-                place: p.clone(),
-                before: before.get(p).cloned(),
-                after: after.get(p).cloned(),
-            })
-            .collect()
+            .map_or_else(|| Content::empty(self.kind), |v| v.content.clone());
+        diff(&before, &version.content)
+    }
+
+    /// What changed from version `from` to version `to` (either way round; `None` when
+    /// either is not a version of this history).
+    pub fn compare(&self, from: u32, to: u32) -> Option<Vec<Change>> {
+        Some(diff(&self.at_version(from)?.content, &self.at_version(to)?.content))
     }
 }
 
