@@ -68,7 +68,9 @@ pub mod world;
 
 pub use action::{Action, ResourceKind};
 pub use consent::{RelationshipEffect, RelationshipStep, decide_relationship};
-pub use dataset::{Content, Dataset, DatasetKind, History, HistoryError, Moment, RowError, Version};
+pub use dataset::{
+    Content, Dataset, DatasetKind, History, HistoryError, Moment, RowError, Version,
+};
 pub use email::{Email, EmailError};
 pub use engine::{
     Decision, DenyReason, EntityScope, Explanation, InstanceScope, Precondition, ReasonExplanation,
