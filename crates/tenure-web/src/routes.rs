@@ -572,6 +572,41 @@ pub static ALL: &[Route] = &[
         Subject::Id(ResourceKind::Instance),
         || post(records::save_instance),
     ),
+    signed(
+        Method::Get,
+        "/records/{id}/{dataset}/compare",
+        Some(Action::DatasetRead),
+        Subject::Id(ResourceKind::Instance),
+        || get(records::compare),
+    ),
+    signed(
+        Method::Get,
+        "/records/{id}/{dataset}/rows/{row}",
+        Some(Action::DatasetEdit),
+        Subject::Id(ResourceKind::Instance),
+        || get(records::row_page),
+    ),
+    signed(
+        Method::Post,
+        "/records/{id}/{dataset}/rows/{row}",
+        Some(Action::DatasetEdit),
+        Subject::Id(ResourceKind::Instance),
+        || post(records::change_row),
+    ),
+    signed(
+        Method::Get,
+        "/records/{id}/{dataset}/rows/{row}/remove",
+        Some(Action::DatasetEdit),
+        Subject::Id(ResourceKind::Instance),
+        || get(records::remove_row_page),
+    ),
+    signed(
+        Method::Post,
+        "/records/{id}/{dataset}/rows/{row}/remove",
+        Some(Action::DatasetEdit),
+        Subject::Id(ResourceKind::Instance),
+        || post(records::remove_row),
+    ),
 ];
 
 /// The routes of [`ALL`] on an axum router (state still to give), with the "Page not

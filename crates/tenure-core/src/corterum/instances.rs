@@ -1,12 +1,14 @@
 //! Datasets and their instances: the catalogue, reading an instance as of a version or
-//! moment, saving a new version, and exports.
+//! moment (a form with the tables embedded in it that the reader may read), saving a new
+//! version, changing or removing a table's row (each a new version), and exports.
 
 use std::collections::BTreeMap;
 
+use tenure_domain::dataset::Record;
 use tenure_domain::dataset::catalogue;
 use tenure_domain::{
     Action, Content, Dataset, DatasetId, Entity, EntityId, History, HistoryError, Moment, Request,
-    Resource, UserId, Version,
+    Resource, RowError, UserId, Version,
 };
 
 use crate::audit::{AuditDetail, AuditName, InstanceSave};
@@ -119,12 +121,148 @@ impl Corterum {
         based_on: u32,
         content: Content,
     ) -> Result<u32, ManageError> {
+        self.save_with(actor, dataset, entity, based_on, |_| Ok(content)).await
+    }
+
+    /// Changes row `row` (counted from 1) of a table as it was at version `based_on`,
+    /// saving the table as a new version (`dataset.edit`).
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] out of reach; [`ManageError::Conflict`] if someone saved
+    /// since `based_on` (the rows may have moved); [`ManageError::Invalid`] for a form, a
+    /// row that is not there, a row with no value, a column the table does not have, or
+    /// no change.
+    pub async fn change_row(
+        &self,
+        actor: UserId,
+        dataset: DatasetId,
+        entity: EntityId,
+        based_on: u32,
+        row: usize,
+        record: Record,
+    ) -> Result<u32, ManageError> {
+        self.save_with(actor, dataset, entity, based_on, |latest| {
+            latest.with_row(row, record).map_err(|e| row_error(&e))
+        })
+        .await
+    }
+
+    /// Removes row `row` (counted from 1) of a table as it was at version `based_on`,
+    /// saving the table without it as a new version (`dataset.edit`); the row stays in
+    /// the versions before.
+    ///
+    /// # Errors
+    /// As [`Corterum::change_row`].
+    pub async fn remove_row(
+        &self,
+        actor: UserId,
+        dataset: DatasetId,
+        entity: EntityId,
+        based_on: u32,
+        row: usize,
+    ) -> Result<u32, ManageError> {
+        self.save_with(actor, dataset, entity, based_on, |latest| {
+            latest.without_row(row).map_err(|e| row_error(&e))
+        })
+        .await
+    }
+
+    /// The latest version of an instance the actor may edit, for a form that changes it
+    /// (`dataset.read`, then `dataset.edit`: a reader who may not edit is refused with the
+    /// engine's reason, and someone who may not read finds nothing).
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] out of reach or missing; [`ManageError::Forbidden`]
+    /// readable but not editable.
+    pub async fn instance_to_edit(
+        &self,
+        actor: UserId,
+        dataset: DatasetId,
+        entity: EntityId,
+    ) -> Result<InstanceView, ManageError> {
+        let resource = Resource::Instance { dataset, entity };
+        let world = self.world(actor, resource).await?;
+        self.base.require(&world, Request::new(actor, Action::DatasetRead, resource)).await?;
+        self.base.require(&world, Request::new(actor, Action::DatasetEdit, resource)).await?;
+        self.instance(actor, dataset, entity, AsOf::Latest).await
+    }
+
+    /// An instance (as [`Corterum::instance`]) with, for a form, the tables embedded in
+    /// it that the actor may read (the engine decides each: the table and the form),
+    /// each as it was at the same moment: the form's version's moment, the moment asked,
+    /// or the latest.
+    ///
+    /// # Errors
+    /// As [`Corterum::instance`], for the form.
+    pub async fn instance_with_tables(
+        &self,
+        actor: UserId,
+        dataset: DatasetId,
+        entity: EntityId,
+        at: AsOf,
+    ) -> Result<(InstanceView, Vec<InstanceView>), ManageError> {
+        let form = self.instance(actor, dataset, entity, at).await?;
+        let tables: Vec<Dataset> = self
+            .ports
+            .store
+            .datasets()
+            .await?
+            .into_iter()
+            .filter(|d| d.embedded_in == Some(dataset))
+            .collect();
+        if tables.is_empty() {
+            return Ok((form, Vec::new()));
+        }
+        let mut world = self.world(actor, Resource::Instance { dataset, entity }).await?;
+        for d in &tables {
+            world.upsert_dataset(d.clone()).map_err(BackendError::new)?;
+        }
+        let table_at = match at {
+            AsOf::Latest => AsOf::Latest,
+            AsOf::Moment(m) => AsOf::Moment(m),
+            AsOf::Version(_) => match form.shown.and_then(|n| form.history.at_version(n)) {
+                Some(v) => AsOf::Moment(v.at),
+                None => AsOf::Latest,
+            },
+        };
+        let mut shown = Vec::new();
+        for d in tables {
+            let resource = Resource::Instance { dataset: d.id, entity };
+            // Decided here first, so a table out of reach is left out without an audited
+            // refusal on every view of the form.
+            if world.decide(&Request::new(actor, Action::DatasetRead, resource)).is_allowed() {
+                shown.push(self.instance(actor, d.id, entity, table_at).await?);
+            }
+        }
+        Ok((form, shown))
+    }
+
+    /// Saves a new version made by `make` from the latest content, once the actor may
+    /// and `based_on` is the latest version.
+    async fn save_with(
+        &self,
+        actor: UserId,
+        dataset: DatasetId,
+        entity: EntityId,
+        based_on: u32,
+        make: impl FnOnce(&Content) -> Result<Content, ManageError>,
+    ) -> Result<u32, ManageError> {
         let resource = Resource::Instance { dataset, entity };
         let world = self.world(actor, resource).await?;
         self.base.require(&world, Request::new(actor, Action::DatasetRead, resource)).await?;
         let action = if based_on == 0 { Action::DatasetCreate } else { Action::DatasetEdit };
         self.base.require(&world, Request::new(actor, action, resource)).await?;
         let d = world.dataset(dataset).cloned().ok_or(ManageError::NotFound)?;
+        let mut history =
+            History::from_versions(d.kind, self.ports.store.history(dataset, entity).await?)
+                .map_err(|e| {
+                    BackendError::new(format!("stored history of an instance is invalid: {e}"))
+                })?;
+        if history.latest_number() != based_on {
+            return Err(ManageError::Conflict);
+        }
+        let latest = history.latest().map_or_else(|| Content::empty(d.kind), |v| v.content.clone());
+        let content = make(&latest)?;
         let known = |k: &String| d.fields.iter().any(|(f, _)| f == k);
         let records: Vec<&BTreeMap<String, String>> = match &content {
             Content::Form(r) => vec![r],
@@ -137,11 +275,6 @@ impl Corterum {
                 format!("{} has no field `{bad}`; its fields are: {}", d.name, accepted.join(", ")),
             ));
         }
-        let mut history =
-            History::from_versions(d.kind, self.ports.store.history(dataset, entity).await?)
-                .map_err(|e| {
-                    BackendError::new(format!("stored history of an instance is invalid: {e}"))
-                })?;
         let now = Moment(self.ports.clock.now().0);
         let version = match history.append(based_on, now, Some(actor), content) {
             Ok(v) => v.clone(),
@@ -205,4 +338,9 @@ impl Corterum {
         }
         Ok(out)
     }
+}
+
+/// A row that cannot be changed or removed, as the form field `row` says it.
+fn row_error(e: &RowError) -> ManageError {
+    invalid("row", e.to_string())
 }

@@ -30,6 +30,8 @@ const ACTORS: [(&str, u128); 5] = [(ADA, 1), (CORA, 2), (PETE, 4), (BEA, 5), (CA
 pub(crate) const DATASET: &str = "training_record";
 /// Stands in a form for the poster's own organisation's id.
 const OWN_ORGANISATION: &str = "(own organisation)";
+/// The row of a table the row routes are asked about.
+pub(crate) const ROW: &str = "1";
 /// The stylesheet the asset route is asked for.
 pub(crate) const ASSET: &str = "govuk-frontend.min.css";
 
@@ -91,7 +93,10 @@ pub(crate) fn id_kind(route: &Route) -> Option<ResourceKind> {
 
 /// The path with its segments filled in, or `None` for a segment the walk cannot fill.
 fn fill(pattern: &str, id: Option<Uuid>) -> Option<String> {
-    let mut path = pattern.replace("{dataset}", DATASET).replace("{file}", ASSET);
+    let mut path = pattern
+        .replace("{dataset}", DATASET)
+        .replace("{file}", ASSET)
+        .replace("{row}", ROW);
     if path.contains("{id}") {
         path = path.replace("{id}", &id?.to_string());
     }
@@ -263,6 +268,10 @@ fn forms(path: &str) -> Option<Vec<Vec<(&'static str, &'static str)>>> {
         | "/administration/users/new"
         | "/administration/users/{id}"
         | "/records/{id}/{dataset}" => one(vec![]),
+        // A stale version: nothing changes, whoever sends it.
+        "/records/{id}/{dataset}/rows/{row}" | "/records/{id}/{dataset}/rows/{row}/remove" => {
+            one(vec![("based_on", "0")])
+        }
         _ => None,
     }
 }
