@@ -34,7 +34,8 @@ impl LogRow {
         let reference: String =
             id.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
         let (status, tag) = if n.log.assigned_to.is_some() {
-            ("Assigned", "govuk-tag--blue")
+            // The default tag, which is blue.
+            ("Assigned", "")
         } else {
             ("Not assigned", "govuk-tag--grey")
         };

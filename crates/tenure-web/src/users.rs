@@ -35,11 +35,11 @@ pub(crate) struct UserRow {
     pub(crate) state: AccountStatus,
 }
 
-/// The Design System tag colour for a status.
+/// The Design System tag colour for a status (none: the default tag, which is blue).
 fn tag(status: AccountStatus) -> &'static str {
     match status {
         AccountStatus::Active => "govuk-tag--green",
-        AccountStatus::Invited { expired: false } => "govuk-tag--blue",
+        AccountStatus::Invited { expired: false } => "",
         AccountStatus::Invited { expired: true } | AccountStatus::InvitationRevoked => {
             "govuk-tag--orange"
         }

@@ -394,6 +394,65 @@ mod tests {
 
     use super::{query_value, when};
 
+    /// The stylesheet is built with only the Design System components the pages use
+    /// (`cargo xtask assets`, its list `GOVUK_COMPONENTS`): every `govuk-` class in the
+    /// templates and the code must be styled by it, so a page using a component left out
+    /// of the build, or a class GOV.UK Frontend has removed, fails here.
+    #[test]
+    fn stylesheet_styles_every_component_the_templates_use() {
+        let css = std::str::from_utf8(super::GOVUK_CSS).unwrap();
+        // Whether `.selector` starts a selector in the stylesheet, whole (`exact`) or as
+        // the prefix of a longer class (a component's block styles only its elements).
+        let has = |selector: &str, exact: bool| {
+            css.match_indices(selector).any(|(at, _)| {
+                let next = css[at + selector.len()..].chars().next().unwrap_or(' ');
+                !exact || !(next.is_ascii_alphanumeric() || next == '-' || next == '_')
+            })
+        };
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![root.join("templates"), root.join("src")];
+        let mut missing = std::collections::BTreeSet::new();
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in text.match_indices("govuk-") {
+                let rest = &text[at..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "-_!".contains(c)))
+                    .unwrap_or(rest.len());
+                let class = rest[..end].trim_end_matches('-');
+                let before = text[..at].chars().next_back().unwrap_or(' ');
+                // Not a class: part of a longer word, the prefix alone (as in this test),
+                // or the stylesheet's file name.
+                if before.is_ascii_alphanumeric()
+                    || before == '-'
+                    || ["govuk", "govuk-!", "govuk-frontend"].contains(&class)
+                {
+                    continue;
+                }
+                let styled = if let Some(utility) = class.strip_prefix("govuk-!-") {
+                    has(&format!(".govuk-\\!-{utility}"), true)
+                } else if class.contains("--") {
+                    has(&format!(".{class}"), true)
+                } else {
+                    let block = class.split("__").next().unwrap_or(class);
+                    has(&format!(".{block}"), false)
+                };
+                if !styled {
+                    missing.insert(format!("{class} ({})", path.display()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "classes the stylesheet does not style (add the component to `GOVUK_COMPONENTS` \
+             in xtask and run `cargo xtask assets`, or use the current class): {missing:#?}"
+        );
+    }
+
     #[test]
     fn query_values_are_percent_encoded() {
         assert_eq!(query_value("a b&c/é=1"), "a+b%26c%2F%C3%A9%3D1");

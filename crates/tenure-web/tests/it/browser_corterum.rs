@@ -16,6 +16,28 @@ async fn corterum_links_and_reports_in_a_real_browser() {
     let fca = Uuid::from_u128(1).to_string();
     b.sign_in("root@example.com", PASSWORD).await;
 
+    // The root administrator sees the most navigation items: at 1280 by 800 they fit on
+    // one row, with "Your account" and "Sign out" in the header above them.
+    b.client.set_window_size(1280, 800).await.unwrap();
+    b.go("/administration").await;
+    let layout = b
+        .client
+        .execute(
+            "const items = [...document.querySelectorAll('.govuk-service-navigation__item')];\n\
+             const account = document.querySelector('.tenure-header__account').getBoundingClientRect();\n\
+             const menu = document.querySelector('.govuk-service-navigation').getBoundingClientRect();\n\
+             return [window.innerWidth, items.length,\n\
+               new Set(items.map(i => Math.round(i.getBoundingClientRect().top))).size,\n\
+               account.bottom <= menu.top ? 1 : 0];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let [width, items, rows, above]: [u64; 4] = serde_json::from_value(layout).unwrap();
+    assert!(width >= 1270 && items >= 8, "{width} px wide, {items} items");
+    assert_eq!((rows, above), (1, 1), "one row of {items} items, the account links above");
+    b.client.set_window_size(1200, 1000).await.unwrap();
+
     // A person and a business of the FCA.
     let mut made = Vec::new();
     for (kind, name) in [("person", "Charlie Chaplin"), ("business", "Acme Bank")] {
@@ -54,7 +76,7 @@ async fn corterum_links_and_reports_in_a_real_browser() {
 
     // Reports from the header.
     let page = b.click_link("Reports").await;
-    assert!(page.contains("aria-current=\"page\">Reports</a>") || page.contains("Fit and Proper"));
+    assert!(page.contains("aria-current=\"page\"><strong class=\"govuk-service-navigation__active-fallback\">Reports</strong></a>") || page.contains("Fit and Proper"));
     b.shot("53-corterum-reports").await;
     let page = b.click_link("Fit and Proper Certificate").await;
     assert!(page.contains("Who is it about?"));

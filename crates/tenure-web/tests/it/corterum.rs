@@ -41,7 +41,8 @@ async fn the_administration_area_and_records_follow_the_roles() {
     let home = root.get("/administration").await;
     assert_eq!(home.status, StatusCode::OK);
     for link in [
-        ">Administration</a>",
+        // The current page's item, in the Design System's fallback for forced colours.
+        ">Administration</strong></a>",
         ">Records</a>",
         ">Entities</a>",
         ">Groups</a>",
@@ -179,7 +180,9 @@ async fn the_administration_area_and_records_follow_the_roles() {
     let mut c = Client::new(&site);
     c.sign_in("jane@example.com").await;
     let page = c.get("/records").await;
-    assert!(page.body.contains(">Records</a>") && !page.body.contains(">Administration</a>"));
+    assert!(
+        page.body.contains(">Records</strong></a>") && !page.body.contains(">Administration</")
+    );
     assert!(
         page.body.contains("Jane Smith")
             && page.body.contains("Joe Bloggs")

@@ -49,7 +49,7 @@ async fn reports_follow_their_features_conditions_and_companies() {
 
     let index = root.get("/reports").await;
     assert_eq!(index.status, StatusCode::OK);
-    assert!(index.body.contains(">Reports</a>"), "'Reports' in the header");
+    assert!(index.body.contains(">Reports</strong></a>"), "'Reports' in the header");
     for r in [
         "Fit and Proper Certificate",
         "Statement of Responsibilities",

@@ -156,7 +156,10 @@ async fn state_changes_from_other_sites_are_refused_by_fetch_metadata_and_origin
         assert_eq!(page.status, expected, "{headers:?}");
         if expected == refused {
             assert!(page.body.contains("This form came from another website"), "{headers:?}");
-            assert!(page.body.contains("govuk-header"), "the service's own page: {headers:?}");
+            assert!(
+                page.body.contains("govuk-template__header"),
+                "the service's own page: {headers:?}"
+            );
             assert!(set_cookie(&page, "tenure_session").is_none(), "{headers:?}");
         }
     }
@@ -217,7 +220,7 @@ async fn bodies_over_the_limit_get_413_with_the_services_own_page() {
         let kind = page.headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap();
         assert!(kind.starts_with("text/html"), "{kind}");
         assert!(page.body.contains("This form is too large"));
-        assert!(page.body.contains("govuk-header"), "the service's own page");
+        assert!(page.body.contains("govuk-template__header"), "the service's own page");
         assert!(page.headers.contains_key(header::CONTENT_SECURITY_POLICY));
     }
     // A large form under the limit (900 KiB, like a group with thousands of members) is

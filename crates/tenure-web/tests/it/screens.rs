@@ -19,7 +19,7 @@ async fn a_coordinator_lists_the_users_of_her_organisation_and_its_managing_agen
     assert_eq!(page.status, StatusCode::OK);
     // "Users" is in her header, marked as the current page.
     assert!(
-        page.body.contains(r#"href="/users" aria-current="page">Users</a>"#),
+        page.body.contains(r#"href="/users" aria-current="page"><strong class="govuk-service-navigation__active-fallback">Users</strong></a>"#),
         "Users in the header, current: {}",
         page.body
     );
