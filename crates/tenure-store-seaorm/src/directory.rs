@@ -253,7 +253,7 @@ struct ActorRows {
 
 /// The roles of the `users` row in scope, as one comma-separated column of ids:
 /// `group_concat` on SQLite (hex, as the ids are blobs), `string_agg` on PostgreSQL.
-fn roles_column(db: DbBackend) -> &'static str {
+pub(crate) fn roles_column(db: DbBackend) -> &'static str {
     match db {
         DbBackend::Postgres => {
             "(SELECT string_agg(\"user_roles\".\"role_id\"::text, ',') FROM \"user_roles\" \
@@ -273,7 +273,10 @@ const ORGANISATION_NAME_COLUMN: &str = "(SELECT \"organisations\".\"name\" FROM 
 
 /// A user from a row holding the `users` columns and [`roles_column`] as `role_ids`,
 /// each name after `prefix`.
-fn user_with_roles(row: &sea_orm::QueryResult, prefix: &str) -> Result<User, BackendError> {
+pub(crate) fn user_with_roles(
+    row: &sea_orm::QueryResult,
+    prefix: &str,
+) -> Result<User, BackendError> {
     let model = users::Model::from_query_result(row, prefix).map_err(backend)?;
     let list: Option<String> = row.try_get(prefix, "role_ids").map_err(backend)?;
     let mut roles = Vec::new();
