@@ -7,8 +7,8 @@
 
 pub mod accounts;
 pub mod audit;
-pub mod batch;
 pub mod corterum;
+pub mod corterum_lists;
 pub mod housekeeping;
 pub mod limits;
 pub mod mail;
