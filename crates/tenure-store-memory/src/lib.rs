@@ -7,6 +7,7 @@
 //! Allowed dependencies: `tenure-core`, `tenure-domain`. Forbidden knowledge: HTTP,
 //! email, any runtime (the lock is never held across an `.await`).
 
+mod batch;
 mod housekeeping;
 mod limits;
 mod mail_queue;

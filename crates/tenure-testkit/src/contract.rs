@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod batch;
 pub mod corterum;
 pub mod corterum_lists;
 pub mod housekeeping;

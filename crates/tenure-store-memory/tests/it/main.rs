@@ -6,6 +6,7 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod batch;
 mod differential;
 mod limits;
 mod reach;

@@ -10,6 +10,7 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod batch;
 mod checklist;
 mod courier;
 mod lifecycle;
