@@ -410,9 +410,14 @@ async fn seed_demo(services: &Services) -> Result<()> {
             created_by: assignee,
         })?;
     }
-    // Corterum: two companies and the root administrator created with the account.
-    let fca = org("Financial Conduct Authority", ProviderType::PrivateRegisteredProvider, false)?;
-    let psr = org("Payment Systems Regulator", ProviderType::PrivateRegisteredProvider, false)?;
+    // Corterum: two companies (Corterum's side, apart from CORE's housing organisations)
+    // and the root administrator created with the account.
+    let company = |name: &str| -> Result<Organisation> {
+        let o = org(name, ProviderType::PrivateRegisteredProvider, false)?;
+        Ok(Organisation { kind: tenure_domain::OrganisationKind::Company, ..o })
+    };
+    let fca = company("Financial Conduct Authority")?;
+    let psr = company("Payment Systems Regulator")?;
     world.insert_organisation(fca.clone())?;
     world.insert_organisation(psr.clone())?;
     let root = User::new(

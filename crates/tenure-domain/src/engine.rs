@@ -34,7 +34,7 @@ use crate::entity::{ALL_PEOPLE, EntityKind, Group};
 use crate::feature::Feature;
 use crate::id::{DatasetId, EntityId, GroupId, LogId, OrgId, RoleId, UserId};
 use crate::log::Log;
-use crate::organisation::Organisation;
+use crate::organisation::{Organisation, OrganisationKind};
 use crate::role::{Grant, Only, Reach, Role};
 use crate::user::User;
 use crate::world::{EntityNode, Facts, OrgNode, World};
@@ -208,6 +208,9 @@ pub enum Precondition {
     DistinctOrganisations,
     /// A relationship request must be pending (to accept, decline or withdraw it).
     RequestMustBePending,
+    /// Relationships and merges are CORE's, between housing organisations: never a
+    /// Corterum company.
+    HousingOnly,
 }
 
 impl Decision {
@@ -295,6 +298,9 @@ impl fmt::Display for ReasonExplanation<'_> {
                 Precondition::RequestMustBePending => {
                     "there is no pending request for this relationship"
                 }
+                Precondition::HousingOnly => {
+                    "relationships and merges are between housing organisations, not companies"
+                }
             }),
             DenyReason::Irrevocable => {
                 f.write_str("the user holds a role whose rights cannot be revoked")
@@ -375,6 +381,9 @@ impl fmt::Display for Explanation<'_> {
 /// | log | `everything` or its owning or managing organisation is in `organisations` or (`own` and it is assigned to the actor) |
 /// | service | `everything` |
 ///
+/// Every case is within the organisations of `kind`, the actor's side of the service
+/// (the kind of their own organisation): `everything` is every organisation of that kind.
+///
 /// For `*.view` actions it is exact: a record matches if and only if [`decide`] allows
 /// viewing it. For other actions it is the candidates before stage-3 rules (self,
 /// rank, preconditions, the guard), which [`decide`] applies record by record.
@@ -382,8 +391,10 @@ impl fmt::Display for Explanation<'_> {
 pub struct Scope {
     /// The actor.
     pub actor: UserId,
-    /// Everything of the kind.
+    /// Everything of the kind, on the scope's side.
     pub everything: bool,
+    /// The side of the service: only records of organisations of this kind match.
+    pub kind: OrganisationKind,
     /// Organisations whose records match, sorted, without duplicates.
     pub organisations: Vec<OrgId>,
     /// Whether the actor's own records match (themselves; logs assigned to them).
@@ -393,7 +404,13 @@ pub struct Scope {
 impl Scope {
     /// A scope matching nothing.
     pub const fn nothing(actor: UserId) -> Self {
-        Self { actor, everything: false, organisations: Vec::new(), own: false }
+        Self {
+            actor,
+            everything: false,
+            kind: OrganisationKind::Housing,
+            organisations: Vec::new(),
+            own: false,
+        }
     }
 
     /// Whether it matches nothing at all.
@@ -405,18 +422,20 @@ impl Scope {
         self.organisations.binary_search(&org).is_ok()
     }
 
-    /// Whether a user matches.
+    /// Whether a user matches. A `User` does not carry its organisation's kind, so this
+    /// takes the user to be on the scope's side; [`World::users_in`] checks it.
     pub fn matches_user(&self, user: &User) -> bool {
         self.everything || self.has(user.organisation) || (self.own && user.id == self.actor)
     }
 
     /// Whether an organisation matches.
     pub fn matches_organisation(&self, organisation: &Organisation) -> bool {
-        self.covers_organisation(organisation.id)
+        organisation.kind == self.kind && self.covers_organisation(organisation.id)
     }
 
     /// Whether the organisation with this id matches (for a scope of organisations, such
-    /// as [`company_scope`]'s).
+    /// as [`company_scope`]'s), taking it to be of the scope's kind: with `everything`,
+    /// check the kind too ([`Scope::matches_organisation`]).
     pub fn covers_organisation(&self, id: OrgId) -> bool {
         self.everything || self.has(id)
     }
@@ -438,6 +457,8 @@ struct Actor<'w> {
     entity: Option<EntityId>,
     /// Corterum: the actor's companies, sorted (their organisation at least).
     companies: &'w [OrgId],
+    /// The actor's side of the service: their organisation's kind.
+    side: OrganisationKind,
 }
 
 /// The resource, looked up.
@@ -564,7 +585,11 @@ pub fn scope(world: &World, actor_id: UserId, action: Action) -> Scope {
     let Ok(actor) = actor(world, actor_id) else { return Scope::nothing(actor_id) };
     let kind = action.resource_kind();
     let mut scope = Scope::nothing(actor_id);
-    if !action.is_core() {
+    scope.kind = actor.side;
+    if !action.is_core()
+        || (actor.side != OrganisationKind::Housing
+            && matches!(kind, ResourceKind::Log | ResourceKind::Service))
+    {
         return scope;
     }
     let home = actor.user.organisation;
@@ -588,7 +613,7 @@ pub fn scope(world: &World, actor_id: UserId, action: Action) -> Scope {
                     scope.organisations.extend_from_slice(&actor.org.managing_agents);
                     scope.organisations.extend_from_slice(&actor.org.stock_owners);
                 }
-                (Reach::Companies, _) => scope.organisations.extend_from_slice(actor.companies),
+                (Reach::Companies, _) => scope.organisations.extend(same_side(world, &actor)),
             }
         }
     }
@@ -747,11 +772,15 @@ pub fn instance_scope(
 /// The companies `actor` works in with an administration feature, as a [`Scope`] of
 /// organisations: every company when the grant opening the feature reaches everything
 /// (Corterum's root administrator), the actor's own companies under any narrower reach,
-/// and none without the feature. Records they create or change (entities, group members,
-/// user accounts) may be linked only to these companies, and keep the links to others.
+/// and none without the feature. Always on the actor's side of the service (the scope's
+/// `kind`): for a Corterum user, whose organisation is a company, only companies, so
+/// "every company" never reaches a CORE housing organisation. Records they create or
+/// change (entities, group members, user accounts) may be linked only to these
+/// companies, and keep the links to others.
 pub fn company_scope(world: &World, actor_id: UserId, feature: Feature) -> Scope {
     let mut scope = Scope::nothing(actor_id);
     let Ok(actor) = actor(world, actor_id) else { return scope };
+    scope.kind = actor.side;
     let target = Target::Feature(feature);
     for role in actor_roles(world, actor.user) {
         for (_, grant) in role.grants_for(Action::FeatureUse) {
@@ -763,12 +792,27 @@ pub fn company_scope(world: &World, actor_id: UserId, feature: Feature) -> Scope
                 scope.organisations.clear();
                 return scope;
             }
-            scope.organisations.extend_from_slice(actor.companies);
+            scope.organisations.extend(same_side(world, &actor));
         }
     }
     scope.organisations.sort_unstable();
     scope.organisations.dedup();
     scope
+}
+
+/// Whether `actor` may create a Corterum company: Company Administration through a grant
+/// that reaches everything (the root administrator), on the Corterum side. An
+/// administrator of some companies edits them but adds none: a company they made would
+/// be outside their own.
+pub fn may_create_company(world: &World, actor: UserId) -> bool {
+    let scope = company_scope(world, actor, Feature::CompanyAdministration);
+    scope.everything && scope.kind == OrganisationKind::Company
+}
+
+/// The actor's companies on their side of the service (an organisation the world does
+/// not hold is left out: deny by default).
+fn same_side<'a>(world: &'a World, actor: &'a Actor<'_>) -> impl Iterator<Item = OrgId> + 'a {
+    actor.companies.iter().copied().filter(move |c| world.kind_of(*c) == Some(actor.side))
 }
 
 fn actor(world: &World, id: UserId) -> Result<Actor<'_>, DenyReason> {
@@ -787,7 +831,7 @@ fn actor(world: &World, id: UserId) -> Result<Actor<'_>, DenyReason> {
         Some(links) => (links.entity, links.companies.as_slice()),
         None => (None, std::slice::from_ref(&user.organisation)),
     };
-    Ok(Actor { user, org, entity, companies })
+    Ok(Actor { user, org, entity, companies, side: org.organisation.kind })
 }
 
 fn target(world: &World, resource: Resource) -> Option<Target<'_>> {
@@ -844,6 +888,16 @@ fn reaches(actor: &Actor<'_>, role: &Role, grant: &Grant, target: Target<'_>) ->
         // Account-wide: any reach covers them.
         Target::Group(_) | Target::Role(_) => return core,
         _ if !core => return false,
+        _ => {}
+    }
+    // The sides stay apart: CORE's reach never covers a company, Corterum's never a
+    // housing organisation; the service as a whole and its logs are CORE's.
+    match target {
+        Target::Service | Target::Log(_) if actor.side != OrganisationKind::Housing => {
+            return false;
+        }
+        Target::User(user) if user.kind != actor.side => return false,
+        Target::Organisation(org) if org.kind != actor.side => return false,
         _ => {}
     }
     match target {
@@ -1014,6 +1068,9 @@ fn universal_rules(
                 }
                 OrganisationReactivate if org.active => {
                     Some(Precondition::OrganisationMustBeDeactivated)
+                }
+                OrganisationMerge | OrganisationManageRelationships if org.is_company() => {
+                    Some(Precondition::HousingOnly)
                 }
                 _ => None,
             };

@@ -74,14 +74,14 @@ pub use dataset::{
 pub use email::{Email, EmailError};
 pub use engine::{
     Decision, DenyReason, EntityScope, Explanation, InstanceScope, Precondition, ReasonExplanation,
-    Request, Resource, Scope, decide_merge,
+    Request, Resource, Scope, decide_merge, may_create_company,
 };
 pub use entity::{ALL_PEOPLE, Entity, EntityKind, Group};
 pub use feature::{Feature, FeatureSet};
 pub use id::{DatasetId, EntityId, GroupId, LogId, OrgId, RoleId, UserId};
 pub use log::Log;
 pub use name::{Name, NameError};
-pub use organisation::{Organisation, ProviderType, Relationship};
+pub use organisation::{Organisation, OrganisationKind, ProviderType, Relationship};
 pub use password::{NewPassword, PasswordContext, PasswordError, PasswordPolicy};
 pub use role::form::{DatasetPermissions, RoleForm, RoleFormError};
 pub use role::{Assignable, Grant, Only, Reach, Role, RoleCatalogue};

@@ -17,7 +17,7 @@ use crate::entity::{ALL_PEOPLE, Group};
 use crate::fasthash::{IdMap, IdSet};
 use crate::id::{DatasetId, EntityId, GroupId, LogId, OrgId, RoleId, UserId};
 use crate::log::Log;
-use crate::organisation::{Organisation, Relationship};
+use crate::organisation::{Organisation, OrganisationKind, Relationship};
 use crate::role::RoleCatalogue;
 use crate::user::User;
 
@@ -78,6 +78,8 @@ impl OrgNode {
 pub(crate) struct Facts {
     pub(crate) id: UserId,
     pub(crate) organisation: OrgId,
+    /// The kind of their organisation: the side of the service they are on.
+    pub(crate) kind: OrganisationKind,
     pub(crate) active: bool,
     /// The highest rank among the user's roles, 0 with none.
     pub(crate) rank: u8,
@@ -152,6 +154,9 @@ pub enum RelationshipError {
         /// The child's name.
         managing_agent: String,
     },
+    /// Relationships are CORE's, between housing organisations: never a Corterum company.
+    #[error("`{0}` is a Corterum company: relationships are between housing organisations")]
+    Company(String),
     /// Only an organisation holding stock can be a stock owner.
     #[error("`{0}` does not hold its own stock, so it cannot be a stock owner")]
     DoesNotHoldStock(String),
@@ -259,7 +264,9 @@ impl World {
             .organisations
             .get_mut(&organisation.id)
             .ok_or(WorldError::UnknownOrganisation(organisation.id))?;
-        node.organisation = organisation;
+        // The kind never changes: the side an organisation is on is fixed at creation.
+        let kind = node.organisation.kind;
+        node.organisation = Organisation { kind, ..organisation };
         Ok(())
     }
 
@@ -343,6 +350,11 @@ impl World {
             .organisations
             .get(&rel.managing_agent)
             .ok_or(RelationshipError::UnknownOrganisation(rel.managing_agent))?;
+        for end in [owner, agent] {
+            if end.organisation.is_company() {
+                return Err(RelationshipError::Company(end.organisation.name.to_string()));
+            }
+        }
         if !owner.organisation.holds_stock {
             return Err(RelationshipError::DoesNotHoldStock(owner.organisation.name.to_string()));
         }
@@ -386,9 +398,10 @@ impl World {
     /// Unknown organisations and roles are refused, and so is an email address another
     /// user has.
     pub fn upsert_user(&mut self, user: User) -> Result<(), WorldError> {
-        if !self.organisations.contains_key(&user.organisation) {
+        let Some(kind) = self.organisations.get(&user.organisation).map(|n| n.organisation.kind)
+        else {
             return Err(WorldError::UnknownOrganisation(user.organisation));
-        }
+        };
         if let Some(role) = user.roles.iter().find(|r| self.roles.get(**r).is_none()) {
             return Err(WorldError::UnknownRole(*role));
         }
@@ -410,6 +423,7 @@ impl World {
             Facts {
                 id: user.id,
                 organisation: user.organisation,
+                kind,
                 active: user.active,
                 rank,
                 roles: RoleIndexes::new(&indexes),
@@ -618,11 +632,20 @@ impl World {
         self.logs.values()
     }
 
+    /// The kind of an organisation, if it is in the world.
+    pub fn kind_of(&self, id: OrgId) -> Option<OrganisationKind> {
+        self.organisations.get(&id).map(|n| n.organisation.kind)
+    }
+
     /// The users a scope matches, found through the world's indexes: only a scope of
-    /// everything walks every user.
+    /// everything walks every user (of organisations of the scope's kind).
     pub fn users_in<'a>(&'a self, scope: &'a Scope) -> Box<dyn Iterator<Item = &'a User> + 'a> {
         if scope.everything {
-            return Box::new(self.users.values());
+            return Box::new(
+                self.users
+                    .values()
+                    .filter(|u| self.facts.get(&u.id).is_some_and(|f| f.kind == scope.kind)),
+            );
         }
         let members = scope
             .organisations
@@ -641,7 +664,9 @@ impl World {
     /// whose owning and managing organisations are both in scope is listed under its owner.
     pub fn logs_in<'a>(&'a self, scope: &'a Scope) -> Box<dyn Iterator<Item = &'a Log> + 'a> {
         if scope.everything {
-            return Box::new(self.logs.values());
+            return Box::new(self.logs.values().filter(|l| {
+                self.organisation(l.owning_organisation).is_some_and(|o| o.kind == scope.kind)
+            }));
         }
         let in_scope = |org: &OrgId| scope.organisations.binary_search(org).is_ok();
         let by_org = scope

@@ -10,8 +10,8 @@ use tenure_domain::role::builtin;
 use tenure_domain::{
     Action, Dataset, DatasetId, DatasetKind, DatasetPermissions, Email, Entity, EntityId,
     EntityKind, Feature, FeatureSet, Group, GroupId, Log, LogId, Name, OrgId, Organisation,
-    Relationship, Request, Resource, ResourceKind, RoleCatalogue, RoleForm, RoleId, User, UserId,
-    UserLinks, World,
+    OrganisationKind, Relationship, Request, Resource, ResourceKind, RoleCatalogue, RoleForm,
+    RoleId, User, UserId, UserLinks, World,
 };
 use toml::Spanned;
 use uuid::Uuid;
@@ -263,6 +263,8 @@ fn yes() -> bool {
 struct RawOrg {
     key: Spanned<String>,
     name: Spanned<String>,
+    /// `housing` (CORE's, the default) or `company` (Corterum's).
+    kind: Option<Spanned<String>>,
     #[serde(default = "yes")]
     holds_stock: bool,
     #[serde(default = "yes")]
@@ -424,8 +426,25 @@ pub fn load(file: &str, source: &str) -> Result<PolicyFile, Vec<LoadError>> {
         let Some(name) = parsed(&mut errors, &r.name, Name::parse) else {
             continue;
         };
+        let kind = match &r.kind {
+            None => OrganisationKind::Housing,
+            Some(k) => match OrganisationKind::parse(k.get_ref()) {
+                Some(kind) => kind,
+                None => {
+                    errors.push(
+                        k.span(),
+                        format!(
+                            "unknown organisation kind `{}`: expected `housing` or `company`",
+                            k.get_ref()
+                        ),
+                    );
+                    continue;
+                }
+            },
+        };
         let oid = OrgId::from_uuid(id());
         let mut o = Organisation::new(oid, name);
+        o.kind = kind;
         o.holds_stock = r.holds_stock;
         o.active = r.active;
         // INVARIANT: ids are fresh, so insertion cannot fail.

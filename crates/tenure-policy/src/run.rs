@@ -203,8 +203,7 @@ impl PolicyFile {
         match kind {
             ResourceKind::User => self
                 .world
-                .users()
-                .filter(|u| scope.matches_user(u))
+                .users_in(&scope)
                 .filter_map(|u| self.keys.user_key(u.id).map(str::to_owned))
                 .collect(),
             ResourceKind::Organisation => self

@@ -25,12 +25,12 @@ use crate::entity::{
     reset_tokens, sessions, user_roles, users,
 };
 
-pub(crate) fn backend(e: DbErr) -> ChangeError {
+fn backend(e: DbErr) -> ChangeError {
     ChangeError::Backend(BackendError::new(e))
 }
 
 /// A unique-constraint failure as the rule it broke.
-pub(crate) fn refused(e: DbErr) -> ChangeError {
+fn refused(e: DbErr) -> ChangeError {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(m)) if m.contains("email") => {
             ChangeError::EmailInUse
@@ -61,7 +61,7 @@ fn expect_one(rows: u64) -> Result<(), ChangeError> {
     if rows == 1 { Ok(()) } else { Err(ChangeError::Conflict) }
 }
 
-pub(crate) fn link_row(l: &Link) -> links::ActiveModel {
+fn link_row(l: &Link) -> links::ActiveModel {
     links::ActiveModel {
         id: Set(l.id),
         digest: Set(l.digest.clone()),
@@ -180,7 +180,7 @@ async fn merge(txn: &DatabaseTransaction, from: OrgId, into: OrgId) -> Result<()
     Ok(())
 }
 
-pub(crate) async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), ChangeError> {
+async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), ChangeError> {
     match write {
         Write::InsertOrganisation(o) => {
             organisations::Entity::insert(convert::organisation_row(&o))
@@ -191,6 +191,8 @@ pub(crate) async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result
         Write::UpdateOrganisation { organisation: o, version } => {
             let mut row = convert::organisation_row(&o);
             row.version = Set(version + 1);
+            // The kind never changes: an update leaves it as stored.
+            row.kind = sea_orm::ActiveValue::NotSet;
             let result = organisations::Entity::update_many()
                 .set(row)
                 .filter(organisations::Column::Id.eq(*o.id.as_uuid()))

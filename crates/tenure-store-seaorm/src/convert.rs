@@ -4,8 +4,8 @@
 use sea_orm::ActiveValue::Set;
 use tenure_core::BackendError;
 use tenure_domain::{
-    Email, Log, LogId, Name, OrgId, Organisation, ProviderType, Relationship, RoleId, Telephone,
-    User, UserId,
+    Email, Log, LogId, Name, OrgId, Organisation, OrganisationKind, ProviderType, Relationship,
+    RoleId, Telephone, User, UserId,
 };
 
 use crate::entity::{logs, organisations, relationships, user_roles, users};
@@ -31,6 +31,7 @@ pub(crate) fn organisation_row(o: &Organisation) -> organisations::ActiveModel {
         provider_type: Set(provider_type_text(o.provider_type).to_owned()),
         registration_number: Set(o.registration_number.clone()),
         holds_stock: Set(o.holds_stock),
+        kind: Set(o.kind.as_str().to_owned()),
         active: Set(o.active),
         version: Set(1),
     }
@@ -55,9 +56,13 @@ pub(crate) fn organisation(row: organisations::Model) -> Result<Organisation, Ba
             ));
         }
     };
+    let kind = OrganisationKind::parse(&row.kind).ok_or_else(|| {
+        corrupt("organisation", row.id, format!("unknown organisation kind `{}`", row.kind))
+    })?;
     Ok(Organisation {
         id: OrgId::from_uuid(row.id),
         name,
+        kind,
         address: row.address,
         telephone,
         provider_type,

@@ -16,7 +16,8 @@ use tenure_core::{
     UserQuery, UserSort,
 };
 use tenure_domain::{
-    Log, Name, OrgId, Organisation, Relationship, Resource, RoleId, Scope, User, UserId, World,
+    Log, Name, OrgId, Organisation, OrganisationKind, Relationship, Resource, RoleId, Scope, User,
+    UserId, World,
 };
 use uuid::Uuid;
 
@@ -493,15 +494,31 @@ pub(crate) fn contains(search: &Search) -> LikeExpr {
     LikeExpr::new(pattern).escape('\\')
 }
 
+/// `column` names an organisation of `kind`: a housing organisation is any that is not a
+/// company, a company one that is. Either way the subquery reads the companies (through
+/// `organisations_by_kind`), which are few beside CORE's housing organisations, so
+/// CORE's service-wide lists pay one small hashed lookup.
+fn of_kind<C: ColumnTrait>(column: C, kind: OrganisationKind) -> sea_orm::sea_query::SimpleExpr {
+    let companies = Query::select()
+        .column(organisations::Column::Id)
+        .from(organisations::Entity)
+        .and_where(organisations::Column::Kind.eq(OrganisationKind::Company.as_str()))
+        .to_owned();
+    match kind {
+        OrganisationKind::Housing => column.not_in_subquery(companies),
+        OrganisationKind::Company => column.in_subquery(companies),
+    }
+}
+
 /// The scope as a condition on an organisation column (or two) and an "own" column.
-/// `None` means everything.
+/// A scope of everything is every organisation of its kind, on the first column.
 fn scope_condition<C: ColumnTrait>(
     scope: &Scope,
     org_columns: &[C],
     own_column: C,
 ) -> Option<Condition> {
     if scope.everything {
-        return None;
+        return org_columns.first().map(|c| Condition::all().add(of_kind(*c, scope.kind)));
     }
     let orgs: Vec<Uuid> = scope.organisations.iter().map(|o| *o.as_uuid()).collect();
     let mut condition = Condition::any();
@@ -765,11 +782,14 @@ impl Directory for SeaOrmStore {
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
-        let mut query = organisations::Entity::find();
-        if let Some(condition) =
-            scope_condition(scope, &[organisations::Column::Id], organisations::Column::Id)
-        {
-            query = query.filter(condition);
+        let mut query = organisations::Entity::find()
+            .filter(organisations::Column::Kind.eq(scope.kind.as_str()));
+        if !scope.everything {
+            if let Some(condition) =
+                scope_condition(scope, &[organisations::Column::Id], organisations::Column::Id)
+            {
+                query = query.filter(condition);
+            }
         }
         if let Some(search) = &filter.search {
             query = query.filter(organisations::Column::SortName.like(contains(search)));

@@ -9,7 +9,6 @@
 //! knowledge: HTTP, email.
 
 mod accounts;
-mod batch;
 mod changes;
 mod convert;
 mod corterum;

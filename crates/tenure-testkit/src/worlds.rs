@@ -141,7 +141,43 @@ pub fn standard() -> Vec<(String, World)> {
         ("small".to_owned(), random(1, 4, 10, 8)),
         ("medium".to_owned(), random(2, 9, 24, 30)),
         ("hub".to_owned(), random(3, 3, 30, 12)),
+        ("sides".to_owned(), with_companies(random(4, 5, 16, 10), 4, 3, 12)),
     ]
+}
+
+/// Adds Corterum companies to a world, with users of random roles in them (an
+/// administrator among them reaches everything on the Corterum side only): the sides of
+/// the service, which the engine keeps apart, in one world.
+pub fn with_companies(mut world: World, seed: u64, companies: usize, users: usize) -> World {
+    let mut rng = Rng::new(seed ^ 0x005e_edc0);
+    let orgs: Vec<OrgId> = (0..companies.max(1)).map(|_| OrgId::from_uuid(rng.uuid())).collect();
+    for (i, id) in orgs.iter().enumerate() {
+        let name = format!("Company {} {i}", NAMES[rng.below(NAMES.len())]);
+        let mut o = Organisation::company(
+            *id,
+            Name::parse(&name).unwrap_or_else(|_| unreachable!("fixture names are valid")),
+        );
+        o.active = rng.chance(90);
+        let _ = world.insert_organisation(o);
+    }
+    for i in 0..users {
+        let role: Vec<RoleId> = match rng.below(4) {
+            0 => vec![ADMINISTRATOR],
+            1 => vec![DATA_COORDINATOR],
+            _ => vec![DATA_PROVIDER],
+        };
+        let name = format!("{} c{i}", NAMES[rng.below(NAMES.len())]);
+        let email = format!("company{seed}-{i}@example.com");
+        let u = User::new(
+            UserId::from_uuid(rng.uuid()),
+            Name::parse(&name).unwrap_or_else(|_| unreachable!("fixture names are valid")),
+            Email::parse(&email).unwrap_or_else(|_| unreachable!("fixture emails are valid")),
+            orgs[rng.below(orgs.len())],
+            role,
+        );
+        let _ = world.upsert_user(u);
+    }
+    world
 }
 
 /// A random Corterum world: companies, the dataset catalogue, entities of every kind
@@ -158,7 +194,7 @@ pub fn random_corterum(seed: u64, companies: usize, users: usize, entities: usiz
     };
     let orgs: Vec<OrgId> = (0..companies.max(1)).map(|_| OrgId::from_uuid(rng.uuid())).collect();
     for (i, id) in orgs.iter().enumerate() {
-        let mut o = Organisation::new(*id, name(&mut rng, i));
+        let mut o = Organisation::company(*id, name(&mut rng, i));
         o.active = rng.chance(90);
         let _ = world.insert_organisation(o);
     }

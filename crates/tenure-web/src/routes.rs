@@ -434,8 +434,40 @@ pub static ALL: &[Route] = &[
             Feature::GroupAdministration,
             Feature::RolesAdministration,
             Feature::UserAdministration,
+            Feature::CompanyAdministration,
         ]),
         || get(administration::index),
+    ),
+    // Companies: the service decides; a housing organisation's id is "not found".
+    feature(Method::Get, "/administration/companies", COMPANIES, || {
+        get(administration::companies::list)
+    }),
+    feature(Method::Get, "/administration/companies/new", COMPANIES, || {
+        get(administration::companies::new_page)
+    }),
+    feature(Method::Post, "/administration/companies/new", COMPANIES, || {
+        post(administration::companies::create)
+    }),
+    signed(
+        Method::Get,
+        "/administration/companies/{id}",
+        Some(Action::OrganisationView),
+        Subject::Administered(Feature::CompanyAdministration, ResourceKind::Organisation),
+        || get(administration::companies::show),
+    ),
+    signed(
+        Method::Get,
+        "/administration/companies/{id}/edit",
+        Some(Action::OrganisationEditDetails),
+        Subject::Administered(Feature::CompanyAdministration, ResourceKind::Organisation),
+        || get(administration::companies::edit_page),
+    ),
+    signed(
+        Method::Post,
+        "/administration/companies/{id}/edit",
+        Some(Action::OrganisationEditDetails),
+        Subject::Administered(Feature::CompanyAdministration, ResourceKind::Organisation),
+        || post(administration::companies::edit),
     ),
     feature(Method::Get, "/administration/entities", ENTITIES, || {
         get(administration::entities::list)
@@ -522,48 +554,6 @@ pub static ALL: &[Route] = &[
         Some(Action::UserChangeRole),
         Subject::Administered(Feature::UserAdministration, ResourceKind::User),
         || post(administration::accounts::edit),
-    ),
-    signed(
-        Method::Get,
-        "/administration/users/{id}/email",
-        Some(Action::UserChangeEmail),
-        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
-        || get(administration::accounts::email_page),
-    ),
-    signed(
-        Method::Post,
-        "/administration/users/{id}/email",
-        Some(Action::UserChangeEmail),
-        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
-        || post(administration::accounts::email),
-    ),
-    signed(
-        Method::Post,
-        "/administration/users/{id}/deactivate",
-        Some(Action::UserDeactivate),
-        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
-        || post(administration::accounts::deactivate),
-    ),
-    signed(
-        Method::Post,
-        "/administration/users/{id}/reactivate",
-        Some(Action::UserReactivate),
-        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
-        || post(administration::accounts::reactivate),
-    ),
-    signed(
-        Method::Get,
-        "/administration/users/{id}/delete",
-        Some(Action::UserDelete),
-        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
-        || get(administration::accounts::delete_page),
-    ),
-    signed(
-        Method::Post,
-        "/administration/users/{id}/delete",
-        Some(Action::UserDelete),
-        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
-        || post(administration::accounts::delete),
     ),
     // Corterum reports: each opened by its report feature; the person is chosen on the
     // page (`?entity=`), and the service asks the engine (`decide_report`).
@@ -664,6 +654,7 @@ const USER: Subject = Subject::Id(ResourceKind::User);
 const ORG: Subject = Subject::Id(ResourceKind::Organisation);
 const ENTITIES: &[Feature] = &[Feature::EntityAdministration];
 const GROUPS: &[Feature] = &[Feature::GroupAdministration];
+const COMPANIES: &[Feature] = &[Feature::CompanyAdministration];
 const ROLES: &[Feature] = &[Feature::RolesAdministration];
 const ACCOUNTS: &[Feature] = &[Feature::UserAdministration];
 const REPORTS: &[Feature] = &[

@@ -30,6 +30,7 @@ impl Manage {
         Ok(Organisation {
             id,
             name,
+            kind: tenure_domain::OrganisationKind::Housing,
             address: text_or_none(&input.address),
             telephone,
             provider_type: input.provider_type,
@@ -52,22 +53,6 @@ impl Manage {
         self.base
             .require(&world, Request::new(actor, Action::OrganisationCreate, Resource::Service))
             .await?;
-        let (org, writes, audit) = self.organisation_writes(actor, input)?;
-        self.ports.changes.apply(writes, audit).await?;
-        Ok(org.id)
-    }
-
-    /// What creating an organisation writes once the engine allowed it: the organisation
-    /// (active) and its audit entry. [`Manage::create_organisation`] and a batch import's
-    /// chunks write the same.
-    ///
-    /// # Errors
-    /// [`ManageError::Invalid`] for bad details.
-    pub(crate) fn organisation_writes(
-        &self,
-        actor: UserId,
-        input: &OrganisationInput,
-    ) -> Result<(Organisation, Vec<Write>, Vec<crate::audit::AuditEvent>), ManageError> {
         let id = OrgId::from_uuid(self.ports.ids.next_id());
         let org = Self::parse_organisation(input, id, true)?;
         let audit = self.base.event(
@@ -77,7 +62,8 @@ impl Manage {
             Some(id),
             AuditDetail::OrganisationCreate(OrganisationCreate { name: org.name.to_string() }),
         );
-        Ok((org.clone(), vec![Write::InsertOrganisation(org)], vec![audit]))
+        self.ports.changes.apply(vec![Write::InsertOrganisation(org)], vec![audit]).await?;
+        Ok(id)
     }
 
     /// Changes an organisation's details: name, address and telephone need
@@ -97,8 +83,10 @@ impl Manage {
         let resource = Resource::Organisation(id);
         let world = self.ports.directory.snapshot(actor, resource).await?;
         self.base.require(&world, Request::new(actor, Action::OrganisationView, resource)).await?;
-        let next = Self::parse_organisation(input, id, current.value.active)?;
+        let mut next = Self::parse_organisation(input, id, current.value.active)?;
         let before = &current.value;
+        // The kind never changes (the engine decided on the organisation as it is).
+        next.kind = before.kind;
         let details_only = next.provider_type == before.provider_type
             && next.registration_number == before.registration_number
             && next.holds_stock == before.holds_stock;
@@ -360,7 +348,7 @@ impl Manage {
     }
 }
 
-fn organisation_detail(o: &Organisation) -> OrganisationDetail {
+pub(crate) fn organisation_detail(o: &Organisation) -> OrganisationDetail {
     OrganisationDetail {
         name: o.name.to_string(),
         address: o.address.clone(),

@@ -168,8 +168,15 @@ impl Manage {
             return Err(ManageError::NotFound);
         }
         let Some(search) = crate::query::Search::parse(term) else { return Ok(Vec::new()) };
-        let public =
-            tenure_domain::Scope { actor, everything: true, organisations: Vec::new(), own: false };
+        // Housing organisations only: relationships are CORE's, and a Corterum company
+        // is never offered.
+        let public = tenure_domain::Scope {
+            actor,
+            everything: true,
+            kind: tenure_domain::OrganisationKind::Housing,
+            organisations: Vec::new(),
+            own: false,
+        };
         let query = crate::query::OrganisationQuery { search: Some(search), active: Some(true) };
         let found =
             self.ports.directory.organisations(&public, &query, Page::numbered(1, 10)).await?;
@@ -207,6 +214,7 @@ impl Manage {
         let scope = tenure_domain::Scope {
             actor: UserId::from_uuid(uuid::Uuid::nil()),
             everything: false,
+            kind: to.kind,
             organisations: vec![to.id],
             own: false,
         };

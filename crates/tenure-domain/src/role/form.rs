@@ -155,6 +155,19 @@ impl RoleForm {
             });
         }
         grants.push(grant(Action::UserRemoveSecondFactor, Reach::Own, Only::Any));
+        if self.features.contains(Feature::CompanyAdministration) {
+            // The companies of the actor's own (the engine's `company_scope`), seen and
+            // edited; only a grant reaching everything adds one.
+            grants.push(Grant {
+                actions: ActionSet::of(&[
+                    Action::OrganisationView,
+                    Action::OrganisationEditDetails,
+                ]),
+                reach: Reach::Companies,
+                only: Only::Any,
+                assignable: Assignable::NONE,
+            });
+        }
         if self.features.contains(Feature::GroupAdministration) {
             grants.push(grant(Action::GroupEdit, Reach::Companies, Only::Any));
         }

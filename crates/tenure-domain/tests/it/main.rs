@@ -11,4 +11,5 @@ mod fuzz;
 mod properties;
 mod reference;
 mod reports;
+mod sides;
 mod spec;

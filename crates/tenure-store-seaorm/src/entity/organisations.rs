@@ -15,6 +15,8 @@ pub struct Model {
     pub provider_type: String,
     pub registration_number: Option<String>,
     pub holds_stock: bool,
+    /// `housing` or `company` (`OrganisationKind::as_str`); never changes.
+    pub kind: String,
     pub active: bool,
     /// Bumped by every change, for optimistic locking.
     pub version: i64,

@@ -10,11 +10,11 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
-mod batch;
 mod checklist;
 mod courier;
 mod lifecycle;
 mod limits;
+mod organisation_kind;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -102,22 +102,6 @@ async fn postgres_passes_the_corterum_contract() {
         return;
     }
     tenure_testkit::contract::corterum::corterum(|w| async move {
-        store_at(temp_postgres().await.unwrap(), w).await
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn sqlite_pages_corterum_lists() {
-    tenure_testkit::contract::corterum_lists::lists(|w| store_at(temp_sqlite().0, w)).await;
-}
-
-#[tokio::test]
-async fn postgres_pages_corterum_lists() {
-    if temp_postgres().await.is_none() {
-        return;
-    }
-    tenure_testkit::contract::corterum_lists::lists(|w| async move {
         store_at(temp_postgres().await.unwrap(), w).await
     })
     .await;

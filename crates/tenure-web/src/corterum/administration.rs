@@ -1,5 +1,5 @@
 //! The Administration area: its index, and one module a screen (`entities`, `groups`,
-//! `roles`, `accounts`), each with its list, "+" create form and edit form. What the
+//! `roles`, `accounts`, `companies`), each with its list, "+" create form and edit form. What the
 //! forms share is here: the feature gate and the choices they offer (companies and
 //! entities).
 
@@ -7,7 +7,6 @@ pub(crate) mod accounts;
 pub(crate) mod companies;
 pub(crate) mod entities;
 pub(crate) mod groups;
-pub(crate) mod listing;
 pub(crate) mod roles;
 
 use askama::Template;
@@ -79,6 +78,12 @@ pub(crate) async fn index(State(app): State<App>, viewer: Signed) -> Result<Resp
             "/administration/users",
             "User accounts",
             "Who can sign in, their roles and their companies",
+        ),
+        (
+            Feature::CompanyAdministration,
+            "/administration/companies",
+            "Companies",
+            "The firms of your group subject to the SM&CR, with their entities and users",
         ),
     ] {
         if app.services.corterum.may_use(me, feature).await.unwrap_or(false) {

@@ -1,1 +1,243 @@
-//! Router tests for Corterum's Companies screen (issue 15): stub, filled in by the companies work.
+//! Corterum's Companies screen through the router, on a world with both sides: Corterum
+//! companies (the FCA, the PSR) and CORE housing organisations (Alpha Homes, Beta
+//! Lettings). The root administrator lists, adds and edits companies and sees each one's
+//! entities and users; a stale edit is 409. Attacks, each kept as a test: an
+//! administrator of the PSR asks for the FCA, a CORE organisation and its users; the root
+//! administrator asks for CORE's organisations and users; CORE's administrator and
+//! coordinator look for companies in their lists and pickers.
+
+use axum::http::StatusCode;
+use tenure_domain::role::builtin::{
+    ADMINISTRATOR, CORTERUM_ADMINISTRATOR, DATA_COORDINATOR, ROOT_ADMINISTRATOR,
+};
+use tenure_domain::{
+    Email, Entity, EntityId, EntityKind, Name, OrgId, Organisation, Relationship, RoleCatalogue,
+    RoleId, User, UserId, UserLinks, World,
+};
+use uuid::Uuid;
+
+use crate::{Client, Site, site_with};
+
+const FCA: u128 = 0xc1;
+const PSR: u128 = 0xc2;
+const ALPHA: u128 = 0xa1;
+const BETA: u128 = 0xa2;
+
+fn org(n: u128) -> OrgId {
+    OrgId::from_uuid(Uuid::from_u128(n))
+}
+
+fn person(n: u128) -> UserId {
+    UserId::from_uuid(Uuid::from_u128(0x1000 + n))
+}
+
+fn add_user(w: &mut World, n: u128, name: &str, email: &str, at: u128, role: RoleId) {
+    w.upsert_user(User::new(
+        person(n),
+        Name::parse(name).unwrap(),
+        Email::parse(email).unwrap(),
+        org(at),
+        vec![role],
+    ))
+    .unwrap();
+}
+
+/// Two companies with an entity each and their administrators; two housing
+/// organisations, related, with CORE's administrator, a coordinator and a provider.
+fn world() -> World {
+    let mut w = World::with_roles(RoleCatalogue::with_corterum());
+    for (n, name) in [(FCA, "Financial Conduct Authority"), (PSR, "Payment Systems Regulator")] {
+        w.insert_organisation(Organisation::company(org(n), Name::parse(name).unwrap())).unwrap();
+    }
+    for (n, name) in [(ALPHA, "Alpha Homes"), (BETA, "Beta Lettings")] {
+        w.insert_organisation(Organisation::new(org(n), Name::parse(name).unwrap())).unwrap();
+    }
+    w.add_relationship(Relationship { stock_owner: org(ALPHA), managing_agent: org(BETA) })
+        .unwrap();
+    add_user(&mut w, 1, "Root", "root@example.com", FCA, ROOT_ADMINISTRATOR);
+    add_user(&mut w, 2, "Pam Admin", "pam@example.com", PSR, CORTERUM_ADMINISTRATOR);
+    w.set_user_links(person(2), UserLinks { entity: None, companies: vec![org(PSR)] }).unwrap();
+    add_user(&mut w, 3, "Ada Admin", "ada@example.com", ALPHA, ADMINISTRATOR);
+    add_user(&mut w, 4, "Cora Coordinator", "cora@example.com", ALPHA, DATA_COORDINATOR);
+    add_user(&mut w, 5, "Bea Provider", "bea@example.com", BETA, DATA_COORDINATOR);
+    for (n, name, company) in [(1, "Joe Bloggs", FCA), (2, "Pat Jones", PSR)] {
+        let mut e = Entity::new(
+            EntityId::from_uuid(Uuid::from_u128(0x2000 + n)),
+            EntityKind::Person,
+            Name::parse(name).unwrap(),
+        );
+        e.companies = vec![org(company)];
+        w.upsert_entity(e).unwrap();
+    }
+    w
+}
+
+async fn site() -> Site {
+    site_with(world(), tenure_web::WebConfig::new("http://127.0.0.1:3000")).await
+}
+
+fn company(n: u128) -> String {
+    format!("/administration/companies/{}", Uuid::from_u128(n))
+}
+
+#[tokio::test]
+async fn the_root_administrator_lists_creates_and_edits_companies() {
+    let site = site().await;
+    let mut root = Client::new(&site);
+    root.sign_in("root@example.com").await;
+    let index = root.get("/administration").await;
+    assert!(index.body.contains("href=\"/administration/companies\""), "{}", index.body);
+
+    let list = root.get("/administration/companies").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("Financial Conduct Authority"));
+    assert!(list.body.contains("Payment Systems Regulator"));
+    assert!(list.body.contains("Add a company"), "the root administrator may add one");
+    assert!(!list.body.contains("Alpha Homes") && !list.body.contains("Beta Lettings"));
+
+    // "+": a blank name says what is wrong; a good one lands on the new company's page.
+    assert_eq!(root.get("/administration/companies/new").await.status, StatusCode::OK);
+    let blank = root.post("/administration/companies/new", &[("name", " ")]).await;
+    assert_eq!(blank.status, StatusCode::OK);
+    assert!(blank.body.contains("There is a problem"), "{}", blank.body);
+    let taken = root.post("/administration/companies/new", &[("name", "Alpha Homes")]).await;
+    assert!(taken.body.contains("already has this name"), "{}", taken.body);
+    let made = root
+        .post(
+            "/administration/companies/new",
+            &[("name", "Prudential Regulation Authority"), ("registration_number", "PRA1")],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let page = root.get(made.location()).await;
+    assert!(page.body.contains("Company saved") && page.body.contains("PRA1"), "{}", page.body);
+    let list = root.get("/administration/companies").await;
+    assert!(list.body.contains("Prudential Regulation Authority"));
+
+    // Each company's page: its entities and users.
+    let fca = root.get(&company(FCA)).await;
+    assert_eq!(fca.status, StatusCode::OK);
+    assert!(fca.body.contains("Joe Bloggs") && !fca.body.contains("Pat Jones"), "{}", fca.body);
+
+    // Edit against the version shown; a second edit from the same form is stale: 409.
+    let form = root.get(&format!("{}/edit", company(PSR))).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("name=\"version\" value=\"1\""), "{}", form.body);
+    let fields = [
+        ("name", "Payment Systems Regulator"),
+        ("address", "12 Endeavour Square, London"),
+        ("version", "1"),
+    ];
+    let saved = root.post(&format!("{}/edit", company(PSR)), &fields).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let psr = root.get(&company(PSR)).await;
+    assert!(psr.body.contains("12 Endeavour Square"));
+    let stale = root.post(&format!("{}/edit", company(PSR)), &fields).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+}
+
+#[tokio::test]
+async fn an_administrator_of_one_company_reaches_no_other_and_nothing_of_cores() {
+    let site = site().await;
+    let mut pam = Client::new(&site);
+    pam.sign_in("pam@example.com").await;
+    let list = pam.get("/administration/companies").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("Payment Systems Regulator"));
+    assert!(!list.body.contains("Financial Conduct Authority"), "{}", list.body);
+    assert!(!list.body.contains("Add a company"), "only the root administrator adds companies");
+    assert_eq!(pam.get("/administration/companies/new").await.status, StatusCode::NOT_FOUND);
+    let made = pam.post("/administration/companies/new", &[("name", "Mine")]).await;
+    assert!(made.status != StatusCode::SEE_OTHER, "{}", made.body);
+    // Her own company opens; the FCA, a CORE organisation and an unknown id do not.
+    assert_eq!(pam.get(&company(PSR)).await.status, StatusCode::OK);
+    for n in [FCA, ALPHA, BETA, 0xdead] {
+        assert_eq!(pam.get(&company(n)).await.status, StatusCode::NOT_FOUND, "{n:x}");
+        assert_eq!(pam.get(&format!("{}/edit", company(n))).await.status, StatusCode::NOT_FOUND);
+        let post = pam
+            .post(&format!("{}/edit", company(n)), &[("name", "Taken over"), ("version", "1")])
+            .await;
+        assert_eq!(post.status, StatusCode::NOT_FOUND, "{n:x}: {}", post.body);
+    }
+    // CORE's organisation and user pages conceal theirs too.
+    let alpha = Uuid::from_u128(ALPHA);
+    assert_eq!(pam.get(&format!("/organisations/{alpha}")).await.status, StatusCode::NOT_FOUND);
+    let cora = person(4);
+    assert_eq!(pam.get(&format!("/users/{cora}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        pam.get(&format!("/administration/users/{cora}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Linking an entity to a CORE organisation by its id is refused.
+    let linked = pam
+        .post(
+            "/administration/entities/new",
+            &[("type", "person"), ("name", "Sneaky"), ("companies", &alpha.to_string())],
+        )
+        .await;
+    assert!(linked.status != StatusCode::SEE_OTHER, "{}", linked.body);
+}
+
+#[tokio::test]
+async fn the_root_administrators_all_areas_stay_on_corterums_side() {
+    let site = site().await;
+    let mut root = Client::new(&site);
+    root.sign_in("root@example.com").await;
+    for n in [ALPHA, BETA] {
+        assert_eq!(root.get(&company(n)).await.status, StatusCode::NOT_FOUND);
+        let path = format!("/organisations/{}", Uuid::from_u128(n));
+        assert_eq!(root.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    for n in [3, 4, 5] {
+        let path = format!("/users/{}", person(n));
+        assert_eq!(root.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // Linking an entity to a CORE organisation by its id is refused, even to the root.
+    let alpha = Uuid::from_u128(ALPHA).to_string();
+    let linked = root
+        .post(
+            "/administration/entities/new",
+            &[("type", "person"), ("name", "Sneaky"), ("companies", &alpha)],
+        )
+        .await;
+    assert!(linked.status != StatusCode::SEE_OTHER, "{}", linked.body);
+    assert!(linked.body.contains("Choose companies from the list"), "{}", linked.body);
+    // The entity form offers companies only.
+    let form = root.get("/administration/entities/new?type=person").await;
+    assert!(form.body.contains("Financial Conduct Authority"));
+    assert!(!form.body.contains("Alpha Homes"), "{}", form.body);
+    // CORE's service-wide lists are not the root administrator's.
+    let orgs = root.get("/organisations").await;
+    assert!(!orgs.body.contains("Alpha Homes"), "{}", orgs.body);
+    let users = root.get("/users").await;
+    assert!(!users.body.contains("Ada Admin") && !users.body.contains("Cora"), "{}", users.body);
+}
+
+#[tokio::test]
+async fn core_never_sees_companies_in_its_lists_and_pickers() {
+    let site = site().await;
+    for email in ["ada@example.com", "cora@example.com"] {
+        let mut c = Client::new(&site);
+        c.sign_in(email).await;
+        let orgs = c.get("/organisations").await;
+        assert!(!orgs.body.contains("Financial Conduct Authority"), "{email}: {}", orgs.body);
+        let users = c.get("/users").await;
+        assert!(!users.body.contains("Root") && !users.body.contains("Pam"), "{email}");
+        for n in [FCA, PSR] {
+            let path = format!("/organisations/{}", Uuid::from_u128(n));
+            assert_eq!(c.get(&path).await.status, StatusCode::NOT_FOUND, "{email} {path}");
+            assert_eq!(c.get(&company(n)).await.status, StatusCode::NOT_FOUND, "{email}");
+        }
+        for n in [1, 2] {
+            let path = format!("/users/{}", person(n));
+            assert_eq!(c.get(&path).await.status, StatusCode::NOT_FOUND, "{email} {path}");
+        }
+        // The relationship picker's search (organisation names are public in CORE, but
+        // companies are not CORE's).
+        let alpha = Uuid::from_u128(ALPHA);
+        let control = c.get(&format!("/organisations/{alpha}/relationships?search=Lettings")).await;
+        assert!(control.body.contains("Beta Lettings"), "{email}: {}", control.body);
+        let picker = c.get(&format!("/organisations/{alpha}/relationships?search=Regulator")).await;
+        assert!(!picker.body.contains("Payment Systems Regulator"), "{email}: {}", picker.body);
+    }
+}
