@@ -557,6 +557,65 @@ where
     }
     assert!(rows.iter().any(|r| r.name == AuditName::AuthzFail && r.actor == Some(jane_user)));
     entity_links(&store, &c, second, (jane, joe, pat, acme)).await;
+    table_rows(&c, jane_user, joe, pat).await;
+}
+
+/// A table's rows (issue 15): changed and removed, each a new version, the rows as they
+/// were kept in the versions before; a stale row edit conflicts; a row that is not
+/// there, or a form's "row", is refused saying why; a form is read with the tables
+/// embedded in it; nothing of another company's table for Jane.
+async fn table_rows(c: &Corterum, jane_user: UserId, joe: EntityId, pat: EntityId) {
+    let training = catalogue_id_of("training_record").expect("training");
+    let courses = catalogue_id_of("training_courses").expect("courses");
+    let row = |v: &str| -> tenure_domain::dataset::Record {
+        [("course".to_owned(), v.to_owned())].into()
+    };
+    let first = Content::Table(vec![row("AML"), row("GDPR")]);
+    let latest = c.instance(ROOT, courses, joe, AsOf::Latest).await.expect("table");
+    let n = latest.history.latest_number();
+    assert_eq!(c.save_instance(ROOT, courses, joe, n, first.clone()).await.expect("rows"), n + 1);
+    let changed = c.change_row(ROOT, courses, joe, n + 1, 2, row("Data protection")).await;
+    assert_eq!(changed.expect("changed"), n + 2);
+    assert!(matches!(
+        c.change_row(ROOT, courses, joe, n + 1, 1, row("Stale")).await,
+        Err(ManageError::Conflict)
+    ));
+    match c.remove_row(ROOT, courses, joe, n + 2, 3).await {
+        Err(ManageError::Invalid(e)) => assert!(e[0].message.contains("no row 3"), "{e:?}"),
+        other => panic!("expected no such row, got {other:?}"),
+    }
+    let form_at = c.instance(ROOT, training, joe, AsOf::Latest).await.expect("form");
+    match c.change_row(ROOT, training, joe, form_at.history.latest_number(), 1, row("x")).await {
+        Err(ManageError::Invalid(e)) => assert!(e[0].message.contains("only a table"), "{e:?}"),
+        other => panic!("expected a form to have no rows, got {other:?}"),
+    }
+    assert_eq!(c.remove_row(ROOT, courses, joe, n + 2, 1).await.expect("removed"), n + 3);
+    let table = c.instance(ROOT, courses, joe, AsOf::Latest).await.expect("table");
+    let content = |v: u32| table.history.at_version(v).expect("version").content.clone();
+    assert_eq!(content(n + 3), Content::Table(vec![row("Data protection")]));
+    assert_eq!(content(n + 1), first, "the rows as they were stay in their version");
+    let (form, tables) =
+        c.instance_with_tables(ROOT, training, joe, AsOf::Latest).await.expect("with tables");
+    assert_eq!(form.dataset.id, training);
+    assert_eq!(tables.len(), 1);
+    assert_eq!((tables[0].dataset.id, tables[0].shown), (courses, Some(n + 3)));
+    // Jane (the line manager) reads the form with its table, but changes no row, and
+    // finds nothing of the PSR's Pat.
+    let (_, hers) =
+        c.instance_with_tables(jane_user, training, joe, AsOf::Latest).await.expect("hers");
+    assert_eq!(hers.len(), 1, "she reads both");
+    assert!(matches!(
+        c.remove_row(jane_user, courses, joe, n + 3, 1).await,
+        Err(ManageError::Forbidden(_))
+    ));
+    assert!(matches!(
+        c.change_row(jane_user, courses, pat, 0, 1, row("x")).await,
+        Err(ManageError::NotFound)
+    ));
+    assert!(matches!(
+        c.instance_with_tables(jane_user, training, pat, AsOf::Latest).await,
+        Err(ManageError::NotFound)
+    ));
 }
 
 /// User administration through the services (attack 3 of issue 11 among it): a second
