@@ -111,8 +111,12 @@ fn main() -> anyhow::Result<()> {
                     let target = std::env::var_os("CARGO_TARGET_DIR")
                         .map_or_else(|| root().join("target"), PathBuf::from);
                     let bin = target.join("release/tenure");
+                    // The bench binary just built, as `bench web` runs it: `cargo run -p
+                    // tenure-bench` alone unifies features differently and built every
+                    // shared dependency a second time.
+                    let bench = target.join("release/tenure-bench");
                     with_postgres(&sh, |url| {
-                        cmd!(sh, "{cargo} run --release --quiet -p tenure-bench -- {rest...}")
+                        cmd!(sh, "{bench} {rest...}")
                             .env("TENURE_TEST_POSTGRES_URL", url)
                             .env("TENURE_BIN", &bin)
                             .run()

@@ -124,6 +124,7 @@ pub(crate) fn sources(services: &Services) -> Sources {
         manage: services.core.manage.clone(),
         directory: services.store.clone(),
         changes: services.store.clone(),
+        chunks: Some(services.store.clone()),
     }
 }
 
@@ -307,9 +308,13 @@ pub(crate) async fn import<K: Kind>(
         client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         user_agent: Some(format!("tenure {name} import")),
     };
-    let result =
-        tenure_web::within_origin(origin, batch::import(kind, actor, source, options, &mut sink))
-            .await;
+    // The chunks' writes are stamped by the engine, the services' by the origin decorator.
+    let chunked = Some(origin.clone());
+    let result = tenure_web::within_origin(
+        origin,
+        batch::import(kind, actor, source, options, chunked, &mut sink),
+    )
+    .await;
     bar.finish_and_clear();
     let (report, stopped): (Report, Option<batch::ImportError>) = match result {
         Ok(report) => (report, None),

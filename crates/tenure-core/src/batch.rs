@@ -5,16 +5,33 @@
 //! typed input (each bad cell a [`FieldError`] naming its column), its natural key (an
 //! organisation's name, a user's email address, a relationship's two ends), how to find
 //! what is stored under that key, whether the row differs from it, and how to create or
-//! update it. Creating and updating go through the existing use-case services as the
-//! acting user, so the permission engine decides every row exactly as it decides a form
-//! on the web; each service writes its change with its audit entries in one
-//! transaction, so a refused or failed row writes nothing and the rows around it go on.
+//! update it. Every row is decided by the permission engine as the acting user, exactly
+//! as it decides a form on the web, and written with its audit entries (and the mail it
+//! queues): a refused or failed row writes nothing and the rows around it go on.
+//!
+//! How rows are written (the guarantee): a kind with a chunked path ([`Kind::bulk`]: users
+//! and organisations) commits rows in chunks of up to [`chunk::CHUNK_ROWS`] (or what came
+//! in [`chunk::CHUNK_TIME`]), one write transaction a chunk ([`chunk::Chunk`]; on SQLite
+//! it holds the write lock, so nobody else changes the data meanwhile). The chunk's data
+//! is read once inside it (the records under the rows' keys, one query each; the actor's
+//! snapshot), each row is decided on it by [`Planner::plan`] with the same writes and
+//! audit entries as the row's service, and the row's effect is applied to what was read,
+//! so later rows in the chunk see earlier ones. The allowed rows are written together
+//! (multi-row statements) inside a savepoint; if that is refused they are rolled back to
+//! it and written again one savepoint a row, decided again, so only the bad row is lost
+//! (on PostgreSQL too, where an error otherwise poisons the transaction). Rows are
+//! reported once their chunk is committed: `kill -9` loses at most the uncommitted chunk,
+//! and re-running the file finishes it (natural keys skip what committed). Dry runs,
+//! updates, rows the chunk's data does not settle (a record the actor may not view) and
+//! kinds without a chunked path go row by row through the existing services, a
+//! transaction a row.
 //!
 //! [`import`] runs a kind over a CSV file:
 //! - the whole file is checked first ([`crate::csv::read::check`], streaming), so a file
 //!   refused whole (a bad header, a quote never closed, over the caps) writes nothing;
-//! - then it is read again row by row and each row is handled as it is read: nothing is
-//!   collected, so memory does not grow with the file;
+//! - then it is read again row by row and each row is handled as it is read (a chunk at a
+//!   time: at most [`chunk::CHUNK_ROWS`] rows are held), so memory does not grow with the
+//!   file;
 //! - a row whose key is not there is created; one that is there and the same is
 //!   [`Outcome::Unchanged`]; one that differs is updated with [`Options::update`] and
 //!   otherwise [`Outcome::Differs`] (skipped), so re-running a file changes nothing;
@@ -47,6 +64,7 @@
 //! 3. In the CLI, a subcommand that builds it and calls the CLI's `batch::import` and
 //!    `batch::export` (which add the progress bar, `--format json` and the exit codes).
 
+pub mod chunk;
 pub mod corterum;
 pub mod organisations;
 pub mod relationships;
@@ -54,11 +72,14 @@ pub mod users;
 
 use std::io::Read;
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use tenure_domain::{Decision, Request, UserId};
 
-use crate::changes::ChangeStore;
+use crate::audit::{AuditEvent, Origin};
+use crate::batch::chunk::{CHUNK_ROWS, CHUNK_TIME, Chunk, ChunkStore, RowWrites};
+use crate::changes::{ChangeError, ChangeStore};
 use crate::csv::read::{self, Columns, CsvReader, FileError, Limits};
 use crate::error::BackendError;
 use crate::manage::Manage;
@@ -75,6 +96,9 @@ pub struct Sources {
     pub directory: Arc<dyn Directory>,
     /// Records by id, name or email; links.
     pub changes: Arc<dyn ChangeStore>,
+    /// Chunks for the kinds that write a chunk of rows a transaction ([`Bulk`]); `None`
+    /// writes every row through the services, a transaction a row.
+    pub chunks: Option<Arc<dyn ChunkStore>>,
 }
 
 impl std::fmt::Debug for Sources {
@@ -209,6 +233,12 @@ pub trait Kind: Send + Sync {
         existing: &Self::Existing,
     ) -> Result<(), RowError>;
 
+    /// The kind's chunked path ([`Bulk`]) and the chunks it writes through, if it has
+    /// one and the sources offer chunks; `None` imports row by row through the services.
+    fn bulk(&self) -> Option<BulkPath<'_, Self::Input>> {
+        None
+    }
+
     /// One page (numbered from 1) of export rows under [`Kind::HEADER`], of what `actor`
     /// may see (it may be empty); `None` after the last.
     ///
@@ -219,6 +249,69 @@ pub trait Kind: Send + Sync {
         actor: UserId,
         number: usize,
     ) -> Result<Option<Vec<Vec<String>>>, BackendError>;
+}
+
+/// A kind's chunked path: its planner and the chunks it writes through.
+pub struct BulkPath<'a, I> {
+    /// Reads a chunk's rows' data and decides each row.
+    pub planner: &'a (dyn Bulk<I> + 'a),
+    /// The chunks (write transactions) the rows are written in.
+    pub chunks: Arc<dyn ChunkStore>,
+}
+
+impl<I> std::fmt::Debug for BulkPath<'_, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkPath").finish_non_exhaustive()
+    }
+}
+
+/// A kind that decides a chunk of rows on data read once for the chunk (see the module
+/// docs): [`Bulk::load`] reads, inside the chunk's transaction, what the rows need (the
+/// actor's snapshot, the records under the rows' keys, each kind one query for the
+/// chunk); the [`Planner`] it returns decides each row with the engine as the acting user
+/// and says what the row writes, the same writes and audit entries as the row's service,
+/// and applies the row's effect to what it read, so later rows in the chunk see it.
+#[async_trait]
+pub trait Bulk<I: Sync>: Send + Sync {
+    /// What `rows` need, read in `chunk`, as a planner for them.
+    ///
+    /// # Errors
+    /// [`BackendError`] for unexpected failures (every row of the chunk fails with it).
+    async fn load<'a>(
+        &'a self,
+        chunk: &mut (dyn Chunk + '_),
+        actor: UserId,
+        rows: &[&I],
+    ) -> Result<Box<dyn Planner<I> + 'a>, BackendError>;
+}
+
+/// Decides a chunk's rows one after another (see [`Bulk`]).
+pub trait Planner<I>: Send {
+    /// The row's outcome and what it writes, as if every row planned before it was
+    /// written.
+    fn plan(&mut self, input: &I, options: Options) -> Planned;
+}
+
+/// What a row comes to in a chunk.
+#[derive(Debug)]
+pub enum Planned {
+    /// Nothing to write: unchanged, or differs and skipped.
+    Done(Outcome),
+    /// Write these, in the chunk; the row is then `Outcome`.
+    Write(Outcome, RowWrites),
+    /// Refused: the row fails, and the refusal's audit entry (an engine denial's) is
+    /// written, as the service writes it.
+    Refused(RowError, Option<Box<AuditEvent>>),
+    /// The row goes through the services, a transaction of its own (an update, a case
+    /// the chunk's data does not settle): the chunk before it is committed first.
+    Services,
+}
+
+impl Planned {
+    /// A service's refusal, with the audit entry its engine denial writes.
+    pub fn refused((error, audit): (crate::usecase::ManageError, Option<Box<AuditEvent>>)) -> Self {
+        Self::Refused(error.into(), audit)
+    }
 }
 
 /// How an import runs.
@@ -400,9 +493,14 @@ pub fn check_file<K: Kind, R: Read>(source: R) -> Result<u64, ImportError> {
     Ok(read::check(source, &K::COLUMNS, Limits::DEFAULT)?.rows)
 }
 
-/// Imports a file of `kind` as `actor`, row by row, reporting each row to `sink` as it
-/// ends. `open` opens the file: it is read twice, once whole by [`check_file`] (call it
-/// first), then row by row here.
+/// Imports a file of `kind` as `actor`, reporting each row to `sink` once it is settled.
+/// `open` opens the file: it is read twice, once whole by [`check_file`] (call it first),
+/// then row by row here. A kind with a chunked path ([`Kind::bulk`]) writes a chunk of
+/// rows ([`CHUNK_ROWS`], or what came in [`CHUNK_TIME`]) a transaction, each row's writes
+/// rolled back alone when they fail, and reports the chunk's rows once it is committed;
+/// a dry run, and a kind without one, go row by row through the services. `origin`
+/// stamps every audit entry a chunk writes (the batch id; the services' own writes are
+/// stamped by the caller's origin decorator).
 ///
 /// # Errors
 /// [`ImportError`] when the file is refused (the rows before were handled and reported).
@@ -411,6 +509,7 @@ pub async fn import<K: Kind, R: Read + Send>(
     actor: UserId,
     source: R,
     options: Options,
+    origin: Option<Origin>,
     sink: &mut (dyn FnMut(&RowReport) + Send),
 ) -> Result<Report, (Report, ImportError)> {
     let mut report = Report { dry_run: options.dry_run, ..Report::default() };
@@ -418,25 +517,235 @@ pub async fn import<K: Kind, R: Read + Send>(
         Ok(r) => r,
         Err(e) => return Err((report, e.into())),
     };
+    let bulk = if options.dry_run { None } else { kind.bulk() };
+    let Some(bulk) = bulk else {
+        loop {
+            let row = match reader.next_row() {
+                Ok(None) => break,
+                Ok(Some(row)) => row,
+                Err(e) => return Err((report, e.into())),
+            };
+            let done = match row {
+                Ok(row) => one_row(kind, actor, &row, options).await,
+                Err(e) => RowReport {
+                    line: e.line(),
+                    key: None,
+                    outcome: Outcome::Failed,
+                    error: Some(e.to_string()),
+                },
+            };
+            report.count(done.outcome);
+            sink(&done);
+        }
+        return Ok(report);
+    };
+    let chunks: Arc<dyn ChunkStore> = match origin {
+        Some(origin) => Arc::new(chunk::WithOrigin::new(bulk.chunks.clone(), origin)),
+        None => bulk.chunks.clone(),
+    };
     loop {
-        let row = match reader.next_row() {
-            Ok(None) => break,
-            Ok(Some(row)) => row,
-            Err(e) => return Err((report, e.into())),
-        };
-        let done = match row {
-            Ok(row) => one_row(kind, actor, &row, options).await,
-            Err(e) => RowReport {
-                line: e.line(),
-                key: None,
-                outcome: Outcome::Failed,
-                error: Some(e.to_string()),
-            },
-        };
-        report.count(done.outcome);
-        sink(&done);
+        let started = Instant::now();
+        let mut entries: Vec<Entry<K::Input>> = Vec::with_capacity(CHUNK_ROWS);
+        let mut stopped = None;
+        let mut ended = false;
+        while entries.len() < CHUNK_ROWS && started.elapsed() < CHUNK_TIME {
+            match reader.next_row() {
+                Ok(None) => {
+                    ended = true;
+                    break;
+                }
+                Ok(Some(Ok(row))) => entries.push(match kind.parse(&row) {
+                    Ok(input) => Entry::Parsed { line: row.line(), key: kind.key(&input), input },
+                    Err(errors) => Entry::Done(failed(row.line(), None, RowError::fields(&errors))),
+                }),
+                Ok(Some(Err(e))) => {
+                    entries.push(Entry::Done(failed(e.line(), None, RowError(e.to_string()))));
+                }
+                Err(e) => {
+                    stopped = Some(e);
+                    break;
+                }
+            }
+        }
+        let mut start = 0;
+        while start < entries.len() {
+            let (reports, next) =
+                write_chunk(kind, bulk.planner, &*chunks, actor, &entries[start..], options).await;
+            for done in &reports {
+                report.count(done.outcome);
+                sink(done);
+            }
+            start += next;
+            // The row the chunk stopped at goes through the services, on its own.
+            if let Some(Entry::Parsed { line, key, input }) = entries.get(start) {
+                let done = match handle(kind, actor, input, options).await {
+                    Ok(outcome) => {
+                        RowReport { line: *line, key: Some(key.clone()), outcome, error: None }
+                    }
+                    Err(e) => failed(*line, Some(key.clone()), e),
+                };
+                report.count(done.outcome);
+                sink(&done);
+                start += 1;
+            }
+        }
+        if let Some(e) = stopped {
+            return Err((report, e.into()));
+        }
+        if ended {
+            return Ok(report);
+        }
     }
-    Ok(report)
+}
+
+/// A row read for a chunk: parsed, or already settled (a bad row).
+enum Entry<I> {
+    Parsed { line: u64, key: String, input: I },
+    Done(RowReport),
+}
+
+fn failed(line: u64, key: Option<String>, error: RowError) -> RowReport {
+    RowReport { line, key, outcome: Outcome::Failed, error: Some(error.0) }
+}
+
+/// Writes `entries` in one chunk, up to the first row that goes through the services;
+/// returns the reports of the rows settled (after the commit) and how many there were.
+async fn write_chunk<K: Kind>(
+    kind: &K,
+    bulk: &dyn Bulk<K::Input>,
+    chunks: &dyn ChunkStore,
+    actor: UserId,
+    entries: &[Entry<K::Input>],
+    options: Options,
+) -> (Vec<RowReport>, usize) {
+    let _ = kind;
+    let fail_all = |e: &dyn std::fmt::Display| -> (Vec<RowReport>, usize) {
+        let reports = entries
+            .iter()
+            .map(|entry| match entry {
+                Entry::Parsed { line, key, .. } => {
+                    failed(*line, Some(key.clone()), RowError(e.to_string()))
+                }
+                Entry::Done(done) => done.clone(),
+            })
+            .collect();
+        (reports, entries.len())
+    };
+    let mut chunk = match chunks.begin().await {
+        Ok(chunk) => chunk,
+        Err(e) => return fail_all(&e),
+    };
+    let inputs: Vec<&K::Input> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Parsed { input, .. } => Some(input),
+            Entry::Done(_) => None,
+        })
+        .collect();
+    // First every row the engine allows, written together in one savepoint.
+    let mut planner = match bulk.load(&mut *chunk, actor, &inputs).await {
+        Ok(p) => p,
+        Err(e) => return fail_all(&e),
+    };
+    let mut reports = Vec::with_capacity(entries.len());
+    let mut pending = Vec::new();
+    let mut settled = entries.len();
+    for (i, entry) in entries.iter().enumerate() {
+        let (line, key, input) = match entry {
+            Entry::Parsed { line, key, input } => (*line, key, input),
+            Entry::Done(done) => {
+                reports.push(done.clone());
+                continue;
+            }
+        };
+        let row = |outcome| RowReport { line, key: Some(key.clone()), outcome, error: None };
+        match planner.plan(input, options) {
+            Planned::Done(outcome) => reports.push(row(outcome)),
+            Planned::Write(outcome, writes) => {
+                pending.push(writes);
+                reports.push(row(outcome));
+            }
+            Planned::Refused(error, audit) => {
+                if let Some(event) = audit {
+                    pending.push(RowWrites { writes: Vec::new(), audit: vec![*event] });
+                }
+                reports.push(failed(line, Some(key.clone()), error));
+            }
+            Planned::Services => {
+                settled = i;
+                break;
+            }
+        }
+    }
+    drop(planner);
+    if !pending.is_empty() && chunk.apply(pending).await.is_err() {
+        // Rolled back to the savepoint: each row again in a savepoint of its own, decided
+        // again on what is read now, so only the failing row is lost.
+        match one_by_one(bulk, &mut *chunk, actor, &entries[..settled], &inputs, options).await {
+            Ok(r) => reports = r,
+            Err(e) => return fail_all(&e),
+        }
+    }
+    if let Err(e) = chunk.commit().await {
+        return fail_all(&e);
+    }
+    (reports, settled)
+}
+
+/// The slow path of a chunk whose rows were refused together: each row decided and
+/// written on its own savepoint; a refused row fails alone and what was read is read
+/// again for the rows after it.
+async fn one_by_one<I: Sync>(
+    bulk: &dyn Bulk<I>,
+    chunk: &mut (dyn Chunk + '_),
+    actor: UserId,
+    entries: &[Entry<I>],
+    inputs: &[&I],
+    options: Options,
+) -> Result<Vec<RowReport>, BackendError> {
+    let mut reports = Vec::with_capacity(entries.len());
+    let mut planner = bulk.load(&mut *chunk, actor, inputs).await?;
+    for entry in entries {
+        let (line, key, input) = match entry {
+            Entry::Parsed { line, key, input } => (*line, key, input),
+            Entry::Done(done) => {
+                reports.push(done.clone());
+                continue;
+            }
+        };
+        let (outcome, writes, error) = match planner.plan(input, options) {
+            Planned::Done(outcome) => (outcome, None, None),
+            Planned::Write(outcome, writes) => (outcome, Some(writes), None),
+            Planned::Refused(error, audit) => (
+                Outcome::Failed,
+                audit.map(|event| RowWrites { writes: Vec::new(), audit: vec![*event] }),
+                Some(error),
+            ),
+            // Not reached: the rows given stop before the first that goes through the
+            // services; fail it rather than write it outside the chunk.
+            Planned::Services => (
+                Outcome::Failed,
+                None,
+                Some(RowError("could not be written in its chunk; re-run the import".to_owned())),
+            ),
+        };
+        let mut done =
+            RowReport { line, key: Some(key.clone()), outcome, error: error.map(|e| e.0) };
+        if let Some(writes) = writes {
+            if let Err(e) = chunk.apply_row(writes).await {
+                done = failed(line, Some(key.clone()), refusal(e));
+                drop(planner);
+                planner = bulk.load(&mut *chunk, actor, inputs).await?;
+            }
+        }
+        reports.push(done);
+    }
+    Ok(reports)
+}
+
+/// A store's refusal of a row's writes, as the row's service answers it.
+fn refusal(e: ChangeError) -> RowError {
+    crate::usecase::ManageError::from(e).into()
 }
 
 async fn one_row<K: Kind>(kind: &K, actor: UserId, row: &read::Row, options: Options) -> RowReport {

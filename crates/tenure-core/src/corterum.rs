@@ -23,6 +23,8 @@ mod names;
 mod reports;
 mod roles;
 
+pub use accounts::{AccountItem, AccountQuery};
+pub use groups::GroupQuery;
 pub use companies::{Companies, CompanyInput, CompanyView};
 pub use reports::{ReportOutcome, ReportSection, ReportView};
 
@@ -63,6 +65,22 @@ impl EntityQuery {
     }
 }
 
+/// One page of a list, with how many match in all (for "21 to 40 of 45" and the page
+/// links).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Listed<T> {
+    /// The page.
+    pub items: Vec<T>,
+    /// How many match the list's scope and query, on every page.
+    pub total: u64,
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), total: 0 }
+    }
+}
+
 /// Corterum's reads, beside the [`Directory`] (snapshots) and [`ChangeStore`] (writes).
 #[async_trait]
 pub trait CorterumStore: Send + Sync + 'static {
@@ -76,6 +94,17 @@ pub trait CorterumStore: Send + Sync + 'static {
         query: &EntityQuery,
         page: Page,
     ) -> Result<Vec<Entity>, BackendError>;
+
+    /// How many entities a scope and a query match (on every page of
+    /// [`CorterumStore::entities`]).
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn entity_count(
+        &self,
+        scope: &EntityScope,
+        query: &EntityQuery,
+    ) -> Result<u64, BackendError>;
 
     /// An entity.
     ///
@@ -98,6 +127,28 @@ pub trait CorterumStore: Send + Sync + 'static {
     /// # Errors
     /// [`BackendError`] only for unexpected failures.
     async fn groups(&self) -> Result<Vec<Group>, BackendError>;
+
+    /// One page of the groups (not "All People") a query matches, by name then id, with
+    /// how many match in all.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn group_list(
+        &self,
+        query: &GroupQuery,
+        page: Page,
+    ) -> Result<Listed<Group>, BackendError>;
+
+    /// One page of the roles customers built whose name contains `search`, by name then
+    /// id, with how many match in all.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn custom_role_list(
+        &self,
+        search: Option<&Search>,
+        page: Page,
+    ) -> Result<Listed<Role>, BackendError>;
 
     /// The dataset catalogue.
     ///
@@ -127,6 +178,19 @@ pub trait CorterumStore: Send + Sync + 'static {
         scope: &Scope,
         page: Page,
     ) -> Result<Vec<(String, User)>, BackendError>;
+
+    /// One page of the users with a username whom a scope (the engine's `user.view`
+    /// scope) and a query match, ordered by [`AccountQuery::sort_key`], each with their
+    /// entity's name and every company, with how many match in all.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn account_list(
+        &self,
+        scope: &Scope,
+        query: &AccountQuery,
+        page: Page,
+    ) -> Result<Listed<AccountItem>, BackendError>;
 
     /// An instance's versions, oldest first.
     ///

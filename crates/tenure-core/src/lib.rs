@@ -45,8 +45,9 @@ pub use changes::{
     RelationshipRequest, Versioned, Write,
 };
 pub use corterum::{
-    Account, AccountInput, AsOf, Corterum, CorterumPorts, CorterumStore, EntityInput, EntityLinks,
-    EntityQuery, GroupInput, InstanceView,
+    Account, AccountInput, AccountItem, AccountQuery, AsOf, Corterum, CorterumPorts,
+    CorterumStore, EntityInput, EntityLinks, EntityQuery, GroupInput, GroupQuery, InstanceView,
+    Listed,
 };
 pub use courier::{
     AfterFailure, Claimed, Courier, CourierPolicy, MailQueue, MailRecord, MailStatus, QueueCounts,

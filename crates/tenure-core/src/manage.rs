@@ -311,6 +311,21 @@ impl Manage {
         self
     }
 
+    /// Whether no rate limit applies (a batch import's chunks write without counting).
+    pub(crate) fn unlimited(&self) -> bool {
+        self.limits.is_none()
+    }
+
+    /// The engine's answer without writing: the refusal and its audit entry, for a batch
+    /// chunk to write with its rows (see `Base::check`).
+    pub(crate) fn check(
+        &self,
+        world: &tenure_domain::World,
+        request: tenure_domain::Request,
+    ) -> Result<(), (ManageError, Option<Box<crate::audit::AuditEvent>>)> {
+        self.base.check(world, request)
+    }
+
     /// Counts one `kind` against `actor`'s account: [`ManageError::TooMany`] past it.
     async fn within_limit(&self, kind: LimitKind, actor: UserId) -> Result<(), ManageError> {
         let Some(limits) = &self.limits else { return Ok(()) };
@@ -337,7 +352,9 @@ impl Manage {
         }
     }
 
-    fn parse_person(input: &PersonInput) -> Result<(Name, Email, Option<Telephone>), ManageError> {
+    pub(crate) fn parse_person(
+        input: &PersonInput,
+    ) -> Result<(Name, Email, Option<Telephone>), ManageError> {
         let mut errors = Vec::new();
         let name = required(&input.name, "name", Name::parse, &mut errors);
         let email = required(&input.email, "email", Email::parse, &mut errors);

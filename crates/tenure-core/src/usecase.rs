@@ -204,8 +204,42 @@ impl Base {
         request: Request,
         decision: Decision,
     ) -> ManageError {
+        let (error, event) = self.denial(world, request, decision);
+        let Some(event) = event else { return error };
+        if let Err(e) = self.changes.apply(Vec::new(), vec![*event]).await {
+            return e.into();
+        }
+        error
+    }
+
+    /// The engine's answer to `request` without writing: `Ok` when allowed, otherwise
+    /// the error [`Base::refuse`] answers and the audit entry it writes (a batch writes
+    /// it in its chunk).
+    pub(crate) fn check(
+        &self,
+        world: &World,
+        request: Request,
+    ) -> Result<(), (ManageError, Option<Box<AuditEvent>>)> {
+        let decision = world.decide(&request);
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        Err(self.denial(world, request, decision))
+    }
+
+    /// A denial of `request` as "not found" or "forbidden", with its audit entry (none
+    /// for a decision that was not a denial).
+    fn denial(
+        &self,
+        world: &World,
+        request: Request,
+        decision: Decision,
+    ) -> (ManageError, Option<Box<AuditEvent>>) {
         let Decision::Deny { conceal, reason } = decision else {
-            return ManageError::Backend(BackendError::new("an allowed decision was refused"));
+            return (
+                ManageError::Backend(BackendError::new("an allowed decision was refused")),
+                None,
+            );
         };
         let why = reason.explain(world).to_string();
         let target = match request.resource {
@@ -227,15 +261,12 @@ impl Base {
             }),
         );
         event.outcome = Outcome::Failure;
-        if let Err(e) = self.changes.apply(Vec::new(), vec![event]).await {
-            return e.into();
-        }
         if conceal {
-            return ManageError::NotFound;
+            return (ManageError::NotFound, Some(Box::new(event)));
         }
         let mut chars = why.chars();
         let sentence =
             chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect());
-        ManageError::Forbidden(Denial { reason, sentence })
+        (ManageError::Forbidden(Denial { reason, sentence }), Some(Box::new(event)))
     }
 }

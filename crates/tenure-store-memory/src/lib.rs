@@ -7,6 +7,7 @@
 //! Allowed dependencies: `tenure-core`, `tenure-domain`. Forbidden knowledge: HTTP,
 //! email, any runtime (the lock is never held across an `.await`).
 
+mod batch;
 mod housekeeping;
 mod limits;
 mod mail_queue;
@@ -23,7 +24,10 @@ use tenure_core::{
     PasswordHolder, QueuedMail, ResetHolder, SessionRecord, SessionStore, SignInRecord, Timestamp,
     UserQuery, Versioned, Write,
 };
-use tenure_core::{CorterumStore, EntityQuery, RelationshipRequest};
+use tenure_core::{
+    AccountItem, AccountQuery, CorterumStore, EntityQuery, GroupQuery, Listed, RelationshipRequest,
+    query::Search,
+};
 use tenure_domain::{
     ALL_PEOPLE, CorterumError, Dataset, DatasetId, Entity, EntityId, EntityScope, Group, Role,
     UserLinks, Version,
@@ -750,6 +754,14 @@ impl CorterumStore for MemoryDirectory {
         })
     }
 
+    async fn entity_count(
+        &self,
+        scope: &EntityScope,
+        query: &EntityQuery,
+    ) -> Result<u64, BackendError> {
+        self.read(|w| w.entities_in(scope).filter(|e| query.matches(e)).count() as u64)
+    }
+
     async fn entity(&self, id: EntityId) -> Result<Option<Entity>, BackendError> {
         self.read(|w| w.entity(id).cloned())
     }
@@ -770,6 +782,39 @@ impl CorterumStore for MemoryDirectory {
 
     async fn groups(&self) -> Result<Vec<Group>, BackendError> {
         self.read(|w| w.groups().filter(|g| g.id != ALL_PEOPLE).cloned().collect())
+    }
+
+    async fn group_list(
+        &self,
+        query: &GroupQuery,
+        page: Page,
+    ) -> Result<Listed<Group>, BackendError> {
+        self.read(|w| {
+            let mut found: Vec<Group> = w
+                .groups()
+                .filter(|g| g.id != ALL_PEOPLE && query.matches(g))
+                .cloned()
+                .collect();
+            found.sort_by_cached_key(GroupQuery::sort_key);
+            paged(found, page)
+        })
+    }
+
+    async fn custom_role_list(
+        &self,
+        search: Option<&Search>,
+        page: Page,
+    ) -> Result<Listed<Role>, BackendError> {
+        self.read(|w| {
+            let mut found: Vec<Role> = w
+                .roles()
+                .iter()
+                .filter(|r| !r.built_in && search.is_none_or(|s| s.found_in(&r.name)))
+                .cloned()
+                .collect();
+            found.sort_by_cached_key(|r| (r.name.to_lowercase(), r.id));
+            paged(found, page)
+        })
     }
 
     async fn datasets(&self) -> Result<Vec<Dataset>, BackendError> {
@@ -809,6 +854,47 @@ impl CorterumStore for MemoryDirectory {
         Ok(rows.into_iter().skip(page.offset).take(page.limit.min(Page::MAX_LIMIT)).collect())
     }
 
+    async fn account_list(
+        &self,
+        scope: &Scope,
+        query: &AccountQuery,
+        page: Page,
+    ) -> Result<Listed<AccountItem>, BackendError> {
+        let users: Vec<(User, UserLinks)> = self.read(|w| {
+            w.users_in(scope)
+                .map(|u| {
+                    let links = UserLinks {
+                        entity: w.user_entity(u.id),
+                        companies: w.user_companies(u.id),
+                    };
+                    (u.clone(), links)
+                })
+                .collect()
+        })?;
+        let mut rows: Vec<(String, User, UserLinks)> = self.accounts(|a| {
+            users
+                .into_iter()
+                .filter_map(|(u, l)| a.usernames.get(&u.id).map(|n| (n.clone(), u, l)))
+                .filter(|(n, u, l)| query.matches(n, u, l))
+                .collect()
+        })?;
+        rows.sort_by_cached_key(|(n, u, _)| AccountQuery::sort_key(n, u));
+        let listed = paged(rows, page);
+        let items = self.read(|w| {
+            listed
+                .items
+                .into_iter()
+                .map(|(username, user, links)| AccountItem {
+                    entity_name: links.entity.and_then(|e| w.entity(e)).map(|e| e.name.clone()),
+                    username,
+                    user,
+                    links,
+                })
+                .collect()
+        })?;
+        Ok(Listed { items, total: listed.total })
+    }
+
     async fn history(
         &self,
         dataset: DatasetId,
@@ -816,6 +902,13 @@ impl CorterumStore for MemoryDirectory {
     ) -> Result<Vec<Version>, BackendError> {
         self.accounts(|a| a.histories.get(&(dataset, entity)).cloned().unwrap_or_default())
     }
+}
+
+/// One page of a sorted list, with how many it holds.
+fn paged<T>(all: Vec<T>, page: Page) -> Listed<T> {
+    let total = all.len() as u64;
+    let items = all.into_iter().skip(page.offset).take(page.limit.min(Page::MAX_LIMIT)).collect();
+    Listed { items, total }
 }
 
 /// Moves `from`'s users, logs and relationships to `into`.

@@ -25,12 +25,12 @@ use crate::entity::{
     reset_tokens, sessions, user_roles, users,
 };
 
-fn backend(e: DbErr) -> ChangeError {
+pub(crate) fn backend(e: DbErr) -> ChangeError {
     ChangeError::Backend(BackendError::new(e))
 }
 
 /// A unique-constraint failure as the rule it broke.
-fn refused(e: DbErr) -> ChangeError {
+pub(crate) fn refused(e: DbErr) -> ChangeError {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(m)) if m.contains("email") => {
             ChangeError::EmailInUse
@@ -61,7 +61,7 @@ fn expect_one(rows: u64) -> Result<(), ChangeError> {
     if rows == 1 { Ok(()) } else { Err(ChangeError::Conflict) }
 }
 
-fn link_row(l: &Link) -> links::ActiveModel {
+pub(crate) fn link_row(l: &Link) -> links::ActiveModel {
     links::ActiveModel {
         id: Set(l.id),
         digest: Set(l.digest.clone()),
@@ -180,7 +180,7 @@ async fn merge(txn: &DatabaseTransaction, from: OrgId, into: OrgId) -> Result<()
     Ok(())
 }
 
-async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), ChangeError> {
+pub(crate) async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result<(), ChangeError> {
     match write {
         Write::InsertOrganisation(o) => {
             organisations::Entity::insert(convert::organisation_row(&o))

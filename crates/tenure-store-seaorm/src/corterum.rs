@@ -12,11 +12,15 @@ use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Cond, Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, SqlErr,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, SqlErr,
 };
 use serde_json::{Value as Json, json};
-use tenure_core::{BackendError, ChangeError, CorterumStore, EntityQuery, Page, Write};
+use tenure_core::query::Search;
+use tenure_core::{
+    AccountItem, AccountQuery, BackendError, ChangeError, CorterumStore, EntityQuery, GroupQuery,
+    Listed, Page, Write,
+};
 use tenure_domain::role::builtin;
 use tenure_domain::role::form::RoleForm;
 use tenure_domain::{
@@ -32,7 +36,7 @@ use crate::SeaOrmStore;
 use crate::convert;
 use crate::entity::{
     datasets, entities, entity_companies, entity_groups, entity_links, group_members,
-    instance_versions, links, organisations, roles, user_companies, user_links, users,
+    instance_versions, links, organisations, roles, user_companies, user_links, user_roles, users,
 };
 
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
@@ -753,6 +757,27 @@ impl SeaOrmStore {
     }
 }
 
+/// The entities a scope and a query match (the rows of an entity list and its count).
+fn entity_select(scope: &EntityScope, query: &EntityQuery) -> sea_orm::Select<entities::Entity> {
+    use entities::Column;
+    let mut q = entities::Entity::find();
+    if let Some(c) = scope_condition(scope) {
+        q = q.filter(c);
+    }
+    if let Some(s) = &query.search {
+        q = q.filter(Column::SortName.like(crate::directory::contains(s)));
+    }
+    if let Some(k) = query.kind {
+        q = q.filter(Column::Kind.eq(k.as_str()));
+    }
+    q
+}
+
+/// `LOWER(column)`, to search and order names any case.
+fn lower(column: impl sea_orm::sea_query::IntoColumnRef) -> sea_orm::sea_query::SimpleExpr {
+    sea_orm::sea_query::Func::lower(Expr::col(column)).into()
+}
+
 fn scope_condition(scope: &EntityScope) -> Option<Cond> {
     if scope.everything {
         return None;
@@ -817,17 +842,9 @@ impl CorterumStore for SeaOrmStore {
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
-        let mut q = entities::Entity::find().select_only().column(Column::Id);
-        if let Some(c) = scope_condition(scope) {
-            q = q.filter(c);
-        }
-        if let Some(s) = &query.search {
-            q = q.filter(Column::SortName.like(crate::directory::contains(s)));
-        }
-        if let Some(k) = query.kind {
-            q = q.filter(Column::Kind.eq(k.as_str()));
-        }
-        let ids: Vec<Uuid> = q
+        let ids: Vec<Uuid> = entity_select(scope, query)
+            .select_only()
+            .column(Column::Id)
             .order_by_asc(Column::SortName)
             .order_by_asc(Column::Id)
             .limit(page.limit.min(Page::MAX_LIMIT) as u64)
@@ -837,6 +854,17 @@ impl CorterumStore for SeaOrmStore {
             .await
             .map_err(backend)?;
         self.entities_by_id(&ids).await
+    }
+
+    async fn entity_count(
+        &self,
+        scope: &EntityScope,
+        query: &EntityQuery,
+    ) -> Result<u64, BackendError> {
+        if scope.is_nothing() {
+            return Ok(0);
+        }
+        entity_select(scope, query).count(self.db()).await.map_err(backend)
     }
 
     async fn entity(&self, id: EntityId) -> Result<Option<Entity>, BackendError> {
@@ -864,6 +892,73 @@ impl CorterumStore for SeaOrmStore {
 
     async fn groups(&self) -> Result<Vec<Group>, BackendError> {
         self.load_groups(None).await
+    }
+
+    async fn group_list(
+        &self,
+        query: &GroupQuery,
+        page: Page,
+    ) -> Result<Listed<Group>, BackendError> {
+        use entity_groups::Column;
+        let db = self.db();
+        let mut q = entity_groups::Entity::find().filter(Column::Id.ne(*ALL_PEOPLE.as_uuid()));
+        if let Some(s) = &query.search {
+            q = q.filter(lower(Column::Name).like(crate::directory::contains(s)));
+        }
+        if let Some(k) = query.kind {
+            q = q.filter(Column::Kind.eq(k.as_str()));
+        }
+        let total = q.clone().count(db).await.map_err(backend)?;
+        let ids: Vec<Uuid> = q
+            .select_only()
+            .column(Column::Id)
+            .order_by_asc(lower(Column::Name))
+            .order_by_asc(Column::Id)
+            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .offset(page.offset as u64)
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(backend)?;
+        let rows = group_members::Entity::find()
+            .filter(group_members::Column::GroupId.is_in(ids.iter().copied()))
+            .all(db)
+            .await
+            .map_err(backend)?;
+        let mut members = members_by_group(rows);
+        for id in &ids {
+            members.entry(*id).or_default();
+        }
+        let mut groups = self.load_groups(Some(members)).await?;
+        groups.sort_by_key(|g| ids.iter().position(|i| i == g.id.as_uuid()));
+        Ok(Listed { items: groups, total })
+    }
+
+    async fn custom_role_list(
+        &self,
+        search: Option<&Search>,
+        page: Page,
+    ) -> Result<Listed<Role>, BackendError> {
+        use roles::Column;
+        let db = self.db();
+        let mut q = roles::Entity::find();
+        if let Some(s) = search {
+            q = q.filter(lower(Column::Name).like(crate::directory::contains(s)));
+        }
+        let total = q.clone().count(db).await.map_err(backend)?;
+        let rows = q
+            .order_by_asc(lower(Column::Name))
+            .order_by_asc(Column::Id)
+            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .offset(page.offset as u64)
+            .all(db)
+            .await
+            .map_err(backend)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            items.push(stored_role(row.id, row.key, row.name, row.description, &row.definition)?);
+        }
+        Ok(Listed { items, total })
     }
 
     async fn datasets(&self) -> Result<Vec<Dataset>, BackendError> {
@@ -949,6 +1044,132 @@ impl CorterumStore for SeaOrmStore {
                 users.iter().find(|u| *u.id.as_uuid() == id).map(|u| (n, u.clone()))
             })
             .collect())
+    }
+
+    async fn account_list(
+        &self,
+        scope: &Scope,
+        query: &AccountQuery,
+        page: Page,
+    ) -> Result<Listed<AccountItem>, BackendError> {
+        use user_links::Column;
+        if scope.is_nothing() {
+            return Ok(Listed::default());
+        }
+        let db = self.db();
+        let user_id = (user_links::Entity, Column::UserId);
+        let mut q = user_links::Entity::find().join(JoinType::InnerJoin, user_links::Relation::User.def());
+        if !scope.everything {
+            // The engine's user scope: users of these organisations, or the actor.
+            let mut reach = Cond::any();
+            if !scope.organisations.is_empty() {
+                reach = reach.add(
+                    users::Column::OrganisationId
+                        .is_in(scope.organisations.iter().map(|o| *o.as_uuid())),
+                );
+            }
+            if scope.own {
+                reach = reach.add(Column::UserId.eq(*scope.actor.as_uuid()));
+            }
+            q = q.filter(reach);
+        }
+        if let Some(s) = &query.search {
+            let pattern = crate::directory::contains(s);
+            q = q.filter(
+                Cond::any()
+                    .add(Column::UsernameFolded.like(pattern.clone()))
+                    .add(lower(users::Column::Email).like(pattern)),
+            );
+        }
+        if let Some(c) = query.company {
+            q = q.filter(Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(user_companies::Entity)
+                    .and_where(
+                        Expr::col((user_companies::Entity, user_companies::Column::UserId))
+                            .equals(user_id),
+                    )
+                    .and_where(
+                        Expr::col((user_companies::Entity, user_companies::Column::OrganisationId))
+                            .eq(*c.as_uuid()),
+                    )
+                    .to_owned(),
+            ));
+        }
+        if let Some(r) = query.role {
+            q = q.filter(Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(user_roles::Entity)
+                    .and_where(
+                        Expr::col((user_roles::Entity, user_roles::Column::UserId)).equals(user_id),
+                    )
+                    .and_where(
+                        Expr::col((user_roles::Entity, user_roles::Column::RoleId))
+                            .eq(*r.as_uuid()),
+                    )
+                    .to_owned(),
+            ));
+        }
+        if let Some(a) = query.active {
+            q = q.filter(users::Column::Active.eq(a));
+        }
+        let total = q.clone().count(db).await.map_err(backend)?;
+        let links = q
+            .order_by_asc(Column::UsernameFolded)
+            .order_by_asc(Column::UserId)
+            .limit(page.limit.min(Page::MAX_LIMIT) as u64)
+            .offset(page.offset as u64)
+            .all(db)
+            .await
+            .map_err(backend)?;
+        let ids: Vec<Uuid> = links.iter().map(|l| l.user_id).collect();
+        let rows = users::Entity::find()
+            .filter(users::Column::Id.is_in(ids.iter().copied()))
+            .all(db)
+            .await
+            .map_err(backend)?;
+        let users = self.with_roles(rows).await?;
+        let mut companies: HashMap<Uuid, Vec<OrgId>> = HashMap::new();
+        for row in user_companies::Entity::find()
+            .filter(user_companies::Column::UserId.is_in(ids.iter().copied()))
+            .all(db)
+            .await
+            .map_err(backend)?
+        {
+            companies.entry(row.user_id).or_default().push(OrgId::from_uuid(row.organisation_id));
+        }
+        let entity_ids: Vec<Uuid> = links.iter().filter_map(|l| l.entity_id).collect();
+        let names: HashMap<Uuid, String> = entities::Entity::find()
+            .select_only()
+            .columns([entities::Column::Id, entities::Column::Name])
+            .filter(entities::Column::Id.is_in(entity_ids))
+            .into_tuple::<(Uuid, String)>()
+            .all(db)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .collect();
+        let mut items = Vec::with_capacity(links.len());
+        for link in links {
+            let Some(user) = users.iter().find(|u| *u.id.as_uuid() == link.user_id) else {
+                continue;
+            };
+            let mut companies = companies.remove(&link.user_id).unwrap_or_default();
+            companies.sort_unstable();
+            let entity_name = match link.entity_id.and_then(|e| names.get(&e)) {
+                Some(n) => Some(Name::parse(n).map_err(|e| corrupt("entity", link.user_id, e))?),
+                None => None,
+            };
+            items.push(AccountItem {
+                username: link.username,
+                user: user.clone(),
+                links: UserLinks { entity: link.entity_id.map(EntityId::from_uuid), companies },
+                entity_name,
+            });
+        }
+        Ok(Listed { items, total })
     }
 
     async fn history(

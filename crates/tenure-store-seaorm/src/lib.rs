@@ -9,6 +9,7 @@
 //! knowledge: HTTP, email.
 
 mod accounts;
+mod batch;
 mod changes;
 mod convert;
 mod corterum;

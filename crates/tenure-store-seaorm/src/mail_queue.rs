@@ -36,8 +36,14 @@ fn backend(e: DbErr) -> BackendError {
 
 /// Queues a message in the caller's transaction.
 pub(crate) async fn insert(db: &impl ConnectionTrait, mail: &QueuedMail) -> Result<(), DbErr> {
+    mail_queue::Entity::insert(row(mail)?).exec(db).await?;
+    Ok(())
+}
+
+/// A message's row as queued (a batch chunk inserts many at once).
+pub(crate) fn row(mail: &QueuedMail) -> Result<mail_queue::ActiveModel, DbErr> {
     let body = mail.body().map_err(|e| DbErr::Custom(e.to_string()))?;
-    mail_queue::Entity::insert(mail_queue::ActiveModel {
+    Ok(mail_queue::ActiveModel {
         id: Set(mail.id),
         recipient: Set(mail.recipient().to_owned()),
         kind: Set(mail.kind().to_owned()),
@@ -49,9 +55,6 @@ pub(crate) async fn insert(db: &impl ConnectionTrait, mail: &QueuedMail) -> Resu
         created_at: Set(mail.queued.0),
         sent_at: Set(None),
     })
-    .exec(db)
-    .await?;
-    Ok(())
 }
 
 fn record(row: mail_queue::Model) -> Result<MailRecord, BackendError> {

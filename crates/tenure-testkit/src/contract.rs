@@ -7,7 +7,9 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod batch;
 pub mod corterum;
+pub mod corterum_lists;
 pub mod housekeeping;
 pub mod limits;
 pub mod mail;

@@ -555,6 +555,48 @@ pub static ALL: &[Route] = &[
         Subject::Administered(Feature::UserAdministration, ResourceKind::User),
         || post(administration::accounts::edit),
     ),
+    signed(
+        Method::Get,
+        "/administration/users/{id}/email",
+        Some(Action::UserChangeEmail),
+        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
+        || get(administration::accounts::email_page),
+    ),
+    signed(
+        Method::Post,
+        "/administration/users/{id}/email",
+        Some(Action::UserChangeEmail),
+        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
+        || post(administration::accounts::email),
+    ),
+    signed(
+        Method::Post,
+        "/administration/users/{id}/deactivate",
+        Some(Action::UserDeactivate),
+        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
+        || post(administration::accounts::deactivate),
+    ),
+    signed(
+        Method::Post,
+        "/administration/users/{id}/reactivate",
+        Some(Action::UserReactivate),
+        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
+        || post(administration::accounts::reactivate),
+    ),
+    signed(
+        Method::Get,
+        "/administration/users/{id}/delete",
+        Some(Action::UserDelete),
+        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
+        || get(administration::accounts::delete_page),
+    ),
+    signed(
+        Method::Post,
+        "/administration/users/{id}/delete",
+        Some(Action::UserDelete),
+        Subject::Administered(Feature::UserAdministration, ResourceKind::User),
+        || post(administration::accounts::delete),
+    ),
     // Corterum reports: each opened by its report feature; the person is chosen on the
     // page (`?entity=`), and the service asks the engine (`decide_report`).
     feature(Method::Get, "/reports", REPORTS, || get(reports::index)),

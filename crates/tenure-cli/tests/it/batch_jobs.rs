@@ -1,8 +1,9 @@
 //! Batch jobs through the real binary on SQLite: every kind's round trip (export, import
 //! into an empty database, export again: the same file), re-runs that change nothing,
 //! dry runs that write nothing (database and audit trail), one batch id on every audit
-//! entry of a run, a coordinator's import held to the engine, and `kill -9` in the middle
-//! of a large import.
+//! entry of a run, a coordinator's import held to the engine, a bad row in the middle of
+//! a chunk (its neighbours commit), and `kill -9` in the middle of a chunk (the re-run
+//! ends with every row exactly once).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -250,15 +251,68 @@ async fn a_coordinators_import_cannot_make_what_the_engine_refuses() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The invitation entries in the trail, one a user invited.
+fn invitations(dir: &Path) -> usize {
+    trail(dir).iter().filter(|r| &r[1] == "user_invite_send").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_row_in_the_middle_of_a_chunk_writes_nothing_and_its_neighbours_commit() {
+    let dir = ready("bad-row").await;
+    let before = invitations(&dir);
+    // Five rows, one chunk: the third names an organisation that does not exist.
+    let file = write(
+        &dir,
+        "five.csv",
+        "name,email,organisation,role\n\
+         One,one@example.com,Tenure support,data_provider\n\
+         Two,two@example.com,Tenure support,data_provider\n\
+         Bad,bad@example.com,Nowhere Homes,data_provider\n\
+         Four,four@example.com,Tenure support,data_provider\n\
+         Five,five@example.com,Tenure support,data_provider\n",
+    );
+    let out = import(&dir, "users", &file, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "five.csv:4: organisation `Nowhere Homes` does not exist\n",
+        "reported with file and line"
+    );
+    assert!(text(&out.stdout).starts_with("4 created, 0 updated, 0 unchanged"));
+    let users = export(&dir, "users", "ada@example.com");
+    for who in ["one", "two", "four", "five"] {
+        assert!(users.contains(&format!("{who}@example.com")), "{who}: {users}");
+    }
+    assert!(!users.contains("bad@example.com"), "{users}");
+    assert_eq!(invitations(&dir), before + 4, "the bad row wrote no audit entry");
+    // Fixed and re-run: only the bad row is new.
+    std::fs::write(
+        dir.join("five.csv"),
+        text(&std::fs::read(dir.join("five.csv")).unwrap())
+            .replace("Nowhere Homes", "Tenure support"),
+    )
+    .unwrap();
+    let out = ok(&import(&dir, "users", &file, &[]));
+    assert!(out.starts_with("1 created, 0 updated, 4 unchanged"), "{out}");
+    assert_eq!(invitations(&dir), before + 5);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_the_middle_of_an_import_loses_nothing_and_a_rerun_finishes_it() {
-    const ROWS: usize = 1500;
+    // Rows are committed a chunk (up to 500) at a time: enough chunks that the kill
+    // lands in the middle of one.
+    const ROWS: usize = 5000;
     let dir = ready("kill").await;
+    let before = invitations(&dir);
     let mut file = String::from("name,email,organisation,role\n");
     for i in 0..ROWS {
         file.push_str(&format!("Person {i},p{i}@example.com,Tenure support,data_provider\n"));
     }
     write(&dir, "big.csv", &file);
+    let url = format!("sqlite://{}?mode=rwc", dir.join("tenure.db").display());
+    let store = tenure_store_seaorm::SeaOrmStore::connect(&url).await.unwrap();
+    let first = tenure_domain::Email::parse("p0@example.com").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tenure"))
         .current_dir(&dir)
         .env("TENURE_INSECURE_FAST_HASHING", "1")
@@ -269,20 +323,24 @@ async fn kill_9_in_the_middle_of_an_import_loses_nothing_and_a_rerun_finishes_it
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Wait (polling the outbox, not timing) until some rows are in, then kill -9.
+    // Wait (polling the database, not timing) until the first chunk is committed, while
+    // the next ones are being written, then kill -9.
     loop {
-        let sent = std::fs::read_dir(dir.join("outbox")).map(Iterator::count).unwrap_or(0);
-        if sent > 100 {
+        if tenure_core::ChangeStore::user_by_email(&store, &first).await.unwrap().is_some() {
             break;
         }
         assert!(child.try_wait().unwrap().is_none(), "the import ended before it was killed");
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let before = export(&dir, "users", "ada@example.com");
-    let kept = before.lines().count() - 2;
-    assert!((100..ROWS).contains(&kept), "killed in the middle: {kept}");
+    drop(store);
+    let before_rerun = export(&dir, "users", "ada@example.com");
+    let kept = before_rerun.lines().count() - 2;
+    assert!((1..ROWS).contains(&kept), "killed in the middle: {kept}");
+    // What was kept is whole: each kept user has their invitation entry, and no entry of
+    // the chunk cut off survived.
+    assert_eq!(invitations(&dir), before + kept);
 
     let out = ok(&tenure(&dir, &["users", "import", "big.csv", "--as", "ada@example.com"]));
     assert_eq!(
@@ -299,8 +357,10 @@ async fn kill_9_in_the_middle_of_an_import_loses_nothing_and_a_rerun_finishes_it
     emails.sort_unstable();
     emails.dedup();
     assert_eq!(emails.len(), ROWS + 1, "no duplicates");
-    for line in before.lines() {
+    for line in before_rerun.lines() {
         assert!(after.contains(line), "kept: {line}");
     }
+    // Every row exactly once: one invitation entry each.
+    assert_eq!(invitations(&dir), before + ROWS);
     std::fs::remove_dir_all(&dir).unwrap();
 }

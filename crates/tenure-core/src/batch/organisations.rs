@@ -10,10 +10,16 @@
 
 use async_trait::async_trait;
 use tenure_domain::{
-    Action, Name, OrgId, Organisation, ProviderType, Request, Resource, Telephone, UserId,
+    Action, Name, OrgId, Organisation, ProviderType, Request, Resource, Telephone, UserId, World,
 };
 
-use crate::batch::{Created, Kind, RowError, Sources, cell, flag, yes_no};
+use std::collections::HashMap;
+
+use crate::batch::chunk::{Chunk, RowWrites};
+use crate::batch::{
+    Bulk, BulkPath, Created, Kind, Options, Outcome, Planned, Planner, RowError, Sources, cell,
+    flag, yes_no,
+};
 use crate::changes::Versioned;
 use crate::csv::read::{Columns, Row};
 use crate::error::BackendError;
@@ -246,6 +252,11 @@ impl Kind for Organisations {
         Ok(())
     }
 
+    fn bulk(&self) -> Option<BulkPath<'_, OrganisationRow>> {
+        let chunks = self.sources.chunks.clone()?;
+        Some(BulkPath { planner: self, chunks })
+    }
+
     async fn export_page(
         &self,
         actor: UserId,
@@ -268,5 +279,78 @@ impl Organisations {
         let version = manage.organisation_for(actor, id).await?.value.version;
         manage.deactivate_organisation(actor, id, version).await?;
         Ok(())
+    }
+}
+
+/// A chunk of organisations: those under the rows' names, read in the chunk's
+/// transaction, in the actor's snapshot of the service.
+struct OrganisationsPlanner<'a> {
+    kind: &'a Organisations,
+    actor: UserId,
+    world: World,
+    /// By lower-case name.
+    orgs: HashMap<String, Versioned<Organisation>>,
+}
+
+#[async_trait]
+impl Bulk<OrganisationRow> for Organisations {
+    async fn load<'a>(
+        &'a self,
+        chunk: &mut (dyn Chunk + '_),
+        actor: UserId,
+        rows: &[&OrganisationRow],
+    ) -> Result<Box<dyn Planner<OrganisationRow> + 'a>, BackendError> {
+        let names: Vec<String> = rows.iter().map(|r| r.input.name.clone()).collect();
+        let orgs = chunk.organisations_by_name(&names).await?;
+        // On SQLite the chunk holds the write lock, so this is what the chunk reads too.
+        let mut world = self.sources.directory.snapshot(actor, Resource::Service).await?;
+        for org in &orgs {
+            if world.organisation(org.value.id).is_none() {
+                world.insert_organisation(org.value.clone()).map_err(BackendError::new)?;
+            }
+        }
+        Ok(Box::new(OrganisationsPlanner {
+            kind: self,
+            actor,
+            world,
+            orgs: orgs.into_iter().map(|o| (o.value.name.as_str().to_lowercase(), o)).collect(),
+        }))
+    }
+}
+
+impl Planner<OrganisationRow> for OrganisationsPlanner<'_> {
+    fn plan(&mut self, input: &OrganisationRow, options: Options) -> Planned {
+        let key = input.input.name.trim().to_lowercase();
+        if let Some(found) = self.orgs.get(&key) {
+            let id = found.value.id;
+            // Settled here only when the actor may view it; otherwise the services answer.
+            let request =
+                Request::new(self.actor, Action::OrganisationView, Resource::Organisation(id));
+            if !self.world.decide(&request).is_allowed() {
+                return Planned::Services;
+            }
+            return match (self.kind.differs(input, found), options.update) {
+                (false, _) => Planned::Done(Outcome::Unchanged),
+                (true, false) => Planned::Done(Outcome::Differs),
+                (true, true) => Planned::Services,
+            };
+        }
+        // One created inactive is deactivated by its own use case: row by row.
+        if !input.active {
+            return Planned::Services;
+        }
+        let manage = &self.kind.sources.manage;
+        let request = Request::new(self.actor, Action::OrganisationCreate, Resource::Service);
+        if let Err(refusal) = manage.check(&self.world, request) {
+            return Planned::refused(refusal);
+        }
+        let (org, writes, audit) = match manage.organisation_writes(self.actor, &input.input) {
+            Ok(built) => built,
+            Err(e) => return Planned::Refused(e.into(), None),
+        };
+        // The row's effect on what the chunk read, for the rows after it.
+        let _ = self.world.insert_organisation(org.clone());
+        self.orgs.insert(key, Versioned { value: org, version: 1 });
+        Planned::Write(Outcome::Created, RowWrites { writes, audit })
     }
 }

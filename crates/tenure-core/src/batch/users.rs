@@ -18,9 +18,13 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tenure_domain::{
     Action, Email, OrgId, Organisation, Request, Resource, RoleCatalogue, RoleId, User, UserId,
+    World,
 };
 
-use crate::batch::{Created, Kind, RowError, Sources, cell};
+use crate::batch::chunk::{Chunk, RowWrites};
+use crate::batch::{
+    Bulk, BulkPath, Created, Kind, Options, Outcome, Planned, Planner, RowError, Sources, cell,
+};
 use crate::changes::{LinkPurpose, LinkState, Versioned};
 use crate::csv::read::{Columns, Row};
 use crate::error::BackendError;
@@ -185,15 +189,9 @@ impl Kind for Users {
     }
 
     fn differs(&self, input: &UserRow, existing: &ExistingUser) -> bool {
-        let u = &existing.user.value;
-        let telephone = u.telephone.as_ref().map(ToString::to_string).unwrap_or_default();
-        let same_telephone = telephone == input.person.telephone
-            || tenure_domain::Telephone::parse(&input.person.telephone)
-                .is_ok_and(|t| u.telephone.as_ref() == Some(&t));
-        u.name.as_str() != input.person.name
-            || !same_telephone
-            || existing.role != Some(input.role)
-            || self.sources_org_differs(input, u)
+        let key = input.organisation.to_lowercase();
+        let known = self.orgs.lock().ok().and_then(|m| m.get(&key).copied().flatten());
+        differs(input, existing, known)
     }
 
     async fn check(
@@ -255,6 +253,12 @@ impl Kind for Users {
         Ok(())
     }
 
+    fn bulk(&self) -> Option<BulkPath<'_, UserRow>> {
+        let chunks = self.sources.chunks.clone()?;
+        // A chunk writes without counting rate limits; with limits, row by row.
+        self.sources.manage.unlimited().then_some(BulkPath { planner: self, chunks })
+    }
+
     async fn export_page(
         &self,
         actor: UserId,
@@ -301,13 +305,163 @@ impl Kind for Users {
     }
 }
 
-impl Users {
-    fn sources_org_differs(&self, input: &UserRow, user: &User) -> bool {
-        let key = input.organisation.to_lowercase();
-        let known = self.orgs.lock().ok().and_then(|m| m.get(&key).copied().flatten());
-        known != Some(user.organisation)
-    }
+/// Whether the row would change the stored user (`org`: the row's organisation's id).
+fn differs(input: &UserRow, existing: &ExistingUser, org: Option<OrgId>) -> bool {
+    let u = &existing.user.value;
+    let telephone = u.telephone.as_ref().map(ToString::to_string).unwrap_or_default();
+    let same_telephone = telephone == input.person.telephone
+        || tenure_domain::Telephone::parse(&input.person.telephone)
+            .is_ok_and(|t| u.telephone.as_ref() == Some(&t));
+    u.name.as_str() != input.person.name
+        || !same_telephone
+        || existing.role != Some(input.role)
+        || org != Some(u.organisation)
+}
 
+/// A chunk of users: the organisations named and the users under the rows' email
+/// addresses, read in the chunk's transaction, in the actor's snapshot of the service.
+struct UsersPlanner<'a> {
+    kind: &'a Users,
+    actor: UserId,
+    world: World,
+    /// By lower-case name.
+    orgs: HashMap<String, Versioned<Organisation>>,
+    /// By email address.
+    users: HashMap<Email, Versioned<User>>,
+    /// The role an open invitation gives, for users with no role yet.
+    invited: HashMap<UserId, Option<RoleId>>,
+}
+
+#[async_trait]
+impl Bulk<UserRow> for Users {
+    async fn load<'a>(
+        &'a self,
+        chunk: &mut (dyn Chunk + '_),
+        actor: UserId,
+        rows: &[&UserRow],
+    ) -> Result<Box<dyn Planner<UserRow> + 'a>, BackendError> {
+        let mut names: Vec<String> = rows.iter().map(|r| r.organisation.clone()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut emails: Vec<Email> = rows.iter().map(|r| r.email.clone()).collect();
+        emails.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        emails.dedup();
+        let orgs = chunk.organisations_by_name(&names).await?;
+        let users = chunk.users_by_email(&emails).await?;
+        let roleless: Vec<UserId> =
+            users.iter().filter(|u| u.value.roles.is_empty()).map(|u| u.value.id).collect();
+        let invited = if roleless.is_empty() {
+            HashMap::new()
+        } else {
+            chunk.invitation_roles(&roleless).await?.into_iter().collect()
+        };
+        // On SQLite the chunk holds the write lock, so this is what the chunk reads too.
+        let mut world = self.sources.directory.snapshot(actor, Resource::Service).await?;
+        for org in &orgs {
+            if world.organisation(org.value.id).is_none() {
+                world.insert_organisation(org.value.clone()).map_err(BackendError::new)?;
+            }
+        }
+        for user in &users {
+            if world.organisation(user.value.organisation).is_some()
+                && world.user(user.value.id).is_none()
+            {
+                world.upsert_user(user.value.clone()).map_err(BackendError::new)?;
+            }
+        }
+        Ok(Box::new(UsersPlanner {
+            kind: self,
+            actor,
+            world,
+            orgs: orgs.into_iter().map(|o| (o.value.name.as_str().to_lowercase(), o)).collect(),
+            users: users.into_iter().map(|u| (u.value.email.clone(), u)).collect(),
+            invited,
+        }))
+    }
+}
+
+impl Planner<UserRow> for UsersPlanner<'_> {
+    fn plan(&mut self, input: &UserRow, options: Options) -> Planned {
+        // As `find`: the organisation first.
+        let Some(org) = self.orgs.get(&input.organisation.trim().to_lowercase()).cloned() else {
+            return Planned::Refused(
+                RowError(format!(
+                    "organisation `{}` does not exist",
+                    tenure_domain::name::quoted(&input.organisation)
+                )),
+                None,
+            );
+        };
+        if let Some(found) = self.users.get(&input.email) {
+            let id = found.value.id;
+            // Only a user the actor may view, in the snapshot, is settled here; anyone
+            // else gets the services' own answer, row by row.
+            if self.world.user(id).is_none()
+                || !self
+                    .world
+                    .decide(&Request::new(self.actor, Action::UserView, Resource::User(id)))
+                    .is_allowed()
+            {
+                return Planned::Services;
+            }
+            let role = found
+                .value
+                .roles
+                .first()
+                .copied()
+                .or_else(|| self.invited.get(&id).copied().flatten());
+            let existing = ExistingUser { user: found.clone(), role };
+            return match (differs(input, &existing, Some(org.value.id)), options.update) {
+                (false, _) => Planned::Done(Outcome::Unchanged),
+                (true, false) => Planned::Done(Outcome::Differs),
+                (true, true) => Planned::Services,
+            };
+        }
+        self.invite(input, &org)
+    }
+}
+
+impl UsersPlanner<'_> {
+    /// As `Manage::invite`: the engine, then the same writes.
+    fn invite(&mut self, input: &UserRow, org: &Versioned<Organisation>) -> Planned {
+        let manage = &self.kind.sources.manage;
+        let person = match crate::manage::Manage::parse_person(&input.person) {
+            Ok(p) => p,
+            Err(e) => return Planned::Refused(e.into(), None),
+        };
+        let request =
+            Request::new(self.actor, Action::UserInvite, Resource::Organisation(org.value.id))
+                .giving(input.role);
+        if let Err((error, audit)) = manage.check(&self.world, request) {
+            let error = match error {
+                ManageError::NotFound => RowError(format!(
+                    "organisation `{}` is not one you can invite users into",
+                    tenure_domain::name::quoted(&input.organisation)
+                )),
+                other => other.into(),
+            };
+            return Planned::Refused(error, audit);
+        }
+        let built = manage
+            .invitation_writes(&self.world, self.actor, org, input.role, person)
+            .map_err(ManageError::from)
+            .and_then(|(user, writes, audit)| Ok((user, manage.seal(writes)?, audit)));
+        let (user, writes, audit) = match built {
+            Ok(b) => b,
+            Err(e) => return Planned::Refused(e.into(), None),
+        };
+        // The row's effect on what the chunk read, for the rows after it.
+        if let Some(o) = self.orgs.get_mut(&input.organisation.trim().to_lowercase()) {
+            o.version += 1;
+        }
+        self.invited.insert(user.id, Some(input.role));
+        let _ = self.world.upsert_user(user.clone());
+        self.users.insert(user.email.clone(), Versioned { value: user, version: 1 });
+        Planned::Write(Outcome::Created, RowWrites { writes, audit })
+    }
+}
+
+impl Users {
     fn moved(&self, input: &UserRow, user: &User, org: OrgId) -> Result<(), RowError> {
         if user.organisation == org {
             return Ok(());

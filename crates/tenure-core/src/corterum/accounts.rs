@@ -1,5 +1,7 @@
-//! Corterum user accounts: the list within the actor's reach, one account, and changing
-//! its roles, entity and companies, decided on the user.
+//! Corterum user accounts: the list within the actor's reach (searched, filtered and
+//! paged by the store), one account, and changing its username, roles, entity and
+//! companies, decided on the user. Email addresses, deactivating, reactivating and
+//! deleting go through `Manage` (the email address is a credential with its own rule).
 
 use tenure_domain::role::builtin;
 use tenure_domain::{
@@ -9,10 +11,56 @@ use tenure_domain::{
 
 use crate::audit::{AccountChange, AuditDetail, AuditName, Change};
 use crate::changes::Write;
-use crate::corterum::{Account, AccountInput, Corterum, check_companies, covers_entity};
+use crate::corterum::{
+    Account, AccountInput, Corterum, Listed, check_companies, covers_entity, invalid,
+};
 use crate::error::BackendError;
 use crate::ports::Page;
+use crate::query::Search;
 use crate::usecase::{FieldError, ManageError};
+
+/// What a user account list is narrowed to.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct AccountQuery {
+    /// Part of the username or email address, any case.
+    pub search: Option<Search>,
+    /// Linked to this company.
+    pub company: Option<OrgId>,
+    /// Holding this role.
+    pub role: Option<RoleId>,
+    /// Active (`true`) or deactivated (`false`) only.
+    pub active: Option<bool>,
+}
+
+impl AccountQuery {
+    /// Whether an account passes the query (the reference for stores).
+    pub fn matches(&self, username: &str, user: &User, links: &UserLinks) -> bool {
+        self.search.as_ref().is_none_or(|s| s.found_in(username) || s.found_in(user.email.as_str()))
+            && self.company.is_none_or(|c| links.companies.contains(&c))
+            && self.role.is_none_or(|r| user.roles.contains(&r))
+            && self.active.is_none_or(|a| user.active == a)
+    }
+
+    /// The list order: lower-cased username, then id.
+    pub fn sort_key(username: &str, user: &User) -> (String, UserId) {
+        (username.to_lowercase(), user.id)
+    }
+}
+
+/// One account of a list: its username, the user, their entity and companies, and the
+/// name of their entity.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AccountItem {
+    /// Unique across the service.
+    pub username: String,
+    /// The user, with their roles.
+    pub user: User,
+    /// Their entity and companies (in a service's answer, only the companies the actor
+    /// administers users in).
+    pub links: UserLinks,
+    /// The name of their entity, if they have one.
+    pub entity_name: Option<Name>,
+}
 
 impl Corterum {
     /// The user accounts (users with a username) the actor may see
@@ -32,6 +80,33 @@ impl Corterum {
             return Ok(Vec::new());
         }
         Ok(self.ports.store.accounts(&scope, page).await?)
+    }
+
+    /// One page of the user accounts the actor may see (`user_administration`, the
+    /// engine's `user.view` scope), searched and filtered by the store, with how many
+    /// match in all. Each account shows only the companies the actor administers users
+    /// in; a company filter outside them matches nothing (it would say which other
+    /// companies their users are linked to).
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] without the feature.
+    pub async fn account_list(
+        &self,
+        actor: UserId,
+        query: &AccountQuery,
+        page: Page,
+    ) -> Result<Listed<AccountItem>, ManageError> {
+        let world = self.feature(actor, Feature::UserAdministration).await?;
+        let scope = world.scope(actor, Action::UserView);
+        let mine = world.company_scope(actor, Feature::UserAdministration);
+        if scope.is_nothing() || query.company.is_some_and(|c| !mine.covers_organisation(c)) {
+            return Ok(Listed::default());
+        }
+        let mut listed = self.ports.store.account_list(&scope, query, page).await?;
+        for item in &mut listed.items {
+            item.links.companies.retain(|c| mine.covers_organisation(*c));
+        }
+        Ok(listed)
     }
 
     /// A user's account: username, entity, companies and the user with their version
@@ -117,9 +192,7 @@ impl Corterum {
     ) -> Result<(World, String), ManageError> {
         let world = self.feature(actor, Feature::UserAdministration).await?;
         let username = input.username.trim().to_owned();
-        let bad_username = username.is_empty()
-            || username.chars().count() > 200
-            || username.chars().any(char::is_control);
+        let bad_username = !username_ok(&username);
         let mine = world.company_scope(actor, Feature::UserAdministration);
         let fields = self.check_account_fields(&mine, input).await;
         let custom = match (bad_username, fields) {
@@ -127,11 +200,8 @@ impl Corterum {
             (bad, fields) => {
                 let mut errors = Vec::new();
                 if bad {
-                    errors.push(FieldError {
-                        field: "username",
-                        message: "enter a username of 1 to 200 characters (an email address makes a good one)"
-                            .to_owned(),
-                    });
+                    errors
+                        .push(FieldError { field: "username", message: USERNAME_RULE.to_owned() });
                 }
                 match fields {
                     Err(ManageError::Invalid(e)) => errors.extend(e),
@@ -154,6 +224,24 @@ impl Corterum {
         Ok((world, username))
     }
 
+    /// The name of a user's linked entity for a page about them, if the actor may see
+    /// the entity; empty otherwise (or without one).
+    ///
+    /// # Errors
+    /// [`ManageError::Backend`] when storage fails.
+    pub async fn entity_name_of(
+        &self,
+        actor: UserId,
+        entity: Option<EntityId>,
+    ) -> Result<String, ManageError> {
+        let Some(id) = entity else { return Ok(String::new()) };
+        match self.entity(actor, id).await {
+            Ok(e) => Ok(e.name.to_string()),
+            Err(ManageError::NotFound) => Ok(String::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The name of an entity, if it exists.
     pub(crate) async fn entity_name(
         &self,
@@ -165,9 +253,10 @@ impl Corterum {
         }
     }
 
-    /// Changes a user's roles, entity and companies (`user_administration`), written
-    /// against `version`, the version the form showed. The engine decides on the user:
-    /// `user.view`, then `user.change_role` giving each role (so nobody changes their own
+    /// Changes a user's username, roles, entity and companies (`user_administration`),
+    /// written against `version`, the version the form showed. The engine decides on the
+    /// user: `user.view`, `user.edit_details` for a new username, then
+    /// `user.change_role` giving each role (so nobody changes their own
     /// account, or the root administrator's, whose rights cannot be revoked), and
     /// `user.move_organisation` when the company they belong to is no longer among their
     /// companies. Companies the actor does not administer stay as they were.
@@ -200,8 +289,16 @@ impl Corterum {
                 .require(&world, Request::new(actor, Action::UserChangeRole, target).giving(*role))
                 .await?;
         }
-        let (username, before) =
+        let (mut username, before) =
             self.ports.store.user_links(user).await?.ok_or(ManageError::NotFound)?;
+        let wanted = input.username.trim();
+        if !wanted.is_empty() && wanted != username {
+            if !username_ok(wanted) {
+                return Err(invalid("username", USERNAME_RULE));
+            }
+            self.base.require(&world, Request::new(actor, Action::UserEditDetails, target)).await?;
+            wanted.clone_into(&mut username);
+        }
         let mut companies: Vec<OrgId> =
             before.companies.iter().copied().filter(|c| !mine.covers_organisation(*c)).collect();
         companies.extend_from_slice(&input.companies);
@@ -239,4 +336,16 @@ impl Corterum {
             .await?;
         Ok(())
     }
+}
+
+/// What a username must be, as a form says it.
+const USERNAME_RULE: &str =
+    "enter a username of 1 to 200 characters (an email address makes a good one)";
+
+/// Whether a trimmed username is one: 1 to 200 characters, none of them control or
+/// text-direction characters.
+fn username_ok(username: &str) -> bool {
+    !username.is_empty()
+        && username.chars().count() <= 200
+        && !username.chars().any(tenure_domain::name::is_forbidden_in_text)
 }

@@ -11,7 +11,8 @@ use tenure_domain::{
 use crate::audit::{AuditDetail, AuditName, EntityDetail, EntitySave};
 use crate::changes::Write;
 use crate::corterum::{
-    Corterum, EntityInput, EntityLinks, EntityQuery, check_companies, covers_entity, invalid,
+    Corterum, EntityInput, EntityLinks, EntityQuery, Listed, check_companies, covers_entity,
+    invalid,
 };
 use crate::ports::Page;
 use crate::usecase::{FieldError, ManageError};
@@ -54,6 +55,39 @@ impl Corterum {
             world.entity_scope(actor, Action::EntityView, None)
         };
         Ok(self.ports.store.entities(&scope, query, page).await?)
+    }
+
+    /// One page of the Entities administration list (`entity_administration`): the
+    /// entities of the actor's companies (every entity for the root administrator),
+    /// searched and filtered by the store, narrowed to one of those companies when
+    /// `company` is given (one outside them matches nothing), with how many match in all.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] without the feature.
+    pub async fn entity_list(
+        &self,
+        actor: UserId,
+        query: &EntityQuery,
+        company: Option<OrgId>,
+        page: Page,
+    ) -> Result<Listed<Entity>, ManageError> {
+        let world = self.feature(actor, Feature::EntityAdministration).await?;
+        let mut scope = Self::admin_scope(&world, actor);
+        if let Some(c) = company {
+            let mine = world.company_scope(actor, Feature::EntityAdministration);
+            if !mine.covers_organisation(c) {
+                return Ok(Listed::default());
+            }
+            scope.everything = false;
+            scope.company_wide = true;
+            scope.companies = vec![c];
+        }
+        if scope.is_nothing() {
+            return Ok(Listed::default());
+        }
+        let total = self.ports.store.entity_count(&scope, query).await?;
+        let items = self.ports.store.entities(&scope, query, page).await?;
+        Ok(Listed { items, total })
     }
 
     /// An entity the actor may see (or administer).

@@ -1,15 +1,100 @@
-//! Groups of entities: the list and saving one, decided on the group (`group.edit`).
+//! Groups of entities: the lists (every group, and a searched page with the members each
+//! actor sees counted) and saving one, decided on the group (`group.edit`).
 
 use tenure_domain::{
-    Action, EntityId, EntityKind, Feature, Group, GroupId, Name, Resource, UserId,
+    Action, EntityId, EntityKind, EntityScope, Feature, Group, GroupId, Name, Resource, UserId,
 };
 
 use crate::audit::{AuditDetail, AuditName, GroupSave};
 use crate::changes::Write;
-use crate::corterum::{Corterum, GroupInput, covers_entity};
+use crate::corterum::{Corterum, EntityQuery, GroupInput, Listed, covers_entity};
+use crate::ports::Page;
+use crate::query::Search;
 use crate::usecase::{FieldError, ManageError};
 
+/// What a group list is narrowed to.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct GroupQuery {
+    /// Part of the name, any case.
+    pub search: Option<Search>,
+    /// Groups of one type of entity only.
+    pub kind: Option<EntityKind>,
+}
+
+impl GroupQuery {
+    /// Whether a group passes the query (the reference for stores).
+    pub fn matches(&self, g: &Group) -> bool {
+        self.search.as_ref().is_none_or(|s| s.found_in(g.name.as_str()))
+            && self.kind.is_none_or(|k| k == g.kind)
+    }
+
+    /// The list order: lower-cased name, then id.
+    pub fn sort_key(g: &Group) -> (String, GroupId) {
+        (g.name.as_str().to_lowercase(), g.id)
+    }
+}
+
 impl Corterum {
+    /// One page of the groups for `group_administration`, searched and filtered by the
+    /// store ("All People" first on the first page, when it matches), each with how many
+    /// of its members are entities of the actor's companies (every member for the root
+    /// administrator): a group is account-wide, its members are not.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] without the feature.
+    pub async fn group_list(
+        &self,
+        actor: UserId,
+        query: &GroupQuery,
+        page: Page,
+    ) -> Result<Listed<(Group, u64)>, ManageError> {
+        let world = self.feature(actor, Feature::GroupAdministration).await?;
+        let companies = world.company_scope(actor, Feature::GroupAdministration);
+        let visible = |groups: Vec<GroupId>| EntityScope {
+            everything: companies.everything,
+            companies: if companies.everything {
+                Vec::new()
+            } else {
+                companies.organisations.clone()
+            },
+            company_wide: groups.is_empty(),
+            groups,
+            ..EntityScope::nothing(actor)
+        };
+        let all_people = Group::all_people();
+        let first = usize::from(query.matches(&all_people));
+        // "All People" takes the first place of the first page.
+        let stored_page = Page {
+            offset: page.offset.saturating_sub(first),
+            limit: if page.offset == 0 { page.limit.saturating_sub(first) } else { page.limit },
+        };
+        let listed = if stored_page.limit == 0 {
+            let one = Page { offset: 0, limit: 1 };
+            Listed {
+                items: Vec::new(),
+                total: self.ports.store.group_list(query, one).await?.total,
+            }
+        } else {
+            self.ports.store.group_list(query, stored_page).await?
+        };
+        let mut items = Vec::new();
+        if first == 1 && page.offset == 0 {
+            let people = EntityQuery { search: None, kind: Some(EntityKind::Person) };
+            let count = self.ports.store.entity_count(&visible(Vec::new()), &people).await?;
+            items.push((all_people, count));
+        }
+        for g in listed.items {
+            let count = if companies.everything {
+                g.members.len() as u64
+            } else {
+                let scope = visible(vec![g.id]);
+                self.ports.store.entity_count(&scope, &EntityQuery::default()).await?
+            };
+            items.push((g, count));
+        }
+        Ok(Listed { items, total: listed.total + first as u64 })
+    }
+
     /// Every group ("All People" first), for `group_administration`.
     ///
     /// # Errors

@@ -8,7 +8,9 @@ use tenure_domain::{
 
 use crate::audit::{AuditDetail, AuditName, RoleSave};
 use crate::changes::Write;
-use crate::corterum::{Corterum, invalid};
+use crate::corterum::{Corterum, Listed, invalid};
+use crate::ports::Page;
+use crate::query::Search;
 use crate::usecase::{FieldError, ManageError};
 
 impl Corterum {
@@ -32,6 +34,47 @@ impl Corterum {
         custom.sort_by_key(|r| r.name.to_lowercase());
         roles.extend(custom);
         Ok(roles)
+    }
+
+    /// One page of the roles whose name contains `search`: the out-of-the-box ones first
+    /// (four, filtered here), then those customers built, paged by the store, with how
+    /// many match in all. For `roles_administration` or `user_administration`, as
+    /// [`Corterum::roles`].
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`] without either feature.
+    pub async fn role_list(
+        &self,
+        actor: UserId,
+        search: Option<&Search>,
+        page: Page,
+    ) -> Result<Listed<Role>, ManageError> {
+        let world = self.world(actor, Resource::Feature(Feature::RolesAdministration)).await?;
+        let may = |f| {
+            world
+                .decide(&Request::new(actor, Action::FeatureUse, Resource::Feature(f)))
+                .is_allowed()
+        };
+        if !may(Feature::RolesAdministration) && !may(Feature::UserAdministration) {
+            return Err(ManageError::NotFound);
+        }
+        let builtin: Vec<Role> = builtin::assignable_corterum_roles()
+            .into_iter()
+            .filter(|r| search.is_none_or(|s| s.found_in(&r.name)))
+            .collect();
+        let before = builtin.len();
+        let mut items: Vec<Role> = builtin.into_iter().skip(page.offset).take(page.limit).collect();
+        let stored =
+            Page { offset: page.offset.saturating_sub(before), limit: page.limit - items.len() };
+        let custom = self
+            .ports
+            .store
+            .custom_role_list(search, Page { limit: stored.limit.max(1), ..stored })
+            .await?;
+        if stored.limit > 0 {
+            items.extend(custom.items);
+        }
+        Ok(Listed { items, total: before as u64 + custom.total })
     }
 
     /// Creates (`id` none) or changes a role from its form (`roles_administration`;

@@ -85,18 +85,36 @@ impl Manage {
             .await?;
         self.email_free(&email, None).await?;
         self.within_limit(LimitKind::InvitationAccount, actor).await?;
+        let (user, writes, audit) =
+            self.invitation_writes(&world, actor, &org, invite.role, (name, email, telephone))?;
+        self.commit(writes, audit).await?;
+        Ok(user.id)
+    }
+
+    /// What inviting a person writes once the engine allowed it and the address is free:
+    /// the user (no password, no role yet), the link, the touch of the organisation's
+    /// version, the invitation email (not sealed yet) and the audit entry. The web's
+    /// [`Manage::invite`] and a batch import's chunks write the same.
+    pub(crate) fn invitation_writes(
+        &self,
+        world: &tenure_domain::World,
+        actor: UserId,
+        org: &crate::changes::Versioned<Organisation>,
+        role: RoleId,
+        (name, email, telephone): (Name, Email, Option<tenure_domain::Telephone>),
+    ) -> Result<(User, Vec<Write>, Vec<crate::audit::AuditEvent>), BackendError> {
         let id = UserId::from_uuid(self.ports.ids.next_id());
         let mut user = User::new(id, name, email.clone(), org.value.id, Vec::new());
         user.telephone = telephone;
         let (link, plain) = self.new_link(
             LinkPurpose::Invitation,
             &user,
-            Some(invite.role),
+            Some(role),
             email,
             Some(actor),
             self.policy.invitation_lifetime_ms,
         )?;
-        let role_key = world.roles().get(invite.role).map_or("", |r| r.key.as_str());
+        let role_key = world.roles().get(role).map_or("", |r| r.key.as_str());
         let audit = self.base.event(
             AuditName::InviteSend,
             Some(actor),
@@ -108,17 +126,13 @@ impl Manage {
             }),
         );
         let mail = self.invitation_mail(&link, &plain, &user.name, &org.value.name);
-        self.commit(
-            vec![
-                Write::TouchOrganisation { id: org.value.id, version: org.version },
-                Write::InsertUser(user.clone()),
-                Write::IssueLink(link),
-                mail,
-            ],
-            vec![audit],
-        )
-        .await?;
-        Ok(id)
+        let writes = vec![
+            Write::TouchOrganisation { id: org.value.id, version: org.version },
+            Write::InsertUser(user.clone()),
+            Write::IssueLink(link),
+            mail,
+        ];
+        Ok((user, writes, vec![audit]))
     }
 
     /// Creates a Corterum user account (`user_administration`, and `user.invite` into

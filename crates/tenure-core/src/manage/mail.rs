@@ -19,6 +19,17 @@ impl Manage {
         Write::QueueMail(QueuedMail::new(self.ports.ids.next_id(), self.base.now(), notification))
     }
 
+    /// The writes with each queued mail's body sealed (a queued body may hold a link).
+    pub(crate) fn seal(&self, writes: Vec<Write>) -> Result<Vec<Write>, ChangeError> {
+        Ok(writes
+            .into_iter()
+            .map(|w| match w {
+                Write::QueueMail(m) => self.ports.courier.seal(m).map(Write::QueueMail),
+                other => Ok(other),
+            })
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// Applies a change with the mail it queues (each body sealed first: a queued body may
     /// hold a link), then asks the courier to deliver that mail at once (whatever fails
     /// stays queued for the courier's loop). A refused change queues nothing.
@@ -27,13 +38,7 @@ impl Manage {
         writes: Vec<Write>,
         audit: Vec<AuditEvent>,
     ) -> Result<(), ChangeError> {
-        let writes = writes
-            .into_iter()
-            .map(|w| match w {
-                Write::QueueMail(m) => self.ports.courier.seal(m).map(Write::QueueMail),
-                other => Ok(other),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let writes = self.seal(writes)?;
         let mail: Vec<Uuid> = writes
             .iter()
             .filter_map(|w| match w {

@@ -53,6 +53,22 @@ impl Manage {
         self.base
             .require(&world, Request::new(actor, Action::OrganisationCreate, Resource::Service))
             .await?;
+        let (org, writes, audit) = self.organisation_writes(actor, input)?;
+        self.ports.changes.apply(writes, audit).await?;
+        Ok(org.id)
+    }
+
+    /// What creating an organisation writes once the engine allowed it: the organisation
+    /// (active) and its audit entry. [`Manage::create_organisation`] and a batch import's
+    /// chunks write the same.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`] for bad details.
+    pub(crate) fn organisation_writes(
+        &self,
+        actor: UserId,
+        input: &OrganisationInput,
+    ) -> Result<(Organisation, Vec<Write>, Vec<crate::audit::AuditEvent>), ManageError> {
         let id = OrgId::from_uuid(self.ports.ids.next_id());
         let org = Self::parse_organisation(input, id, true)?;
         let audit = self.base.event(
@@ -62,8 +78,7 @@ impl Manage {
             Some(id),
             AuditDetail::OrganisationCreate(OrganisationCreate { name: org.name.to_string() }),
         );
-        self.ports.changes.apply(vec![Write::InsertOrganisation(org)], vec![audit]).await?;
-        Ok(id)
+        Ok((org.clone(), vec![Write::InsertOrganisation(org)], vec![audit]))
     }
 
     /// Changes an organisation's details: name, address and telephone need

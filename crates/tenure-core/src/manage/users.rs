@@ -1,6 +1,7 @@
 //! Changing a user: details, email address (a credential), role and flags, moving them
 //! to another organisation, deactivating, reactivating and deleting them.
 
+use tenure_domain::role::builtin;
 use tenure_domain::{
     Action, Email, Name, OrgId, Request, Resource, RoleId, Telephone, User, UserId,
 };
@@ -422,8 +423,9 @@ impl Manage {
         self.lifecycle(actor, id, version, Action::UserDeactivate).await
     }
 
-    /// Reactivates a user: their account is active again with no password and no role,
-    /// and a fresh link lets them set a password and gives their role back.
+    /// Reactivates a user: their account is active again with no password and no role
+    /// in force, and a fresh link lets them set a password and gives their role back
+    /// (every role a Corterum account held: they stay on it, in force from acceptance).
     ///
     /// # Errors
     /// As [`Manage::edit_user`].
@@ -501,11 +503,18 @@ impl Manage {
                     .ok_or_else(|| ManageError::State(StateError::NoRoleToGiveBack))?;
                 let mut next = user.value.clone();
                 next.active = true;
-                next.roles = Vec::new();
+                // A CORE user holds one role, given back by the link. A Corterum account
+                // keeps every role it held (in force only once the link is accepted, as
+                // for its invitation), so none is lost: the link gives nothing itself.
+                let corterum = next.roles.iter().all(|r| builtin::held_before_acceptance(*r));
+                let given = if corterum { None } else { Some(role) };
+                if !corterum {
+                    next.roles = Vec::new();
+                }
                 let (link, plain) = self.new_link(
                     LinkPurpose::Reactivation,
                     &next,
-                    Some(role),
+                    given,
                     next.email.clone(),
                     Some(actor),
                     self.policy.invitation_lifetime_ms,

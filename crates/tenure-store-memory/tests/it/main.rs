@@ -6,6 +6,7 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod batch;
 mod differential;
 mod limits;
 mod reach;
@@ -138,6 +139,14 @@ async fn passes_the_directory_contract() {
 #[tokio::test]
 async fn passes_the_corterum_contract() {
     tenure_testkit::contract::corterum::corterum(|world| async move {
+        Arc::new(MemoryDirectory::new(world))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pages_corterum_lists() {
+    tenure_testkit::contract::corterum_lists::lists(|world| async move {
         Arc::new(MemoryDirectory::new(world))
     })
     .await;

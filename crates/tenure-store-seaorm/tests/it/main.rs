@@ -10,6 +10,7 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+mod batch;
 mod checklist;
 mod courier;
 mod lifecycle;
@@ -102,6 +103,22 @@ async fn postgres_passes_the_corterum_contract() {
         return;
     }
     tenure_testkit::contract::corterum::corterum(|w| async move {
+        store_at(temp_postgres().await.unwrap(), w).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_pages_corterum_lists() {
+    tenure_testkit::contract::corterum_lists::lists(|w| store_at(temp_sqlite().0, w)).await;
+}
+
+#[tokio::test]
+async fn postgres_pages_corterum_lists() {
+    if temp_postgres().await.is_none() {
+        return;
+    }
+    tenure_testkit::contract::corterum_lists::lists(|w| async move {
         store_at(temp_postgres().await.unwrap(), w).await
     })
     .await;

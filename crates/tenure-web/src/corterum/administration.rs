@@ -7,6 +7,7 @@ pub(crate) mod accounts;
 pub(crate) mod companies;
 pub(crate) mod entities;
 pub(crate) mod groups;
+pub(crate) mod listing;
 pub(crate) mod roles;
 
 use askama::Template;

@@ -272,6 +272,12 @@ fn forms(path: &str) -> Option<Vec<Vec<(&'static str, &'static str)>>> {
         | "/administration/users/{id}"
         | "/records/{id}/{dataset}" => one(vec![]),
         // A stale version: nothing changes, whoever sends it.
+        "/administration/users/{id}/deactivate"
+        | "/administration/users/{id}/reactivate"
+        | "/administration/users/{id}/delete" => one(vec![("version", "0")]),
+        "/administration/users/{id}/email" => {
+            one(vec![("version", "0"), ("email", "nina@example.com"), ("current_password", "")])
+        }
         "/records/{id}/{dataset}/rows/{row}" | "/records/{id}/{dataset}/rows/{row}/remove" => {
             one(vec![("based_on", "0")])
         }

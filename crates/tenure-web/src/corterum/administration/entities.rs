@@ -1,4 +1,5 @@
-//! Entities: the list, the "+" form (the type first, then the form for that type) and
+//! Entities: the list (search by name, filters by type and company, 20 a page, with each
+//! entity's companies), the "+" form (the type first, then the form for that type) and
 //! the edit form, with the companies and the links to other entities set on it (any
 //! kind, custom ones named on the form) and the entities linking to it shown beside.
 
@@ -8,19 +9,21 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use tenure_core::query::Search;
 use tenure_core::{EntityInput, EntityQuery, Page};
 use tenure_domain::entity::{EntityLink, LinkKind};
 use tenure_domain::{EntityId, EntityKind, Feature, OrgId};
 
 use crate::App;
+use crate::corterum::administration::listing::Pager;
 use crate::corterum::administration::{SavedQuery, TypeQuery, company_choices};
-use crate::corterum::records::{self, EntityListQuery, Listing};
 use crate::corterum::{FieldInput, kind_choices, require};
-use crate::form::{self, Choice, Form, FormPage, Named, Path, Query};
+use crate::form::{self, Choice, Form, FormPage, Named, PageNumber, Path, Query};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
 const NEW: &str = "/administration/entities/new";
+const LIST: &str = "/administration/entities";
 
 /// What the entity form sends.
 #[derive(Deserialize)]
@@ -297,13 +300,82 @@ async fn any_entity_choices(app: &App, viewer: &Signed, except: Option<EntityId>
         .collect()
 }
 
-/// The list, with a search and a type filter.
+/// `GET /administration/entities`: the search, the filters and the page.
+#[derive(Deserialize, Default)]
+pub(crate) struct EntityAdminQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    r#type: String,
+    #[serde(default)]
+    company: String,
+    #[serde(default)]
+    page: PageNumber,
+}
+
+pub(crate) struct EntityRow {
+    id: String,
+    name: String,
+    kind: String,
+    companies: String,
+}
+
+#[derive(Template)]
+#[template(path = "entities_admin.html")]
+struct EntitiesPage {
+    chrome: Chrome,
+    q: String,
+    kinds: Vec<Choice>,
+    companies: Vec<Choice>,
+    rows: Vec<EntityRow>,
+    pager: Pager,
+}
+
+/// The list: every entity of the viewer's companies (every one for the root
+/// administrator), searched by name and filtered by type and company, 20 a page, each
+/// with its companies (those the viewer administers).
 pub(crate) async fn list(
     State(app): State<App>,
     viewer: Signed,
-    Query(q): Query<EntityListQuery>,
+    Query(q): Query<EntityAdminQuery>,
 ) -> Result<Response, PageError> {
-    records::entity_list(&app, &viewer, &q, Listing::Administration).await
+    let chrome = viewer.chrome("Entities");
+    let kind = q.r#type.parse::<EntityKind>().ok();
+    let company = form::id(&q.company, OrgId::from_uuid);
+    let query = EntityQuery { search: Search::parse(&q.q), kind };
+    let number = q.page.get().unwrap_or(1);
+    let page = Page::numbered(number, Page::SCREEN);
+    let me = viewer.0.user.id;
+    let listed =
+        app.services.corterum.entity_list(me, &query, company, page).await.or_page(&chrome)?;
+    let companies = company_choices(&app, &viewer, Feature::EntityAdministration, &[]).await;
+    let name_of = |id: &OrgId| {
+        let id = id.to_string();
+        companies.iter().find(|c| c.value == id).map(|c| c.label.clone())
+    };
+    let rows = listed
+        .items
+        .iter()
+        .map(|e| EntityRow {
+            id: e.id.to_string(),
+            name: e.name.to_string(),
+            kind: e.kind.label().to_owned(),
+            companies: e.companies.iter().filter_map(name_of).collect::<Vec<_>>().join(", "),
+        })
+        .collect();
+    let params = [("q", q.q.as_str()), ("type", &q.r#type), ("company", &q.company)];
+    let pager = Pager::new(LIST, &params, number, listed.items.len(), listed.total, "entities");
+    let mut company_filter = vec![Choice::new("", "All companies", company.is_none())];
+    company_filter
+        .extend(companies.iter().map(|c| Choice { checked: c.value == q.company, ..c.clone() }));
+    Ok(view::render(&EntitiesPage {
+        chrome,
+        q: q.q.clone(),
+        kinds: kind_choices(kind),
+        companies: company_filter,
+        rows,
+        pager,
+    }))
 }
 
 /// "+": the type first, then the form for that type.

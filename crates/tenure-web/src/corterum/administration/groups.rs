@@ -5,13 +5,15 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use tenure_core::GroupInput;
+use tenure_core::query::Search;
+use tenure_core::{GroupInput, GroupQuery, Page};
 use tenure_domain::{ALL_PEOPLE, EntityId, EntityKind, Feature, GroupId};
 
 use crate::App;
+use crate::corterum::administration::listing::Pager;
 use crate::corterum::administration::{SavedQuery, TypeQuery, entity_choices};
 use crate::corterum::{kind_choices, require};
-use crate::form::{self, Choice, Form, FormPage, Path, Query};
+use crate::form::{self, Choice, Form, FormPage, PageNumber, Path, Query};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
@@ -21,6 +23,7 @@ pub(crate) struct GroupRow {
     id: String,
     name: String,
     kind: String,
+    description: String,
     members: String,
     fixed: bool,
 }
@@ -29,7 +32,21 @@ pub(crate) struct GroupRow {
 #[template(path = "groups.html")]
 struct GroupsPage {
     chrome: Chrome,
+    q: String,
+    kinds: Vec<Choice>,
     rows: Vec<GroupRow>,
+    pager: Pager,
+}
+
+/// `GET /administration/groups`: the search, the type and the page.
+#[derive(Deserialize, Default)]
+pub(crate) struct GroupListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    r#type: String,
+    #[serde(default)]
+    page: PageNumber,
 }
 
 /// What the group form sends.
@@ -113,22 +130,46 @@ impl FormPage for GroupPage {
     }
 }
 
-/// The list, "All People" first.
-pub(crate) async fn list(State(app): State<App>, viewer: Signed) -> Result<Response, PageError> {
+/// The list, "All People" first: searched by name, filtered by type, 20 a page, each
+/// with its description and how many of its members are of the viewer's companies.
+pub(crate) async fn list(
+    State(app): State<App>,
+    viewer: Signed,
+    Query(q): Query<GroupListQuery>,
+) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Groups");
-    let groups = app.services.corterum.groups(viewer.0.user.id).await.or_page(&chrome)?;
+    let kind = q.r#type.parse::<EntityKind>().ok();
+    let query = GroupQuery { search: Search::parse(&q.q), kind };
+    let number = q.page.get().unwrap_or(1);
+    let page = Page::numbered(number, Page::SCREEN);
+    let me = viewer.0.user.id;
+    let listed = app.services.corterum.group_list(me, &query, page).await.or_page(&chrome)?;
+    let params = [("q", q.q.as_str()), ("type", &q.r#type)];
+    let pager = Pager::new(
+        "/administration/groups",
+        &params,
+        number,
+        listed.items.len(),
+        listed.total,
+        "groups",
+    );
     Ok(view::render(&GroupsPage {
         chrome,
-        rows: groups
+        q: q.q.clone(),
+        kinds: kind_choices(kind),
+        pager,
+        rows: listed
+            .items
             .into_iter()
-            .map(|g| GroupRow {
+            .map(|(g, count)| GroupRow {
                 id: g.id.to_string(),
                 name: g.name.to_string(),
                 kind: g.kind.label().to_owned(),
+                description: g.description,
                 members: if g.id == ALL_PEOPLE {
-                    "Every person".to_owned()
+                    format!("Every person ({count})")
                 } else {
-                    g.members.len().to_string()
+                    count.to_string()
                 },
                 fixed: g.id == ALL_PEOPLE,
             })

@@ -7,13 +7,16 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
+use tenure_core::Page;
+use tenure_core::query::Search;
 use tenure_domain::role::form::RoleForm;
 use tenure_domain::{DatasetId, DatasetPermissions, Feature, GroupId, RoleId};
 
 use crate::App;
 use crate::corterum::administration::SavedQuery;
+use crate::corterum::administration::listing::Pager;
 use crate::corterum::require;
-use crate::form::{self, Choice, Form, FormPage, Named, Path, Query};
+use crate::form::{self, Choice, Form, FormPage, Named, PageNumber, Path, Query};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
 
@@ -30,7 +33,18 @@ pub(crate) struct RoleRow {
 #[template(path = "roles.html")]
 struct RolesPage {
     chrome: Chrome,
+    q: String,
     rows: Vec<RoleRow>,
+    pager: Pager,
+}
+
+/// `GET /administration/roles`: the search and the page.
+#[derive(Deserialize, Default)]
+pub(crate) struct RoleListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: PageNumber,
 }
 
 pub(crate) struct DatasetChoice {
@@ -199,14 +213,35 @@ impl FormPage for RolePage {
     }
 }
 
-/// The list.
-pub(crate) async fn list(State(app): State<App>, viewer: Signed) -> Result<Response, PageError> {
+/// The list: the out-of-the-box roles, then those customers built, searched by name,
+/// 20 a page.
+pub(crate) async fn list(
+    State(app): State<App>,
+    viewer: Signed,
+    Query(q): Query<RoleListQuery>,
+) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Roles");
     require(&app, &viewer, Feature::RolesAdministration, &chrome).await?;
-    let roles = app.services.corterum.roles(viewer.0.user.id).await.or_page(&chrome)?;
+    let number = q.page.get().unwrap_or(1);
+    let page = Page::numbered(number, Page::SCREEN);
+    let search = Search::parse(&q.q);
+    let me = viewer.0.user.id;
+    let listed =
+        app.services.corterum.role_list(me, search.as_ref(), page).await.or_page(&chrome)?;
+    let pager = Pager::new(
+        "/administration/roles",
+        &[("q", q.q.as_str())],
+        number,
+        listed.items.len(),
+        listed.total,
+        "roles",
+    );
     Ok(view::render(&RolesPage {
         chrome,
-        rows: roles
+        q: q.q.clone(),
+        pager,
+        rows: listed
+            .items
             .into_iter()
             .map(|r| RoleRow {
                 id: r.id.to_string(),
