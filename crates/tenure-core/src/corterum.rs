@@ -24,8 +24,8 @@ mod reports;
 mod roles;
 
 pub use accounts::{AccountItem, AccountQuery};
-pub use groups::GroupQuery;
 pub use companies::{Companies, CompanyInput, CompanyView};
+pub use groups::GroupQuery;
 pub use reports::{ReportOutcome, ReportSection, ReportView};
 
 use std::sync::Arc;
