@@ -35,7 +35,7 @@ pub(crate) struct ServeArgs {
     /// outbox, smtp_url, mail_from, secure_cookies, lockout_attempts, lockout_minutes,
     /// reset_link_minutes, invitation_days, session_idle_minutes, session_absolute_hours,
     /// trusted_proxies, log_format, time_zone, metrics_listen, shutdown_grace_seconds,
-    /// limits, housekeeping_minutes.
+    /// limits, housekeeping_minutes, sign_in_heading.
     #[arg(long, env = "TENURE_CONFIG")]
     config: Option<PathBuf>,
     /// Database URL (`database`, TENURE_DATABASE_URL; default `sqlite://tenure.db?mode=rwc`).
@@ -112,6 +112,11 @@ pub(crate) struct ServeArgs {
     /// TENURE_HOUSEKEEPING_MINUTES; default 10).
     #[arg(long)]
     housekeeping_minutes: Option<i64>,
+    /// The sign-in page's heading, naming what the service is for (`sign_in_heading`,
+    /// TENURE_SIGN_IN_HEADING; default `Sign in to your account to submit CORE data`, the
+    /// seed's caption). Text on one line, 1 to 120 characters.
+    #[arg(long)]
+    sign_in_heading: Option<String>,
     /// Serve Prometheus metrics at `/metrics` on this address, apart from the
     /// application (`metrics_listen`, TENURE_METRICS_LISTEN; default: no metrics). Keep it
     /// private: it is not authenticated.
@@ -170,6 +175,7 @@ impl ServeArgs {
         set("shutdown_grace_seconds", self.shutdown_grace_seconds.map(Value::from));
         set("limits", self.limits.clone().map(Value::from));
         set("housekeeping_minutes", self.housekeeping_minutes.map(Value::from));
+        set("sign_in_heading", self.sign_in_heading.clone().map(Value::from));
         set(
             "secret_key_file",
             self.secret_key_file.as_ref().map(|p| Value::from(p.display().to_string())),
@@ -233,6 +239,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     config.request_ids = tenure_web::RequestIds::from_ids(std::sync::Arc::new(UuidV7));
     // Pages show and read times in this zone, and say which it is.
     config.time_zone = settings.time_zone.clone();
+    config.sign_in_heading = settings.sign_in_heading.clone();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on `{listen}`"))?;

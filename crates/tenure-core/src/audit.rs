@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 pub use self::detail::{
     AccountChange, AccountCreate, AuditDetail, Change, DemoSeed, EntityDetail, EntitySave,
-    FailureReason, FieldsChange, GroupSave, InstanceSave, Invite, LinkUse, Lock, MergedFrom,
-    MergedInto, OrganisationCreate, OrganisationDetail, Refusal, RelationshipDetail, RoleChange,
-    RoleSave, SessionsEnd, SignInFailure, Stored, UserMove,
+    FailureReason, FieldsChange, GroupSave, InstanceSave, Invite, LinkUse, Lock, LogDetail,
+    MergedFrom, MergedInto, OrganisationCreate, OrganisationDetail, Refusal, RelationshipDetail,
+    RoleChange, RoleSave, SessionsEnd, SignInFailure, Stored, UserMove,
 };
 use crate::ports::Timestamp;
 
@@ -76,6 +76,8 @@ pub enum AuditName {
     RelationshipDecline,
     /// A pending relationship request withdrawn by the end that asked.
     RelationshipWithdraw,
+    /// A log deleted (what it was is in the entry's detail).
+    LogDelete,
     /// A session started (after a sign-in).
     SessionCreate,
     /// Sessions ended (sign out, deactivation, password change).
@@ -137,6 +139,7 @@ impl AuditName {
             Self::RelationshipAccept => "relationship_request_accepted",
             Self::RelationshipDecline => "relationship_request_declined",
             Self::RelationshipWithdraw => "relationship_request_withdrawn",
+            Self::LogDelete => "log_deleted",
             Self::SessionCreate => "session_created",
             Self::SessionRevoke => "session_revoked",
             Self::AuthzFail => "authz_fail",
@@ -188,6 +191,7 @@ impl AuditName {
         Self::RelationshipAccept,
         Self::RelationshipDecline,
         Self::RelationshipWithdraw,
+        Self::LogDelete,
         Self::SessionCreate,
         Self::SessionRevoke,
         Self::AuthzFail,

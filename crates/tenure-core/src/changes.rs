@@ -206,6 +206,9 @@ pub enum Write {
         /// The version the deletion started from.
         version: i64,
     },
+    /// Removes a log; refused as [`ChangeError::Conflict`] if it is gone (of two
+    /// deletions only one lands). Its audit entry keeps what it was.
+    DeleteLog(tenure_domain::LogId),
     /// Sets or clears a user's password, clearing failures and any lock.
     SetPassword {
         /// The user.

@@ -17,6 +17,7 @@
 //! on, lists in the actor's scope, lookups by name).
 
 mod invitations;
+mod logs;
 mod mail;
 mod organisations;
 mod pages;

@@ -134,6 +134,9 @@ pub enum WorldError {
     /// A reference to a user the world does not hold.
     #[error("user `{0}` does not exist")]
     UnknownUser(UserId),
+    /// A reference to a log the world does not hold.
+    #[error("log `{0}` does not exist")]
+    UnknownLog(LogId),
     /// Another user already has this email address.
     #[error("email address `{0}` is already in use")]
     EmailInUse(String),
@@ -465,6 +468,16 @@ impl World {
         self.index_log(&log, true);
         self.logs.insert(log.id, log);
         Ok(())
+    }
+
+    /// Removes a log (a deletion); the audit keeps what it was.
+    ///
+    /// # Errors
+    /// [`WorldError::UnknownLog`] if it is not in the world.
+    pub fn remove_log(&mut self, id: LogId) -> Result<Log, WorldError> {
+        let log = self.logs.remove(&id).ok_or(WorldError::UnknownLog(id))?;
+        self.index_log(&log, false);
+        Ok(log)
     }
 
     /// An organisation.

@@ -554,7 +554,9 @@ fn world_error(e: WorldError) -> ChangeError {
     match e {
         WorldError::EmailInUse(_) => ChangeError::EmailInUse,
         WorldError::Duplicate { .. } => ChangeError::Duplicate,
-        WorldError::UnknownUser(_) | WorldError::UnknownOrganisation(_) => ChangeError::Conflict,
+        WorldError::UnknownUser(_)
+        | WorldError::UnknownOrganisation(_)
+        | WorldError::UnknownLog(_) => ChangeError::Conflict,
         other @ WorldError::UnknownRole(_) => ChangeError::Backend(BackendError::new(other)),
     }
 }
@@ -653,6 +655,9 @@ fn apply_one(w: &mut World, a: &mut Accounts, write: Write) -> Result<(), Change
             a.usernames.remove(&id);
             // As SQL's cascade does: their authenticator secret and recovery codes go.
             a.second_factors.forget(id);
+        }
+        Write::DeleteLog(id) => {
+            w.remove_log(id).map_err(world_error)?;
         }
         Write::SetPassword { user, hash } => {
             if w.user(user).is_none() {

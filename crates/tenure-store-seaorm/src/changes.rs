@@ -317,6 +317,14 @@ pub(crate) async fn apply_one(txn: &DatabaseTransaction, write: Write) -> Result
                 .map_err(backend)?;
             expect_one(result.rows_affected)?;
         }
+        Write::DeleteLog(id) => {
+            let result = logs::Entity::delete_many()
+                .filter(logs::Column::Id.eq(*id.as_uuid()))
+                .exec(txn)
+                .await
+                .map_err(backend)?;
+            expect_one(result.rows_affected)?;
+        }
         Write::SetPassword { user, hash } => {
             let user = *user.as_uuid();
             if users::Entity::find_by_id(user).count(txn).await.map_err(backend)? == 0 {

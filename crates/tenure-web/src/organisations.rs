@@ -29,6 +29,9 @@ pub(crate) struct ListQuery {
     #[serde(default)]
     page: PageNumber,
     done: Option<String>,
+    /// The relationships page's picker: part of an organisation's name.
+    #[serde(default)]
+    search: String,
 }
 
 pub(crate) struct OrgRow {
@@ -430,8 +433,13 @@ struct RelationshipsPage {
     stock_owners: Vec<OrgRow>,
     managing_agents: Vec<OrgRow>,
     requests: Vec<RequestRow>,
-    stock_owner: String,
-    managing_agent: String,
+    /// The picker's search, whether one was made, and what it found (id, name): other
+    /// active organisations whose names contain it (names are public).
+    search: String,
+    searched: bool,
+    choices: Vec<(String, String)>,
+    /// The organisation ticked when the page is shown again with an error.
+    chosen: String,
 }
 
 /// A pending request as the relationships page shows it.
@@ -453,7 +461,7 @@ async fn relationships_page(
     w: &World,
     errors: Errors,
     banner: &'static str,
-    typed: (String, String),
+    picked: Picked,
 ) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Stock owners and managing agents").with_errors(&errors);
     if !allowed(
@@ -489,6 +497,20 @@ async fn relationships_page(
         };
         requests.push(RequestRow { other, side, summary, incoming: p.requested_by != org.id });
     }
+    let searched = !picked.search.trim().is_empty();
+    let choices = if searched {
+        app.services
+            .manage
+            .organisation_names(viewer.0.user.id, &picked.search)
+            .await
+            .or_page(&chrome)?
+            .into_iter()
+            .filter(|(id, _)| *id != org.id)
+            .map(|(id, name)| (id.to_string(), name.to_string()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(view::render(&RelationshipsPage {
         chrome,
         errors,
@@ -498,9 +520,19 @@ async fn relationships_page(
         stock_owners: related(app, viewer, w, w.stock_owners(org.id)).await,
         managing_agents: related(app, viewer, w, w.managing_agents(org.id)).await,
         requests,
-        stock_owner: typed.0,
-        managing_agent: typed.1,
+        search: picked.search,
+        searched,
+        choices,
+        chosen: picked.chosen,
     }))
+}
+
+/// What the relationships page's picker shows: the search made and the organisation
+/// ticked (its id, when the page is shown again with an error).
+#[derive(Default)]
+struct Picked {
+    search: String,
+    chosen: String,
 }
 
 pub(crate) async fn relationships(
@@ -517,7 +549,7 @@ pub(crate) async fn relationships(
         &w,
         Errors::default(),
         org_done(q.done.as_deref()),
-        Default::default(),
+        Picked { search: q.search, chosen: String::new() },
     )
     .await
 }
@@ -528,8 +560,14 @@ pub(crate) struct RelationshipForm {
     /// A step (`add`, `remove`, `accept`, `decline` or `withdraw`), a dash, and which end
     /// the other organisation is (`stock-owner` or `managing-agent`).
     change: String,
-    /// The other organisation's name (to add) or id (to remove).
+    /// The other organisation's id (chosen from the picker, or named by the page's
+    /// buttons); to add, a name works too (names are public and unique). Empty when
+    /// nothing was chosen.
+    #[serde(default)]
     other: String,
+    /// The picker's search, to show its choices again with an error.
+    #[serde(default)]
+    search: String,
 }
 
 pub(crate) async fn change_relationship(
@@ -539,15 +577,10 @@ pub(crate) async fn change_relationship(
     Form(form): Form<RelationshipForm>,
 ) -> Result<Response, PageError> {
     let (org, _, w) = visible(&app, &viewer, &id).await?;
-    let field = if form.change.ends_with("stock-owner") { "stock_owner" } else { "managing_agent" };
-    let typed = if field == "stock_owner" {
-        (form.other.clone(), String::new())
-    } else {
-        (String::new(), form.other.clone())
-    };
     let again = |message: String| {
-        let errors = Errors::one(field, &message);
-        relationships_page(&app, &viewer, &org, &w, errors, "", typed.clone())
+        let errors = Errors::one("other", &message);
+        let picked = Picked { search: form.search.clone(), chosen: form.other.clone() };
+        relationships_page(&app, &viewer, &org, &w, errors, "", picked)
     };
     let not_found = || PageError::not_found(&viewer.chrome("Page not found"));
     let (step, side) = form.change.split_once('-').ok_or_else(not_found)?;
@@ -563,10 +596,20 @@ pub(crate) async fn change_relationship(
         return Err(not_found());
     }
     let chrome = viewer.chrome("Stock owners and managing agents");
-    // Organisation names are public (registered providers), so adding takes a name;
-    // every other step names an organisation the page listed, by id.
+    // Adding takes the organisation chosen in the picker, by id, or a name (organisation
+    // names are public); every other step names an organisation the page listed, by id.
+    // Either way the service asks the engine, and an add by someone who does not manage
+    // both ends is a request the other end answers.
     let other = if step == RelationshipStep::Add {
-        match app.services.manage.organisation_by_name(&form.other).await.or_page(&chrome)? {
+        let by_id = parse_org(&form.other);
+        let by_name = match by_id {
+            Some(_) => None,
+            None if form.other.trim().is_empty() => {
+                return again("Choose the organisation to add".to_owned()).await;
+            }
+            None => app.services.manage.organisation_by_name(&form.other).await.or_page(&chrome)?,
+        };
+        match by_id.or(by_name) {
             Some(id) => id,
             None => {
                 let me = viewer.0.user.id;
@@ -587,7 +630,7 @@ pub(crate) async fn change_relationship(
     } else {
         parse_org(&form.other).ok_or_else(not_found)?
     };
-    let rel = if field == "stock_owner" {
+    let rel = if side == "stock-owner" {
         Relationship { stock_owner: other, managing_agent: org.id }
     } else {
         Relationship { stock_owner: org.id, managing_agent: other }
@@ -607,7 +650,7 @@ pub(crate) async fn change_relationship(
         }
         Err(ManageError::Relationship(e)) => again(view::sentence(&e.to_string())).await?,
         Err(ManageError::NotFound) if step == RelationshipStep::Add => {
-            again("Enter the name of an existing organisation".to_owned()).await?
+            again("Choose an existing organisation".to_owned()).await?
         }
         Err(e) => return Err(PageError::new(&chrome, e)),
     })

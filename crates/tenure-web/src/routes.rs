@@ -410,6 +410,20 @@ pub static ALL: &[Route] = &[
         Subject::Id(ResourceKind::Log),
         || get(logs::page),
     ),
+    signed(
+        Method::Get,
+        "/logs/{id}/delete",
+        Some(Action::LogDelete),
+        Subject::Id(ResourceKind::Log),
+        || get(logs::delete_page),
+    ),
+    signed(
+        Method::Post,
+        "/logs/{id}/delete",
+        Some(Action::LogDelete),
+        Subject::Id(ResourceKind::Log),
+        || post(logs::delete),
+    ),
     // `Manage::audit` asks `organisation.list_all` on the service as well.
     signed(Method::Get, "/audit", Some(Action::UserListAll), Subject::Service, || {
         get(admin::audit)

@@ -29,7 +29,7 @@ use crate::app::Timings;
 use crate::logging::LogFormat;
 
 /// Every setting by its name (the file key), with its environment variable.
-pub(crate) const SETTINGS: [(&str, &str); 21] = [
+pub(crate) const SETTINGS: [(&str, &str); 22] = [
     ("database", "TENURE_DATABASE_URL"),
     ("listen", "TENURE_LISTEN"),
     ("base_url", "TENURE_BASE_URL"),
@@ -51,11 +51,12 @@ pub(crate) const SETTINGS: [(&str, &str); 21] = [
     ("secret_key_file", "TENURE_SECRET_KEY_FILE"),
     ("limits", "TENURE_LIMITS"),
     ("housekeeping_minutes", "TENURE_HOUSEKEEPING_MINUTES"),
+    ("sign_in_heading", "TENURE_SIGN_IN_HEADING"),
 ];
 
 /// The settings whose values are text as given: an environment variable's value is not
 /// read as a number or a boolean for them (a password of digits in an SMTP URL stays text).
-const TEXT: [&str; 11] = [
+const TEXT: [&str; 12] = [
     "database",
     "listen",
     "base_url",
@@ -67,6 +68,7 @@ const TEXT: [&str; 11] = [
     "metrics_listen",
     "secret_key_file",
     "limits",
+    "sign_in_heading",
 ];
 
 /// What `tenure serve` runs with, once every layer is merged.
@@ -131,6 +133,9 @@ pub(crate) struct Settings {
     /// Minutes between housekeeping runs.
     #[serde(deserialize_with = "at_least_one")]
     pub(crate) housekeeping_minutes: i64,
+    /// The sign-in page's heading, naming what the service is for.
+    #[serde(deserialize_with = "heading")]
+    pub(crate) sign_in_heading: String,
 }
 
 /// One layer of settings from one place, for figment.
@@ -166,6 +171,7 @@ impl Default for Settings {
             secret_key_file: None,
             limits: LimitPolicy::default(),
             housekeeping_minutes: 10,
+            sign_in_heading: tenure_web::SIGN_IN_HEADING.to_owned(),
         }
     }
 }
@@ -435,6 +441,22 @@ impl<'de> Visitor<'de> for Limits {
 
 fn limits<'de, D: Deserializer<'de>>(d: D) -> Result<LimitPolicy, D::Error> {
     d.deserialize_any(Limits)
+}
+
+/// A heading: text on one line, 1 to 120 characters once trimmed.
+fn heading<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    let text = text.trim();
+    let length = text.chars().count();
+    let broken = text.chars().any(char::is_control);
+    if length == 0 || length > 120 || broken {
+        let how = if broken { " with a line break or control character" } else { "" };
+        return Err(de::Error::custom(format!(
+            "a heading of {length} characters{how} is not accepted: \
+             expected text on one line, 1 to 120 characters"
+        )));
+    }
+    Ok(text.to_owned())
 }
 
 fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<jiff::tz::TimeZone, D::Error> {

@@ -29,7 +29,7 @@ fn serve_reads_its_configuration_file_and_seeds_the_demo() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://{}?mode=rwc\"\noutbox = \"{}\"\nsession_idle_minutes = 10\n",
+            "listen = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://{}?mode=rwc\"\noutbox = \"{}\"\nsession_idle_minutes = 10\nsign_in_heading = \"Sign in to submit <lettings> data\"\n",
             dir.join("t.db").display(),
             dir.join("mail").display()
         ),
@@ -58,7 +58,8 @@ fn serve_reads_its_configuration_file_and_seeds_the_demo() {
     let page = page
         .unwrap_or_else(|| panic!("no answer on {port}: {}", String::from_utf8_lossy(&out.stderr)));
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
-    assert!(page.contains("Sign in to your account"));
+    // The operator's heading from the file, escaped.
+    assert!(page.contains("Sign in to submit &#60;lettings&#62; data</h1>"), "{page}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("coordinator@example.com") && stdout.contains(&format!("127.0.0.1:{port}")),

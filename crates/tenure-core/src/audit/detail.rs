@@ -47,6 +47,8 @@ pub enum AuditDetail {
     Relationship(RelationshipDetail),
     /// A user's sessions ended.
     SessionsEnd(SessionsEnd),
+    /// A log deleted: what it was.
+    LogDelete(LogDetail),
     /// A password set by the demo seed.
     DemoSeed(DemoSeed),
     /// Corterum: a user account created.
@@ -211,6 +213,26 @@ pub struct MergedInto {
     pub into: String,
     /// Its name.
     pub into_name: String,
+}
+
+/// A deleted log as it was: its id, its organisations (ids and names then), and who it
+/// was assigned to and created by (ids only: people's names are personal data).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct LogDetail {
+    /// The log's id.
+    pub log: String,
+    /// The owning organisation's id.
+    pub owner: String,
+    /// Its name when the log was deleted.
+    pub owner_name: String,
+    /// The managing organisation's id.
+    pub manager: String,
+    /// Its name when the log was deleted.
+    pub manager_name: String,
+    /// Who it was assigned to, if anyone.
+    pub assigned_to: Option<String>,
+    /// Who created it, if known.
+    pub created_by: Option<String>,
 }
 
 /// On the organisation kept: the one merged into it.
@@ -386,6 +408,7 @@ impl fmt::Display for AuditDetail {
             Self::MergedFrom(d) => json(f, d),
             Self::Relationship(d) => json(f, d),
             Self::SessionsEnd(d) => json(f, d),
+            Self::LogDelete(d) => json(f, d),
             Self::DemoSeed(d) => json(f, d),
             Self::AccountCreate(d) => json(f, d),
             Self::AccountChange(d) => json(f, d),

@@ -795,6 +795,27 @@ where
             .await,
         Err(ManageError::State(StateError::AdministratorExists))
     ));
+
+    // Deleting a log (issue 15), on a fresh world: what the engine allows (a coordinator
+    // of another organisation is told "not found"), the log gone with one audit entry that
+    // keeps what it was, and a second deletion "not found".
+    let h = harness(make(world()).await);
+    let gamma_log = LogId::from_uuid(Uuid::from_u128(501));
+    let ours = LogId::from_uuid(Uuid::from_u128(502));
+    assert!(matches!(h.manage.delete_log(user(CORA), gamma_log).await, Err(ManageError::NotFound)));
+    h.manage.delete_log(user(CORA), ours).await.expect("delete");
+    assert!(matches!(h.manage.delete_log(user(CORA), ours).await, Err(ManageError::NotFound)));
+    let w = h.store.snapshot(user(ADA), Resource::Log(ours)).await.expect("snapshot");
+    assert!(w.log(ours).is_none(), "gone from the store");
+    let w = h.store.snapshot(user(ADA), Resource::Log(gamma_log)).await.expect("snapshot");
+    assert!(w.log(gamma_log).is_some(), "Gamma's stays");
+    let q = AuditQuery { name: Some(AuditName::LogDelete), ..AuditQuery::default() };
+    let rows = ChangeStore::audit(&*h.store, &q, Page::numbered(1, 10)).await.expect("audit");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].organisation, Some(org(ALPHA)));
+    let tenure_core::AuditDetail::LogDelete(d) = &rows[0].detail else { panic!("{rows:?}") };
+    assert_eq!((d.owner_name.as_str(), d.manager_name.as_str()), ("Alpha", "Beta"));
+    assert_eq!(d.assigned_to, Some(user(PETE).to_string()));
 }
 
 /// Sessions: fresh tokens stored as digests, idle and absolute timeouts, signing out,

@@ -38,6 +38,7 @@ pub(crate) const fn event(name: AuditName) -> &'static str {
         AuditName::RelationshipAccept => "Relationship request accepted",
         AuditName::RelationshipDecline => "Relationship request declined",
         AuditName::RelationshipWithdraw => "Relationship request withdrawn",
+        AuditName::LogDelete => "Log deleted",
         AuditName::SessionCreate => "Session started",
         AuditName::SessionRevoke => "Sessions ended",
         AuditName::AuthzFail => "Refused by the rules",
@@ -188,6 +189,16 @@ pub(crate) fn sentence(e: &AuditEvent, names: &TrailNames) -> String {
         AuditDetail::SessionsEnd(s) => {
             vec![if s.all { "Every session ended" } else { "Other sessions ended" }.to_owned()]
         }
+        AuditDetail::LogDelete(l) => vec![format!(
+            "{} deleted (owned by {}, managed by {}{})",
+            crate::logs::title(&l.log),
+            l.owner_name,
+            l.manager_name,
+            match &l.assigned_to {
+                Some(_) => ", assigned",
+                None => ", not assigned",
+            }
+        )],
         AuditDetail::AccountCreate(a) => vec![format!("Account {} created", a.username)],
         AuditDetail::AccountChange(a) => vec![format!("Account {} changed", a.username)],
         AuditDetail::EntitySave(s) => vec![format!("{} saved", s.after.name)],

@@ -56,7 +56,7 @@ pub(crate) fn fresh_code(base: &str, who: &str) -> String {
 }
 
 async fn stack() -> Stack {
-    stack_with("core", tenure_testkit::contract::manage::world()).await
+    stack_with("core", crate::browser_core::named_world()).await
 }
 
 /// A stack whose administrators have their authenticator app set up already (with
@@ -319,6 +319,8 @@ async fn journeys_in_a_real_browser_with_no_accessibility_violations() {
     b.fill("#email", "not an email").await;
     let page = b.click("button.govuk-button").await;
     assert!(page.contains("There is a problem"), "errors on bad input");
+    // The screenshot shows the form as filled in, without the errors of the bad try.
+    b.go("/users/invite").await;
     b.fill("#name", "Nina Newcomer").await;
     b.fill("#email", "nina@example.com").await;
     b.shot("15-coordinator-invite-personal-details").await;
@@ -427,20 +429,20 @@ async fn journeys_in_a_real_browser_with_no_accessibility_violations() {
     b.sign_in("cora@example.com", PASSWORD).await;
     b.go(&format!("/users/{pete}")).await;
     let page = b.click_link("Deactivate user").await;
-    assert!(page.contains("Are you sure you want to deactivate pete?"));
+    assert!(page.contains("Are you sure you want to deactivate Pete Provider?"));
     b.shot("18-coordinator-deactivate-user").await;
     let page = b.click("button.govuk-button--warning").await;
     assert!(page.contains("The user has been deactivated."));
     b.shot("19-coordinator-deactivated-user").await;
     let page = b.click_link("Reactivate user").await;
-    assert!(page.contains("Reactivate pete?"));
+    assert!(page.contains("Reactivate Pete Provider?"));
     b.shot("20-coordinator-reactivate-user").await;
     let page = b.click("button.govuk-button").await;
     assert!(page.contains("has been reactivated"));
     b.click_link("Deactivate user").await;
     b.click("button.govuk-button--warning").await;
     let page = b.click_link("Delete user").await;
-    assert!(page.contains("Are you sure you want to delete pete?"));
+    assert!(page.contains("Are you sure you want to delete Pete Provider?"));
     b.shot("21-coordinator-delete-user").await;
     let page = b.click("button.govuk-button--warning").await;
     assert!(page.contains("The user has been deleted."));

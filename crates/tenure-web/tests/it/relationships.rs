@@ -144,3 +144,53 @@ async fn a_coordinator_cannot_take_another_organisations_name_to_catch_its_reque
     let page = ada.get(&gamma).await;
     assert!(!page.body.contains("Waiting for Alpha"), "{}", page.body);
 }
+
+/// The picker (issue 15): a plain GET search lists other organisations by name (names are
+/// public), and choosing one posts its id. The attack: a coordinator picks unrelated
+/// Gamma (or posts its id by hand) to add it as a managing agent without its consent; it
+/// becomes a request, and nothing of Gamma is reached until Gamma accepts.
+#[tokio::test]
+async fn the_picker_finds_organisations_by_name_and_an_add_by_id_still_needs_consent() {
+    let site = site().await;
+    let mut cora = Client::new(&site);
+    cora.sign_in(CORA).await;
+    let alpha = format!("/organisations/{}/relationships", org(ALPHA));
+    let page = cora.get(&alpha).await;
+    assert!(page.body.contains(r#"<input class="govuk-input govuk-!-width-two-thirds" id="search" name="search" type="search""#));
+    assert!(!page.body.contains(r#"name="other" type="radio""#), "no list before a search");
+    let page = cora.get(&format!("{alpha}?search=a")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for other in [org(2), org(GAMMA)] {
+        assert!(page.body.contains(&format!(r#"type="radio" value="{other}""#)), "{}", page.body);
+    }
+    assert!(!page.body.contains(&format!(r#"type="radio" value="{}""#, org(ALPHA))), "not itself");
+    assert!(page.body.contains(r#"name="change" value="add-managing-agent""#));
+    let page = cora.get(&format!("{alpha}?search=zzz")).await;
+    assert!(page.body.contains("No other active organisation matches"));
+    // Nothing chosen: says what to do, and shows the list again.
+    let page = cora.post(&alpha, &[("change", "add-managing-agent"), ("search", "gam")]).await;
+    assert!(page.body.contains("Choose the organisation to add"), "{}", page.body);
+    assert!(page.body.contains(&format!(r#"type="radio" value="{}""#, org(GAMMA))));
+    // An id nobody has: refused in words.
+    let nobody = "00000000-0000-0000-0000-0000000000ff";
+    let page = cora.post(&alpha, &[("change", "add-managing-agent"), ("other", nobody)]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("There is a problem"), "{}", page.body);
+
+    // The attack, by the picker's id.
+    let page = cora.post(&alpha, &[("change", "add-managing-agent"), ("other", &org(GAMMA))]).await;
+    assert_eq!(page.location(), format!("{alpha}?done=requested"));
+    assert_eq!(cora.get(&format!("/users/{}", id(CAT_ID))).await.status, StatusCode::NOT_FOUND);
+    assert!(!cora.get("/users").await.body.contains("cat@example.com"));
+    let gamma = format!("/organisations/{}", org(GAMMA));
+    assert_eq!(cora.get(&gamma).await.status, StatusCode::NOT_FOUND);
+    // Nor can she pick Gamma as a stock owner to reach it the other way.
+    cora.get(&alpha).await;
+    let page = cora.post(&alpha, &[("change", "add-stock-owner"), ("other", &org(GAMMA))]).await;
+    assert!(page.status.is_success() || page.status.is_redirection(), "{}", page.status);
+    assert_eq!(cora.get(&format!("/users/{}", id(CAT_ID))).await.status, StatusCode::NOT_FOUND);
+    // And the picker is only for those who manage the organisation's relationships: a
+    // coordinator cannot search from Gamma's page.
+    let page = cora.get(&format!("{gamma}/relationships?search=a")).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+}

@@ -233,6 +233,8 @@ fn forms(path: &str) -> Option<Vec<Vec<(&'static str, &'static str)>>> {
         "/users/{id}/remove-second-factor" => one(vec![("version", "0")]),
         // A message id that is not undeliverable: "not found" for everyone.
         "/mail/retry" => one(vec![("id", "0190a5c2-7f3e-7d41-9a0b-2c4d6e8f1a3b")]),
+        // Not from the confirmation page (no `confirm`): sent to it, nothing deleted.
+        "/logs/{id}/delete" => one(vec![]),
         "/account/sign-out" | "/account/sign-out-everywhere" => one(vec![]),
         "/account/details" => one(vec![("name", ""), ("telephone", ""), ("version", "0")]),
         "/account/password" => one(vec![("current", ""), ("password", ""), ("confirm", "")]),

@@ -351,3 +351,96 @@ async fn moving_a_user_chooses_from_a_list_and_a_coordinator_cannot_move_into_wh
         ada.get(&format!("/users?organisation={gamma}")).await.body.contains("pete@example.com")
     );
 }
+
+/// Log 502: Alpha owns it, Beta manages it, Pete has it. Log 501 is Gamma's.
+fn log_id(n: u128) -> String {
+    uuid::Uuid::from_u128(n).to_string()
+}
+
+#[tokio::test]
+async fn a_coordinator_deletes_her_organisations_log_after_confirming_and_the_audit_keeps_it() {
+    use tenure_core::{AuditDetail, AuditName, AuditQuery, ChangeStore as _, Page};
+    let site = site().await;
+    let log = log_id(502);
+    let mut cora = Client::new(&site);
+    cora.sign_in(CORA).await;
+    let page = cora.get(&format!("/logs/{log}")).await;
+    assert!(page.body.contains(&format!(r#"href="/logs/{log}/delete">Delete log</a>"#)));
+    let page = cora.get(&format!("/logs/{log}/delete")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let title = format!("Log {}", log[log.len() - 8..].to_uppercase());
+    assert!(page.body.contains(&format!("Are you sure you want to delete {title}?")));
+    assert!(
+        page.body.contains("Alpha") && page.body.contains("Beta") && page.body.contains("pete")
+    );
+    assert!(page.body.contains("The audit trail keeps what it was"));
+    // A post that did not come from the confirmation page deletes nothing.
+    let page = cora.post(&format!("/logs/{log}/delete"), &[]).await;
+    assert_eq!(page.location(), format!("/logs/{log}/delete"));
+    assert_eq!(cora.get(&format!("/logs/{log}")).await.status, StatusCode::OK);
+    cora.get(&format!("/logs/{log}/delete")).await;
+    let page = cora.post(&format!("/logs/{log}/delete"), &[("confirm", "delete")]).await;
+    assert_eq!(page.location(), "/logs?done=deleted");
+    let page = cora.get("/logs?done=deleted").await;
+    assert!(page.body.contains("The log has been deleted."), "{}", page.body);
+    assert!(!page.body.contains(&log), "no longer listed");
+    assert_eq!(cora.get(&format!("/logs/{log}")).await.status, StatusCode::NOT_FOUND);
+    // Again: it is gone ("not found", nothing written).
+    let page = cora.post(&format!("/logs/{log}/delete"), &[("confirm", "delete")]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+
+    // The audit keeps what it was, in one entry.
+    let query = AuditQuery { name: Some(AuditName::LogDelete), ..AuditQuery::default() };
+    let entries = site.store.audit(&query, Page::numbered(1, 10)).await.unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let AuditDetail::LogDelete(detail) = &entries[0].detail else { panic!("{entries:?}") };
+    assert_eq!((detail.log.as_str(), detail.owner_name.as_str()), (log.as_str(), "Alpha"));
+    assert_eq!(detail.manager_name, "Beta");
+    assert_eq!(detail.assigned_to, Some(crate::id(4)));
+    assert_eq!(entries[0].actor, Some(crate::user(2)));
+    assert_eq!(entries[0].organisation.map(|o| o.to_string()), Some(org(ALPHA)));
+    // And the trail says it in words.
+    let mut ada = Client::new(&site);
+    ada.sign_in(ADA).await;
+    let page = ada.get("/audit?event=log_deleted").await;
+    assert!(
+        page.body.contains(&format!(
+            "{title} deleted (owned by Alpha, managed by Beta, assigned) by cora."
+        )),
+        "{}",
+        page.body
+    );
+}
+
+/// The attack: a coordinator of Alpha deletes Gamma's log by its address. It is "not
+/// found" exactly as a log that does not exist, and the log stays.
+#[tokio::test]
+async fn a_coordinator_cannot_delete_another_organisations_log() {
+    use tenure_core::{AuditName, AuditQuery, ChangeStore as _, Page};
+    let site = site().await;
+    let gamma_log = log_id(501);
+    let nothing = log_id(599);
+    let mut cora = Client::new(&site);
+    cora.sign_in(CORA).await;
+    let missing = cora.get(&format!("/logs/{nothing}/delete")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let page = cora.get(&format!("/logs/{gamma_log}/delete")).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert_eq!(page.body, missing.body, "the same page as for no log at all");
+    cora.get("/logs").await;
+    let page = cora.post(&format!("/logs/{gamma_log}/delete"), &[("confirm", "delete")]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    // Gamma's log is still there for those who see it.
+    let mut ada = Client::new(&site);
+    ada.sign_in(ADA).await;
+    assert_eq!(ada.get(&format!("/logs/{gamma_log}")).await.status, StatusCode::OK);
+    let query = AuditQuery { name: Some(AuditName::LogDelete), ..AuditQuery::default() };
+    assert!(site.store.audit(&query, Page::numbered(1, 10)).await.unwrap().is_empty());
+    // A provider deletes only the logs assigned to them: Cat's log is hers to delete,
+    // Pete's page offers him his own, and he sees no button on a log he does not hold.
+    let mut pete = Client::new(&site);
+    pete.sign_in("pete@example.com").await;
+    assert_eq!(pete.get(&format!("/logs/{gamma_log}/delete")).await.status, StatusCode::NOT_FOUND);
+    let own = log_id(502);
+    assert!(pete.get(&format!("/logs/{own}")).await.body.contains("Delete log"));
+}

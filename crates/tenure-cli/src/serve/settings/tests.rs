@@ -62,6 +62,27 @@ fn the_defaults_are_the_documented_ones() {
     assert_eq!(s.trusted_proxies, tenure_web::TrustedProxies::default());
     assert_eq!(s.log_format, LogFormat::Human);
     assert_eq!(tenure_core::moment::zone_name(&s.time_zone), "Europe/London");
+    assert_eq!(s.sign_in_heading, "Sign in to your account to submit CORE data");
+}
+
+#[test]
+fn the_sign_in_heading_comes_from_the_file_or_the_environment_and_must_be_one_line() {
+    let path = file("heading", "sign_in_heading = \"  Sign in to submit lettings data \"\n");
+    let s = load(Some(&path), &[], &[]).unwrap();
+    assert_eq!(s.sign_in_heading, "Sign in to submit lettings data", "trimmed");
+    let env = [("TENURE_SIGN_IN_HEADING", "2024")];
+    assert_eq!(load(Some(&path), &env, &[]).unwrap().sign_in_heading, "2024", "text, not a number");
+    check_refused(
+        load(None, &[("TENURE_SIGN_IN_HEADING", "   ")], &[]),
+        "setting `sign_in_heading` (from the environment variable `TENURE_SIGN_IN_HEADING`): \
+         a heading of 0 characters is not accepted: expected text on one line, 1 to 120 \
+         characters",
+    );
+    let e = load(None, &[("TENURE_SIGN_IN_HEADING", "Sign in\nnow")], &[]).unwrap_err();
+    assert!(format!("{e:#}").contains("with a line break or control character"), "{e:#}");
+    let long = "x".repeat(121);
+    let e = load(None, &[("TENURE_SIGN_IN_HEADING", long.as_str())], &[]).unwrap_err();
+    assert!(format!("{e:#}").contains("a heading of 121 characters"), "{e:#}");
 }
 
 #[test]
