@@ -352,11 +352,13 @@ const GOVUK_COMPONENTS: &[&str] = &[
 
 /// Rebuilds the committed front-end files from npm, pinned: GOV.UK Frontend compiled with
 /// Arial and without font files (GDS Transport and the crown are for GOV.UK services
-/// only), only the components the pages use, and axe-core for the accessibility checks.
+/// only), only the components the pages use, accessible-autocomplete for the pickers, and axe-core
+/// for the accessibility checks.
 fn assets(sh: &Shell) -> anyhow::Result<()> {
     const GOVUK: &str = "govuk-frontend@6.6.0";
     const SASS: &str = "sass@1.108.2";
     const AXE: &str = "axe-core@4.14.1";
+    const AUTOCOMPLETE: &str = "accessible-autocomplete@3.0.1";
     const DIST: &str = "node_modules/govuk-frontend/dist/govuk";
     let build = std::env::temp_dir().join("tenure-assets");
     let _ = std::fs::remove_dir_all(&build);
@@ -378,7 +380,8 @@ fn assets(sh: &Shell) -> anyhow::Result<()> {
     let web = root().join("crates/tenure-web");
     let css = web.join("assets/govuk-frontend.min.css");
     let _dir = sh.push_dir(&build);
-    cmd!(sh, "npm install --silent --no-audit --no-fund {GOVUK} {SASS} {AXE}").run()?;
+    cmd!(sh, "npm install --silent --no-audit --no-fund {GOVUK} {SASS} {AXE} {AUTOCOMPLETE}")
+        .run()?;
     cmd!(sh, "npx sass --no-source-map --style=compressed --quiet-deps tenure.scss {css}").run()?;
     std::fs::copy(
         build.join("node_modules/axe-core/axe.min.js"),
@@ -388,6 +391,15 @@ fn assets(sh: &Shell) -> anyhow::Result<()> {
         build.join("node_modules/axe-core/LICENSE"),
         web.join("tests/vendor/axe-LICENSE"),
     )?;
+    // The GOV.UK autocomplete pattern's component, for the pickers (served from /assets).
+    let aa = build.join("node_modules/accessible-autocomplete");
+    for (from, to) in [
+        ("dist/accessible-autocomplete.min.js", "accessible-autocomplete.min.js"),
+        ("dist/accessible-autocomplete.min.css", "accessible-autocomplete.min.css"),
+        ("LICENSE.txt", "accessible-autocomplete-LICENSE.txt"),
+    ] {
+        std::fs::copy(aa.join(from), web.join("assets").join(to))?;
+    }
     let text = std::fs::read_to_string(&css)?;
     ensure!(!text.contains("GDS Transport"), "the stylesheet must not name GDS Transport");
     eprintln!("assets rebuilt: {}", css.display());

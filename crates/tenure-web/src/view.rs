@@ -370,21 +370,25 @@ impl std::fmt::Display for Causes<'_> {
 
 const GOVUK_CSS: &[u8] = include_bytes!("../assets/govuk-frontend.min.css");
 const TENURE_CSS: &[u8] = include_bytes!("../assets/tenure.css");
+const AUTOCOMPLETE_CSS: &[u8] = include_bytes!("../assets/accessible-autocomplete.min.css");
+const AUTOCOMPLETE_JS: &[u8] = include_bytes!("../assets/accessible-autocomplete.min.js");
+const PICKERS_JS: &[u8] = include_bytes!("../assets/pickers.js");
 
-/// The stylesheets, cached for a day; any other file is "Page not found".
+/// The stylesheets and the pickers' scripts (`accessible-autocomplete`, vendored by
+/// `cargo xtask assets`, and `pickers.js`), cached for a day; any other file is "Page not
+/// found".
 pub(crate) async fn asset(viewer: MaybeSigned, Path(file): Path<String>) -> Response {
-    let body = match file.as_str() {
-        "govuk-frontend.min.css" => GOVUK_CSS,
-        "tenure.css" => TENURE_CSS,
+    const CSS: &str = "text/css; charset=utf-8";
+    const JS: &str = "text/javascript; charset=utf-8";
+    let (kind, body) = match file.as_str() {
+        "govuk-frontend.min.css" => (CSS, GOVUK_CSS),
+        "tenure.css" => (CSS, TENURE_CSS),
+        "accessible-autocomplete.min.css" => (CSS, AUTOCOMPLETE_CSS),
+        "accessible-autocomplete.min.js" => (JS, AUTOCOMPLETE_JS),
+        "pickers.js" => (JS, PICKERS_JS),
         _ => return not_found_page(viewer.chrome("Page not found")),
     };
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        body,
-    )
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=86400")], body)
         .into_response()
 }
 

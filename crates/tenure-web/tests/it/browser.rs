@@ -132,7 +132,7 @@ pub(crate) struct Browser {
 }
 
 impl Browser {
-    async fn landed(&mut self) -> String {
+    pub(crate) async fn landed(&mut self) -> String {
         let url = self.client.current_url().await.unwrap().to_string();
         let script = format!(
             "const done = arguments[arguments.length - 1];\n\

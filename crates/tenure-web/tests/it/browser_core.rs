@@ -1,7 +1,7 @@
 //! Chromium journeys for CORE's screens of issue 15, axe on every page: the sign-in
 //! heading, users for a coordinator with the organisation filter, the relationships
-//! picker, logs (the list, a log, deleting one), then as an administrator the move
-//! picker, the merge journey (choose, check what moves, confirm, the merged
+//! picker (enhanced: typed into, picked from its list), logs (the list, a log, deleting one), then as an administrator the move
+//! picker, the merge journey (choose from the enhanced picker, check what moves, confirm, the merged
 //! organisation's page) and the audit trail in words.
 //!
 //! With `TENURE_SCREENSHOTS=DIR` each screen is saved as 27 to 39, after the first
@@ -41,8 +41,23 @@ fn org(n: u128) -> String {
     Uuid::from_u128(n).to_string()
 }
 
-async fn tick(b: &Browser, css: &str) {
-    b.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+/// Types into an enhanced picker (`pickers.js` over accessible-autocomplete), checks the
+/// page with the list open, and picks `name` from the list: its search's choices come in
+/// with it chosen.
+async fn pick(b: &mut Browser, typed: &str, name: &str) {
+    b.fill("#search", typed).await;
+    let option = format!(
+        "//ul[@id='search__listbox']/li[contains(@class, 'autocomplete__option') and normalize-space()='{name}']"
+    );
+    b.client.wait().for_element(Locator::XPath(&option)).await.unwrap();
+    b.landed().await;
+    b.client.find(Locator::XPath(&option)).await.unwrap().click().await.unwrap();
+    let chosen = format!(
+        "//form[@data-picker-choices]//input[@type='radio'][@id=//form[@data-picker-choices]//label[normalize-space()='{name}']/@for]"
+    );
+    let radio = b.client.wait().for_element(Locator::XPath(&chosen)).await.unwrap();
+    assert_eq!(radio.prop("checked").await.unwrap().as_deref(), Some("true"), "{name} chosen");
+    b.landed().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,12 +84,10 @@ async fn core_screens_in_a_real_browser_with_no_accessibility_violations() {
     assert!(page.contains("Users of Beta") && !page.contains("pete@example.com"), "{page}");
     b.shot("29-coordinator-users-filtered").await;
 
-    // Adding a relationship: search, choose, and it is a request Gamma answers.
+    // Adding a relationship: type part of the name, pick from the list (the enhanced
+    // picker; the plain search is the router tests'), and it is a request Gamma answers.
     b.go(&format!("/organisations/{alpha}/relationships")).await;
-    b.fill("#search", "gam").await;
-    let page = b.click("form[method='get'] button.govuk-button").await;
-    assert!(page.contains(&format!("value=\"{gamma}\"")), "{page}");
-    tick(&b, &format!("input[name='other'][value='{gamma}']")).await;
+    pick(&mut b, "gam", "Gamma").await;
     b.shot("30-coordinator-add-relationship-picker").await;
     let page = b.click("button[value='add-managing-agent']").await;
     assert!(page.contains("The request has been sent."), "{page}");
@@ -105,9 +118,9 @@ async fn core_screens_in_a_real_browser_with_no_accessibility_violations() {
     b.go(&format!("/organisations/{gamma}")).await;
     let page = b.click_link("Merge into another organisation").await;
     assert!(page.contains("Which organisation should Gamma be merged into?"), "{page}");
-    b.fill("#search", "bet").await;
-    b.click("form[method='get'] button.govuk-button").await;
-    tick(&b, &format!("input[name='into'][value='{beta}']")).await;
+    pick(&mut b, "bet", "Beta").await;
+    let radio = format!("input[name='into'][value='{beta}']:checked");
+    b.client.find(Locator::Css(&radio)).await.unwrap();
     b.shot("36-administrator-merge-choose").await;
     let page = b.click("form[action$='/merge/check'] button.govuk-button").await;
     assert!(page.contains("Check before you merge Gamma into Beta"), "{page}");
