@@ -108,6 +108,10 @@ enum Command {
     /// companies); `tenure users create | list` make and list them one at a time.
     #[command(subcommand)]
     Accounts(batch::KindCommand),
+    /// Import and export Corterum companies (name, address, telephone,
+    /// registration_number); keyed by name. As `organisations import`.
+    #[command(subcommand)]
+    Companies(batch::KindCommand),
     /// Corterum dataset instances: read as of a time, save a new version.
     #[command(subcommand)]
     Instances(InstancesCommand),
@@ -552,6 +556,10 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Accounts(command) => {
             let kind = tenure_core::batch::corterum::accounts::Accounts::new;
             batch_corterum::run(command, "accounts", kind).await
+        }
+        Command::Companies(command) => {
+            let kind = tenure_core::batch::corterum::companies::Companies::new;
+            batch_corterum::run(command, "companies", kind).await
         }
         Command::Entities(EntitiesCommand::List { search, kind, acting }) => {
             let (services, actor) = acting.open().await?;

@@ -1006,21 +1006,17 @@ impl CorterumStore for SeaOrmStore {
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
-        let mut q =
-            user_links::Entity::find().select_only().columns([Column::UserId, Column::Username]);
-        if !scope.everything {
-            // The engine's user scope: users of these organisations, or the actor.
-            let mut reach = Cond::any();
-            if !scope.organisations.is_empty() {
-                q = q.join(JoinType::InnerJoin, user_links::Relation::User.def());
-                reach = reach.add(
-                    users::Column::OrganisationId
-                        .is_in(scope.organisations.iter().map(|o| *o.as_uuid())),
-                );
-            }
-            if scope.own {
-                reach = reach.add(Column::UserId.eq(*scope.actor.as_uuid()));
-            }
+        // The engine's user scope: users of these organisations, or the actor; with
+        // everything, every user on the scope's side (a company's, never a housing one's).
+        let mut q = user_links::Entity::find()
+            .select_only()
+            .columns([Column::UserId, Column::Username])
+            .join(JoinType::InnerJoin, user_links::Relation::User.def());
+        if let Some(reach) = crate::directory::scope_condition(
+            scope,
+            &[users::Column::OrganisationId],
+            users::Column::Id,
+        ) {
             q = q.filter(reach);
         }
         let names: Vec<(Uuid, String)> = q
@@ -1059,18 +1055,12 @@ impl CorterumStore for SeaOrmStore {
         let db = self.db();
         let user_id = (user_links::Entity, Column::UserId);
         let mut q = user_links::Entity::find().join(JoinType::InnerJoin, user_links::Relation::User.def());
-        if !scope.everything {
-            // The engine's user scope: users of these organisations, or the actor.
-            let mut reach = Cond::any();
-            if !scope.organisations.is_empty() {
-                reach = reach.add(
-                    users::Column::OrganisationId
-                        .is_in(scope.organisations.iter().map(|o| *o.as_uuid())),
-                );
-            }
-            if scope.own {
-                reach = reach.add(Column::UserId.eq(*scope.actor.as_uuid()));
-            }
+        // The engine's user scope, on the scope's side only (as `accounts`).
+        if let Some(reach) = crate::directory::scope_condition(
+            scope,
+            &[users::Column::OrganisationId],
+            users::Column::Id,
+        ) {
             q = q.filter(reach);
         }
         if let Some(s) = &query.search {

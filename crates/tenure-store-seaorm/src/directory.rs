@@ -512,7 +512,7 @@ fn of_kind<C: ColumnTrait>(column: C, kind: OrganisationKind) -> sea_orm::sea_qu
 
 /// The scope as a condition on an organisation column (or two) and an "own" column.
 /// A scope of everything is every organisation of its kind, on the first column.
-fn scope_condition<C: ColumnTrait>(
+pub(crate) fn scope_condition<C: ColumnTrait>(
     scope: &Scope,
     org_columns: &[C],
     own_column: C,

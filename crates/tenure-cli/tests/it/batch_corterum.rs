@@ -1,7 +1,9 @@
 //! Corterum's batch jobs through the real binary on SQLite: entities and groups round
 //! trip (export, import into an empty database, export again: the same file), re-runs
 //! change nothing, dry runs write nothing, and an administrator of one company neither
-//! reads another company's entities in an export nor imports into them.
+//! reads another company's entities in an export nor imports into them. Companies
+//! round trip too, and a CORE housing organisation is never one of the root
+//! administrator's companies: naming one fails the row and writes nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -37,15 +39,20 @@ const GROUPS: &str = "name,description,type,members\n\
     Jane's reports,Who Jane manages,person,Joe Bloggs; Pat Jones\n\
     Banks,,business,Acme Bank\n";
 
+const HOUSING: &str = "Riverside Homes";
+
 /// A database with Corterum's root administrator (Rita, at the FCA, who administers
-/// every company) and a second company, the PSR.
+/// every company), a second company, the PSR (imported by Rita), and CORE's first
+/// administrator (Ada) at a housing organisation.
 async fn ready(name: &str) -> PathBuf {
     let dir = workdir(&format!("corterum-jobs-{name}"));
     let root = ["admin", "create-root", "--name", "Rita Root", "--email", ROOT, "--company", FCA];
     ok(&tenure(&dir, &root));
     accept(&dir, outbox(&dir).last().unwrap()).await;
+    let psr = write(&dir, "psr.csv", &format!("name\n{PSR}\n"));
+    ok(&import(&dir, "companies", &psr, ROOT, &[]));
     let ada = ["admin", "create", "--name", "Ada", "--email", "ada@example.com"];
-    ok(&tenure(&dir, &[&ada[..], &["--organisation", PSR]].concat()));
+    ok(&tenure(&dir, &[&ada[..], &["--organisation", HOUSING]].concat()));
     accept(&dir, outbox(&dir).last().unwrap()).await;
     dir
 }
@@ -337,4 +344,90 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
     let [e3, g3, r3, acc3, _] = everything(&a, ROOT);
     assert_eq!([e3, g3, r3], [e1, g1, r1]);
     assert!(acc1.lines().all(|l| acc3.lines().any(|m| m == l)), "{acc3}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn companies_round_trip_and_a_housing_organisation_is_no_company() {
+    let a = ready("companies").await;
+    let file = "name,address,telephone,registration_number\n\
+        Acme Advisers,\"1 High Street, Leeds\",0113 496 0000,SC123456\n\
+        Beta Partners,,,\n";
+    let companies = write(&a, "companies.csv", file);
+    let out = ok(&import(&a, "companies", &companies, ROOT, &[]));
+    assert!(out.starts_with("2 created, 0 updated, 0 unchanged,"), "{out}");
+    let e1 = export(&a, "companies", ROOT);
+    assert_eq!(
+        e1.replace("\r\n", "\n"),
+        "name,address,telephone,registration_number\n\
+         Acme Advisers,\"1 High Street, Leeds\",0113 496 0000,SC123456\n\
+         Beta Partners,,,\n\
+         Financial Conduct Authority,,,\n\
+         Payment Systems Regulator,,,\n",
+        "every company, never the housing organisation"
+    );
+    // Re-running changes nothing; a dry run writes nothing.
+    let out = ok(&import(&a, "companies", &companies, ROOT, &[]));
+    assert!(out.starts_with("0 created, 0 updated, 2 unchanged,"), "{out}");
+    let before = audit_rows(&a);
+    let changed =
+        write(&a, "changed.csv", "name,address\nBeta Partners,2 Low Street\nGamma Group,\n");
+    let out = ok(&import(&a, "companies", &changed, ROOT, &["--update", "--dry-run"]));
+    assert!(out.starts_with("1 would be created, 1 would be updated,"), "{out}");
+    assert_eq!(export(&a, "companies", ROOT), e1, "the dry run wrote nothing");
+    assert_eq!(audit_rows(&a), before, "nor any audit entry");
+    // The housing organisation's name is no company: not created over, not updated.
+    let housing = write(&a, "housing.csv", &format!("name,address\n{HOUSING},Somewhere\n"));
+    let out = import(&a, "companies", &housing, ROOT, &["--update"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("another organisation already has this name"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Into an empty database: the same file.
+    let b = ready("companies-copy").await;
+    std::fs::write(b.join("companies.csv"), &e1).unwrap();
+    let out = ok(&import(&b, "companies", "companies.csv", ROOT, &[]));
+    assert!(out.starts_with("2 created, 0 updated, 2 unchanged,"), "{out}");
+    assert_eq!(export(&b, "companies", ROOT), e1);
+
+    // The root administrator's "every company" is never a CORE housing organisation:
+    // entities, accounts and dry runs naming one fail the row and write nothing.
+    let before = audit_rows(&a);
+    let entities = write(
+        &a,
+        "housing-entities.csv",
+        &format!("type,name,companies\nperson,Hugh Housing,{HOUSING}\n"),
+    );
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let out = import(&a, "entities", &entities, ROOT, extra);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "housing-entities.csv:2: companies: none of your companies is called `{HOUSING}`"
+            )),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let accounts = write(
+        &a,
+        "housing-accounts.csv",
+        &format!(
+            "username,email,roles,companies\nhugh,hugh@example.com,Conduct Rules Staff,{HOUSING}\n"
+        ),
+    );
+    let out = import(&a, "accounts", &accounts, ROOT, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains(&format!("companies: none of your companies is called `{HOUSING}`")),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!export(&a, "entities", ROOT).contains("Hugh"));
+    assert!(!export(&a, "accounts", ROOT).contains("hugh"));
+    assert!(!outbox(&a).iter().any(|m| m.contains("hugh@example.com")));
+    assert_eq!(audit_rows(&a), before, "nothing was written");
 }

@@ -1,4 +1,4 @@
-//! Corterum's kinds for the batch engine: entities (type, fields, companies, links),
+//! Corterum's kinds for the batch engine: companies (the company form as columns), entities (type, fields, companies, links),
 //! groups (with members), roles (the role form as columns), user accounts and dataset
 //! instances (content as JSON, a new version when it changed), each row written through the [`Corterum`] services as the
 //! acting user, so the engine decides every row as it decides the web's forms.
@@ -16,6 +16,7 @@
 //! with a file without `links` takes an entity's links away.
 
 pub mod accounts;
+pub mod companies;
 pub mod entities;
 pub mod groups;
 pub mod instances;
@@ -79,8 +80,11 @@ impl CorterumSources {
     ) -> Result<Vec<(OrgId, String)>, RowError> {
         let mut out = Vec::new();
         for name in names {
-            match self.changes.organisation_by_name(name).await? {
-                Some(o) if mine.covers_organisation(o.value.id) => {
+            let found = self.changes.organisation_by_name(name).await?;
+            // The forms' check: a company on the actor's side (a housing organisation is
+            // refused even for a scope of every company), as one that does not exist.
+            match found {
+                Some(o) if self.corterum.linkable(mine, &[o.value.id]).await? => {
                     out.push((o.value.id, o.value.name.to_string()));
                 }
                 _ => {
@@ -106,8 +110,10 @@ impl CorterumSources {
         ids: &[OrgId],
     ) -> Result<Vec<String>, BackendError> {
         let mut names = Vec::new();
-        for id in ids.iter().filter(|c| mine.covers_organisation(**c)) {
-            if let Some(o) = self.changes.organisation(*id).await? {
+        for id in ids {
+            if let Some(o) = self.changes.organisation(*id).await?
+                && self.corterum.linkable(mine, &[*id]).await?
+            {
                 names.push(o.value.name.to_string());
             }
         }

@@ -78,21 +78,94 @@ impl Corterum {
     /// # Errors
     /// [`ManageError::NotFound`] without `company_administration`.
     pub async fn companies(&self, actor: UserId) -> Result<Companies, ManageError> {
+        self.companies_page(actor, Page::numbered(1, Page::MAX_LIMIT)).await
+    }
+
+    /// One page of [`Corterum::companies`], by name (the batch export reads them all).
+    ///
+    /// # Errors
+    /// As [`Corterum::companies`].
+    pub async fn companies_page(
+        &self,
+        actor: UserId,
+        page: Page,
+    ) -> Result<Companies, ManageError> {
         let world = self.feature(actor, Feature::CompanyAdministration).await?;
         let scope = companies_of(&world, actor);
         let companies = if scope.is_nothing() {
             Vec::new()
         } else {
-            self.ports
-                .directory
-                .organisations(
-                    &scope,
-                    &OrganisationQuery::default(),
-                    Page::numbered(1, Page::MAX_LIMIT),
-                )
-                .await?
+            self.ports.directory.organisations(&scope, &OrganisationQuery::default(), page).await?
         };
         Ok(Companies { companies, may_create: tenure_domain::may_create_company(&world, actor) })
+    }
+
+    /// The company with this id and the version an edit is written against, when the
+    /// actor administers it ("not found" as [`Corterum::company`]).
+    ///
+    /// # Errors
+    /// As [`Corterum::company`].
+    pub async fn company_record(
+        &self,
+        actor: UserId,
+        id: OrgId,
+    ) -> Result<Versioned<Organisation>, ManageError> {
+        Ok(self.company_in_scope(actor, id, Action::OrganisationView).await?.1)
+    }
+
+    /// Whether [`Corterum::create_company`] would accept this company now (the batch's
+    /// dry run), writing nothing.
+    ///
+    /// # Errors
+    /// As [`Corterum::create_company`], and [`ManageError::Invalid`] when another
+    /// organisation has the name.
+    pub async fn check_create_company(
+        &self,
+        actor: UserId,
+        input: &CompanyInput,
+    ) -> Result<Organisation, ManageError> {
+        let world = self.feature(actor, Feature::CompanyAdministration).await?;
+        if !tenure_domain::may_create_company(&world, actor) {
+            return Err(invalid(
+                "name",
+                "only an administrator of every company (the root administrator) can add one",
+            ));
+        }
+        let id = OrgId::from_uuid(self.ports.ids.next_id());
+        let company = parse(input, &Organisation::company(id, placeholder()))?;
+        if self.ports.changes.organisation_by_name(company.name.as_str()).await?.is_some() {
+            return Err(invalid(
+                "name",
+                "another organisation already has this name; choose another",
+            ));
+        }
+        Ok(company)
+    }
+
+    /// Whether [`Corterum::edit_company`] would accept this change now (the batch's dry
+    /// run), writing nothing.
+    ///
+    /// # Errors
+    /// As [`Corterum::edit_company`].
+    pub async fn check_edit_company(
+        &self,
+        actor: UserId,
+        id: OrgId,
+        input: &CompanyInput,
+    ) -> Result<(), ManageError> {
+        let (_, current) =
+            self.company_in_scope(actor, id, Action::OrganisationEditDetails).await?;
+        parse(input, &current.value).map(|_| ())
+    }
+
+    /// The company form's checks on its own fields (name, telephone, lengths), as
+    /// creating and editing make them.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`] with each field that is wrong.
+    pub fn check_company(input: &CompanyInput) -> Result<(), ManageError> {
+        parse(input, &Organisation::company(OrgId::from_uuid(uuid::Uuid::nil()), placeholder()))
+            .map(|_| ())
     }
 
     /// A company with its linked entities and users.
@@ -136,15 +209,8 @@ impl Corterum {
         actor: UserId,
         input: &CompanyInput,
     ) -> Result<OrgId, ManageError> {
-        let world = self.feature(actor, Feature::CompanyAdministration).await?;
-        if !tenure_domain::may_create_company(&world, actor) {
-            return Err(invalid(
-                "name",
-                "only an administrator of every company (the root administrator) can add one",
-            ));
-        }
-        let id = OrgId::from_uuid(self.ports.ids.next_id());
-        let company = parse(input, &Organisation::company(id, placeholder()))?;
+        let company = self.check_create_company(actor, input).await?;
+        let id = company.id;
         let audit = self.base.event(
             AuditName::OrganisationCreate,
             Some(actor),
@@ -193,6 +259,27 @@ impl Corterum {
             .apply(vec![Write::UpdateOrganisation { organisation: next, version }], vec![audit])
             .await?;
         Ok(())
+    }
+
+    /// Whether the actor may link records to every one of `companies` under the scope
+    /// `mine` (the engine's `company_scope` for the feature): the forms' own checks
+    /// (`check_companies`, then `check_linkable`), for the batch to ask row by row.
+    ///
+    /// # Errors
+    /// [`BackendError`](crate::error::BackendError) from the store.
+    pub async fn linkable(
+        &self,
+        mine: &Scope,
+        companies: &[OrgId],
+    ) -> Result<bool, crate::error::BackendError> {
+        if super::check_companies(mine, companies).is_err() {
+            return Ok(false);
+        }
+        match self.check_linkable(mine, companies).await {
+            Ok(()) => Ok(true),
+            Err(ManageError::Backend(e)) => Err(e),
+            Err(_) => Ok(false),
+        }
     }
 
     /// Refuses companies that are not on the actor's side of the service: with a scope

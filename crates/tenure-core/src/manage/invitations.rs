@@ -299,10 +299,30 @@ impl Manage {
         self.email_free(&email, None).await?;
         let mut writes = Vec::new();
         let mut audit = Vec::new();
+        // Corterum's root administrator works in a company, CORE's first administrator
+        // in a housing organisation: the sides stay apart.
+        let kind = match first {
+            First::Administrator => tenure_domain::OrganisationKind::Housing,
+            First::RootAdministrator => tenure_domain::OrganisationKind::Company,
+        };
         let org = match self.ports.changes.organisation_by_name(org_name.as_str()).await? {
-            Some(o) => o.value,
+            Some(o) if o.value.kind == kind => o.value,
+            Some(_) => {
+                let field = if kind == tenure_domain::OrganisationKind::Company {
+                    "company"
+                } else {
+                    "organisation"
+                };
+                return Err(ManageError::Invalid(vec![crate::usecase::FieldError {
+                    field,
+                    message: "an organisation on the other side of the service (CORE or \
+                              Corterum) has this name; choose another"
+                        .to_owned(),
+                }]));
+            }
             None => {
-                let org = Organisation::new(OrgId::from_uuid(self.ports.ids.next_id()), org_name);
+                let id = OrgId::from_uuid(self.ports.ids.next_id());
+                let org = Organisation { kind, ..Organisation::new(id, org_name) };
                 writes.push(Write::InsertOrganisation(org.clone()));
                 audit.push(self.base.event(
                     AuditName::OrganisationCreate,
