@@ -2,7 +2,8 @@
 //! `browser.rs` for the stack and the helpers): links between entities on the entity
 //! form and "Linked from" on the business's page and record, and the Reports area from
 //! the header (a report not available, the FCA Directory report). With
-//! `TENURE_SCREENSHOTS=DIR` it saves screenshots 51 to 55.
+//! `TENURE_SCREENSHOTS=DIR` it saves screenshots 51 to 55. The Companies screen's
+//! journey saves 56 and 57.
 
 use uuid::Uuid;
 
@@ -295,6 +296,94 @@ async fn corterum_lists_and_account_changes_in_a_real_browser() {
     assert!(page.contains("User account deleted; their entity is kept"), "{page}");
     let page = b.go(&format!("/administration/entities/{person}")).await;
     assert!(page.contains("Person 00"));
+    b.sign_out().await;
+    assert!(b.visited >= 10, "axe ran on {} pages", b.visited);
+    b.client.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&stack.dir);
+}
+
+/// Issue 15, Corterum 2: Administration -> Companies in the browser with axe on every
+/// page. The root administrator lists the companies (never CORE's housing
+/// organisation), adds one, changes its details, links an entity and a user account to
+/// it and sees both on its page; a housing organisation's page is "not found". With
+/// `TENURE_SCREENSHOTS=DIR` it saves screenshots 56 and 57.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corterum_companies_in_a_real_browser() {
+    use fantoccini::Locator;
+    use tenure_domain::role::builtin::{CONDUCT_RULES_STAFF, ROOT_ADMINISTRATOR};
+    use tenure_domain::{Email, Name, OrgId, Organisation, RoleCatalogue, User, UserId, World};
+    let org = |n: u128| OrgId::from_uuid(Uuid::from_u128(n));
+    let mut w = World::with_roles(RoleCatalogue::with_corterum());
+    for (n, name) in [(1, "Financial Conduct Authority"), (2, "Payment Systems Regulator")] {
+        w.insert_organisation(Organisation::company(org(n), Name::parse(name).unwrap())).unwrap();
+    }
+    w.insert_organisation(Organisation::new(org(0xa1), Name::parse("Alpha Homes").unwrap()))
+        .unwrap();
+    w.upsert_user(User::new(
+        UserId::from_uuid(Uuid::from_u128(0xface)),
+        Name::parse("Root").unwrap(),
+        Email::parse("root@example.com").unwrap(),
+        org(1),
+        vec![ROOT_ADMINISTRATOR],
+    ))
+    .unwrap();
+    let stack = stack_with("corterum-companies", w).await;
+    let Some((mut b, _driver)) = browser(&stack.base).await else { return };
+    b.sign_in("root@example.com", PASSWORD).await;
+
+    // Administration -> Companies: both companies, not the housing organisation.
+    b.go("/administration").await;
+    let page = b.click("main a[href='/administration/companies']").await;
+    assert!(page.contains("Financial Conduct Authority") && page.contains("Payment Systems"));
+    assert!(!page.contains("Alpha Homes"), "{page}");
+
+    // Add a company; a bad telephone number first says what is wrong.
+    b.click("a[href='/administration/companies/new']").await;
+    b.fill("#name", "Acme Advisers").await;
+    b.fill("#telephone", "not a number").await;
+    let page = b.click("form[method='post'] button.govuk-button").await;
+    assert!(page.contains("There is a problem"), "{page}");
+    b.fill("#telephone", "0113 496 0000").await;
+    b.fill("#address", "1 High Street, Leeds").await;
+    b.fill("#registration_number", "SC123456").await;
+    let page = b.click("form[method='post'] button.govuk-button").await;
+    assert!(page.contains("Company saved") && page.contains("SC123456"), "{page}");
+    let acme = b.current_id().await;
+
+    // Change its details.
+    let page = b.click_link("Change the company's details").await;
+    assert!(page.contains("1 High Street, Leeds"), "{page}");
+    b.fill("#address", "2 Low Street, Leeds").await;
+    let page = b.click("form[method='post'] button.govuk-button").await;
+    assert!(page.contains("Company saved") && page.contains("2 Low Street, Leeds"), "{page}");
+    let page = b.go("/administration/companies").await;
+    assert!(page.contains("Acme Advisers"), "{page}");
+    b.shot("56-corterum-companies").await;
+
+    // An entity and a user account linked to it.
+    b.go("/administration/entities/new?type=person").await;
+    b.fill("#name", "Ada Adviser").await;
+    let tick = format!("input[name='companies'][value='{acme}']");
+    b.client.find(Locator::Css(&tick)).await.unwrap().click().await.unwrap();
+    let page = b.click("form[method='post'] button.govuk-button").await;
+    assert!(page.contains("Entity saved"), "{page}");
+    b.go("/administration/users/new").await;
+    b.fill("#username", "ada.adviser").await;
+    b.fill("#email", "ada.adviser@example.com").await;
+    for css in [tick.clone(), format!("input[name='roles'][value='{CONDUCT_RULES_STAFF}']")] {
+        b.client.find(Locator::Css(&css)).await.unwrap().click().await.unwrap();
+    }
+    let page = b.click("form[method='post'] button.govuk-button").await;
+    assert!(page.contains("User account saved"), "{page}");
+
+    // The company's page lists both.
+    let page = b.go(&format!("/administration/companies/{acme}")).await;
+    assert!(page.contains("Ada Adviser") && page.contains("ada.adviser"), "{page}");
+    b.shot("57-corterum-company").await;
+
+    // CORE's housing organisation is no company here.
+    let page = b.go(&format!("/administration/companies/{}", org(0xa1))).await;
+    assert!(page.contains("Page not found") && !page.contains("Alpha Homes"), "{page}");
     b.sign_out().await;
     assert!(b.visited >= 10, "axe ran on {} pages", b.visited);
     b.client.close().await.unwrap();
