@@ -9,12 +9,14 @@
 //! id on every audit entry of the run, and the exit codes: 0 every row fine, 1 some rows
 //! failed, 2 a bad invocation or a file refused whole (nothing written).
 //!
-//! Mail: each row's mail is queued in the row's own transaction, as on the web, but it is
-//! delivered beside the rows rather than inside each one: [`Delivery`] runs the courier in
-//! a task while the rows are written and drains what is due before the command exits
-//! (mail that fails stays queued for `tenure serve`'s courier). Delivering inline cost a
-//! claim, a send (an outbox file) and a mark a row, most of a row's time
-//! (docs/performance.md). A dry run starts no courier.
+//! Mail: each row's mail is queued in the row's own transaction (its chunk's), durably, as
+//! on the web, and by default the import does not deliver it: the running service's
+//! courier (`tenure serve`) does, or `tenure mail deliver` (`crate::mail`); the summary
+//! says how many emails were queued and how they will go out. Delivering beside the rows
+//! competed with them for the write lock and the cores (docs/performance.md). With
+//! `--deliver` the import delivers as before: [`Delivery`] runs the courier in a task
+//! while the rows are written and drains what is due before the command exits (mail that
+//! fails stays queued for `tenure serve`'s courier). A dry run queues and sends nothing.
 //!
 //! A new kind needs a subcommand in `main.rs` that builds it from [`sources`] and calls
 //! [`import`] and [`export`].
@@ -70,7 +72,9 @@ pub(crate) enum KindCommand {
     /// writes nothing and the others go on. Safe to re-run: rows already there are
     /// skipped. A file with a bad header, a quote never closed, or over 100 MiB, a
     /// million rows or 64 KiB in one row is refused whole (exit 2). Exit 0 when every row
-    /// was fine, 1 when some failed.
+    /// was fine, 1 when some failed. Emails it queues (invitations) are kept in the mail
+    /// queue for `tenure serve` or `tenure mail deliver` to send (`--deliver` sends them
+    /// before exiting).
     Import(ImportArgs),
     /// Write what the acting user may see, with the columns the import takes.
     Export(ExportArgs),
@@ -91,6 +95,11 @@ pub(crate) struct ImportArgs {
     /// Write nothing: report what would be created, changed and skipped.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Deliver the emails the import queues (invitations) while it runs, and wait until
+    /// they are sent before exiting. Without it they stay queued (nothing is lost) for the
+    /// running service (`tenure serve`) or `tenure mail deliver` to send.
+    #[arg(long)]
+    pub(crate) deliver: bool,
     /// How to report each row.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: ReportFormat,
@@ -156,11 +165,26 @@ pub(crate) async fn run_on<K: Kind>(
             .await?;
             let actor = services.actor(&args.actor).await?;
             let kind = kind(&services);
+            let courier = services.core.courier.clone();
             // A dry run queues nothing, and must not send what others queued either.
-            let delivery = (!args.dry_run).then(|| Delivery::start(services.core.courier.clone()));
+            let before = if args.dry_run { None } else { Some(queued_total(&courier).await?) };
+            let delivery =
+                (args.deliver && !args.dry_run).then(|| Delivery::start(courier.clone()));
             let code = import(&kind, name, actor, &args).await;
-            if let Some(delivery) = delivery {
-                delivery.finish().await;
+            let delivered = match delivery {
+                Some(delivery) => Some(delivery.finish().await),
+                None => None,
+            };
+            if let Some(before) = before {
+                let queued = queued_total(&courier).await?.saturating_sub(before);
+                if queued > 0 {
+                    let said = mail_sentence(queued, delivered);
+                    match args.format {
+                        ReportFormat::Text => println!("{said}"),
+                        // Standard output holds only JSON lines.
+                        ReportFormat::Json => eprintln!("{said}"),
+                    }
+                }
             }
             code
         }
@@ -174,10 +198,40 @@ pub(crate) async fn run_on<K: Kind>(
     }
 }
 
+/// How many messages the queue has ever held and still keeps (queued, sent and
+/// undeliverable): delivering moves a message, so what a run adds is what it queued
+/// (and what others queued meanwhile).
+async fn queued_total(courier: &Courier) -> Result<u64> {
+    let counts = courier.counts().await?;
+    Ok(counts.queued + counts.sent + counts.abandoned)
+}
+
+/// What the summary says of the run's mail: how many emails it queued and how they go out.
+fn mail_sentence(queued: u64, delivered: Option<Round>) -> String {
+    let emails = if queued == 1 { "1 email" } else { &format!("{queued} emails") };
+    match delivered {
+        None => format!(
+            "{emails} queued (invitations); the running service (`tenure serve`) delivers \
+             them, or run `tenure mail deliver` now (`tenure mail status` shows the queue)"
+        ),
+        Some(round) => format!(
+            "{emails} queued (invitations); {} delivered by this import{}",
+            round.sent,
+            match round.retrying + round.abandoned {
+                0 => String::new(),
+                n => format!(
+                    ", {n} could not be sent yet and wait in the queue (`tenure mail status`; \
+                     `tenure serve` goes on trying)"
+                ),
+            }
+        ),
+    }
+}
+
 /// An import's courier policy: a row's mail is queued in the row's transaction, as
 /// always, but not delivered inside the row (a claim, a send and a mark a message, which
-/// were most of a row's time); [`Delivery`] sends it beside the rows.
-fn courier_policy() -> CourierPolicy {
+/// were most of a row's time); with `--deliver`, [`Delivery`] sends it beside the rows.
+pub(crate) fn courier_policy() -> CourierPolicy {
     CourierPolicy { deliver_at_once: false, batch: DELIVERY_BATCH, ..CourierPolicy::default() }
 }
 
@@ -224,17 +278,15 @@ impl Delivery {
         Self { stop, task }
     }
 
-    /// Delivers what is still due, then ends; says on standard error what was not sent.
-    async fn finish(self) {
+    /// Delivers what is still due, then ends; what it did.
+    async fn finish(self) -> Round {
         let _ = self.stop.send(true);
         match self.task.await {
-            Ok(round) if round.retrying + round.abandoned > 0 => eprintln!(
-                "{} emails could not be sent yet and wait in the queue (`tenure mail status`; \
-                 `tenure serve` goes on trying)",
-                round.retrying + round.abandoned
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "the import's courier failed"),
+            Ok(round) => round,
+            Err(e) => {
+                tracing::error!(error = %e, "the import's courier failed; its mail stays queued");
+                Round::default()
+            }
         }
     }
 }

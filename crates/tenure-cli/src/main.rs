@@ -85,7 +85,8 @@ enum Command {
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// The mail queue: `status` (counts and undeliverable messages), `retry ID`.
+    /// The mail queue: `status` (counts and undeliverable messages), `deliver` (send what
+    /// is due now, then exit), `retry ID`.
     #[command(subcommand)]
     Mail(mail::MailCommand),
     /// Prune expired sessions, used or expired links, passed rate limit buckets and

@@ -18,12 +18,15 @@
 //!   several instances never hold one message at once; the claim counts an attempt, and
 //!   the attempt number fences the answer (a courier whose lease ran out cannot mark a
 //!   message another one has claimed since);
-//! - a delivered message is marked sent and its body erased;
+//! - a delivered message is marked sent and its body erased, a round's delivered messages
+//!   together in one transaction ([`MailQueue::mark_all_sent`], each still fenced by its
+//!   attempt number); only what the mail server took is marked;
 //! - a failure is retried after an exponential backoff, and abandoned after
 //!   [`CourierPolicy::max_attempts`]; an administrator may retry an abandoned message.
 //!
 //! Delivery is at least once: a courier that dies between handing a message to the mail
-//! server and marking it sent leaves it to be sent again when its lease runs out.
+//! server and marking it sent (at the end of its round) leaves it to be sent again when
+//! its lease runs out.
 //!
 //! Right after a change commits, its service asks the courier to deliver that change's
 //! messages at once ([`Courier::deliver_now`]), under the same claim, so mail is not kept
@@ -279,6 +282,27 @@ pub trait MailQueue: Send + Sync + 'static {
     /// [`BackendError`] only for unexpected failures.
     async fn mark_sent(&self, id: Uuid, attempt: u32, at: Timestamp) -> Result<bool, BackendError>;
 
+    /// Marks a round's delivered messages sent at `at`, each `(id, attempt)` only if it is
+    /// still queued under that attempt (as [`MailQueue::mark_sent`]), in one transaction;
+    /// how many were. The default marks them one at a time; stores override it.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures (then none is marked, where the store
+    /// has transactions; the messages are sent again once their lease runs out).
+    async fn mark_all_sent(
+        &self,
+        sent: &[(Uuid, u32)],
+        at: Timestamp,
+    ) -> Result<usize, BackendError> {
+        let mut marked = 0;
+        for &(id, attempt) in sent {
+            if self.mark_sent(id, attempt, at).await? {
+                marked += 1;
+            }
+        }
+        Ok(marked)
+    }
+
     /// Records a failed attempt (if the message is still queued under this `attempt`):
     /// `error` becomes its last error, and it is retried or abandoned; whether it was.
     ///
@@ -477,6 +501,9 @@ impl Courier {
         let lease_until = Timestamp(now.0.saturating_add(self.policy.lease_ms));
         let claimed = self.queue.claim(now, lease_until, self.policy.batch, only).await?;
         let mut round = Round { claimed: claimed.len(), ..Round::default() };
+        // What the transport took, marked together once the round is over (one
+        // transaction a round, not one a message); failures are marked as they happen.
+        let mut sent = Vec::with_capacity(claimed.len());
         for message in claimed {
             let (id, attempt) = (message.id, message.attempt);
             let notification = match open_body(&*self.vault, id, &message.body) {
@@ -496,7 +523,8 @@ impl Courier {
             let recorded = match self.mailer.send(notification).await {
                 Ok(()) => {
                     round.sent += 1;
-                    self.queue.mark_sent(id, attempt, self.clock.now()).await?
+                    sent.push((id, attempt));
+                    continue;
                 }
                 Err(e) => {
                     let then = if attempt >= self.policy.max_attempts {
@@ -513,6 +541,10 @@ impl Courier {
             if !recorded {
                 round.lost_lease += 1;
             }
+        }
+        if !sent.is_empty() {
+            let marked = self.queue.mark_all_sent(&sent, self.clock.now()).await?;
+            round.lost_lease += sent.len().saturating_sub(marked);
         }
         Ok(round)
     }

@@ -109,6 +109,26 @@ impl MailQueue for MemoryDirectory {
         })
     }
 
+    async fn mark_all_sent(
+        &self,
+        sent: &[(Uuid, u32)],
+        at: Timestamp,
+    ) -> Result<usize, BackendError> {
+        // Under the one lock: all at once, as a store's transaction.
+        self.queue(|q| {
+            let mut marked = 0;
+            for &(id, attempt) in sent {
+                let Some(row) = q.held(id, attempt) else { continue };
+                row.record.status = MailStatus::Sent;
+                row.record.sent = Some(at);
+                row.record.last_error = None;
+                row.body = None;
+                marked += 1;
+            }
+            marked
+        })
+    }
+
     async fn mark_failed(
         &self,
         id: Uuid,

@@ -7,7 +7,8 @@
 //! moves them past `lease_until` with one more attempt, in one transaction. SQLite has one
 //! writer (`BEGIN IMMEDIATE`), which serialises claims on its own. Marking a message is
 //! guarded by its attempt number, so a courier whose lease ran out cannot overwrite the
-//! outcome of a later claim.
+//! outcome of a later claim; a round's delivered messages are marked in one transaction
+//! (one `UPDATE` for up to 200 of them, each still fenced by its attempt).
 //!
 //! The `body` column holds the notification sealed by the courier (never in the clear:
 //! [`QueuedMail::body`] refuses an unsealed one); claims hand it back as stored and only
@@ -79,6 +80,10 @@ fn attempt_value(attempt: u32) -> i32 {
 }
 
 const QUEUED: &str = MailStatus::Queued.as_str();
+
+/// Messages marked sent by one statement (two bound values each, well under SQLite's and
+/// PostgreSQL's limits).
+const MARK_CHUNK: usize = 200;
 
 #[async_trait]
 impl MailQueue for SeaOrmStore {
@@ -154,6 +159,42 @@ impl MailQueue for SeaOrmStore {
             .await
             .map_err(backend)?;
         Ok(result.rows_affected == 1)
+    }
+
+    async fn mark_all_sent(
+        &self,
+        sent: &[(Uuid, u32)],
+        at: Timestamp,
+    ) -> Result<usize, BackendError> {
+        if sent.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.write_transaction().await?;
+        let mut marked = 0_u64;
+        // One UPDATE for up to MARK_CHUNK messages, each fenced by its own attempt:
+        // `status = 'queued' AND ((id = ? AND attempts = ?) OR ...)`.
+        for chunk in sent.chunks(MARK_CHUNK) {
+            let held = chunk.iter().fold(sea_orm::Condition::any(), |any, &(id, attempt)| {
+                any.add(
+                    sea_orm::Condition::all()
+                        .add(Column::Id.eq(id))
+                        .add(Column::Attempts.eq(attempt_value(attempt))),
+                )
+            });
+            let result = mail_queue::Entity::update_many()
+                .col_expr(Column::Status, Expr::value(MailStatus::Sent.as_str()))
+                .col_expr(Column::SentAt, Expr::value(at.0))
+                .col_expr(Column::Body, Expr::value(Option::<String>::None))
+                .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+                .filter(Column::Status.eq(QUEUED))
+                .filter(held)
+                .exec(&txn)
+                .await
+                .map_err(backend)?;
+            marked += result.rows_affected;
+        }
+        txn.commit().await.map_err(backend)?;
+        Ok(usize::try_from(marked).unwrap_or(usize::MAX))
     }
 
     async fn mark_failed(

@@ -120,10 +120,20 @@ async fn a_newcomer_migrates_creates_the_administrator_and_imports_users() {
         "{stderr}"
     );
     assert!(!stderr.contains("users.csv:2:") && !stderr.contains("users.csv:6:"), "{stderr}");
+    let said = text(&out.stdout);
     assert_eq!(
-        text(&out.stdout).trim(),
-        "2 created, 0 updated, 0 unchanged, 0 differ (skipped; --update changes them), 3 failed"
+        said.lines().next(),
+        Some(
+            "2 created, 0 updated, 0 unchanged, 0 differ (skipped; --update changes them), 3 failed"
+        )
     );
+    // The invitations are queued, not sent: `tenure mail deliver` (or `tenure serve`) sends them.
+    assert!(said.contains("2 emails queued (invitations)"), "{said}");
+    assert!(said.contains("`tenure mail deliver`"), "{said}");
+    assert_eq!(outbox(&dir).len(), 1, "only Ada's, so far");
+    let out = tenure(&dir, &["mail", "deliver"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("sent: 2\n"), "{}", text(&out.stdout));
     let mails = outbox(&dir);
     assert_eq!(mails.len(), 3, "one invitation per good row");
     assert!(mails[1].contains("To: cora@example.com") && mails[2].contains("To: pete@example.com"));
@@ -132,7 +142,8 @@ async fn a_newcomer_migrates_creates_the_administrator_and_imports_users() {
     let out = tenure(&dir, &["users", "import", "users.csv", "--as", "ada@example.com"]);
     assert_eq!(
         text(&out.stdout).trim(),
-        "0 created, 0 updated, 2 unchanged, 0 differ (skipped; --update changes them), 3 failed"
+        "0 created, 0 updated, 2 unchanged, 0 differ (skipped; --update changes them), 3 failed",
+        "and no email queued"
     );
     assert_eq!(outbox(&dir).len(), 3);
 

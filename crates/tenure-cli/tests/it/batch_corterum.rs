@@ -114,7 +114,8 @@ async fn corterum_kinds_round_trip_rerun_dry_run_and_stay_within_companies() {
     let roles = write(&a, "roles.csv", ROLES);
     ok(&import(&a, "roles", &roles, ROOT, &[]));
     let accounts = write(&a, "accounts.csv", ACCOUNTS);
-    ok(&import(&a, "accounts", &accounts, ROOT, &[]));
+    // `--deliver`: the invitations are sent before it exits (checked below).
+    ok(&import(&a, "accounts", &accounts, ROOT, &["--deliver"]));
     let instances = write(&a, "instances.csv", INSTANCES);
     ok(&import(&a, "instances", &instances, ROOT, &[]));
     let [e1, g1, r1, acc1, i1] = everything(&a, ROOT);

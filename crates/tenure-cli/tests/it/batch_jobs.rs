@@ -2,8 +2,9 @@
 //! into an empty database, export again: the same file), re-runs that change nothing,
 //! dry runs that write nothing (database and audit trail), one batch id on every audit
 //! entry of a run, a coordinator's import held to the engine, a bad row in the middle of
-//! a chunk (its neighbours commit), and `kill -9` in the middle of a chunk (the re-run
-//! ends with every row exactly once).
+//! a chunk (its neighbours commit), `kill -9` in the middle of a chunk (the re-run ends
+//! with every row exactly once), and an import's invitations left queued for `tenure mail
+//! deliver`, which sends each exactly once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -188,7 +189,9 @@ async fn a_coordinators_import_cannot_make_what_the_engine_refuses() {
         ),
         &[],
     ));
-    ok(&import(&dir, "users", &write(&dir, "users.csv", USERS), &[]));
+    // `--deliver`: the invitations are sent before it exits.
+    let out = ok(&import(&dir, "users", &write(&dir, "users.csv", USERS), &["--deliver"]));
+    assert!(out.contains("3 emails queued (invitations); 3 delivered by this import"), "{out}");
     let mail = outbox(&dir).into_iter().find(|m| m.contains("To: cora@example.com")).unwrap();
     accept(&dir, &mail).await;
     let as_cora = |kind: &str, file: &str, extra: &[&str]| {
@@ -343,13 +346,18 @@ async fn kill_9_in_the_middle_of_an_import_loses_nothing_and_a_rerun_finishes_it
     assert_eq!(invitations(&dir), before + kept);
 
     let out = ok(&tenure(&dir, &["users", "import", "big.csv", "--as", "ada@example.com"]));
+    let (summary, mail) = out.split_once('\n').unwrap();
     assert_eq!(
-        out,
+        summary,
         format!(
-            "{} created, 0 updated, {kept} unchanged, 0 differ (skipped; --update changes them), 0 failed\n",
+            "{} created, 0 updated, {kept} unchanged, 0 differ (skipped; --update changes them), 0 failed",
             ROWS - kept
         )
     );
+    assert!(mail.starts_with(&format!("{} emails queued", ROWS - kept)), "{mail}");
+    // Every row's invitation is queued exactly once: the kill lost none of the kept rows'.
+    let status = ok(&tenure(&dir, &["mail", "status"]));
+    assert!(status.contains(&format!("queued: {ROWS}\n")), "{status}");
     let after = export(&dir, "users", "ada@example.com");
     let mut emails: Vec<&str> =
         after.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
@@ -363,4 +371,38 @@ async fn kill_9_in_the_middle_of_an_import_loses_nothing_and_a_rerun_finishes_it
     // Every row exactly once: one invitation entry each.
     assert_eq!(invitations(&dir), before + ROWS);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Without `--deliver` an import queues its invitations and sends none (the outbox stays
+/// empty, `tenure mail status` counts them); `tenure mail deliver` then sends each exactly
+/// once, and a second run finds nothing to send.
+#[tokio::test]
+async fn an_import_queues_its_invitations_and_mail_deliver_sends_each_once() {
+    let dir = ready("queued").await;
+    ok(&import(&dir, "organisations", &write(&dir, "orgs.csv", ORGS), &[]));
+    let before = outbox(&dir).len();
+    let out = ok(&import(&dir, "users", &write(&dir, "users.csv", USERS), &[]));
+    assert!(out.contains("3 emails queued (invitations)"), "{out}");
+    assert!(out.contains("`tenure serve`") && out.contains("`tenure mail deliver`"), "{out}");
+    assert_eq!(outbox(&dir).len(), before, "nothing sent by the import");
+    let status = ok(&tenure(&dir, &["mail", "status"]));
+    assert!(status.contains("queued: 3\n"), "{status}");
+
+    let said = ok(&tenure(&dir, &["mail", "deliver"]));
+    assert!(said.contains("sent: 3\n"), "{said}");
+    let mails = outbox(&dir);
+    assert_eq!(mails.len(), before + 3);
+    for who in ["cora@example.com", "pete@example.com", "olive@example.com"] {
+        let to = format!("To: {who}");
+        assert_eq!(mails.iter().filter(|m| m.contains(&to)).count(), 1, "{who} once");
+    }
+    let status = ok(&tenure(&dir, &["mail", "status"]));
+    assert!(status.contains("queued: 0\n"), "{status}");
+
+    // Nothing left: a second run sends nothing, and a re-run of the import queues nothing.
+    let said = ok(&tenure(&dir, &["mail", "deliver"]));
+    assert!(said.contains("sent: 0\n"), "{said}");
+    let out = ok(&import(&dir, "users", "users.csv", &[]));
+    assert!(!out.contains("queued"), "{out}");
+    assert_eq!(outbox(&dir).len(), before + 3, "each exactly once");
 }

@@ -193,6 +193,49 @@ where
     assert_eq!(store.prune(Timestamp(i64::MAX), 10).await.expect("prune"), 1, "1");
     assert_eq!(store.counts().await.expect("counts"), counts(1, 0, 0), "4 is still queued");
     assert!(store.message(id(4)).await.expect("read").is_some());
+
+    mark_round(&*store).await;
+}
+
+/// A round's delivered messages marked at once: only those still held under the attempt
+/// given (never one claimed since by another courier, nor one never claimed), each once,
+/// bodies erased; more than one statement's worth at a time.
+async fn mark_round<S: ChangeStore + MailQueue + ?Sized>(store: &S) {
+    let at = START + 100_000;
+    let lease = Timestamp(at + 60_000);
+    queue(store, (5..=8).map(|n| reset_mail(n, at)).collect()).await;
+    let held = store.claim(Timestamp(at), lease, 10, Some(&[id(5), id(6), id(7)])).await;
+    assert_eq!(held.expect("claim").len(), 3);
+    // 7's lease ran out and another courier holds it now (attempt 2).
+    let again = store.claim(lease, Timestamp(lease.0 + 60_000), 10, Some(&[id(7)])).await;
+    assert_eq!(again.expect("claim").iter().map(|c| c.attempt).collect::<Vec<_>>(), [2]);
+    assert_eq!(store.mark_all_sent(&[], lease).await.expect("mark"), 0);
+    let round = [(id(5), 1), (id(6), 1), (id(7), 1), (id(8), 1)];
+    assert_eq!(store.mark_all_sent(&round, lease).await.expect("mark"), 2, "5 and 6 only");
+    assert_eq!(store.mark_all_sent(&round, lease).await.expect("mark"), 0, "once");
+    for n in [5, 6] {
+        let m = store.message(id(n)).await.expect("read").expect("kept");
+        assert_eq!((m.status, m.sent), (MailStatus::Sent, Some(lease)), "{n}");
+    }
+    for (n, attempts) in [(7, 2), (8, 0)] {
+        let m = store.message(id(n)).await.expect("read").expect("kept");
+        assert_eq!((m.status, m.attempts, m.sent), (MailStatus::Queued, attempts, None), "{n}");
+    }
+    let sent = [id(5), id(6)];
+    let bodies = store.claim(Timestamp(i64::MAX), Timestamp(i64::MAX), 10, Some(&sent)).await;
+    assert!(bodies.expect("claim").is_empty(), "sent bodies are erased");
+    assert!(store.mark_sent(id(7), 2, lease).await.expect("mark"), "7's holder marks it");
+
+    // A round larger than one statement's worth.
+    let many: Vec<QueuedMail> = (1_000..1_250).map(|n| reset_mail(n, at)).collect();
+    queue(store, many).await;
+    let ids: Vec<Uuid> = (1_000..1_250).map(id).collect();
+    let held = store.claim(Timestamp(at), lease, 300, Some(&ids)).await.expect("claim");
+    assert_eq!(held.len(), 250);
+    let round: Vec<(Uuid, u32)> = held.iter().map(|c| (c.id, c.attempt)).collect();
+    assert_eq!(store.mark_all_sent(&round, lease).await.expect("mark"), 250);
+    let last = store.message(id(1_249)).await.expect("read").expect("kept");
+    assert_eq!(last.status, MailStatus::Sent);
 }
 
 /// The courier over the store: a message queued while the mail server is down is
