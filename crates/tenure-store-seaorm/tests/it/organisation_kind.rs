@@ -131,3 +131,60 @@ async fn existing_organisations_get_their_kind_on_postgres() {
     let Some(url) = temp_postgres().await else { return };
     check(&url).await;
 }
+
+/// The account lists of a scope of everything hold only its side's users: a CORE
+/// housing user with a username (data from before the sides) is no account of
+/// Corterum's root administrator, and no company's account is CORE's.
+async fn accounts_by_side(url: &str) {
+    use tenure_core::{AccountQuery, ChangeStore, CorterumStore, Page, Write};
+    use tenure_domain::{OrganisationKind, Scope, UserLinks};
+    let store = SeaOrmStore::open(url).await.unwrap();
+    let mut world = World::new();
+    let fca = Organisation::company(OrgId::from_uuid(id(3)), Name::parse("FCA").unwrap());
+    world.insert_organisation(fca).unwrap();
+    world.insert_organisation(org(1, "Alpha Homes")).unwrap();
+    for (n, name, at) in [(10, "corterum", 3), (11, "core", 1)] {
+        let email = Email::parse(&format!("{name}@example.com")).unwrap();
+        let user = User::new(
+            UserId::from_uuid(id(n)),
+            Name::parse(name).unwrap(),
+            email,
+            OrgId::from_uuid(id(at)),
+            Vec::new(),
+        );
+        world.upsert_user(user).unwrap();
+    }
+    store.import(&world).await.unwrap();
+    let links = [(10, "corterum", 3), (11, "core", 1)].map(|(n, name, at)| Write::SetUserLinks {
+        user: UserId::from_uuid(id(n)),
+        links: UserLinks { entity: None, companies: vec![OrgId::from_uuid(id(at))] },
+        username: name.to_owned(),
+    });
+    store.apply(links.to_vec(), Vec::new()).await.unwrap();
+    let actor = UserId::from_uuid(id(10));
+    for (kind, only) in
+        [(OrganisationKind::Company, "corterum"), (OrganisationKind::Housing, "core")]
+    {
+        let scope = Scope { everything: true, kind, ..Scope::nothing(actor) };
+        let page = Page::numbered(1, 20);
+        let names: Vec<String> =
+            store.accounts(&scope, page).await.unwrap().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, [only], "{kind:?}");
+        let listed = store.account_list(&scope, &AccountQuery::default(), page).await.unwrap();
+        let names: Vec<&str> = listed.items.iter().map(|i| i.username.as_str()).collect();
+        assert_eq!((names, listed.total), (vec![only], 1), "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn account_lists_keep_to_their_side_on_sqlite() {
+    let (url, dir) = temp_sqlite();
+    accounts_by_side(&url).await;
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn account_lists_keep_to_their_side_on_postgres() {
+    let Some(url) = temp_postgres().await else { return };
+    accounts_by_side(&url).await;
+}
