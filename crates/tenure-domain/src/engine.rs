@@ -188,6 +188,13 @@ pub enum DenyReason {
     /// Nobody removes their own second factor while a role they hold requires one (an
     /// administrator may remove it for them, for a lost device).
     SecondFactorRequired(RoleId),
+    /// A role or group is changed only by someone whose companies cover every holder of
+    /// the role or member of the group: others' users depend on it. Concealed ("not
+    /// found"), like any record out of reach.
+    UsedOutsideCompanies,
+    /// Nobody deactivates the organisation they belong to: they would lock themselves
+    /// out with no way back.
+    OwnOrganisation,
 }
 
 /// A state an action needs its resource to be in.
@@ -208,7 +215,8 @@ pub enum Precondition {
     DistinctOrganisations,
     /// A relationship request must be pending (to accept, decline or withdraw it).
     RequestMustBePending,
-    /// Relationships and merges are CORE's, between housing organisations: never a
+    /// CORE's organisation actions (relationships, merges, deactivation and
+    /// reactivation, the edit of housing fields) are for housing organisations: never a
     /// Corterum company.
     HousingOnly,
 }
@@ -299,7 +307,7 @@ impl fmt::Display for ReasonExplanation<'_> {
                     "there is no pending request for this relationship"
                 }
                 Precondition::HousingOnly => {
-                    "relationships and merges are between housing organisations, not companies"
+                    "this is for housing organisations only, never a Corterum company"
                 }
             }),
             DenyReason::Irrevocable => {
@@ -312,6 +320,12 @@ impl fmt::Display for ReasonExplanation<'_> {
                 "role `{}` requires a second factor, so its holder cannot remove their own",
                 role_name(role)
             ),
+            DenyReason::UsedOutsideCompanies => f.write_str(
+                "users of companies outside the actor's depend on it (its holders or members)",
+            ),
+            DenyReason::OwnOrganisation => {
+                f.write_str("nobody can deactivate the organisation they belong to")
+            }
             DenyReason::AwaitingConsent => {
                 f.write_str("the other organisation's data coordinators must accept the request")
             }
@@ -493,6 +507,12 @@ pub fn decide(world: &World, request: &Request) -> Decision {
     };
     // A denied view is by definition of something the actor cannot view (no stage-3 rule
     // applies to viewing), so only other actions need the second look.
+    // A role or group others' users depend on is out of reach, like a record.
+    if matches!(request.action, Action::RoleEdit | Action::GroupEdit)
+        && !covers_dependants(world, request.actor, request.resource)
+    {
+        return Decision::Deny { reason: DenyReason::UsedOutsideCompanies, conceal: true };
+    }
     let is_view = Action::view_of(expected) == Some(request.action);
     let deny =
         |reason| Decision::Deny { reason, conceal: is_view || !can_view(world, &actor, target) };
@@ -1069,12 +1089,34 @@ fn universal_rules(
                 OrganisationReactivate if org.active => {
                     Some(Precondition::OrganisationMustBeDeactivated)
                 }
-                OrganisationMerge | OrganisationManageRelationships if org.is_company() => {
+                OrganisationMerge
+                | OrganisationManageRelationships
+                | OrganisationDeactivate
+                | OrganisationReactivate
+                | OrganisationEditAll
+                    if org.is_company() =>
+                {
                     Some(Precondition::HousingOnly)
                 }
                 _ => None,
             };
-            precondition.map(DenyReason::Precondition)
+            if let Some(p) = precondition {
+                return Some(DenyReason::Precondition(p));
+            }
+            if action == OrganisationDeactivate {
+                if org.id == actor.user.organisation || actor.companies.contains(&org.id) {
+                    return Some(DenyReason::OwnOrganisation);
+                }
+                let members = world.node(org.id).map_or(&[][..], |n| n.members.as_slice());
+                if members
+                    .iter()
+                    .filter_map(|u| world.facts(*u))
+                    .any(|u| holds_irrevocable(world, u))
+                {
+                    return Some(DenyReason::Irrevocable);
+                }
+            }
+            None
         }
         Target::Group(group) => {
             (action == GroupEdit && group.id == ALL_PEOPLE).then_some(DenyReason::BuiltIn)
@@ -1099,6 +1141,26 @@ fn universal_rules(
         | Target::Entity(_)
         | Target::Instance(..)
         | Target::Feature(_) => None,
+    }
+}
+
+/// Whether the actor's companies (for the administration feature that edits the
+/// resource) cover every company the resource's dependants are in: the holders of a role,
+/// the members of a group ([`World::dependant_companies`]). "Every company" (the root
+/// administrator) covers them all. Anything else is not covered: deny by default.
+pub fn covers_dependants(world: &World, actor: UserId, resource: Resource) -> bool {
+    let feature = match resource {
+        Resource::Role(_) => Feature::RolesAdministration,
+        Resource::Group(_) => Feature::GroupAdministration,
+        _ => return false,
+    };
+    let scope = company_scope(world, actor, feature);
+    if scope.everything {
+        return true;
+    }
+    match world.dependant_companies(resource) {
+        Some(companies) => companies.iter().all(|c| scope.covers_organisation(*c)),
+        None => false,
     }
 }
 

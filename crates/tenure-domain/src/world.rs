@@ -43,6 +43,9 @@ pub struct World {
     links: IdMap<UserId, UserLinks>,
     /// Users who have not accepted their invitation yet: their roles are not in force.
     invited: IdSet<UserId>,
+    /// Corterum: the companies of the holders of a role or the members of a group, noted
+    /// by a snapshot that does not hold them ([`World::note_dependant_companies`]).
+    dependants: HashMap<Resource, Vec<OrgId>>,
 }
 
 #[derive(Clone, Debug)]
@@ -225,6 +228,7 @@ impl World {
             datasets: IdMap::default(),
             links: IdMap::default(),
             invited: IdSet::default(),
+            dependants: HashMap::new(),
         }
     }
 

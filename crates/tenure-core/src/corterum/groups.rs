@@ -2,7 +2,8 @@
 //! actor sees counted) and saving one, decided on the group (`group.edit`).
 
 use tenure_domain::{
-    Action, EntityId, EntityKind, EntityScope, Feature, Group, GroupId, Name, Resource, UserId,
+    Action, EntityId, EntityKind, EntityScope, Feature, Group, GroupId, Name, Request, Resource,
+    UserId,
 };
 
 use crate::audit::{AuditDetail, AuditName, GroupSave};
@@ -126,13 +127,26 @@ impl Corterum {
     ) -> Result<GroupId, ManageError> {
         let world = match id {
             Some(g) => {
-                self.target(
-                    actor,
-                    Feature::GroupAdministration,
-                    Action::GroupEdit,
-                    Resource::Group(g),
-                )
-                .await?
+                // The engine lets only an actor whose companies cover every member of the
+                // group change it: the snapshot notes the members' companies (a member no
+                // longer stored notes none).
+                let target = Resource::Group(g);
+                let mut world = self.world(actor, target).await?;
+                let mut companies = Vec::new();
+                if let Some(group) =
+                    self.ports.store.groups().await?.into_iter().find(|x| x.id == g)
+                {
+                    for m in &group.members {
+                        if let Some(e) = self.ports.store.entity(*m).await? {
+                            companies.extend_from_slice(&e.companies);
+                        }
+                    }
+                }
+                world.note_dependant_companies(target, companies);
+                let feature = Resource::Feature(Feature::GroupAdministration);
+                self.base.require(&world, Request::new(actor, Action::FeatureUse, feature)).await?;
+                self.base.require(&world, Request::new(actor, Action::GroupEdit, target)).await?;
+                world
             }
             None => self.feature(actor, Feature::GroupAdministration).await?,
         };

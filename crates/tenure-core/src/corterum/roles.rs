@@ -3,7 +3,8 @@
 
 use tenure_domain::role::builtin;
 use tenure_domain::{
-    Action, DatasetId, Feature, GroupId, Request, Resource, Role, RoleForm, RoleId, UserId,
+    Action, DatasetId, Feature, GroupId, OrgId, OrganisationKind, Request, Resource, Role,
+    RoleForm, RoleId, Scope, UserId,
 };
 
 use crate::audit::{AuditDetail, AuditName, RoleSave};
@@ -93,13 +94,15 @@ impl Corterum {
     ) -> Result<RoleId, ManageError> {
         match id {
             Some(r) => {
-                self.target(
-                    actor,
-                    Feature::RolesAdministration,
-                    Action::RoleEdit,
-                    Resource::Role(r),
-                )
-                .await?;
+                // The engine lets only an actor whose companies cover every holder of the
+                // role change it: the snapshot notes the holders' companies.
+                let target = Resource::Role(r);
+                let mut world = self.world(actor, target).await?;
+                let holders = self.holder_companies(r).await?;
+                world.note_dependant_companies(target, holders);
+                let feature = Resource::Feature(Feature::RolesAdministration);
+                self.base.require(&world, Request::new(actor, Action::FeatureUse, feature)).await?;
+                self.base.require(&world, Request::new(actor, Action::RoleEdit, target)).await?;
             }
             None => {
                 self.feature(actor, Feature::RolesAdministration).await?;
@@ -164,6 +167,40 @@ impl Corterum {
         );
         self.ports.changes.apply(vec![Write::UpsertRole(role)], vec![audit]).await?;
         Ok(rid)
+    }
+}
+
+impl Corterum {
+    /// The companies of every user holding a role (their linked companies, or their
+    /// organisation without any), read page by page.
+    async fn holder_companies(&self, role: RoleId) -> Result<Vec<OrgId>, ManageError> {
+        let everyone = Scope {
+            everything: true,
+            kind: OrganisationKind::Company,
+            ..Scope::nothing(UserId::from_uuid(uuid::Uuid::nil()))
+        };
+        let mut companies = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = Page { offset, limit: Page::MAX_LIMIT };
+            let users = self.ports.store.accounts(&everyone, page).await?;
+            let len = users.len();
+            for (_, user) in users.into_iter().filter(|(_, u)| u.roles.contains(&role)) {
+                match self.ports.store.user_links(user.id).await? {
+                    Some((_, links)) if !links.companies.is_empty() => {
+                        companies.extend_from_slice(&links.companies);
+                    }
+                    _ => companies.push(user.organisation),
+                }
+            }
+            if len < Page::MAX_LIMIT {
+                break;
+            }
+            offset += len;
+        }
+        companies.sort_unstable();
+        companies.dedup();
+        Ok(companies)
     }
 }
 

@@ -420,3 +420,21 @@ fn coordinator_scope_is_their_organisation_and_managing_agents() {
     let provider_logs = w.scope(user("a_prov"), LogDelete);
     assert!(provider_logs.own && provider_logs.organisations.is_empty());
 }
+
+/// Attack F2: nobody deactivates the organisation they belong to (locking themselves out
+/// with no way back), and CORE's organisation actions never target a company.
+#[test]
+fn nobody_deactivates_their_own_organisation_and_no_company_is_deactivated() {
+    let mut w = world();
+    check(&w, "a_admin", OrganisationDeactivate, o(A), None, Forbidden);
+    check(&w, "admin", OrganisationDeactivate, o(S), None, Forbidden);
+    check(&w, "admin", OrganisationDeactivate, o(A), None, Allow);
+    let own = w.decide(&Request::new(user("admin"), OrganisationDeactivate, o(S)));
+    assert_eq!(own, Decision::Deny { reason: DenyReason::OwnOrganisation, conceal: false });
+    w.insert_organisation(crate::Organisation::company(org(80), Name::parse("FCA").unwrap()))
+        .unwrap();
+    for action in [OrganisationDeactivate, OrganisationEditAll, OrganisationMerge] {
+        let d = crate::engine::decide(&w, &Request::new(user("admin"), action, o(80)));
+        assert!(!d.is_allowed(), "{action}: {}", d.explain(&w));
+    }
+}

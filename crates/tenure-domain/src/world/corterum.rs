@@ -358,6 +358,50 @@ impl World {
         self.entities.values().filter(|n| scope.matches_node(n)).map(|n| &n.entity)
     }
 
+    /// Notes the companies of the holders of a role or the members of a group
+    /// (`resource`), for a snapshot that does not hold those users or entities: the
+    /// engine lets only an actor whose companies cover all of them change it.
+    pub fn note_dependant_companies(&mut self, resource: Resource, mut companies: Vec<OrgId>) {
+        companies.sort_unstable();
+        companies.dedup();
+        self.dependants.insert(resource, companies);
+    }
+
+    /// The companies of the users who depend on a role (its holders: their companies, or
+    /// their organisation without any) or a group (its members' companies), from what the
+    /// world holds and what was noted; `None` when the group has a member the world does
+    /// not hold (unknown: covered by nobody but "every company").
+    pub fn dependant_companies(&self, resource: Resource) -> Option<Vec<OrgId>> {
+        let mut out = self.dependants.get(&resource).cloned().unwrap_or_default();
+        match resource {
+            Resource::Role(r) => {
+                if let Some(index) = self.roles.index_of(r) {
+                    for f in self.facts.values() {
+                        if f.roles.as_slice().contains(&index) {
+                            match self.links.get(&f.id) {
+                                Some(l) if !l.companies.is_empty() => {
+                                    out.extend_from_slice(&l.companies);
+                                }
+                                _ => out.push(f.organisation),
+                            }
+                        }
+                    }
+                }
+            }
+            Resource::Group(g) => {
+                if let Some(group) = self.groups.get(&g) {
+                    for m in &group.members {
+                        out.extend_from_slice(&self.entities.get(m)?.entity.companies);
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
     /// The Corterum part of [`World::slice`]: the actor's links, entity and whether they
     /// are yet to accept their invitation, the entity a resource is about with its
     /// groups, the dataset and its form, the group a resource is.
@@ -369,6 +413,14 @@ impl World {
             out.invited.insert(actor);
         }
         let mut entities: Vec<EntityId> = self.user_entity(actor).into_iter().collect();
+        if matches!(resource, Resource::Role(_) | Resource::Group(_)) {
+            // Unknown members stay unknown: an empty list no actor fails to cover would
+            // hide them, so an unknown member notes a company nobody holds.
+            let noted = self
+                .dependant_companies(resource)
+                .unwrap_or_else(|| vec![OrgId::from_uuid(uuid::Uuid::max())]);
+            out.note_dependant_companies(resource, noted);
+        }
         match resource {
             Resource::Group(g) => {
                 if let Some(group) = self.groups.get(&g) {

@@ -489,6 +489,110 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Attack F1: a role or group changes only by an actor whose companies cover every
+    /// holder of the role and every member of the group (the root administrator's "every
+    /// company" covers all); a denial for that is "not found"; and a slice (which notes
+    /// the holders' and members' companies) decides the same as the whole world.
+    #[test]
+    fn roles_and_groups_change_only_within_the_companies_of_their_dependants(spec in spec()) {
+        let world = spec.build();
+        for u in 0..spec.users.len() {
+            let mut requests: Vec<Request> = (0..spec.groups.len())
+                .map(|g| Request::new(user(u), Action::GroupEdit, Resource::Group(group(g))))
+                .collect();
+            requests.extend((0..spec.roles.len())
+                .map(|r| Request::new(user(u), Action::RoleEdit, Resource::Role(role(r)))));
+            for request in requests {
+                let decision = world.decide(&request);
+                let slice = world.slice(request.actor, request.resource);
+                prop_assert_eq!(slice.decide(&request), decision, "{:?}", request);
+                if let Decision::Deny { reason: DenyReason::UsedOutsideCompanies, conceal } = decision {
+                    prop_assert!(conceal, "{:?}", request);
+                }
+                if !decision.is_allowed() || spec.users[u].root {
+                    continue;
+                }
+                let mine = &spec.users[u].companies;
+                let dependants: Vec<usize> = match request.resource {
+                    Resource::Group(g) => {
+                        let g = (0..spec.groups.len()).find(|i| group(*i) == g).unwrap();
+                        spec.members(g).iter().flat_map(|e| spec.entities[*e].companies.clone()).collect()
+                    }
+                    Resource::Role(r) => {
+                        let r = (0..spec.roles.len()).find(|i| role(*i) == r).unwrap();
+                        spec.users.iter().filter(|v| v.roles.contains(&r)).flat_map(|v| v.companies.clone()).collect()
+                    }
+                    _ => unreachable!(),
+                };
+                prop_assert!(
+                    dependants.iter().all(|c| mine.contains(c)),
+                    "{:?} changes what users of companies {:?} depend on, from {:?}", request, dependants, mine
+                );
+            }
+        }
+    }
+}
+
+/// Attack F1: the Corterum Administrator of company A changes the "Compliance
+/// Administrator" role and the group of company B's users only when their companies
+/// cover every holder and member; otherwise "not found". The root administrator covers
+/// every company.
+#[test]
+fn a_company_administrator_leaves_other_companies_roles_and_groups_alone() {
+    let (mut w, [root, _, admin, _, other, _]) = administration_world();
+    let compliance = RoleForm {
+        name: "Compliance Administrator".to_owned(),
+        description: "Administers users".to_owned(),
+        features: FeatureSet::of(&[Feature::UserAdministration]),
+        ..RoleForm::default()
+    };
+    w.upsert_role(compliance.into_role(role(0), "compliance".to_owned()).unwrap()).unwrap();
+    let mut held = w.user(other).unwrap().clone();
+    held.roles = vec![role(0)];
+    w.upsert_user(held).unwrap();
+    let mut jane = Entity::new(entity(0), EntityKind::Person, Name::parse("Jane").unwrap());
+    jane.set_companies(vec![org(1)]);
+    w.upsert_entity(jane).unwrap();
+    let mut mine = Entity::new(entity(1), EntityKind::Person, Name::parse("Joe").unwrap());
+    mine.set_companies(vec![org(0)]);
+    w.upsert_entity(mine).unwrap();
+    for (g, members) in [(0, vec![entity(0)]), (1, vec![entity(1)])] {
+        w.upsert_group(Group {
+            id: group(g),
+            name: Name::parse("Team").unwrap(),
+            description: String::new(),
+            kind: EntityKind::Person,
+            members,
+        })
+        .unwrap();
+    }
+    let edit_role = Request::new(admin, Action::RoleEdit, Resource::Role(role(0)));
+    let edit_theirs = Request::new(admin, Action::GroupEdit, Resource::Group(group(0)));
+    let edit_mine = Request::new(admin, Action::GroupEdit, Resource::Group(group(1)));
+    for request in [edit_role, edit_theirs] {
+        let d = w.decide(&request);
+        assert_eq!(d, Decision::Deny { reason: DenyReason::UsedOutsideCompanies, conceal: true });
+        assert_eq!(w.slice(admin, request.resource).decide(&request), d, "the slice notes them");
+        check(&w, Request { actor: root, ..request }, true, None);
+    }
+    check(&w, edit_mine, true, None);
+    // A snapshot without the members, noting their companies, decides the same.
+    let mut bare = w.slice(admin, edit_mine.resource);
+    bare.upsert_group(Group {
+        id: group(1),
+        name: Name::parse("Team").unwrap(),
+        description: String::new(),
+        kind: EntityKind::Person,
+        members: Vec::new(),
+    })
+    .unwrap();
+    bare.note_dependant_companies(edit_mine.resource, vec![org(0), org(1)]);
+    check(&bare, edit_mine, false, Some(DenyReason::UsedOutsideCompanies));
+}
+
 /// Two companies; a root administrator in each; `admin` (out-of-the-box Corterum
 /// Administrator) and `staff` (Conduct Rules Staff) at A; `other` at B; `both`, at A and
 /// linked to B too.

@@ -136,7 +136,8 @@ pub(crate) fn decide(spec: &Spec, request: &Request) -> (bool, bool) {
                 }
                 Action::OrganisationEditAll => admin,
                 Action::OrganisationMerge => admin && org.active,
-                Action::OrganisationDeactivate => admin && org.active,
+                // Nobody deactivates the organisation they belong to.
+                Action::OrganisationDeactivate => admin && org.active && o != home,
                 Action::OrganisationReactivate => admin && !org.active,
                 Action::UserInvite => {
                     let Some(given) = given else { return (false, !visible) };
