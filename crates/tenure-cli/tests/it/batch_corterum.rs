@@ -386,6 +386,13 @@ async fn companies_round_trip_and_a_housing_organisation_is_no_company() {
         text(&out.stderr)
     );
 
+    // CORE's administrator has no Companies: an empty export, and an import adds none.
+    let ada = export(&a, "companies", "ada@example.com");
+    assert_eq!(ada.replace("\r\n", "\n"), "name,address,telephone,registration_number\n");
+    let out = import(&a, "companies", &changed, "ada@example.com", &["--update"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(export(&a, "companies", ROOT), e1);
+
     // Into an empty database: the same file.
     let b = ready("companies-copy").await;
     std::fs::write(b.join("companies.csv"), &e1).unwrap();
