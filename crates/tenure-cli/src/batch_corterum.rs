@@ -1,5 +1,5 @@
-//! Corterum's batch jobs on the command line: `tenure entities | groups | roles | instances |
-//! accounts import | export`, each a kind of
+//! Corterum's batch jobs on the command line: `tenure companies | entities | groups | roles
+//! | instances | accounts import | export`, each a kind of
 //! `tenure_core::batch::corterum` run by the one engine through [`crate::batch`]'s
 //! import and export (progress bar, `--format json`, exit codes, the batch id).
 
