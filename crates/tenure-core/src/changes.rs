@@ -326,6 +326,10 @@ pub struct AuditQuery {
     pub from: Option<crate::ports::Timestamp>,
     /// Only entries strictly before this moment.
     pub before: Option<crate::ports::Timestamp>,
+    /// Only entries of this side of the service: an entry about an organisation of
+    /// another kind is left out (one about no organisation, or one that no longer
+    /// exists, is kept). `None`: every side.
+    pub side: Option<tenure_domain::OrganisationKind>,
 }
 
 /// Storage for changes to the directory.

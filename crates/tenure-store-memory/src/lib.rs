@@ -1052,12 +1052,30 @@ impl ChangeStore for MemoryDirectory {
     }
 
     async fn audit(&self, query: &AuditQuery, page: Page) -> Result<Vec<AuditEvent>, BackendError> {
+        // The organisations and users of another side, whose entries the query's side
+        // leaves out.
+        let (other, others): (HashSet<OrgId>, HashSet<UserId>) = match query.side {
+            None => (HashSet::new(), HashSet::new()),
+            Some(side) => self.read(|w| {
+                let orgs: HashSet<OrgId> =
+                    w.organisations().filter(|o| o.kind != side).map(|o| o.id).collect();
+                let users = w
+                    .users()
+                    .filter(|u| orgs.contains(&u.organisation))
+                    .map(|u| u.id)
+                    .collect();
+                (orgs, users)
+            })?,
+        };
         self.accounts(|a| {
             let mut rows: Vec<AuditEvent> = a
                 .audit
                 .iter()
                 .filter(|e| {
                     query.organisation.is_none_or(|o| e.organisation == Some(o))
+                        && e.organisation.is_none_or(|o| !other.contains(&o))
+                        && e.actor.is_none_or(|u| !others.contains(&u))
+                        && e.target_user.is_none_or(|u| !others.contains(&u))
                         && query.user.is_none_or(|u| e.actor == Some(u) || e.target_user == Some(u))
                         && query.name.is_none_or(|n| e.name == n)
                         && query.from.is_none_or(|t| e.at >= t)

@@ -580,6 +580,40 @@ impl ChangeStore for SeaOrmStore {
                     .or(audit_events::Column::TargetUserId.eq(user)),
             );
         }
+        if let Some(side) = query.side {
+            // Entries about an organisation of another side, or by or about one of its
+            // users, are left out, in the query.
+            let other = || {
+                Query::select()
+                    .column(organisations::Column::Id)
+                    .from(organisations::Entity)
+                    .and_where(Expr::col(organisations::Column::Kind).ne(side.as_str()))
+                    .to_owned()
+            };
+            let others = || {
+                Query::select()
+                    .column(users::Column::Id)
+                    .from(users::Entity)
+                    .and_where(Expr::col(users::Column::OrganisationId).in_subquery(other()))
+                    .to_owned()
+            };
+            select = select
+                .filter(
+                    audit_events::Column::OrganisationId
+                        .is_null()
+                        .or(audit_events::Column::OrganisationId.not_in_subquery(other())),
+                )
+                .filter(
+                    audit_events::Column::ActorId
+                        .is_null()
+                        .or(audit_events::Column::ActorId.not_in_subquery(others())),
+                )
+                .filter(
+                    audit_events::Column::TargetUserId
+                        .is_null()
+                        .or(audit_events::Column::TargetUserId.not_in_subquery(others())),
+                );
+        }
         if let Some(name) = query.name {
             select = select.filter(audit_events::Column::Event.eq(name.as_str()));
         }

@@ -137,7 +137,7 @@ async fn query(
     let mut query = AuditQuery::default();
     let mut errors = Vec::new();
     if !f.organisation.trim().is_empty() {
-        match manage.organisation_by_name(&f.organisation).await {
+        match manage.side_organisation_by_name(me, &f.organisation).await {
             Ok(Some(id)) => query.organisation = Some(id),
             Ok(None) => errors.push((
                 "organisation".to_owned(),

@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 
 use tenure_domain::{
-    Action, Email, LogId, Name, OrgId, Organisation, Request, Resource, RoleCatalogue, RoleId,
-    Scope, User, UserId, World,
+    Action, Email, LogId, Name, OrgId, Organisation, OrganisationKind, Request, Resource,
+    RoleCatalogue, RoleId, Scope, User, UserId, World,
 };
 
 use crate::audit::AuditEvent;
@@ -73,6 +73,7 @@ impl Manage {
         let world =
             self.viewable(actor, Action::OrganisationView, Resource::Organisation(id)).await?;
         Ok(Viewed { value: self.org(id).await?, world })
+            .and_then(|v| Self::core_record(actor, v, id))
     }
 
     /// A user the actor may view (`user.view`), their version, and the snapshot decided
@@ -86,7 +87,9 @@ impl Manage {
         id: UserId,
     ) -> Result<Viewed<Versioned<User>>, ManageError> {
         let world = self.viewable(actor, Action::UserView, Resource::User(id)).await?;
-        Ok(Viewed { value: self.user(id).await?, world })
+        let user = self.user(id).await?;
+        let organisation = user.value.organisation;
+        Self::core_record(actor, Viewed { value: user, world }, organisation)
     }
 
     /// A log the actor may view (`log.view`), with its organisations' and assignee's
@@ -128,15 +131,32 @@ impl Manage {
         self.user(actor).await
     }
 
-    /// The organisation with this exact name, if any. Organisation names are public
-    /// (registered providers), so forms that name another organisation (a move, a merge,
-    /// a relationship, a filter) look it up this way; the use case it is for then asks
-    /// the engine about it.
+    /// The housing organisation with this exact name, if any. Organisation names are
+    /// public (registered providers), so CORE's forms that name another organisation (a
+    /// move, a merge, a relationship, a filter, an import) look it up this way; the use
+    /// case it is for then asks the engine about it. A Corterum company is `None`, as a
+    /// name nothing has: CORE never shows one.
     ///
     /// # Errors
     /// [`BackendError`] only for unexpected failures.
     pub async fn organisation_by_name(&self, name: &str) -> Result<Option<OrgId>, BackendError> {
-        Ok(self.ports.changes.organisation_by_name(name).await?.map(|o| o.value.id))
+        let found = self.ports.changes.organisation_by_name(name).await?;
+        Ok(found.filter(|o| Self::on_core(&o.value)).map(|o| o.value.id))
+    }
+
+    /// The organisation with this exact name on the actor's side of the service (the
+    /// kind the engine's scope for them names), if any: for the audit trail's filter.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    pub async fn side_organisation_by_name(
+        &self,
+        actor: UserId,
+        name: &str,
+    ) -> Result<Option<OrgId>, BackendError> {
+        let side = self.side(actor).await?;
+        let found = self.ports.changes.organisation_by_name(name).await?;
+        Ok(found.filter(|o| o.value.kind == side).map(|o| o.value.id))
     }
 
     /// The user with this email address, for those who may list every user and
@@ -150,7 +170,11 @@ impl Manage {
         email: &Email,
     ) -> Result<Option<UserId>, ManageError> {
         self.lists_all(actor).await?;
-        Ok(self.ports.changes.user_by_email(email).await?.map(|u| u.value.id))
+        let Some(user) = self.ports.changes.user_by_email(email).await? else { return Ok(None) };
+        // Only a user of the actor's side, as if no one else held the address.
+        let side = self.side(actor).await?;
+        let org = self.ports.changes.organisation(user.value.organisation).await?;
+        Ok(org.filter(|o| o.value.kind == side).map(|_| user.value.id))
     }
 
     /// These organisations, those that exist, in no particular order: for the names and
@@ -203,6 +227,7 @@ impl Manage {
             .snapshot(actor, Resource::Service)
             .await?
             .scope(actor, Action::UserView);
+        let scope = Self::core_scope(scope);
         if scope.is_nothing() {
             return Ok(Vec::new());
         }
@@ -235,7 +260,7 @@ impl Manage {
         query: &UserQuery,
         page: Page,
     ) -> Result<Vec<NamedUser>, BackendError> {
-        let scope = snapshot.scope(actor, Action::UserView);
+        let scope = Self::core_scope(snapshot.scope(actor, Action::UserView));
         self.ports.directory.users_named(&scope, query, page).await
     }
 
@@ -257,7 +282,7 @@ impl Manage {
         query: &UserQuery,
         page: Page,
     ) -> Result<UsersList, ManageError> {
-        let scope = snapshot.scope(actor, Action::UserView);
+        let scope = Self::core_scope(snapshot.scope(actor, Action::UserView));
         let organisation = match query.organisation {
             None => None,
             Some(id) if scope.everything || scope.organisations.binary_search(&id).is_ok() => Some(
@@ -290,7 +315,7 @@ impl Manage {
         query: &OrganisationQuery,
         page: Page,
     ) -> Result<Vec<Organisation>, BackendError> {
-        let scope = snapshot.scope(actor, Action::OrganisationView);
+        let scope = Self::core_scope(snapshot.scope(actor, Action::OrganisationView));
         self.ports.directory.organisations(&scope, query, page).await
     }
 
@@ -305,7 +330,7 @@ impl Manage {
         snapshot: &World,
         page: Page,
     ) -> Result<Vec<NamedLog>, BackendError> {
-        let scope = snapshot.scope(actor, Action::LogView);
+        let scope = Self::core_scope(snapshot.scope(actor, Action::LogView));
         self.ports.directory.logs_named(&scope, page).await
     }
 
@@ -320,7 +345,7 @@ impl Manage {
         snapshot: &World,
         search: Option<Search>,
     ) -> Result<Vec<Organisation>, BackendError> {
-        let scope = snapshot.scope(actor, Action::UserInvite);
+        let scope = Self::core_scope(snapshot.scope(actor, Action::UserInvite));
         let query = OrganisationQuery { search, ..OrganisationQuery::default() };
         self.ports.directory.organisations(&scope, &query, Page::numbered(1, 50)).await
     }
@@ -397,6 +422,40 @@ impl Manage {
         } else {
             Err(ManageError::NotFound)
         }
+    }
+
+    /// CORE's screens are the housing side of the service: a scope of the other side
+    /// (the engine's [`Scope::kind`], the actor's side) matches nothing on them.
+    pub(crate) fn core_scope(scope: Scope) -> Scope {
+        if scope.kind == OrganisationKind::Housing { scope } else { Scope::nothing(scope.actor) }
+    }
+
+    /// Whether an organisation is one CORE shows: a housing organisation.
+    pub(crate) fn on_core(organisation: &Organisation) -> bool {
+        organisation.kind == OrganisationKind::Housing
+    }
+
+    /// A record a CORE page shows, once the engine let the actor view it: only for an
+    /// actor on the housing side (their scope's kind) and a record of a housing
+    /// organisation; "not found" otherwise, exactly like one that does not exist.
+    fn core_record<T>(
+        actor: UserId,
+        viewed: Viewed<T>,
+        organisation: OrgId,
+    ) -> Result<Viewed<T>, ManageError> {
+        let housing = Some(OrganisationKind::Housing);
+        let side = viewed.world.scope(actor, Action::OrganisationView).kind;
+        if side == OrganisationKind::Housing && viewed.world.kind_of(organisation) == housing {
+            Ok(viewed)
+        } else {
+            Err(ManageError::NotFound)
+        }
+    }
+
+    /// The actor's side of the service: the kind the engine's scope for them names.
+    async fn side(&self, actor: UserId) -> Result<OrganisationKind, BackendError> {
+        let world = self.ports.directory.snapshot(actor, Resource::Service).await?;
+        Ok(world.scope(actor, Action::OrganisationView).kind)
     }
 
     /// Whether the actor may list every user and organisation; "not found" otherwise.

@@ -25,14 +25,29 @@ impl Manage {
         // A missing end is not an error here: the engine decides on the world without
         // it (someone who manages the other end may be refused, or may be told the
         // organisation does not exist by the world's own rules).
+        // Relationships are CORE's, between housing organisations: a Corterum company
+        // named as an end is left out like an end that does not exist, so the engine
+        // answers exactly as it does for an id nothing has.
         let mut ends = Vec::new();
+        let mut companies = Vec::new();
         for id in [rel.stock_owner, rel.managing_agent] {
             if let Some(org) = self.ports.changes.organisation(id).await? {
-                ends.push(org.value);
+                if Self::on_core(&org.value) {
+                    ends.push(org.value);
+                } else {
+                    companies.push(id);
+                }
             }
         }
-        let mut world =
-            self.ports.directory.snapshot(actor, Resource::Organisation(rel.stock_owner)).await?;
+        let anchor = if companies.contains(&rel.stock_owner) {
+            Resource::Service
+        } else {
+            Resource::Organisation(rel.stock_owner)
+        };
+        let mut world = self.ports.directory.snapshot(actor, anchor).await?;
+        if companies.iter().any(|c| world.organisation(*c).is_some()) {
+            return Err(ManageError::NotFound);
+        }
         for org in &ends {
             if world.organisation(org.id).is_none() {
                 world.insert_organisation(org.clone()).map_err(BackendError::new)?;

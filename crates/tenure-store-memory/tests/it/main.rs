@@ -215,6 +215,12 @@ async fn keeps_where_audit_entries_came_from() {
 }
 
 #[tokio::test]
+async fn keeps_each_sides_trail_apart() {
+    tenure_testkit::contract::audit::sides(|w| async move { Arc::new(MemoryDirectory::new(w)) })
+        .await;
+}
+
+#[tokio::test]
 async fn passes_the_management_contract() {
     let make = |w| async move { Arc::new(MemoryDirectory::new(w)) };
     tenure_testkit::contract::manage::invitations(make).await;

@@ -338,6 +338,22 @@ async fn sqlite_keeps_where_audit_entries_came_from() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keeps_each_sides_trail_apart() {
+    tenure_testkit::contract::audit::sides(|w| store_at("sqlite::memory:".to_owned(), w)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keeps_each_sides_trail_apart() {
+    if temp_postgres().await.is_none() {
+        return;
+    }
+    tenure_testkit::contract::audit::sides(|w| async move {
+        store_at(temp_postgres().await.unwrap(), w).await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_keeps_where_audit_entries_came_from() {
     if temp_postgres().await.is_none() {
         return;

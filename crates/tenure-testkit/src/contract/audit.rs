@@ -132,3 +132,66 @@ where
         assert_eq!(got, expected, "entries from {from:?} before {before:?}");
     }
 }
+
+/// The trail of one side of the service: a query with a side leaves out the entries about
+/// an organisation of the other side and those by or about one of its users (an entry
+/// about no organisation included), in the store's query; without a side it holds all.
+///
+/// # Panics
+/// On the first broken promise.
+pub async fn sides<S, F, Fut>(make: F)
+where
+    S: FullStore,
+    F: Fn(World) -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    use tenure_domain::{Email, Name, OrgId, Organisation, OrganisationKind, User};
+    let company = OrgId::from_uuid(Uuid::from_u128(0xC0_0001));
+    let jane = UserId::from_uuid(Uuid::from_u128(0xC0_0002));
+    let mut w = world();
+    w.insert_organisation(Organisation::company(
+        company,
+        Name::parse("Financial Conduct Authority").expect("name"),
+    ))
+    .expect("company");
+    w.upsert_user(User::new(
+        jane,
+        Name::parse("Jane Admin").expect("name"),
+        Email::parse("jane@example.com").expect("email"),
+        company,
+        Vec::new(),
+    ))
+    .expect("jane");
+    let store = make(w).await;
+    let about = |n: u128, actor, target, organisation| AuditEvent {
+        actor: Some(actor),
+        target_user: target,
+        organisation,
+        ..event(100 + n, AuditName::UserUpdate, None)
+    };
+    let housing = about(1, pete(), Some(pete()), None);
+    let alpha = OrgId::from_uuid(Uuid::from_u128(1));
+    let on_alpha = about(2, pete(), None, Some(alpha));
+    let on_company = about(3, jane, None, Some(company));
+    let by_jane = about(4, jane, None, None);
+    let to_jane = about(5, pete(), Some(jane), None);
+    let all = [housing, on_alpha, on_company, by_jane, to_jane];
+    store.apply(Vec::new(), all.to_vec()).await.expect("apply");
+    let ids = |side| {
+        let store = store.clone();
+        async move {
+            let query = AuditQuery { side, ..AuditQuery::default() };
+            let got = store.audit(&query, Page { offset: 0, limit: 100 }).await.expect("trail");
+            let mut ids: Vec<u128> = got
+                .iter()
+                .filter_map(|e| e.id.as_u128().checked_sub(0xA0D1_7000 + 100))
+                .filter(|n| (1..=5).contains(n))
+                .collect();
+            ids.sort_unstable();
+            ids
+        }
+    };
+    assert_eq!(ids(None).await, vec![1, 2, 3, 4, 5], "every side");
+    assert_eq!(ids(Some(OrganisationKind::Housing)).await, vec![1, 2], "the housing side");
+    assert_eq!(ids(Some(OrganisationKind::Company)).await, vec![3, 4], "the company side");
+}

@@ -241,3 +241,158 @@ async fn core_never_sees_companies_in_its_lists_and_pickers() {
         assert!(!picker.body.contains("Payment Systems Regulator"), "{email}: {}", picker.body);
     }
 }
+
+/// The shared world with Jane, an administrator of the FCA.
+async fn site_with_jane() -> Site {
+    let mut w = world();
+    add_user(&mut w, 6, "Jane Admin", "jane@example.com", FCA, CORTERUM_ADMINISTRATOR);
+    w.set_user_links(person(6), UserLinks { entity: None, companies: vec![org(FCA)] }).unwrap();
+    site_with(w, tenure_web::WebConfig::new("http://127.0.0.1:3000")).await
+}
+
+/// A page as it reads with `from` written as `to` (a path or a name the page echoes).
+fn echoing(body: &str, from: &str, to: &str) -> String {
+    body.replace(from, to)
+}
+
+/// Asserts two pages are the same bytes, showing where they first differ.
+fn same(what: &str, left: &str, right: &str) {
+    if left != right {
+        let at = left.bytes().zip(right.bytes()).take_while(|(a, b)| a == b).count();
+        let from = at.saturating_sub(200);
+        let show = |s: &str| s.get(from..(at + 200).min(s.len())).unwrap_or_default().to_owned();
+        panic!("{what}: differ at {at}:\n{}\n----\n{}", show(left), show(right));
+    }
+}
+
+#[tokio::test]
+async fn cores_pages_answer_a_company_and_its_users_as_nothing() {
+    let site = site_with_jane().await;
+    let nobody = Uuid::from_u128(0xdead);
+    let mut root = Client::new(&site);
+    root.sign_in("root@example.com").await;
+    // CORE's lists never show a company or its users.
+    let orgs = root.get("/organisations").await;
+    assert!(!orgs.body.contains("Financial Conduct Authority"), "{}", orgs.body);
+    assert!(!orgs.body.contains("Payment Systems Regulator"), "{}", orgs.body);
+    let users = root.get("/users").await;
+    assert!(!users.body.contains("jane@example.com"), "{}", users.body);
+    assert!(!users.body.contains("pam@example.com"), "{}", users.body);
+    // A company, or a company's user, named on a CORE page: the same bytes as nothing
+    // (the PSR; the FCA is root's own, which the navigation marks as the current page).
+    let missing = root.get(&format!("/organisations/{nobody}/edit")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let psr = Uuid::from_u128(PSR);
+    for path in [format!("/organisations/{psr}/edit"), format!("/organisations/{psr}")] {
+        let page = root.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.body);
+        same(&path, &page.body, &missing.body);
+    }
+    let fca = root.get(&format!("/organisations/{}/edit", Uuid::from_u128(FCA))).await;
+    assert_eq!(fca.status, StatusCode::NOT_FOUND, "{}", fca.body);
+    assert!(!fca.body.contains("name=\"version\""), "no form: {}", fca.body);
+    let jane = person(6).to_string();
+    for step in ["edit", "move", "deactivate"] {
+        let page = root.get(&format!("/users/{jane}/{step}")).await;
+        let none = root.get(&format!("/users/{nobody}/{step}")).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{step}: {}", page.body);
+        same(step, &page.body, &none.body);
+    }
+    let renamed =
+        root.post(&format!("/users/{jane}/edit"), &[("name", "Renamed"), ("version", "1")]).await;
+    assert_eq!(renamed.status, StatusCode::NOT_FOUND, "{}", renamed.body);
+
+    // Jane, an FCA administrator, asks for the root administrator on CORE's pages.
+    let mut j = Client::new(&site);
+    j.sign_in("jane@example.com").await;
+    let root_id = person(1).to_string();
+    for step in ["edit", "move", "deactivate"] {
+        let page = j.get(&format!("/users/{root_id}/{step}")).await;
+        let none = j.get(&format!("/users/{nobody}/{step}")).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{step}: {}", page.body);
+        same(step, &page.body, &none.body);
+    }
+    let profile = j.get(&format!("/users/{root_id}")).await;
+    assert_eq!(profile.status, StatusCode::NOT_FOUND, "{}", profile.body);
+}
+
+#[tokio::test]
+async fn cores_audit_trail_leaves_out_corterums_side() {
+    let site = site_with_jane().await;
+    // The Corterum side leaves entries: sign-ins, a company's change.
+    let mut root = Client::new(&site);
+    root.sign_in("root@example.com").await;
+    let mut j = Client::new(&site);
+    j.sign_in("jane@example.com").await;
+    let edit = format!("{}/edit", company(FCA));
+    root.get(&edit).await;
+    let fields = [
+        ("name", "Financial Conduct Authority"),
+        ("address", "12 Endeavour Square, London"),
+        ("version", "1"),
+    ];
+    let saved = root.post(&edit, &fields).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+
+    let mut ada = Client::new(&site);
+    ada.sign_in("ada@example.com").await;
+    let trail = ada.get("/audit").await;
+    assert_eq!(trail.status, StatusCode::OK);
+    assert!(trail.body.contains("ada@example.com"), "CORE's own entries: {}", trail.body);
+    for other in ["root@example.com", "jane@example.com", "Financial Conduct Authority"] {
+        assert!(!trail.body.contains(other), "{other}: {}", trail.body);
+    }
+    let csv = ada.get("/audit/download").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.contains("Ada Admin"), "{}", csv.body);
+    for other in ["Root", "Jane Admin", "Financial Conduct Authority"] {
+        assert!(!csv.body.contains(other), "{other}: {}", csv.body);
+    }
+    // A filter naming the other side matches nothing, as one naming nothing that exists.
+    let by_org = ada.get("/audit?organisation=Financial+Conduct+Authority").await;
+    let no_org = ada.get("/audit?organisation=Nowhere+At+All").await;
+    same(
+        "organisation filter",
+        &echoing(&by_org.body, "Financial Conduct Authority", "X"),
+        &echoing(&no_org.body, "Nowhere At All", "X"),
+    );
+    let by_user = ada.get("/audit?user=jane%40example.com").await;
+    let no_user = ada.get("/audit?user=nobody%40example.com").await;
+    same(
+        "user filter",
+        &echoing(&by_user.body, "jane@example.com", "X"),
+        &echoing(&no_user.body, "nobody@example.com", "X"),
+    );
+    let root_trail = ada.get("/audit?user=root%40example.com").await;
+    assert!(!root_trail.body.contains("by Root"), "{}", root_trail.body);
+}
+
+#[tokio::test]
+async fn a_relationship_add_naming_a_company_answers_as_for_nothing() {
+    let site = site().await;
+    let mut cora = Client::new(&site);
+    cora.sign_in("cora@example.com").await;
+    let alpha = Uuid::from_u128(ALPHA);
+    let path = format!("/organisations/{alpha}/relationships");
+    cora.get(&path).await;
+    let add = |other: &'static str| [("change", "add-managing-agent"), ("other", other)];
+    let by_name = cora.post(&path, &add("Financial Conduct Authority")).await;
+    let made_up = cora.post(&path, &add("Made Up Housing")).await;
+    assert!(!by_name.body.contains("Corterum"), "{}", by_name.body);
+    assert_eq!(by_name.status, made_up.status);
+    same(
+        "by name",
+        &echoing(&by_name.body, "Financial Conduct Authority", "X"),
+        &echoing(&made_up.body, "Made Up Housing", "X"),
+    );
+    let fca = Uuid::from_u128(FCA).to_string();
+    let nobody = Uuid::from_u128(0xdead).to_string();
+    let by_id = cora.post(&path, &[("change", "add-managing-agent"), ("other", &fca)]).await;
+    let no_id = cora.post(&path, &[("change", "add-managing-agent"), ("other", &nobody)]).await;
+    assert!(!by_id.body.contains("Corterum"), "{}", by_id.body);
+    assert_eq!(by_id.status, no_id.status);
+    same("by id", &echoing(&by_id.body, &fca, "X"), &echoing(&no_id.body, &nobody, "X"));
+    // The relationship was not made.
+    let page = cora.get(&path).await;
+    assert!(!page.body.contains("Financial Conduct Authority"), "{}", page.body);
+}
