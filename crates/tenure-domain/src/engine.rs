@@ -549,6 +549,11 @@ pub fn decide(world: &World, request: &Request) -> Decision {
 
     // Stage 3: rules no grant overrides.
     if let Some(reason) = universal_rules(world, &actor, request.action, target, giving) {
+        // CORE's organisation actions do not exist for a company: "not found", as for
+        // an organisation that does not exist.
+        if reason == DenyReason::Precondition(Precondition::HousingOnly) {
+            return Decision::Deny { reason, conceal: true };
+        }
         return deny(reason);
     }
     // A table embedded in a form: the same action on the form's instance too.

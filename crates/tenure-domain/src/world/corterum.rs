@@ -361,10 +361,12 @@ impl World {
     /// Notes the companies of the holders of a role or the members of a group
     /// (`resource`), for a snapshot that does not hold those users or entities: the
     /// engine lets only an actor whose companies cover all of them change it.
-    pub fn note_dependant_companies(&mut self, resource: Resource, mut companies: Vec<OrgId>) {
-        companies.sort_unstable();
-        companies.dedup();
-        self.dependants.insert(resource, companies);
+    /// Notes add up: a second note never drops what a first one (a slice's) noted.
+    pub fn note_dependant_companies(&mut self, resource: Resource, companies: Vec<OrgId>) {
+        let noted = self.dependants.entry(resource).or_default();
+        noted.extend(companies);
+        noted.sort_unstable();
+        noted.dedup();
     }
 
     /// The companies of the users who depend on a role (its holders: their companies, or

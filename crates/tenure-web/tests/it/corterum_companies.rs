@@ -11,8 +11,8 @@ use tenure_domain::role::builtin::{
     ADMINISTRATOR, CORTERUM_ADMINISTRATOR, DATA_COORDINATOR, ROOT_ADMINISTRATOR,
 };
 use tenure_domain::{
-    Email, Entity, EntityId, EntityKind, Name, OrgId, Organisation, Relationship, RoleCatalogue,
-    RoleId, User, UserId, UserLinks, World,
+    Email, Entity, EntityId, EntityKind, Feature, FeatureSet, Group, GroupId, Name, OrgId,
+    Organisation, Relationship, RoleCatalogue, RoleForm, RoleId, User, UserId, UserLinks, World,
 };
 use uuid::Uuid;
 
@@ -186,11 +186,13 @@ async fn the_root_administrators_all_areas_stay_on_corterums_side() {
     for n in [ALPHA, BETA] {
         assert_eq!(root.get(&company(n)).await.status, StatusCode::NOT_FOUND);
         let path = format!("/organisations/{}", Uuid::from_u128(n));
-        assert_eq!(root.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+        let page = root.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.body);
     }
     for n in [3, 4, 5] {
         let path = format!("/users/{}", person(n));
-        assert_eq!(root.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+        let page = root.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.body);
     }
     // Linking an entity to a CORE organisation by its id is refused, even to the root.
     let alpha = Uuid::from_u128(ALPHA).to_string();
@@ -395,4 +397,98 @@ async fn a_relationship_add_naming_a_company_answers_as_for_nothing() {
     // The relationship was not made.
     let page = cora.get(&path).await;
     assert!(!page.body.contains("Financial Conduct Authority"), "{}", page.body);
+}
+
+/// The shared world with Jane at the FCA holding the customer's "Compliance
+/// Administrator" role, and a group of the FCA's people (Joe).
+fn world_with_fca_role_and_group() -> (World, RoleId, GroupId) {
+    let mut w = world();
+    let role = RoleId::from_uuid(Uuid::from_u128(0x3001));
+    let form = RoleForm {
+        name: "Compliance Administrator".to_owned(),
+        description: "Administers the FCA's users".to_owned(),
+        features: FeatureSet::of(&[Feature::UserAdministration]),
+        ..RoleForm::default()
+    };
+    w.upsert_role(form.into_role(role, "compliance-administrator".to_owned()).unwrap()).unwrap();
+    add_user(&mut w, 6, "Jane Smith", "jane@example.com", FCA, role);
+    w.set_user_links(person(6), UserLinks { entity: None, companies: vec![org(FCA)] }).unwrap();
+    let group = GroupId::from_uuid(Uuid::from_u128(0x4001));
+    w.upsert_group(Group {
+        id: group,
+        name: Name::parse("FCA people").unwrap(),
+        description: String::new(),
+        kind: EntityKind::Person,
+        members: vec![EntityId::from_uuid(Uuid::from_u128(0x2001))],
+    })
+    .unwrap();
+    (w, role, group)
+}
+
+/// Attack F1: the PSR's administrator posts the FCA's "Compliance Administrator" role
+/// with no features (stripping Jane of her administration) and renames the FCA's group:
+/// both are "not found", and nothing changes. The root administrator's "every company"
+/// covers them.
+#[tokio::test]
+async fn a_company_administrator_cannot_change_another_companys_role_or_group() {
+    let (w, role, group) = world_with_fca_role_and_group();
+    let site = site_with(w, tenure_web::WebConfig::new("http://127.0.0.1:3000")).await;
+    let role_path = format!("/administration/roles/{role}");
+    let group_path = format!("/administration/groups/{group}");
+    let mut pam = Client::new(&site);
+    pam.sign_in("pam@example.com").await;
+    pam.get("/administration/roles/new").await;
+    let strip =
+        pam.post(&role_path, &[("name", "Compliance Administrator"), ("description", "x")]).await;
+    assert_eq!(strip.status, StatusCode::NOT_FOUND, "{:?}", strip.headers);
+    let rename = pam
+        .post(&group_path, &[("type", "person"), ("name", "Renamed"), ("description", "")])
+        .await;
+    assert_eq!(rename.status, StatusCode::NOT_FOUND, "{:?}", rename.headers);
+
+    let mut root = Client::new(&site);
+    root.sign_in("root@example.com").await;
+    let roles = root.get("/administration/roles").await;
+    assert!(roles.body.contains("Compliance Administrator"), "{}", roles.body);
+    let groups = root.get("/administration/groups").await;
+    assert!(groups.body.contains("FCA people"), "nothing renamed: {}", groups.body);
+    let form = root.get(&role_path).await;
+    assert!(form.body.contains("user_administration\" checked"), "kept: {}", form.body);
+    let renamed = root
+        .post(
+            &group_path,
+            &[
+                ("type", "person"),
+                ("name", "FCA team"),
+                ("description", ""),
+                ("members", &Uuid::from_u128(0x2001).to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::SEE_OTHER, "{}", renamed.body);
+}
+
+/// Attack F2: nobody deactivates a company through CORE's pages, not even the root
+/// administrator (whose own company it is), and CORE's administrator does not deactivate
+/// their own organisation.
+#[tokio::test]
+async fn nobody_deactivates_a_company_or_their_own_organisation() {
+    let site = site().await;
+    let mut root = Client::new(&site);
+    root.sign_in("root@example.com").await;
+    let fca = Uuid::from_u128(FCA);
+    for path in [format!("/organisations/{fca}/deactivate")] {
+        let page = root.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.body);
+        let posted = root.post(&path, &[("version", "1")]).await;
+        assert_eq!(posted.status, StatusCode::NOT_FOUND, "{path}: {}", posted.body);
+    }
+    let page = root.get(&company(FCA)).await;
+    assert_eq!(page.status, StatusCode::OK, "the FCA is still there");
+    let mut ada = Client::new(&site);
+    ada.sign_in("ada@example.com").await;
+    let alpha = Uuid::from_u128(ALPHA);
+    let own = ada.post(&format!("/organisations/{alpha}/deactivate"), &[("version", "1")]).await;
+    assert_ne!(own.status, StatusCode::SEE_OTHER, "{}", own.body);
+    assert_eq!(ada.get(&format!("/organisations/{alpha}")).await.status, StatusCode::OK);
 }
