@@ -427,6 +427,14 @@ impl Scope {
         }
     }
 
+    /// This scope as CORE's screens use it. CORE's screens (organisations, users, logs,
+    /// the audit trail) are the housing side of the service, Corterum's are
+    /// Administration and Records: a scope of the company side matches nothing on them.
+    #[must_use]
+    pub fn on_core_screens(self) -> Self {
+        if self.kind == OrganisationKind::Housing { self } else { Self::nothing(self.actor) }
+    }
+
     /// Whether it matches nothing at all.
     pub fn is_nothing(&self) -> bool {
         !self.everything && !self.own && self.organisations.is_empty()

@@ -649,6 +649,15 @@ impl World {
         self.logs.values()
     }
 
+    /// Whether CORE's screens serve `actor` and show `organisation` there: both are on
+    /// the housing side (see [`Scope::on_core_screens`]). A company, or anyone of a
+    /// company, is "not found" on CORE's screens, exactly like what does not exist.
+    pub fn core_serves(&self, actor: UserId, organisation: OrgId) -> bool {
+        let housing = Some(OrganisationKind::Housing);
+        self.user(actor).and_then(|u| self.kind_of(u.organisation)) == housing
+            && self.kind_of(organisation) == housing
+    }
+
     /// The kind of an organisation, if it is in the world.
     pub fn kind_of(&self, id: OrgId) -> Option<OrganisationKind> {
         self.organisations.get(&id).map(|n| n.organisation.kind)

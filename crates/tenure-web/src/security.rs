@@ -493,10 +493,11 @@ async fn viewer(app: &App, token: &str) -> Session {
         organisation: world
             .decide(&EngineRequest::new(me, Action::OrganisationEditDetails, own))
             .is_allowed()
-            .then_some(user.organisation),
+            .then_some(user.organisation)
+            .filter(|&org| world.core_serves(me, org)),
         logs: !world.scope(me, Action::LogView).is_nothing(),
         users: {
-            let users = world.scope(me, Action::UserView);
+            let users = world.scope(me, Action::UserView).on_core_screens();
             users.everything || !users.organisations.is_empty()
         },
         current: crate::view::Section::None,

@@ -427,12 +427,12 @@ impl Manage {
     /// CORE's screens are the housing side of the service: a scope of the other side
     /// (the engine's [`Scope::kind`], the actor's side) matches nothing on them.
     pub(crate) fn core_scope(scope: Scope) -> Scope {
-        if scope.kind == OrganisationKind::Housing { scope } else { Scope::nothing(scope.actor) }
+        scope.on_core_screens()
     }
 
     /// Whether an organisation is one CORE shows: a housing organisation.
     pub(crate) fn on_core(organisation: &Organisation) -> bool {
-        organisation.kind == OrganisationKind::Housing
+        !organisation.is_company()
     }
 
     /// A record a CORE page shows, once the engine let the actor view it: only for an
@@ -443,9 +443,7 @@ impl Manage {
         viewed: Viewed<T>,
         organisation: OrgId,
     ) -> Result<Viewed<T>, ManageError> {
-        let housing = Some(OrganisationKind::Housing);
-        let side = viewed.world.scope(actor, Action::OrganisationView).kind;
-        if side == OrganisationKind::Housing && viewed.world.kind_of(organisation) == housing {
+        if viewed.world.core_serves(actor, organisation) {
             Ok(viewed)
         } else {
             Err(ManageError::NotFound)

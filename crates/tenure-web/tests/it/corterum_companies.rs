@@ -279,9 +279,13 @@ async fn cores_pages_answer_a_company_and_its_users_as_nothing() {
     assert!(!orgs.body.contains("Payment Systems Regulator"), "{}", orgs.body);
     let users = root.get("/users").await;
     assert!(!users.body.contains("jane@example.com"), "{}", users.body);
+    // Nor does the header offer CORE's screens to the company side: no "Your
+    // organisation" (a company's page on CORE is "not found") and no CORE "Users".
+    let home = root.get("/administration").await;
+    assert!(!home.body.contains("Your organisation"), "{}", home.body);
+    assert!(!home.body.contains("href=\"/users\""), "{}", home.body);
     assert!(!users.body.contains("pam@example.com"), "{}", users.body);
-    // A company, or a company's user, named on a CORE page: the same bytes as nothing
-    // (the PSR; the FCA is root's own, which the navigation marks as the current page).
+    // A company, or a company's user, named on a CORE page: the same bytes as nothing.
     let missing = root.get(&format!("/organisations/{nobody}/edit")).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let psr = Uuid::from_u128(PSR);
@@ -290,9 +294,11 @@ async fn cores_pages_answer_a_company_and_its_users_as_nothing() {
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.body);
         same(&path, &page.body, &missing.body);
     }
-    let fca = root.get(&format!("/organisations/{}/edit", Uuid::from_u128(FCA))).await;
+    // Root's own company too: the header no longer links it, so nothing marks it current.
+    let fca_path = format!("/organisations/{}/edit", Uuid::from_u128(FCA));
+    let fca = root.get(&fca_path).await;
     assert_eq!(fca.status, StatusCode::NOT_FOUND, "{}", fca.body);
-    assert!(!fca.body.contains("name=\"version\""), "no form: {}", fca.body);
+    same(&fca_path, &fca.body, &missing.body);
     let jane = person(6).to_string();
     for step in ["edit", "move", "deactivate"] {
         let page = root.get(&format!("/users/{jane}/{step}")).await;
