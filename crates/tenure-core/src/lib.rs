@@ -45,9 +45,8 @@ pub use changes::{
     RelationshipRequest, Versioned, Write,
 };
 pub use corterum::{
-    Account, AccountInput, AccountItem, AccountQuery, AsOf, Corterum, CorterumPorts,
-    CorterumStore, EntityInput, EntityLinks, EntityQuery, GroupInput, GroupQuery, InstanceView,
-    Listed,
+    Account, AccountInput, AccountItem, AccountQuery, AsOf, Corterum, CorterumPorts, CorterumStore,
+    EntityInput, EntityLinks, EntityQuery, GroupInput, GroupQuery, InstanceView, Listed,
 };
 pub use courier::{
     AfterFailure, Claimed, Courier, CourierPolicy, MailQueue, MailRecord, MailStatus, QueueCounts,

@@ -25,8 +25,8 @@ mod relationships;
 mod trail;
 mod users;
 
-pub(crate) use organisations::organisation_detail;
 pub use organisations::MergePreview;
+pub(crate) use organisations::organisation_detail;
 pub use pages::{TrailNames, UsersList, Viewed};
 
 use std::sync::Arc;

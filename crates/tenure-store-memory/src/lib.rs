@@ -19,14 +19,14 @@ use std::sync::{Mutex, RwLock};
 use async_trait::async_trait;
 use tenure_core::LinkPurpose;
 use tenure_core::{
+    AccountItem, AccountQuery, CorterumStore, EntityQuery, GroupQuery, Listed, RelationshipRequest,
+    query::Search,
+};
+use tenure_core::{
     AccountStore, AuditEvent, AuditQuery, BackendError, ChangeError, ChangeStore, Credential,
     Directory, FailureRecorded, Link, LinkState, NamedLog, NamedUser, OrganisationQuery, Page,
     PasswordHolder, QueuedMail, ResetHolder, SessionRecord, SessionStore, SignInRecord, Timestamp,
     UserQuery, Versioned, Write,
-};
-use tenure_core::{
-    AccountItem, AccountQuery, CorterumStore, EntityQuery, GroupQuery, Listed, RelationshipRequest,
-    query::Search,
 };
 use tenure_domain::{
     ALL_PEOPLE, CorterumError, Dataset, DatasetId, Entity, EntityId, EntityScope, Group, Role,
@@ -795,11 +795,8 @@ impl CorterumStore for MemoryDirectory {
         page: Page,
     ) -> Result<Listed<Group>, BackendError> {
         self.read(|w| {
-            let mut found: Vec<Group> = w
-                .groups()
-                .filter(|g| g.id != ALL_PEOPLE && query.matches(g))
-                .cloned()
-                .collect();
+            let mut found: Vec<Group> =
+                w.groups().filter(|g| g.id != ALL_PEOPLE && query.matches(g)).cloned().collect();
             found.sort_by_cached_key(GroupQuery::sort_key);
             paged(found, page)
         })
@@ -1059,11 +1056,8 @@ impl ChangeStore for MemoryDirectory {
             Some(side) => self.read(|w| {
                 let orgs: HashSet<OrgId> =
                     w.organisations().filter(|o| o.kind != side).map(|o| o.id).collect();
-                let users = w
-                    .users()
-                    .filter(|u| orgs.contains(&u.organisation))
-                    .map(|u| u.id)
-                    .collect();
+                let users =
+                    w.users().filter(|u| orgs.contains(&u.organisation)).map(|u| u.id).collect();
                 (orgs, users)
             })?,
         };

@@ -1054,7 +1054,8 @@ impl CorterumStore for SeaOrmStore {
         }
         let db = self.db();
         let user_id = (user_links::Entity, Column::UserId);
-        let mut q = user_links::Entity::find().join(JoinType::InnerJoin, user_links::Relation::User.def());
+        let mut q =
+            user_links::Entity::find().join(JoinType::InnerJoin, user_links::Relation::User.def());
         // The engine's user scope, on the scope's side only (as `accounts`).
         if let Some(reach) = crate::directory::scope_condition(
             scope,

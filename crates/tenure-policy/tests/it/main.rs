@@ -58,7 +58,9 @@ fn an_unknown_organisation_kind_says_which_are_accepted() {
 fn unknown_fields_and_tables() {
     check_errors(
         "[[organisations]]\nkey = \"a\"\nname = \"A\"\ncolour = \"red\"\n",
-        &["4:1: unknown field `colour`, expected one of `key`, `name`, `kind`, `holds_stock`, `active`"],
+        &[
+            "4:1: unknown field `colour`, expected one of `key`, `name`, `kind`, `holds_stock`, `active`",
+        ],
     );
     check_errors(
         "[[organization]]\nkey = \"a\"\n",

@@ -93,10 +93,8 @@ pub(crate) fn id_kind(route: &Route) -> Option<ResourceKind> {
 
 /// The path with its segments filled in, or `None` for a segment the walk cannot fill.
 fn fill(pattern: &str, id: Option<Uuid>) -> Option<String> {
-    let mut path = pattern
-        .replace("{dataset}", DATASET)
-        .replace("{file}", ASSET)
-        .replace("{row}", ROW);
+    let mut path =
+        pattern.replace("{dataset}", DATASET).replace("{file}", ASSET).replace("{row}", ROW);
     if path.contains("{id}") {
         path = path.replace("{id}", &id?.to_string());
     }
@@ -558,9 +556,7 @@ async fn as_each_role_every_route_answers_as_the_engine_decides() {
         let target = match id_kind(route) {
             Some(ResourceKind::User) if !route.path.starts_with("/administration") => cat,
             // Corterum's company pages are not CORE's: ada reaches no company.
-            Some(ResourceKind::Organisation) if !route.path.starts_with("/administration") => {
-                gamma
-            }
+            Some(ResourceKind::Organisation) if !route.path.starts_with("/administration") => gamma,
             _ => continue,
         };
         for email in [CORA, PETE] {
