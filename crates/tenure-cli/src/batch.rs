@@ -208,11 +208,15 @@ async fn queued_total(courier: &Courier) -> Result<u64> {
 
 /// What the summary says of the run's mail: how many emails it queued and how they go out.
 fn mail_sentence(queued: u64, delivered: Option<Round>) -> String {
-    let emails = if queued == 1 { "1 email" } else { &format!("{queued} emails") };
+    let (emails, them) = if queued == 1 {
+        ("1 email".to_owned(), "it")
+    } else {
+        (format!("{queued} emails"), "them")
+    };
     match delivered {
         None => format!(
             "{emails} queued (invitations); the running service (`tenure serve`) delivers \
-             them, or run `tenure mail deliver` now (`tenure mail status` shows the queue)"
+             {them}, or run `tenure mail deliver` now (`tenure mail status` shows the queue)"
         ),
         Some(round) => format!(
             "{emails} queued (invitations); {} delivered by this import{}",
