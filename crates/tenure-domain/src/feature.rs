@@ -79,6 +79,19 @@ features! {
     UserAdministration = "user_administration", "User Administration";
 }
 
+impl Feature {
+    /// The features that open an Administration screen (entities, groups, roles, user
+    /// accounts, companies): holding any of them opens Administration. The others open a
+    /// report (`crate::report`) or nothing yet.
+    pub const ADMINISTRATION: &'static [Feature] = &[
+        Feature::EntityAdministration,
+        Feature::GroupAdministration,
+        Feature::RolesAdministration,
+        Feature::UserAdministration,
+        Feature::CompanyAdministration,
+    ];
+}
+
 impl fmt::Display for Feature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -443,13 +443,7 @@ pub static ALL: &[Route] = &[
         Method::Get,
         "/administration",
         Some(Action::FeatureUse),
-        Subject::Features(&[
-            Feature::EntityAdministration,
-            Feature::GroupAdministration,
-            Feature::RolesAdministration,
-            Feature::UserAdministration,
-            Feature::CompanyAdministration,
-        ]),
+        Subject::Features(Feature::ADMINISTRATION),
         || get(administration::index),
     ),
     // Companies: the service decides; a housing organisation's id is "not found".

@@ -502,14 +502,7 @@ async fn viewer(app: &App, token: &str) -> Session {
         },
         current: crate::view::Section::None,
         records: !world.entity_scope(me, Action::EntityView, None).is_nothing(),
-        administration: [
-            Feature::EntityAdministration,
-            Feature::GroupAdministration,
-            Feature::RolesAdministration,
-            Feature::UserAdministration,
-        ]
-        .into_iter()
-        .any(|f| {
+        administration: Feature::ADMINISTRATION.iter().any(|&f| {
             world
                 .decide(&EngineRequest::new(me, Action::FeatureUse, Resource::Feature(f)))
                 .is_allowed()

@@ -93,7 +93,12 @@ async fn the_administration_area_and_records_follow_the_roles() {
         .await;
     assert_eq!(group.status, StatusCode::SEE_OTHER, "{}", group.body);
     let reports = id_from(group.location());
-    root.get("/administration/roles/new").await;
+    // The role form says which features open nothing yet, and Company Administration
+    // (Companies) is not one of them; the report features open their reports.
+    let form = root.get("/administration/roles/new").await;
+    assert!(form.body.contains("Rules Administration (opens nothing yet)"), "{}", form.body);
+    assert!(form.body.contains(">Company Administration<"), "{}", form.body);
+    assert!(!form.body.contains("Company Administration (opens"), "{}", form.body);
     let all = root
         .post(
             "/administration/roles/new",

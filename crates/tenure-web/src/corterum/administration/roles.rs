@@ -325,14 +325,9 @@ async fn save(
     .await
 }
 
-/// Whether a feature opens a screen yet: the administration areas built so far and the
-/// reports (`tenure_domain::report`).
+/// Whether a feature opens a screen yet: the administration areas and the reports
+/// (`tenure_domain::report`).
 fn opens_something(feature: Feature) -> bool {
-    matches!(
-        feature,
-        Feature::EntityAdministration
-            | Feature::GroupAdministration
-            | Feature::RolesAdministration
-            | Feature::UserAdministration
-    ) || tenure_domain::report::Report::of_feature(feature).is_some()
+    Feature::ADMINISTRATION.contains(&feature)
+        || tenure_domain::report::Report::of_feature(feature).is_some()
 }
