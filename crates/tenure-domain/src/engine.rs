@@ -515,8 +515,15 @@ pub fn decide(world: &World, request: &Request) -> Decision {
     };
     // A denied view is by definition of something the actor cannot view (no stage-3 rule
     // applies to viewing), so only other actions need the second look.
-    // A role or group others' users depend on is out of reach, like a record.
+    // A role or group others' users depend on is out of reach, like a record; a built-in
+    // one is listed to every administrator and refused as built in (stage 3) instead.
+    let built_in = match target {
+        Target::Role(role) => role.built_in,
+        Target::Group(group) => group.id == ALL_PEOPLE,
+        _ => false,
+    };
     if matches!(request.action, Action::RoleEdit | Action::GroupEdit)
+        && !built_in
         && !covers_dependants(world, request.actor, request.resource)
     {
         return Decision::Deny { reason: DenyReason::UsedOutsideCompanies, conceal: true };
