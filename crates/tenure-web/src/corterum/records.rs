@@ -736,6 +736,22 @@ fn row_number(text: &str, chrome: &Chrome) -> Result<usize, PageError> {
     text.parse::<usize>().ok().filter(|n| *n >= 1).or_page(chrome)
 }
 
+/// What a row's form posts to: the entity, the row number and the table's dataset, each
+/// "not found" when the path does not name one.
+async fn row_target(
+    app: &App,
+    chrome: &Chrome,
+    id: &str,
+    key: &str,
+    row: &str,
+) -> Result<(EntityId, usize, Dataset), PageError> {
+    let entity = form::id(id, EntityId::from_uuid).or_page(chrome)?;
+    let row = row_number(row, chrome)?;
+    let datasets = app.services.corterum.datasets().await.unwrap_or_default();
+    let d = datasets.into_iter().find(|d| d.key == key).or_page(chrome)?;
+    Ok((entity, row, d))
+}
+
 /// The form changing one row of a table.
 pub(crate) async fn row_page(
     State(app): State<App>,
@@ -757,12 +773,9 @@ pub(crate) async fn change_row(
     Form(body): Form<VersionBody>,
 ) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Record");
-    let entity = form::id(&id, EntityId::from_uuid).or_page(&chrome)?;
-    let row = row_number(&row, &chrome)?;
-    let datasets = app.services.corterum.datasets().await.unwrap_or_default();
-    let d = datasets.iter().find(|d| d.key == key).or_page(&chrome)?;
+    let (entity, row, d) = row_target(&app, &chrome, &id, &key, &row).await?;
     let based_on: u32 = body.based_on.parse().unwrap_or(0);
-    let record = record_from(d, &body.named);
+    let record = record_from(&d, &body.named);
     let me = viewer.0.user.id;
     let saved =
         app.services.corterum.change_row(me, d.id, entity, based_on, row, record.clone()).await;
@@ -795,10 +808,7 @@ pub(crate) async fn remove_row(
     Form(body): Form<VersionBody>,
 ) -> Result<Response, PageError> {
     let chrome = viewer.chrome("Record");
-    let entity = form::id(&id, EntityId::from_uuid).or_page(&chrome)?;
-    let row = row_number(&row, &chrome)?;
-    let datasets = app.services.corterum.datasets().await.unwrap_or_default();
-    let d = datasets.iter().find(|d| d.key == key).or_page(&chrome)?;
+    let (entity, row, d) = row_target(&app, &chrome, &id, &key, &row).await?;
     let based_on: u32 = body.based_on.parse().unwrap_or(0);
     let me = viewer.0.user.id;
     let saved = app.services.corterum.remove_row(me, d.id, entity, based_on, row).await;
