@@ -126,29 +126,35 @@ struct DateField {
     year: String,
 }
 
+/// What a filter comes to: the query it asks for, or the form's errors.
+type Filtered = Result<AuditQuery, Vec<(String, String)>>;
+
 /// The query a filter asks for, or the form's errors. Only those who may read the trail
 /// learn whether an email address is in use ("not found" for anyone else).
-async fn query(
-    app: &App,
-    me: tenure_domain::UserId,
-    f: &Filter,
-) -> Result<AuditQuery, Vec<(String, String)>> {
+///
+/// # Errors
+/// [`ManageError::Backend`] when a name or an address cannot be looked up: the page
+/// fails rather than say the organisation or user does not exist.
+async fn query(app: &App, me: tenure_domain::UserId, f: &Filter) -> Result<Filtered, ManageError> {
     let manage = &app.services.manage;
     let mut query = AuditQuery::default();
     let mut errors = Vec::new();
     if !f.organisation.trim().is_empty() {
-        match manage.side_organisation_by_name(me, &f.organisation).await {
-            Ok(Some(id)) => query.organisation = Some(id),
-            Ok(None) => errors.push((
+        match manage.side_organisation_by_name(me, &f.organisation).await? {
+            Some(id) => query.organisation = Some(id),
+            None => errors.push((
                 "organisation".to_owned(),
                 "No organisation has this name: type an organisation's full name".to_owned(),
             )),
-            Err(_) => errors.push(("organisation".to_owned(), "Try again later".to_owned())),
         }
     }
     if !f.user.trim().is_empty() {
         let found = match Email::parse(&f.user) {
-            Ok(email) => manage.user_by_email(me, &email).await.ok().flatten(),
+            // "Not found" for those who may not look addresses up: the same as no user.
+            Ok(email) => match manage.user_by_email(me, &email).await {
+                Err(ManageError::NotFound) => None,
+                found => found?,
+            },
             Err(_) => None,
         };
         match found {
@@ -191,7 +197,7 @@ async fn query(
             "The end date must be the same as or after the start date".to_owned(),
         ));
     }
-    if errors.is_empty() { Ok(query) } else { Err(errors) }
+    Ok(if errors.is_empty() { Ok(query) } else { Err(errors) })
 }
 
 fn rows(app: &App, events: &[AuditEvent], names: &TrailNames) -> Vec<EventRow> {
@@ -237,16 +243,19 @@ pub(crate) async fn audit(
     let number = f.page.get().unwrap_or(1);
     let mut page = Page::numbered(number, Page::SCREEN);
     page.limit += 1;
-    let (events, names, errors) = match query(&app, me, &f).await {
+    let (events, names, errors) = match query(&app, me, &f).await.or_page(&chrome)? {
         Ok(q) => {
             let (events, names) = manage.audit_trail(me, &q, page).await.or_page(&chrome)?;
             (events, names, Vec::new())
         }
         // Even with bad filters, only administrators learn the page exists.
-        Err(errors) => match manage.audit(me, &AuditQuery::default(), Page::numbered(1, 1)).await {
-            Ok(_) => (Vec::new(), TrailNames::default(), errors),
-            Err(_) => return Err(PageError::not_found(&chrome)),
-        },
+        Err(errors) => {
+            manage
+                .audit(me, &AuditQuery::default(), Page::numbered(1, 1))
+                .await
+                .or_page(&chrome)?;
+            (Vec::new(), TrailNames::default(), errors)
+        }
     };
     let more = events.len() > Page::SCREEN;
     let shown = &events[..events.len().min(Page::SCREEN)];
@@ -312,7 +321,7 @@ pub(crate) async fn download(
     let manage = &app.services.manage;
     // Refused before anything is read for anyone who may not read the trail.
     manage.audit(me, &AuditQuery::default(), Page::numbered(1, 1)).await.or_page(&chrome)?;
-    let Ok(q) = query(&app, me, &f).await else {
+    let Ok(q) = query(&app, me, &f).await.or_page(&chrome)? else {
         return Ok(view::bad_request_page(
             chrome,
             "The filter has errors: go back to the audit trail to see them.",

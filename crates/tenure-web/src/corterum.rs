@@ -11,12 +11,13 @@ pub(crate) mod reports;
 
 use std::collections::BTreeMap;
 
+use tenure_core::ManageError;
 use tenure_domain::{EntityKind, Feature};
 
 use crate::App;
 use crate::form::Choice;
 use crate::security::Signed;
-use crate::view::{Chrome, PageError};
+use crate::view::{Chrome, OrPage, PageError};
 
 /// A text field on an entity's or a dataset's form, with its value.
 pub(crate) struct FieldInput {
@@ -47,17 +48,29 @@ fn kind_choices(selected: Option<EntityKind>) -> Vec<Choice> {
         .collect()
 }
 
-/// "Page not found" in `chrome` unless the engine lets the viewer use `feature` (a
-/// failure to ask counts as no).
+/// "Page not found" in `chrome` unless the engine lets the viewer use `feature`. A
+/// failure to ask is the problem page, its cause logged: never a "not found" that hides a
+/// broken store.
 async fn require(
     app: &App,
     viewer: &Signed,
     feature: Feature,
     chrome: &Chrome,
 ) -> Result<(), PageError> {
-    if app.services.corterum.may_use(viewer.0.user.id, feature).await.unwrap_or(false) {
+    if app.services.corterum.may_use(viewer.0.user.id, feature).await.or_page(chrome)? {
         Ok(())
     } else {
         Err(PageError::not_found(chrome))
+    }
+}
+
+/// What a form offers from a list the service gives only with a feature (the groups
+/// with `group_administration`, the roles with `roles_administration` or
+/// `user_administration`): without it ("not found") there is nothing to offer; any
+/// other failure is its page (a 500, its cause logged), never an empty list.
+fn offered<T>(found: Result<Vec<T>, ManageError>, chrome: &Chrome) -> Result<Vec<T>, PageError> {
+    match found {
+        Err(ManageError::NotFound) => Ok(Vec::new()),
+        other => other.or_page(chrome),
     }
 }

@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use subtle::ConstantTimeEq;
-use tenure_core::Live;
 use tenure_core::limits::{LimitKey, LimitKind, Rate, Verdict};
+use tenure_core::{BackendError, Live};
 use tenure_domain::{Action, Feature, OrgId, Request as EngineRequest, Resource, User, World};
 
 use crate::view::{self, Chrome};
@@ -466,11 +466,14 @@ enum Session {
 /// one snapshot come in one read, and the snapshot serves the check, the header and the
 /// handler's decisions about the viewer's own organisation. A session part-way through
 /// signing in (a code or a set-up next) is no viewer: it is [`Session::Pending`].
-async fn viewer(app: &App, token: &str) -> Session {
-    let Some((live, world)) =
-        app.services.sessions.resume_with_snapshot(token).await.ok().flatten()
-    else {
-        return Session::None;
+///
+/// # Errors
+/// [`BackendError`] when the session cannot be read or ended: the request fails (a 500,
+/// its cause logged) rather than go on signed out, which would also remove the cookie of
+/// a session that may be fine.
+async fn viewer(app: &App, token: &str) -> Result<Session, BackendError> {
+    let Some((live, world)) = app.services.sessions.resume_with_snapshot(token).await? else {
+        return Ok(Session::None);
     };
     let usable = world.user(live.user).filter(|u| {
         u.active
@@ -478,11 +481,11 @@ async fn viewer(app: &App, token: &str) -> Session {
             && world.organisation(u.organisation).is_some_and(|o| o.active)
     });
     let Some(user) = usable.cloned() else {
-        let _ = app.services.sessions.end(&live).await;
-        return Session::None;
+        app.services.sessions.end(&live).await?;
+        return Ok(Session::None);
     };
     if !live.stage.is_signed_in() {
-        return Session::Pending(Pending { live, user });
+        return Ok(Session::Pending(Pending { live, user }));
     }
     let me = user.id;
     let own = Resource::Organisation(user.organisation);
@@ -512,7 +515,7 @@ async fn viewer(app: &App, token: &str) -> Session {
             world.decide(&EngineRequest::new(me, Action::FeatureUse, feature)).is_allowed()
         }),
     };
-    Session::Signed(Viewer { user, live, nav, world: Arc::new(world) })
+    Ok(Session::Signed(Viewer { user, live, nav, world: Arc::new(world) }))
 }
 
 fn forbidden_form(chrome: Chrome) -> Response {
@@ -601,11 +604,24 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
     parts.extensions.insert(ClientIp(client));
     let jar = CookieJar::from_headers(&parts.headers);
     let session = jar.get(session_cookie_name(&app));
+    let reference = Reference(request_log::request_id(&parts.extensions));
+    // The problem page, its cause logged, for a backend failure before the handler runs:
+    // nobody is signed in or out by it, and no cookie is set or removed.
+    let failed = |e: &BackendError| {
+        let chrome = Chrome::new(
+            "Sorry, there is a problem with the service",
+            None,
+            &Csrf(String::new()),
+            &reference,
+        );
+        with_headers(&app, view::backend(chrome, e))
+    };
     let (mut viewer, pending) = match session {
         Some(c) => match viewer(&app, c.value()).await {
-            Session::Signed(v) => (Some(v), None),
-            Session::Pending(p) => (None, Some(p)),
-            Session::None => (None, None),
+            Ok(Session::Signed(v)) => (Some(v), None),
+            Ok(Session::Pending(p)) => (None, Some(p)),
+            Ok(Session::None) => (None, None),
+            Err(e) => return failed(&e),
         },
         None => (None, None),
     };
@@ -615,7 +631,6 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
     if let Some(v) = &viewer {
         request_log::record_user(v.user.id);
     }
-    let reference = Reference(request_log::request_id(&parts.extensions));
     let mut new_cookie = None;
     let csrf = match (&viewer, jar.get(csrf_cookie_name(&app))) {
         (Some(v), _) => v.live.csrf.clone(),
@@ -624,7 +639,10 @@ pub(crate) async fn guard(State(app): State<App>, request: Request, next: Next) 
         }
         (None, Some(c)) if !c.value().is_empty() => c.value().to_owned(),
         (None, _) => {
-            let token = app.services.sessions.anonymous_csrf().unwrap_or_default();
+            let token = match app.services.sessions.anonymous_csrf() {
+                Ok(token) => token,
+                Err(e) => return failed(&e),
+            };
             new_cookie = Some(token.clone());
             token
         }

@@ -14,13 +14,13 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use tenure_core::{EntityQuery, Page};
+use tenure_core::{EntityQuery, ManageError, Page};
 use tenure_domain::{EntityId, EntityKind, Feature, OrgId};
 
 use crate::App;
 use crate::form::{Choice, Sent};
 use crate::security::Signed;
-use crate::view::{self, Chrome, PageError};
+use crate::view::{self, Chrome, OrPage, PageError};
 
 /// `?saved=1`: a form was just saved, which the page says in a banner.
 #[derive(Deserialize, Default)]
@@ -87,7 +87,7 @@ pub(crate) async fn index(State(app): State<App>, viewer: Signed) -> Result<Resp
             "The firms of your group subject to the SM&CR, with their entities and users",
         ),
     ] {
-        if app.services.corterum.may_use(me, feature).await.unwrap_or(false) {
+        if app.services.corterum.may_use(me, feature).await.or_page(&chrome)? {
             links.push((href.to_owned(), label.to_owned(), hint.to_owned()));
         }
     }
@@ -98,53 +98,61 @@ pub(crate) async fn index(State(app): State<App>, viewer: Signed) -> Result<Resp
 }
 
 /// The companies the viewer may link things to with an administration feature (the
-/// engine's `company_scope`), as choices. A form shows what it can: none if they cannot
-/// be read.
+/// engine's `company_scope`), as choices.
+///
+/// # Errors
+/// [`ManageError::Backend`] when they cannot be read: the page fails rather than offer
+/// none.
 async fn company_choices(
     app: &App,
     viewer: &Signed,
     feature: Feature,
     checked: &[OrgId],
-) -> Vec<Choice> {
-    let companies = app.services.corterum.linkable_companies(viewer.0.user.id, feature).await;
-    companies
-        .unwrap_or_default()
+) -> Result<Vec<Choice>, ManageError> {
+    let companies = app.services.corterum.linkable_companies(viewer.0.user.id, feature).await?;
+    Ok(companies
         .into_iter()
         .map(|(id, name)| {
             let label = name.map(|n| n.to_string()).unwrap_or_default();
             Choice::new(id.to_string(), label, checked.contains(&id))
         })
-        .collect()
+        .collect())
 }
 
-/// The entities of a type the viewer may list, by name, as choices: none if the viewer
-/// may not list them.
+/// The entities of a type the viewer may list, by name, as choices (none when the
+/// viewer's reach holds none).
+///
+/// # Errors
+/// [`ManageError::Backend`] when they cannot be read.
 async fn entity_choices(
     app: &App,
     viewer: &Signed,
     kind: EntityKind,
     checked: &[EntityId],
-) -> Vec<Choice> {
+) -> Result<Vec<Choice>, ManageError> {
     let query = EntityQuery { search: None, kind: Some(kind) };
     let all = app
         .services
         .corterum
         .entities(viewer.0.user.id, &query, Page::numbered(1, Page::MAX_LIMIT))
-        .await
-        .unwrap_or_default();
-    all.into_iter()
+        .await?;
+    Ok(all
+        .into_iter()
         .map(|e| Choice::new(e.id.to_string(), e.name.as_str(), checked.contains(&e.id)))
-        .collect()
+        .collect())
 }
 
 /// One entity to choose, or none: "None" first, then the entities of a type.
+///
+/// # Errors
+/// As [`entity_choices`].
 async fn one_entity_choices(
     app: &App,
     viewer: &Signed,
     kind: EntityKind,
     chosen: Option<EntityId>,
-) -> Vec<Choice> {
+) -> Result<Vec<Choice>, ManageError> {
     let mut out = vec![Choice::new("", "None", chosen.is_none())];
-    out.extend(entity_choices(app, viewer, kind, chosen.as_slice()).await);
-    out
+    out.extend(entity_choices(app, viewer, kind, chosen.as_slice()).await?);
+    Ok(out)
 }

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::response::Response;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
-use tenure_core::{AsOf, EntityQuery, InstanceView, Page, Search, moment};
+use tenure_core::{AsOf, EntityQuery, InstanceView, ManageError, Page, Search, moment};
 use tenure_domain::dataset::{Change, Record, align_rows};
 use tenure_domain::{Content, Dataset, DatasetKind, EntityId, EntityKind, Feature};
 
@@ -89,7 +89,7 @@ pub(crate) async fn entity_list(
     let more = found.len() > Page::SCREEN;
     found.truncate(Page::SCREEN);
     let base = if admin { "/administration/entities" } else { "/records" };
-    let reports = !admin && !app.services.corterum.reports(me).await.unwrap_or_default().is_empty();
+    let reports = !admin && !app.services.corterum.reports(me).await.or_page(&chrome)?.is_empty();
     let link = |n: usize| {
         format!(
             "{base}?q={}&type={}&page={n}",
@@ -495,7 +495,7 @@ impl FormPage for InstanceShown {
     ) -> Result<Response, PageError> {
         let chrome = viewer.chrome("Record");
         let me = viewer.0.user.id;
-        let datasets = app.services.corterum.datasets().await.unwrap_or_default();
+        let datasets = app.services.corterum.datasets().await.or_page(&chrome)?;
         let d = datasets.iter().find(|d| d.key == self.key).or_page(&chrome)?;
         let (v, tables) = app
             .services
@@ -503,8 +503,7 @@ impl FormPage for InstanceShown {
             .instance_with_tables(me, d.id, self.entity, self.at)
             .await
             .or_page(&chrome)?;
-        // Without their names, the people who saved versions read as deleted users.
-        let names = app.services.corterum.authors(&v).await.unwrap_or_default();
+        let names = app.services.corterum.authors(&v).await.or_page(&chrome)?;
         let tz = &app.config.time_zone;
         let shown = v.shown.and_then(|n| v.history.at_version(n));
         let latest = v.history.latest_number();
@@ -617,7 +616,7 @@ pub(crate) async fn save_instance(
     let chrome = viewer.chrome("Record");
     let entity = form::id(&id, EntityId::from_uuid).or_page(&chrome)?;
     let me = viewer.0.user.id;
-    let datasets = app.services.corterum.datasets().await.unwrap_or_default();
+    let datasets = app.services.corterum.datasets().await.or_page(&chrome)?;
     let d = datasets.iter().find(|d| d.key == key).or_page(&chrome)?;
     let based_on: u32 = body.based_on.parse().unwrap_or(0);
     let record = record_from(d, &body.named);
@@ -625,9 +624,16 @@ pub(crate) async fn save_instance(
         DatasetKind::Form => Content::Form(record),
         DatasetKind::Table => {
             // A table gains the row typed in, below the rows it had at `based_on` (the
-            // service refuses a stale one, so the rows are the ones the form showed).
-            let current = app.services.corterum.instance(me, d.id, entity, AsOf::Latest).await;
-            let mut rows = match current.as_ref().ok().and_then(|v| v.history.latest()) {
+            // service refuses a stale one, so the rows are the ones the form showed). An
+            // instance out of reach has no rows here, and the save refuses it with its own
+            // reason; a failure to read it is the problem page, never a table saved
+            // without its rows.
+            let current = match app.services.corterum.instance(me, d.id, entity, AsOf::Latest).await
+            {
+                Err(ManageError::Backend(e)) => return Err(PageError::new(&chrome, e)),
+                current => current.ok(),
+            };
+            let mut rows = match current.as_ref().and_then(|v| v.history.latest()) {
                 Some(v) => v.content.rows().map(<[_]>::to_vec).unwrap_or_default(),
                 None => Vec::new(),
             };
@@ -697,7 +703,7 @@ impl FormPage for RowShown {
     ) -> Result<Response, PageError> {
         let chrome = viewer.chrome("Record");
         let me = viewer.0.user.id;
-        let datasets = app.services.corterum.datasets().await.unwrap_or_default();
+        let datasets = app.services.corterum.datasets().await.or_page(&chrome)?;
         let d = datasets.iter().find(|d| d.key == self.key).or_page(&chrome)?;
         let v = app.services.corterum.instance_to_edit(me, d.id, self.entity).await;
         let v = v.or_page(&chrome)?;
@@ -747,7 +753,7 @@ async fn row_target(
 ) -> Result<(EntityId, usize, Dataset), PageError> {
     let entity = form::id(id, EntityId::from_uuid).or_page(chrome)?;
     let row = row_number(row, chrome)?;
-    let datasets = app.services.corterum.datasets().await.unwrap_or_default();
+    let datasets = app.services.corterum.datasets().await.or_page(chrome)?;
     let d = datasets.into_iter().find(|d| d.key == key).or_page(chrome)?;
     Ok((entity, row, d))
 }
@@ -868,11 +874,11 @@ pub(crate) async fn compare(
     let chrome = viewer.chrome("Record");
     let entity = form::id(&id, EntityId::from_uuid).or_page(&chrome)?;
     let me = viewer.0.user.id;
-    let datasets = app.services.corterum.datasets().await.unwrap_or_default();
+    let datasets = app.services.corterum.datasets().await.or_page(&chrome)?;
     let d = datasets.iter().find(|d| d.key == key).or_page(&chrome)?;
     let v = app.services.corterum.instance(me, d.id, entity, AsOf::Latest).await;
     let v = v.or_page(&chrome)?;
-    let names = app.services.corterum.authors(&v).await.unwrap_or_default();
+    let names = app.services.corterum.authors(&v).await.or_page(&chrome)?;
     let tz = &app.config.time_zone;
     let latest = v.history.latest_number();
     let mut errors = Errors::default();

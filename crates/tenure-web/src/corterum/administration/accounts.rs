@@ -15,7 +15,7 @@ use tenure_domain::{EntityId, EntityKind, Feature, OrgId, RoleId, UserId};
 use crate::App;
 use crate::corterum::administration::listing::Pager;
 use crate::corterum::administration::{company_choices, one_entity_choices};
-use crate::corterum::require;
+use crate::corterum::{offered, require};
 use crate::form::{self, Choice, Form, FormPage, PageNumber, Path, Query, Sent};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
@@ -138,11 +138,16 @@ impl FormPage for AccountPage {
         errors: Errors,
     ) -> Result<Response, PageError> {
         let input = &self.input;
+        let chrome = viewer.chrome(&self.heading);
         let entities = one_entity_choices(app, viewer, EntityKind::Person, input.entity).await;
-        // Without roles administration there are no roles to offer.
-        let roles = app.services.corterum.roles(viewer.0.user.id).await.unwrap_or_default();
+        let entities = entities.or_page(&chrome)?;
+        // Without roles or user administration there are no roles to offer.
+        let roles = offered(app.services.corterum.roles(viewer.0.user.id).await, &chrome)?;
+        let companies =
+            company_choices(app, viewer, Feature::UserAdministration, &input.companies).await;
+        let companies = companies.or_page(&chrome)?;
         Ok(view::render(&AccountForm {
-            chrome: viewer.chrome(&self.heading).with_errors(&errors),
+            chrome: chrome.with_errors(&errors),
             errors,
             heading: self.heading.clone(),
             action: self.action.clone(),
@@ -160,8 +165,7 @@ impl FormPage for AccountPage {
                     label: r.name,
                 })
                 .collect(),
-            companies: company_choices(app, viewer, Feature::UserAdministration, &input.companies)
-                .await,
+            companies,
             version: self.editing.map(|(_, v, _)| v).unwrap_or_default(),
             banner: self.banner.clone(),
             active: self.editing.is_some_and(|(_, _, a)| a),
@@ -190,11 +194,12 @@ pub(crate) async fn list(
     let page = Page::numbered(number, Page::SCREEN);
     let listed = app.services.corterum.account_list(me, &query, page).await.or_page(&chrome)?;
     let companies = company_choices(&app, &viewer, Feature::UserAdministration, &[]).await;
+    let companies = companies.or_page(&chrome)?;
     let name_of = |id: &OrgId| {
         let id = id.to_string();
         companies.iter().find(|c| c.value == id).map(|c| c.label.clone())
     };
-    let all_roles = app.services.corterum.roles(me).await.unwrap_or_default();
+    let all_roles = offered(app.services.corterum.roles(me).await, &chrome)?;
     let role_name = |id: &RoleId| all_roles.iter().find(|r| r.id == *id).map(|r| r.name.clone());
     let rows = listed
         .items
@@ -589,7 +594,7 @@ pub(crate) async fn delete_page(
         .corterum
         .entity_name_of(viewer.0.user.id, account.links.entity)
         .await
-        .unwrap_or_default();
+        .or_page(&chrome)?;
     Ok(view::render(&DeletePage {
         chrome: viewer.chrome(&heading),
         heading,

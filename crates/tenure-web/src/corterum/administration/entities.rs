@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tenure_core::query::Search;
-use tenure_core::{EntityInput, EntityQuery, Page};
+use tenure_core::{EntityInput, EntityQuery, ManageError, Page};
 use tenure_domain::entity::{EntityLink, LinkKind};
 use tenure_domain::{EntityId, EntityKind, Feature, OrgId};
 
@@ -240,10 +240,14 @@ impl FormPage for EntityPage {
         let links = self.input.links.as_deref().unwrap_or(&[]);
         let companies = &self.input.companies;
         let (kind, custom, to) = &self.adding;
+        let chrome = viewer.chrome(&self.title);
         let targets = match self.kind {
-            Some(_) => any_entity_choices(app, viewer, self.editing).await,
+            Some(_) => any_entity_choices(app, viewer, self.editing).await.or_page(&chrome)?,
             None => Vec::new(),
         };
+        let companies =
+            company_choices(app, viewer, Feature::EntityAdministration, companies).await;
+        let companies = companies.or_page(&chrome)?;
         let name_of = |id: EntityId| {
             let id = id.to_string();
             targets.iter().find(|c| c.value == id).map(|c| c.label.clone())
@@ -263,7 +267,7 @@ impl FormPage for EntityPage {
         let mut link_targets = vec![Choice::new("", "Choose an entity", to.is_empty())];
         link_targets.extend(targets.into_iter().map(|c| Choice { checked: c.value == *to, ..c }));
         Ok(view::render(&EntityForm {
-            chrome: viewer.chrome(&self.title).with_errors(&errors),
+            chrome: chrome.with_errors(&errors),
             errors,
             heading: self.heading.clone(),
             action: self.action.clone(),
@@ -272,7 +276,7 @@ impl FormPage for EntityPage {
             entity_kind: self.kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
             name: self.input.name.clone(),
             fields: self.kind.map(|k| FieldInput::of_kind(k, &values)).unwrap_or_default(),
-            companies: company_choices(app, viewer, Feature::EntityAdministration, companies).await,
+            companies,
             links: kept,
             link_kinds,
             link_custom: custom.clone(),
@@ -287,17 +291,24 @@ impl FormPage for EntityPage {
 
 /// Every entity the viewer may list (one page of the most a page holds), by name, as
 /// choices labelled with their type; the entity being edited left out.
-async fn any_entity_choices(app: &App, viewer: &Signed, except: Option<EntityId>) -> Vec<Choice> {
+///
+/// # Errors
+/// [`ManageError::Backend`] when they cannot be read.
+async fn any_entity_choices(
+    app: &App,
+    viewer: &Signed,
+    except: Option<EntityId>,
+) -> Result<Vec<Choice>, ManageError> {
     let all = app
         .services
         .corterum
         .entities(viewer.0.user.id, &EntityQuery::default(), Page::numbered(1, Page::MAX_LIMIT))
-        .await
-        .unwrap_or_default();
-    all.into_iter()
+        .await?;
+    Ok(all
+        .into_iter()
         .filter(|e| Some(e.id) != except)
         .map(|e| Choice::new(e.id.to_string(), format!("{} ({})", e.name, e.kind.label()), false))
-        .collect()
+        .collect())
 }
 
 /// `GET /administration/entities`: the search, the filters and the page.
@@ -349,6 +360,7 @@ pub(crate) async fn list(
     let listed =
         app.services.corterum.entity_list(me, &query, company, page).await.or_page(&chrome)?;
     let companies = company_choices(&app, &viewer, Feature::EntityAdministration, &[]).await;
+    let companies = companies.or_page(&chrome)?;
     let name_of = |id: &OrgId| {
         let id = id.to_string();
         companies.iter().find(|c| c.value == id).map(|c| c.label.clone())

@@ -110,12 +110,15 @@ impl FormPage for GroupPage {
         errors: Errors,
     ) -> Result<Response, PageError> {
         let kind = self.input.kind;
+        let chrome = viewer.chrome(&self.heading);
         let members = match kind {
-            Some(k) => entity_choices(app, viewer, k, &self.input.members).await,
+            Some(k) => {
+                entity_choices(app, viewer, k, &self.input.members).await.or_page(&chrome)?
+            }
             None => Vec::new(),
         };
         Ok(view::render(&GroupForm {
-            chrome: viewer.chrome(&self.heading).with_errors(&errors),
+            chrome: chrome.with_errors(&errors),
             errors,
             heading: self.heading.clone(),
             action: self.action.clone(),

@@ -15,7 +15,7 @@ use tenure_domain::{DatasetId, DatasetPermissions, Feature, GroupId, RoleId};
 use crate::App;
 use crate::corterum::administration::SavedQuery;
 use crate::corterum::administration::listing::Pager;
-use crate::corterum::require;
+use crate::corterum::{offered, require};
 use crate::form::{self, Choice, Form, FormPage, Named, PageNumber, Path, Query};
 use crate::security::Signed;
 use crate::view::{self, Chrome, Errors, OrPage, PageError};
@@ -156,12 +156,13 @@ impl FormPage for RolePage {
         viewer: &Signed,
         errors: Errors,
     ) -> Result<Response, PageError> {
+        let chrome = viewer.chrome(&self.heading);
         // Without group administration there are no groups to offer.
-        let all_groups = app.services.corterum.groups(viewer.0.user.id).await.unwrap_or_default();
-        let datasets = app.services.corterum.datasets().await.unwrap_or_default();
+        let all_groups = offered(app.services.corterum.groups(viewer.0.user.id).await, &chrome)?;
+        let datasets = app.services.corterum.datasets().await.or_page(&chrome)?;
         let role = &self.role;
         Ok(view::render(&RoleFormPage {
-            chrome: viewer.chrome(&self.heading).with_errors(&errors),
+            chrome: chrome.with_errors(&errors),
             errors,
             heading: self.heading.clone(),
             action: self.action.clone(),
@@ -309,8 +310,9 @@ async fn save(
     id: Option<RoleId>,
     body: &RoleBody,
 ) -> Result<Response, PageError> {
-    let datasets: Vec<DatasetId> =
-        app.services.corterum.datasets().await.unwrap_or_default().iter().map(|d| d.id).collect();
+    let chrome = viewer.chrome("Role");
+    let datasets = app.services.corterum.datasets().await.or_page(&chrome)?;
+    let datasets: Vec<DatasetId> = datasets.iter().map(|d| d.id).collect();
     let role = body.role(&datasets);
     let heading = if id.is_some() { role.name.clone() } else { "Add a role".to_owned() };
     let page = RolePage::new(id, heading, role);
@@ -319,7 +321,7 @@ async fn save(
         return page.show(app, viewer, Errors::default()).await;
     }
     let saved = app.services.corterum.save_role(viewer.0.user.id, id, page.role.clone()).await;
-    form::submit(app, viewer, &page, &viewer.chrome("Role"), saved, |rid| {
+    form::submit(app, viewer, &page, &chrome, saved, |rid| {
         format!("/administration/roles/{rid}?saved=1")
     })
     .await

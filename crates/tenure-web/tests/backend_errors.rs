@@ -1,0 +1,503 @@
+//! A store that fails on purpose, through the real router and security layer: a page whose
+//! read fails answers 500 with the problem page and logs the cause under the request id it
+//! shows, never a page with an empty list; a form whose catalogue cannot be read saves
+//! nothing; and a session that cannot be read is a 500, not a sign-out (the cookie stays
+//! and works once the store answers again).
+//!
+//! The store is the in-memory one behind two wrappers that delegate every method and fail
+//! one chosen read while a switch is on: `CorterumStore::datasets` and
+//! `SessionStore::session_with_snapshot`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use tenure_core::Clock as _;
+use tenure_core::{
+    AccountItem, AccountQuery, AccountStore, AuditDetail, AuditEvent, AuditName, BackendError,
+    CorterumStore, EntityQuery, GroupQuery, Listed, Outcome, Page, Policies, Ports, Search,
+    SessionRecord, SessionStore, Timestamp,
+};
+use tenure_domain::entity::LinkKind;
+use tenure_domain::{
+    Dataset, DatasetId, Entity, EntityId, EntityScope, Group, Role, Scope, User, UserId, UserLinks,
+    Version, World,
+};
+use tenure_store_memory::MemoryDirectory;
+use tenure_testkit::fakes::{
+    CountingHasher, FixedClock, MemoryMailer, SequentialIds, SequentialSecrets,
+};
+use tenure_web::Services;
+use tower::ServiceExt as _;
+use tracing::subscriber::DefaultGuard;
+use uuid::Uuid;
+
+const PASSWORD: &str = "quiet river lantern";
+const ROOT: &str = "root@example.com";
+/// The authenticator key of everyone whose role requires a second factor.
+const SECRET: &[u8] = b"tenure-test-secret-1";
+const PROBLEM: &str = "Sorry, there is a problem with the service";
+/// What the broken reads fail with: the log must carry it.
+const DATASETS_CAUSE: &str = "the dataset catalogue is unreadable on purpose";
+const SESSIONS_CAUSE: &str = "the session table is unreadable on purpose";
+
+/// The Corterum reads of the memory store, `datasets` failing while `broken` is on.
+struct FaultyCorterum {
+    inner: Arc<MemoryDirectory>,
+    broken: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl CorterumStore for FaultyCorterum {
+    async fn entities(
+        &self,
+        scope: &EntityScope,
+        query: &EntityQuery,
+        page: Page,
+    ) -> Result<Vec<Entity>, BackendError> {
+        self.inner.entities(scope, query, page).await
+    }
+
+    async fn entity_count(
+        &self,
+        scope: &EntityScope,
+        query: &EntityQuery,
+    ) -> Result<u64, BackendError> {
+        self.inner.entity_count(scope, query).await
+    }
+
+    async fn entity(&self, id: EntityId) -> Result<Option<Entity>, BackendError> {
+        self.inner.entity(id).await
+    }
+
+    async fn linked_from(&self, id: EntityId) -> Result<Vec<(EntityId, LinkKind)>, BackendError> {
+        self.inner.linked_from(id).await
+    }
+
+    async fn groups(&self) -> Result<Vec<Group>, BackendError> {
+        CorterumStore::groups(&*self.inner).await
+    }
+
+    async fn group_list(
+        &self,
+        query: &GroupQuery,
+        page: Page,
+    ) -> Result<Listed<Group>, BackendError> {
+        self.inner.group_list(query, page).await
+    }
+
+    async fn custom_role_list(
+        &self,
+        search: Option<&Search>,
+        page: Page,
+    ) -> Result<Listed<Role>, BackendError> {
+        self.inner.custom_role_list(search, page).await
+    }
+
+    async fn datasets(&self) -> Result<Vec<Dataset>, BackendError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(BackendError::new(DATASETS_CAUSE));
+        }
+        CorterumStore::datasets(&*self.inner).await
+    }
+
+    async fn custom_roles(&self) -> Result<Vec<Role>, BackendError> {
+        self.inner.custom_roles().await
+    }
+
+    async fn user_links(&self, user: UserId) -> Result<Option<(String, UserLinks)>, BackendError> {
+        self.inner.user_links(user).await
+    }
+
+    async fn accounts(
+        &self,
+        scope: &Scope,
+        page: Page,
+    ) -> Result<Vec<(String, User)>, BackendError> {
+        self.inner.accounts(scope, page).await
+    }
+
+    async fn account_list(
+        &self,
+        scope: &Scope,
+        query: &AccountQuery,
+        page: Page,
+    ) -> Result<Listed<AccountItem>, BackendError> {
+        self.inner.account_list(scope, query, page).await
+    }
+
+    async fn history(
+        &self,
+        dataset: DatasetId,
+        entity: EntityId,
+    ) -> Result<Vec<Version>, BackendError> {
+        self.inner.history(dataset, entity).await
+    }
+}
+
+/// The sessions of the memory store, `session_with_snapshot` failing while `broken` is
+/// on.
+struct FaultySessions {
+    inner: Arc<MemoryDirectory>,
+    broken: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl SessionStore for FaultySessions {
+    async fn create_session(
+        &self,
+        digest: &str,
+        record: SessionRecord,
+        audit: AuditEvent,
+    ) -> Result<(), BackendError> {
+        self.inner.create_session(digest, record, audit).await
+    }
+
+    async fn session(&self, digest: &str) -> Result<Option<SessionRecord>, BackendError> {
+        self.inner.session(digest).await
+    }
+
+    async fn session_with_snapshot(
+        &self,
+        digest: &str,
+    ) -> Result<Option<(SessionRecord, World)>, BackendError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(BackendError::new(SESSIONS_CAUSE));
+        }
+        self.inner.session_with_snapshot(digest).await
+    }
+
+    async fn touch_session(&self, digest: &str, now: Timestamp) -> Result<(), BackendError> {
+        self.inner.touch_session(digest, now).await
+    }
+
+    async fn end_session(&self, digest: &str) -> Result<(), BackendError> {
+        self.inner.end_session(digest).await
+    }
+
+    async fn end_sessions(
+        &self,
+        user: UserId,
+        except: Option<&str>,
+        audit: AuditEvent,
+    ) -> Result<u64, BackendError> {
+        self.inner.end_sessions(user, except, audit).await
+    }
+}
+
+/// The service over Corterum's test world, with the two switches.
+struct Site {
+    router: Router,
+    clock: Arc<FixedClock>,
+    datasets_broken: Arc<AtomicBool>,
+    sessions_broken: Arc<AtomicBool>,
+}
+
+async fn site() -> Site {
+    let world = tenure_testkit::contract::corterum::world();
+    let store = Arc::new(MemoryDirectory::new(world));
+    let clock = Arc::new(FixedClock::at(1_800_000_000_000));
+    let hasher = Arc::new(CountingHasher::with_cost(1));
+    let datasets_broken = Arc::new(AtomicBool::new(false));
+    let sessions_broken = Arc::new(AtomicBool::new(false));
+    let users: Vec<UserId> = store.update(|w| w.users().map(|u| u.id).collect()).unwrap();
+    for (i, id) in users.iter().enumerate() {
+        let event = AuditEvent {
+            id: Uuid::from_u128(0xF000 + i as u128),
+            at: Timestamp(0),
+            actor: None,
+            name: AuditName::PasswordChange,
+            outcome: Outcome::Success,
+            target_user: Some(*id),
+            organisation: None,
+            detail: AuditDetail::Empty,
+            origin: None,
+        };
+        store.set_password(*id, hasher.hash_of(PASSWORD), event).await.unwrap();
+    }
+    let ports = Ports {
+        directory: store.clone(),
+        changes: store.clone(),
+        accounts: store.clone(),
+        sessions: Arc::new(FaultySessions {
+            inner: store.clone(),
+            broken: sessions_broken.clone(),
+        }),
+        limits: store.clone(),
+        second_factors: store.clone(),
+        vault: Arc::new(tenure_secrets_os::KeyVault::from_key(&[7; 32])),
+        corterum: Arc::new(FaultyCorterum {
+            inner: store.clone(),
+            broken: datasets_broken.clone(),
+        }),
+        hasher,
+        secrets: Arc::new(SequentialSecrets::default()),
+        mail_queue: store.clone(),
+        mailer: Arc::new(MemoryMailer::default()),
+        clock: clock.clone(),
+        ids: Arc::new(SequentialIds::default()),
+    };
+    let config = tenure_web::WebConfig::new("http://127.0.0.1:3000");
+    let services = Services::wire(ports, Policies::at(&config.base_url)).await.unwrap();
+    for id in users {
+        let status = services.second_factors.status(id).await.unwrap();
+        if status.demand.is_required() && !status.set_up {
+            services.second_factors.enrol_with_secret(id, SECRET).await.unwrap();
+        }
+    }
+    let router = tenure_web::router(services, config);
+    Site { router, clock, datasets_broken, sessions_broken }
+}
+
+/// A response, read whole.
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    fn request_id(&self) -> String {
+        self.headers.get("x-request-id").expect("a request id").to_str().unwrap().to_owned()
+    }
+
+    /// The `Set-Cookie` headers.
+    fn cookies_set(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// A browser: keeps cookies and the last form's CSRF token.
+struct Client<'a> {
+    site: &'a Site,
+    cookies: HashMap<String, String>,
+    csrf: String,
+}
+
+impl<'a> Client<'a> {
+    fn new(site: &'a Site) -> Self {
+        Self { site, cookies: HashMap::new(), csrf: String::new() }
+    }
+
+    async fn send(&mut self, request: Request<Body>) -> Answer {
+        let response = self.site.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        for value in headers.get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (name, value) = text.split(';').next().unwrap().split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), 10_000_000).await.unwrap();
+        let body = String::from_utf8(bytes.to_vec()).unwrap();
+        if let Some(at) = body.find("name=\"csrf\" value=\"") {
+            let rest = &body[at + 19..];
+            self.csrf = rest[..rest.find('"').unwrap()].to_owned();
+        }
+        Answer { status, headers, body }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        let request =
+            Request::get(path).header(header::COOKIE, self.cookie_header()).body(Body::empty());
+        self.send(request.unwrap()).await
+    }
+
+    /// Posts a form with the current CSRF token added.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let csrf = self.csrf.clone();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf", &csrf)
+            .extend_pairs(fields)
+            .finish();
+        let request = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body));
+        self.send(request.unwrap()).await
+    }
+
+    /// Signs in with the password, then the code step if the role asks for one.
+    async fn sign_in(&mut self, email: &str) {
+        self.get("/account/sign-in").await;
+        let page = self.post("/account/sign-in", &[("email", email), ("password", PASSWORD)]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{email} signs in: {}", page.body);
+        if page.location() == "/account/sign-in/code" {
+            self.get("/account/sign-in/code").await;
+            let totp =
+                totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, SECRET.to_vec()).unwrap();
+            let at = u64::try_from(self.site.clock.now().0 / 1000).unwrap();
+            let code = totp.generate(at);
+            let page = self.post("/account/sign-in/code", &[("code", &code)]).await;
+            assert_eq!(page.status, StatusCode::SEE_OTHER, "{email} passes the code step");
+        }
+        assert!(self.cookies.contains_key("tenure_session"), "{email} has a session");
+    }
+}
+
+/// The log lines written while the guard lives (this thread's requests only).
+struct Captured {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    _guard: DefaultGuard,
+}
+
+/// A writer into the shared buffer.
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn start() -> Self {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || Sink(sink.clone()))
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        Self { buffer, _guard: guard }
+    }
+
+    /// The error lines logged under this request id.
+    fn errors_of(&self, request_id: &str) -> Vec<String> {
+        let text = String::from_utf8(self.buffer.lock().unwrap().clone()).unwrap();
+        let needle = format!("request_id={request_id}");
+        text.lines()
+            .filter(|l| l.contains("ERROR") && l.contains(&needle))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// The answer is the problem page (500, the request id to quote, nothing of the page
+/// asked for), and its cause is logged as an error under the same request id.
+#[track_caller]
+fn check_failed(page: &Answer, log: &Captured, cause: &str, absent: &str, what: &str) {
+    assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR, "{what}: {}", page.body);
+    assert!(page.body.contains(PROBLEM), "{what}: the problem page: {}", page.body);
+    let id = page.request_id();
+    assert!(page.body.contains(&id), "{what}: the page shows the reference {id}");
+    assert!(!page.body.contains(cause), "{what}: the cause is not shown");
+    assert!(!page.body.contains(absent), "{what}: nothing of the page asked for");
+    let errors = log.errors_of(&id);
+    assert!(
+        errors.iter().any(|l| l.contains("backend failure") && l.contains(cause)),
+        "{what}: the cause is logged under {id}: {errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_corterum_page_whose_read_fails_answers_500_and_logs_the_cause() {
+    let site = site().await;
+    let fca = Uuid::from_u128(1).to_string();
+    let mut root = Client::new(&site);
+    root.sign_in(ROOT).await;
+    root.get("/administration/entities/new?type=person").await;
+    let saved = root
+        .post(
+            "/administration/entities/new",
+            &[("type", "person"), ("name", "Jane Smith"), ("companies", &fca)],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let jane = saved.location().split('/').nth(3).unwrap().split('?').next().unwrap().to_owned();
+    let record = format!("/records/{jane}/training_record");
+    let compare = format!("{record}/compare");
+
+    // While the store answers, the pages show the catalogue.
+    let form = root.get("/administration/roles/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert_eq!(form.body.matches("name=\"read_").count(), 22, "every dataset is offered");
+    let page = root.get(&record).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Jane Smith"));
+
+    // The catalogue cannot be read: each page that needs it fails, and says so.
+    site.datasets_broken.store(true, Ordering::SeqCst);
+    let log = Captured::start();
+    let page = root.get("/administration/roles/new").await;
+    check_failed(&page, &log, DATASETS_CAUSE, "name=\"read_", "the role form");
+    for path in [&record, &compare] {
+        let page = root.get(path).await;
+        check_failed(&page, &log, DATASETS_CAUSE, "Jane Smith", path);
+    }
+
+    // Saving a role cannot go on without the catalogue: no role without its datasets.
+    let read =
+        format!("read_{}", tenure_domain::dataset::catalogue_id_of("training_record").unwrap());
+    let page = root
+        .post(
+            "/administration/roles/new",
+            &[("name", "Trainers"), ("description", "Read training"), (&read, "1")],
+        )
+        .await;
+    check_failed(&page, &log, DATASETS_CAUSE, "Trainers", "saving a role");
+    drop(log);
+
+    site.datasets_broken.store(false, Ordering::SeqCst);
+    let roles = root.get("/administration/roles").await;
+    assert_eq!(roles.status, StatusCode::OK);
+    assert!(!roles.body.contains("Trainers"), "nothing was saved");
+    assert_eq!(root.get(&record).await.status, StatusCode::OK, "the store answers again");
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_read_is_a_500_not_a_sign_out() {
+    let site = site().await;
+    let mut root = Client::new(&site);
+    root.sign_in(ROOT).await;
+    let cookie = root.cookies["tenure_session"].clone();
+    assert_eq!(root.get("/administration").await.status, StatusCode::OK);
+
+    site.sessions_broken.store(true, Ordering::SeqCst);
+    let log = Captured::start();
+    let page = root.get("/administration").await;
+    check_failed(&page, &log, SESSIONS_CAUSE, "User accounts", "a signed-in page");
+    assert!(page.headers.contains_key(header::CONTENT_SECURITY_POLICY), "the security headers");
+    let removed = page.cookies_set().into_iter().filter(|c| c.starts_with("tenure_session="));
+    assert_eq!(removed.count(), 0, "the session cookie is left alone");
+    assert_eq!(root.cookies.get("tenure_session"), Some(&cookie));
+    drop(log);
+
+    // The store answers again: the same session still works.
+    site.sessions_broken.store(false, Ordering::SeqCst);
+    let page = root.get("/administration").await;
+    assert_eq!(page.status, StatusCode::OK, "still signed in: {}", page.body);
+    assert!(page.body.contains("User accounts"));
+}
