@@ -9,11 +9,14 @@
 //!    everything.
 //! 2. **Grants.** One of the actor's roles must hold a grant for the action whose
 //!    [`Reach`] covers the resource (and, for `user.invite` and `user.change_role`, may
-//!    give the requested role). Nothing matching means deny: the default.
+//!    give the requested role, which must be of the resource's side of the service:
+//!    CORE's roles for housing organisations' users, Corterum's for companies'; see
+//!    [`Role::side`]). Nothing matching means deny: the default.
 //! 3. **Rules no role can override**, checked after a grant matched: nobody deactivates,
 //!    deletes or changes the role of themselves; nobody changes another person's
 //!    password; nobody manages a user who outranks them or gives a role above their own;
-//!    nobody revokes a role that cannot be revoked; nobody edits what is built in or a
+//!    nobody revokes a role that cannot be revoked, nor deactivates or merges an
+//!    organisation its holder belongs to; nobody edits what is built in or a
 //!    role they hold; nobody removes their own second factor while a role of theirs
 //!    requires one; state preconditions (only a deactivated user can be deleted, ...);
 //!    and every organisation keeps an active holder of the guarded role (CORE: a data
@@ -168,13 +171,20 @@ pub enum DenyReason {
     RoleAboveOwn(RoleId),
     /// A grant covers the resource but may not give this role.
     RoleNotAssignable(RoleId),
+    /// The role is of the other side of the service than the user it would be given to
+    /// (or the organisation invited into): CORE's roles are for the users of housing
+    /// organisations, Corterum's for the users of companies ([`Role::side`]). Also
+    /// refuses reactivating a user whose roles, given back when they accept, include one
+    /// of the other side.
+    RoleOfOtherSide(RoleId),
     /// The resource is not in the state the action needs.
     Precondition(Precondition),
     /// The change would leave an organisation without an active holder of the guarded
     /// role.
     LastGuardedHolder(OrgId),
     /// The user holds an irrevocable role (Corterum's root administrator): nobody
-    /// deactivates, deletes, moves or changes the roles of its holder.
+    /// deactivates, deletes, moves or changes the roles of its holder, nor deactivates or
+    /// merges an organisation its holder belongs to.
     Irrevocable,
     /// Built in ("All People", the built-in roles): code, not data, so nobody edits it.
     BuiltIn,
@@ -216,8 +226,9 @@ pub enum Precondition {
     /// A relationship request must be pending (to accept, decline or withdraw it).
     RequestMustBePending,
     /// CORE's organisation actions (relationships, merges, deactivation and
-    /// reactivation, the edit of housing fields) are for housing organisations: never a
-    /// Corterum company.
+    /// reactivation, the edit of housing fields) and CORE's move of a user
+    /// ([`decide_move`]) are for housing organisations: never a Corterum company or its
+    /// users.
     HousingOnly,
 }
 
@@ -292,6 +303,19 @@ impl fmt::Display for ReasonExplanation<'_> {
             DenyReason::RoleNotAssignable(id) => {
                 write!(f, "the actor's roles cannot give role `{}` here", role_name(id))
             }
+            DenyReason::RoleOfOtherSide(id) => match self.world.roles().get(id).map(|r| r.side) {
+                Some(OrganisationKind::Housing) => write!(
+                    f,
+                    "role `{}` is CORE's: only users of housing organisations hold it",
+                    role_name(id)
+                ),
+                Some(OrganisationKind::Company) => write!(
+                    f,
+                    "role `{}` is Corterum's: only users of companies hold it",
+                    role_name(id)
+                ),
+                None => write!(f, "role `{id}` is of the other side of the service"),
+            },
             DenyReason::Precondition(p) => f.write_str(match p {
                 Precondition::UserMustBeActive => "the user is already deactivated",
                 Precondition::UserMustBeDeactivated => "the user must be deactivated first",
@@ -538,6 +562,11 @@ pub fn decide(world: &World, request: &Request) -> Decision {
         let Some(given) = world.roles().get(role) else {
             return deny(DenyReason::UnknownRole(role));
         };
+        // A role stays on its side of the service, whatever a grant would give: checked
+        // before any grant, so the answer names the side and not a grant's list.
+        if Some(given.side) != side_of(target) {
+            return deny(DenyReason::RoleOfOtherSide(role));
+        }
         Some(given)
     } else {
         None
@@ -614,6 +643,58 @@ pub fn decide_merge(world: &World, actor: UserId, from: OrgId, into: OrgId) -> D
         Some(p) => Decision::Deny { reason: DenyReason::Precondition(p), conceal: false },
         None => merge,
     }
+}
+
+/// Decides CORE's move of `user` into the organisation `to` (the move screen): the one
+/// decision for it, since `user.move_organisation` on the user alone does not know where
+/// they go.
+///
+/// 1. `user.move_organisation` on the user (their rank, the guard, a role that cannot be
+///    revoked, ...);
+/// 2. the user is of a housing organisation: a company's users belong to companies
+///    through their account's companies (Corterum's account form changes those), so for
+///    CORE's move a company's user is not found ([`Precondition::HousingOnly`], as for
+///    CORE's organisation actions on a company);
+/// 3. `to` exists, is on the same side (a housing organisation: a move never crosses the
+///    sides; a company is not found, [`Precondition::HousingOnly`] again) and is active;
+/// 4. `user.invite` into `to` giving each of the user's roles (whoever moves a user
+///    could have invited them there with their roles).
+///
+/// The world must hold the user (a snapshot for [`Resource::User`]) and `to`.
+pub fn decide_move(world: &World, actor: UserId, user: UserId, to: OrgId) -> Decision {
+    let moved =
+        decide(world, &Request::new(actor, Action::UserMoveOrganisation, Resource::User(user)));
+    if !moved.is_allowed() {
+        return moved;
+    }
+    let Some(facts) = world.facts(user) else {
+        return Decision::Deny { reason: DenyReason::NotFound, conceal: true };
+    };
+    let housing_only = DenyReason::Precondition(Precondition::HousingOnly);
+    if facts.kind != OrganisationKind::Housing {
+        return Decision::Deny { reason: housing_only, conceal: true };
+    }
+    let Some(into) = world.organisation(to) else {
+        return Decision::Deny { reason: DenyReason::NotFound, conceal: true };
+    };
+    if into.kind != facts.kind {
+        return Decision::Deny { reason: housing_only, conceal: true };
+    }
+    if !into.active {
+        return Decision::Deny {
+            reason: DenyReason::Precondition(Precondition::OrganisationMustBeActive),
+            conceal: false,
+        };
+    }
+    for role in actor_roles(world, facts) {
+        let invite =
+            Request::new(actor, Action::UserInvite, Resource::Organisation(to)).giving(role.id);
+        let decision = decide(world, &invite);
+        if !decision.is_allowed() {
+            return decision;
+        }
+    }
+    moved
 }
 
 /// The records of `action`'s resource kind that `actor`'s grants reach. See [`Scope`].
@@ -890,6 +971,22 @@ fn target(world: &World, resource: Resource) -> Option<Target<'_>> {
     })
 }
 
+/// The side of the service a user or an organisation is on (the resources roles are
+/// given for); `None` for the others.
+fn side_of(target: Target<'_>) -> Option<OrganisationKind> {
+    match target {
+        Target::User(user) => Some(user.kind),
+        Target::Organisation(org) => Some(org.kind),
+        Target::Log(_)
+        | Target::Service
+        | Target::Entity(_)
+        | Target::Instance(..)
+        | Target::Feature(_)
+        | Target::Group(_)
+        | Target::Role(_) => None,
+    }
+}
+
 #[inline]
 fn actor_roles<'w>(world: &'w World, user: &'w Facts) -> impl Iterator<Item = &'w Role> {
     user.roles.as_slice().iter().filter_map(|i| world.roles().at(*i))
@@ -1091,6 +1188,14 @@ fn universal_rules(
             if let Some(p) = precondition {
                 return Some(DenyReason::Precondition(p));
             }
+            // Reactivating gives the user's roles back when they accept: never one of the
+            // other side (data no engine decision made, such as a role given before
+            // roles had sides).
+            if action == UserReactivate {
+                if let Some(role) = actor_roles(world, user).find(|r| r.side != user.kind) {
+                    return Some(DenyReason::RoleOfOtherSide(role.id));
+                }
+            }
             let leaves_guard = match action {
                 UserDeactivate | UserMoveOrganisation => true,
                 UserChangeRole => giving.is_some_and(|g| Some(g.id) != world.roles().guarded()),
@@ -1123,18 +1228,20 @@ fn universal_rules(
             if let Some(p) = precondition {
                 return Some(DenyReason::Precondition(p));
             }
-            if action == OrganisationDeactivate {
-                if org.id == actor.user.organisation || actor.companies.contains(&org.id) {
-                    return Some(DenyReason::OwnOrganisation);
-                }
-                let members = world.node(org.id).map_or(&[][..], |n| n.members.as_slice());
-                if members
-                    .iter()
-                    .filter_map(|u| world.facts(*u))
-                    .any(|u| holds_irrevocable(world, u))
-                {
-                    return Some(DenyReason::Irrevocable);
-                }
+            if action == OrganisationDeactivate
+                && (org.id == actor.user.organisation || actor.companies.contains(&org.id))
+            {
+                return Some(DenyReason::OwnOrganisation);
+            }
+            // Deactivating an organisation deactivates its users; merging it moves them:
+            // neither where the holder of a role that cannot be revoked belongs. The
+            // world's index of those holders is what every snapshot of the organisation
+            // carries ([`World::irrevocable_holders`]), not the organisation's members,
+            // which a snapshot for one organisation does not hold.
+            if matches!(action, OrganisationDeactivate | OrganisationMerge)
+                && !world.irrevocable_holders(org.id).is_empty()
+            {
+                return Some(DenyReason::Irrevocable);
             }
             None
         }
@@ -1184,13 +1291,13 @@ pub fn covers_dependants(world: &World, actor: UserId, resource: Resource) -> bo
     }
 }
 
-/// Whether the user holds a role whose rights cannot be revoked.
 /// The first role the user holds that requires a second factor, if any (see
 /// [`crate::second_factor`]).
 pub(crate) fn second_factor_role(world: &World, user: &Facts) -> Option<RoleId> {
     actor_roles(world, user).find(|r| r.requires_second_factor).map(|r| r.id)
 }
 
+/// Whether the user holds a role whose rights cannot be revoked.
 fn holds_irrevocable(world: &World, user: &Facts) -> bool {
     user.roles.as_slice().iter().filter_map(|i| world.roles().at(*i)).any(|r| r.irrevocable)
 }

@@ -10,6 +10,7 @@ use crate::action::{Action, ActionSet, ResourceKind};
 use crate::fasthash::IdMap;
 use crate::feature::{Feature, FeatureSet};
 use crate::id::{DatasetId, GroupId, RoleId};
+use crate::organisation::OrganisationKind;
 
 /// How far a grant reaches from the actor.
 ///
@@ -139,7 +140,8 @@ pub enum Assignable {
     Roles(Vec<RoleId>),
     /// Any role ranked at or below the giver's own (customer-built roles included), but
     /// never one that cannot be revoked: such a role is held from an account's creation,
-    /// never given.
+    /// never given. Like every grant, only a role of the receiving user's side of the
+    /// service ([`Role::side`]; the engine checks it before any grant).
     AtOrBelowOwn,
 }
 
@@ -192,6 +194,13 @@ pub struct Role {
     /// one who has none is sent to set one up right after the password, and nobody
     /// removes their own (see [`crate::second_factor`]).
     pub requires_second_factor: bool,
+    /// The side of the service whose users hold it: CORE's three roles are the housing
+    /// side's ([`OrganisationKind::Housing`]); Corterum's, the root administrator, the
+    /// out-of-the-box roles and every role built from a role form
+    /// ([`form::RoleForm::into_role`]), are the companies' ([`OrganisationKind::Company`]).
+    /// Nobody gives a role to a user, or invites one into an organisation, of the other
+    /// side (see [`crate::engine`]).
+    pub side: OrganisationKind,
 }
 
 impl Role {

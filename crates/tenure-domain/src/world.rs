@@ -55,6 +55,11 @@ pub(crate) struct OrgNode {
     pub(crate) stock_owners: Vec<OrgId>,
     /// Active users holding the catalogue's guarded role.
     pub(crate) guarded_holders: Vec<UserId>,
+    /// Users, active or not, holding a role that cannot be revoked (Corterum's root
+    /// administrator): the organisation is neither deactivated nor merged. Kept apart
+    /// from `members` so a snapshot of the organisation carries them (see
+    /// [`World::slice`]) without every member.
+    pub(crate) irrevocable_holders: Vec<UserId>,
     /// Every user of the organisation.
     pub(crate) members: Vec<UserId>,
     /// Every log it owns or manages.
@@ -68,6 +73,7 @@ impl OrgNode {
             managing_agents: Vec::new(),
             stock_owners: Vec::new(),
             guarded_holders: Vec::new(),
+            irrevocable_holders: Vec::new(),
             members: Vec::new(),
             logs: Vec::new(),
         }
@@ -418,9 +424,11 @@ impl World {
         if let Some(old) = self.users.remove(&user.id) {
             self.emails.remove(&old.email);
             self.count_guarded(&old, false);
+            self.index_irrevocable(&old, false);
             self.index_member(&old, false);
         }
         self.count_guarded(&user, true);
+        self.index_irrevocable(&user, true);
         self.index_member(&user, true);
         let indexes: Vec<u16> = user.roles.iter().filter_map(|r| self.roles.index_of(*r)).collect();
         let rank =
@@ -449,6 +457,7 @@ impl World {
         let user = self.users.remove(&id).ok_or(WorldError::UnknownUser(id))?;
         self.emails.remove(&user.email);
         self.count_guarded(&user, false);
+        self.index_irrevocable(&user, false);
         self.index_member(&user, false);
         self.facts.remove(&id);
         self.links.remove(&id);
@@ -528,11 +537,20 @@ impl World {
         self.organisations.get(&id).map_or(0, |n| n.guarded_holders.len())
     }
 
+    /// The users of the organisation, active or not, who hold a role that cannot be
+    /// revoked (Corterum's root administrator). A snapshot of the organisation must hold
+    /// them with their roles, as [`World::slice`] does: the engine refuses deactivating
+    /// or merging an organisation they belong to from this list alone.
+    pub fn irrevocable_holders(&self, id: OrgId) -> &[UserId] {
+        self.organisations.get(&id).map_or(&[], |n| &n.irrevocable_holders)
+    }
+
     /// The smallest world in which `actor`'s requests about `resource` are decided exactly
     /// as here, and in which `actor`'s scopes are the same: the actor, their organisation
-    /// and its direct relationships; the resource and its organisations; and the active
-    /// holders of the guarded role in the resource's organisation. A storage adapter
-    /// loads the same rows.
+    /// and its direct relationships; the resource and its organisations; the active
+    /// holders of the guarded role in a user's organisation; and, for an organisation,
+    /// the holders of a role that cannot be revoked among its users, with their roles
+    /// ([`World::irrevocable_holders`]). A storage adapter loads the same rows.
     pub fn slice(&self, actor: UserId, resource: Resource) -> World {
         let mut out = World::with_roles(self.roles.clone());
         let mut orgs: Vec<OrgId> = Vec::new();
@@ -561,7 +579,12 @@ impl World {
                     }
                 }
             }
-            Resource::Organisation(id) => orgs.push(id),
+            Resource::Organisation(id) => {
+                orgs.push(id);
+                if let Some(node) = self.organisations.get(&id) {
+                    users.extend_from_slice(&node.irrevocable_holders);
+                }
+            }
             Resource::Entity(_)
             | Resource::Instance { .. }
             | Resource::Feature(_)
@@ -619,6 +642,7 @@ impl World {
         for id in users {
             if let (Some(u), false) = (self.users.get(&id), out.users.contains_key(&id)) {
                 out.count_guarded(u, true);
+                out.index_irrevocable(u, true);
                 out.emails.insert(u.email.clone(), u.id);
                 if let Some(f) = self.facts.get(&id) {
                     out.facts.insert(id, f.clone());
@@ -785,6 +809,20 @@ impl World {
                 list.push(log.id);
             } else {
                 list.retain(|id| *id != log.id);
+            }
+        }
+    }
+
+    /// Adds (`present`, when they hold a role that cannot be revoked) or removes the user
+    /// from their organisation's irrevocable holders. Removal does not ask the catalogue,
+    /// which may have changed since the user was added.
+    fn index_irrevocable(&mut self, user: &User, present: bool) {
+        let holds =
+            user.roles.iter().any(|r| self.roles.get(*r).is_some_and(|role| role.irrevocable));
+        if let Some(node) = self.organisations.get_mut(&user.organisation) {
+            node.irrevocable_holders.retain(|id| *id != user.id);
+            if present && holds {
+                node.irrevocable_holders.push(user.id);
             }
         }
     }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::action::{Action, ActionSet};
 use crate::id::RoleId;
+use crate::organisation::OrganisationKind;
 use crate::role::{Assignable, Grant, Reach, Role};
 
 /// The service-wide role (CORE calls it "support").
@@ -43,6 +44,7 @@ pub fn core_roles() -> Vec<Role> {
             irrevocable: false,
             built_in: true,
             requires_second_factor: true,
+            side: OrganisationKind::Housing,
             rank: 3,
             grants: vec![
                 giving(
@@ -67,6 +69,7 @@ pub fn core_roles() -> Vec<Role> {
             irrevocable: false,
             built_in: true,
             requires_second_factor: false,
+            side: OrganisationKind::Housing,
             rank: 2,
             grants: vec![
                 giving(
@@ -100,6 +103,7 @@ pub fn core_roles() -> Vec<Role> {
             irrevocable: false,
             built_in: true,
             requires_second_factor: false,
+            side: OrganisationKind::Housing,
             rank: 1,
             grants: vec![
                 grant(&[UserView, OrganisationListUsers], Reach::Organisation),
@@ -297,5 +301,6 @@ fn root_administrator() -> Role {
         irrevocable: true,
         built_in: true,
         requires_second_factor: true,
+        side: OrganisationKind::Company,
     }
 }

@@ -10,6 +10,7 @@ use thiserror::Error;
 use crate::action::{Action, ActionSet};
 use crate::feature::{Feature, FeatureSet};
 use crate::id::{DatasetId, GroupId, RoleId};
+use crate::organisation::OrganisationKind;
 use crate::role::{Assignable, Grant, Only, Reach, Role};
 
 /// What a role may do with one dataset.
@@ -199,6 +200,8 @@ impl RoleForm {
             irrevocable: false,
             built_in: false,
             requires_second_factor: self.requires_second_factor,
+            // A role form is Corterum's: its holders are the users of companies.
+            side: OrganisationKind::Company,
         })
     }
 

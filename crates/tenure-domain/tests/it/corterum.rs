@@ -202,7 +202,7 @@ impl Spec {
     fn build(&self) -> World {
         let mut w = World::with_roles(RoleCatalogue::with_corterum());
         for i in 0..ORGS {
-            w.insert_organisation(Organisation::new(
+            w.insert_organisation(Organisation::company(
                 org(i),
                 Name::parse(&format!("Co {i}")).unwrap(),
             ))
@@ -599,8 +599,11 @@ fn a_company_administrator_leaves_other_companies_roles_and_groups_alone() {
 fn administration_world() -> (World, [UserId; 6]) {
     let mut w = World::with_roles(RoleCatalogue::with_corterum());
     for i in 0..2 {
-        w.insert_organisation(Organisation::new(org(i), Name::parse(&format!("Co {i}")).unwrap()))
-            .unwrap();
+        w.insert_organisation(Organisation::company(
+            org(i),
+            Name::parse(&format!("Co {i}")).unwrap(),
+        ))
+        .unwrap();
     }
     let people = [
         ("root", 0, ROOT_ADMINISTRATOR, vec![]),

@@ -8,6 +8,7 @@
 
 mod corterum;
 mod fuzz;
+mod irrevocable;
 mod properties;
 mod reference;
 mod reports;

@@ -77,7 +77,7 @@ impl Spec {
     fn build(&self) -> World {
         let mut w = World::with_roles(RoleCatalogue::with_corterum());
         for i in 0..2 {
-            w.insert_organisation(Organisation::new(
+            w.insert_organisation(Organisation::company(
                 org(i),
                 Name::parse(&format!("Co {i}")).unwrap(),
             ))
@@ -183,7 +183,7 @@ proptest! {
 #[test]
 fn charlie_sees_his_certificate_once_fit_and_proper_and_his_statement_as_a_senior_manager() {
     let mut w = World::with_roles(RoleCatalogue::with_corterum());
-    w.insert_organisation(Organisation::new(org(0), Name::parse("FCA").unwrap())).unwrap();
+    w.insert_organisation(Organisation::company(org(0), Name::parse("FCA").unwrap())).unwrap();
     for (i, name) in ["Charlie Chaplin", "Joe Bloggs"].iter().enumerate() {
         let mut e = Entity::new(person(i), EntityKind::Person, Name::parse(name).unwrap());
         e.set_companies(vec![org(0)]);

@@ -41,7 +41,7 @@ const ROOT: UserId = UserId::from_uuid(Uuid::from_u128(0xface));
 pub fn world() -> World {
     let mut w = World::with_roles(RoleCatalogue::with_corterum());
     for (n, name) in [(FCA, "Financial Conduct Authority"), (PSR, "Payment Systems Regulator")] {
-        w.insert_organisation(Organisation::new(org(n), Name::parse(name).expect("name")))
+        w.insert_organisation(Organisation::company(org(n), Name::parse(name).expect("name")))
             .expect("org");
     }
     w.upsert_user(User::new(

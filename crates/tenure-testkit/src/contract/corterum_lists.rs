@@ -10,8 +10,8 @@ use tenure_core::query::Search;
 use tenure_core::{AccountQuery, ChangeStore, CorterumStore, EntityQuery, GroupQuery, Page, Write};
 use tenure_domain::role::builtin::{CONDUCT_RULES_STAFF, SENIOR_MANAGER};
 use tenure_domain::{
-    Email, Entity, EntityId, EntityKind, EntityScope, Group, GroupId, Name, OrgId, RoleForm,
-    RoleId, Scope, User, UserId, UserLinks, World,
+    Email, Entity, EntityId, EntityKind, EntityScope, Group, GroupId, Name, OrgId,
+    OrganisationKind, RoleForm, RoleId, Scope, User, UserId, UserLinks, World,
 };
 use uuid::Uuid;
 
@@ -158,7 +158,11 @@ where
     assert_eq!(found.total, 10);
 
     // Accounts: the FCA's 25 staff (the root has no username here), never the PSR's.
-    let scope = Scope { organisations: vec![org(FCA)], ..Scope::nothing(ROOT) };
+    let scope = Scope {
+        organisations: vec![org(FCA)],
+        kind: OrganisationKind::Company,
+        ..Scope::nothing(ROOT)
+    };
     let every = AccountQuery::default();
     let first = store.account_list(&scope, &every, page(1)).await.expect("accounts");
     let second = store.account_list(&scope, &every, page(2)).await.expect("accounts");
@@ -188,7 +192,7 @@ where
     assert_eq!(store.account_list(&scope, &by_email, page(1)).await.expect("none").total, 0);
     let psr_filter = AccountQuery { company: Some(org(PSR)), ..AccountQuery::default() };
     assert_eq!(store.account_list(&scope, &psr_filter, page(1)).await.expect("none").total, 0);
-    let root = Scope { everything: true, ..Scope::nothing(ROOT) };
+    let root = Scope { everything: true, kind: OrganisationKind::Company, ..Scope::nothing(ROOT) };
     let theirs = store.account_list(&root, &by_email, page(1)).await.expect("one");
     assert_eq!(theirs.items.iter().map(|a| a.username.as_str()).collect::<Vec<_>>(), ["PAT01"]);
     let deactivated = AccountQuery { active: Some(false), ..AccountQuery::default() };
