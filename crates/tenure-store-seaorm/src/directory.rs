@@ -159,7 +159,23 @@ impl SeaOrmStore {
                     user_rows.push(t);
                 }
             }
-            Resource::Organisation(id) => org_ids.push(*id.as_uuid()),
+            Resource::Organisation(id) => {
+                org_ids.push(*id.as_uuid());
+                // Its users holding a role that cannot be revoked, with their roles, as
+                // `World::slice` holds them: the engine refuses deactivating or merging
+                // the organisation while one belongs (`World::irrevocable_holders`).
+                let irrevocable: Vec<RoleId> =
+                    world.roles().iter().filter(|r| r.irrevocable).map(|r| r.id).collect();
+                for role in irrevocable {
+                    let holders = users::Entity::find()
+                        .filter(users::Column::OrganisationId.eq(*id.as_uuid()))
+                        .filter(holds_role(role))
+                        .all(db)
+                        .await
+                        .map_err(backend)?;
+                    user_rows.extend(holders);
+                }
+            }
             Resource::Log(id) => {
                 if let Some(l) =
                     logs::Entity::find_by_id(*id.as_uuid()).one(db).await.map_err(backend)?
