@@ -237,4 +237,42 @@ mod tests {
         assert_eq!(policy.base_url, "https://tenure.example");
         assert_eq!(policy.invitation_lifetime_ms, 3 * 24 * 60 * 60 * 1000);
     }
+
+    /// The commands' services (no rate limits) give the users import its chunked path, and
+    /// the web's (limited) do not. The wiring once gave every command limits with no rate
+    /// in them, which read as limited: every users import then went row by row, a
+    /// transaction a row, at a tenth of the chunked speed.
+    #[test]
+    fn a_command_line_users_import_writes_in_chunks() {
+        use tenure_core::batch::Kind as _;
+        let dir = std::env::temp_dir().join(format!("tenure-chunked-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let store = StoreArgs {
+            database: format!("sqlite://{}?mode=rwc", dir.join("t.db").display()),
+            secret_key_file: None,
+        };
+        let mail = MailArgs {
+            outbox: dir.join("outbox"),
+            smtp_url: None,
+            mail_from: "Tenure <no-reply@tenure.invalid>".to_owned(),
+            base_url: "http://127.0.0.1:3000".to_owned(),
+        };
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        runtime.block_on(async {
+            let chunked = |services: &Services| {
+                tenure_core::batch::users::Users::new(crate::batch::sources(services))
+                    .bulk()
+                    .is_some()
+            };
+            let commands = Services::open(&store, &mail).await.expect("services");
+            assert!(chunked(&commands), "the commands' users import goes row by row");
+            let web =
+                Services::open_with(&store, &mail, Timings::default(), LimitPolicy::default())
+                    .await
+                    .expect("services");
+            assert!(!chunked(&web), "a rate-limited users import must count each invitation");
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -312,9 +312,12 @@ impl Manage {
         self
     }
 
-    /// Whether no rate limit applies (a batch import's chunks write without counting).
+    /// Whether invitations are counted against no rate limit (a batch import's chunks
+    /// write without counting): no limits wired, or wired with no rate for
+    /// [`LimitKind::InvitationAccount`], as every command-line run is
+    /// ([`crate::limits::LimitPolicy::unlimited`]).
     pub(crate) fn unlimited(&self) -> bool {
-        self.limits.is_none()
+        self.limits.as_ref().is_none_or(|l| l.policy().rate(LimitKind::InvitationAccount).is_none())
     }
 
     /// The engine's answer without writing: the refusal and its audit entry, for a batch
