@@ -11,6 +11,7 @@ use crate::audit::{
     SignInFailure, UserMove,
 };
 use crate::changes::{Link, LinkPurpose, Write};
+use crate::error::BackendError;
 use crate::manage::{Edited, EmailConfirmed, Manage, UserChanges, optional, required};
 use crate::notification::{self, ChangedBy, Notification};
 use crate::ports::{Timestamp, Verified};
@@ -350,7 +351,9 @@ impl Manage {
     }
 
     /// Moves a user to another organisation the actor may invite into with the user's
-    /// role.
+    /// roles: CORE's move, decided as one by [`tenure_domain::decide_move`] (a housing
+    /// user into an active housing organisation; a company, or a company's user, is "not
+    /// found").
     ///
     /// # Errors
     /// As [`Manage::edit_user`].
@@ -363,21 +366,20 @@ impl Manage {
     ) -> Result<(), ManageError> {
         let user = self.user(id).await?;
         let from = self.org(user.value.organisation).await?;
-        let world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
-        self.base
-            .require(&world, Request::new(actor, Action::UserMoveOrganisation, Resource::User(id)))
-            .await?;
-        let target = self.org(to).await?;
-        let to_world = self.ports.directory.snapshot(actor, Resource::Organisation(to)).await?;
-        for role in &user.value.roles {
-            self.base
-                .require(
-                    &to_world,
-                    Request::new(actor, Action::UserInvite, Resource::Organisation(to))
-                        .giving(*role),
-                )
-                .await?;
+        // The engine decides on the user's snapshot holding `to` if it exists (as a merge
+        // does), so a missing `to` is answered as the engine answers it: the move and the
+        // destination in one decision, never two questions on two worlds.
+        let target = self.ports.changes.organisation(to).await?;
+        let mut world = self.ports.directory.snapshot(actor, Resource::User(id)).await?;
+        if let Some(t) = target.as_ref().filter(|t| world.organisation(t.value.id).is_none()) {
+            world.insert_organisation(t.value.clone()).map_err(BackendError::new)?;
         }
+        let decision = tenure_domain::decide_move(&world, actor, id, to);
+        if !decision.is_allowed() {
+            let request = Request::new(actor, Action::UserMoveOrganisation, Resource::User(id));
+            return Err(self.base.refuse(&world, request, decision).await);
+        }
+        let target = target.ok_or(ManageError::NotFound)?;
         if to == from.value.id {
             return Ok(());
         }

@@ -7,6 +7,7 @@
 //! coordinator look for companies in their lists and pickers.
 
 use axum::http::StatusCode;
+use tenure_core::{AccountStore, AuditName, ChangeStore, Invite, ManageError, PersonInput};
 use tenure_domain::role::builtin::{
     ADMINISTRATOR, CORTERUM_ADMINISTRATOR, DATA_COORDINATOR, ROOT_ADMINISTRATOR,
 };
@@ -403,6 +404,86 @@ async fn a_relationship_add_naming_a_company_answers_as_for_nothing() {
     // The relationship was not made.
     let page = cora.get(&path).await;
     assert!(!page.body.contains("Financial Conduct Authority"), "{}", page.body);
+}
+
+/// CORE's move is the housing side's, decided as one (the engine's `decide_move`): CORE's
+/// administrator moving an invited Alpha user (no role until she accepts, so no
+/// invitation into the destination was ever asked) into the FCA, and the root
+/// administrator moving the FCA's Jane into the PSR, are each answered as an organisation
+/// that does not exist, the refusal audited, and nobody moves. Both moved before.
+#[tokio::test]
+async fn cores_move_never_crosses_the_sides() {
+    let site = site_with_jane().await;
+    let manage = &site.services.manage;
+    let (ada, root, jane) = (person(3), person(1), person(6));
+    let invite = Invite {
+        person: PersonInput {
+            name: "Ivy Invited".to_owned(),
+            email: "ivy@example.com".to_owned(),
+            telephone: String::new(),
+        },
+        organisation: org(ALPHA),
+        role: DATA_COORDINATOR,
+    };
+    let ivy = manage.invite(ada, &invite).await.unwrap();
+    let nowhere = org(0xdead);
+    let store = &*site.store;
+    let version = |id| async move { ChangeStore::user(store, id).await.unwrap().unwrap() };
+    let refusals = |id| async move {
+        AccountStore::audit_for_user(store, id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.name == AuditName::AuthzFail && e.actor != Some(id))
+            .count()
+    };
+
+    // The service: a company as the destination, or a company's user, is "not found",
+    // as an organisation that does not exist is; each refusal is an audit entry.
+    for (actor, user, to) in [(ada, ivy, org(FCA)), (root, jane, org(PSR)), (root, jane, org(FCA))]
+    {
+        let before = version(user).await;
+        let refused_before = refusals(user).await;
+        let moved = manage.move_user(actor, user, before.version, to).await;
+        assert!(matches!(moved, Err(ManageError::NotFound)), "{user} into {to}: {moved:?}");
+        let after = version(user).await;
+        assert_eq!(after.value.organisation, before.value.organisation, "{user} moved");
+        assert_eq!(after.version, before.version, "{user} was written");
+        assert_eq!(refusals(user).await, refused_before + 1, "{user} into {to}: not audited");
+    }
+    let missing = manage.move_user(ada, ivy, version(ivy).await.version, nowhere).await;
+    assert!(matches!(missing, Err(ManageError::NotFound)), "{missing:?}");
+    // Between housing organisations the move is as before.
+    manage.move_user(ada, ivy, version(ivy).await.version, org(BETA)).await.unwrap();
+    assert_eq!(version(ivy).await.value.organisation, org(BETA));
+    manage.move_user(ada, ivy, version(ivy).await.version, org(ALPHA)).await.unwrap();
+
+    // On the web: Ada's move into the FCA by id answers as one into an id that names
+    // nothing, and Ivy stays in Alpha.
+    let mut a = Client::new(&site);
+    a.sign_in("ada@example.com").await;
+    let path = format!("/users/{ivy}/move");
+    let form = a.get(&path).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(!form.body.contains("Financial Conduct Authority"), "{}", form.body);
+    let v = version(ivy).await.version.to_string();
+    let (fca, nobody) = (org(FCA).to_string(), nowhere.to_string());
+    let into_fca = a.post(&path, &[("version", &v), ("organisation", &fca)]).await;
+    let into_nothing = a.post(&path, &[("version", &v), ("organisation", &nobody)]).await;
+    assert_eq!(into_fca.status, into_nothing.status, "{}", into_fca.body);
+    assert!(into_fca.body.contains("an organisation you can move users into"), "{}", into_fca.body);
+    same("move", &echoing(&into_fca.body, &fca, "X"), &echoing(&into_nothing.body, &nobody, "X"));
+    assert_eq!(version(ivy).await.value.organisation, org(ALPHA));
+    // The root administrator's move of Jane on CORE's screen is "Page not found", and
+    // Jane stays at the FCA.
+    let mut r = Client::new(&site);
+    r.sign_in("root@example.com").await;
+    let v = version(jane).await.version.to_string();
+    let psr = org(PSR).to_string();
+    let moved =
+        r.post(&format!("/users/{jane}/move"), &[("version", &v), ("organisation", &psr)]).await;
+    assert_eq!(moved.status, StatusCode::NOT_FOUND, "{}", moved.body);
+    assert_eq!(version(jane).await.value.organisation, org(FCA));
 }
 
 /// The shared world with Jane at the FCA holding the customer's "Compliance

@@ -50,10 +50,11 @@ async fn instance(
     policies.limits = limits;
     let services = Services::wire(ports, policies).await.unwrap();
     Site {
-        router: tenure_web::router(services, config),
+        router: tenure_web::router(services.clone(), config),
         store: store.clone(),
         mailer,
         clock: clock.clone(),
+        services,
         used_steps: std::sync::Mutex::default(),
     }
 }

@@ -74,6 +74,9 @@ pub(crate) struct Site {
     pub(crate) store: Arc<MemoryDirectory>,
     pub(crate) mailer: Arc<MemoryMailer>,
     pub(crate) clock: Arc<FixedClock>,
+    /// The services the router serves, for tests that ask a service directly (what a
+    /// page never sends, such as an attack a page's own read already stops).
+    pub(crate) services: Services,
     /// The last 30-second step whose code each person used: a code is accepted once, so
     /// the next sign-in waits for the next step (the clock moves on).
     pub(crate) used_steps: std::sync::Mutex<HashMap<String, i64>>,
@@ -148,8 +151,8 @@ pub(crate) async fn site_with(world: World, config: WebConfig) -> Site {
         .with(LimitKind::ResetAddress, per_minute(config.rate_limits.reset_per_minute));
     let services = Services::wire(ports, policies).await.unwrap();
     enrol_those_required(&services, &store.update(|w| w.clone()).unwrap()).await;
-    let router = tenure_web::router(services, config);
-    Site { router, store, mailer, clock, used_steps: std::sync::Mutex::default() }
+    let router = tenure_web::router(services.clone(), config);
+    Site { router, store, mailer, clock, services, used_steps: std::sync::Mutex::default() }
 }
 
 /// Gives every one of these users [`PASSWORD`], audited as set at time 0.
