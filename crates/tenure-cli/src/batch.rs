@@ -253,6 +253,10 @@ impl Delivery {
         let task = tokio::spawn(async move {
             let mut total = Round::default();
             loop {
+                // Read before the round: the last round must start after the stop (after
+                // the import committed), or a round begun while a chunk held the write
+                // lock would find nothing and end delivery with the chunk's mail unsent.
+                let stopping = *stopped.borrow();
                 let claimed = match courier.run_once().await {
                     Ok(round) => {
                         total.claimed += round.claimed;
@@ -269,7 +273,7 @@ impl Delivery {
                 if claimed > 0 {
                     continue;
                 }
-                if *stopped.borrow() {
+                if stopping {
                     break;
                 }
                 tokio::select! {

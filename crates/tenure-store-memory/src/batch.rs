@@ -9,8 +9,11 @@ use std::sync::{Mutex, RwLock};
 
 use async_trait::async_trait;
 use tenure_core::batch::chunk::{Chunk, ChunkStore, RowWrites};
-use tenure_core::{BackendError, ChangeError, ChangeStore, LinkPurpose, LinkState, Versioned};
-use tenure_domain::{Email, Organisation, RoleId, User, UserId};
+use tenure_core::{
+    BackendError, ChangeError, ChangeStore, Directory, LinkPurpose, LinkState, RelationshipRequest,
+    Versioned,
+};
+use tenure_domain::{Email, OrgId, Organisation, Relationship, RoleId, User, UserId};
 
 use crate::{MemoryDirectory, poisoned};
 
@@ -77,6 +80,27 @@ impl Chunk for MemoryChunk<'_> {
             }
         }
         Ok(roles)
+    }
+
+    async fn relationships_among(
+        &mut self,
+        organisations: &[OrgId],
+    ) -> Result<(Vec<Relationship>, Vec<RelationshipRequest>), BackendError> {
+        let edges = self.copy.relationships_of(organisations).await?;
+        let mut requests: Vec<RelationshipRequest> = Vec::new();
+        for org in organisations {
+            for r in self.copy.relationship_requests(*org).await? {
+                if !requests.iter().any(|k| k.relationship == r.relationship) {
+                    requests.push(r);
+                }
+            }
+        }
+        Ok((edges, requests))
+    }
+
+    async fn members_of(&mut self, organisations: &[OrgId]) -> Result<Vec<User>, BackendError> {
+        let world = self.copy.world.read().map_err(|_| poisoned())?;
+        Ok(world.users().filter(|u| organisations.contains(&u.organisation)).cloned().collect())
     }
 
     async fn apply(&mut self, rows: Vec<RowWrites>) -> Result<(), ChangeError> {

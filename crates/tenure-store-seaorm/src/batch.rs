@@ -19,17 +19,20 @@ use sea_orm::{
 };
 use tenure_core::batch::chunk::{Chunk, ChunkStore, RowWrites};
 use tenure_core::{
-    AuditEvent, BackendError, ChangeError, LinkPurpose, LinkState, Versioned, Write,
+    AuditEvent, BackendError, ChangeError, LinkPurpose, LinkState, RelationshipRequest, Versioned,
+    Write,
 };
-use tenure_domain::{Email, OrgId, Organisation, RoleId, User, UserId};
+use tenure_domain::{Email, OrgId, Organisation, Relationship, RoleId, User, UserId};
 use uuid::Uuid;
 
 use crate::SeaOrmStore;
 use crate::accounts::audit_row;
-use crate::changes::{apply_one, backend, link_row, refused};
+use crate::changes::{apply_one, backend, link_row, refused, relationship_request};
 use crate::convert;
 use crate::directory::{roles_column, user_with_roles};
-use crate::entity::{links, organisations, relationships, user_roles, users};
+use crate::entity::{
+    links, organisations, relationship_requests, relationships, user_roles, users,
+};
 
 /// The most rows one multi-row `INSERT` carries (well under SQLite's and PostgreSQL's
 /// limits on bound values, at a dozen columns a row).
@@ -118,6 +121,62 @@ impl Chunk for SqlChunk {
             }
         }
         Ok(newest.into_iter().map(|(u, r)| (UserId::from_uuid(u), r)).collect())
+    }
+
+    async fn relationships_among(
+        &mut self,
+        organisations: &[OrgId],
+    ) -> Result<(Vec<Relationship>, Vec<RelationshipRequest>), BackendError> {
+        let mut edges = Vec::new();
+        let mut requests = Vec::new();
+        // Half a statement's worth a query: each id is bound twice.
+        for part in organisations.chunks(PER_STATEMENT / 2) {
+            let ids = || part.iter().map(|o| *o.as_uuid());
+            let rows = relationships::Entity::find()
+                .filter(
+                    Condition::any()
+                        .add(relationships::Column::StockOwnerId.is_in(ids()))
+                        .add(relationships::Column::ManagingAgentId.is_in(ids())),
+                )
+                .all(&self.txn)
+                .await
+                .map_err(BackendError::new)?;
+            edges.extend(rows.into_iter().map(|e| Relationship {
+                stock_owner: OrgId::from_uuid(e.stock_owner_id),
+                managing_agent: OrgId::from_uuid(e.managing_agent_id),
+            }));
+            let rows = relationship_requests::Entity::find()
+                .filter(
+                    Condition::any()
+                        .add(relationship_requests::Column::StockOwnerId.is_in(ids()))
+                        .add(relationship_requests::Column::ManagingAgentId.is_in(ids())),
+                )
+                .all(&self.txn)
+                .await
+                .map_err(BackendError::new)?;
+            requests.extend(rows.iter().map(relationship_request));
+        }
+        edges.sort_unstable_by_key(|r| (r.stock_owner, r.managing_agent));
+        edges.dedup();
+        requests
+            .sort_unstable_by_key(|r| (r.relationship.stock_owner, r.relationship.managing_agent));
+        requests.dedup();
+        Ok((edges, requests))
+    }
+
+    async fn members_of(&mut self, organisations: &[OrgId]) -> Result<Vec<User>, BackendError> {
+        let mut found = Vec::new();
+        for part in organisations.chunks(PER_STATEMENT) {
+            let query = users::Entity::find()
+                .filter(users::Column::OrganisationId.is_in(part.iter().map(|o| *o.as_uuid())))
+                .column_as(Expr::cust(roles_column(self.db)), "role_ids");
+            let rows =
+                self.txn.query_all_raw(query.build(self.db)).await.map_err(BackendError::new)?;
+            for row in &rows {
+                found.push(user_with_roles(row, "")?);
+            }
+        }
+        Ok(found)
     }
 
     async fn apply(&mut self, rows: Vec<RowWrites>) -> Result<(), ChangeError> {

@@ -46,7 +46,7 @@ pub(crate) fn refused(e: DbErr) -> ChangeError {
     }
 }
 
-fn relationship_request(row: &relationship_requests::Model) -> RelationshipRequest {
+pub(crate) fn relationship_request(row: &relationship_requests::Model) -> RelationshipRequest {
     RelationshipRequest {
         relationship: Relationship {
             stock_owner: OrgId::from_uuid(row.stock_owner_id),

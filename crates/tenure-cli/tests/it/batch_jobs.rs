@@ -406,3 +406,59 @@ async fn an_import_queues_its_invitations_and_mail_deliver_sends_each_once() {
     assert!(!out.contains("queued"), "{out}");
     assert_eq!(outbox(&dir).len(), before + 3, "each exactly once");
 }
+
+/// An administrator's relationships import writes in chunks with the service's own writes:
+/// each relationship in effect at once, audited on both ends, and the coordinators of each
+/// end told (queued with the row, sent by `mail deliver`); a row naming an organisation
+/// that does not exist fails alone, and a row repeated is unchanged the second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrators_relationships_import_tells_each_ends_coordinators() {
+    let dir = ready("relationship-mail").await;
+    ok(&import(&dir, "organisations", &write(&dir, "orgs.csv", ORGS), &[]));
+    let out = ok(&import(&dir, "users", &write(&dir, "users.csv", USERS), &["--deliver"]));
+    assert!(out.contains("3 delivered"), "{out}");
+    let cora = outbox(&dir).into_iter().find(|m| m.contains("To: cora@example.com")).unwrap();
+    accept(&dir, &cora).await;
+    let before = outbox(&dir);
+
+    let rels = write(
+        &dir,
+        "rels.csv",
+        "stock_owner,managing_agent\n\
+         Riverside Homes,Northshire Council\n\
+         Nowhere Homes,Northshire Council\n\
+         Elsewhere Homes,Northshire Council\n\
+         Riverside Homes,Northshire Council\n",
+    );
+    let out = import(&dir, "relationships", &rels, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let outcomes: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(r#""line":"#))
+        .map(|l| {
+            let at = l.find(r#""outcome":""#).expect("an outcome") + r#""outcome":""#.len();
+            &l[at..at + l[at..].find('"').unwrap()]
+        })
+        .collect();
+    assert_eq!(outcomes, ["created", "failed", "created", "unchanged"], "{stdout}");
+    assert!(stdout.contains("Nowhere Homes") && stdout.contains("does not exist"), "{stdout}");
+    assert_eq!(
+        export(&dir, "relationships", "ada@example.com"),
+        "stock_owner,managing_agent\r\n\
+         Elsewhere Homes,Northshire Council\r\n\
+         Riverside Homes,Northshire Council\r\n"
+    );
+    let added: Vec<_> = trail(&dir).into_iter().filter(|r| &r[1] == "relationship_added").collect();
+    assert_eq!(added.len(), 4, "each relationship audited on both ends");
+
+    // Cora manages Riverside's relationships: she is told of hers, once; Pete (a data
+    // provider at Northshire) is not told; Northshire has no coordinator.
+    let said = ok(&tenure(&dir, &["mail", "deliver"]));
+    assert!(said.contains("sent: 1\n"), "{said}");
+    let told: Vec<String> = outbox(&dir).into_iter().filter(|m| !before.contains(m)).collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("To: cora@example.com"), "{}", told[0]);
+    assert!(told[0].contains("An administrator added"), "{}", told[0]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tenure_domain::{Email, Organisation, RoleId, User, UserId};
+use tenure_domain::{Email, OrgId, Organisation, Relationship, RoleId, User, UserId};
 
 use crate::audit::{AuditEvent, Origin};
-use crate::changes::{ChangeError, Versioned, Write};
+use crate::changes::{ChangeError, RelationshipRequest, Versioned, Write};
 use crate::error::BackendError;
 
 /// The most rows a chunk holds.
@@ -79,6 +79,23 @@ pub trait Chunk: Send {
         &mut self,
         users: &[UserId],
     ) -> Result<Vec<(UserId, Option<RoleId>)>, BackendError>;
+
+    /// The relationships in effect, and the requests waiting for an answer, with one of
+    /// these organisations at either end.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn relationships_among(
+        &mut self,
+        organisations: &[OrgId],
+    ) -> Result<(Vec<Relationship>, Vec<RelationshipRequest>), BackendError>;
+
+    /// The users of these organisations, with their roles (active or not: whoever uses
+    /// them decides).
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn members_of(&mut self, organisations: &[OrgId]) -> Result<Vec<User>, BackendError>;
 
     /// Writes every row, in order, inside one savepoint: all of them or, if any write is
     /// refused, none (rolled back to the savepoint; the chunk goes on).
@@ -164,6 +181,17 @@ impl Chunk for Stamping<'_> {
         users: &[UserId],
     ) -> Result<Vec<(UserId, Option<RoleId>)>, BackendError> {
         self.inner.invitation_roles(users).await
+    }
+
+    async fn relationships_among(
+        &mut self,
+        organisations: &[OrgId],
+    ) -> Result<(Vec<Relationship>, Vec<RelationshipRequest>), BackendError> {
+        self.inner.relationships_among(organisations).await
+    }
+
+    async fn members_of(&mut self, organisations: &[OrgId]) -> Result<Vec<User>, BackendError> {
+        self.inner.members_of(organisations).await
     }
 
     async fn apply(&mut self, rows: Vec<RowWrites>) -> Result<(), ChangeError> {

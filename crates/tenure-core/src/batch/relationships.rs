@@ -9,20 +9,30 @@
 //! effect, or already asked for, is unchanged. A relationship has nothing else to
 //! update.
 //!
+//! In a chunk ([`Bulk`]) a row the chunk's data settles (both ends found, the engine's
+//! answer an add or a request, the pair not there yet) is written with the same writes
+//! and audit entries as the service's (`Manage::relationship_writes`), the other end's
+//! relationship managers' emails included; any other row (an end that does not exist or
+//! is a company, a refusal) goes through the service on its own, which answers it.
+//!
 //! The export lists the relationships in effect that the actor may see: each from its
 //! stock owner when the actor may view it, otherwise from its managing agent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use tenure_domain::{
-    Action, OrgId, Relationship, RelationshipEffect, RelationshipStep, Request, Resource, UserId,
-    World, decide_relationship,
+    Action, OrgId, Organisation, Relationship, RelationshipEffect, RelationshipStep, Request,
+    Resource, User, UserId, World, decide_relationship,
 };
 
-use crate::batch::{Created, Kind, RowError, Sources, cell};
+use crate::batch::chunk::{Chunk, RowWrites};
+use crate::batch::{
+    Bulk, BulkPath, Created, Kind, Options, Outcome, Planned, Planner, RowError, Sources, cell,
+};
 use crate::csv::read::{Columns, Row};
 use crate::error::BackendError;
+use crate::manage::Manage;
 use crate::ports::Page;
 use crate::query::OrganisationQuery;
 use crate::usecase::FieldError;
@@ -202,6 +212,11 @@ impl Kind for Relationships {
         Ok(())
     }
 
+    fn bulk(&self) -> Option<BulkPath<'_, RelationshipRow>> {
+        let chunks = self.sources.chunks.clone()?;
+        Some(BulkPath { planner: self, chunks })
+    }
+
     async fn export_page(
         &self,
         actor: UserId,
@@ -257,5 +272,130 @@ impl Kind for Relationships {
         rows.sort_by_key(|r| (r[0].to_lowercase(), r[1].to_lowercase()));
         rows.dedup();
         Ok(Some(rows))
+    }
+}
+
+/// A chunk of relationships: both ends of every row by name, the relationships and
+/// requests they are in, and their users (for the emails), read in the chunk's
+/// transaction, in the actor's snapshot of the service.
+struct RelationshipsPlanner<'a> {
+    kind: &'a Relationships,
+    actor: UserId,
+    world: World,
+    /// By lower-case name.
+    orgs: HashMap<String, Organisation>,
+    /// In effect, or asked for: a row for one is unchanged.
+    there: HashSet<Relationship>,
+    /// Each end's users.
+    members: HashMap<OrgId, Vec<User>>,
+}
+
+#[async_trait]
+impl Bulk<RelationshipRow> for Relationships {
+    async fn load<'a>(
+        &'a self,
+        chunk: &mut (dyn Chunk + '_),
+        actor: UserId,
+        rows: &[&RelationshipRow],
+    ) -> Result<Box<dyn Planner<RelationshipRow> + 'a>, BackendError> {
+        let mut names: Vec<String> =
+            rows.iter().flat_map(|r| [r.stock_owner.clone(), r.managing_agent.clone()]).collect();
+        names.sort_unstable();
+        names.dedup();
+        let orgs = chunk.organisations_by_name(&names).await?;
+        // Relationships are CORE's: a company named is left to the service's answer.
+        let housing: Vec<OrgId> =
+            orgs.iter().filter(|o| Manage::on_core(&o.value)).map(|o| o.value.id).collect();
+        let (edges, requests) = chunk.relationships_among(&housing).await?;
+        let mut members: HashMap<OrgId, Vec<User>> = HashMap::new();
+        for user in chunk.members_of(&housing).await? {
+            members.entry(user.organisation).or_default().push(user);
+        }
+        // As the service's world: the actor's snapshot with both ends and the pending
+        // request; on SQLite the chunk holds the write lock, so it reads what the chunk
+        // reads.
+        let mut world = self.sources.directory.snapshot(actor, Resource::Service).await?;
+        for org in &orgs {
+            if Manage::on_core(&org.value) && world.organisation(org.value.id).is_none() {
+                world.insert_organisation(org.value.clone()).map_err(BackendError::new)?;
+            }
+        }
+        let mut there: HashSet<Relationship> = edges.into_iter().collect();
+        for p in requests {
+            let rel = p.relationship;
+            there.insert(rel);
+            let ends_known = world.organisation(rel.stock_owner).is_some()
+                && world.organisation(rel.managing_agent).is_some();
+            if ends_known && world.relationship_request(rel).is_none() {
+                world.request_relationship(rel, p.requested_by).map_err(BackendError::new)?;
+            }
+        }
+        Ok(Box::new(RelationshipsPlanner {
+            kind: self,
+            actor,
+            world,
+            orgs: orgs
+                .into_iter()
+                .map(|o| (o.value.name.as_str().to_lowercase(), o.value))
+                .collect(),
+            there,
+            members,
+        }))
+    }
+}
+
+impl Planner<RelationshipRow> for RelationshipsPlanner<'_> {
+    fn plan(&mut self, input: &RelationshipRow, _: Options) -> Planned {
+        let end = |name: &str| self.orgs.get(&name.trim().to_lowercase()).cloned();
+        let (Some(owner), Some(agent)) = (end(&input.stock_owner), end(&input.managing_agent))
+        else {
+            return Planned::Services;
+        };
+        if !Manage::on_core(&owner) || !Manage::on_core(&agent) {
+            return Planned::Services;
+        }
+        let actor = self.actor;
+        let rel = Relationship { stock_owner: owner.id, managing_agent: agent.id };
+        // As `find`: only someone who may see one end learns whether the two are related.
+        if !may_view(&self.world, actor, rel.stock_owner)
+            && !may_view(&self.world, actor, rel.managing_agent)
+        {
+            return Planned::Services;
+        }
+        if self.there.contains(&rel) {
+            return Planned::Done(Outcome::Unchanged);
+        }
+        // A refusal is the service's to answer and audit, on its own.
+        let Ok(effect) = decide_relationship(&self.world, actor, rel, RelationshipStep::Add) else {
+            return Planned::Services;
+        };
+        let (taken, outcome) = match effect {
+            RelationshipEffect::Added => (self.world.add_relationship(rel), Outcome::Created),
+            RelationshipEffect::Requested { by } => {
+                (self.world.request_relationship(rel, by), Outcome::Requested)
+            }
+            // Not with no request pending (a pending one made the row unchanged).
+            _ => return Planned::Services,
+        };
+        if taken.is_err() {
+            return Planned::Services;
+        }
+        self.there.insert(rel);
+        let ends = [owner, agent];
+        let actor_org = self.world.user(actor).map(|u| u.organisation);
+        let members: Vec<(OrgId, Vec<User>)> = ends
+            .iter()
+            .filter(|e| Some(e.id) != actor_org)
+            .map(|e| (e.id, self.members.get(&e.id).cloned().unwrap_or_default()))
+            .collect();
+        let manage = &self.kind.sources.manage;
+        let built = manage
+            .relationship_writes(&self.world, actor, rel, effect, false, &ends, &members)
+            .map_err(crate::usecase::ManageError::from)
+            .and_then(|(writes, _, audit)| Ok((manage.seal(writes)?, audit)));
+        match built {
+            Ok((writes, audit)) => Planned::Write(outcome, RowWrites { writes, audit }),
+            Err(e) => Planned::Refused(e.into(), None),
+        }
     }
 }

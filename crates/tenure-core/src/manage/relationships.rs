@@ -3,7 +3,7 @@
 
 use tenure_domain::{
     Action, Name, OrgId, Organisation, Relationship, RelationshipEffect, RelationshipError,
-    RelationshipStep, Request, Resource, UserId, World, decide_relationship,
+    RelationshipStep, Request, Resource, User, UserId, World, decide_relationship,
 };
 
 use crate::audit::{AuditDetail, AuditEvent, AuditName, RelationshipDetail};
@@ -90,53 +90,30 @@ impl Manage {
                 return Err(self.base.refuse(&world, request, denial).await);
             }
         };
-        let drop_request = Write::DropRelationshipRequest(rel);
-        let (mut writes, name) = match effect {
-            RelationshipEffect::Added => {
+        match effect {
+            RelationshipEffect::Added | RelationshipEffect::Accepted { .. } => {
                 world.add_relationship(rel)?;
-                let mut writes = Vec::new();
-                if pending {
-                    writes.push(drop_request);
-                }
-                writes.push(Write::InsertRelationship(rel));
-                (writes, AuditName::RelationshipAdd)
             }
-            RelationshipEffect::Requested { by } => {
-                world.request_relationship(rel, by)?;
-                let request = RelationshipRequest {
-                    relationship: rel,
-                    requested_by: by,
-                    requested_at: self.base.now(),
-                };
-                (vec![Write::RequestRelationship(request)], AuditName::RelationshipRequest)
-            }
-            RelationshipEffect::Accepted { .. } => {
-                world.add_relationship(rel)?;
-                (vec![drop_request, Write::InsertRelationship(rel)], AuditName::RelationshipAccept)
-            }
-            RelationshipEffect::Declined { .. } => {
+            RelationshipEffect::Requested { by } => world.request_relationship(rel, by)?,
+            RelationshipEffect::Declined { .. } | RelationshipEffect::Withdrawn { .. } => {
                 world.remove_request(rel)?;
-                (vec![drop_request], AuditName::RelationshipDecline)
             }
-            RelationshipEffect::Withdrawn { .. } => {
-                world.remove_request(rel)?;
-                (vec![drop_request], AuditName::RelationshipWithdraw)
-            }
-            RelationshipEffect::Removed => {
-                (vec![Write::DeleteRelationship(rel)], AuditName::RelationshipRemove)
-            }
-        };
+            RelationshipEffect::Removed => {}
+        }
         let names = |id: OrgId| {
             ends.iter().find(|o| o.id == id).map_or_else(|| id.to_string(), |o| o.name.to_string())
         };
         // The other end is told in the same transaction as the step it is told of.
         let actor_org = world.user(actor).map(|u| u.organisation);
+        let mut members = Vec::new();
         for end in &ends {
             if Some(end.id) != actor_org {
-                writes.extend(self.relationship_mail(&world, end, &ends, rel, effect).await?);
+                members.push((end.id, self.relationship_members(end).await?));
             }
         }
-        let result = self.commit(writes, self.relationship_event(name, actor, rel)).await;
+        let (writes, name, events) =
+            self.relationship_writes(&world, actor, rel, effect, pending, &ends, &members)?;
+        let result = self.commit(writes, events).await;
         match result {
             Ok(()) => {}
             // The store knows relationships the actor's snapshot may not hold.
@@ -216,16 +193,67 @@ impl Manage {
         Ok(self.ports.changes.relationship_requests(organisation).await?)
     }
 
-    /// The writes that queue an email to each person who manages `to`'s relationships (the
-    /// engine says who) about a step another organisation took.
-    async fn relationship_mail(
+    /// What a step writes, and its audit entries (one on each end), as the engine decided
+    /// it on `world` (the step already taken in it): the relationship or request, and an
+    /// email to each of `members` (the users of each end to tell, by end) who manages
+    /// that end's relationships. Shared by [`Manage::change_relationship`] and a batch
+    /// import's chunk (`batch::relationships`), so both write the same.
+    ///
+    /// # Errors
+    /// [`BackendError`] when a message cannot be sealed for the queue.
+    #[expect(clippy::too_many_arguments, reason = "one step's facts, read apart by its callers")]
+    pub(crate) fn relationship_writes(
         &self,
         world: &World,
-        to: &Organisation,
-        ends: &[Organisation],
+        actor: UserId,
         rel: Relationship,
         effect: RelationshipEffect,
-    ) -> Result<Vec<Write>, BackendError> {
+        pending: bool,
+        ends: &[Organisation],
+        members: &[(OrgId, Vec<User>)],
+    ) -> Result<(Vec<Write>, AuditName, Vec<AuditEvent>), BackendError> {
+        let drop_request = Write::DropRelationshipRequest(rel);
+        let (mut writes, name) = match effect {
+            RelationshipEffect::Added => {
+                let mut writes = Vec::new();
+                if pending {
+                    writes.push(drop_request);
+                }
+                writes.push(Write::InsertRelationship(rel));
+                (writes, AuditName::RelationshipAdd)
+            }
+            RelationshipEffect::Requested { by } => {
+                let request = RelationshipRequest {
+                    relationship: rel,
+                    requested_by: by,
+                    requested_at: self.base.now(),
+                };
+                (vec![Write::RequestRelationship(request)], AuditName::RelationshipRequest)
+            }
+            RelationshipEffect::Accepted { .. } => {
+                (vec![drop_request, Write::InsertRelationship(rel)], AuditName::RelationshipAccept)
+            }
+            RelationshipEffect::Declined { .. } => {
+                (vec![drop_request], AuditName::RelationshipDecline)
+            }
+            RelationshipEffect::Withdrawn { .. } => {
+                (vec![drop_request], AuditName::RelationshipWithdraw)
+            }
+            RelationshipEffect::Removed => {
+                (vec![Write::DeleteRelationship(rel)], AuditName::RelationshipRemove)
+            }
+        };
+        for (end, users) in members {
+            if let Some(to) = ends.iter().find(|o| o.id == *end) {
+                writes.extend(self.relationship_mail(world, to, users, ends, rel, effect)?);
+            }
+        }
+        Ok((writes, name, self.relationship_event(name, actor, rel)))
+    }
+
+    /// The users of `to` a relationship step may be told of (the mail decides who, with
+    /// the engine).
+    async fn relationship_members(&self, to: &Organisation) -> Result<Vec<User>, BackendError> {
         let scope = tenure_domain::Scope {
             actor: UserId::from_uuid(uuid::Uuid::nil()),
             everything: false,
@@ -233,11 +261,23 @@ impl Manage {
             organisations: vec![to.id],
             own: false,
         };
-        let members = self
-            .ports
+        self.ports
             .directory
             .users(&scope, &crate::query::UserQuery::default(), Page::numbered(1, Page::MAX_LIMIT))
-            .await?;
+            .await
+    }
+
+    /// The writes that queue an email to each of `members` who manages `to`'s
+    /// relationships (the engine says who) about a step another organisation took.
+    fn relationship_mail(
+        &self,
+        world: &World,
+        to: &Organisation,
+        members: &[User],
+        ends: &[Organisation],
+        rel: Relationship,
+        effect: RelationshipEffect,
+    ) -> Result<Vec<Write>, BackendError> {
         let mut local = World::with_roles(world.roles().clone());
         local.insert_organisation(to.clone()).map_err(BackendError::new)?;
         let name = |id: OrgId| ends.iter().find(|o| o.id == id).map(|o| o.name.clone());
@@ -253,8 +293,12 @@ impl Manage {
         let url = notification::page(&self.policy.base_url, &path);
         let mut mail = Vec::new();
         for user in members {
-            // Users whose roles this world does not hold (custom roles) are not told.
-            if !user.active || local.upsert_user(user.clone()).is_err() {
+            // Only this organisation's; users whose roles this world does not hold
+            // (custom roles) are not told.
+            if user.organisation != to.id
+                || !user.active
+                || local.upsert_user(user.clone()).is_err()
+            {
                 continue;
             }
             let may = local.decide(&Request::new(
@@ -266,8 +310,8 @@ impl Manage {
                 continue;
             }
             let message = Notification::RelationshipChanged {
-                to: user.email,
-                name: user.name,
+                to: user.email.clone(),
+                name: user.name.clone(),
                 organisation: to.name.clone(),
                 stock_owner: name(rel.stock_owner),
                 managing_agent: name(rel.managing_agent),
