@@ -246,4 +246,18 @@ pub trait Directory: Send + Sync + 'static {
         &self,
         organisations: &[tenure_domain::OrgId],
     ) -> Result<Vec<tenure_domain::Relationship>, BackendError>;
+
+    /// For each of these users with an invitation or reactivation not yet accepted
+    /// (pending, revoked or replaced), the role the newest one gives (newest by issue
+    /// time, then by link id, as `ChangeStore::links_for_user` orders them), for the
+    /// batch exports: the role shown for someone with no role yet. A user with no such
+    /// link is absent; the order is unspecified. The read the chunk port's
+    /// `invitation_roles` makes, outside a chunk.
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures.
+    async fn invitation_roles(
+        &self,
+        users: &[UserId],
+    ) -> Result<Vec<(UserId, Option<tenure_domain::RoleId>)>, BackendError>;
 }

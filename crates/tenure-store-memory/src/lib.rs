@@ -236,6 +236,30 @@ impl Directory for MemoryDirectory {
         self.read(|w| w.relationships().filter(|r| touches(r)).copied().collect())
     }
 
+    async fn invitation_roles(
+        &self,
+        users: &[UserId],
+    ) -> Result<Vec<(UserId, Option<RoleId>)>, BackendError> {
+        let wanted: HashSet<UserId> = users.iter().copied().collect();
+        self.accounts(|a| {
+            // Each user's newest open link, newest by issue time then id, as
+            // `links_for_user` orders them.
+            let mut newest: HashMap<UserId, &Link> = HashMap::new();
+            let open = a.links.iter().filter(|l| {
+                wanted.contains(&l.user)
+                    && matches!(l.purpose, LinkPurpose::Invitation | LinkPurpose::Reactivation)
+                    && l.state != LinkState::Accepted
+            });
+            for link in open {
+                let entry = newest.entry(link.user).or_insert(link);
+                if (link.issued, link.id) > (entry.issued, entry.id) {
+                    *entry = link;
+                }
+            }
+            newest.into_iter().map(|(user, link)| (user, link.role)).collect()
+        })
+    }
+
     async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError> {
         // Only the rows the decision needs, so a check costs the same in a world of a
         // hundred users as in one of a million.

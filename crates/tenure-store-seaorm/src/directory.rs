@@ -12,8 +12,8 @@ use sea_orm::{
     IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use tenure_core::{
-    BackendError, Directory, NamedLog, NamedUser, OrganisationQuery, Page, Search, SessionRecord,
-    UserQuery, UserSort,
+    BackendError, Directory, LinkPurpose, LinkState, NamedLog, NamedUser, OrganisationQuery, Page,
+    Search, SessionRecord, UserQuery, UserSort,
 };
 use tenure_domain::{
     Log, Name, OrgId, Organisation, OrganisationKind, Relationship, Resource, RoleId, Scope, User,
@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::SeaOrmStore;
 use crate::convert;
-use crate::entity::{logs, organisations, relationships, sessions, user_roles, users};
+use crate::entity::{links, logs, organisations, relationships, sessions, user_roles, users};
 
 /// CORE's and Corterum's built-in roles, built once.
 fn catalogue() -> &'static tenure_domain::RoleCatalogue {
@@ -740,8 +740,47 @@ impl SeaOrmStore {
     }
 }
 
+/// The most user ids one `WHERE user_id IN (...)` carries.
+const IDS_PER_STATEMENT: usize = 500;
+
+/// [`Directory::invitation_roles`] on `conn` (the store's pool, or a chunk's
+/// transaction): one query a [`IDS_PER_STATEMENT`] ids, the users' invitations and
+/// reactivations not yet accepted, newest first (issue time, then id, as
+/// `links_for_user`), and the first of each user's wins.
+pub(crate) async fn invitation_roles<C: ConnectionTrait>(
+    conn: &C,
+    users: &[UserId],
+) -> Result<Vec<(UserId, Option<RoleId>)>, BackendError> {
+    let mut newest: HashMap<Uuid, Option<RoleId>> = HashMap::new();
+    for part in users.chunks(IDS_PER_STATEMENT) {
+        let rows = links::Entity::find()
+            .filter(links::Column::UserId.is_in(part.iter().map(|u| *u.as_uuid())))
+            .filter(
+                links::Column::Purpose
+                    .is_in([LinkPurpose::Invitation.as_str(), LinkPurpose::Reactivation.as_str()]),
+            )
+            .filter(links::Column::State.ne(LinkState::Accepted.as_str()))
+            .order_by_desc(links::Column::IssuedAt)
+            .order_by_desc(links::Column::Id)
+            .all(conn)
+            .await
+            .map_err(backend)?;
+        for row in rows {
+            newest.entry(row.user_id).or_insert_with(|| row.role_id.map(RoleId::from_uuid));
+        }
+    }
+    Ok(newest.into_iter().map(|(u, r)| (UserId::from_uuid(u), r)).collect())
+}
+
 #[async_trait]
 impl Directory for SeaOrmStore {
+    async fn invitation_roles(
+        &self,
+        users: &[UserId],
+    ) -> Result<Vec<(UserId, Option<RoleId>)>, BackendError> {
+        invitation_roles(self.db(), users).await
+    }
+
     async fn relationships_of(
         &self,
         organisations: &[OrgId],

@@ -287,12 +287,21 @@ impl Kind for Users {
             .into_iter()
             .map(|o| (o.id, o))
             .collect();
+        // The roles open invitations give, for the whole page in one read (a user with a
+        // role shows it).
+        let roleless: Vec<UserId> =
+            users.iter().filter(|u| u.roles.is_empty()).map(|u| u.id).collect();
+        let invited: HashMap<UserId, Option<RoleId>> = if roleless.is_empty() {
+            HashMap::new()
+        } else {
+            self.sources.directory.invitation_roles(&roleless).await?.into_iter().collect()
+        };
         let mut rows = Vec::with_capacity(users.len());
         for u in &users {
             let org = orgs
                 .get(&u.organisation)
                 .ok_or_else(|| BackendError::new("a user's organisation is missing"))?;
-            let role = self.role_of(u).await?;
+            let role = u.roles.first().copied().or_else(|| invited.get(&u.id).copied().flatten());
             rows.push(vec![
                 u.name.to_string(),
                 u.email.to_string(),

@@ -25,3 +25,14 @@ async fn postgres_passes_the_chunk_contract() {
     let Some(url) = temp_postgres().await else { return };
     tenure_testkit::contract::batch::chunks(|w| imported(url.clone(), w)).await;
 }
+
+#[tokio::test]
+async fn sqlite_passes_the_invitation_roles_contract() {
+    tenure_testkit::contract::batch::invitation_roles(|w| imported(temp_sqlite().0, w)).await;
+}
+
+#[tokio::test]
+async fn postgres_passes_the_invitation_roles_contract() {
+    let Some(url) = temp_postgres().await else { return };
+    tenure_testkit::contract::batch::invitation_roles(|w| imported(url.clone(), w)).await;
+}

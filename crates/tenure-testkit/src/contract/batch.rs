@@ -2,17 +2,19 @@
 //! inside its transaction (its own writes too), a refused row (or set of rows written
 //! together) is rolled back alone and the chunk goes on (on PostgreSQL too, where a failed
 //! statement otherwise aborts the transaction), what was kept lands at the commit, and a
-//! chunk dropped uncommitted keeps nothing.
+//! chunk dropped uncommitted keeps nothing. And the read port's `invitation_roles`, the
+//! users export's read of the same roles outside a chunk.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use tenure_core::batch::chunk::{ChunkStore, RowWrites};
 use tenure_core::{
-    AuditDetail, AuditEvent, AuditName, AuditQuery, ChangeError, ChangeStore, Link, LinkPurpose,
-    LinkState, Outcome, Page, Timestamp, Write,
+    AuditDetail, AuditEvent, AuditName, AuditQuery, ChangeError, ChangeStore, Directory, Link,
+    LinkPurpose, LinkState, Outcome, Page, Timestamp, Write,
 };
-use tenure_domain::{Email, Name, OrgId, Organisation, RoleCatalogue, User, UserId, World};
+use tenure_domain::role::builtin::{ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER};
+use tenure_domain::{Email, Name, OrgId, Organisation, RoleCatalogue, RoleId, User, UserId, World};
 use uuid::Uuid;
 
 /// What a chunk's store also is: the ordinary write port, to look at what landed.
@@ -142,4 +144,141 @@ where
     chunk.apply(vec![invite(7, version)]).await.expect("written");
     chunk.commit().await.expect("committed");
     assert_eq!(users_in(&*store, &[7]).await, vec![7]);
+}
+
+/// One link of person `n` for [`invitation_roles`]: link number `k`, issued at `issued`
+/// (after `NOW`), giving `role`.
+fn open_link(n: u128, k: u128, purpose: LinkPurpose, issued: i64, role: Option<RoleId>) -> Link {
+    Link {
+        id: Uuid::from_u128(0xF000 + 16 * n + k),
+        digest: format!("roles-{n}-{k}"),
+        purpose,
+        user: person(n),
+        organisation: org_id(),
+        role,
+        email: email(n),
+        issued_by: None,
+        issued: Timestamp(NOW + issued),
+        expires: Timestamp(NOW + issued + 1_000_000),
+        state: LinkState::Pending,
+    }
+}
+
+fn person(n: u128) -> UserId {
+    UserId::from_uuid(Uuid::from_u128(0xC000 + n))
+}
+
+/// The role `Directory::invitation_roles` gives a user, read the long way: the first of
+/// their links, newest first, that is an invitation or reactivation not yet accepted (what
+/// the users export read a user at a time).
+async fn reference<S: Directory + ChangeStore + ?Sized>(
+    store: &S,
+    user: UserId,
+) -> Option<(UserId, Option<RoleId>)> {
+    let links = store.links_for_user(user).await.expect("links");
+    links
+        .into_iter()
+        .find(|l| {
+            matches!(l.purpose, LinkPurpose::Invitation | LinkPurpose::Reactivation)
+                && l.state != LinkState::Accepted
+        })
+        .map(|l| (user, l.role))
+}
+
+/// The read port's `invitation_roles` (the users export's page of roles) on a store made
+/// from [`world`] by `make`: for each user asked about with an invitation or reactivation
+/// not yet accepted, the role the newest gives (by issue time, then link id), whether it
+/// is pending, replaced or revoked, across purposes, whatever order the links were
+/// written in; nobody else; in one statement a few hundred ids and across them.
+pub async fn invitation_roles<S, F, Fut>(make: F)
+where
+    S: Directory + ChangeStore + ?Sized,
+    F: Fn(World) -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    use LinkPurpose::{EmailChange, Invitation, Reactivation};
+    let store = make(world()).await;
+    let roles = RoleCatalogue::core();
+    let [a, b, c] = [ADMINISTRATOR, DATA_COORDINATOR, DATA_PROVIDER];
+    assert!([a, b, c].iter().all(|r| roles.get(*r).is_some()), "CORE's roles");
+    let apply = |writes: Vec<Write>| {
+        let store = store.clone();
+        async move { store.apply(writes, Vec::new()).await.expect("written") }
+    };
+    let issue =
+        |n, k, purpose, issued, role| Write::IssueLink(open_link(n, k, purpose, issued, role));
+    let accept = |n, k, purpose| Write::ConsumeLink {
+        digest: format!("roles-{n}-{k}"),
+        purpose,
+        now: Timestamp(NOW + 50),
+    };
+    for n in 1..=11 {
+        let name = Name::parse(&format!("Person {n}")).expect("a name");
+        apply(vec![Write::InsertUser(User::new(person(n), name, email(n), org_id(), Vec::new()))])
+            .await;
+    }
+    // 1: one pending invitation.
+    apply(vec![issue(1, 1, Invitation, 10, Some(a))]).await;
+    // 2: resent with another role: the first is replaced, the newest wins.
+    apply(vec![issue(2, 1, Invitation, 10, Some(a))]).await;
+    apply(vec![issue(2, 2, Invitation, 20, Some(b))]).await;
+    // 3: accepted: nothing open.
+    apply(vec![issue(3, 1, Invitation, 10, Some(a))]).await;
+    apply(vec![accept(3, 1, Invitation)]).await;
+    // 4: accepted, then a pending reactivation with another role.
+    apply(vec![issue(4, 1, Invitation, 10, Some(a))]).await;
+    apply(vec![accept(4, 1, Invitation)]).await;
+    apply(vec![issue(4, 2, Reactivation, 60, Some(c))]).await;
+    // 5: a reactivation written after a newer invitation: newest by issue time wins.
+    apply(vec![issue(5, 1, Invitation, 20, Some(a))]).await;
+    apply(vec![issue(5, 2, Reactivation, 10, Some(b))]).await;
+    // 6: the newest accepted is passed over for an older pending one.
+    apply(vec![issue(6, 1, Invitation, 10, Some(a))]).await;
+    apply(vec![issue(6, 2, Reactivation, 20, Some(b))]).await;
+    apply(vec![accept(6, 2, Reactivation)]).await;
+    // 7: only an email change pending: no role to show.
+    apply(vec![issue(7, 1, EmailChange, 10, None)]).await;
+    // 8: a revoked invitation still shows its role, as the export always did.
+    apply(vec![issue(8, 1, Invitation, 10, Some(a))]).await;
+    apply(vec![Write::RevokeLinks { user: person(8), purposes: vec![Invitation] }]).await;
+    // 9: an invitation giving no role.
+    apply(vec![issue(9, 1, Invitation, 10, None)]).await;
+    // 10: two issued in the same millisecond: the greater link id is the newer, whichever
+    // was written last.
+    apply(vec![issue(10, 3, Reactivation, 10, Some(b))]).await;
+    apply(vec![issue(10, 2, Reactivation, 10, Some(c))]).await;
+    // 11: pending, but not asked about.
+    apply(vec![issue(11, 1, Invitation, 10, Some(a))]).await;
+
+    // Asked about among many unknown ids, so the read spans several statements.
+    let mut asked: Vec<UserId> =
+        (0..1_200u128).map(|i| UserId::from_uuid(Uuid::from_u128(0x9_0000 + i))).collect();
+    for (i, n) in (1..=10).enumerate() {
+        asked.insert(i * 130, person(n));
+    }
+    let mut got = store.invitation_roles(&asked).await.expect("read");
+    got.sort_unstable();
+    let mut expected = vec![
+        (person(1), Some(a)),
+        (person(2), Some(b)),
+        (person(4), Some(c)),
+        (person(5), Some(a)),
+        (person(6), Some(a)),
+        (person(8), Some(a)),
+        (person(9), None),
+        (person(10), Some(b)),
+    ];
+    expected.sort_unstable();
+    assert_eq!(got, expected);
+
+    // The same as each user's links say, one at a time.
+    let mut one_by_one = Vec::new();
+    for n in 1..=10 {
+        one_by_one.extend(reference(&*store, person(n)).await);
+    }
+    one_by_one.sort_unstable();
+    assert_eq!(got, one_by_one, "as `links_for_user` orders them");
+
+    assert!(store.invitation_roles(&[]).await.expect("read").is_empty(), "nobody asked");
+    assert!(store.invitation_roles(&[person(3), person(7)]).await.expect("read").is_empty());
 }
