@@ -113,6 +113,11 @@ pub enum Subject {
     /// On a Corterum administration page: `feature.use` on the feature (else "not found"),
     /// then the action on the record of this kind the path's `{id}` names.
     Administered(Feature, ResourceKind),
+    /// On a Corterum administration page, the invitation of the account the path's `{id}`
+    /// names: `feature.use` on the feature and the account one the viewer sees (else "not
+    /// found"), then the action is about the account's organisation, as for
+    /// [`Subject::OrganisationOfUser`].
+    AdministeredInvitation(Feature),
 }
 
 /// Every route, once per method. [`crate::router`] serves exactly these.
@@ -576,6 +581,20 @@ pub static ALL: &[Route] = &[
         Some(Action::UserChangeEmail),
         Subject::Administered(Feature::UserAdministration, ResourceKind::User),
         || post(administration::accounts::email),
+    ),
+    signed(
+        Method::Post,
+        "/administration/users/{id}/resend-invitation",
+        Some(Action::UserInvite),
+        Subject::AdministeredInvitation(Feature::UserAdministration),
+        || post(administration::accounts::resend_invitation),
+    ),
+    signed(
+        Method::Post,
+        "/administration/users/{id}/withdraw-invitation",
+        Some(Action::UserInvite),
+        Subject::AdministeredInvitation(Feature::UserAdministration),
+        || post(administration::accounts::withdraw_invitation),
     ),
     signed(
         Method::Post,

@@ -36,7 +36,7 @@ pub(crate) struct UserRow {
 }
 
 /// The Design System tag colour for a status (none: the default tag, which is blue).
-fn tag(status: AccountStatus) -> &'static str {
+pub(crate) fn tag(status: AccountStatus) -> &'static str {
     match status {
         AccountStatus::Active => "govuk-tag--green",
         AccountStatus::Invited { expired: false } => "",

@@ -527,6 +527,21 @@ impl Manage {
         })
     }
 
+    /// Where a user's account stands ([`Manage::status`]) in their organisation as
+    /// stored, of either side: for a page that already showed the actor may view the user
+    /// and has not their organisation at hand (Corterum's account page: a company, which
+    /// CORE's organisation reads leave out).
+    ///
+    /// # Errors
+    /// [`BackendError`] only for unexpected failures, the user's organisation missing
+    /// included.
+    pub async fn account_status(&self, user: &User) -> Result<AccountStatus, BackendError> {
+        let Some(organisation) = self.ports.changes.organisation(user.organisation).await? else {
+            return Err(BackendError::new("a user's organisation is missing"));
+        };
+        self.status(user, &organisation.value).await
+    }
+
     /// The roles an open invitation gives: the one its link carries (CORE), or each role
     /// the account holds (Corterum, whose roles are set with the account and are in force
     /// only once it is accepted).

@@ -294,7 +294,7 @@ pub(crate) async fn corterum_site() -> Site {
 }
 
 pub(crate) const FCA: u128 = 1;
-const PSR: u128 = 2;
+pub(crate) const PSR: u128 = 2;
 
 fn company(n: u128) -> tenure_domain::OrgId {
     tenure_domain::OrgId::from_uuid(uuid::Uuid::from_u128(n))
@@ -487,17 +487,23 @@ async fn an_account_does_nothing_until_its_invitation_is_accepted() {
     for path in ["/administration", "/administration/users", "/records"] {
         assert_eq!(c.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
-    // Withdrawing the invitation works (it answered "not found" before), and the
-    // account stays idle.
-    let confirm = root.get(&format!("/users/{pending}/revoke-invitation")).await;
-    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
-    let version = version_in(&confirm.body);
-    let withdrawn =
-        root.post(&format!("/users/{pending}/revoke-invitation"), &[("version", &version)]).await;
+    // Its page in Corterum's administration says it is invited and offers to withdraw
+    // the invitation (CORE's user pages are the housing side's: not found for it).
+    let path = format!("/administration/users/{pending}");
+    let page = root.get(&path).await;
+    assert!(page.body.contains(">Invited</strong>"), "{}", page.body);
+    assert!(page.body.contains(&format!("{path}/withdraw-invitation")), "{}", page.body);
+    let core = root.get(&format!("/users/{pending}/revoke-invitation")).await;
+    assert_eq!(core.status, StatusCode::NOT_FOUND, "{}", core.body);
+    // Withdrawing it works, and the account stays idle.
+    let withdrawn = root.post(&format!("{path}/withdraw-invitation"), &[]).await;
     assert_eq!(withdrawn.status, StatusCode::SEE_OTHER, "{}", withdrawn.body);
-    assert!(withdrawn.location().ends_with("done=revoked"), "{}", withdrawn.location());
-    let profile = root.get(&format!("/users/{pending}")).await;
-    assert!(profile.body.contains("Invitation revoked"), "{}", profile.body);
+    assert_eq!(withdrawn.location(), format!("{path}?done=withdrawn"));
+    let page = root.get(withdrawn.location()).await;
+    assert!(page.body.contains("Invitation withdrawn: its link"), "{}", page.body);
+    assert!(page.body.contains(">Invitation revoked</strong>"), "{}", page.body);
+    assert!(!page.body.contains("/withdraw-invitation"), "nothing left to withdraw");
+    assert!(page.body.contains(&format!("{path}/resend-invitation")), "it may be sent again");
     for path in ["/administration", "/administration/users"] {
         assert_eq!(c.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
     }

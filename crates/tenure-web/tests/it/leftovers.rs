@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use tenure_domain::role::builtin::{CONDUCT_RULES_STAFF, CORTERUM_ADMINISTRATOR};
 
-use crate::corterum::{FCA, accept, corterum_site, create_account};
+use crate::corterum::{FCA, PSR, accept, corterum_site, create_account};
 use crate::{ADA, CAT, CORA, Client, id, org, site};
 
 fn version_in(body: &str) -> String {
@@ -56,34 +56,67 @@ async fn a_user_of_a_deactivated_organisation_is_shown_deactivated() {
     assert!(page.body.contains("Deactivate user"), "{}", page.body);
 }
 
-/// Resending a Corterum account's invitation works (it answered "not found": the link
-/// carries no role), and only the new link opens the account.
+/// Resending a Corterum account's invitation works on its page in Corterum's
+/// administration (CORE's `/users/{id}/resend-invitation` is the housing side's: "not
+/// found" for a company's account), and only the new link opens the account. A user
+/// administrator covering the account's company may resend it; one of another company
+/// gets "not found", the same page as for an id naming nothing, and nothing is sent.
 #[tokio::test]
 async fn a_corterum_invitation_can_be_resent() {
     let site = corterum_site().await;
     let mut root = Client::new(&site);
     root.sign_in("root@example.com").await;
+    create_account(&mut root, "second", CORTERUM_ADMINISTRATOR, FCA).await;
+    create_account(&mut root, "other", CORTERUM_ADMINISTRATOR, PSR).await;
+    accept(&site, "second@example.com").await;
+    accept(&site, "other@example.com").await;
     let staff = create_account(&mut root, "staff", CONDUCT_RULES_STAFF, FCA).await;
     let first = site.mailer.last_token_for("staff@example.com").expect("an invitation");
-    let profile = root.get(&format!("/users/{staff}")).await;
-    assert!(profile.body.contains("Resend invitation"), "{}", profile.body);
-    let confirm = root.get(&format!("/users/{staff}/resend-invitation")).await;
-    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
-    let version = version_in(&confirm.body);
-    let resent =
-        root.post(&format!("/users/{staff}/resend-invitation"), &[("version", &version)]).await;
+    let path = format!("/administration/users/{staff}");
+    let page = root.get(&path).await;
+    assert!(page.body.contains(">Invited</strong>"), "{}", page.body);
+    assert!(page.body.contains("Resend invitation"), "{}", page.body);
+    let core = root.get(&format!("/users/{staff}/resend-invitation")).await;
+    assert_eq!(core.status, StatusCode::NOT_FOUND, "{}", core.body);
+
+    // The PSR's administrator: not found, as for nobody; nothing sent.
+    let mut other = Client::new(&site);
+    other.sign_in("other@example.com").await;
+    let nobody = uuid::Uuid::from_u128(0xdead);
+    let sent = site.mailer.sent().len();
+    for step in ["resend-invitation", "withdraw-invitation"] {
+        let refused = other.post(&format!("{path}/{step}"), &[]).await;
+        let none = other.post(&format!("/administration/users/{nobody}/{step}"), &[]).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{step}: {}", refused.body);
+        assert_eq!(refused.body, none.body, "{step}");
+    }
+    assert_eq!(site.mailer.sent().len(), sent, "nothing was sent");
+    assert_eq!(site.mailer.last_token_for("staff@example.com").as_deref(), Some(first.as_str()));
+
+    // The FCA's second administrator resends it: a new link, the old one dead.
+    let mut second = Client::new(&site);
+    second.sign_in("second@example.com").await;
+    second.get(&path).await;
+    let resent = second.post(&format!("{path}/resend-invitation"), &[]).await;
     assert_eq!(resent.status, StatusCode::SEE_OTHER, "{}", resent.body);
-    assert!(resent.location().ends_with("done=resent"), "{}", resent.location());
-    let second = site.mailer.last_token_for("staff@example.com").expect("a new invitation");
-    assert_ne!(first, second);
+    assert_eq!(resent.location(), format!("{path}?done=resent"));
+    let page = second.get(resent.location()).await;
+    assert!(page.body.contains("Invitation sent again"), "{}", page.body);
+    let fresh = site.mailer.last_token_for("staff@example.com").expect("a new invitation");
+    assert_ne!(first, fresh);
     let mut old = Client::new(&site);
     assert_eq!(
         old.get(&format!("/account/create?token={first}")).await.location(),
         "/account/link-expired"
     );
     accept(&site, "staff@example.com").await;
-    let profile = root.get(&format!("/users/{staff}")).await;
-    assert!(profile.body.contains("Active"), "{}", profile.body);
+    let page = root.get(&path).await;
+    assert!(page.body.contains(">Active</strong>"), "{}", page.body);
+    assert!(!page.body.contains("Resend invitation"), "{}", page.body);
+    // Accepted: nothing to send again.
+    let again = root.post(&format!("{path}/resend-invitation"), &[]).await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN, "{}", again.body);
+    assert!(again.body.contains("already accepted their invitation"), "{}", again.body);
 }
 
 /// A Corterum administrator may invite into their companies, but with no role of the

@@ -2,14 +2,19 @@
 //! status, 20 a page), the "+" form (saving it sends the invitation), the edit form
 //! (username, entity, roles, companies; written against the version it showed so that a
 //! stale form conflicts), the email address form (a credential: `Manage::edit_user`, the
-//! engine's `user.change_email`), deactivating, reactivating (every role given back on
-//! acceptance) and deleting on a confirmation page (the linked entity stays).
+//! engine's `user.change_email`), resending or withdrawing an invitation not yet accepted
+//! (`Manage::resend_invitation` and `revoke_invitation`, CORE's: the engine's `user.invite`
+//! into the account's company giving each of its roles), deactivating, reactivating
+//! (every role given back on acceptance) and deleting on a confirmation page (the linked
+//! entity stays).
 
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tenure_core::{AccountInput, AccountQuery, FieldError, ManageError, Page, UserChanges};
+use tenure_core::{
+    AccountInput, AccountQuery, AccountStatus, FieldError, ManageError, Page, UserChanges,
+};
 use tenure_domain::{EntityId, EntityKind, Feature, OrgId, RoleId, UserId};
 
 use crate::App;
@@ -85,6 +90,13 @@ struct AccountForm {
     banner: String,
     /// Editing: whether the account is active (deactivate) or not (reactivate, delete).
     active: bool,
+    /// Editing: where the account stands, as CORE's screens name it, and its tag's class.
+    status: &'static str,
+    tag: &'static str,
+    /// Editing: its invitation is not accepted, so it may be sent again (expired or
+    /// withdrawn too) or withdrawn (while open).
+    resend: bool,
+    withdraw: bool,
 }
 
 /// What the user account form sends.
@@ -123,9 +135,9 @@ impl AccountBody {
 struct AccountPage {
     heading: String,
     action: String,
-    /// The account being edited, its version and whether it is active; `None` for a new
-    /// account.
-    editing: Option<(UserId, i64, bool)>,
+    /// The account being edited, its version, whether it is active and where it stands;
+    /// `None` for a new account.
+    editing: Option<(UserId, i64, bool, AccountStatus)>,
     input: AccountInput,
     banner: String,
 }
@@ -138,6 +150,7 @@ impl FormPage for AccountPage {
         errors: Errors,
     ) -> Result<Response, PageError> {
         let input = &self.input;
+        let status = self.editing.map(|(.., status)| status);
         let chrome = viewer.chrome(&self.heading);
         let entities = one_entity_choices(app, viewer, EntityKind::Person, input.entity).await;
         let entities = entities.or_page(&chrome)?;
@@ -152,7 +165,7 @@ impl FormPage for AccountPage {
             heading: self.heading.clone(),
             action: self.action.clone(),
             editing: self.editing.is_some(),
-            id: self.editing.map(|(id, _, _)| id.to_string()).unwrap_or_default(),
+            id: self.editing.map(|(id, ..)| id.to_string()).unwrap_or_default(),
             username: input.username.clone(),
             email: input.email.clone(),
             entities,
@@ -166,9 +179,16 @@ impl FormPage for AccountPage {
                 })
                 .collect(),
             companies,
-            version: self.editing.map(|(_, v, _)| v).unwrap_or_default(),
+            version: self.editing.map(|(_, v, ..)| v).unwrap_or_default(),
             banner: self.banner.clone(),
-            active: self.editing.is_some_and(|(_, _, a)| a),
+            active: self.editing.is_some_and(|(_, _, a, _)| a),
+            status: status.map_or("", AccountStatus::label),
+            tag: status.map_or("", crate::users::tag),
+            resend: matches!(
+                status,
+                Some(AccountStatus::Invited { .. } | AccountStatus::InvitationRevoked)
+            ),
+            withdraw: matches!(status, Some(AccountStatus::Invited { .. })),
         }))
     }
 }
@@ -330,11 +350,15 @@ pub(crate) async fn edit_page(
         (_, "reactivated") => {
             "User account reactivated: an invitation to set a password was sent, and every role comes back when they accept it"
         }
+        (_, "resent") => "Invitation sent again: the link in the earlier one no longer works",
+        (_, "withdrawn") => "Invitation withdrawn: its link no longer works",
         _ => "",
     };
+    let status = app.services.manage.account_status(&account.user.value).await;
+    let status = status.or_page(&chrome)?;
     let page = AccountPage {
         action: format!("{LIST}/{id}"),
-        editing: Some((id, account.user.version, account.user.value.active)),
+        editing: Some((id, account.user.version, account.user.value.active, status)),
         input: AccountInput {
             username: account.username.clone(),
             email: account.user.value.email.to_string(),
@@ -364,10 +388,12 @@ pub(crate) async fn edit(
         body.version.parse::<i64>().map_err(|_| ManageError::Conflict).or_page(&chrome)?;
     let mut input = body.input();
     input.email = account.user.value.email.to_string();
+    let status = app.services.manage.account_status(&account.user.value).await;
+    let status = status.or_page(&chrome)?;
     let page = AccountPage {
         heading: account.username,
         action: format!("{LIST}/{id}"),
-        editing: Some((id, version, account.user.value.active)),
+        editing: Some((id, version, account.user.value.active, status)),
         input,
         banner: String::new(),
     };
@@ -488,6 +514,56 @@ pub(crate) async fn email(
         }
     });
     form::submit(&app, &viewer, &page, &chrome, saved, |()| format!("{LIST}/{id}?done=email")).await
+}
+
+/// Which invitation button was pressed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Invitation {
+    Resend,
+    Withdraw,
+}
+
+/// Resends or withdraws an account's invitation through CORE's use cases, which ask the
+/// engine for `user.invite` into the account's organisation giving each of its roles:
+/// whoever could create the account now may (a user administrator covering its company);
+/// anyone else gets "not found", one who sees it but may not give its roles the engine's
+/// reason. An accepted invitation has nothing to send or withdraw.
+async fn invitation(
+    app: &App,
+    viewer: &Signed,
+    id: &str,
+    step: Invitation,
+) -> Result<Response, PageError> {
+    let chrome = viewer.chrome("User account");
+    let id = form::id(id, UserId::from_uuid).or_page(&chrome)?;
+    let me = viewer.0.user.id;
+    // A Corterum account in the viewer's reach, else "not found" before anything else.
+    app.services.corterum.account(me, id).await.or_page(&chrome)?;
+    let manage = &app.services.manage;
+    let (done, next) = match step {
+        Invitation::Resend => (manage.resend_invitation(me, id).await, "resent"),
+        Invitation::Withdraw => (manage.revoke_invitation(me, id).await, "withdrawn"),
+    };
+    done.or_page(&viewer.chrome("You cannot do this"))?;
+    Ok(Redirect::to(&format!("{LIST}/{id}?done={next}")).into_response())
+}
+
+/// `POST .../resend-invitation`: a fresh link; the old one stops working.
+pub(crate) async fn resend_invitation(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    invitation(&app, &viewer, &id, Invitation::Resend).await
+}
+
+/// `POST .../withdraw-invitation`: the link stops working; the account stays, idle.
+pub(crate) async fn withdraw_invitation(
+    State(app): State<App>,
+    viewer: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    invitation(&app, &viewer, &id, Invitation::Withdraw).await
 }
 
 /// What a deactivate, reactivate or delete button sends: the version the page showed.
