@@ -17,8 +17,11 @@ async fn corterum_links_and_reports_in_a_real_browser() {
     let fca = Uuid::from_u128(1).to_string();
     b.sign_in("root@example.com", PASSWORD).await;
 
-    // The root administrator sees the most navigation items: at 1280 by 800 they fit on
-    // one row, with "Your account" and "Sign out" in the header above them.
+    // The root administrator is on the company side: Records, Reports and Administration
+    // (CORE's Logs, Your organisation, Users, Organisations and Audit trail are the
+    // housing side's; `corterum::the_root_administrators_header_is_the_company_sides`
+    // pins the same items without a browser). At 1280 by 800 they fit on one row, with
+    // "Your account" and "Sign out" in the header above them.
     b.client.set_window_size(1280, 800).await.unwrap();
     b.go("/administration").await;
     let layout = b
@@ -35,7 +38,7 @@ async fn corterum_links_and_reports_in_a_real_browser() {
         .await
         .unwrap();
     let [width, items, rows, above]: [u64; 4] = serde_json::from_value(layout).unwrap();
-    assert!(width >= 1270 && items >= 8, "{width} px wide, {items} items");
+    assert!(width >= 1270 && items == 3, "{width} px wide, {items} items");
     assert_eq!((rows, above), (1, 1), "one row of {items} items, the account links above");
     b.client.set_window_size(1200, 1000).await.unwrap();
 

@@ -508,3 +508,26 @@ async fn an_account_does_nothing_until_its_invitation_is_accepted() {
         assert_eq!(c.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+/// The root administrator is on the company side: the header offers Corterum's Records,
+/// Reports and Administration, and none of CORE's items (Logs, Your organisation, Users,
+/// Organisations, Audit trail are the housing side's). The browser test's layout check
+/// (`browser_corterum`) counts the same items.
+#[tokio::test]
+async fn the_root_administrators_header_is_the_company_sides() {
+    let site = corterum_site().await;
+    let mut root = Client::new(&site);
+    root.sign_in("root@example.com").await;
+    let page = root.get("/administration").await;
+    let items: Vec<&str> = page
+        .body
+        .split("<li class=\"govuk-service-navigation__item")
+        .skip(1)
+        .map(|item| {
+            let label = &item[..item.find("</a>").unwrap()];
+            let label = label.trim_end_matches("</strong>");
+            &label[label.rfind('>').unwrap() + 1..]
+        })
+        .collect();
+    assert_eq!(items, ["Records", "Reports", "Administration"], "{}", page.body);
+}
