@@ -122,9 +122,13 @@ pub(crate) async fn sign_in(
     }
     match app.services.accounts.sign_in(&form.email, &form.password).await {
         Ok(user) => {
-            // A new session id at every sign-in; any old session ends.
+            // A new session id at every sign-in; any old session ends. If it cannot be
+            // ended, nothing goes on: a 500 with its cause logged, the old cookie left as
+            // it is (its session is still live, so the person must not be told otherwise).
             if let Some(old) = &viewer.0 {
-                let _ = app.services.sessions.end(&old.live).await;
+                if let Err(e) = app.services.sessions.end(&old.live).await {
+                    return view::backend(viewer.chrome("Sign in"), &e);
+                }
             }
             // The engine says what comes next: nothing (signed in), a security code, or
             // setting one up; until then the session is not signed in.
@@ -158,7 +162,11 @@ pub(crate) async fn sign_out(
     jar: CookieJar,
     Form(_): Form<CsrfOnly>,
 ) -> Response {
-    let _ = app.services.sessions.end(&viewer.0.live).await;
+    // A session that could not be ended is still live: a 500 with its cause logged and
+    // the cookie left alone, never "signed out" while it still works.
+    if let Err(e) = app.services.sessions.end(&viewer.0.live).await {
+        return view::backend(viewer.chrome("Sign out"), &e);
+    }
     (
         jar.add(security::removed_session_cookie(&app)),
         Redirect::to("/account/sign-in?done=signed-out"),

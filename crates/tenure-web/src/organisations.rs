@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tenure_core::{ManageError, OrganisationInput, OrganisationQuery, Page, Search};
+use tenure_core::{BackendError, ManageError, OrganisationInput, OrganisationQuery, Page, Search};
 use tenure_domain::{
     Action, OrgId, Organisation, ProviderType, Relationship, RelationshipEffect, RelationshipStep,
     Resource, World,
@@ -163,15 +163,24 @@ fn org_done(done: Option<&str>) -> &'static str {
 
 /// Rows for these organisations: from the snapshot where it has them, the rest in one
 /// read (names are public).
-async fn related(app: &App, viewer: &Signed, w: &World, ids: &[OrgId]) -> Vec<OrgRow> {
+///
+/// # Errors
+/// [`BackendError`] when that read fails: the page is a 500 with its cause logged, never
+/// a list that leaves them out.
+async fn related(
+    app: &App,
+    viewer: &Signed,
+    w: &World,
+    ids: &[OrgId],
+) -> Result<Vec<OrgRow>, BackendError> {
     let mut rows: Vec<_> = ids.iter().filter_map(|id| w.organisation(*id)).map(row).collect();
     let missing: Vec<_> = ids.iter().copied().filter(|id| w.organisation(*id).is_none()).collect();
     if !missing.is_empty() {
-        let found = app.services.manage.organisations_by_id(viewer.0.user.id, &missing).await;
-        rows.extend(found.unwrap_or_default().iter().map(row));
+        let found = app.services.manage.organisations_by_id(viewer.0.user.id, &missing).await?;
+        rows.extend(found.iter().map(row));
     }
     rows.sort_by_key(|a| a.name.to_lowercase());
-    rows
+    Ok(rows)
 }
 
 pub(crate) async fn profile(
@@ -213,10 +222,12 @@ pub(crate) async fn profile(
             .or_page(&viewer.chrome(org.name.as_str()))?
             .map(|o| (o.id.to_string(), o.name.to_string()))
     };
-    let stock_owners = related(&app, &viewer, &w, w.stock_owners(org.id)).await;
-    let managing_agents = related(&app, &viewer, &w, w.managing_agents(org.id)).await;
+    let chrome = viewer.chrome(org.name.as_str());
+    let stock_owners = related(&app, &viewer, &w, w.stock_owners(org.id)).await.or_page(&chrome)?;
+    let managing_agents =
+        related(&app, &viewer, &w, w.managing_agents(org.id)).await.or_page(&chrome)?;
     Ok(view::render(&ProfilePage {
-        chrome: viewer.chrome(org.name.as_str()),
+        chrome,
         banner: org_done(q.done.as_deref()),
         merged_into,
         name: org.name.to_string(),
@@ -489,7 +500,9 @@ async fn relationships_page(
         } else {
             (rel.stock_owner, "stock-owner")
         };
-        let Some(other) = related(app, viewer, w, &[other]).await.pop() else { continue };
+        let Some(other) = related(app, viewer, w, &[other]).await.or_page(&chrome)?.pop() else {
+            continue;
+        };
         let summary = if side == "stock-owner" {
             format!("{} as a stock owner of {}", other.name, org.name)
         } else {
@@ -511,14 +524,17 @@ async fn relationships_page(
     } else {
         Vec::new()
     };
+    let stock_owners = related(app, viewer, w, w.stock_owners(org.id)).await.or_page(&chrome)?;
+    let managing_agents =
+        related(app, viewer, w, w.managing_agents(org.id)).await.or_page(&chrome)?;
     Ok(view::render(&RelationshipsPage {
         chrome,
         errors,
         banner,
         id: org.id.to_string(),
         name: org.name.to_string(),
-        stock_owners: related(app, viewer, w, w.stock_owners(org.id)).await,
-        managing_agents: related(app, viewer, w, w.managing_agents(org.id)).await,
+        stock_owners,
+        managing_agents,
         requests,
         search: picked.search,
         searched,
@@ -613,9 +629,14 @@ pub(crate) async fn change_relationship(
             Some(id) => id,
             None => {
                 let me = viewer.0.user.id;
-                let found = app.services.manage.organisation_names(me, &form.other).await;
                 let names: Vec<String> =
-                    found.unwrap_or_default().into_iter().map(|(_, n)| n.to_string()).collect();
+                    match app.services.manage.organisation_names(me, &form.other).await {
+                        Ok(found) => found.into_iter().map(|(_, n)| n.to_string()).collect(),
+                        // Someone who manages no organisation's relationships is offered
+                        // no names; the service refuses the add itself.
+                        Err(ManageError::NotFound) => Vec::new(),
+                        Err(e) => return Err(PageError::new(&chrome, e)),
+                    };
                 let message = if names.is_empty() {
                     "Enter the name of an existing organisation".to_owned()
                 } else {

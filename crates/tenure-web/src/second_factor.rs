@@ -129,14 +129,17 @@ pub(crate) async fn code(
     }
 }
 
-/// Leaves signing in part-way: the session ends.
+/// Leaves signing in part-way: the session ends (if it cannot, a 500 with its cause
+/// logged and the cookie left alone: the part-way session is still live).
 pub(crate) async fn cancel(
     State(app): State<App>,
     pending: SigningIn,
     jar: CookieJar,
     Form(_): Form<CsrfOnly>,
 ) -> Response {
-    let _ = app.services.sessions.end(&pending.0.live).await;
+    if let Err(e) = app.services.sessions.end(&pending.0.live).await {
+        return view::backend(pending.chrome("Sign in"), &e);
+    }
     (
         jar.add(security::removed_session_cookie(&app)),
         Redirect::to("/account/sign-in?done=signed-out"),
