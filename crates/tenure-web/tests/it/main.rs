@@ -8,6 +8,7 @@
 )]
 
 mod audit_origin;
+mod backend_errors;
 mod browser;
 mod browser_core;
 mod browser_corterum;

@@ -1,17 +1,17 @@
 //! A store that fails on purpose, through the real router and security layer: a page whose
 //! read fails answers 500 with the problem page and logs the cause under the request id it
 //! shows, never a page with an empty list; a form whose catalogue cannot be read saves
-//! nothing; and a session that cannot be read is a 500, not a sign-out (the cookie stays
-//! and works once the store answers again).
+//! nothing; a session that cannot be read is a 500, not a sign-out (the cookie stays and
+//! works once the store answers again); a session that cannot be ended (signing out,
+//! leaving a sign-in part-way, signing in over a session) is a 500 that leaves the
+//! cookie, never "signed out" while the session still works; and a directory read that
+//! fails behind the relationships page (the names a search offers, the names of the
+//! organisations it lists) is a 500, not "no organisation by that name" or a short list.
 //!
-//! The store is the in-memory one behind two wrappers that delegate every method and fail
-//! one chosen read while a switch is on: `CorterumStore::datasets` and
-//! `SessionStore::session_with_snapshot`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails loudly on the first surprise"
-)]
+//! The store is the in-memory one behind wrappers that delegate every method and fail one
+//! chosen method while a switch is on: `CorterumStore::datasets`,
+//! `SessionStore::session_with_snapshot`, `SessionStore::end_session` and
+//! `Directory::organisations`.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -25,13 +25,14 @@ use axum::http::{Request, StatusCode, header};
 use tenure_core::Clock as _;
 use tenure_core::{
     AccountItem, AccountQuery, AccountStore, AuditDetail, AuditEvent, AuditName, BackendError,
-    CorterumStore, EntityQuery, GroupQuery, Listed, Outcome, Page, Policies, Ports, Search,
-    SessionRecord, SessionStore, Timestamp,
+    CorterumStore, Directory, EntityQuery, GroupQuery, Listed, NamedLog, NamedUser, Names,
+    OrganisationQuery, Outcome, Page, Policies, Ports, Search, SessionRecord, SessionStore,
+    Timestamp, UserQuery,
 };
 use tenure_domain::entity::LinkKind;
 use tenure_domain::{
-    Dataset, DatasetId, Entity, EntityId, EntityScope, Group, Role, Scope, User, UserId, UserLinks,
-    Version, World,
+    Dataset, DatasetId, Entity, EntityId, EntityScope, Group, Log, OrgId, Organisation,
+    Relationship, Resource, Role, RoleId, Scope, User, UserId, UserLinks, Version, World,
 };
 use tenure_store_memory::MemoryDirectory;
 use tenure_testkit::fakes::{
@@ -50,6 +51,8 @@ const PROBLEM: &str = "Sorry, there is a problem with the service";
 /// What the broken reads fail with: the log must carry it.
 const DATASETS_CAUSE: &str = "the dataset catalogue is unreadable on purpose";
 const SESSIONS_CAUSE: &str = "the session table is unreadable on purpose";
+const END_CAUSE: &str = "the session table refuses to end a session on purpose";
+const DIRECTORY_CAUSE: &str = "the organisations table is unreadable on purpose";
 
 /// The Corterum reads of the memory store, `datasets` failing while `broken` is on.
 struct FaultyCorterum {
@@ -146,10 +149,11 @@ impl CorterumStore for FaultyCorterum {
 }
 
 /// The sessions of the memory store, `session_with_snapshot` failing while `broken` is
-/// on.
+/// on, `end_session` while `ending_broken` is.
 struct FaultySessions {
     inner: Arc<MemoryDirectory>,
     broken: Arc<AtomicBool>,
+    ending_broken: Arc<AtomicBool>,
 }
 
 #[async_trait]
@@ -182,6 +186,9 @@ impl SessionStore for FaultySessions {
     }
 
     async fn end_session(&self, digest: &str) -> Result<(), BackendError> {
+        if self.ending_broken.load(Ordering::SeqCst) {
+            return Err(BackendError::new(END_CAUSE));
+        }
         self.inner.end_session(digest).await
     }
 
@@ -195,21 +202,102 @@ impl SessionStore for FaultySessions {
     }
 }
 
-/// The service over Corterum's test world, with the two switches.
+/// The directory reads of the memory store, `organisations` failing while `broken` is on.
+struct FaultyDirectory {
+    inner: Arc<MemoryDirectory>,
+    broken: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl Directory for FaultyDirectory {
+    async fn snapshot(&self, actor: UserId, resource: Resource) -> Result<World, BackendError> {
+        self.inner.snapshot(actor, resource).await
+    }
+
+    async fn users(
+        &self,
+        scope: &Scope,
+        query: &UserQuery,
+        page: Page,
+    ) -> Result<Vec<User>, BackendError> {
+        self.inner.users(scope, query, page).await
+    }
+
+    async fn users_named(
+        &self,
+        scope: &Scope,
+        query: &UserQuery,
+        page: Page,
+    ) -> Result<Vec<NamedUser>, BackendError> {
+        self.inner.users_named(scope, query, page).await
+    }
+
+    async fn organisations(
+        &self,
+        scope: &Scope,
+        query: &OrganisationQuery,
+        page: Page,
+    ) -> Result<Vec<Organisation>, BackendError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(BackendError::new(DIRECTORY_CAUSE));
+        }
+        self.inner.organisations(scope, query, page).await
+    }
+
+    async fn names(
+        &self,
+        users: &[UserId],
+        organisations: &[OrgId],
+    ) -> Result<Names, BackendError> {
+        self.inner.names(users, organisations).await
+    }
+
+    async fn logs(&self, scope: &Scope, page: Page) -> Result<Vec<Log>, BackendError> {
+        self.inner.logs(scope, page).await
+    }
+
+    async fn logs_named(&self, scope: &Scope, page: Page) -> Result<Vec<NamedLog>, BackendError> {
+        self.inner.logs_named(scope, page).await
+    }
+
+    async fn relationships_of(
+        &self,
+        organisations: &[OrgId],
+    ) -> Result<Vec<Relationship>, BackendError> {
+        self.inner.relationships_of(organisations).await
+    }
+
+    async fn invitation_roles(
+        &self,
+        users: &[UserId],
+    ) -> Result<Vec<(UserId, Option<RoleId>)>, BackendError> {
+        self.inner.invitation_roles(users).await
+    }
+}
+
+/// The service over a test world, with the switches.
 struct Site {
     router: Router,
     clock: Arc<FixedClock>,
     datasets_broken: Arc<AtomicBool>,
     sessions_broken: Arc<AtomicBool>,
+    ending_broken: Arc<AtomicBool>,
+    directory_broken: Arc<AtomicBool>,
 }
 
+/// The service over Corterum's test world.
 async fn site() -> Site {
-    let world = tenure_testkit::contract::corterum::world();
+    site_over(tenure_testkit::contract::corterum::world()).await
+}
+
+async fn site_over(world: World) -> Site {
     let store = Arc::new(MemoryDirectory::new(world));
     let clock = Arc::new(FixedClock::at(1_800_000_000_000));
     let hasher = Arc::new(CountingHasher::with_cost(1));
     let datasets_broken = Arc::new(AtomicBool::new(false));
     let sessions_broken = Arc::new(AtomicBool::new(false));
+    let ending_broken = Arc::new(AtomicBool::new(false));
+    let directory_broken = Arc::new(AtomicBool::new(false));
     let users: Vec<UserId> = store.update(|w| w.users().map(|u| u.id).collect()).unwrap();
     for (i, id) in users.iter().enumerate() {
         let event = AuditEvent {
@@ -226,12 +314,16 @@ async fn site() -> Site {
         store.set_password(*id, hasher.hash_of(PASSWORD), event).await.unwrap();
     }
     let ports = Ports {
-        directory: store.clone(),
+        directory: Arc::new(FaultyDirectory {
+            inner: store.clone(),
+            broken: directory_broken.clone(),
+        }),
         changes: store.clone(),
         accounts: store.clone(),
         sessions: Arc::new(FaultySessions {
             inner: store.clone(),
             broken: sessions_broken.clone(),
+            ending_broken: ending_broken.clone(),
         }),
         limits: store.clone(),
         second_factors: store.clone(),
@@ -256,7 +348,7 @@ async fn site() -> Site {
         }
     }
     let router = tenure_web::router(services, config);
-    Site { router, clock, datasets_broken, sessions_broken }
+    Site { router, clock, datasets_broken, sessions_broken, ending_broken, directory_broken }
 }
 
 /// A response, read whole.
@@ -500,4 +592,97 @@ async fn a_session_that_cannot_be_read_is_a_500_not_a_sign_out() {
     let page = root.get("/administration").await;
     assert_eq!(page.status, StatusCode::OK, "still signed in: {}", page.body);
     assert!(page.body.contains("User accounts"));
+}
+
+/// The cookies' session: still the same one, not removed by the answer.
+#[track_caller]
+fn kept(page: &Answer, client: &Client<'_>, cookie: &str, what: &str) {
+    let removed = page.cookies_set().into_iter().filter(|c| c.starts_with("tenure_session="));
+    assert_eq!(removed.count(), 0, "{what}: the session cookie is left alone");
+    assert_eq!(client.cookies.get("tenure_session").map(String::as_str), Some(cookie), "{what}");
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_ended_is_a_500_not_a_sign_out() {
+    let site = site().await;
+    let mut root = Client::new(&site);
+    root.sign_in(ROOT).await;
+    let cookie = root.cookies["tenure_session"].clone();
+    root.get("/administration").await;
+
+    site.ending_broken.store(true, Ordering::SeqCst);
+    let log = Captured::start();
+    // Signing out: the session is still live, so the person is not told they left.
+    let page = root.post("/account/sign-out", &[]).await;
+    check_failed(&page, &log, END_CAUSE, "signed-out", "signing out");
+    kept(&page, &root, &cookie, "signing out");
+    // Signing in again over the session: the old one cannot end, so nothing goes on.
+    root.get("/account/sign-in").await;
+    let page = root.post("/account/sign-in", &[("email", ROOT), ("password", PASSWORD)]).await;
+    check_failed(&page, &log, END_CAUSE, "/account/sign-in/code", "signing in over a session");
+    kept(&page, &root, &cookie, "signing in over a session");
+    // Leaving a sign-in part-way (root's role asks for a code): the part-way session is
+    // still live.
+    let mut half = Client::new(&site);
+    half.get("/account/sign-in").await;
+    let page = half.post("/account/sign-in", &[("email", ROOT), ("password", PASSWORD)]).await;
+    assert_eq!(page.location(), "/account/sign-in/code", "{}", page.body);
+    let pending = half.cookies["tenure_session"].clone();
+    half.get("/account/sign-in/code").await;
+    let page = half.post("/account/sign-in/cancel", &[]).await;
+    check_failed(&page, &log, END_CAUSE, "signed-out", "leaving a sign-in part-way");
+    kept(&page, &half, &pending, "leaving a sign-in part-way");
+    drop(log);
+
+    // The store answers again: both sessions still work, and now end.
+    site.ending_broken.store(false, Ordering::SeqCst);
+    let page = root.get("/administration").await;
+    assert_eq!(page.status, StatusCode::OK, "still signed in: {}", page.body);
+    let page = root.post("/account/sign-out", &[]).await;
+    assert_eq!(page.location(), "/account/sign-in?done=signed-out");
+    assert!(!root.cookies.contains_key("tenure_session"));
+    assert_eq!(root.get("/administration").await.location(), "/account/sign-in");
+    assert_eq!(half.get("/account/sign-in/code").await.status, StatusCode::OK);
+    let page = half.post("/account/sign-in/cancel", &[]).await;
+    assert_eq!(page.location(), "/account/sign-in?done=signed-out");
+}
+
+#[tokio::test]
+async fn a_directory_read_that_fails_behind_the_relationships_page_is_a_500() {
+    let site = site_over(tenure_testkit::contract::manage::world()).await;
+    let alpha = Uuid::from_u128(1);
+    let path = format!("/organisations/{alpha}/relationships");
+    let add = [("change", "add-managing-agent"), ("other", "Gam")];
+    let mut cora = Client::new(&site);
+    cora.sign_in("cora@example.com").await;
+    // While the store answers, a name that is no organisation's lists those containing it.
+    cora.get(&path).await;
+    let page = cora.post(&path, &add).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Names containing what you typed: Gamma"), "{}", page.body);
+
+    // The organisations cannot be read: a 500, not "Enter the name of an existing
+    // organisation" as if there were none.
+    site.directory_broken.store(true, Ordering::SeqCst);
+    let log = Captured::start();
+    let page = cora.post(&path, &add).await;
+    check_failed(&page, &log, DIRECTORY_CAUSE, "existing organisation", "naming no organisation");
+    drop(log);
+    site.directory_broken.store(false, Ordering::SeqCst);
+    let page = cora.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(!page.body.contains("Gamma"), "nothing was added or asked: {}", page.body);
+
+    // Cora asks Gamma (she manages only Alpha's end): a request the page lists with
+    // Gamma's name, which her snapshot does not hold and the page reads.
+    let page = cora.post(&path, &[("change", "add-managing-agent"), ("other", "Gamma")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = cora.get(&path).await;
+    assert!(page.body.contains("Gamma as a managing agent of Alpha"), "{}", page.body);
+    site.directory_broken.store(true, Ordering::SeqCst);
+    let log = Captured::start();
+    let page = cora.get(&path).await;
+    check_failed(&page, &log, DIRECTORY_CAUSE, "Gamma", "the requests' names");
+    drop(log);
+    site.directory_broken.store(false, Ordering::SeqCst);
 }
