@@ -451,6 +451,12 @@ async fn journeys_in_a_real_browser_with_no_accessibility_violations() {
     // An administrator edits and deactivates an organisation.
     b.sign_in("ada@example.com", PASSWORD).await;
     b.shot("22-administrator-header").await;
+    // The widest header (Logs, Users, Organisations, Audit trail and, with an own
+    // organisation, Your organisation): at
+    // 1280 by 800 on one row, "Your account" and "Sign out" above it.
+    let [width, items, rows, above] = b.header_layout().await;
+    assert!(width >= 1270 && items >= 4, "{width} px wide, {items} items");
+    assert_eq!((rows, above), (1, 1), "one row of {items} items, the account links above");
     let page = b.click_link("Organisations").await;
     assert!(page.contains("Gamma"));
     b.shot("23-administrator-organisations").await;
@@ -496,6 +502,32 @@ impl Browser {
     }
 
     /// The id in the current address: `/administration/THING/ID?...`.
+    /// The header at 1280 by 800, on the current page (the window is put back after):
+    /// the window's width, the number of navigation items, the number of rows they take,
+    /// and 1 if the account links sit above them.
+    pub(crate) async fn header_layout(&mut self) -> [u64; 4] {
+        let (w, h) = self.client.get_window_size().await.unwrap();
+        self.client.set_window_size(1280, 800).await.unwrap();
+        let layout = self
+            .client
+            .execute(
+                "const items = [...document.querySelectorAll('.govuk-service-navigation__item')];\n\
+                 const account = document.querySelector('.tenure-header__account').getBoundingClientRect();\n\
+                 const menu = document.querySelector('.govuk-service-navigation').getBoundingClientRect();\n\
+                 return [window.innerWidth, items.length,\n\
+                   new Set(items.map(i => Math.round(i.getBoundingClientRect().top))).size,\n\
+                   account.bottom <= menu.top ? 1 : 0];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        self.client
+            .set_window_size(u32::try_from(w).unwrap(), u32::try_from(h).unwrap())
+            .await
+            .unwrap();
+        serde_json::from_value(layout).unwrap()
+    }
+
     pub(crate) async fn current_id(&self) -> String {
         let url = self.client.current_url().await.unwrap();
         url.path().rsplit('/').next().unwrap().to_owned()

@@ -21,26 +21,12 @@ async fn corterum_links_and_reports_in_a_real_browser() {
     // (CORE's Logs, Your organisation, Users, Organisations and Audit trail are the
     // housing side's; `corterum::the_root_administrators_header_is_the_company_sides`
     // pins the same items without a browser). At 1280 by 800 they fit on one row, with
-    // "Your account" and "Sign out" in the header above them.
-    b.client.set_window_size(1280, 800).await.unwrap();
+    // "Your account" and "Sign out" in the header above them (CORE's administrator has
+    // the widest header, checked in `browser.rs`).
     b.go("/administration").await;
-    let layout = b
-        .client
-        .execute(
-            "const items = [...document.querySelectorAll('.govuk-service-navigation__item')];\n\
-             const account = document.querySelector('.tenure-header__account').getBoundingClientRect();\n\
-             const menu = document.querySelector('.govuk-service-navigation').getBoundingClientRect();\n\
-             return [window.innerWidth, items.length,\n\
-               new Set(items.map(i => Math.round(i.getBoundingClientRect().top))).size,\n\
-               account.bottom <= menu.top ? 1 : 0];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let [width, items, rows, above]: [u64; 4] = serde_json::from_value(layout).unwrap();
+    let [width, items, rows, above] = b.header_layout().await;
     assert!(width >= 1270 && items == 3, "{width} px wide, {items} items");
     assert_eq!((rows, above), (1, 1), "one row of {items} items, the account links above");
-    b.client.set_window_size(1200, 1000).await.unwrap();
 
     // A person and a business of the FCA.
     let mut made = Vec::new();
