@@ -18,3 +18,11 @@ async fn the_memory_store_passes_the_invitation_roles_contract() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_memory_store_passes_the_chunk_relationship_reads_contract() {
+    tenure_testkit::contract::batch::relationship_reads(|w| async move {
+        Arc::new(MemoryDirectory::new(w))
+    })
+    .await;
+}

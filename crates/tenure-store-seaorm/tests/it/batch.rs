@@ -36,3 +36,14 @@ async fn postgres_passes_the_invitation_roles_contract() {
     let Some(url) = temp_postgres().await else { return };
     tenure_testkit::contract::batch::invitation_roles(|w| imported(url.clone(), w)).await;
 }
+
+#[tokio::test]
+async fn sqlite_passes_the_chunk_relationship_reads_contract() {
+    tenure_testkit::contract::batch::relationship_reads(|w| imported(temp_sqlite().0, w)).await;
+}
+
+#[tokio::test]
+async fn postgres_passes_the_chunk_relationship_reads_contract() {
+    let Some(url) = temp_postgres().await else { return };
+    tenure_testkit::contract::batch::relationship_reads(|w| imported(url.clone(), w)).await;
+}

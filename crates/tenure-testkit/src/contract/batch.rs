@@ -282,3 +282,84 @@ where
     assert!(store.invitation_roles(&[]).await.expect("read").is_empty(), "nobody asked");
     assert!(store.invitation_roles(&[person(3), person(7)]).await.expect("read").is_empty());
 }
+
+/// The organisations of the relationship reads' world: Alpha and Gamma hold stock,
+/// Beta manages Alpha's.
+fn rel_org(n: u128) -> OrgId {
+    OrgId::from_uuid(Uuid::from_u128(0xB100 + n))
+}
+
+/// A world of three organisations, Alpha managed by Beta, and a user in each of Alpha
+/// and Beta (Beta's a coordinator).
+pub fn relationship_world() -> World {
+    let mut world = World::with_roles(RoleCatalogue::core());
+    for (n, name, stock) in [(1, "Alpha", true), (2, "Beta", false), (3, "Gamma", true)] {
+        let mut org = Organisation::new(rel_org(n), Name::parse(name).expect("a name"));
+        org.holds_stock = stock;
+        world.insert_organisation(org).expect("an organisation");
+    }
+    world
+        .add_relationship(tenure_domain::Relationship {
+            stock_owner: rel_org(1),
+            managing_agent: rel_org(2),
+        })
+        .expect("a relationship");
+    for (n, org, role) in [(1, 1, DATA_PROVIDER), (2, 2, DATA_COORDINATOR)] {
+        let id = UserId::from_uuid(Uuid::from_u128(0xC100 + n));
+        let name = Name::parse(&format!("Member {n}")).expect("a name");
+        let email = Email::parse(&format!("member{n}@example.com")).expect("an email");
+        world.upsert_user(User::new(id, name, email, rel_org(org), vec![role])).expect("a user");
+    }
+    world
+}
+
+/// A chunk's relationship reads, on a store made from [`relationship_world`] by `make`:
+/// the relationships and requests with any of the organisations at either end, and the
+/// organisations' users with their roles, its own writes included.
+pub async fn relationship_reads<S, F, Fut>(make: F)
+where
+    S: Chunked + ?Sized,
+    F: Fn(World) -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    use tenure_core::RelationshipRequest;
+    use tenure_domain::Relationship;
+    let store = make(relationship_world()).await;
+    let alpha_beta = Relationship { stock_owner: rel_org(1), managing_agent: rel_org(2) };
+    let gamma_beta = Relationship { stock_owner: rel_org(3), managing_agent: rel_org(2) };
+    let mut chunk = store.begin().await.expect("a chunk");
+    let (edges, requests) = chunk.relationships_among(&[rel_org(1)]).await.expect("read");
+    assert_eq!((edges, requests.len()), (vec![alpha_beta], 0), "Alpha's, from its end");
+    let (edges, _) = chunk.relationships_among(&[rel_org(2)]).await.expect("read");
+    assert_eq!(edges, vec![alpha_beta], "Beta's, from the other end");
+    let (edges, requests) = chunk.relationships_among(&[rel_org(3)]).await.expect("read");
+    assert!(edges.is_empty() && requests.is_empty(), "Gamma has none");
+
+    // Gamma asks Beta, in the chunk: the chunk reads it, from either end, once.
+    let request = RelationshipRequest {
+        relationship: gamma_beta,
+        requested_by: rel_org(3),
+        requested_at: Timestamp(NOW),
+    };
+    chunk
+        .apply_row(RowWrites { writes: vec![Write::RequestRelationship(request)], audit: vec![] })
+        .await
+        .expect("a request");
+    let (edges, requests) =
+        chunk.relationships_among(&[rel_org(1), rel_org(2), rel_org(3)]).await.expect("read");
+    assert_eq!(edges, vec![alpha_beta], "each relationship once");
+    assert_eq!(requests, vec![request], "each request once");
+
+    let mut members = chunk.members_of(&[rel_org(1), rel_org(2)]).await.expect("read");
+    members.sort_by_key(|u| u.id);
+    let found: Vec<_> = members.iter().map(|u| (u.organisation, u.roles.clone())).collect();
+    assert_eq!(
+        found,
+        vec![(rel_org(1), vec![DATA_PROVIDER]), (rel_org(2), vec![DATA_COORDINATOR])],
+        "each organisation's users, with their roles"
+    );
+    assert!(chunk.members_of(&[rel_org(3)]).await.expect("read").is_empty());
+    drop(chunk);
+    let left = store.relationship_request(gamma_beta).await.expect("a read");
+    assert!(left.is_none(), "nothing kept without a commit");
+}
