@@ -55,8 +55,8 @@
 //! # Adding a kind
 //! 1. A module under `batch/` with a struct holding the services it calls (a
 //!    [`Manage`] clone, or `Corterum`'s: a [`Sources`] holds what the CORE kinds use).
-//! 2. `impl Kind for It`: [`Kind::COLUMNS`] (import) and [`Kind::HEADER`] (export, the same
-//!    names), [`Kind::parse`] (cells to a typed input, every bad cell reported),
+//! 2. `impl Kind for It`: [`Kind::COLUMNS`] (what the import takes, in the export's
+//!    order), [`Kind::parse`] (cells to a typed input, every bad cell reported),
 //!    [`Kind::key`], [`Kind::find`] (what the actor may see under the key, `None`
 //!    otherwise: never reveal what the actor may not see), [`Kind::differs`],
 //!    [`Kind::check`] (the engine's answer for a dry run), [`Kind::create`],
@@ -176,10 +176,9 @@ pub trait Kind: Send + Sync {
     /// What is stored under a row's key, as much as comparing and updating need.
     type Existing: Send + Sync;
 
-    /// The columns an import file has (lower case, any order).
+    /// The columns an import file has (lower case, any order), in the order an export's
+    /// header names them.
     const COLUMNS: Columns<'static>;
-    /// The header of an export: the columns the import takes, in order.
-    const HEADER: &'static [&'static str];
 
     /// Reads a row's cells into an input; every bad cell is reported by its column.
     ///
@@ -239,7 +238,7 @@ pub trait Kind: Send + Sync {
         None
     }
 
-    /// One page (numbered from 1) of export rows under [`Kind::HEADER`], of what `actor`
+    /// One page (numbered from 1) of export rows under [`Kind::COLUMNS`], of what `actor`
     /// may see (it may be empty); `None` after the last.
     ///
     /// # Errors
@@ -800,7 +799,7 @@ async fn handle<K: Kind>(
 }
 
 /// Writes every row of `kind` that `actor` may see to `write`, page by page (memory holds
-/// one page), after the header. `write` gets [`Kind::HEADER`] first.
+/// one page), after the header. `write` gets the names in [`Kind::COLUMNS`] first.
 ///
 /// # Errors
 /// [`BackendError`] from the store, or the sink's error.
@@ -809,7 +808,7 @@ pub async fn export<K: Kind, E: From<BackendError>>(
     actor: UserId,
     write: &mut (dyn FnMut(&[String]) -> Result<(), E> + Send),
 ) -> Result<u64, E> {
-    let header: Vec<String> = K::HEADER.iter().map(|c| (*c).to_owned()).collect();
+    let header: Vec<String> = K::COLUMNS.names().map(str::to_owned).collect();
     write(&header)?;
     let mut rows = 0;
     for number in 1.. {

@@ -21,7 +21,7 @@ use crate::batch::{
     flag, yes_no,
 };
 use crate::changes::Versioned;
-use crate::csv::read::{Columns, Row};
+use crate::csv::read::{Column, Columns, Row};
 use crate::error::BackendError;
 use crate::manage::OrganisationInput;
 use crate::ports::Page;
@@ -71,7 +71,7 @@ const fn provider_key(t: ProviderType) -> &'static str {
     }
 }
 
-/// An organisation's row under [`Organisations::HEADER`].
+/// An organisation's row under [`Organisations::COLUMNS`].
 fn cells(o: &Organisation) -> Vec<String> {
     vec![
         o.name.to_string(),
@@ -103,25 +103,16 @@ impl Kind for Organisations {
     type Existing = Versioned<Organisation>;
 
     const COLUMNS: Columns<'static> = Columns {
-        required: &["name"],
-        optional: &[
-            "address",
-            "telephone",
-            "provider_type",
-            "registration_number",
-            "holds_stock",
-            "active",
+        columns: &[
+            Column::required("name"),
+            Column::optional("address"),
+            Column::optional("telephone"),
+            Column::optional("provider_type"),
+            Column::optional("registration_number"),
+            Column::optional("holds_stock"),
+            Column::optional("active"),
         ],
     };
-    const HEADER: &'static [&'static str] = &[
-        "name",
-        "address",
-        "telephone",
-        "provider_type",
-        "registration_number",
-        "holds_stock",
-        "active",
-    ];
 
     fn parse(&self, row: &Row) -> Result<OrganisationRow, Vec<FieldError>> {
         let mut errors = Vec::new();

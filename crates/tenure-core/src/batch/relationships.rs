@@ -30,7 +30,7 @@ use crate::batch::chunk::{Chunk, RowWrites};
 use crate::batch::{
     Bulk, BulkPath, Created, Kind, Options, Outcome, Planned, Planner, RowError, Sources, cell,
 };
-use crate::csv::read::{Columns, Row};
+use crate::csv::read::{Column, Columns, Row};
 use crate::error::BackendError;
 use crate::manage::Manage;
 use crate::ports::Page;
@@ -120,8 +120,7 @@ impl Kind for Relationships {
     type Existing = Standing;
 
     const COLUMNS: Columns<'static> =
-        Columns { required: &["stock_owner", "managing_agent"], optional: &[] };
-    const HEADER: &'static [&'static str] = &["stock_owner", "managing_agent"];
+        Columns { columns: &[Column::required("stock_owner"), Column::required("managing_agent")] };
 
     fn parse(&self, row: &Row) -> Result<RelationshipRow, Vec<FieldError>> {
         let mut errors = Vec::new();

@@ -26,7 +26,7 @@ use crate::batch::{
     Bulk, BulkPath, Created, Kind, Options, Outcome, Planned, Planner, RowError, Sources, cell,
 };
 use crate::changes::{LinkPurpose, LinkState, Versioned};
-use crate::csv::read::{Columns, Row};
+use crate::csv::read::{Column, Columns, Row};
 use crate::error::BackendError;
 use crate::manage::{Invite, PersonInput, UserChanges};
 use crate::ports::Page;
@@ -120,9 +120,15 @@ impl Kind for Users {
     type Input = UserRow;
     type Existing = ExistingUser;
 
-    const COLUMNS: Columns<'static> =
-        Columns { required: &["name", "email", "organisation", "role"], optional: &["telephone"] };
-    const HEADER: &'static [&'static str] = &["name", "email", "telephone", "organisation", "role"];
+    const COLUMNS: Columns<'static> = Columns {
+        columns: &[
+            Column::required("name"),
+            Column::required("email"),
+            Column::optional("telephone"),
+            Column::required("organisation"),
+            Column::required("role"),
+        ],
+    };
 
     fn parse(&self, row: &Row) -> Result<UserRow, Vec<FieldError>> {
         let mut errors = Vec::new();

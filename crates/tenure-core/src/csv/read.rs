@@ -41,13 +41,50 @@ impl Limits {
         Self { bytes: 100 * 1024 * 1024, rows: 1_000_000, row_bytes: 64 * 1024 };
 }
 
-/// The columns an import takes.
+/// The columns an import takes, in the order an export writes them.
 #[derive(Clone, Copy, Debug)]
 pub struct Columns<'a> {
-    /// Columns the header must name (lower case).
-    pub required: &'a [&'a str],
-    /// Columns the header may name (lower case); a row reads them as empty when left out.
-    pub optional: &'a [&'a str],
+    /// Each column, required or optional.
+    pub columns: &'a [Column<'a>],
+}
+
+/// One column an import takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column<'a> {
+    /// Its name (lower case).
+    pub name: &'a str,
+    /// Whether the header must name it; a row reads an optional column the file left out
+    /// as empty.
+    pub required: bool,
+}
+
+impl<'a> Column<'a> {
+    /// A column the header must name.
+    pub const fn required(name: &'a str) -> Self {
+        Self { name, required: true }
+    }
+
+    /// A column the header may name.
+    pub const fn optional(name: &'a str) -> Self {
+        Self { name, required: false }
+    }
+}
+
+impl<'a> Columns<'a> {
+    /// The names, in order (an export's header).
+    pub fn names(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.columns.iter().map(|c| c.name)
+    }
+
+    /// The names of the columns the header must name, in order.
+    pub fn required(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.columns.iter().filter(|c| c.required).map(|c| c.name)
+    }
+
+    /// The names of the columns the header may name, in order.
+    pub fn optional(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.columns.iter().filter(|c| !c.required).map(|c| c.name)
+    }
 }
 
 /// Why a file is refused whole (or, read without [`check`], why reading stops).
@@ -255,7 +292,7 @@ impl<R: Read> CsvReader<R> {
             .flexible(true)
             .from_reader(Source::new(source, limits));
         let names: Vec<String> =
-            columns.required.iter().chain(columns.optional).map(|c| (*c).to_owned()).collect();
+            columns.required().chain(columns.optional()).map(str::to_owned).collect();
         let mut reader = Self {
             inner,
             positions: Vec::new(),
@@ -286,10 +323,9 @@ impl<R: Read> CsvReader<R> {
         let unknown: Vec<String> =
             header.iter().filter(|h| !reader.names.contains(h)).cloned().collect();
         let missing: Vec<String> = columns
-            .required
-            .iter()
-            .filter(|c| !header.iter().any(|h| h == *c))
-            .map(|c| (*c).to_owned())
+            .required()
+            .filter(|c| !header.iter().any(|h| h == c))
+            .map(str::to_owned)
             .collect();
         if !unknown.is_empty() || !missing.is_empty() {
             return Err(FileError::WrongColumns { line, expected, unknown, missing });
@@ -401,11 +437,14 @@ fn size(bytes: u64) -> String {
 
 /// The columns as messages list them.
 fn expected(columns: &Columns<'_>) -> String {
-    let list = |cs: &[&str]| cs.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
-    if columns.optional.is_empty() {
-        list(columns.required)
+    fn list<'a>(cs: impl Iterator<Item = &'a str>) -> String {
+        cs.map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+    }
+    let required = list(columns.required());
+    if columns.optional().next().is_none() {
+        required
     } else {
-        format!("{} and may name {}", list(columns.required), list(columns.optional))
+        format!("{required} and may name {}", list(columns.optional()))
     }
 }
 

@@ -10,7 +10,7 @@
 use std::io::Read;
 
 use proptest::prelude::*;
-use tenure_core::csv::read::{self, Columns, CsvReader, FileError, Limits, Row, RowError};
+use tenure_core::csv::read::{self, Column, Columns, CsvReader, FileError, Limits, Row, RowError};
 
 /// The cases each property runs: `PROPTEST_CASES` when set, else a CI-sized default.
 fn config() -> ProptestConfig {
@@ -19,8 +19,15 @@ fn config() -> ProptestConfig {
 }
 
 /// The users import's columns.
-const COLUMNS: Columns<'static> =
-    Columns { required: &["name", "email", "organisation", "role"], optional: &["telephone"] };
+const COLUMNS: Columns<'static> = Columns {
+    columns: &[
+        Column::required("name"),
+        Column::required("email"),
+        Column::optional("telephone"),
+        Column::required("organisation"),
+        Column::required("role"),
+    ],
+};
 
 const NAMES: [&str; 5] = ["name", "email", "organisation", "role", "telephone"];
 

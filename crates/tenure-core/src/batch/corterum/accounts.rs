@@ -15,7 +15,7 @@ use tenure_domain::{Action, EntityKind, Feature, Request, Resource, Role, Scope,
 use crate::batch::corterum::{CorterumSources, escape, join_list, names, sort_names};
 use crate::batch::{Created, Kind, RowError, cell};
 use crate::corterum::{Account, AccountInput};
-use crate::csv::read::{Columns, Row};
+use crate::csv::read::{Column, Columns, Row};
 use crate::error::BackendError;
 use crate::ports::Page;
 use crate::usecase::{FieldError, ManageError};
@@ -212,9 +212,15 @@ impl Kind for Accounts {
     type Input = AccountRow;
     type Existing = StoredAccount;
 
-    const COLUMNS: Columns<'static> =
-        Columns { required: &["username", "email", "roles", "companies"], optional: &["entity"] };
-    const HEADER: &'static [&'static str] = &["username", "email", "entity", "roles", "companies"];
+    const COLUMNS: Columns<'static> = Columns {
+        columns: &[
+            Column::required("username"),
+            Column::required("email"),
+            Column::optional("entity"),
+            Column::required("roles"),
+            Column::required("companies"),
+        ],
+    };
 
     fn parse(&self, row: &Row) -> Result<AccountRow, Vec<FieldError>> {
         let mut errors = Vec::new();

@@ -18,7 +18,7 @@ use crate::batch::corterum::CorterumSources;
 use crate::batch::{Created, Kind, RowError, cell};
 use crate::changes::Versioned;
 use crate::corterum::CompanyInput;
-use crate::csv::read::{Columns, Row};
+use crate::csv::read::{Column, Columns, Row};
 use crate::error::BackendError;
 use crate::ports::Page;
 use crate::usecase::{FieldError, ManageError};
@@ -51,10 +51,14 @@ impl Kind for Companies {
     type Input = CompanyInput;
     type Existing = Versioned<Organisation>;
 
-    const COLUMNS: Columns<'static> =
-        Columns { required: &["name"], optional: &["address", "telephone", "registration_number"] };
-    const HEADER: &'static [&'static str] =
-        &["name", "address", "telephone", "registration_number"];
+    const COLUMNS: Columns<'static> = Columns {
+        columns: &[
+            Column::required("name"),
+            Column::optional("address"),
+            Column::optional("telephone"),
+            Column::optional("registration_number"),
+        ],
+    };
 
     fn parse(&self, row: &Row) -> Result<CompanyInput, Vec<FieldError>> {
         let input = CompanyInput {

@@ -21,7 +21,7 @@ use tenure_domain::{
 use crate::batch::corterum::{CorterumSources, escape, join_list, names, sort_names, split_list};
 use crate::batch::{Created, Kind, RowError, cell};
 use crate::corterum::{EntityInput, EntityQuery};
-use crate::csv::read::{Columns, Row};
+use crate::csv::read::{Column, Columns, Row};
 use crate::error::BackendError;
 use crate::ports::Page;
 use crate::usecase::FieldError;
@@ -87,7 +87,7 @@ pub struct StoredEntity {
     pub wanted: Vec<String>,
 }
 
-/// The row under [`Entities::HEADER`].
+/// The row under [`Entities::COLUMNS`].
 fn row_cells(
     kind: EntityKind,
     name: &str,
@@ -180,42 +180,25 @@ impl Kind for Entities {
     type Existing = StoredEntity;
 
     const COLUMNS: Columns<'static> = Columns {
-        required: &["type", "name"],
-        optional: &[
-            "preferred_name",
-            "date_of_birth",
-            "national_insurance_number",
-            "individual_reference_number",
-            "job_title",
-            "email",
-            "telephone",
-            "registration_number",
-            "firm_reference_number",
-            "address",
-            "abbreviation",
-            "website",
-            "companies",
-            "links",
+        columns: &[
+            Column::required("type"),
+            Column::required("name"),
+            Column::optional("preferred_name"),
+            Column::optional("date_of_birth"),
+            Column::optional("national_insurance_number"),
+            Column::optional("individual_reference_number"),
+            Column::optional("job_title"),
+            Column::optional("email"),
+            Column::optional("telephone"),
+            Column::optional("registration_number"),
+            Column::optional("firm_reference_number"),
+            Column::optional("address"),
+            Column::optional("abbreviation"),
+            Column::optional("website"),
+            Column::optional("companies"),
+            Column::optional("links"),
         ],
     };
-    const HEADER: &'static [&'static str] = &[
-        "type",
-        "name",
-        "preferred_name",
-        "date_of_birth",
-        "national_insurance_number",
-        "individual_reference_number",
-        "job_title",
-        "email",
-        "telephone",
-        "registration_number",
-        "firm_reference_number",
-        "address",
-        "abbreviation",
-        "website",
-        "companies",
-        "links",
-    ];
 
     fn parse(&self, row: &Row) -> Result<EntityRow, Vec<FieldError>> {
         let mut errors = Vec::new();

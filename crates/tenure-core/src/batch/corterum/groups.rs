@@ -13,7 +13,7 @@ use tenure_domain::{
 use crate::batch::corterum::{CorterumSources, escape, join_list, names, sort_names};
 use crate::batch::{Created, Kind, RowError, cell};
 use crate::corterum::GroupInput;
-use crate::csv::read::{Columns, Row};
+use crate::csv::read::{Column, Columns, Row};
 use crate::error::BackendError;
 use crate::usecase::{FieldError, ManageError};
 
@@ -118,9 +118,14 @@ impl Kind for Groups {
     type Input = GroupRow;
     type Existing = StoredGroup;
 
-    const COLUMNS: Columns<'static> =
-        Columns { required: &["name", "type"], optional: &["description", "members"] };
-    const HEADER: &'static [&'static str] = &["name", "description", "type", "members"];
+    const COLUMNS: Columns<'static> = Columns {
+        columns: &[
+            Column::required("name"),
+            Column::optional("description"),
+            Column::required("type"),
+            Column::optional("members"),
+        ],
+    };
 
     fn parse(&self, row: &Row) -> Result<GroupRow, Vec<FieldError>> {
         let mut errors = Vec::new();

@@ -21,7 +21,7 @@ use tenure_domain::{
 use crate::batch::corterum::CorterumSources;
 use crate::batch::{Created, Kind, RowError, cell};
 use crate::corterum::AsOf;
-use crate::csv::read::{Columns, Row};
+use crate::csv::read::{Column, Columns, Row};
 use crate::error::BackendError;
 use crate::usecase::{FieldError, ManageError};
 
@@ -136,9 +136,14 @@ impl Kind for Instances {
     type Input = InstanceRow;
     type Existing = StoredInstance;
 
-    const COLUMNS: Columns<'static> =
-        Columns { required: &["dataset", "entity_type", "entity", "content"], optional: &[] };
-    const HEADER: &'static [&'static str] = &["dataset", "entity_type", "entity", "content"];
+    const COLUMNS: Columns<'static> = Columns {
+        columns: &[
+            Column::required("dataset"),
+            Column::required("entity_type"),
+            Column::required("entity"),
+            Column::required("content"),
+        ],
+    };
 
     fn parse(&self, row: &Row) -> Result<InstanceRow, Vec<FieldError>> {
         let mut errors = Vec::new();

@@ -19,7 +19,7 @@ use tenure_domain::{
 
 use crate::batch::corterum::{CorterumSources, escape, join_list, names, sort_names, split_list};
 use crate::batch::{Created, Kind, RowError, cell, flag, yes_no};
-use crate::csv::read::{Columns, Row};
+use crate::csv::read::{Column, Columns, Row};
 use crate::error::BackendError;
 use crate::usecase::{FieldError, ManageError};
 
@@ -121,7 +121,7 @@ impl Lists {
         })
     }
 
-    /// A form's row under [`Roles::HEADER`].
+    /// A form's row under [`Roles::COLUMNS`].
     fn cells(&self, form: &RoleForm) -> Vec<String> {
         let mut groups: Vec<String> = form
             .groups
@@ -181,11 +181,15 @@ impl Kind for Roles {
     type Existing = StoredRole;
 
     const COLUMNS: Columns<'static> = Columns {
-        required: &["name", "description"],
-        optional: &["groups", "features", "datasets", "requires_second_factor"],
+        columns: &[
+            Column::required("name"),
+            Column::required("description"),
+            Column::optional("groups"),
+            Column::optional("features"),
+            Column::optional("datasets"),
+            Column::optional("requires_second_factor"),
+        ],
     };
-    const HEADER: &'static [&'static str] =
-        &["name", "description", "groups", "features", "datasets", "requires_second_factor"];
 
     fn parse(&self, row: &Row) -> Result<RoleRow, Vec<FieldError>> {
         let mut errors = Vec::new();
