@@ -251,6 +251,23 @@ async fn a_coordinators_import_cannot_make_what_the_engine_refuses() {
         "{}",
         text(&out.stdout)
     );
+    // An administrator, who may answer for the other end, agrees by importing the row.
+    let agreed = write(
+        &dir,
+        "ada-rels.csv",
+        "stock_owner,managing_agent\nRiverside Homes,Elsewhere Homes\n",
+    );
+    let out = ok(&import(&dir, "relationships", &agreed, &["--dry-run"]));
+    assert!(out.starts_with("1 would be created"), "{out}");
+    let out = ok(&import(&dir, "relationships", &agreed, &[]));
+    assert!(out.starts_with("1 created"), "{out}");
+    assert!(
+        export(&dir, "relationships", "ada@example.com")
+            .contains("Riverside Homes,Elsewhere Homes"),
+        "in effect"
+    );
+    let out = ok(&import(&dir, "relationships", &agreed, &[]));
+    assert!(out.starts_with("0 created, 0 updated, 1 unchanged"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -460,5 +477,74 @@ async fn an_administrators_relationships_import_tells_each_ends_coordinators() {
     assert_eq!(told.len(), 1, "{told:?}");
     assert!(told[0].contains("To: cora@example.com"), "{}", told[0]);
     assert!(told[0].contains("An administrator added"), "{}", told[0]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The demo's database (`tenure serve --demo`, stopped once it answers), in `dir` as
+/// `tenure.db` with its key, for the commands to run on.
+fn demo(dir: &Path) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .current_dir(dir)
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .env("TENURE_INSECURE_FAST_HASHING", "1")
+        .env_remove("TENURE_CONFIG")
+        .env_remove("TENURE_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = (0..600).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(up, "the demo never answered");
+}
+
+/// A coordinator's users import learns nothing of Corterum's side (attack findings A2 and
+/// A3): a company named is "does not exist", exactly as a name nothing has, in a real run
+/// as in a dry run; and a row holding a company user's address fails alone, without
+/// failing the rows of its chunk (the chunk once failed whole, "the storage backend
+/// failed", and so told which company an address belonged to).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinators_users_import_learns_nothing_of_the_companies() {
+    let dir = crate::batch::workdir("jobs-companies-hidden");
+    demo(&dir);
+    let key = dir.join("tenure-demo.key").display().to_string();
+    let file = write(
+        &dir,
+        "users.csv",
+        "name,email,organisation,role\n\
+         Fa One,fa1@example.net,Financial Conduct Authority,data_provider\n\
+         No One,no1@example.net,Nowhere Regulator,data_provider\n\
+         Jane Again,jane@example.com,Northbridge Homes,data_provider\n\
+         Nell New,nell@example.net,Northbridge Homes,data_provider\n",
+    );
+    for dry in [true, false] {
+        let mut args = vec!["users", "import", &file, "--as", "coordinator@example.com"];
+        args.extend(["--secret-key-file", &key]);
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = tenure(&dir, &args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("users.csv:")).collect();
+        assert_eq!(lines.len(), 3, "{stderr}");
+        let company = lines[0].replace("Financial Conduct Authority", "X");
+        let nothing = lines[1].replace("Nowhere Regulator", "X");
+        assert_eq!(
+            company.split_once(": ").unwrap().1,
+            nothing.split_once(": ").unwrap().1,
+            "a company is as a name nothing has"
+        );
+        assert!(lines[0].contains("does not exist"), "{stderr}");
+        assert!(lines[2].starts_with("users.csv:4: "), "{stderr}");
+        assert!(!stderr.contains("storage backend"), "{stderr}");
+        let want = if dry { "1 would be created" } else { "1 created" };
+        assert!(text(&out.stdout).contains(want), "{}", text(&out.stdout));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

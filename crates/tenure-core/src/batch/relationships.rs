@@ -6,8 +6,10 @@
 //! effect at once; run as a data coordinator, who manages only their own end, it is a
 //! request the other end accepts or declines ([`Outcome::Requested`](crate::batch::Outcome));
 //! a row for two organisations the actor manages neither of is refused. A row already in
-//! effect, or already asked for, is unchanged. A relationship has nothing else to
-//! update.
+//! effect is unchanged; one already asked for is unchanged when run by the side that
+//! asked, and agreed to (in effect, [`Outcome::Created`](crate::batch::Outcome)) when run by
+//! someone who may answer for the other end, as adding it on the web does. A relationship
+//! has nothing else to update.
 //!
 //! In a chunk ([`Bulk`]) a row the chunk's data settles (both ends found, the engine's
 //! answer an add or a request, the pair not there yet) is written with the same writes
@@ -160,7 +162,16 @@ impl Kind for Relationships {
         if self.sources.directory.relationships_of(&[rel.stock_owner]).await?.contains(&rel) {
             return Ok(Some(Standing::InEffect));
         }
-        Ok(world.relationship_request(rel).map(|_| Standing::Requested))
+        if world.relationship_request(rel).is_none() {
+            return Ok(None);
+        }
+        // Asked for already: unchanged for its own side, but someone who may answer for
+        // the other end (an administrator, the other end's coordinator) agrees by
+        // importing it, as adding it on the web does.
+        Ok(match decide_relationship(&world, actor, rel, RelationshipStep::Add) {
+            Ok(RelationshipEffect::Requested { .. }) | Err(_) => Some(Standing::Requested),
+            Ok(_) => None,
+        })
     }
 
     fn differs(&self, _: &RelationshipRow, _: &Standing) -> bool {
@@ -283,7 +294,7 @@ struct RelationshipsPlanner<'a> {
     world: World,
     /// By lower-case name.
     orgs: HashMap<String, Organisation>,
-    /// In effect, or asked for: a row for one is unchanged.
+    /// In effect (or added by an earlier row): a row for one is unchanged.
     there: HashSet<Relationship>,
     /// Each end's users.
     members: HashMap<OrgId, Vec<User>>,
@@ -319,10 +330,9 @@ impl Bulk<RelationshipRow> for Relationships {
                 world.insert_organisation(org.value.clone()).map_err(BackendError::new)?;
             }
         }
-        let mut there: HashSet<Relationship> = edges.into_iter().collect();
+        let there: HashSet<Relationship> = edges.into_iter().collect();
         for p in requests {
             let rel = p.relationship;
-            there.insert(rel);
             let ends_known = world.organisation(rel.stock_owner).is_some()
                 && world.organisation(rel.managing_agent).is_some();
             if ends_known && world.relationship_request(rel).is_none() {
@@ -364,16 +374,22 @@ impl Planner<RelationshipRow> for RelationshipsPlanner<'_> {
         if self.there.contains(&rel) {
             return Planned::Done(Outcome::Unchanged);
         }
+        let pending = self.world.relationship_request(rel).is_some();
         // A refusal is the service's to answer and audit, on its own.
         let Ok(effect) = decide_relationship(&self.world, actor, rel, RelationshipStep::Add) else {
             return Planned::Services;
         };
         let (taken, outcome) = match effect {
-            RelationshipEffect::Added => (self.world.add_relationship(rel), Outcome::Created),
+            // Asked for already, by the actor's own side: unchanged (as `find`).
+            RelationshipEffect::Requested { .. } if pending => {
+                return Planned::Done(Outcome::Unchanged);
+            }
+            RelationshipEffect::Added | RelationshipEffect::Accepted { .. } => {
+                (self.world.add_relationship(rel), Outcome::Created)
+            }
             RelationshipEffect::Requested { by } => {
                 (self.world.request_relationship(rel, by), Outcome::Requested)
             }
-            // Not with no request pending (a pending one made the row unchanged).
             _ => return Planned::Services,
         };
         if taken.is_err() {
@@ -389,7 +405,7 @@ impl Planner<RelationshipRow> for RelationshipsPlanner<'_> {
             .collect();
         let manage = &self.kind.sources.manage;
         let built = manage
-            .relationship_writes(&self.world, actor, rel, effect, false, &ends, &members)
+            .relationship_writes(&self.world, actor, rel, effect, pending, &ends, &members)
             .map_err(crate::usecase::ManageError::from)
             .and_then(|(writes, _, audit)| Ok((manage.seal(writes)?, audit)));
         match built {

@@ -214,6 +214,11 @@ impl Kind for Users {
                         .giving(input.role),
                 )
                 .await?;
+            // As `Manage::invite` answers it: an address someone the actor may not view
+            // holds is in use (addresses are unique across the service).
+            if self.sources.changes.user_by_email(&input.email).await?.is_some() {
+                return Err(ManageError::EmailInUse.into());
+            }
             return Ok(Created::Done);
         };
         let user = Resource::User(existing.user.value.id);
@@ -361,7 +366,10 @@ impl Bulk<UserRow> for Users {
         let mut emails: Vec<Email> = rows.iter().map(|r| r.email.clone()).collect();
         emails.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
         emails.dedup();
-        let orgs = chunk.organisations_by_name(&names).await?;
+        // CORE's users belong to housing organisations: a company named is as a name
+        // nothing has (as `Manage::organisation_by_name` answers a row on its own).
+        let mut orgs = chunk.organisations_by_name(&names).await?;
+        orgs.retain(|o| crate::manage::Manage::on_core(&o.value));
         let users = chunk.users_by_email(&emails).await?;
         let roleless: Vec<UserId> =
             users.iter().filter(|u| u.value.roles.is_empty()).map(|u| u.value.id).collect();
@@ -378,10 +386,13 @@ impl Bulk<UserRow> for Users {
             }
         }
         for user in &users {
+            // A user the snapshot cannot hold (a role it does not know: a Corterum
+            // customer's) is left out: their row goes through the services on its own,
+            // and the rest of the chunk is not failed for it.
             if world.organisation(user.value.organisation).is_some()
                 && world.user(user.value.id).is_none()
             {
-                world.upsert_user(user.value.clone()).map_err(BackendError::new)?;
+                let _ = world.upsert_user(user.value.clone());
             }
         }
         Ok(Box::new(UsersPlanner {
