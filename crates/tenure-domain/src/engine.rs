@@ -14,7 +14,9 @@
 //!    [`Role::side`]). Nothing matching means deny: the default.
 //! 3. **Rules no role can override**, checked after a grant matched: nobody deactivates,
 //!    deletes or changes the role of themselves; nobody changes another person's
-//!    password; nobody manages a user who outranks them or gives a role above their own;
+//!    password; nobody manages a user who outranks them or gives a role above their own
+//!    (ranked above it, or, checked with the grant, granting anything their own roles do
+//!    not: [`crate::role::Role::covered_by`]);
 //!    nobody revokes a role that cannot be revoked, nor deactivates or merges an
 //!    organisation its holder belongs to; nobody edits what is built in or a
 //!    role they hold; nobody removes their own second factor while a role of theirs
@@ -571,13 +573,19 @@ pub fn decide(world: &World, request: &Request) -> Decision {
     } else {
         None
     };
+    // The giver's roles, against which a role given under `AtOrBelowOwn` is checked:
+    // it must grant nothing they do not.
+    let giver: Vec<&Role> =
+        if giving.is_some() { actor_roles(world, actor.user).collect() } else { Vec::new() };
     let mut allowed = None;
     let mut reached = false;
     'roles: for role in actor_roles(world, actor.user) {
         for (index, grant) in role.grants_for(request.action) {
             if reaches(&actor, role, grant, target) {
                 reached = true;
-                if giving.is_none_or(|given| grant.assignable.allows(given, actor.user.rank)) {
+                if giving
+                    .is_none_or(|given| grant.assignable.allows(given, actor.user.rank, &giver))
+                {
                     allowed = Some(Decision::Allow { role: role.id, grant: index });
                     break 'roles;
                 }
@@ -695,6 +703,48 @@ pub fn decide_move(world: &World, actor: UserId, user: UserId, to: OrgId) -> Dec
         }
     }
     moved
+}
+
+/// Decides resending or withdrawing `user`'s open invitation (or reactivation link),
+/// which gives `roles` (the role it carries, or a Corterum account's roles): whoever
+/// could send it now may, while the account is active.
+///
+/// 1. `user.view` on the user (a denial conceals, as for any record out of reach);
+/// 2. the user is active ([`Precondition::UserMustBeActive`]): deactivating an account
+///    withdraws its links, and a link sent to it could never be accepted, so only
+///    reactivating it sends a new one;
+/// 3. `user.invite` into the user's organisation giving each of `roles`.
+///
+/// An invitation that gives no role is one nobody sends: not found. The world must hold
+/// the user (a snapshot for [`Resource::User`]).
+pub fn decide_invitation(world: &World, actor: UserId, user: UserId, roles: &[RoleId]) -> Decision {
+    let view = decide(world, &Request::new(actor, Action::UserView, Resource::User(user)));
+    if !view.is_allowed() {
+        return view;
+    }
+    let Some(facts) = world.facts(user) else {
+        return Decision::Deny { reason: DenyReason::NotFound, conceal: true };
+    };
+    if roles.is_empty() {
+        return Decision::Deny { reason: DenyReason::NotFound, conceal: true };
+    }
+    if !facts.active {
+        return Decision::Deny {
+            reason: DenyReason::Precondition(Precondition::UserMustBeActive),
+            conceal: false,
+        };
+    }
+    let mut allowed = view;
+    for role in roles {
+        let invite =
+            Request::new(actor, Action::UserInvite, Resource::Organisation(facts.organisation))
+                .giving(*role);
+        allowed = decide(world, &invite);
+        if !allowed.is_allowed() {
+            return allowed;
+        }
+    }
+    allowed
 }
 
 /// The records of `action`'s resource kind that `actor`'s grants reach. See [`Scope`].

@@ -74,7 +74,7 @@ pub use dataset::{
 pub use email::{Email, EmailError};
 pub use engine::{
     Decision, DenyReason, EntityScope, Explanation, InstanceScope, Precondition, ReasonExplanation,
-    Request, Resource, Scope, decide_merge, decide_move, may_create_company,
+    Request, Resource, Scope, decide_invitation, decide_merge, decide_move, may_create_company,
 };
 pub use entity::{ALL_PEOPLE, Entity, EntityKind, Group};
 pub use feature::{Feature, FeatureSet};

@@ -133,12 +133,90 @@ pub struct Grant {
     pub assignable: Assignable,
 }
 
+impl Grant {
+    /// Whether this grant, of the role `holder`, allows `action` wherever a grant with
+    /// this reach (and, for `Groups`, these groups), narrowing and roles to give does
+    /// (see [`Role::covered_by`]).
+    fn covers(
+        &self,
+        holder: &Role,
+        action: Action,
+        reach: (Reach, &[GroupId]),
+        only: &Only,
+        assignable: &Assignable,
+    ) -> bool {
+        reach_covers((self.reach, &holder.groups), reach, action.resource_kind())
+            && self.only.covers(only)
+            && (!action.takes_role() || assignable.covered_by(&self.assignable))
+    }
+}
+
+impl Only {
+    /// Whether every dataset or feature `other` names is named here too.
+    fn covers(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Any, _) => true,
+            (Self::Datasets(held), Self::Datasets(given)) => {
+                given.iter().all(|id| held.binary_search(id).is_ok())
+            }
+            (Self::Features(held), Self::Features(given)) => given.is_subset(*held),
+            (Self::Datasets(_) | Self::Features(_), _) => false,
+        }
+    }
+}
+
+/// Whether a reach (with its role's groups) covers another for a kind of resource (see
+/// [`Role::covered_by`]).
+fn reach_covers(
+    (held, held_groups): (Reach, &[GroupId]),
+    (given, given_groups): (Reach, &[GroupId]),
+    kind: ResourceKind,
+) -> bool {
+    use Reach::*;
+    if held == Everything
+        || matches!(kind, ResourceKind::Feature | ResourceKind::Group | ResourceKind::Role)
+    {
+        return true;
+    }
+    if held == given {
+        return given != Groups
+            || given_groups.iter().all(|g| held_groups.binary_search(g).is_ok());
+    }
+    let organisations = matches!(
+        (given, held),
+        (Organisation, ManagingAgents | Related | Companies) | (ManagingAgents, Related)
+    );
+    match kind {
+        ResourceKind::User | ResourceKind::Organisation => {
+            organisations
+                || matches!(
+                    (given, held),
+                    (Own, Organisation | ManagingAgents | Related | Companies)
+                )
+        }
+        ResourceKind::Log => organisations,
+        ResourceKind::Entity | ResourceKind::Instance => {
+            organisations
+                || matches!(
+                    (given, held),
+                    (Own | Groups, Organisation | ManagingAgents | Related | Companies)
+                )
+        }
+        ResourceKind::Service
+        | ResourceKind::Feature
+        | ResourceKind::Group
+        | ResourceKind::Role => false,
+    }
+}
+
 /// Which roles a grant for `user.invite` or `user.change_role` may give.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Assignable {
     /// These roles only; none for a grant that gives nothing.
     Roles(Vec<RoleId>),
-    /// Any role ranked at or below the giver's own (customer-built roles included), but
+    /// Any role ranked at or below the giver's own (customer-built roles included) that
+    /// grants nothing the giver's own roles do not ([`Role::covered_by`]: a rank says
+    /// little, since every Corterum role but the root administrator's ranks 0), but
     /// never one that cannot be revoked: such a role is held from an account's creation,
     /// never given. Like every grant, only a role of the receiving user's side of the
     /// service ([`Role::side`]; the engine checks it before any grant).
@@ -149,12 +227,26 @@ impl Assignable {
     /// A grant that gives no role.
     pub const NONE: Self = Self::Roles(Vec::new());
 
-    /// Whether `role` may be given by someone whose highest rank is `rank`.
+    /// Whether `role` may be given by someone whose roles are `giver` and whose highest
+    /// rank is `rank`.
     #[inline]
-    pub fn allows(&self, role: &Role, rank: u8) -> bool {
+    pub fn allows(&self, role: &Role, rank: u8, giver: &[&Role]) -> bool {
         match self {
             Self::Roles(ids) => ids.contains(&role.id),
-            Self::AtOrBelowOwn => !role.irrevocable && role.rank <= rank,
+            Self::AtOrBelowOwn => !role.irrevocable && role.rank <= rank && role.covered_by(giver),
+        }
+    }
+
+    /// Whether a grant giving `self` lets its holder give no role that one giving
+    /// `other` does not. Strict: a list of roles is covered only by a list holding
+    /// each of them (or when it is empty), `AtOrBelowOwn` only by `AtOrBelowOwn` (whose
+    /// holder gives only what their own roles cover).
+    fn covered_by(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Roles(ids), _) if ids.is_empty() => true,
+            (Self::Roles(ids), Self::Roles(theirs)) => ids.iter().all(|id| theirs.contains(id)),
+            (Self::AtOrBelowOwn, Self::AtOrBelowOwn) => true,
+            (Self::Roles(_) | Self::AtOrBelowOwn, _) => false,
         }
     }
 }
@@ -177,7 +269,8 @@ pub struct Role {
     /// What it is for.
     pub description: String,
     /// Its rank. Nobody may give a role ranked above their own, nor manage a user who
-    /// outranks them.
+    /// outranks them. A role of the same rank is given only if it grants nothing the
+    /// giver lacks ([`Assignable::AtOrBelowOwn`]).
     pub rank: u8,
     /// What it allows.
     pub grants: Vec<Grant>,
@@ -207,6 +300,69 @@ impl Role {
     /// The grants that cover an action, with their positions in [`Role::grants`].
     pub fn grants_for(&self, action: Action) -> impl Iterator<Item = (usize, &Grant)> {
         self.grants.iter().enumerate().filter(move |(_, g)| g.actions.contains(action))
+    }
+
+    /// Whether this role grants nothing that `roles` (someone's roles) do not: each
+    /// action of each of its grants, for each dataset or feature the grant names and
+    /// (reaching entities through groups) each group this role names, is also granted
+    /// by a grant of theirs that covers it, that is:
+    ///
+    /// - its reach covers this grant's for the action's kind of resource
+    ///   ([`Reach`]'s table): `Everything` covers every reach; for a feature, group or
+    ///   role (account-wide) any reach covers any other; otherwise a reach covers itself
+    ///   (`Groups` only if its role names the group too: All People covers no other
+    ///   group, whatever its members) and, for users and organisations, `Own` <
+    ///   `Organisation` < `ManagingAgents` < `Related` and
+    ///   `Organisation` < `Companies`; for logs the same without `Own` (a log assigned
+    ///   to someone need not be their organisation's); for entities and instances the
+    ///   same, with `Own` and `Groups` below each of the four organisation reaches
+    ///   (which reach only entities linked to the holder's companies);
+    /// - its [`Only`] covers the dataset or feature: `Any` covers everything, a list of
+    ///   datasets or of features only those it names (and `Any` only `Any`);
+    /// - for `user.invite` and `user.change_role`, it gives every role this grant gives
+    ///   ([`Assignable`]).
+    ///
+    /// Anything else is not covered: when unsure, deny.
+    pub fn covered_by(&self, roles: &[&Role]) -> bool {
+        self.grants.iter().all(|given| {
+            // One dataset or feature at a time, and for the members of groups one group at
+            // a time: what it grants is the union of those, each of which may be
+            // covered by a different grant.
+            let items: Vec<Only> = match &given.only {
+                Only::Any => vec![Only::Any],
+                Only::Datasets(ids) => ids.iter().map(|id| Only::Datasets(vec![*id])).collect(),
+                Only::Features(set) => {
+                    set.iter().map(|f| Only::Features(FeatureSet::of(&[f]))).collect()
+                }
+            };
+            given.actions.iter().all(|action| {
+                let per_group = given.reach == Reach::Groups
+                    && matches!(
+                        action.resource_kind(),
+                        ResourceKind::Entity | ResourceKind::Instance
+                    );
+                let groups: Vec<&[GroupId]> = if per_group {
+                    self.groups.iter().map(std::slice::from_ref).collect()
+                } else {
+                    vec![&self.groups]
+                };
+                items.iter().all(|only| {
+                    groups.iter().all(|groups| {
+                        roles.iter().any(|role| {
+                            role.grants_for(action).any(|(_, held)| {
+                                held.covers(
+                                    role,
+                                    action,
+                                    (given.reach, groups),
+                                    only,
+                                    &given.assignable,
+                                )
+                            })
+                        })
+                    })
+                })
+            })
+        })
     }
 
     /// Whether decisions about its holder read their Corterum links (their entity and

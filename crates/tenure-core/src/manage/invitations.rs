@@ -574,7 +574,8 @@ impl Manage {
     ///
     /// # Errors
     /// [`ManageError::State`] if the user has no open invitation;
-    /// [`ManageError::Forbidden`] if the actor may not give its roles;
+    /// [`ManageError::Forbidden`] if the actor may not give its roles, or the user is
+    /// deactivated ([`tenure_domain::decide_invitation`]);
     /// [`ManageError::NotFound`].
     pub async fn resend_invitation(&self, actor: UserId, id: UserId) -> Result<(), ManageError> {
         let user = self.user(id).await?;
@@ -589,7 +590,13 @@ impl Manage {
         let roles = Self::invitation_roles(&open, &user.value);
         let requests = Self::sending(actor, org.value.id, &roles).ok_or(ManageError::NotFound)?;
         for request in requests {
-            self.base.require(&world, request).await?;
+            // The engine's one decision for it: the user seen, still active, and the role
+            // one the actor could send now.
+            let decision =
+                tenure_domain::decide_invitation(&world, actor, id, request.role.as_slice());
+            if !decision.is_allowed() {
+                return Err(self.base.refuse(&world, request, decision).await);
+            }
         }
         self.within_limit(LimitKind::InvitationAccount, actor).await?;
         let (link, plain) = self.new_link(
@@ -633,7 +640,13 @@ impl Manage {
         let roles = Self::invitation_roles(&open, &user.value);
         let requests = Self::sending(actor, org, &roles).ok_or(ManageError::NotFound)?;
         for request in requests {
-            self.base.require(&world, request).await?;
+            // The engine's one decision for it: the user seen, still active, and the role
+            // one the actor could send now.
+            let decision =
+                tenure_domain::decide_invitation(&world, actor, id, request.role.as_slice());
+            if !decision.is_allowed() {
+                return Err(self.base.refuse(&world, request, decision).await);
+            }
         }
         let audit = self.base.event(
             AuditName::InviteRevoke,

@@ -109,8 +109,9 @@ impl RoleForm {
     /// Its grants: `entity.view` and every dataset permission over the user's own entity,
     /// and, when the role names groups, over those groups' members too; `feature.use`
     /// for the features ticked. Three features also open records: User Administration
-    /// the users of the holder's companies ([`USER_ADMINISTRATION`], giving any role at
-    /// or below their own but never one that cannot be revoked), Group Administration
+    /// the users of the holder's companies ([`USER_ADMINISTRATION`], giving any role that
+    /// grants nothing the holder's own roles do not, [`Assignable::AtOrBelowOwn`], but
+    /// never one that cannot be revoked), Group Administration
     /// `group.edit`, Roles Administration `role.edit`. A user's companies bound all of it
     /// (see [`Reach`]). Every role lets its holder remove their own second factor, which
     /// the engine refuses while one of their roles requires one.

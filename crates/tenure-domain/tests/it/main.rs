@@ -8,6 +8,8 @@
 
 mod corterum;
 mod fuzz;
+mod giving;
+mod invitations;
 mod irrevocable;
 mod properties;
 mod reference;
