@@ -3,28 +3,32 @@
 //! can open the invitation or reset email and follow its link.
 //!
 //! Role in the workspace: an adapter. Allowed dependencies: `tenure-core`, `tenure-mail`
-//! (which renders each notification), `tokio` (its file system and a lock). Forbidden
+//! (which renders each notification), `tokio` (its blocking pool). Forbidden
 //! knowledge: storage, HTTP. A message is written to a temporary name and renamed, so a
 //! reader never sees half of one.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tenure_core::{BackendError, Mailer, Notification};
 use tenure_mail::Message;
-use tokio::sync::Mutex;
 
 /// A folder of sent messages.
 #[derive(Debug)]
 pub struct Outbox {
     dir: PathBuf,
-    next: Mutex<Option<u32>>,
+    /// The next file's number, once known. Only the blocking pool's thread writing a
+    /// message holds it (never across an `.await`), and it moves on exactly when a file
+    /// was written, so a send that is given up on half way cannot leave its number to the
+    /// next message.
+    next: Arc<Mutex<Option<u32>>>,
 }
 
 impl Outbox {
     /// An outbox in this folder (created when the first message is sent).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), next: Mutex::new(None) }
+        Self { dir: dir.into(), next: Arc::new(Mutex::new(None)) }
     }
 
     /// The folder.
@@ -32,33 +36,51 @@ impl Outbox {
         &self.dir
     }
 
-    /// Writes one rendered message as the next file.
+    /// Writes one rendered message as the next file: the folder, the file and its rename
+    /// in one trip to the blocking pool (a trip for each step cost more than the writing,
+    /// at thousands of messages a second).
     async fn write(&self, message: &Message) -> Result<(), BackendError> {
-        let mut next = self.next.lock().await;
-        tokio::fs::create_dir_all(&self.dir).await.map_err(BackendError::new)?;
-        let n = match *next {
-            Some(n) => n,
-            None => {
-                // Carry on after what an earlier run left, so nothing is overwritten.
-                let mut count = 0u32;
-                let mut entries =
-                    tokio::fs::read_dir(&self.dir).await.map_err(BackendError::new)?;
-                while let Some(entry) = entries.next_entry().await.map_err(BackendError::new)? {
-                    if entry.file_name().to_string_lossy().ends_with(".eml") {
-                        count += 1;
-                    }
-                }
-                count + 1
-            }
-        };
-        let name = format!("{n:04}-{}.eml", file_safe(message.to.as_str()));
+        let (dir, next) = (self.dir.clone(), self.next.clone());
+        let to = file_safe(message.to.as_str());
         let text = format_message(message);
-        let temporary = self.dir.join(format!(".{name}.tmp"));
-        tokio::fs::write(&temporary, text).await.map_err(BackendError::new)?;
-        tokio::fs::rename(&temporary, self.dir.join(&name)).await.map_err(BackendError::new)?;
-        *next = Some(n + 1);
-        Ok(())
+        tokio::task::spawn_blocking(move || write_next(&dir, &next, &to, &text))
+            .await
+            .map_err(BackendError::new)?
     }
+}
+
+/// Writes `text` into `dir` as the next file: the number after the last one written, or,
+/// the first time, after the messages already there (so nothing an earlier run left is
+/// overwritten), by way of a temporary name.
+fn write_next(
+    dir: &Path,
+    next: &Mutex<Option<u32>>,
+    to: &str,
+    text: &str,
+) -> Result<(), BackendError> {
+    let mut next = next
+        .lock()
+        .map_err(|_| BackendError::new("a message being written to the outbox panicked"))?;
+    std::fs::create_dir_all(dir).map_err(BackendError::new)?;
+    let n = match *next {
+        Some(n) => n,
+        None => {
+            let mut count = 0u32;
+            for entry in std::fs::read_dir(dir).map_err(BackendError::new)? {
+                let entry = entry.map_err(BackendError::new)?;
+                if entry.file_name().to_string_lossy().ends_with(".eml") {
+                    count += 1;
+                }
+            }
+            count + 1
+        }
+    };
+    let name = format!("{n:04}-{to}.eml");
+    let temporary = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&temporary, text).map_err(BackendError::new)?;
+    std::fs::rename(&temporary, dir.join(&name)).map_err(BackendError::new)?;
+    *next = Some(n + 1);
+    Ok(())
 }
 
 /// Keeps a recipient usable in a file name.
