@@ -14,9 +14,8 @@
 //! `Directory::organisations`.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use axum::Router;
@@ -24,10 +23,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tenure_core::Clock as _;
 use tenure_core::{
-    AccountItem, AccountQuery, AccountStore, AuditDetail, AuditEvent, AuditName, BackendError,
-    CorterumStore, Directory, EntityQuery, GroupQuery, Listed, NamedLog, NamedUser, Names,
-    OrganisationQuery, Outcome, Page, Policies, Ports, Search, SessionRecord, SessionStore,
-    Timestamp, UserQuery,
+    AccountItem, AccountQuery, AuditEvent, BackendError, CorterumStore, Directory, EntityQuery,
+    GroupQuery, Listed, NamedLog, NamedUser, Names, OrganisationQuery, Page, Policies, Ports,
+    Search, SessionRecord, SessionStore, Timestamp, UserQuery,
 };
 use tenure_domain::entity::LinkKind;
 use tenure_domain::{
@@ -40,10 +38,11 @@ use tenure_testkit::fakes::{
 };
 use tenure_web::Services;
 use tower::ServiceExt as _;
-use tracing::subscriber::DefaultGuard;
+
+use crate::logging::Captured;
 use uuid::Uuid;
 
-const PASSWORD: &str = "quiet river lantern";
+use crate::PASSWORD;
 const ROOT: &str = "root@example.com";
 /// The authenticator key of everyone whose role requires a second factor.
 const SECRET: &[u8] = b"tenure-test-secret-1";
@@ -299,20 +298,7 @@ async fn site_over(world: World) -> Site {
     let ending_broken = Arc::new(AtomicBool::new(false));
     let directory_broken = Arc::new(AtomicBool::new(false));
     let users: Vec<UserId> = store.update(|w| w.users().map(|u| u.id).collect()).unwrap();
-    for (i, id) in users.iter().enumerate() {
-        let event = AuditEvent {
-            id: Uuid::from_u128(0xF000 + i as u128),
-            at: Timestamp(0),
-            actor: None,
-            name: AuditName::PasswordChange,
-            outcome: Outcome::Success,
-            target_user: Some(*id),
-            organisation: None,
-            detail: AuditDetail::Empty,
-            origin: None,
-        };
-        store.set_password(*id, hasher.hash_of(PASSWORD), event).await.unwrap();
-    }
+    crate::give_everyone_the_password(&*store, &users, &hasher).await;
     let ports = Ports {
         directory: Arc::new(FaultyDirectory {
             inner: store.clone(),
@@ -450,50 +436,6 @@ impl<'a> Client<'a> {
             assert_eq!(page.status, StatusCode::SEE_OTHER, "{email} passes the code step");
         }
         assert!(self.cookies.contains_key("tenure_session"), "{email} has a session");
-    }
-}
-
-/// The log lines written while the guard lives (this thread's requests only).
-struct Captured {
-    buffer: Arc<Mutex<Vec<u8>>>,
-    _guard: DefaultGuard,
-}
-
-/// A writer into the shared buffer.
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn start() -> Self {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || Sink(sink.clone()))
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        Self { buffer, _guard: guard }
-    }
-
-    /// The error lines logged under this request id.
-    fn errors_of(&self, request_id: &str) -> Vec<String> {
-        let text = String::from_utf8(self.buffer.lock().unwrap().clone()).unwrap();
-        let needle = format!("request_id={request_id}");
-        text.lines()
-            .filter(|l| l.contains("ERROR") && l.contains(&needle))
-            .map(str::to_owned)
-            .collect()
     }
 }
 

@@ -11,8 +11,9 @@ use tracing::subscriber::DefaultGuard;
 
 use crate::{CORA, Client, PASSWORD, Page, id, site};
 
-/// The log lines written while the guard lives (this thread's requests only).
-struct Captured {
+/// The log lines written while the guard lives (this thread's requests only); the
+/// backend-error tests read theirs through it too.
+pub(crate) struct Captured {
     buffer: Arc<Mutex<Vec<u8>>>,
     _guard: DefaultGuard,
 }
@@ -33,7 +34,7 @@ impl Write for Sink {
 
 impl Captured {
     /// The service's human format, into a buffer.
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -46,6 +47,16 @@ impl Captured {
 
     fn text(&self) -> String {
         String::from_utf8(self.buffer.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The error lines logged under this request id.
+    pub(crate) fn errors_of(&self, request_id: &str) -> Vec<String> {
+        let needle = format!("request_id={request_id}");
+        self.text()
+            .lines()
+            .filter(|l| l.contains("ERROR") && l.contains(&needle))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The lines that carry this request id.
