@@ -10,8 +10,7 @@ use std::sync::{Mutex, RwLock};
 use async_trait::async_trait;
 use tenure_core::batch::chunk::{Chunk, ChunkStore, RowWrites};
 use tenure_core::{
-    BackendError, ChangeError, ChangeStore, Directory, LinkPurpose, LinkState, RelationshipRequest,
-    Versioned,
+    BackendError, ChangeError, ChangeStore, Directory, RelationshipRequest, Versioned,
 };
 use tenure_domain::{Email, OrgId, Organisation, Relationship, RoleId, User, UserId};
 
@@ -69,17 +68,8 @@ impl Chunk for MemoryChunk<'_> {
         &mut self,
         users: &[UserId],
     ) -> Result<Vec<(UserId, Option<RoleId>)>, BackendError> {
-        let mut roles = Vec::new();
-        for user in users {
-            let links = self.copy.links_for_user(*user).await?;
-            if let Some(l) = links.into_iter().find(|l| {
-                matches!(l.purpose, LinkPurpose::Invitation | LinkPurpose::Reactivation)
-                    && l.state != LinkState::Accepted
-            }) {
-                roles.push((*user, l.role));
-            }
-        }
-        Ok(roles)
+        // The export's read, on the chunk's copy.
+        Directory::invitation_roles(&self.copy, users).await
     }
 
     async fn relationships_among(

@@ -15,12 +15,11 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    ExprTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    ExprTrait, QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
 };
 use tenure_core::batch::chunk::{Chunk, ChunkStore, RowWrites};
 use tenure_core::{
-    AuditEvent, BackendError, ChangeError, LinkPurpose, LinkState, RelationshipRequest, Versioned,
-    Write,
+    AuditEvent, BackendError, ChangeError, LinkState, RelationshipRequest, Versioned, Write,
 };
 use tenure_domain::{Email, OrgId, Organisation, Relationship, RoleId, User, UserId};
 use uuid::Uuid;
@@ -136,25 +135,8 @@ impl Chunk for SqlChunk {
         &mut self,
         users: &[UserId],
     ) -> Result<Vec<(UserId, Option<RoleId>)>, BackendError> {
-        let mut newest: HashMap<Uuid, Option<RoleId>> = HashMap::new();
-        for part in users.chunks(PER_STATEMENT) {
-            let rows =
-                links::Entity::find()
-                    .filter(links::Column::UserId.is_in(part.iter().map(|u| *u.as_uuid())))
-                    .filter(links::Column::Purpose.is_in([
-                        LinkPurpose::Invitation.as_str(),
-                        LinkPurpose::Reactivation.as_str(),
-                    ]))
-                    .filter(links::Column::State.ne(LinkState::Accepted.as_str()))
-                    .order_by_desc(links::Column::IssuedAt)
-                    .all(&self.txn)
-                    .await
-                    .map_err(BackendError::new)?;
-            for row in rows {
-                newest.entry(row.user_id).or_insert_with(|| row.role_id.map(RoleId::from_uuid));
-            }
-        }
-        Ok(newest.into_iter().map(|(u, r)| (UserId::from_uuid(u), r)).collect())
+        // The export's read, in the chunk's transaction.
+        crate::directory::invitation_roles(&self.txn, users).await
     }
 
     async fn relationships_among(
